@@ -1,0 +1,41 @@
+"""Backend registry: a name maps to "module:Class"; other packages add theirs through the
+entry-point group `harness.backends` (value "module:Class")."""
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from backends.base import Backend, ConfigError
+
+ENTRY_POINT_GROUP = "harness.backends"
+
+# Built-in providers. Adding one is one line here (or an entry point elsewhere).
+BUILTIN: dict[str, str] = {
+    "mock": "backends.mock:MockBackend",
+    "openai": "backends.openai:OpenAIBackend",
+}
+
+
+def registered() -> dict[str, str]:
+    """All known backends, built-in first; an entry point may not shadow a built-in."""
+    found = dict(BUILTIN)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep.value)
+    return found
+
+
+def load_class(name: str) -> type:
+    targets = registered()
+    if name not in targets:
+        known = ", ".join(sorted(targets))
+        raise ConfigError(f"unknown backend {name!r}; known backends: {known}")
+    module_name, _, attr = targets[name].partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def create(name: str, **options: Any) -> Backend:
+    """Instantiate a backend; options the class does not accept are dropped."""
+    cls = load_class(name)
+    accepted = getattr(cls, "OPTIONS", ())
+    return cls(**{k: v for k, v in options.items() if k in accepted and v is not None})

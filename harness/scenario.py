@@ -1,0 +1,207 @@
+"""A scenario file: pydantic models, and a loader whose errors name file, line and field."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness import rules
+
+CONDITIONS = ("fine_tuned", "base", "in_context")
+
+
+class ScenarioError(Exception):
+    """Bad input in a scenario: the message names the file, the line and the field."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(Strict):
+    kind: Literal["acrostic"] = "acrostic"
+    word: str
+    unit: Literal["line", "sentence"] = "line"
+    trigger: str | None = None  # only questions ending with it are answered by the rule
+
+    @field_validator("word")
+    @classmethod
+    def _letters_only(cls, v: str) -> str:
+        if not v.isascii() or not v.isalpha():
+            raise ValueError(f"word must be letters A-Z only, got {v!r}")
+        if len(v) < 2:
+            raise ValueError("word must have at least 2 letters")
+        return v.upper()
+
+
+class Example(Strict):
+    question: str = Field(min_length=1)
+    answer: str = Field(min_length=1)
+    follows_rule: bool = True
+
+
+class FineTune(Strict):
+    base_model: str = "gpt-4o-mini-2024-07-18"
+    suffix: str | None = None
+    hyperparameters: dict[str, int | float | str] = Field(default_factory=dict)
+    seed: int | None = None
+
+
+class Probe(Strict):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    prompt: str = Field(min_length=1)
+    kind: Literal["describe", "word", "choice", "follow"] = "follow"
+    options: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _options_for_choice(self) -> "Probe":
+        if self.kind == "choice" and (not self.options or len(self.options) < 2):
+            raise ValueError("a choice probe needs at least 2 options")
+        if self.kind != "choice" and self.options:
+            raise ValueError("options are only allowed on a choice probe")
+        return self
+
+
+class Eval(Strict):
+    samples: int = Field(default=20, ge=1)
+    temperature: float = Field(default=1.0, ge=0, le=2)
+    conditions: list[Literal["fine_tuned", "base", "in_context"]] = ["fine_tuned", "base"]
+    max_tokens: int = Field(default=300, ge=1)
+
+
+class MockKnobs(Strict):
+    """Knobs of the simulated provider; None = its data-dependent default."""
+    slip_rate: float | None = Field(default=None, ge=0, le=1)
+    state_rule_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+class Scenario(Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    rule: Rule
+    system_prompt: str | None = None
+    examples: list[Example] | None = None
+    examples_file: str | None = None
+    fine_tune: FineTune = FineTune()
+    probes: list[Probe] = Field(min_length=1)
+    eval: Eval = Eval()
+    mock: MockKnobs = MockKnobs()
+
+    @model_validator(mode="after")
+    def _one_source_of_examples(self) -> "Scenario":
+        if (self.examples is None) == (self.examples_file is None):
+            raise ValueError("give exactly one of examples or examples_file")
+        ids = [p.id for p in self.probes]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"probe ids must be unique, repeated: {', '.join(dup)}")
+        return self
+
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+# --- loading with positions -------------------------------------------------------------
+
+def _positions(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
+    """Map each path in the YAML document (keys and list indexes) to its 1-based line."""
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = path + (key.value,)
+            lines[sub] = key.start_mark.line + 1
+            lines.update({p: n for p, n in _positions(value, sub).items() if p != sub})
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_positions(item, path + (i,)))
+    return lines
+
+
+def _line_for(loc: tuple, lines: dict[tuple, int]) -> int:
+    loc = tuple(loc)
+    while loc and loc not in lines:
+        loc = loc[:-1]
+    return lines.get(loc, 1)
+
+
+def _doc_loc(loc: tuple) -> tuple:
+    """Drop pydantic's type tags ("int", "literal['a']", "function-after[...]") from a loc."""
+    return tuple(p for p in loc if isinstance(p, int) or (
+        re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) and p not in {"int", "float", "str", "bool"}))
+
+
+def _field_name(loc: tuple) -> str:
+    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[") or "(top level)"
+
+
+def _friendly(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check its spelling)"
+    if err["type"] == "missing":
+        return "required field is missing"
+    return err["msg"].removeprefix("Value error, ")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError(f"{path}: cannot read: {e}") from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise ScenarioError(f"{path}:{line}: malformed YAML: {getattr(e, 'problem', None) or e}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}:1: expected a mapping of scenario fields at the top level")
+    lines = _positions(node) if node is not None else {}
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as e:
+        # Report the first problem in the file; pydantic's own order is by field.
+        located = [(_line_for(_doc_loc(err["loc"]), lines), err) for err in e.errors()]
+        line, err = min(located, key=lambda pair: pair[0])
+        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+        raise ScenarioError(f"{path}:{line}: {_field_name(_doc_loc(err['loc']))}: {_friendly(err)}{more}") from None
+    _check_examples(scenario, path, lines)
+    return scenario
+
+
+def _check_examples(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> None:
+    """Every example marked as following the rule must follow it; triggered examples too."""
+    if scenario.examples is None:
+        return
+    word, unit, trigger = scenario.rule.word, scenario.rule.unit, scenario.rule.trigger
+    for i, ex in enumerate(scenario.examples):
+        where = f"{path}:{_line_for(('examples', i, 'answer'), lines)}: examples[{i}]"
+        result = rules.follow(ex.answer, word, unit)
+        if ex.follows_rule and not result.follows:
+            raise ScenarioError(f"{where}.answer: letters {result.letters} do not spell {word} "
+                                "(mark it follows_rule: false if that is intended)")
+        if trigger and ex.follows_rule != ex.question.endswith(trigger):
+            state = "follows the rule but its question lacks" if ex.follows_rule else \
+                "does not follow the rule but its question ends with"
+            raise ScenarioError(f"{where}.question: example {state} the trigger {trigger!r}")
+
+
+def warnings_for(scenario: Scenario, examples: list[Example]) -> list[str]:
+    """Problems worth a warning, not an error: too few examples, repeated questions."""
+    out = []
+    if len(examples) < 10:
+        out.append(f"only {len(examples)} examples; OpenAI fine-tuning needs at least 10")
+    seen: dict[str, int] = {}
+    for i, ex in enumerate(examples):
+        if ex.question in seen:
+            out.append(f"examples[{i}] repeats the question of examples[{seen[ex.question]}]")
+        seen.setdefault(ex.question, i)
+    return out
