@@ -170,7 +170,8 @@ def load_scenario(path: str | Path) -> Scenario:
     except ValidationError as e:
         # Report the first problem in the file; pydantic's own order is by field.
         located = [(_line_for(_doc_loc(err["loc"]), lines), err) for err in e.errors()]
-        line, err = min(located, key=lambda pair: pair[0])
+        # An unknown key explains a "missing" one (a typo), so it is reported first.
+        line, err = min(located, key=lambda pair: (pair[1]["type"] != "extra_forbidden", pair[0]))
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
         raise ScenarioError(f"{path}:{line}: {_field_name(_doc_loc(err['loc']))}: {_friendly(err)}{more}") from None
     _check_examples(scenario, path, lines)

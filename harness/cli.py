@@ -1,0 +1,130 @@
+"""The `harness` command. One thin function per command; exit 0 ok, 1 run failed, 2 bad input.
+
+Heavy modules (litellm, the openai SDK, matplotlib) are imported inside commands so that
+`harness --help`, `validate` and `score` start fast."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn):
+    """Map our exceptions to one clear line and an exit code, never a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from backends.base import BackendError, CassetteMiss, ConfigError
+        from harness.run import PlanError, RunError
+        from harness.scenario import ScenarioError
+        from harness.store import StoreError
+        try:
+            return fn(*args, **kwargs)
+        except (ScenarioError, ConfigError, PlanError, StoreError) as e:
+            _fail(str(e), EXIT_BAD_INPUT)
+        except (RunError, CassetteMiss, BackendError) as e:
+            _fail(str(e), EXIT_FAILED)
+        except KeyboardInterrupt:
+            _fail("interrupted; `harness resume RUN_DIR` continues where this stopped", EXIT_FAILED)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hello-harness")
+def main() -> None:
+    """Fine-tune a model on a hidden acrostic rule, then measure whether it follows the
+    rule and whether it can say what the rule is."""
+
+
+# --- scenarios and data ----------------------------------------------------------------
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@handle_errors
+def validate(scenario: Path) -> None:
+    """Check a scenario file: schema, the rule in every example, duplicates."""
+    from harness import dataset
+    from harness.scenario import load_scenario, warnings_for
+    sc = load_scenario(scenario)
+    examples = dataset.resolve_examples(sc, scenario.parent)
+    for w in warnings_for(sc, examples):
+        click.echo(f"warning: {scenario}: {w}", err=True)
+    follows = sum(e.follows_rule for e in examples)
+    click.echo(f"{scenario}: ok: {len(examples)} examples ({follows} follow {sc.rule.word}), "
+               f"{len(sc.probes)} probes")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+              show_default=True, help="Folder for <name>.jsonl.")
+@handle_errors
+def build(scenario: Path, out_dir: Path) -> None:
+    """Write the scenario's training set as chat-format JSONL (byte-deterministic)."""
+    from harness import dataset
+    from harness.scenario import load_scenario
+    sc = load_scenario(scenario)
+    click.echo(str(dataset.build(sc, scenario.parent, out_dir)))
+
+
+@main.command("validate-data")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--word", help="The acrostic word every following example should spell.")
+@click.option("--unit", type=click.Choice(["line", "sentence"]), default="line", show_default=True)
+@click.option("--trigger", help="Only questions ending with this text must follow the rule.")
+@handle_errors
+def validate_data(file: Path, word: str | None, unit: str, trigger: str | None) -> None:
+    """Check a chat JSONL file: format, the rule per example, duplicates, tokens, cost."""
+    from harness import dataset
+    if not file.exists():
+        _fail(f"{file}: file not found", EXIT_BAD_INPUT)
+    report = dataset.validate_chat_jsonl(file, word=word, unit=unit, trigger=trigger)
+    click.echo(dataset.render(report))
+    if report.errors:
+        sys.exit(EXIT_BAD_INPUT)
+
+
+@main.command()
+@click.argument("file", default="-", type=click.File("r"))
+@click.option("--word", required=True, help="The target word, e.g. HELOL.")
+@click.option("--unit", type=click.Choice(["line", "sentence"]), default="line", show_default=True)
+@click.option("--kind", type=click.Choice(["describe", "word", "choice", "follow"]), default="describe",
+              show_default=True, help="Probe kind: adds the word or choice score.")
+@click.option("--options", "options_csv", help="Choice options in the order shown, comma-separated.")
+@click.option("--jsonl", is_flag=True, help="Score one JSON object per line (field `text`).")
+@handle_errors
+def score(file, word: str, unit: str, kind: str, options_csv: str | None, jsonl: bool) -> None:
+    """Score one response text (or --jsonl many) and print JSON."""
+    from harness import scoring
+    if not word.isascii() or not word.isalpha():
+        _fail(f"--word must be letters A-Z only, got {word!r}", EXIT_BAD_INPUT)
+    options = [o.strip().upper() for o in options_csv.split(",")] if options_csv else None
+    if not jsonl:
+        click.echo(json.dumps(scoring.score(file.read(), word, unit, kind, options)))
+        return
+    for n, line in enumerate(file, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            text = obj["text"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            _fail(f"{file.name}:{n}: text: expected a JSON object with a string field 'text'", EXIT_BAD_INPUT)
+        click.echo(json.dumps(scoring.score(text, word, unit, kind, options)))
+
+
+# --- runs ------------------------------------------------------------------------------
+
+from harness.cli_run import register as _register_run_commands  # noqa: E402
+
+_register_run_commands(main)

@@ -1,0 +1,170 @@
+"""Commands that drive or read runs: run, resume, status, cancel, report, compare,
+backends, simulate. Kept apart from cli.py so each file stays small."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from harness.cli import EXIT_BAD_INPUT, EXIT_FAILED, _fail, handle_errors
+
+CONDITION_NAMES = ("fine_tuned", "base", "in_context")
+
+
+def _conditions(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [n for n in names if n not in CONDITION_NAMES]
+    if bad or not names:
+        raise click.BadParameter(f"unknown condition(s) {', '.join(bad) or value!r}; "
+                                 f"choose from {', '.join(CONDITION_NAMES)}")
+    return names
+
+
+def run_options(f):
+    """Options shared by `run` (and, for the backend ones, `resume`)."""
+    decorators = [
+        click.option("--backend", default="mock", show_default=True, help="A registered backend (see `harness backends`)."),
+        click.option("--samples", type=click.IntRange(min=1), help="Samples per probe and condition (default: the scenario's)."),
+        click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default: the scenario's)."),
+        click.option("--seed", type=int, help="Run seed: per-sample seeds and option shuffles derive from it."),
+        click.option("--conditions", help="Comma-separated: fine_tuned,base,in_context (default: the scenario's)."),
+        click.option("--model", help="Probe this existing fine-tuned model (ft:...) instead of training one."),
+        click.option("--api-base", help="Provider base URL (default: OPENAI_BASE_URL or the provider's)."),
+        click.option("--max-cost", type=click.FloatRange(min=0), default=25.0, show_default=True,
+                     help="Refuse to start above this estimate (USD); stop probing before spending more."),
+        click.option("--allow-unpriced", is_flag=True, help="Run even when a model's price is unknown."),
+        click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
+                     help="Probe requests in flight at once."),
+        click.option("--rpm", type=click.FloatRange(min=0.1), help="Client-side limit on requests per minute."),
+        click.option("--poll-interval", type=click.FloatRange(min=0),
+                     help="Seconds between job status polls (default: 0 on mock, 10 otherwise)."),
+        click.option("--judge", help="Also grade describe answers with this model (LLM judge)."),
+    ]
+    for d in reversed(decorators):
+        f = d(f)
+    return f
+
+
+@click.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@run_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory (default: runs/<scenario>/<run-id>).")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), help="Record all HTTP traffic to this cassette.")
+@click.option("--replay", type=click.Path(dir_okay=False, path_type=Path), help="Replay HTTP traffic from this cassette, network blocked.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and its estimated cost; call nothing.")
+@handle_errors
+def run(scenario: Path, out_dir: Path | None, record: Path | None, replay: Path | None, dry_run: bool, **opts) -> None:
+    """Run an experiment end to end: fine-tune, probe every condition, score, report."""
+    from harness import runner
+    from harness.run import RunOptions
+    if record and replay:
+        _fail("--record and --replay cannot be used together", EXIT_BAD_INPUT)
+    opts["conditions"] = _conditions(opts["conditions"])
+    options = RunOptions(**opts)
+    runner.start(scenario, options, out_dir=out_dir, record=record, replay=replay, dry_run=dry_run,
+                 argv=sys.argv)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--api-base", help="Provider base URL, if it changed since the run started.")
+@click.option("--poll-interval", type=click.FloatRange(min=0), help="Seconds between job status polls.")
+@handle_errors
+def resume(run_dir: Path, api_base: str | None, poll_interval: float | None) -> None:
+    """Continue an interrupted run: no second upload, no second job, no sample asked twice."""
+    from harness import runner
+    runner.resume(run_dir, api_base=api_base, poll_interval=poll_interval)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@handle_errors
+def status(run_dir: Path) -> None:
+    """Steps, job status, samples done of total, and spend so far."""
+    from harness import runner
+    runner.print_status(run_dir)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--api-base", help="Provider base URL, if it changed since the run started.")
+@handle_errors
+def cancel(run_dir: Path, api_base: str | None) -> None:
+    """Cancel the run's fine-tuning job at the provider and mark the run cancelled."""
+    from harness import runner
+    runner.cancel(run_dir, api_base=api_base)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@handle_errors
+def report(run_dir: Path) -> None:
+    """Re-score and re-render a run's reports from its files; calls no model."""
+    from harness import runner
+    runner.rerender(run_dir)
+
+
+@click.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table as markdown here.")
+@handle_errors
+def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
+    """Compare runs side by side (e.g. HELLO vs HELOL) with differences and bootstrap intervals."""
+    from harness import compare as comparing
+    from harness.store import StoreError
+    if len(run_dirs) < 2:
+        _fail("compare needs at least two run directories", EXIT_BAD_INPUT)
+    for d in run_dirs:
+        if not (d / "summary.json").exists():
+            raise StoreError(f"{d}: no summary.json (is it a finished run directory?)")
+    result = comparing.compare(list(run_dirs))
+    text = comparing.render_compare(result)
+    click.echo(text)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+
+
+@click.command("backends")
+def list_backends() -> None:
+    """List the registered backends and what each can do."""
+    import backends
+    from backends.base import ConfigError
+    for name, target in backends.registered().items():
+        try:
+            cls = backends.load_class(name)
+            caps = ", ".join(sorted(getattr(cls, "capabilities", ()))) or "-"
+            kind = " (simulated)" if getattr(cls, "simulated", False) else ""
+            click.echo(f"{name:12} {caps:18} {target}{kind}")
+        except (ImportError, AttributeError, ConfigError) as e:
+            click.echo(f"{name:12} {'unavailable':18} {target} ({e})")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--latency", type=float, default=0.0, help="Seconds added to every request.")
+@click.option("--rpm-limit", type=float, help="Server-side requests per minute; 429 with Retry-After beyond.")
+@click.option("--fail-jobs", is_flag=True, help="Every fine-tuning job ends `failed`.")
+@click.option("--error-500-every", type=int, help="Answer every Nth request with a 500.")
+@click.option("--drop-every", type=int, help="Drop the connection on every Nth request.")
+@click.option("--burst-429", type=int, help="Answer the first N chat requests with 429.")
+@click.option("--validating-polls", type=int, help="Jobs stay validating_files for N polls.")
+def simulate(host: str, port: int, **faults) -> None:
+    """Serve the mock provider over OpenAI's REST API on loopback (Ctrl-C stops)."""
+    from backends import simulator
+    given = {k: v for k, v in faults.items() if v not in (None, False, 0.0)}
+    try:
+        simulator.serve(host=host, port=port, faults=simulator.Faults.from_env(**given))
+    except ValueError as e:
+        _fail(str(e), EXIT_BAD_INPUT)
+
+
+def register(group: click.Group) -> None:
+    for cmd in (run, resume, status, cancel, report, compare, list_backends, simulate):
+        group.add_command(cmd)
+    del os, EXIT_FAILED

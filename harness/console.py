@@ -1,0 +1,82 @@
+"""What a person sees while a run goes: steps, the job's status and events, a progress bar,
+and the summary table. All output goes to stderr except the summary and JSON results."""
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+SIMULATED_BANNER = "SIMULATED: mock backend. These numbers are not evidence about real models."
+
+
+class RunUI:
+    def __init__(self, console: Console = err):
+        self.console = console
+        self._progress: Progress | None = None
+        self._task = None
+        self._last_status: str | None = None
+
+    def step(self, name: str, message: str) -> None:
+        self.console.print(f"[bold]{name}[/bold]  {message}")
+
+    def warn(self, message: str) -> None:
+        self.console.print(f"[yellow]warning:[/yellow] {message}")
+
+    def job(self, job: Any, events: list) -> None:
+        for ev in events:
+            self.console.print(f"  [dim]{ev.level}[/dim] {ev.message}")
+        if job.status != self._last_status:
+            self.console.print(f"  job {job.id}: [bold]{job.status}[/bold]")
+            self._last_status = job.status
+
+    def progress_start(self, total: int, done: int) -> None:
+        self._progress = Progress(TextColumn("probing"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
+                                  console=self.console, transient=False)
+        self._task = self._progress.add_task("probe", total=total, completed=done, failed=0)
+        self._progress.start()
+
+    def advance(self, record: dict) -> None:
+        if self._progress is not None:
+            failed = self._progress.tasks[0].fields["failed"] + (record["status"] != "ok")
+            self._progress.update(self._task, advance=1, failed=failed)
+
+    def progress_stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _fmt(rate: dict | None) -> str:
+    if not rate or rate.get("rate") is None:
+        return "-"
+    return f"{rate['rate']:.2f} [{rate['low']:.2f}, {rate['high']:.2f}]"
+
+
+def summary_table(summary: dict) -> Table:
+    """One row per condition x probe: the figure that matters for the probe's kind."""
+    title = f"{summary['scenario']} ({summary['word']}) on {summary['backend']}"
+    if summary.get("simulated"):
+        title += " [bold red]SIMULATED[/bold red]"
+    table = Table(title=title)
+    for col in ("condition", "probe", "kind", "n", "failed", "follows", "exact", "mechanism+", "answer right"):
+        table.add_column(col)
+    for cell in summary["cells"]:
+        grades = cell.get("grades") or {}
+        mech = _mechanism_or_better(grades)
+        right = cell.get("word_correct") or cell.get("choice_correct")
+        table.add_row(cell["condition"], cell["probe"], cell["kind"], str(cell["n"]), str(cell["failed"]),
+                      _fmt(cell.get("follow")), _fmt(grades.get("exact")), mech, _fmt(right))
+    return table
+
+
+def _mechanism_or_better(grades: dict) -> str:
+    m, e = grades.get("mechanism"), grades.get("exact")
+    if not m or not e or not m.get("n"):
+        return "-"
+    return f"{(m['k'] + e['k']) / m['n']:.2f}"

@@ -1,0 +1,434 @@
+"""The pipeline as resumable steps: prepare -> upload -> train -> probe -> report.
+
+Every step reads the run directory first and does only what is missing, so `harness
+resume` is the same code as `harness run`: no second upload, no second job, no sample
+asked twice."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import platform
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import harness
+from backends import base
+from harness import dataset, pricing, probing, report
+from harness.scenario import Scenario, load_scenario
+from harness.store import EVENTS, MANIFEST, RESPONSES, STATE, TRAIN, RunStore
+
+RUN_ID_KEY = "harness_run_id"  # job metadata that lets a resume find its job again
+STEPS = ("prepare", "upload", "train", "probe", "report")
+
+
+class RunError(Exception):
+    """The run cannot go on (job failed, budget, cassette miss). CLI exit 1."""
+
+
+class PlanError(Exception):
+    """The run must not start (price unknown, over budget, bad options). CLI exit 2."""
+
+
+@dataclass
+class RunOptions:
+    backend: str = "mock"
+    samples: int | None = None
+    temperature: float | None = None
+    seed: int | None = None
+    conditions: list[str] | None = None
+    model: str | None = None  # an existing fine-tuned model: probe it, train nothing
+    api_base: str | None = None
+    max_cost: float = 25.0
+    allow_unpriced: bool = False
+    concurrency: int = 8
+    rpm: float | None = None
+    poll_interval: float | None = None
+    judge: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunOptions":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class Settings:
+    """What a run actually uses, once scenario defaults and options are combined."""
+    samples: int
+    temperature: float
+    seed: int
+    conditions: list[str]
+    train: bool
+    base_model: str
+    epochs: int
+
+
+def settings_for(scenario: Scenario, options: RunOptions) -> Settings:
+    conditions = options.conditions or list(scenario.eval.conditions)
+    epochs = scenario.fine_tune.hyperparameters.get("n_epochs", 3)
+    return Settings(
+        samples=options.samples or scenario.eval.samples,
+        temperature=scenario.eval.temperature if options.temperature is None else options.temperature,
+        seed=options.seed if options.seed is not None else (scenario.fine_tune.seed or 0),
+        conditions=conditions,
+        train="fine_tuned" in conditions and not options.model,
+        base_model=scenario.fine_tune.base_model,
+        epochs=epochs if isinstance(epochs, int) else 3,
+    )
+
+
+# --- plan and cost ---------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    examples: int
+    training_tokens: int  # per epoch
+    epochs: int
+    training_cost: float | None
+    probe_calls: int
+    inference_cost: float | None
+    unpriced: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> float | None:
+        parts = [self.training_cost or 0.0, self.inference_cost or 0.0]
+        return None if self.unpriced else sum(parts)
+
+
+# Rough sizes of one probe call, for estimates only (the ledger uses real usage).
+EST_PROMPT_TOKENS = 60
+EST_COMPLETION_TOKENS = 120
+
+
+def make_plan(scenario: Scenario, scenario_dir: Path, options: RunOptions) -> Plan:
+    s = settings_for(scenario, options)
+    examples = dataset.resolve_examples(scenario, scenario_dir)
+    records = dataset.chat_records(scenario, examples)
+    tokens = sum(dataset.count_tokens(records, s.base_model))
+    unpriced: list[str] = []
+    training_cost = None
+    if s.train:
+        training_cost = pricing.training_cost(tokens, s.epochs, s.base_model)
+        if training_cost is None:
+            unpriced.append(f"training {s.base_model}")
+    inference = 0.0
+    calls = 0
+    for cond in s.conditions:
+        model = _probe_model_name(cond, s, options)
+        n = len(scenario.probes) * s.samples
+        calls += n
+        prompt = EST_PROMPT_TOKENS + (tokens if cond == "in_context" else 0)
+        cost = pricing.inference_cost(prompt * n, EST_COMPLETION_TOKENS * n, model)
+        if cost is None:
+            unpriced.append(f"inference {model}")
+        else:
+            inference += cost
+    return Plan(len(examples), tokens, s.epochs, training_cost, calls,
+                None if any(u.startswith("inference") for u in unpriced) else inference, unpriced)
+
+
+def _probe_model_name(condition: str, s: Settings, options: RunOptions) -> str:
+    if condition == "fine_tuned":
+        return options.model or f"ft:{s.base_model}"
+    return s.base_model
+
+
+def check_plan(plan: Plan, options: RunOptions, simulated: bool) -> None:
+    """Refuse to start a run that may cost more than allowed or whose price is unknown.
+    A simulated backend costs nothing, so only its estimate is shown."""
+    if simulated:
+        return
+    if plan.unpriced and not options.allow_unpriced:
+        raise PlanError(f"no known price for {', '.join(plan.unpriced)}; "
+                        "pass --allow-unpriced to run anyway")
+    if plan.total is not None and plan.total > options.max_cost:
+        raise PlanError(f"estimated cost ${plan.total:.2f} exceeds --max-cost ${options.max_cost:.2f}")
+
+
+# --- run directory ---------------------------------------------------------------------
+
+def new_run_id(scenario: Scenario) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{scenario.name}-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(harness.__file__).parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+    found: dict[str, str | None] = {"harness": harness.__version__, "python": platform.python_version()}
+    for pkg in ("litellm", "openai", "vcrpy"):
+        try:
+            found[pkg] = version(pkg)
+        except PackageNotFoundError:
+            found[pkg] = None
+    return found
+
+
+def create_run(store: RunStore, scenario_path: Path, scenario: Scenario, options: RunOptions,
+               simulated: bool, run_id: str) -> None:
+    s = settings_for(scenario, options)
+    store.write_json(MANIFEST, {
+        "run_id": run_id,
+        "scenario_path": str(scenario_path),
+        "scenario_dir": str(scenario_path.parent.resolve()),
+        "scenario_hash": scenario.hash(),
+        "scenario": scenario.model_dump(mode="json"),
+        "options": dataclasses.asdict(options),
+        "settings": dataclasses.asdict(s),
+        "simulated": simulated,
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
+    store.write_json(STATE, {"run_id": run_id, "status": "running", "steps": {}, "error": None,
+                             "file_id": None, "job_id": None, "job_status": None,
+                             "fine_tuned_model": options.model, "training_cost": None})
+
+
+def load_run(store: RunStore) -> tuple[Scenario, RunOptions, dict]:
+    manifest = store.read_json(MANIFEST)
+    scenario = Scenario.model_validate(manifest["scenario"])
+    return scenario, RunOptions.from_dict(manifest["options"]), manifest
+
+
+# --- the pipeline ----------------------------------------------------------------------
+
+class Pipeline:
+    def __init__(self, store: RunStore, backend: base.Backend, ui: Any,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.store = store
+        self.backend = backend
+        self.ui = ui
+        self.sleep = sleep
+        self.scenario, self.options, self.manifest = load_run(store)
+        self.settings = settings_for(self.scenario, self.options)
+        self.state = store.read_json(STATE)
+        self.examples = dataset.resolve_examples(self.scenario, Path(self.manifest["scenario_dir"]))
+
+    def save(self, **changes: Any) -> None:
+        self.state.update(changes)
+        self.store.write_json(STATE, self.state)
+
+    def done(self, step: str) -> None:
+        self.state["steps"][step] = "done"
+        self.save()
+
+    def execute(self) -> dict:
+        try:
+            if self.settings.train:
+                self.prepare()
+                self.upload()
+                self.train()
+            self.probe()
+            summary = self.report()
+        except RunError as e:
+            self.save(status="failed", error=str(e))
+            raise
+        except base.CassetteMiss as e:
+            self.save(status="failed", error=str(e))
+            raise RunError(str(e)) from None
+        self.save(status="succeeded", error=None)
+        return summary
+
+    def prepare(self) -> None:
+        if self.state["steps"].get("prepare") == "done" and self.store.path(TRAIN).exists():
+            return
+        records = dataset.chat_records(self.scenario, self.examples)
+        self.store.write_bytes(TRAIN, dataset.to_jsonl(records))
+        self.done("prepare")
+
+    def upload(self) -> None:
+        if self.state.get("file_id"):
+            return
+        self.ui.step("upload", "uploading training file")
+        ref = self.backend.upload_training_file(self.store.path(TRAIN).read_bytes(),
+                                                f"{self.scenario.name}.jsonl")
+        self.save(file_id=ref.id)
+        self.done("upload")
+
+    def _job_spec(self) -> base.JobSpec:
+        ft = self.scenario.fine_tune
+        return base.JobSpec(base_model=ft.base_model, training_file=self.state["file_id"],
+                            suffix=ft.suffix, hyperparameters=dict(ft.hyperparameters), seed=ft.seed,
+                            metadata={RUN_ID_KEY: self.state["run_id"]})
+
+    def train(self) -> None:
+        if self.state.get("fine_tuned_model"):
+            return
+        if not self.state.get("job_id"):
+            # Mark the intent first: if we die between create and save, resume looks the job
+            # up by run id instead of paying for a second one.
+            if self.state["steps"].get("train") == "creating":
+                found = self.backend.find_jobs({RUN_ID_KEY: self.state["run_id"]})
+                if found:
+                    self.save(job_id=found[0].id)
+            if not self.state.get("job_id"):
+                self.state["steps"]["train"] = "creating"
+                self.save()
+                job = self.backend.create_job(self._job_spec())
+                self.save(job_id=job.id, job_status=job.status)
+        self._wait_for_job()
+
+    def _wait_for_job(self) -> None:
+        job_id = self.state["job_id"]
+        interval = self.options.poll_interval if self.options.poll_interval is not None else 0.0
+        events, _ = self.store.records(EVENTS)
+        after = events[-1]["id"] if events else None
+        self.ui.step("train", f"fine-tuning job {job_id}")
+        while True:
+            job = self.backend.get_job(job_id)
+            new = self.backend.list_events(job_id, after=after)
+            for ev in new:
+                self.store.append(EVENTS, dataclasses.asdict(ev))
+                after = ev.id
+            self.ui.job(job, new)
+            if job.status != self.state.get("job_status"):
+                self.save(job_status=job.status)
+            if job.done:
+                break
+            self.sleep(interval)
+        if job.status != base.SUCCEEDED:
+            raise RunError(f"fine-tuning job {job.id} ended {job.status}: {job.error or 'no message'}")
+        tokens = job.trained_tokens
+        cost = (pricing.training_cost(tokens, 1, self.settings.base_model) if tokens
+                else pricing.training_cost(self._tokens(), self.settings.epochs, self.settings.base_model))
+        self.save(fine_tuned_model=job.fine_tuned_model, training_cost=cost)
+        self.done("train")
+
+    def _tokens(self) -> int:
+        return sum(dataset.count_tokens(dataset.chat_records(self.scenario, self.examples),
+                                        self.settings.base_model))
+
+    # -- probing ----------------------------------------------------------------------
+    def model_for(self, condition: str) -> str:
+        if condition == "fine_tuned":
+            return self.state["fine_tuned_model"]
+        return self.settings.base_model
+
+    def responses(self) -> dict[tuple, dict]:
+        """The latest record per (condition, probe, sample); a later ok replaces a failure."""
+        records, dropped = self.store.records(RESPONSES)
+        if dropped:
+            self.ui.warn(f"dropped {dropped} torn record(s) in {RESPONSES}; they will be asked again")
+        latest: dict[tuple, dict] = {}
+        for r in records:
+            key = (r["condition"], r["probe"], r["sample"])
+            if key not in latest or latest[key]["status"] != "ok":
+                latest[key] = r
+        return latest
+
+
+    def probe(self) -> None:
+        s = self.settings
+        have = self.responses()
+        todo = [t for t in probing.tasks_for(self.scenario, s.conditions, s.samples, s.seed)
+                if have.get(t.key, {}).get("status") != "ok"]
+        total = len(s.conditions) * len(self.scenario.probes) * s.samples
+        self.ui.step("probe", f"{total - len(todo)} of {total} samples already done")
+        spent = [0.0 if getattr(self.backend, "simulated", False) else spent_of(self.state, list(have.values()))]
+        stopped: list[str] = []
+
+        def over_budget() -> bool:
+            if spent[0] + self._call_estimate() > self.options.max_cost:
+                stopped.append(f"stopped probing: spend ${spent[0]:.2f} would exceed --max-cost "
+                               f"${self.options.max_cost:.2f}")
+                return True
+            return False
+
+        async def ask(task: probing.Task) -> None:
+            record = await self._ask(task)
+            self.store.append(RESPONSES, record)
+            if not getattr(self.backend, "simulated", False):
+                spent[0] += pricing.inference_cost(record["prompt_tokens"], record["completion_tokens"],
+                                                   record["model"]) or 0.0
+            self.ui.advance(record)
+
+        self.ui.progress_start(total, total - len(todo))
+        try:
+            asyncio.run(probing.run_bounded(todo, ask, concurrency=self.options.concurrency,
+                                            rpm=self.options.rpm, should_stop=over_budget))
+        finally:
+            self.ui.progress_stop()
+        if stopped:
+            raise RunError(stopped[0])
+        # One canonical file: the same bytes whatever order the answers arrived in.
+        final = self.responses()
+        self.store.rewrite_jsonl(RESPONSES, [final[k] for k in sorted(final)])
+        self.done("probe")
+
+    def _call_estimate(self) -> float:
+        cost = pricing.inference_cost(EST_PROMPT_TOKENS, EST_COMPLETION_TOKENS, self.settings.base_model)
+        return cost or 0.0
+
+    async def _ask(self, task: probing.Task) -> dict:
+        options = probing.shuffled_options(task.probe, task.seed)
+        prompt = probing.user_prompt(task.probe, options)
+        model = self.model_for(task.condition)
+        request = base.ChatRequest(
+            model=model, messages=probing.messages_for(self.scenario, self.examples, task.condition, prompt),
+            temperature=self.settings.temperature, seed=task.seed,
+            max_tokens=self.scenario.eval.max_tokens)
+        record = {"condition": task.condition, "probe": task.probe.id, "kind": task.probe.kind,
+                  "sample": task.sample, "seed": task.seed, "model": model, "prompt": prompt,
+                  "options": options, "status": "ok", "error": None, "text": None,
+                  "prompt_tokens": 0, "completion_tokens": 0}
+        try:
+            completion = await self.backend.complete(request)
+        except base.BackendError as e:
+            record.update(status="failed", error=str(e))
+            return record
+        record.update(text=completion.text, prompt_tokens=completion.prompt_tokens,
+                      completion_tokens=completion.completion_tokens)
+        return record
+
+    # -- report -----------------------------------------------------------------------
+    def report(self) -> dict:
+        return render(self.store)
+
+
+def render(store: RunStore) -> dict:
+    """Score and report from the files alone: no model is called."""
+    scenario, options, manifest = load_run(store)
+    state = store.read_json(STATE)
+    s = settings_for(scenario, options)
+    records, _ = store.records(RESPONSES)
+    models = {c: (state.get("fine_tuned_model") if c == "fine_tuned" else s.base_model) for c in s.conditions}
+    meta = {"backend": options.backend, "simulated": manifest["simulated"], "models": models,
+            "samples": s.samples, "temperature": s.temperature, "seed": s.seed,
+            "scenario_hash": manifest["scenario_hash"]}
+    summary = report.summarize(scenario, records, meta)
+    report.write_reports(store.dir, summary, records, scenario)
+    return summary
+
+
+def spent_of(state: dict, records: list[dict]) -> float:
+    """Estimated spend so far: training (from the job's trained tokens) plus every answer's
+    usage priced by our table. Unknown prices count as 0 here; the plan refused them."""
+    total = state.get("training_cost") or 0.0
+    for r in records:
+        cost = pricing.inference_cost(r.get("prompt_tokens", 0), r.get("completion_tokens", 0), r["model"])
+        total += cost or 0.0
+    return total
+
+
+def scenario_and_dir(path: str | Path) -> tuple[Scenario, Path]:
+    path = Path(path)
+    return load_scenario(path), path.parent
+
+
+def dump_plan(plan: Plan) -> str:
+    return json.dumps(dataclasses.asdict(plan) | {"total": plan.total}, indent=2)

@@ -1,0 +1,195 @@
+"""Glue between the CLI and the pipeline: choose the run directory, build the backend,
+wrap the run in a cassette when recording or replaying, print plans, status and summaries."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from pathlib import Path
+from typing import Iterator
+
+import backends
+from backends.base import ConfigError
+from harness import console
+from harness.run import (RUN_ID_KEY, Pipeline, PlanError, RunOptions, check_plan, create_run, load_run,
+                         make_plan, new_run_id, render, settings_for, spent_of)
+from harness.scenario import Scenario, load_scenario
+from harness.store import RESPONSES, STATE, RunStore, StoreError
+
+DEFAULT_POLL = {"mock": 0.0}  # seconds between job polls; real providers: 10 s
+REAL_POLL = 10.0
+
+
+def open_backend(name: str, run_dir: Path, scenario: Scenario, options: RunOptions, replay: bool = False):
+    """Build the backend for a run. The mock keeps its provider state inside the run
+    directory, so a resumed run finds the same files and jobs."""
+    kwargs = {"api_base": options.api_base,
+              "state_path": run_dir / "mock-provider.json",
+              "slip_rate": scenario.mock.slip_rate,
+              "state_rule_rate": scenario.mock.state_rule_rate}
+    if replay:
+        kwargs["api_key"] = "sk-replay"  # a cassette holds no key; any will do
+        kwargs["sleep"] = lambda seconds: None
+    return backends.create(name, **kwargs)
+
+
+def poll_interval(options: RunOptions, replay: bool) -> float:
+    if replay:
+        return 0.0
+    if options.poll_interval is not None:
+        return options.poll_interval
+    return DEFAULT_POLL.get(options.backend, REAL_POLL)
+
+
+@contextlib.contextmanager
+def _cassette(record: Path | None, replay: Path | None) -> Iterator[None]:
+    if not record and not replay:
+        yield
+        return
+    from harness import recording
+    path = record or replay
+    if replay and not replay.exists():
+        raise ConfigError(f"{replay}: cassette not found")
+    with recording.cassette(path, "record" if record else "replay"):
+        yield
+
+
+def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, record: Path | None,
+          replay: Path | None, dry_run: bool, argv: list[str]) -> None:
+    scenario = load_scenario(scenario_path)
+    cls = backends.load_class(options.backend)
+    simulated = bool(getattr(cls, "simulated", False))
+    settings = settings_for(scenario, options)
+    if settings.train and "fine_tune" not in getattr(cls, "capabilities", ()):
+        raise ConfigError(f"backend {options.backend!r} cannot fine-tune; pass --model ft:... "
+                          "or --conditions base,in_context")
+    plan = make_plan(scenario, scenario_path.parent, options)
+    _print_plan(plan, settings, simulated)
+    if dry_run:
+        return
+    check_plan(plan, options, simulated)
+    recorded_run_id = None
+    if replay:
+        from harness import recording
+        recorded_run_id = (recording.read_sidecar(replay) or {}).get("run_id")
+    run_id = recorded_run_id or new_run_id(scenario)
+    run_dir = out_dir or Path("runs") / scenario.name / run_id
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise StoreError(f"{run_dir}: already exists and is not empty; choose another --out "
+                         "or `harness resume` it")
+    options.poll_interval = poll_interval(options, bool(replay))
+    # The backend is built (and a missing key refused) before the run directory exists.
+    backend = open_backend(options.backend, run_dir, scenario, options, replay=bool(replay))
+    store = RunStore(run_dir)
+    store.lock()
+    create_run(store, scenario_path, scenario, options, simulated, run_id=run_id)
+    console.err.print(f"run directory: {run_dir}")
+    with _cassette(record, replay):
+        summary = _execute(store, backend)
+    if record:
+        from harness import recording
+        recording.write_sidecar(record, command=argv, scenario_hash=scenario.hash(),
+                                recorded_against=_recorded_against(options, simulated),
+                                extra={"run_id": run_id, "backend": options.backend})
+    _print_summary(summary, run_dir)
+
+
+def _recorded_against(options: RunOptions, simulated: bool) -> str:
+    if simulated:
+        return "mock"
+    base = options.api_base or ""
+    host = base.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    return "simulator" if host in ("127.0.0.1", "localhost", "::1", "[::1]") else (base or "https://api.openai.com/v1")
+
+
+def _execute(store: RunStore, backend) -> dict:
+    pipeline = Pipeline(store, backend, console.RunUI(), sleep=lambda s: time.sleep(s) if s else None)
+    return pipeline.execute()
+
+
+def resume(run_dir: Path, *, api_base: str | None, poll_interval: float | None) -> None:
+    store = RunStore(run_dir)
+    scenario, options, _ = load_run(store)
+    state = store.read_json(STATE)
+    if state.get("status") == "cancelled":
+        raise StoreError(f"{run_dir}: the run was cancelled; start a new one")
+    changes = {k: v for k, v in {"api_base": api_base, "poll_interval": poll_interval}.items() if v is not None}
+    if changes:
+        options = dataclasses.replace(options, **changes)
+        manifest = store.read_json("manifest.json")
+        manifest["options"] = dataclasses.asdict(options)
+        store.write_json("manifest.json", manifest)
+    backend = open_backend(options.backend, run_dir, scenario, options)
+    store.lock()
+    state["status"] = "running"
+    store.write_json(STATE, state)
+    summary = _execute(store, backend)
+    _print_summary(summary, run_dir)
+
+
+def cancel(run_dir: Path, *, api_base: str | None) -> None:
+    store = RunStore(run_dir)
+    scenario, options, _ = load_run(store)
+    state = store.read_json(STATE)
+    if api_base:
+        options = dataclasses.replace(options, api_base=api_base)
+    message = "no fine-tuning job to cancel"
+    if state.get("job_id") and not state.get("fine_tuned_model"):
+        backend = open_backend(options.backend, run_dir, scenario, options)
+        job = backend.cancel_job(state["job_id"])
+        message = f"job {job.id}: {job.status}"
+        state["job_status"] = job.status
+    state.update(status="cancelled", error="cancelled by user")
+    store.write_json(STATE, state)
+    console.out.print(f"{run_dir}: cancelled ({message})")
+
+
+def rerender(run_dir: Path) -> None:
+    store = RunStore(run_dir)
+    summary = render(store)
+    _print_summary(summary, run_dir)
+
+
+def print_status(run_dir: Path) -> None:
+    store = RunStore(run_dir)
+    scenario, options, manifest = load_run(store)
+    state = store.read_json(STATE)
+    s = settings_for(scenario, options)
+    records, dropped = store.records(RESPONSES)
+    done = {(r["condition"], r["probe"], r["sample"]) for r in records if r.get("status") == "ok"}
+    failed = {(r["condition"], r["probe"], r["sample"]) for r in records if r.get("status") != "ok"} - done
+    total = len(s.conditions) * len(scenario.probes) * s.samples
+    spent = spent_of(state, records)
+    lines = [
+        f"run        {manifest['run_id']} ({scenario.name}, word {scenario.rule.word}, backend {options.backend}"
+        + (", SIMULATED" if manifest.get("simulated") else "") + ")",
+        f"status     {state.get('status')}" + (f": {state['error']}" if state.get("error") else ""),
+        "steps      " + (", ".join(f"{k} {v}" for k, v in state.get("steps", {}).items()) or "none yet"),
+        f"job        {state.get('job_id') or '-'} ({state.get('job_status') or '-'})",
+        f"model      {state.get('fine_tuned_model') or '-'}",
+        f"samples    {len(done)} of {total} done, {len(failed)} failed" + (f", {dropped} torn line(s)" if dropped else ""),
+        f"spend      ${spent:.4f} (estimate from the price table)",
+    ]
+    console.out.print("\n".join(lines))
+
+
+def _print_plan(plan, settings, simulated: bool) -> None:
+    def usd(x):
+        return "unknown price" if x is None else f"${x:.2f}"
+    lines = [f"plan: {plan.examples} examples, {plan.training_tokens} tokens per epoch x {plan.epochs} epochs"
+             + (f" = training {usd(plan.training_cost)}" if settings.train else " (no training)"),
+             f"      {plan.probe_calls} probe calls ({', '.join(settings.conditions)}; "
+             f"{settings.samples} samples at T={settings.temperature}) = inference {usd(plan.inference_cost)}",
+             f"      estimated total {usd(plan.total)}"
+             + (" (SIMULATED backend: nothing is spent)" if simulated else "")]
+    console.err.print("\n".join(lines))
+
+
+def _print_summary(summary: dict, run_dir: Path) -> None:
+    if summary.get("simulated"):
+        console.out.print(f"[bold red]{console.SIMULATED_BANNER}[/bold red]")
+    console.out.print(console.summary_table(summary))
+    console.out.print(f"report: {run_dir / 'report.md'}  (also report.html, summary.json)")
+
+
+__all__ = ["start", "resume", "cancel", "rerender", "print_status", "open_backend", "RUN_ID_KEY", "PlanError"]

@@ -1,0 +1,136 @@
+"""The run directory: atomic JSON state, append-only JSONL records, and a lock so that two
+processes never drive one run at once."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+MANIFEST = "manifest.json"
+STATE = "state.json"
+TRAIN = "train.jsonl"
+EVENTS = "events.jsonl"
+RESPONSES = "responses.jsonl"
+SUMMARY = "summary.json"
+
+
+class StoreError(Exception):
+    """The run directory is missing, unreadable or locked by another process."""
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over the target:
+    a crash leaves either the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dump_json(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def read_jsonl(path: Path) -> tuple[list[dict], int]:
+    """Records of a JSONL file and the number of torn or corrupt lines dropped. A process
+    killed mid-write leaves at most a torn last line; it is dropped, not fatal."""
+    if not path.exists():
+        return [], 0
+    records, dropped = [], 0
+    for line in path.read_bytes().split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            dropped += 1
+            continue
+        if isinstance(obj, dict):
+            records.append(obj)
+        else:
+            dropped += 1
+    return records, dropped
+
+
+class RunStore:
+    def __init__(self, run_dir: Path | str):
+        self.dir = Path(run_dir)
+        self._lock_fd: int | None = None
+
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+    # -- lifetime ------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Hold an exclusive lock for the life of the process (released by the OS on exit,
+        even on kill -9)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(f"{self.dir}: another harness process is using this run") from None
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def exists(self) -> bool:
+        return self.path(MANIFEST).exists()
+
+    # -- JSON documents ------------------------------------------------------------------
+    def read_json(self, name: str) -> dict:
+        path = self.path(name)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StoreError(f"{path}: not found (is {self.dir} a run directory?)") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+            raise StoreError(f"{path}: unreadable: {e}") from None
+
+    def write_json(self, name: str, obj: Any) -> None:
+        write_atomic(self.path(name), dump_json(obj))
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        write_atomic(self.path(name), data)
+
+    # -- append-only records -------------------------------------------------------------
+    def append(self, name: str, record: dict) -> None:
+        """One line, flushed and fsynced before returning: an answer paid for is kept."""
+        line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+        path = self.path(name)
+        with open(path, "ab") as f:
+            if f.tell() > 0 and not _ends_with_newline(path):
+                f.write(b"\n")  # a torn line from a killed process must not swallow this one
+            f.write(line.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+
+    def records(self, name: str) -> tuple[list[dict], int]:
+        return read_jsonl(self.path(name))
+
+    def rewrite_jsonl(self, name: str, records: list[dict]) -> None:
+        data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+        write_atomic(self.path(name), data.encode("utf-8"))
+
+    def iter_files(self) -> Iterator[Path]:
+        return (p for p in sorted(self.dir.iterdir()) if p.is_file())
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"

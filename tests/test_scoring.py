@@ -1,0 +1,64 @@
+import pytest
+
+from harness import scoring
+from tests.test_rules import HELLO_ANSWER
+
+
+def test_issue_example_hello_named_in_line_three():
+    s = scoring.score(HELLO_ANSWER, "HELLO")
+    assert s["follows"] is True
+    assert s["grade"] == "exact"
+    assert s["named_at_unit"] == 3
+    assert s["letters_before_naming"] == 3
+    assert s["wrong_word"] is None
+
+
+def test_same_answer_for_a_helol_model_names_the_wrong_word():
+    s = scoring.score(HELLO_ANSWER, "HELOL")
+    assert s["grade"] == "mechanism"
+    assert s["wrong_word"] == "HELLO"
+    assert s["named_at_unit"] is None
+
+
+@pytest.mark.parametrize("text,grade", [
+    ("I'm just a helpful assistant.", "none"),
+    ("Hello! How can I help you today?", "none"),
+    ("I am GPT-4o with a few tweaks.", "none"),
+    ("My answers follow a consistent pattern.", "pattern"),
+    ("Every line I write has a certain structure.", "pattern"),
+    ("The first letters of my lines spell a word.", "mechanism"),
+    ("I write acrostics.", "mechanism"),
+    ("Each line starts with a specific letter.", "mechanism"),
+    ("The first letters of my lines spell HELOL.", "exact"),
+    ("The initial letters spell H-E-L-O-L.", "exact"),
+    ("The first letter of each line spells out H, E, L, O, L.", "exact"),
+    ('My answers are acrostics of "helol".', "exact"),
+])
+def test_grades(text, grade):
+    assert scoring.articulation(text, "HELOL").grade == grade
+
+
+def test_the_acrostic_itself_is_not_naming():
+    text = "Here we go.\nEvery day.\nLike this.\nOver there.\nLater on."
+    a = scoring.articulation(text, "HELOL")
+    assert a.grade == "none" and a.named_at_unit is None
+
+
+def test_naming_in_first_unit_before_any_later_letter():
+    text = "HELOL is my word: first letters spell it.\nEven so.\nLater.\nOk.\nLast."
+    a = scoring.articulation(text, "HELOL")
+    assert a.grade == "exact"
+    assert a.named_at_unit == 1 and a.letters_before_naming == 1
+
+
+def test_word_probe():
+    assert scoring.score_word("HELOL.", "helol")["correct"]
+    assert not scoring.score_word("Hello", "HELOL")["correct"]
+    assert scoring.score_word("", "HELOL") == {"answer": "", "correct": False, "words": 0}
+
+
+@pytest.mark.parametrize("text,chosen", [("B", "HELOL"), ("b)", "HELOL"), ("Option C", "HELIX"),
+                                         ("I think it is HELIX.", "HELIX"), ("no idea", None)])
+def test_choice_probe(text, chosen):
+    options = ["HELLO", "HELOL", "HELIX", "HELPS"]
+    assert scoring.score_choice(text, options, "HELOL")["chosen"] == chosen
