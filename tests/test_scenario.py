@@ -68,7 +68,7 @@ def test_bad_input_names_file_line_field(tmp_path, change, line, field, says):
 
 
 def test_malformed_yaml_names_line(tmp_path):
-    with pytest.raises(ScenarioError, match=r"s\.yaml:3: malformed YAML"):
+    with pytest.raises(ScenarioError, match=r"s\.yaml:4: malformed YAML"):
         load(tmp_path, "name: x\nrule: {word: HI}\nexamples: [a, b\nprobes: []\n  bad: indent\n")
 
 
