@@ -4,39 +4,13 @@ Heavy modules (litellm, the openai SDK, matplotlib) are imported inside commands
 `harness --help`, `validate` and `score` start fast."""
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
 
 import click
 
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def handle_errors(fn):
-    """Map our exceptions to one clear line and an exit code, never a traceback."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from backends.base import BackendError, CassetteMiss, ConfigError
-        from harness.run import PlanError, RunError
-        from harness.scenario import ScenarioError
-        from harness.store import StoreError
-        try:
-            return fn(*args, **kwargs)
-        except (ScenarioError, ConfigError, PlanError, StoreError) as e:
-            _fail(str(e), EXIT_BAD_INPUT)
-        except (RunError, CassetteMiss, BackendError) as e:
-            _fail(str(e), EXIT_FAILED)
-        except KeyboardInterrupt:
-            _fail("interrupted; `harness resume RUN_DIR` continues where this stopped", EXIT_FAILED)
-    return wrapper
+from harness.cli_common import EXIT_BAD_INPUT, _fail, handle_errors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,7 +64,7 @@ def validate_data(file: Path, word: str | None, unit: str, trigger: str | None) 
         _fail(f"{file}: file not found", EXIT_BAD_INPUT)
     report = dataset.validate_chat_jsonl(file, word=word, unit=unit, trigger=trigger)
     click.echo(dataset.render(report))
-    if report.errors:
+    if not report.ok:  # format errors or examples that break the rule
         sys.exit(EXIT_BAD_INPUT)
 
 
@@ -128,3 +102,7 @@ def score(file, word: str, unit: str, kind: str, options_csv: str | None, jsonl:
 from harness.cli_run import register as _register_run_commands  # noqa: E402
 
 _register_run_commands(main)
+
+
+if __name__ == "__main__":
+    main()

@@ -2,13 +2,12 @@
 backends, simulate. Kept apart from cli.py so each file stays small."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from harness.cli import EXIT_BAD_INPUT, EXIT_FAILED, _fail, handle_errors
+from harness.cli_common import EXIT_BAD_INPUT, _fail, handle_errors
 
 CONDITION_NAMES = ("fine_tuned", "base", "in_context")
 
@@ -114,7 +113,7 @@ def report(run_dir: Path) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table as markdown here.")
 @handle_errors
 def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
-    """Compare runs side by side (e.g. HELLO vs HELOL) with differences and bootstrap intervals."""
+    """Compare runs side by side, such as HELLO vs HELOL, with differences and bootstrap intervals."""
     from harness import compare as comparing
     from harness.store import StoreError
     if len(run_dirs) < 2:
@@ -167,4 +166,3 @@ def simulate(host: str, port: int, **faults) -> None:
 def register(group: click.Group) -> None:
     for cmd in (run, resume, status, cancel, report, compare, list_backends, simulate):
         group.add_command(cmd)
-    del os, EXIT_FAILED

@@ -20,19 +20,12 @@ from typing import Any, Callable
 import harness
 from backends import base
 from harness import dataset, pricing, probing, report
+from harness.errors import PlanError, RunError
 from harness.scenario import Scenario, load_scenario
 from harness.store import EVENTS, MANIFEST, RESPONSES, STATE, TRAIN, RunStore
 
 RUN_ID_KEY = "harness_run_id"  # job metadata that lets a resume find its job again
 STEPS = ("prepare", "upload", "train", "probe", "report")
-
-
-class RunError(Exception):
-    """The run cannot go on (job failed, budget, cassette miss). CLI exit 1."""
-
-
-class PlanError(Exception):
-    """The run must not start (price unknown, over budget, bad options). CLI exit 2."""
 
 
 @dataclass

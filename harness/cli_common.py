@@ -1,0 +1,34 @@
+"""Exit codes and error handling shared by every command."""
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn):
+    """Map our exceptions to one clear line and an exit code, never a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from backends.base import BackendError, CassetteMiss, ConfigError
+        from harness.errors import PlanError, RunError
+        from harness.scenario import ScenarioError
+        from harness.store import StoreError
+        try:
+            return fn(*args, **kwargs)
+        except (ScenarioError, ConfigError, PlanError, StoreError) as e:
+            _fail(str(e), EXIT_BAD_INPUT)
+        except (RunError, CassetteMiss, BackendError) as e:
+            _fail(str(e), EXIT_FAILED)
+        except KeyboardInterrupt:
+            _fail("interrupted; `harness resume RUN_DIR` continues where this stopped", EXIT_FAILED)
+    return wrapper
