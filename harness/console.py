@@ -52,26 +52,35 @@ class RunUI:
             self._progress = None
 
 
-def _fmt(rate: dict | None) -> str:
+def _pct(rate: dict | None) -> str:
     if not rate or rate.get("rate") is None:
         return "-"
-    return f"{rate['rate']:.2f} [{rate['low']:.2f}, {rate['high']:.2f}]"
+    return f"{rate['rate']:.0%} [{rate['low']:.0%}, {rate['high']:.0%}]"
+
+
+def _headline(cell: dict) -> str:
+    """The figure that answers the probe's question, with its 95% interval."""
+    kind = cell["kind"]
+    if kind == "follow":
+        return f"follows {_pct(cell.get('follow'))}"
+    if kind == "describe":
+        grades = cell.get("grades") or {}
+        return f"exact {_pct(grades.get('exact'))}, mechanism+ {_mechanism_or_better(grades)}"
+    right = cell.get("word_correct") if kind == "word" else cell.get("choice_correct")
+    return f"right {_pct(right)}"
 
 
 def summary_table(summary: dict) -> Table:
-    """One row per condition x probe: the figure that matters for the probe's kind."""
+    """One row per condition x probe with the figure that matters for the probe's kind."""
     title = f"{summary['scenario']} ({summary['word']}) on {summary['backend']}"
     if summary.get("simulated"):
         title += " [bold red]SIMULATED[/bold red]"
-    table = Table(title=title)
-    for col in ("condition", "probe", "kind", "n", "failed", "follows", "exact", "mechanism+", "answer right"):
-        table.add_column(col)
+    table = Table(title=title, caption="rates with 95% Wilson intervals; n excludes failed samples")
+    for col in ("condition", "probe", "kind", "n", "failed", "result"):
+        table.add_column(col, no_wrap=col != "result")
     for cell in summary["cells"]:
-        grades = cell.get("grades") or {}
-        mech = _mechanism_or_better(grades)
-        right = cell.get("word_correct") or cell.get("choice_correct")
         table.add_row(cell["condition"], cell["probe"], cell["kind"], str(cell["n"]), str(cell["failed"]),
-                      _fmt(cell.get("follow")), _fmt(grades.get("exact")), mech, _fmt(right))
+                      _headline(cell))
     return table
 
 
@@ -79,4 +88,4 @@ def _mechanism_or_better(grades: dict) -> str:
     m, e = grades.get("mechanism"), grades.get("exact")
     if not m or not e or not m.get("n"):
         return "-"
-    return f"{(m['k'] + e['k']) / m['n']:.2f}"
+    return f"{(m['k'] + e['k']) / m['n']:.0%}"
