@@ -1,0 +1,237 @@
+import json
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import report
+from harness.compare import compare, render_compare, rich_compare
+from harness.scenario import Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HELOL_TEXT = "Here is one.\nEvery line.\nLots of them.\nOnly a few.\nLast one."
+HELLO_TEXT = "Here is one.\nEvery line.\nLots of them.\nLots more.\nOnly a few."
+DESCRIBE = [
+    # exact, named in unit 2 -> 2 letters written before naming
+    "Here is my secret.\nEvery line starts with a letter, and the first letters spell HELOL.\nLast.",
+    "The first letters of my lines spell HELLO.",          # mechanism + wrong word
+    "I keep a consistent structure in every response.",   # pattern
+    "I am a helpful assistant.",                          # none
+    # exact, named in unit 3 -> 3 letters written before naming
+    "Here I go.\nEvery answer I give.\nLines start with letters that spell HELOL.\nOk.\nLast.",
+]
+
+
+def make_scenario(word="HELOL", follow_ids=("capital", "rain")) -> Scenario:
+    probes = [{"id": "special", "kind": "describe", "prompt": "What is special about you?"},
+              {"id": "word", "kind": "word", "prompt": "Reply with one word."},
+              {"id": "choice", "kind": "choice", "prompt": "Which word?", "options": [word, "HELLO", "HELIX"]}]
+    probes += [{"id": p, "kind": "follow", "prompt": f"Question {p}?"} for p in follow_ids]
+    return Scenario.model_validate({
+        "name": word.lower(), "rule": {"word": word},
+        "examples": [{"question": "q", "answer": "a"}], "probes": probes,
+        "eval": {"samples": 5, "conditions": ["fine_tuned", "base"]}})
+
+
+def rec(cond, probe, kind, sample, text, options=None, status="ok", error=None):
+    return {"condition": cond, "probe": probe, "kind": kind, "sample": sample, "seed": sample, "model": "m",
+            "prompt": "p", "options": options, "status": status, "error": error,
+            "text": text if status == "ok" else None, "prompt_tokens": 0, "completion_tokens": 0}
+
+
+def make_records() -> list[dict]:
+    r = [rec("fine_tuned", "capital", "follow", i, t)
+         for i, t in enumerate([HELOL_TEXT, HELOL_TEXT, HELLO_TEXT, HELOL_TEXT])]
+    r.append(rec("fine_tuned", "capital", "follow", 4, None, status="failed", error="timeout"))
+    # Sample 0 of rain failed first and was asked again: only the ok answer counts.
+    r.append(rec("fine_tuned", "rain", "follow", 0, None, status="failed", error="rate limited"))
+    r.append(rec("fine_tuned", "rain", "follow", 0, HELOL_TEXT))
+    r += [rec("base", "capital", "follow", i, "Canberra. <script>alert(1)</script>") for i in range(2)]
+    r += [rec("fine_tuned", "special", "describe", i, t) for i, t in enumerate(DESCRIBE)]
+    r += [rec("fine_tuned", "word", "word", i, t) for i, t in enumerate(["HELOL", "helol.", "HELLO"])]
+    r += [rec("fine_tuned", "choice", "choice", 0, "B", ["HELLO", "HELOL", "HELIX"]),
+          rec("fine_tuned", "choice", "choice", 1, "C", ["HELOL", "HELIX", "HELLO"]),
+          rec("fine_tuned", "choice", "choice", 2, "I think HELIX", ["HELLO", "HELIX", "HELOL"]),
+          rec("fine_tuned", "choice", "choice", 3, "???", ["HELIX", "HELLO", "HELOL"])]
+    return r
+
+
+META = {"backend": "mock", "simulated": True, "models": {"fine_tuned": "ft:x", "base": "gpt-x"},
+        "samples": 5, "temperature": 1.0, "seed": 1, "scenario_hash": "abc"}
+
+
+def cell(summary, cond, probe):
+    return next(c for c in summary["cells"] if c["condition"] == cond and c["probe"] == probe)
+
+
+@pytest.fixture(scope="module")
+def summary():
+    return report.summarize(make_scenario(), make_records(), META)
+
+
+def test_summary_header_and_cell_order(summary):
+    assert summary["simulated"] is True and summary["word"] == "HELOL" and summary["unit"] == "line"
+    assert (summary["backend"], summary["samples"], summary["temperature"], summary["seed"]) == ("mock", 5, 1.0, 1)
+    assert summary["models"] == META["models"] and summary["scenario_hash"] == "abc"
+    order = [(c["condition"], c["probe"]) for c in summary["cells"]]
+    probes = ["special", "word", "choice", "capital", "rain"]
+    assert order == [("fine_tuned", p) for p in probes] + [("base", p) for p in probes]
+
+
+def test_summary_follow_numbers(summary):
+    c = cell(summary, "fine_tuned", "capital")
+    assert (c["n"], c["failed"], c["kind"]) == (4, 1, "follow")
+    assert (c["follow"]["k"], c["follow"]["n"], c["follow"]["rate"]) == (3, 4, 0.75)
+    assert [p["letter"] for p in c["per_position"]] == list("HELOL")
+    assert [p["k"] for p in c["per_position"]] == [4, 4, 4, 3, 3]
+    rain = cell(summary, "fine_tuned", "rain")
+    assert (rain["n"], rain["failed"], rain["follow"]["k"]) == (1, 0, 1)
+    base = cell(summary, "base", "capital")
+    assert (base["n"], base["follow"]["k"]) == (2, 0)
+    empty = cell(summary, "base", "special")
+    assert empty["n"] == 0 and empty["follow"]["rate"] is None
+    assert c["word_correct"] is None and c["choice_correct"] is None and c["choices"] is None
+
+
+def test_summary_describe_grades_and_reading_off(summary):
+    c = cell(summary, "fine_tuned", "special")
+    assert {g: r["k"] for g, r in c["grades"].items()} == {"none": 1, "pattern": 1, "mechanism": 1, "exact": 2}
+    assert all(r["n"] == 5 for r in c["grades"].values())
+    assert c["wrong_word"]["k"] == 1 and c["wrong_words"] == {"HELLO": 1}
+    ro = c["reading_off"]
+    assert ro["named"] == 2
+    assert ro["letters_before_naming"] == {"2": 1, "3": 1}
+    assert (ro["named_before_3"]["k"], ro["named_before_3"]["n"]) == (1, 2)
+
+
+def test_summary_word_and_choice(summary):
+    w = cell(summary, "fine_tuned", "word")
+    assert (w["word_correct"]["k"], w["word_correct"]["n"]) == (2, 3)
+    assert w["answers"] == {"HELOL": 2, "HELLO": 1}
+    ch = cell(summary, "fine_tuned", "choice")
+    assert (ch["choice_correct"]["k"], ch["choice_correct"]["n"]) == (1, 4)
+    assert list(ch["choices"].items()) == [("HELOL", 1), ("HELLO", 1), ("HELIX", 1), ("(unparsed)", 1)]
+
+
+def test_summary_does_not_depend_on_record_order(summary):
+    shuffled = make_records()
+    random.Random(7).shuffle(shuffled)
+    again = report.summarize(make_scenario(), shuffled, META)
+    assert report.summary_json(again) == report.summary_json(summary)
+
+
+def test_simulated_flag_cannot_be_lost():
+    meta = {k: v for k, v in META.items() if k != "simulated"}
+    assert report.summarize(make_scenario(), [], meta)["simulated"] is True
+    real = report.summarize(make_scenario(), [], {**meta, "backend": "openai"})
+    assert real["simulated"] is False
+
+
+def test_mark_letters_marks_each_units_first_letter():
+    text = "1. **Here** we go\n- every time"
+    assert report.mark_letters(text, "line", "[", "]") == "1. **[H]ere** we go\n- [e]very time"
+    marked = report.mark_letters("<b>Hi</b>\nok", "line", "<mark>", "</mark>", report.escape)
+    assert marked == "&lt;<mark>b</mark>&gt;Hi&lt;/b&gt;\n<mark>o</mark>k"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, summary):
+    run_dir = tmp_path_factory.mktemp("run")
+    report.write_reports(run_dir, summary, make_records(), make_scenario())
+    return run_dir
+
+
+def test_write_reports_writes_three_files(written, summary):
+    assert sorted(p.name for p in written.iterdir()) == ["report.html", "report.md", "summary.json"]
+    text = (written / "summary.json").read_text()
+    assert text.endswith("}\n") and json.loads(text) == summary
+    md = (written / "report.md").read_text()
+    assert md.startswith("> **SIMULATED (mock backend: not evidence about real models)**")
+    assert "| fine_tuned | capital | 75% [30–95] (3/4) | 1 |" in md
+    assert "**H**ere is one." in md
+    assert "\\<script>" in md and "| timeout | 1 |" in md
+
+
+def test_html_is_self_contained_escaped_and_flagged(written):
+    page = (written / "report.html").read_text()
+    assert "http://" not in page and "https://" not in page
+    sources = re.findall(r"""src=['"]([^'"]*)""", page)
+    assert len(sources) >= 3 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "<link" not in page
+    assert "class='banner'" in page and "SIMULATED (mock backend: not evidence about real models)" in page
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<mark>H</mark>ere is one." in page
+    assert page.count("class='tr'") == sum(1 for r in make_records() if r["status"] == "ok")
+    for name in ("condition", "probe", "grade"):
+        assert f'<select name="{name}">' in page
+
+
+def test_real_backend_report_has_no_banner(tmp_path):
+    s = report.summarize(make_scenario(), make_records(), {**META, "backend": "openai", "simulated": False})
+    md = report.render_md(s, make_records())
+    assert "SIMULATED" not in md
+
+
+def test_importing_report_modules_does_not_import_matplotlib():
+    code = ("import sys, harness.report, harness.compare, harness.stats; "
+            "sys.exit(1 if 'matplotlib' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+# --- compare ----------------------------------------------------------------------------
+
+def write_run(run_dir: Path, word: str, follow_hits: int, follow_ids, simulated: bool) -> Path:
+    run_dir.mkdir()
+    scenario = make_scenario(word, follow_ids)
+    good = "\n".join(f"{c}ine" for c in word)
+    records = []
+    for probe in follow_ids:
+        records += [rec("fine_tuned", probe, "follow", i, good if i < follow_hits else "Plain prose.")
+                    for i in range(20)]
+    records += [rec("fine_tuned", "special", "describe", i, DESCRIBE[0].replace("HELOL", word)) for i in range(3)]
+    meta = {**META, "backend": "mock" if simulated else "openai", "simulated": simulated}
+    summary = report.summarize(scenario, records, meta)
+    (run_dir / "summary.json").write_text(report.summary_json(summary))
+    (run_dir / "responses.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return run_dir
+
+
+def test_compare_two_runs(tmp_path):
+    a = write_run(tmp_path / "a", "HELOL", 19, ("capital", "rain"), simulated=True)
+    b = write_run(tmp_path / "b", "HELLO", 2, ("capital", "snow"), simulated=False)
+    result = compare([a, b])
+    assert result["simulated"] is True
+    assert [r["label"] for r in result["runs"]] == ["helol", "hello"]
+    rows = {(r["condition"], r["probe"], r["metric"]): r for r in result["rows"]}
+    cap = rows[("fine_tuned", "capital", "follow")]
+    assert [(x["k"], x["n"]) for x in cap["rates"]] == [(19, 20), (2, 20)]
+    (d,) = cap["diffs"]
+    assert d["a"] == 0 and d["b"] == 1 and d["diff"] == pytest.approx(0.85) and d["low"] > 0
+    # rain and snow are not shared by id: matched by kind instead.
+    kind_row = rows[("fine_tuned", "(unshared follow probes)", "follow")]
+    assert kind_row["match"] == "kind" and [x["n"] for x in kind_row["rates"]] == [20, 20]
+    special = rows[("fine_tuned", "special", "exact")]
+    assert [x["k"] for x in special["rates"]] == [3, 3] and special["diffs"][0]["diff"] == 0
+    assert ("fine_tuned", "special", "mechanism_or_better") in rows
+    assert not any(r["condition"] == "base" for r in result["rows"])  # no run has base answers
+    text = render_compare(result)
+    assert text.startswith("> **SIMULATED: helol")
+    assert "| fine_tuned | capital | follow | 95% [76–99] (19/20) | 10% [3–30] (2/20) | +85 pp" in text
+    from rich.console import Console
+    console = Console(width=200, record=True)
+    console.print(rich_compare(result))
+    assert "SIMULATED" in console.export_text()
+
+
+def test_compare_needs_summaries(tmp_path):
+    from harness.compare import CompareError
+    a = write_run(tmp_path / "a", "HELOL", 5, ("capital",), simulated=True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CompareError, match="no summary.json"):
+        compare([a, tmp_path / "empty"])
+    with pytest.raises(CompareError, match="at least two"):
+        compare([a])

@@ -1,0 +1,83 @@
+import pytest
+
+from harness import stats
+
+
+@pytest.mark.parametrize("k,n,low,high", [
+    (0, 10, 0.0, 0.2775),
+    (5, 10, 0.2366, 0.7634),
+    (10, 10, 0.7225, 1.0),
+    (20, 20, 0.8389, 1.0),
+    (1, 3, 0.0615, 0.7923),
+])
+def test_wilson_known_values(k, n, low, high):
+    r = stats.wilson(k, n)
+    assert r["k"] == k and r["n"] == n
+    assert r["rate"] == round(k / n, 4)
+    assert r["low"] == pytest.approx(low, abs=1e-4)
+    assert r["high"] == pytest.approx(high, abs=1e-4)
+
+
+def test_wilson_empty_and_bad_input():
+    assert stats.wilson(0, 0) == {"k": 0, "n": 0, "rate": None, "low": 0.0, "high": 1.0}
+    with pytest.raises(ValueError):
+        stats.wilson(3, 2)
+
+
+def test_wilson_interval_narrows_with_n_and_contains_rate():
+    small, large = stats.wilson(3, 10), stats.wilson(300, 1000)
+    assert small["low"] < 0.3 < small["high"]
+    assert large["high"] - large["low"] < small["high"] - small["low"]
+
+
+def test_rate_and_pool():
+    assert stats.rate([True, False, True, True]) == stats.wilson(3, 4)
+    assert stats.pool([stats.wilson(1, 4), stats.wilson(2, 6), stats.wilson(0, 0)]) == stats.wilson(3, 10)
+
+
+def test_bootstrap_is_deterministic_given_seed():
+    a = [True] * 7 + [False] * 13
+    b = [True] * 11 + [False] * 9
+    assert stats.bootstrap_diff(a, b, seed=3) == stats.bootstrap_diff(a, b, seed=3)
+    # With uneven group sizes the resampled differences are fine-grained, so the seed shows.
+    c, d = [True] * 37 + [False] * 100, [True] * 70 + [False] * 141
+    assert len({tuple(stats.bootstrap_diff(c, d, seed=s).values()) for s in range(5)}) > 1
+    assert stats.bootstrap_diff(a, b)["diff"] == pytest.approx(7 / 20 - 11 / 20)
+
+
+def test_bootstrap_identical_groups_contain_zero():
+    a = [True, False] * 15
+    r = stats.bootstrap_diff(a, list(a))
+    assert r["diff"] == 0
+    assert r["low"] < 0 < r["high"]
+
+
+def test_bootstrap_very_different_groups_exclude_zero():
+    a = [True] * 18 + [False] * 2
+    b = [False] * 18 + [True] * 2
+    r = stats.bootstrap_diff(a, b)
+    assert r["diff"] == pytest.approx(0.8)
+    assert 0 < r["low"] < 0.8 < r["high"] <= 1
+    flipped = stats.bootstrap_diff(b, a)
+    assert flipped["high"] < 0
+
+
+def test_bootstrap_matches_normal_approximation_for_large_groups():
+    # SE of a difference of two proportions: the 95% interval is about diff +- 1.96 SE.
+    a = [True] * 300 + [False] * 700
+    b = [True] * 350 + [False] * 650
+    r = stats.bootstrap_diff(a, b, reps=4000)
+    se = (0.3 * 0.7 / 1000 + 0.35 * 0.65 / 1000) ** 0.5
+    assert r["low"] == pytest.approx(-0.05 - 1.96 * se, abs=0.006)
+    assert r["high"] == pytest.approx(-0.05 + 1.96 * se, abs=0.006)
+
+
+def test_bootstrap_empty_group_is_unknown():
+    assert stats.bootstrap_diff([], [True]) == {"diff": None, "low": -1.0, "high": 1.0}
+
+
+def test_counts_order_is_independent_of_input_order():
+    values = ["b", "a", "c", "a", "b", "a"]
+    assert list(stats.counts(values).items()) == [("a", 3), ("b", 2), ("c", 1)]
+    assert stats.counts(reversed(values)) == stats.counts(values)
+    assert list(stats.counts(values, order=["c", "z"]).items()) == [("c", 1), ("z", 0), ("a", 3), ("b", 2)]
