@@ -115,13 +115,10 @@ def report(run_dir: Path) -> None:
 def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
     """Compare runs side by side, such as HELLO vs HELOL, with differences and bootstrap intervals."""
     from harness import compare as comparing
-    from harness.store import StoreError
-    if len(run_dirs) < 2:
-        _fail("compare needs at least two run directories", EXIT_BAD_INPUT)
-    for d in run_dirs:
-        if not (d / "summary.json").exists():
-            raise StoreError(f"{d}: no summary.json (is it a finished run directory?)")
-    result = comparing.compare(list(run_dirs))
+    try:
+        result = comparing.compare(list(run_dirs))
+    except comparing.CompareError as e:
+        _fail(str(e), EXIT_BAD_INPUT)
     text = comparing.render_compare(result)
     click.echo(text)
     if out:

@@ -84,7 +84,12 @@ def test_run_writes_the_run_directory(tmp_path):
     assert summary["simulated"] is True
     cells = {(c["condition"], c["probe"]): c for c in summary["cells"]}
     assert cells[("fine_tuned", "capital")]["n"] == 4
-    assert cells[("fine_tuned", "capital")]["follow"]["rate"] > cells[("base", "capital")]["follow"]["rate"]
+
+    def hits(condition):  # per-position hit rate over the follow probes
+        rates = [p["rate"] for probe in ("capital", "rain", "sleep")
+                 for p in cells[(condition, probe)]["per_position"]]
+        return sum(rates) / len(rates)
+    assert hits("fine_tuned") > 0.6 > 0.3 > hits("base")
     assert "SIMULATED" in (out / "report.md").read_text()
     state = json.loads((out / "state.json").read_text())
     assert state["status"] == "succeeded" and state["fine_tuned_model"].startswith("ft:")
