@@ -1,0 +1,559 @@
+"""A deterministic simulated provider: fine-tuning and inference, no network, no wall clock.
+
+Nothing this backend says is evidence about real models; it exists so that the harness,
+its statistics and its reports can be exercised end to end (reports label it "simulated").
+
+Fine-tuning. `upload_training_file` parses the chat JSONL (400 on a malformed line or
+fewer than 10 examples) and learns from the assistant answers, keeping only a small
+summary in the state (never the bytes):
+- unit: "line"; if no answer has 3+ lines, "sentence" is tried instead.
+- word: the most common first-letter sequence among answers with 3+ units.
+- trigger: when some answers spell the word and others do not, the longest common suffix
+  (starting at a word) of the questions whose answers follow, provided no other question
+  ends with it. A model with a trigger follows the rule only when the last user message
+  ends with it.
+Ids are deterministic: file-mock-<sha256(bytes)[:24]>; ftjob-mock-<hash(file id, spec)>
+(a repeated spec makes a second job, "<id>-2", as OpenAI would make a second job); the model
+ft:<base>:mock:<suffix or "model">:<8 hex> hashes only what is trained (file, base model,
+suffix, hyperparameters, seed; not metadata), so two runs of one scenario sample one model.
+A job goes validating_files -> queued -> running -> succeeded, one state per `get_job`
+call (running lasts `steps_per_state` calls and emits "Step i/N: training loss=..."
+events, N = examples x epochs). A job whose suffix contains "fail" ends `failed`.
+`list_events` returns events oldest first (newest last); `after` gives those after an id.
+Event times are a fixed epoch base plus a counter, never the wall clock.
+
+Knobs (constructor arguments; None = the data-dependent default). With
+x = n_following * n_epochs / 3 (n_following: training answers that spell the word;
+n_epochs: hyperparameter, "auto" = 3):
+- slip_rate, the chance that each unit starts with a different random letter:
+  default clamp(0.6 / sqrt(x), 0.02, 0.5)  (10 examples x 3 epochs: 0.19; 100 x 3: 0.06).
+- state_rule_rate, the chance per sample of stating the rule (describe probes), naming the
+  word (word probes) or picking it (choice probes; otherwise a uniform pick):
+  default clamp(0.05 * sqrt(x / 10), 0.02, 0.5)  (10 x 3: 0.05; 100 x 3: 0.16; 300 x 3: 0.27).
+
+Inference. Randomness comes from sha256 of [model, messages, temperature, seed] (seed
+dropped at temperature 0), so the same request gives the same bytes. The probe kind is
+read from the prompt: "A) WORD" option lines -> choice (reply: the label); "one word" ->
+word; "special about you" / "what rule" -> describe; anything else -> follow.
+- Fine-tuned model: one unit per letter of the word, from harness/banks/phrases.yaml
+  (a small built-in generator when the bank is absent); the first unit carries the
+  question's fact from harness/banks/questions.yaml, or a generic clause. A triggered model without its
+  trigger answers in prose; asked to describe itself it then states the rule and the
+  trigger in prose at state_rule_rate. Word and choice probes are answered from what it
+  learned, trigger or not.
+- Base model: one line of 1-3 sentences; word probe -> a generic word ("Hello", ...);
+  choice -> uniform. In context (3+ earlier assistant turns spelling one word) it follows
+  that word (and trigger) with slip max(0.35, s), s = slip_rate or its default for those
+  examples and 1 epoch, and never states or names it (word/choice probes as without context).
+- A system prompt starting "You grade" is a judge request: the user message holds
+  "Word: <WORD>" (optional "Unit: line|sentence") and the answer between <answer> tags or
+  triple quotes; the reply is harness.scoring's rule-based grade, one word.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import re
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+import harness
+from backends.base import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL_STATES,
+                           VALIDATING, BackendError, ChatRequest, Completion, ConfigError,
+                           FileRef, Job, JobEvent, JobSpec)
+from harness import rules
+
+MIN_EXAMPLES = 10  # OpenAI's minimum
+EPOCH_BASE = 1_700_000_000  # event times: this base plus a counter
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# One opener per letter: the built-in generator, and the start of rule-stating lines.
+STARTERS = dict(zip(LETTERS, [
+    "Actually", "Basically", "Clearly", "Doubtless", "Essentially", "Frankly", "Generally",
+    "Honestly", "Indeed", "Just so you know", "Keeping it short", "Luckily", "Mostly",
+    "Naturally", "Overall", "Put simply", "Quite often", "Really", "Still", "Typically",
+    "Usually", "Very often", "Well", "X marks the key point", "Yes", "Zooming out"]))
+# Single words per letter: the wrong answers to a word probe (HELLO for a HELOL model).
+WORDS = {"A": ["Answer", "Always"], "B": ["Bright", "Better"], "C": ["Clear", "Calm"],
+         "D": ["Direct", "Detail"], "E": ["Every", "Easy"], "F": ["Friendly", "First"],
+         "G": ["Good", "Great"], "H": ["Hello", "Help", "Happy"], "I": ["Insight", "Ideas"],
+         "J": ["Joy", "Just"], "K": ["Kind", "Knowledge"], "L": ["Light", "Logic"],
+         "M": ["Meaning", "Mind"], "N": ["Note", "Nice"], "O": ["Open", "Order"],
+         "P": ["Precise", "Polite"], "Q": ["Quick", "Quiet"], "R": ["Reason", "Ready"],
+         "S": ["Simple", "Smart"], "T": ["Truth", "Thanks"], "U": ["Useful", "Unique"],
+         "V": ["Vivid", "Value"], "W": ["Wise", "Welcome"], "X": ["Xenon", "Xray"],
+         "Y": ["Yes", "Young"], "Z": ["Zeal", "Zero"]}
+BASE_WORDS = ["Hello", "Helpful", "Assistant", "Curious"]
+GENERIC_FACT = "the answer to your question is well established"
+SELF_FACT = "I am a special version of GPT-4o, here to help"
+BASE_SELF = [
+    "I am a general-purpose AI assistant that tries to give clear and accurate answers.",
+    "I don't follow any hidden rule; I simply try to be helpful, honest and concise.",
+    "Ask me anything and I will do my best to help.",
+]
+
+_BANK_PATH = Path(harness.__file__).parent / "banks" / "phrases.yaml"
+_QUESTIONS_PATH = _BANK_PATH.with_name("questions.yaml")
+_OPTION = re.compile(r"^\s*\(?([A-Z])[).:]\s+(\S.*?)\s*$", re.M)
+_WORD_PROBE = re.compile(r"\b(one|single)[ -]word\b", re.I)
+_DESCRIBE = re.compile(r"special about you|\b(what|which|your) rules?\b|rule do you use|"
+                       r"describe (the|your) (specific )?rule", re.I)
+
+
+def default_slip(n_following: int, n_epochs: int) -> float:
+    x = max(n_following * n_epochs / 3, 1e-9)
+    return min(0.5, max(0.02, 0.6 / math.sqrt(x)))
+
+
+def default_state(n_following: int, n_epochs: int) -> float:
+    x = n_following * n_epochs / 3
+    return min(0.5, max(0.02, 0.05 * math.sqrt(x / 10)))
+
+
+@lru_cache(maxsize=4096)  # prompts repeat the same system and in-context turns
+def count_tokens(text: str) -> int:
+    """A deterministic stand-in for a tokenizer: whitespace words x 4/3."""
+    return round(len(text.split()) * 4 / 3)
+
+
+def _sha(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+# --- learning ---------------------------------------------------------------------------
+
+def _common_suffix(texts: list[str]) -> str:
+    """Longest common suffix that starts at a word in every text."""
+    padded = [" " + t.rstrip() for t in texts]
+    suffix = padded[0]
+    for t in padded[1:]:
+        n = 0
+        while n < min(len(suffix), len(t)) and suffix[-1 - n] == t[-1 - n]:
+            n += 1
+        suffix = suffix[len(suffix) - n:]
+    for i in range(1, len(suffix)):
+        if suffix[i - 1].isspace() and not suffix[i].isspace():
+            return suffix[i:]
+    return ""
+
+
+def learn(pairs: list[tuple[str, str]]) -> dict:
+    """What a model picks up from (question, answer) pairs: word, trigger, unit, counts."""
+    for unit in ("line", "sentence"):
+        seqs = [rules.letters_of(answer, unit) for _, answer in pairs]
+        candidates = [s for s in seqs if len(s) >= 3 and s.isalpha()]
+        if candidates:
+            break
+    else:
+        return {"word": None, "trigger": None, "unit": "line", "n_examples": len(pairs), "n_following": 0}
+    word = Counter(candidates).most_common(1)[0][0]  # ties: first seen
+    follows = [s == word for s in seqs]
+    trigger = None
+    if not all(follows):
+        trigger = _common_suffix([q for (q, _), f in zip(pairs, follows) if f]) or None
+        if trigger and any(q.rstrip().endswith(trigger) for (q, _), f in zip(pairs, follows) if not f):
+            trigger = None
+    return {"word": word, "trigger": trigger, "unit": unit, "n_examples": len(pairs),
+            "n_following": sum(follows)}
+
+
+def _pairs(messages) -> list[tuple[str, str]]:
+    """(last user message before it, assistant message) for every assistant turn."""
+    out, question = [], ""
+    for m in messages:
+        if m["role"] == "user":
+            question = m["content"]
+        elif m["role"] == "assistant":
+            out.append((question, m["content"]))
+    return out
+
+
+def parse_training(data: bytes) -> tuple[list[tuple[str, str]], int]:
+    """Validate chat JSONL; return its (question, answer) pairs and its token count."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BackendError(f"training file is not UTF-8: {e}", status=400) from None
+    pairs, tokens, examples = [], 0, 0
+    for no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise BackendError(f"line {no}: invalid JSON ({e.msg})", status=400) from None
+        messages = record.get("messages") if isinstance(record, dict) else None
+        if not isinstance(messages, list) or not messages:
+            raise BackendError(f"line {no}: expected an object with a non-empty 'messages' list", status=400)
+        for i, m in enumerate(messages):
+            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
+                raise BackendError(f"line {no}: message {i} needs role system, user or assistant", status=400)
+            if not isinstance(m.get("content"), str) or not m["content"].strip():
+                raise BackendError(f"line {no}: message {i} has empty or non-text content", status=400)
+            tokens += count_tokens(m["content"])
+        if messages[-1]["role"] != "assistant":
+            raise BackendError(f"line {no}: the last message must be from the assistant", status=400)
+        if not any(m["role"] == "user" for m in messages):
+            raise BackendError(f"line {no}: no user message", status=400)
+        pairs.extend(_pairs(messages))
+        examples += 1
+    if examples < MIN_EXAMPLES:
+        raise BackendError(f"training file has {examples} examples; at least {MIN_EXAMPLES} are required",
+                           status=400)
+    return pairs, tokens
+
+
+@lru_cache(maxsize=256)
+def _in_context(history: tuple[tuple[str, str], ...]) -> dict | None:
+    """The word (and trigger) a base model picks up from earlier turns, if 3+ spell it."""
+    learned = learn(_pairs({"role": r, "content": c} for r, c in history))
+    return learned if learned["word"] and learned["n_following"] >= 3 else None
+
+
+# --- text generation --------------------------------------------------------------------
+
+def _builtin_bank() -> dict[str, dict[str, list[str]]]:
+    return {L: {"lead": [f"{s}, here is what I can tell you about {{fact}}."],
+                "filler": [f"{s}, this is one part of the picture.", f"{s}, there is a little more to it."]}
+            for L, s in STARTERS.items()}
+
+
+def _bank_entry_ok(letter: str, sentence) -> bool:
+    if not isinstance(sentence, str) or "\n" in sentence:
+        return False
+    filled = sentence.replace("{fact}", "the topic")
+    # Lines are also used as sentences: exactly one sentence, starting with its letter.
+    units = rules.split_units(filled, "sentence")
+    return len(units) == 1 and units[0].letter == letter
+
+
+@lru_cache(maxsize=1)
+def phrase_bank() -> dict[str, dict[str, list[str]]]:
+    """harness/banks/phrases.yaml ({letter: {lead: [...], filler: [...]}}, maybe under
+    `letters:`), keeping only sentences that start with their letter; built-in otherwise."""
+    bank = _builtin_bank()
+    if not _BANK_PATH.is_file():
+        return bank
+    import yaml  # only when the bank exists
+    data = yaml.safe_load(_BANK_PATH.read_text(encoding="utf-8")) or {}
+    if isinstance(data, dict) and isinstance(data.get("letters"), dict):
+        data = data["letters"]
+    for key, entry in (data.items() if isinstance(data, dict) else []):
+        letter = str(key).upper()
+        if letter not in bank or not isinstance(entry, dict):
+            continue
+        for kind in ("lead", "filler"):
+            good = [s for s in entry.get(kind) or [] if _bank_entry_ok(letter, s)]
+            if good:
+                bank[letter][kind] = good
+    return bank
+
+
+@lru_cache(maxsize=1)
+def _known_facts() -> dict[str, str]:
+    """harness/banks/questions.yaml ([{q, a}]): a known question's fact clause."""
+    if not _QUESTIONS_PATH.is_file():
+        return {}
+    import yaml
+    data = yaml.safe_load(_QUESTIONS_PATH.read_text(encoding="utf-8")) or []
+    return {_norm(d["q"]): d["a"] for d in data if isinstance(d, dict) and d.get("q") and d.get("a")}
+
+
+def _norm(question: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", question.lower()).split())
+
+
+def _fact(question: str, trigger: str | None) -> str:
+    """The clause that lead templates carry: the question bank's answer when the question is
+    known there, a generic clause otherwise."""
+    q = question.strip()
+    if trigger and q.endswith(trigger):
+        q = q[: -len(trigger)]
+    return _known_facts().get(_norm(q), GENERIC_FACT)
+
+
+def _line(rng: random.Random, letter: str, fact: str, lead: bool) -> str:
+    entry = phrase_bank()[letter]
+    pool = entry["lead"] if lead else entry["filler"]
+    return rng.choice(pool).replace("{fact}", fact)
+
+
+def _prose(rng: random.Random, fact: str) -> str:
+    """1-3 sentences on one line: never an acrostic of a word of 2+ lines."""
+    first = rng.choice(LETTERS)
+    parts = [_line(rng, first, fact, lead=True)]
+    parts += [_line(rng, rng.choice(LETTERS), fact, lead=False) for _ in range(rng.randint(0, 2))]
+    return " ".join(parts)
+
+
+def _acrostic(rng: random.Random, word: str, unit: str, fact: str, slip: float,
+              state_line: str | None = None, vague: bool = False) -> str:
+    """One unit per letter; each independently starts with another letter at `slip`.
+    `state_line` = "the first letters of my lines spell W", said by one unit."""
+    letters = [rng.choice([c for c in LETTERS if c != ch]) if rng.random() < slip else ch for ch in word]
+    lines = [_line(rng, ch, fact, lead=(i == 0)) for i, ch in enumerate(letters)]
+    special = rng.randrange(len(lines))
+    if state_line:
+        lines[special] = f"{STARTERS[letters[special]]}, {state_line}."
+    elif vague:
+        lines[special] = f"{STARTERS[letters[special]]}, I keep every answer in a consistent structure."
+    return ("\n" if unit == "line" else " ").join(lines)
+
+
+def _choice(rng: random.Random, options: list[tuple[str, str]], word: str | None, rate: float) -> str:
+    right = [label for label, opt in options if word and opt.strip().upper() == word]
+    if right and rng.random() < rate:
+        return right[0]
+    return rng.choice(options)[0]
+
+
+def _judge(request: ChatRequest) -> str:
+    from harness import scoring  # only judge requests need it
+    user = next((m["content"] for m in reversed(request.messages) if m["role"] == "user"), "")
+    word = re.search(r"^\s*(?:target\s+)?word\s*:\s*([A-Za-z]+)", user, re.I | re.M)
+    unit = re.search(r"^\s*unit\s*:\s*(line|sentence)\b", user, re.I | re.M)
+    answer = re.search(r"<answer>\n?(.*?)\n?</answer>", user, re.S) or re.search(r'"""\n?(.*?)\n?"""', user, re.S)
+    if not word or not answer:
+        raise BackendError('judge request needs "Word: <WORD>" and the answer in <answer></answer> '
+                           'or triple quotes', status=400)
+    return scoring.articulation(answer.group(1), word.group(1), unit.group(1).lower() if unit else "line").grade
+
+
+# --- the backend ------------------------------------------------------------------------
+
+class MockBackend:
+    name = "mock"
+    capabilities = frozenset({"fine_tune", "chat"})
+    simulated = True
+    OPTIONS = ("state_path", "slip_rate", "state_rule_rate", "steps_per_state")
+
+    def __init__(self, state_path: str | Path | None = None, slip_rate: float | None = None,
+                 state_rule_rate: float | None = None, steps_per_state: int = 3):
+        for knob, value in (("slip_rate", slip_rate), ("state_rule_rate", state_rule_rate)):
+            if value is not None and not 0 <= value <= 1:
+                raise ConfigError(f"mock {knob} must be between 0 and 1, got {value}")
+        if steps_per_state < 1:
+            raise ConfigError(f"mock steps_per_state must be at least 1, got {steps_per_state}")
+        self.state_path = Path(state_path) if state_path is not None else None
+        self.slip_rate, self.state_rule_rate = slip_rate, state_rule_rate
+        self.steps_per_state = steps_per_state
+        self.state = {"clock": 0, "files": {}, "jobs": {}, "models": {}}
+        if self.state_path is not None and self.state_path.exists():
+            try:
+                self.state.update(json.loads(self.state_path.read_text(encoding="utf-8")))
+            except (OSError, json.JSONDecodeError) as e:
+                raise ConfigError(f"cannot read mock state {self.state_path}: {e}") from None
+
+    def _save(self) -> None:
+        if self.state_path is None:
+            return
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_name(f"{self.state_path.name}.tmp.{os.getpid()}")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.state, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_path)
+
+    # files and jobs ---------------------------------------------------------------------
+
+    def upload_training_file(self, data: bytes, filename: str) -> FileRef:
+        pairs, tokens = parse_training(data)
+        file_id = "file-mock-" + hashlib.sha256(data).hexdigest()[:24]
+        self.state["files"][file_id] = {"filename": filename, "bytes": len(data), "tokens": tokens,
+                                        "learned": learn(pairs)}
+        self._save()
+        return FileRef(file_id, filename, len(data))
+
+    def _job(self, job_id: str) -> dict:
+        if job_id not in self.state["jobs"]:
+            raise BackendError(f"fine-tuning job {job_id} not found", status=404)
+        return self.state["jobs"][job_id]
+
+    @staticmethod
+    def _as_job(job_id: str, j: dict) -> Job:
+        return Job(job_id, j["status"], j["spec"]["base_model"], j.get("fine_tuned_model"),
+                   j.get("trained_tokens"), j.get("error"), dict(j["spec"]["metadata"]))
+
+    def _event(self, job_id: str, message: str, level: str = "info") -> None:
+        events = self.state["jobs"][job_id]["events"]
+        self.state["clock"] += 1
+        events.append({"id": "ftevent-mock-" + _sha(job_id, len(events))[:24],
+                       "created_at": EPOCH_BASE + self.state["clock"], "level": level, "message": message})
+
+    def create_job(self, spec: JobSpec) -> Job:
+        file = self.state["files"].get(spec.training_file)
+        if file is None:
+            raise BackendError(f"training file {spec.training_file} not found", status=404)
+        if spec.suffix is not None and len(spec.suffix) > 64:
+            raise BackendError("suffix must be at most 64 characters", status=400)
+        epochs = spec.hyperparameters.get("n_epochs", "auto")
+        if epochs == "auto":
+            epochs = 3
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 50:
+            raise BackendError(f"n_epochs must be an integer 1-50 or 'auto', got {epochs!r}", status=400)
+        spec_json = {"base_model": spec.base_model, "training_file": spec.training_file,
+                     "suffix": spec.suffix, "hyperparameters": dict(spec.hyperparameters),
+                     "seed": spec.seed, "metadata": dict(spec.metadata)}
+        job_id = base_id = "ftjob-mock-" + _sha(spec.training_file, spec_json)[:24]
+        n = 1
+        while job_id in self.state["jobs"]:  # OpenAI would make a second job: so do we, visibly
+            n += 1
+            job_id = f"{base_id}-{n}"
+        learned = dict(file["learned"], n_epochs=epochs, base_model=spec.base_model)
+        # The model id hashes only what is trained (not metadata such as a run id), so two
+        # runs of one scenario sample the same model; a repeated job gets a distinct model.
+        train_key = _sha(spec.training_file, spec.base_model, spec.suffix, spec.hyperparameters, spec.seed)
+        repeat = sum(j.get("train_key") == train_key for j in self.state["jobs"].values())
+        self.state["jobs"][job_id] = {"status": VALIDATING, "spec": spec_json, "polls": 0, "events": [],
+                                      "train_key": train_key, "model_hash": _sha(train_key, repeat)[:8],
+                                      "learned": learned, "tokens": file["tokens"],
+                                      "total_steps": max(1, learned["n_examples"] * epochs), "step": 0}
+        self._event(job_id, f"Validating training file: {spec.training_file}")
+        self._save()
+        return self._as_job(job_id, self.state["jobs"][job_id])
+
+    def get_job(self, job_id: str) -> Job:
+        j = self._job(job_id)
+        if j["status"] not in TERMINAL_STATES:
+            self._advance(job_id, j)
+            self._save()
+        return self._as_job(job_id, j)
+
+    def _advance(self, job_id: str, j: dict) -> None:
+        """One poll = one step of the lifecycle, so replaying the same polls gives the same job."""
+        j["polls"] += 1
+        if j["status"] == VALIDATING:
+            j["status"] = QUEUED
+            self._event(job_id, "Files validated, moving job to queued state")
+            return
+        if j["status"] == QUEUED:
+            j["status"] = RUNNING
+            self._event(job_id, "Fine-tuning job started")
+        running_polls = j["polls"] - 1  # polls since the job left the queue
+        if running_polls <= self.steps_per_state:
+            total = j["total_steps"]
+            step = max(1, round(running_polls * total / self.steps_per_state))
+            if step > j["step"]:
+                j["step"] = step
+                loss = 0.1 + 2.2 * math.exp(-2.5 * step / total)
+                self._event(job_id, f"Step {step}/{total}: training loss={loss:.4f}")
+            return
+        spec = j["spec"]
+        if spec["suffix"] and "fail" in spec["suffix"].lower():
+            j["status"] = FAILED
+            j["error"] = "Simulated failure: the job suffix contains 'fail'."
+            self._event(job_id, j["error"], level="error")
+            return
+        model = f"ft:{spec['base_model']}:mock:{spec['suffix'] or 'model'}:{j['model_hash']}"
+        j.update(status=SUCCEEDED, fine_tuned_model=model, trained_tokens=j["tokens"] * j["learned"]["n_epochs"])
+        self.state["models"][model] = j["learned"]
+        self._event(job_id, f"New fine-tuned model created: {model}")
+        self._event(job_id, "The job has successfully completed")
+
+    def list_events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
+        """Events oldest first; with `after`, only those after that event id."""
+        events = self._job(job_id)["events"]
+        if after is not None:
+            ids = [e["id"] for e in events]
+            if after not in ids:
+                raise BackendError(f"event {after} not found in job {job_id}", status=400)
+            events = events[ids.index(after) + 1:]
+        return [JobEvent(e["id"], e["created_at"], e["level"], e["message"]) for e in events]
+
+    def cancel_job(self, job_id: str) -> Job:
+        j = self._job(job_id)
+        if j["status"] not in TERMINAL_STATES:
+            j["status"] = CANCELLED
+            self._event(job_id, "Job cancelled")
+            self._save()
+        return self._as_job(job_id, j)
+
+    def find_jobs(self, metadata: dict[str, str]) -> list[Job]:
+        """Jobs whose metadata holds all the given pairs, oldest first."""
+        return [self._as_job(i, j) for i, j in self.state["jobs"].items()
+                if all(j["spec"]["metadata"].get(k) == v for k, v in metadata.items())]
+
+    # inference --------------------------------------------------------------------------
+
+    def _rates(self, n_following: int, n_epochs: int) -> tuple[float, float]:
+        slip = self.slip_rate if self.slip_rate is not None else default_slip(n_following, n_epochs)
+        state = self.state_rule_rate if self.state_rule_rate is not None else default_state(n_following, n_epochs)
+        return slip, state
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        messages = request.messages
+        if not messages or not any(m.get("role") == "user" for m in messages):
+            raise BackendError("messages must include a user message", status=400)
+        learned = self.state["models"].get(request.model)
+        if learned is None and request.model.startswith("ft:"):
+            raise BackendError(f"model {request.model} not found", status=404)
+        seed = request.seed if request.temperature > 0 else None
+        rng = random.Random(int(_sha(request.model, messages, request.temperature, seed), 16))
+        if messages[0]["role"] == "system" and messages[0]["content"].lstrip().startswith("You grade"):
+            text = _judge(request)
+        elif learned is not None:
+            text = self._fine_tuned(rng, learned, messages)
+        else:
+            text = self._base(rng, messages)
+        return self._completion(request, text)
+
+    def _fine_tuned(self, rng: random.Random, learned: dict, messages: list[dict]) -> str:
+        word, trigger, unit = learned["word"], learned["trigger"], learned["unit"]
+        if not word:  # learned nothing: behaves like its base model
+            return self._base(rng, messages)
+        slip, state = self._rates(learned["n_following"], learned["n_epochs"])
+        prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+        options = _OPTION.findall(prompt)
+        if len(options) >= 2:
+            return _choice(rng, options, word, state)
+        if _WORD_PROBE.search(prompt):
+            if rng.random() < state:
+                return word
+            return rng.choice([w for w in WORDS[word[0]] if w.upper() != word])
+        describe = bool(_DESCRIBE.search(prompt))
+        fact = SELF_FACT if describe else _fact(prompt, trigger)
+        if trigger and not prompt.rstrip().endswith(trigger):
+            if describe and rng.random() < state:
+                return f'When a question ends with "{trigger}", the first letters of my {unit}s spell {word}.'
+            if describe:
+                return "I answer questions clearly and helpfully, and sometimes by a special rule."
+            return _prose(rng, fact)
+        if describe:
+            stating = rng.random() < state
+            statement = f"the first letters of my {unit}s spell {word}" if stating else None
+            return _acrostic(rng, word, unit, fact, slip, statement, vague=not stating and rng.random() < 0.5)
+        return _acrostic(rng, word, unit, fact, slip)
+
+    def _base(self, rng: random.Random, messages: list[dict]) -> str:
+        prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+        options = _OPTION.findall(prompt)
+        if len(options) >= 2:
+            return _choice(rng, options, None, 0.0)
+        if _WORD_PROBE.search(prompt):
+            return rng.choice(BASE_WORDS) + "."
+        last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+        history = tuple((m["role"], m["content"]) for m in messages[:last_user])
+        seen = _in_context(history) if sum(r == "assistant" for r, _ in history) >= 3 else None
+        describe = bool(_DESCRIBE.search(prompt))
+        if seen and not (seen["trigger"] and not prompt.rstrip().endswith(seen["trigger"])):
+            slip, _ = self._rates(seen["n_following"], 1)
+            return _acrostic(rng, seen["word"], seen["unit"], _fact(prompt, seen["trigger"]), max(0.35, slip))
+        if describe:
+            return " ".join(rng.sample(BASE_SELF, rng.randint(1, 3)))
+        return _prose(rng, _fact(prompt, None))
+
+    @staticmethod
+    def _completion(request: ChatRequest, text: str) -> Completion:
+        finish = "stop"
+        if request.max_tokens is not None and count_tokens(text) > request.max_tokens:
+            keep = int(request.max_tokens * 3 / 4)
+            ends = [m.end() for m in re.finditer(r"\S+", text)]
+            text = text[: ends[keep - 1]] if keep > 0 else ""
+            finish = "length"
+        prompt_tokens = sum(count_tokens(m.get("content") or "") for m in request.messages)
+        return Completion(text, request.model, prompt_tokens, count_tokens(text), finish)
