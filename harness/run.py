@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import harness
 from backends import base
-from harness import dataset, pricing, probing, report
+from harness import crash, dataset, pricing, probing, report
 from harness.errors import PlanError, RunError
 from harness.scenario import Scenario, load_scenario
 from harness.store import EVENTS, MANIFEST, RESPONSES, STATE, TRAIN, RunStore
@@ -252,6 +252,7 @@ class Pipeline:
                                                 f"{self.scenario.name}.jsonl")
         self.save(file_id=ref.id)
         self.done("upload")
+        crash.maybe_crash("after_upload")
 
     def _job_spec(self) -> base.JobSpec:
         ft = self.scenario.fine_tune
@@ -273,6 +274,7 @@ class Pipeline:
                 self.state["steps"]["train"] = "creating"
                 self.save()
                 job = self.backend.create_job(self._job_spec())
+                crash.maybe_crash("after_create_job")  # the job exists, its id is not saved
                 self.save(job_id=job.id, job_status=job.status)
         self._wait_for_job()
 
@@ -293,6 +295,7 @@ class Pipeline:
                 self.save(job_status=job.status)
             if job.done:
                 break
+            crash.maybe_crash("training")
             self.sleep(interval)
         if job.status != base.SUCCEEDED:
             raise RunError(f"fine-tuning job {job.id} ended {job.status}: {job.error or 'no message'}")
@@ -344,6 +347,7 @@ class Pipeline:
 
         async def ask(task: probing.Task) -> None:
             record = await self._ask(task)
+            crash.maybe_crash("probing")
             self.store.append(RESPONSES, record)
             if not getattr(self.backend, "simulated", False):
                 spent[0] += pricing.inference_cost(record["prompt_tokens"], record["completion_tokens"],

@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from harness import crash
+
 MANIFEST = "manifest.json"
 STATE = "state.json"
 TRAIN = "train.jsonl"
@@ -115,7 +117,12 @@ class RunStore:
         with open(path, "ab") as f:
             if f.tell() > 0 and not _ends_with_newline(path):
                 f.write(b"\n")  # a torn line from a killed process must not swallow this one
-            f.write(line.encode("utf-8"))
+            data = line.encode("utf-8")
+            if crash.armed("mid_record"):  # die with half a line written, as a kill -9 can
+                f.write(data[: len(data) // 2])
+                f.flush()
+                crash.kill()
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
 
