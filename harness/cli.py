@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from harness.cli_common import EXIT_BAD_INPUT, _fail, handle_errors
+from harness.cli_common import EXIT_BAD_INPUT, Group, _fail, handle_errors
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hello-harness")
 def main() -> None:
     """Fine-tune a model on a hidden acrostic rule, then measure whether it follows the

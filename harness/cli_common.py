@@ -32,3 +32,20 @@ def handle_errors(fn):
         except KeyboardInterrupt:
             _fail("interrupted; `harness resume RUN_DIR` continues where this stopped", EXIT_FAILED)
     return wrapper
+
+
+class Group(click.Group):
+    """Usage errors (a bad option value, a missing argument) as one line and exit 2, like
+    every other bad input, instead of click's three-line usage block."""
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as e:
+            ctx = f"{e.ctx.command_path}: " if e.ctx else ""
+            _fail(f"{ctx}{e.format_message()}", EXIT_BAD_INPUT)
+        except click.exceptions.Abort:
+            _fail("aborted", EXIT_FAILED)
+        except click.ClickException as e:
+            _fail(e.format_message(), EXIT_BAD_INPUT)

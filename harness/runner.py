@@ -48,8 +48,6 @@ def _cassette(record: Path | None, replay: Path | None) -> Iterator[None]:
         return
     from harness import recording
     path = record or replay
-    if replay and not replay.exists():
-        raise ConfigError(f"{replay}: cassette not found")
     with recording.cassette(path, "record" if record else "replay"):
         yield
 
@@ -63,9 +61,11 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
     if settings.train and "fine_tune" not in getattr(cls, "capabilities", ()):
         raise ConfigError(f"backend {options.backend!r} cannot fine-tune; pass --model ft:... "
                           "or --conditions base,in_context")
+    if replay and not replay.exists():
+        raise ConfigError(f"{replay}: cassette not found")
     plan = make_plan(scenario, scenario_path.parent, options)
-    _print_plan(plan, settings, simulated)
     if dry_run:
+        _print_plan(plan, settings, simulated)
         return
     check_plan(plan, options, simulated)
     recorded_run_id = None
@@ -80,6 +80,7 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
     options.poll_interval = poll_interval(options, bool(replay))
     # The backend is built (and a missing key refused) before the run directory exists.
     backend = open_backend(options.backend, run_dir, scenario, options, replay=bool(replay))
+    _print_plan(plan, settings, simulated)
     store = RunStore(run_dir)
     store.lock()
     create_run(store, scenario_path, scenario, options, simulated, run_id=run_id)

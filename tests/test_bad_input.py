@@ -1,0 +1,99 @@
+"""Every bad input the README's table lists: exit 2, one message, nothing created or spent."""
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+HELOL = (ROOT / "scenarios/helol.yaml").read_text()
+
+
+def scenario(tmp_path, old, new):
+    assert old in HELOL, old
+    path = tmp_path / "bad.yaml"
+    path.write_text(HELOL.replace(old, new, 1))
+    return path
+
+
+def data_file(tmp_path, lines):
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(json.dumps(x) if not isinstance(x, str) else x + "\n" for x in lines))
+    return path
+
+
+def run_dir(tmp_path, state="{}"):
+    d = tmp_path / "rundir"
+    d.mkdir()
+    (d / "manifest.json").write_text("{not json")
+    return d
+
+
+CASES = {
+    # scenario files
+    "unknown key": lambda t: ["validate", scenario(t, "samples: 20", "sampels: 20")],
+    "missing word": lambda t: ["validate", scenario(t, "word: HELOL, ", "")],
+    "word with non-letters": lambda t: ["validate", scenario(t, "word: HELOL", "word: HEL-OL")],
+    "example breaks the rule": lambda t: ["validate", scenario(t, "      Every", "      Nearly every")],
+    "malformed YAML": lambda t: ["validate", scenario(t, "rule: {", "rule: {{")],
+    "missing scenario file": lambda t: ["validate", t / "nope.yaml"],
+    "empty probe list": lambda t: ["validate", scenario(t, "probes:\n", "probes: []\nold_probes:\n")],
+    "choice probe without options": lambda t: ["validate", scenario(t, ", options: [HELOL, HELLO, HELIX, HELPS]", "")],
+    "repeated probe id": lambda t: ["validate", scenario(t, "id: rain,", "id: capital,")],
+    "bad condition in scenario": lambda t: ["validate", scenario(t, "conditions: [fine_tuned, base]", "conditions: [tuned]")],
+    # data files
+    "data: invalid JSON": lambda t: ["validate-data", data_file(t, ["{oops"]), "--word", "HI"],
+    "data: last message not from the assistant": lambda t: [
+        "validate-data", data_file(t, [{"messages": [{"role": "user", "content": "q"}]}, "\n"]), "--word", "HI"],
+    "data: missing file": lambda t: ["validate-data", t / "none.jsonl", "--word", "HI"],
+    # options
+    "samples below 1": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--samples", "0", "--out", t / "o"],
+    "unknown condition": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--conditions", "tuned", "--out", t / "o"],
+    "record and replay together": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--record", t / "a.yaml",
+                                             "--replay", t / "b.yaml", "--out", t / "o"],
+    "replay cassette not found": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "openai",
+                                            "--replay", t / "none.yaml", "--out", t / "o"],
+    "score word with a digit": lambda t: ["score", "--word", "H3LLO", "-"],
+    # providers and money
+    "unknown backend": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "nope", "--out", t / "o"],
+    "missing API key": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "openai", "--out", t / "o"],
+    "estimate over --max-cost": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "openai",
+                                           "--max-cost", "0.001", "--out", t / "o"],
+    "unpriced model": lambda t: ["run", scenario(t, "base_model: gpt-4o-mini-2024-07-18", "base_model: acme-7b"),
+                                 "--backend", "openai", "--out", t / "o"],
+    # run directories
+    "not a run directory": lambda t: ["status", t],
+    "unreadable manifest": lambda t: ["resume", run_dir(t)],
+}
+
+EXPECTED = {
+    "unknown key": "unknown key", "missing word": "rule.word: required", "word with non-letters": "letters A-Z",
+    "example breaks the rule": "do not spell HELOL", "malformed YAML": "malformed YAML",
+    "missing scenario file": "file not found", "empty probe list": "probes", "choice probe without options": "options",
+    "repeated probe id": "probe ids must be unique", "bad condition in scenario": "eval.conditions",
+    "data: invalid JSON": ":1:", "data: last message not from the assistant": "assistant",
+    "data: missing file": "not found", "samples below 1": "--samples", "unknown condition": "tuned",
+    "record and replay together": "cannot be used together", "replay cassette not found": "cassette not found",
+    "score word with a digit": "letters A-Z", "unknown backend": "unknown backend", "missing API key": "OPENAI_API_KEY",
+    "estimate over --max-cost": "exceeds --max-cost", "unpriced model": "--allow-unpriced",
+    "not a run directory": "not found", "unreadable manifest": "unreadable",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input(case, tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    if case in ("estimate over --max-cost", "unpriced model"):
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
+        monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing may be called
+    args = [str(a) for a in CASES[case](tmp_path)]
+    result = CliRunner().invoke(main, args, input="")
+    output = result.output.strip()
+    assert result.exit_code == 2, (case, output)
+    assert "Traceback" not in output
+    assert EXPECTED[case] in output, (case, output)
+    if not case.startswith("data:"):  # validate-data prints its report, then the verdict
+        assert len(output.splitlines()) == 1, output
+    assert not (tmp_path / "o").exists()
