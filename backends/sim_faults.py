@@ -29,6 +29,8 @@ FAULT_HELP: dict[str, str] = {
     "retry_after": "seconds sent in Retry-After (and retry-after-ms) with burst_429/every_429",
     "error_500_every": "every Nth request in scope is answered 500 (0 = off)",
     "drop_every": "every Nth request in scope has its connection closed without a response (0 = off)",
+    "drop_after_every": "every Nth request in scope is carried out, then its connection closed "
+                        "without the response (an upload or job exists that the client never saw)",
     "slow_every": "every Nth request in scope is delayed by slow_delay more seconds (0 = off)",
     "slow_delay": "seconds added by slow_every (default 2)",
     "fail_jobs": "jobs created while set end `failed` with an error object instead of succeeding",
@@ -47,6 +49,7 @@ class Faults:
     retry_after: float = 1.0
     error_500_every: int = 0
     drop_every: int = 0
+    drop_after_every: int = 0
     slow_every: int = 0
     slow_delay: float = 2.0
     fail_jobs: bool = False
@@ -109,7 +112,7 @@ def _parse(name: str, type_name: Any, raw: str) -> Any:
 @dataclass(frozen=True)
 class Verdict:
     """What the gate decided for one request: act on `action`, after sleeping `delay`."""
-    action: str = "pass"          # pass | drop | error_500 | rate_limit | burst_429
+    action: str = "pass"          # pass | drop | drop_after | error_500 | rate_limit | burst_429
     delay: float = 0.0
     retry_after: float | None = None
     limit: float = 0.0            # requests per minute, for 429 headers
@@ -148,7 +151,9 @@ class FaultGate:
         if wait is not None:
             return Verdict(action="rate_limit", retry_after=wait, limit=f.rate_limit_rpm)
         slowed = _every(f.slow_every, n)
-        return Verdict(delay=f.latency + (f.slow_delay if slowed else 0.0), slowed=slowed)
+        action = "drop_after" if _every(f.drop_after_every, n) else "pass"
+        return Verdict(action=action, delay=f.latency + (f.slow_delay if slowed else 0.0),
+                       slowed=slowed)
 
     def _take_token(self) -> float | None:
         """None when the request may pass; otherwise seconds until a token is free."""

@@ -125,7 +125,11 @@ class SimApp:
                 self.stats["slowed"] += 1
             if verdict.delay:
                 await asyncio.sleep(verdict.delay)
-            return await handler(request)
+            response = await handler(request)
+            if verdict.action == "drop_after":  # done, but the client never hears of it
+                self.stats["dropped"] += 1
+                request.transport.close()
+            return response
         except ApiError as err:
             self.stats["responses_500" if err.status >= 500 else "responses_4xx"] += 1
             return _error(err)

@@ -342,6 +342,16 @@ def test_drop_closes_the_connection_without_a_response():
         assert stats.status_code == 200
 
 
+def test_drop_after_handling_creates_the_job_the_client_never_saw():
+    with Simulator(faults=Faults(drop_after_every=2)) as s, raw(s) as http:
+        file_id = upload(http).json()["id"]  # request 1
+        with pytest.raises(httpx.RemoteProtocolError):
+            http.post("/fine_tuning/jobs", json={"model": BASE, "training_file": file_id,
+                                                 "metadata": {"run": "lost"}})  # request 2
+        found = http.get("/fine_tuning/jobs", params={"metadata[run]": "lost"}).json()["data"]
+        assert len(found) == 1 and s.stats()["jobs_created"] == 1 and s.stats()["dropped"] == 1
+
+
 def test_latency_and_slow_requests():
     with Simulator(faults=Faults(latency=0.1, slow_every=2, slow_delay=0.2)) as s, raw(s) as http:
         times = []
