@@ -1,0 +1,299 @@
+"""Record and replay HTTP sessions with vcrpy, so a whole run can be checked offline.
+
+`cassette(path, "record")` records every HTTP interaction (httpx for litellm's file and job
+calls, httpx2 for the openai SDK, aiohttp for litellm's async chat); `cassette(path,
+"replay")` answers them from the file with the network blocked. Requests match on method,
+path, query and a normalised body, never on scheme, host or port: a cassette recorded
+against the simulator on some port replays under any base URL. Each recorded interaction
+answers once, in order, so polling replays the same GETs it recorded.
+
+vcrpy is imported only inside `cassette()`: `harness --help` must stay fast.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+MODES = ("record", "replay")
+# Request headers that carry credentials or identify the account.
+FILTER_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie",
+                  "set-cookie", "x-api-key")
+# Response headers that identify the account or set cookies.
+DROP_RESPONSE_HEADERS = frozenset({"set-cookie", "openai-organization", "openai-project"})
+MATCH_ON = ("method", "path", "query", "normalized_body")
+REDACTED = "<REDACTED>"
+BOUNDARY_TOKEN = b"HARNESS-BOUNDARY"
+MIN_SECRET_LENGTH = 6  # shorter "secrets" would corrupt ordinary text when replaced
+_MISS_MARKERS = ("Can't play back this request", "Can't overwrite existing cassette",
+                 "CannotOverwriteExistingCassetteException", "blocked during replay")
+_METHOD_LINE = re.compile(r"^\s*(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(\S+)", re.M)
+_SK_TOKEN = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
+
+
+class ReplayNetworkBlocked(ConnectionRefusedError):
+    """A replayed run tried to open a real connection that the cassette could not answer."""
+
+
+# --- body normalisation (matching) ----------------------------------------------------
+
+def _body_bytes(request: Any) -> bytes:
+    from vcr.util import read_body
+
+    body = read_body(request)
+    if body is None:
+        return b""
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
+
+def normalize_body(body: bytes, content_type: str | None = None) -> Any:
+    """A comparable form of a request body: JSON parsed (key order and spacing ignored),
+    multipart boundaries (random per request) replaced by a fixed token, else the bytes."""
+    if not body:
+        return b""
+    boundary = None
+    if content_type and "boundary=" in content_type:
+        boundary = content_type.split("boundary=", 1)[1].split(";")[0].strip().strip('"')
+    if not boundary:
+        first = re.match(rb"--([^\r\n]{1,200})\r?\n", body)
+        boundary = first.group(1).decode("latin-1") if first else None
+    if boundary:
+        return body.replace(boundary.encode("latin-1"), BOUNDARY_TOKEN)
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body
+
+
+def _normalized_body(r1: Any, r2: Any) -> None:
+    b1 = normalize_body(_body_bytes(r1), r1.headers.get("Content-Type"))
+    b2 = normalize_body(_body_bytes(r2), r2.headers.get("Content-Type"))
+    if b1 != b2:
+        raise AssertionError("bodies differ after normalising JSON and multipart boundaries")
+
+
+_normalized_body.__name__ = "normalized_body"
+
+
+# --- scrubbing (nothing secret reaches the file) ---------------------------------------
+
+def _secrets(extra: Iterable[str | None]) -> list[str]:
+    found = {s for s in (*extra, os.environ.get("OPENAI_API_KEY")) if s and len(s) >= MIN_SECRET_LENGTH}
+    return sorted(found, key=len, reverse=True)  # longest first: a key containing another
+
+
+def _scrub_text(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for s in secrets:
+            value = value.replace(s, REDACTED)
+    elif isinstance(value, (bytes, bytearray)):
+        value = bytes(value)
+        for s in secrets:
+            value = value.replace(s.encode("utf-8"), REDACTED.encode("utf-8"))
+    return value
+
+
+def _request_scrubber(secrets: list[str]):
+    def scrub(request: Any) -> Any:
+        request.uri = _scrub_text(request.uri, secrets)
+        body = request.body
+        if isinstance(body, (str, bytes, bytearray)):
+            request.body = _scrub_text(body, secrets)
+        request.headers = {k: _scrub_text(v, secrets) for k, v in request.headers.items()}
+        return request
+    return scrub
+
+
+def _response_scrubber(secrets: list[str]):
+    def scrub(response: dict) -> dict:
+        headers = response.get("headers") or {}
+        response["headers"] = {k: [_scrub_text(v, secrets) for v in (vs if isinstance(vs, list) else [vs])]
+                               for k, vs in headers.items() if k.lower() not in DROP_RESPONSE_HEADERS}
+        body = response.get("body") or {}
+        if "string" in body:
+            body["string"] = _scrub_text(body["string"], secrets)
+        return response
+    return scrub
+
+
+# --- the network guard (replay) --------------------------------------------------------
+
+@contextlib.contextmanager
+def network_blocked() -> Iterator[None]:
+    """Refuse every non-unix socket connection (asyncio's own plumbing uses unix sockets)."""
+    cls = socket.socket
+    saved = {name: cls.__dict__.get(name) for name in ("connect", "connect_ex")}
+    original_connect, original_connect_ex = cls.connect, cls.connect_ex
+
+    def connect(sock, address):
+        if sock.family == getattr(socket, "AF_UNIX", None):
+            return original_connect(sock, address)
+        raise ReplayNetworkBlocked(f"network connection to {address!r} blocked during replay")
+
+    def connect_ex(sock, address):
+        if sock.family == getattr(socket, "AF_UNIX", None):
+            return original_connect_ex(sock, address)
+        raise ReplayNetworkBlocked(f"network connection to {address!r} blocked during replay")
+
+    cls.connect, cls.connect_ex = connect, connect_ex
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, value)
+
+
+# --- the cassette ----------------------------------------------------------------------
+
+@contextlib.contextmanager
+def cassette(path: str | os.PathLike, mode: str, secrets: Iterable[str | None] = (),
+             block_network: bool = True) -> Iterator[Any]:
+    """Record (`mode="record"`) or replay (`mode="replay"`) every HTTP call made inside.
+
+    Record starts the file afresh. Replay needs the file, answers each recorded interaction
+    once, and raises vcrpy's miss (see `is_cassette_miss`) for anything else. `secrets`
+    (plus $OPENAI_API_KEY) are replaced by <REDACTED> wherever they appear.
+    """
+    if mode not in MODES:
+        raise ValueError(f"cassette mode must be one of {', '.join(MODES)}, got {mode!r}")
+    path = Path(path)
+    if mode == "replay" and not path.is_file():
+        raise FileNotFoundError(f"cassette not found: {path}")
+    if mode == "record":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    import vcr
+
+    hidden = _secrets(secrets)
+    recorder = vcr.VCR(
+        record_mode="all" if mode == "record" else "none",
+        match_on=MATCH_ON,
+        filter_headers=FILTER_HEADERS,
+        before_record_request=_request_scrubber(hidden),
+        before_record_response=_response_scrubber(hidden),
+        decode_compressed_response=True,  # readable bodies, and a key hidden in gzip is still scrubbed
+        drop_unused_requests=True,        # a re-recording replaces the old file, never merges with it
+    )
+    recorder.register_matcher("normalized_body", _normalized_body)
+    with contextlib.ExitStack() as stack:
+        if mode == "replay" and block_network:
+            stack.enter_context(network_blocked())
+        yield stack.enter_context(recorder.use_cassette(str(path), allow_playback_repeats=False))
+
+
+# --- misses ----------------------------------------------------------------------------
+
+def exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """`exc`, then what it was raised from or during (cycle-safe, bounded)."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo and len(seen) < 32:
+        e = todo.pop(0)
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [e.__cause__, e.__context__]
+
+
+def miss_request(exc: BaseException) -> tuple[str, str] | None:
+    """(METHOD, PATH) of the request a cassette could not answer, if `exc` is such a miss
+    (vcrpy's error itself, or a library's wrapper around it), else None."""
+    errors = sys.modules.get("vcr.errors")
+    for e in exception_chain(exc):
+        if errors is not None and isinstance(e, errors.CannotOverwriteExistingCassetteException):
+            request = getattr(e, "failed_request", None)
+            if request is None:
+                return ("?", "?")
+            return (request.method, urlsplit(request.uri).path or "/")
+        if isinstance(e, ReplayNetworkBlocked):
+            return ("CONNECT", str(e))
+    for e in exception_chain(exc):
+        text = str(e)
+        if any(marker in text for marker in _MISS_MARKERS):
+            line = _METHOD_LINE.search(text)
+            if line:
+                return (line.group(1), urlsplit(line.group(2)).path or line.group(2))
+            return ("?", "?")
+    return None
+
+
+def is_cassette_miss(exc: BaseException) -> bool:
+    return miss_request(exc) is not None
+
+
+# --- the sidecar -----------------------------------------------------------------------
+
+def sidecar_path(cassette_path: str | os.PathLike) -> Path:
+    p = Path(cassette_path)
+    stem = p.name[: -len(p.suffix)] if p.suffix in (".yaml", ".yml") else p.name
+    return p.with_name(stem + ".meta.yaml")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib_metadata.version(dist)
+    except importlib_metadata.PackageNotFoundError:
+        return None
+
+
+def write_sidecar(cassette_path: str | os.PathLike, command: list[str], scenario_hash: str | None,
+                  recorded_against: str, extra: dict | None = None, note: str | None = None) -> Path:
+    """Write NAME.meta.yaml beside NAME.yaml: how, when, with what and against what it was
+    recorded. `recorded_against` is "simulator" or the real API base URL."""
+    import yaml
+
+    from harness import __version__
+
+    simulated = recorded_against == "simulator"
+    if not simulated and not recorded_against.startswith(("http://", "https://")):
+        raise ValueError(f'recorded_against must be "simulator" or the API base URL, got {recorded_against!r}')
+    if note is None:
+        note = ("Recorded against the local simulator: simulated responses from the mock, "
+                "not evidence about any real model." if simulated
+                else f"Recorded against {recorded_against}.")
+    secrets = _secrets(())
+    data = {
+        "command": [_SK_TOKEN.sub("sk-***", _scrub_text(str(a), secrets)) for a in command],
+        "scenario_hash": scenario_hash,
+        "recorded_against": recorded_against,
+        "simulated": simulated,
+        "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "harness_version": __version__,
+        "litellm_version": _version("litellm"),
+        "openai_version": _version("openai"),
+        "vcrpy_version": _version("vcrpy"),
+        "note": note,
+    }
+    for key, value in (extra or {}).items():
+        data.setdefault(key, value)
+    out = sidecar_path(cassette_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+def read_sidecar(path: str | os.PathLike) -> dict:
+    """The sidecar of a cassette (pass the cassette or the .meta.yaml itself)."""
+    import yaml
+
+    p = Path(path)
+    if not p.name.endswith(".meta.yaml"):
+        p = sidecar_path(p)
+    data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or "recorded_against" not in data:
+        raise ValueError(f"{p}: not a cassette sidecar (no recorded_against)")
+    return data
