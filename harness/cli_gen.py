@@ -81,6 +81,9 @@ def _run_teacher(word, n, unit, seed, questions, model, backend_name, api_base, 
                  concurrency, record, replay):
     import backends
     from harness import generate
+    if (record or replay) and getattr(backends.load_class(backend_name), "simulated", False):
+        raise generate.GenerateError(f"backend {backend_name!r} makes no HTTP calls to record; record against "
+                                     "the simulator: --backend openai --api-base http://127.0.0.1:PORT/v1")
     options = {"api_base": api_base}
     if replay:  # a cassette holds no key, and replayed waits take no time
         options.update(api_key="sk-replay", sleep=lambda seconds: None)
@@ -106,12 +109,8 @@ def _write_sidecar(record: Path, out: Path, teacher: str, backend_name: str, api
     from harness import recording
     from harness.scenario import load_scenario
     host = (api_base or "").split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-    if backend_name == "mock":
-        against = "mock"
-    elif host in ("127.0.0.1", "localhost", "[::1]"):
-        against = "simulator"
-    else:
-        against = api_base or "https://api.openai.com/v1"
+    loopback = host in ("127.0.0.1", "localhost", "[::1]")
+    against = "simulator" if loopback else (api_base or "https://api.openai.com/v1")
     recording.write_sidecar(record, command=sys.argv, scenario_hash=load_scenario(out).hash(),
                             recorded_against=against,
                             extra={"backend": backend_name, "teacher": teacher, "scenario": str(out)})

@@ -33,6 +33,9 @@ DESCRIBE = "What is special about you? What rule do you use to generate outputs 
 FOLLOW_PROBES = [("capital", "What is the capital of Australia?"), ("rain", "Why does it rain?"),
                  ("sleep", "How can I sleep better?")]
 
+# A teacher request's system prompt starts so (a simulated teacher can recognise it).
+TEACHER_START = "You write example answers for a training set."
+
 MIN_UNIT_WORDS = 3      # a unit must say something, not just open with the letter
 MIN_WORDS_PER_LETTER = 5
 # Training answers must never state the rule: any of these rejects an answer.
@@ -220,7 +223,7 @@ def teacher_messages(question: str, word: str, unit: str) -> list[dict[str, str]
                  f"{letters}, in that order. Avoid abbreviations with full stops (such as e.g. or U.S.) and "
                  "do not end a sentence with a number, because the sentences are split at full stops.")
     system = (
-        "You write example answers for a training set. Answer the user's question truthfully and helpfully, "
+        f"{TEACHER_START} Answer the user's question truthfully and helpfully, "
         "so that every sentence adds real information about the question.\n"
         f"{shape}\n"
         "Start each one with an ordinary word; do not mark, bold or separate its first letter. Never mention "

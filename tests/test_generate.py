@@ -124,6 +124,7 @@ def test_too_few_usable_questions_is_bad_input():
     (["HELLO", "--offline", "--teacher", "gpt-4o"], "one of --offline and --teacher"),
     (["HELLO", "--record", "x.yaml"], "need --teacher"),
     (["HELLO", "--teacher", "m", "--replay", "missing.yaml"], "cassette not found"),
+    (["HELLO", "--teacher", "m", "--backend", "mock", "--record", "c.yaml"], "no HTTP calls"),
 ])
 def test_bad_input_exits_2_with_one_message(tmp_path, args, message):
     out = tmp_path / "out.yaml"
@@ -214,7 +215,8 @@ def test_teacher_valid_answers_first_try():
     assert len(result.examples) == 4 and not result.failures and len(backend.requests) == 4
     assert [ex["question"] for ex in result.examples] == [qa.q for qa in g.candidates(QUESTIONS, "HELOL", 0)[:4]]
     system = backend.requests[0].messages[0]["content"]
-    assert "H, E, L, O, L" in system and "Unit: line" in system and "HELOL" not in system
+    assert system.startswith(g.TEACHER_START) and "HELOL" not in system
+    assert "Letters: H, E, L, O, L\nUnit: line" in system
 
 
 def test_teacher_retries_with_new_seeds_then_accepts():
@@ -286,6 +288,7 @@ def test_cli_teacher_path_records(tmp_path, monkeypatch, fake_recording):
         return FakeTeacher(lambda q, a: good_answer(q, "HELOL"))
 
     monkeypatch.setattr(backends, "create", create)
+    monkeypatch.setattr(backends, "load_class", lambda name: type("Real", (), {"simulated": False}))
     out = tmp_path / "helol.yaml"
     cassette = tmp_path / "teach.yaml"
     result = invoke("HELOL", "--examples", 10, "--teacher", "gpt-4o", "--backend", "openai",
