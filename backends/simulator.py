@@ -612,17 +612,22 @@ def serve(host: str = "127.0.0.1", port: int = 8765, faults: Faults | None = Non
     base URL, so scripts using port 0 can read it."""
     if faults is None:
         faults = Faults.from_env()
-    sim = Simulator(host, port, faults, state_path, backend, allow_remote).start()
-    print(f"SIMULATED OpenAI API (mock backend) at {sim.url}  faults: {sim.faults.describe()}",
-          flush=True)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+    main = threading.current_thread() is threading.main_thread()
+    # Installed before the URL is out: a caller that reads it may stop us right away.
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     try:
-        sim.wait()
-    except KeyboardInterrupt:
-        print("simulator stopped", file=sys.stderr)
+        sim = Simulator(host, port, faults, state_path, backend, allow_remote).start()
+        try:
+            print(f"SIMULATED OpenAI API (mock backend) at {sim.url}  "
+                  f"faults: {sim.faults.describe()}", flush=True)
+            sim.wait()
+        except KeyboardInterrupt:
+            print("simulator stopped", file=sys.stderr)
+        finally:
+            sim.stop()
     finally:
-        sim.stop()
+        if main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
