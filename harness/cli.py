@@ -99,9 +99,11 @@ def score(file, word: str, unit: str, kind: str, options_csv: str | None, jsonl:
 
 # --- runs ------------------------------------------------------------------------------
 
+from harness.cli_gen import new  # noqa: E402
 from harness.cli_run import register as _register_run_commands  # noqa: E402
 
 _register_run_commands(main)
+main.add_command(new)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 UNITS = ("line", "sentence")
 
-# A sentence ends at . ! or ? (not after a digit, so "1." is numbering), optionally
-# closed by a quote or bracket, followed by space.
-_SENTENCE_END = re.compile(r"""(?<=[^\d\s][.!?])["'”’)\]]*\s+""")
+# A sentence ends at . ! or ?, optionally closed by a quote or bracket, followed by space.
+_SENTENCE_END = re.compile(r"""(?<=[.!?])["'”’)\]]*\s+""")
+# ...except after list numbering at the start of a sentence: "1. Here" is one sentence.
+_NUMBERING = re.compile(r"\s*\(?\d+[.)]\s*")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ def split_units(text: str, unit: str = "line") -> list[Unit]:
             continue
         line_start, pieces_from = m.start(), m.start()
         for end in _SENTENCE_END.finditer(m.group()):
+            if _NUMBERING.fullmatch(text[pieces_from:line_start + end.end()]):
+                continue
             spans.append((pieces_from, line_start + end.start()))
             pieces_from = line_start + end.end()
         spans.append((pieces_from, m.end()))

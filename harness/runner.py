@@ -61,6 +61,9 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
     if settings.train and "fine_tune" not in getattr(cls, "capabilities", ()):
         raise ConfigError(f"backend {options.backend!r} cannot fine-tune; pass --model ft:... "
                           "or --conditions base,in_context")
+    if (record or replay) and simulated:
+        raise ConfigError(f"--record/--replay capture HTTP traffic; backend {options.backend!r} makes none "
+                          "(use --backend openai with `harness simulate`)")
     if replay and not replay.exists():
         raise ConfigError(f"{replay}: cassette not found")
     plan = make_plan(scenario, scenario_path.parent, options)
@@ -90,14 +93,12 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
     if record:
         from harness import recording
         recording.write_sidecar(record, command=argv, scenario_hash=scenario.hash(),
-                                recorded_against=_recorded_against(options, simulated),
+                                recorded_against=_recorded_against(options),
                                 extra={"run_id": run_id, "backend": options.backend})
     _print_summary(summary, run_dir)
 
 
-def _recorded_against(options: RunOptions, simulated: bool) -> str:
-    if simulated:
-        return "mock"
+def _recorded_against(options: RunOptions) -> str:
     base = options.api_base or ""
     host = base.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0]
     return "simulator" if host in ("127.0.0.1", "localhost", "::1", "[::1]") else (base or "https://api.openai.com/v1")
