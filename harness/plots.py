@@ -73,3 +73,23 @@ def grades_chart(cells: list[dict]) -> bytes:
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_title("Articulation grade of describe answers", fontsize=10)
     return _png(fig)
+
+
+def confusion_chart(confusion: dict[str, dict[str, int]], grades: list[str]) -> bytes:
+    """Rule-based grade (rows) x LLM judge grade (columns) as a heatmap of counts; the
+    shade is the row share, so a rare grade's row is as readable as a common one's."""
+    plt = _pyplot()
+    counts = [[confusion[r][g] for g in grades] for r in grades]
+    shares = [[x / (sum(row) or 1) for x in row] for row in counts]
+    fig, ax = plt.subplots(figsize=(4.6, 3.8))
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i, row in enumerate(counts):
+        for k, x in enumerate(row):
+            ax.text(k, i, str(x), ha="center", va="center", fontsize=9,
+                    color="white" if shares[i][k] > 0.6 else "#222")
+    ax.set_xticks(range(len(grades)), grades, fontsize=8)
+    ax.set_yticks(range(len(grades)), grades, fontsize=8)
+    ax.set_xlabel("LLM judge")
+    ax.set_ylabel("rule-based grade")
+    ax.set_title("Judge vs rule (counts; shade = row share)", fontsize=10)
+    return _png(fig)

@@ -10,13 +10,20 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import rules, scoring, stats
+from harness import judge, rules, scoring, stats
 from harness.scenario import CONDITIONS
+from harness.store import MANIFEST, read_jsonl
 
 SIMULATED_BACKENDS = {"mock", "simulator"}
 BANNER = "SIMULATED (mock backend: not evidence about real models)"
 TRANSCRIPTS_MD = 2      # per condition x probe in report.md
 TRANSCRIPTS_HTML = 100  # per condition x probe in report.html (filterable)
+JUDGE_TITLE = "LLM judge vs rule-based grade"
+JUDGE_SIMULATED_NOTE = (
+    "SIMULATED judge: it was served by the mock backend (directly or through the simulator), "
+    "which answers a judge request with the rule-based grade itself. Agreement is therefore "
+    "trivially high (by construction) and says nothing about how an LLM would grade; the mock's "
+    "bare-grade replies also say nothing about wrong words, so those are not compared.")
 
 
 # --- records and scores -----------------------------------------------------------------
@@ -86,8 +93,10 @@ def _cell(condition: str, probe: dict, word: str, scores: list[dict], failed: in
     return cell
 
 
-def summarize(scenario, records: list[dict], meta: dict) -> dict:
-    """summary.json as a dict (see notes/COMMON.md): one cell per condition x probe."""
+def summarize(scenario, records: list[dict], meta: dict, judged: list[dict] | None = None) -> dict:
+    """summary.json as a dict (see notes/COMMON.md): one cell per condition x probe; plus
+    "judge" (judge.summary_section) when LLM-judge verdicts are given. meta["judge"] names
+    the judge model to show (default: the one with the most verdicts)."""
     word, unit = scenario.rule.word, scenario.rule.unit
     records = canonical_records(records)
     conds, probes = _orders(scenario, records, meta)
@@ -102,7 +111,7 @@ def summarize(scenario, records: list[dict], meta: dict) -> dict:
             scores = [score_record(r, word, unit) for r in ok]
             cells.append(_cell(cond, probe, word, scores, len(group) - len(ok)))
     backend = meta.get("backend", "unknown")
-    return {
+    summary = {
         "simulated": bool(meta.get("simulated")) or backend in SIMULATED_BACKENDS,
         "scenario": scenario.name,
         "scenario_hash": meta.get("scenario_hash") or scenario.hash(),
@@ -115,6 +124,20 @@ def summarize(scenario, records: list[dict], meta: dict) -> dict:
         "seed": meta.get("seed"),
         "cells": cells,
     }
+    if judged:
+        _attach_judge(summary, judge.summary_section(records, judged, word, unit,
+                                                     simulated=summary["simulated"], model=meta.get("judge")))
+    return summary
+
+
+def _attach_judge(summary: dict, section: dict | None) -> None:
+    """summary["judge"] = section, its cells in the summary's condition x probe order."""
+    if section is None:
+        return
+    order = {(c["condition"], c["probe"]): i for i, c in enumerate(summary["cells"])}
+    section["cells"].sort(key=lambda c: (order.get((c["condition"], c["probe"]), len(order)),
+                                         c["condition"], c["probe"]))
+    summary["judge"] = section
 
 
 # --- tables shared by report.md and report.html -----------------------------------------
@@ -204,7 +227,69 @@ def header_rows(summary: dict) -> list[tuple[str, str]]:
             ("backend", summary["backend"] + (" (simulated)" if summary["simulated"] else "")),
             ("models", models), ("samples", str(summary["samples"])),
             ("temperature", str(summary["temperature"])), ("seed", str(summary["seed"])),
-            ("failed samples", str(failed))]
+            ("failed samples", str(failed))] + _judge_header(summary)
+
+
+def _judge_header(summary: dict) -> list[tuple[str, str]]:
+    j = summary.get("judge")
+    return [("LLM judge", j["model"] + (" (simulated)" if j["simulated"] else ""))] if j else []
+
+
+# --- the LLM judge section --------------------------------------------------------------
+
+def fmt_kappa(kappa: float | None, note: str | None) -> str:
+    return f"{kappa:.2f}" if kappa is not None else f"undefined ({note})"
+
+
+def judge_notes(summary: dict) -> list[str]:
+    """Paragraphs above the judge tables; the first says "SIMULATED" when it was."""
+    j = summary["judge"]
+    notes = [JUDGE_SIMULATED_NOTE] if j["simulated"] else []
+    notes.append(f"The judge model {j['model']} graded each describe answer at temperature 0 with the rubric "
+                 "in harness/judge.py (the grades above: none, pattern, mechanism, exact, plus wrong word). "
+                 "Cohen's kappa is agreement beyond chance over the four grades (1 = perfect, 0 = chance); "
+                 "it is undefined when both graders give every answer one grade (chance agreement is then "
+                 "total). "
+                 "Unparseable verdicts and failed calls are counted, never compared.")
+    if j.get("other_models"):
+        notes.append("judge.jsonl also holds verdicts of " + ", ".join(j["other_models"]) + " (not shown).")
+    return notes
+
+
+def judge_tables(summary: dict) -> list[Table]:
+    """Overview, per condition x probe, confusion matrix and disagreements of the LLM judge."""
+    j = summary["judge"]
+    grades = j["grades"]
+    overview = Table("Agreement", ["", ""], [
+        ["judge model", j["model"] + (" (SIMULATED)" if j["simulated"] else "")],
+        ["answers compared", str(j["n"])],
+        ["agreement [95% CI] (k/n)", fmt_rate(j["agreement"])],
+        ["Cohen's kappa", fmt_kappa(j["kappa"], j["kappa_note"])],
+        ["wrong word agreement (verdicts that state one)", fmt_rate(j["wrong_word_agreement"])],
+        ["unparseable / failed / missing verdicts", f"{j['unparsed']} / {j['failed']} / {j['missing']}"]])
+    cells = Table("Per condition and probe",
+                  ["condition", "probe", "n", "agreement [95% CI] (k/n)", "kappa", "wrong word agreement",
+                   "unparsed", "failed", "missing"])
+    for c in j["cells"]:
+        cells.rows.append([c["condition"], c["probe"], str(c["n"]), fmt_rate(c["agreement"]),
+                           fmt_kappa(c["kappa"], c["kappa_note"]), fmt_rate(c["wrong_word_agreement"]),
+                           str(c["unparsed"]), str(c["failed"]), str(c["missing"])])
+    confusion = Table("Confusion matrix (rows: rule-based grade, columns: judge)",
+                      ["rule \\ judge"] + grades + ["total"])
+    for rule in grades:
+        row = [j["confusion"][rule][g] for g in grades]
+        confusion.rows.append([rule] + [str(x) for x in row] + [str(sum(row))])
+    confusion.rows.append(["total"] + [str(sum(j["confusion"][r][g] for r in grades)) for g in grades]
+                          + [str(j["n"])])
+    shown = len(j["disagreements"])
+    dis = Table(f"Disagreements ({shown} of {j['disagreements_total']} shown)",
+                ["condition", "probe", "sample", "rule", "judge", "rule wrong word", "judge wrong word", "excerpt"],
+                note="Grade disagreements first, then answers where only the wrong word differs."
+                if shown else "None.")
+    for d in j["disagreements"]:
+        dis.rows.append([d["condition"], d["probe"], str(d["sample"]), d["rule"], d["judge"],
+                         d["rule_wrong_word"] or "–", d["judge_wrong_word"] or "–", d["excerpt"]])
+    return [overview, cells, confusion, dis]
 
 
 # --- transcripts ------------------------------------------------------------------------
@@ -252,6 +337,21 @@ def _md_cell(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
+def _judge_md(summary: dict) -> list[str]:
+    lines = [f"## {JUDGE_TITLE}", ""]
+    for i, note in enumerate(judge_notes(summary)):
+        lines += [f"> **{note}**" if i == 0 and summary["judge"]["simulated"] else note, ""]
+    for t in judge_tables(summary):
+        lines += [f"### {t.title}", ""]
+        if t.note:
+            lines += [t.note, ""]
+        if t.rows:
+            lines += ["| " + " | ".join(t.headers) + " |", "|" + "---|" * len(t.headers)]
+            lines += ["| " + " | ".join(_md_cell(x).replace("<", "\\<") for x in row) + " |"
+                      for row in t.rows] + [""]
+    return lines
+
+
 def render_md(summary: dict, records: list[dict]) -> str:
     lines = []
     if summary["simulated"]:
@@ -265,6 +365,8 @@ def render_md(summary: dict, records: list[dict]) -> str:
             lines += [t.note, ""]
         lines += ["| " + " | ".join(t.headers) + " |", "|" + "---|" * len(t.headers)]
         lines += ["| " + " | ".join(_md_cell(x) for x in row) + " |" for row in t.rows] + [""]
+    if summary.get("judge"):
+        lines += _judge_md(summary)
     lines += ["## Transcripts", "", f"The first {TRANSCRIPTS_MD} answers per condition and probe; "
               "each unit's first letter in bold.", ""]
     for r, s in transcripts(summary, records, TRANSCRIPTS_MD):
@@ -294,6 +396,8 @@ th{background:#f0f3f7} .note{color:#555;font-size:13px}
 .tr .meta{color:#555;font-size:12px} .tr pre{white-space:pre-wrap;margin:4px 0;font:13px/1.4 ui-monospace,monospace}
 mark{background:#ffd54f;font-weight:700} .filters select{margin-right:12px}
 img{max-width:100%}
+.warn{background:#fff3cd;border:2px solid #b30000;padding:8px;font-weight:700}
+#judge{scroll-margin-top:80px}
 """
 
 _JS = """
@@ -317,6 +421,26 @@ def _select(name: str, values: list[str]) -> str:
     return f'<label>{name} <select name="{name}"><option value="">all</option>{opts}</select></label>'
 
 
+def _judge_html(summary: dict, plots) -> list[str]:
+    j = summary["judge"]
+    parts = [f"<h2 id='judge'>{escape(JUDGE_TITLE)}</h2>"]
+    for i, note in enumerate(judge_notes(summary)):
+        warn = i == 0 and j["simulated"]
+        parts.append(f"<p class='{'warn' if warn else 'note'}'>{escape(note)}</p>")
+    for t in judge_tables(summary):
+        parts.append(f"<h3>{escape(t.title)}</h3>")
+        if t.note:
+            parts.append(f"<p class='note'>{escape(t.note)}</p>")
+        if t.rows:
+            parts.append(_html_table(t.headers, t.rows))
+    if j["n"]:
+        uri = "data:image/png;base64," + base64.b64encode(plots.confusion_chart(j["confusion"], j["grades"])).decode()
+        caption = f"Rule-based grade vs judge ({j['model']}{', SIMULATED' if j['simulated'] else ''})"
+        parts.append(f"<figure><img alt='{escape(caption)}' src='{uri}'><figcaption class='note'>"
+                     f"{escape(caption)}</figcaption></figure>")
+    return parts
+
+
 def render_html(summary: dict, records: list[dict]) -> str:
     """One self-contained page: inline CSS and JS, charts as base64 PNG, model text escaped."""
     from harness import plots  # matplotlib is slow to import; only reports need it
@@ -334,6 +458,8 @@ def render_html(summary: dict, records: list[dict]) -> str:
         if t.note:
             parts.append(f"<p class='note'>{escape(t.note)}</p>")
         parts.append(_html_table(t.headers, t.rows))
+    if summary.get("judge"):
+        parts += _judge_html(summary, plots)
     cells, word = summary["cells"], summary["word"]
     conds = list(dict.fromkeys(c["condition"] for c in cells))
     charts = [(f"Per-position hit rate: {cond}", plots.position_chart(cells, cond, word))
@@ -385,10 +511,31 @@ def summary_json(summary: dict) -> str:
     return json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
 
 
+def judge_from_dir(run_dir: Path, summary: dict, records: list[dict]) -> dict | None:
+    """The "judge" section from run_dir/judge.jsonl (judge model: the run's --judge option
+    from manifest.json when recorded there), or None when the run has no verdicts."""
+    judged, _ = read_jsonl(Path(run_dir) / judge.JUDGE)
+    if not judged:
+        return None
+    model = None
+    manifest = Path(run_dir) / MANIFEST
+    if manifest.exists():
+        try:
+            model = (json.loads(manifest.read_text(encoding="utf-8")).get("options") or {}).get("judge")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            model = None  # an unreadable manifest only loses the hint; the verdicts still count
+    return judge.summary_section(records, judged, summary["word"], summary["unit"],
+                                 simulated=summary["simulated"], model=model)
+
+
 def write_reports(run_dir: Path, summary: dict, records: list[dict], scenario=None) -> None:
     """summary.json, report.md and report.html in run_dir, each written atomically.
-    scenario is accepted for symmetry with summarize; everything needed is in summary."""
+    scenario is accepted for symmetry with summarize; everything needed is in summary.
+    When run_dir holds judge.jsonl and summary has no "judge" yet, it is added here (the
+    summary dict is updated in place, so a caller returning it returns what was written)."""
     run_dir = Path(run_dir)
+    if "judge" not in summary:
+        _attach_judge(summary, judge_from_dir(run_dir, summary, records))
     _write_atomic(run_dir / "summary.json", summary_json(summary))
     _write_atomic(run_dir / "report.md", render_md(summary, records))
     _write_atomic(run_dir / "report.html", render_html(summary, records))
