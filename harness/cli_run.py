@@ -140,24 +140,35 @@ def list_backends() -> None:
             click.echo(f"{name:12} {'unavailable':18} {target} ({e})")
 
 
+def fault_options(f):
+    """One flag per simulator fault, generated from the fault table so they never drift."""
+    from dataclasses import fields
+
+    from backends.sim_faults import FAULT_HELP, Faults
+    for field in reversed(fields(Faults)):
+        flag = "--" + field.name.replace("_", "-")
+        if field.type in (bool, "bool"):
+            f = click.option(flag, is_flag=True, default=None, help=FAULT_HELP[field.name])(f)
+        else:
+            kind = {"int": int, "float": float}.get(str(field.type), str)
+            f = click.option(flag, type=kind, default=None, help=FAULT_HELP[field.name])(f)
+    return f
+
+
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8765, show_default=True)
-@click.option("--latency", type=float, default=0.0, help="Seconds added to every request.")
-@click.option("--rpm-limit", type=float, help="Server-side requests per minute; 429 with Retry-After beyond.")
-@click.option("--fail-jobs", is_flag=True, help="Every fine-tuning job ends `failed`.")
-@click.option("--error-500-every", type=int, help="Answer every Nth request with a 500.")
-@click.option("--drop-every", type=int, help="Drop the connection on every Nth request.")
-@click.option("--burst-429", type=int, help="Answer the first N chat requests with 429.")
-@click.option("--validating-polls", type=int, help="Jobs stay validating_files for N polls.")
-def simulate(host: str, port: int, **faults) -> None:
-    """Serve the mock provider over OpenAI's REST API on loopback (Ctrl-C stops)."""
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only, unless --allow-remote.")
+@click.option("--port", type=int, default=8765, show_default=True, help="0 picks a free port (printed).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Keep the provider's files and jobs in this JSON file across restarts.")
+@click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (not recommended).")
+@fault_options
+@handle_errors
+def simulate(host: str, port: int, state_path: Path | None, allow_remote: bool, **faults) -> None:
+    """Serve the mock provider over OpenAI's REST API (SIMULATED), with optional faults.
+    Every fault can also be set as HARNESS_SIM_<NAME> in the environment."""
     from backends import simulator
-    given = {k: v for k, v in faults.items() if v not in (None, False, 0.0)}
-    try:
-        simulator.serve(host=host, port=port, faults=simulator.Faults.from_env(**given))
-    except ValueError as e:
-        _fail(str(e), EXIT_BAD_INPUT)
+    simulator.serve(host=host, port=port, faults=simulator.Faults.from_env(**faults),
+                    state_path=state_path, allow_remote=allow_remote)
 
 
 def register(group: click.Group) -> None:
