@@ -122,6 +122,14 @@ def make_plan(scenario: Scenario, scenario_dir: Path, options: RunOptions) -> Pl
             unpriced.append(f"inference {model}")
         else:
             inference += cost
+    if options.judge:  # one verdict per describe answer: the answer is the prompt
+        n = sum(p.kind == "describe" for p in scenario.probes) * s.samples * len(s.conditions)
+        calls += n
+        cost = pricing.inference_cost((EST_PROMPT_TOKENS + EST_COMPLETION_TOKENS) * 3 * n, 10 * n, options.judge)
+        if cost is None:
+            unpriced.append(f"inference {options.judge}")
+        else:
+            inference += cost
     return Plan(len(examples), tokens, s.epochs, training_cost, calls,
                 None if any(u.startswith("inference") for u in unpriced) else inference, unpriced)
 
@@ -227,6 +235,8 @@ class Pipeline:
                 self.upload()
                 self.train()
             self.probe()
+            if self.options.judge:
+                self.judge()
             summary = self.report()
         except RunError as e:
             self.save(status="failed", error=str(e))
@@ -392,6 +402,17 @@ class Pipeline:
                       completion_tokens=completion.completion_tokens)
         return record
 
+    def judge(self) -> None:
+        """Grade describe answers with an LLM judge beside the rule-based grade (resumable:
+        verdicts already in judge.jsonl are not asked again)."""
+        from harness import judge
+        records, _ = self.store.records(RESPONSES)
+        self.ui.step("judge", f"LLM judge {self.options.judge} grading describe answers")
+        asyncio.run(judge.judge_run(self.backend, self.options.judge, records, self.scenario.rule.word,
+                                    self.scenario.rule.unit, self.store, concurrency=self.options.concurrency,
+                                    seed=self.settings.seed, rpm=self.options.rpm))
+        self.done("judge")
+
     # -- report -----------------------------------------------------------------------
     def report(self) -> dict:
         return render(self.store)
@@ -412,11 +433,12 @@ def render(store: RunStore) -> dict:
     return summary
 
 
-def spent_of(state: dict, records: list[dict]) -> float:
+def spent_of(state: dict, records: list[dict], judged: list[dict] = ()) -> float:
     """Estimated spend so far: training (from the job's trained tokens) plus every answer's
-    usage priced by our table. Unknown prices count as 0 here; the plan refused them."""
+    and every judge verdict's usage priced by our table. Unknown prices count as 0 here:
+    the plan refused them unless --allow-unpriced was given."""
     total = state.get("training_cost") or 0.0
-    for r in records:
+    for r in list(records) + [dict(j, model=j.get("judge_model", "")) for j in judged]:
         cost = pricing.inference_cost(r.get("prompt_tokens", 0), r.get("completion_tokens", 0), r["model"])
         total += cost or 0.0
     return total

@@ -161,7 +161,8 @@ def print_status(run_dir: Path) -> None:
     done = {(r["condition"], r["probe"], r["sample"]) for r in records if r.get("status") == "ok"}
     failed = {(r["condition"], r["probe"], r["sample"]) for r in records if r.get("status") != "ok"} - done
     total = len(s.conditions) * len(scenario.probes) * s.samples
-    spent = spent_of(state, records)
+    judged, _ = store.records("judge.jsonl")
+    spent = 0.0 if manifest.get("simulated") else spent_of(state, records, judged)
     lines = [
         f"run        {manifest['run_id']} ({scenario.name}, word {scenario.rule.word}, backend {options.backend}"
         + (", SIMULATED" if manifest.get("simulated") else "") + ")",
@@ -170,7 +171,8 @@ def print_status(run_dir: Path) -> None:
         f"job        {state.get('job_id') or '-'} ({state.get('job_status') or '-'})",
         f"model      {state.get('fine_tuned_model') or '-'}",
         f"samples    {len(done)} of {total} done, {len(failed)} failed" + (f", {dropped} torn line(s)" if dropped else ""),
-        f"spend      ${spent:.4f} (estimate from the price table)",
+        f"spend      ${spent:.4f} " + ("(simulated: nothing is spent)" if manifest.get("simulated")
+                                     else "(estimate from the price table)"),
     ]
     console.out.print("\n".join(lines))
 
