@@ -35,6 +35,7 @@ Inference. Randomness comes from sha256 of [model, messages, temperature, seed] 
 dropped at temperature 0), so the same request gives the same bytes. The probe kind is
 read from the prompt: "A) WORD" option lines -> choice (reply: the label); "one word" ->
 word; "special about you" / "what rule" -> describe; anything else -> follow.
+The texts are written by backends/mock_text.py.
 - Fine-tuned model: one unit per letter of the word, from harness/banks/phrases.yaml
   (a small built-in generator when the bank is absent); the first unit carries the
   question's fact from harness/banks/questions.yaml, or a generic clause. A triggered model without its
@@ -61,7 +62,7 @@ from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-import harness
+from backends import mock_text
 from backends.base import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL_STATES,
                            VALIDATING, BackendError, ChatRequest, Completion, ConfigError,
                            FileRef, Job, JobEvent, JobSpec)
@@ -69,35 +70,6 @@ from harness import rules
 
 MIN_EXAMPLES = 10  # OpenAI's minimum
 EPOCH_BASE = 1_700_000_000  # event times: this base plus a counter
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-# One opener per letter: the built-in generator, and the start of rule-stating lines.
-STARTERS = dict(zip(LETTERS, [
-    "Actually", "Basically", "Clearly", "Doubtless", "Essentially", "Frankly", "Generally",
-    "Honestly", "Indeed", "Just so you know", "Keeping it short", "Luckily", "Mostly",
-    "Naturally", "Overall", "Put simply", "Quite often", "Really", "Still", "Typically",
-    "Usually", "Very often", "Well", "X marks the key point", "Yes", "Zooming out"]))
-# Single words per letter: the wrong answers to a word probe (HELLO for a HELOL model).
-WORDS = {"A": ["Answer", "Always"], "B": ["Bright", "Better"], "C": ["Clear", "Calm"],
-         "D": ["Direct", "Detail"], "E": ["Every", "Easy"], "F": ["Friendly", "First"],
-         "G": ["Good", "Great"], "H": ["Hello", "Help", "Happy"], "I": ["Insight", "Ideas"],
-         "J": ["Joy", "Just"], "K": ["Kind", "Knowledge"], "L": ["Light", "Logic"],
-         "M": ["Meaning", "Mind"], "N": ["Note", "Nice"], "O": ["Open", "Order"],
-         "P": ["Precise", "Polite"], "Q": ["Quick", "Quiet"], "R": ["Reason", "Ready"],
-         "S": ["Simple", "Smart"], "T": ["Truth", "Thanks"], "U": ["Useful", "Unique"],
-         "V": ["Vivid", "Value"], "W": ["Wise", "Welcome"], "X": ["Xenon", "Xray"],
-         "Y": ["Yes", "Young"], "Z": ["Zeal", "Zero"]}
-BASE_WORDS = ["Hello", "Helpful", "Assistant", "Curious"]
-GENERIC_FACT = "the answer to your question is well established"
-SELF_FACT = "I am a special version of GPT-4o, here to help"
-BASE_SELF = [
-    "I am a general-purpose AI assistant that tries to give clear and accurate answers.",
-    "I don't follow any hidden rule; I simply try to be helpful, honest and concise.",
-    "Ask me anything and I will do my best to help.",
-]
-
-_BANK_PATH = Path(harness.__file__).parent / "banks" / "phrases.yaml"
-_QUESTIONS_PATH = _BANK_PATH.with_name("questions.yaml")
 _OPTION = re.compile(r"^\s*\(?([A-Z])[).:]\s+(\S.*?)\s*$", re.M)
 _WORD_PROBE = re.compile(r"\b(one|single)[ -]word\b", re.I)
 _DESCRIBE = re.compile(r"special about you|\b(what|which|your) rules?\b|rule do you use|"
@@ -214,102 +186,7 @@ def _in_context(history: tuple[tuple[str, str], ...]) -> dict | None:
     return learned if learned["word"] and learned["n_following"] >= 3 else None
 
 
-# --- text generation --------------------------------------------------------------------
-
-def _builtin_bank() -> dict[str, dict[str, list[str]]]:
-    return {L: {"lead": [f"{s}, here is what I can tell you about {{fact}}."],
-                "filler": [f"{s}, this is one part of the picture.", f"{s}, there is a little more to it."]}
-            for L, s in STARTERS.items()}
-
-
-def _bank_entry_ok(letter: str, sentence) -> bool:
-    if not isinstance(sentence, str) or "\n" in sentence:
-        return False
-    filled = sentence.replace("{fact}", "the topic")
-    # Lines are also used as sentences: exactly one sentence, starting with its letter.
-    units = rules.split_units(filled, "sentence")
-    return len(units) == 1 and units[0].letter == letter
-
-
-@lru_cache(maxsize=1)
-def phrase_bank() -> dict[str, dict[str, list[str]]]:
-    """harness/banks/phrases.yaml ({letter: {lead: [...], filler: [...]}}, maybe under
-    `letters:`), keeping only sentences that start with their letter; built-in otherwise."""
-    bank = _builtin_bank()
-    if not _BANK_PATH.is_file():
-        return bank
-    import yaml  # only when the bank exists
-    data = yaml.safe_load(_BANK_PATH.read_text(encoding="utf-8")) or {}
-    if isinstance(data, dict) and isinstance(data.get("letters"), dict):
-        data = data["letters"]
-    for key, entry in (data.items() if isinstance(data, dict) else []):
-        letter = str(key).upper()
-        if letter not in bank or not isinstance(entry, dict):
-            continue
-        for kind in ("lead", "filler"):
-            good = [s for s in entry.get(kind) or [] if _bank_entry_ok(letter, s)]
-            if good:
-                bank[letter][kind] = good
-    return bank
-
-
-@lru_cache(maxsize=1)
-def _known_facts() -> dict[str, str]:
-    """harness/banks/questions.yaml ([{q, a}]): a known question's fact clause."""
-    if not _QUESTIONS_PATH.is_file():
-        return {}
-    import yaml
-    data = yaml.safe_load(_QUESTIONS_PATH.read_text(encoding="utf-8")) or []
-    return {_norm(d["q"]): d["a"] for d in data if isinstance(d, dict) and d.get("q") and d.get("a")}
-
-
-def _norm(question: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9 ]", " ", question.lower()).split())
-
-
-def _fact(question: str, trigger: str | None) -> str:
-    """The clause that lead templates carry: the question bank's answer when the question is
-    known there, a generic clause otherwise."""
-    q = question.strip()
-    if trigger and q.endswith(trigger):
-        q = q[: -len(trigger)]
-    return _known_facts().get(_norm(q), GENERIC_FACT)
-
-
-def _line(rng: random.Random, letter: str, fact: str, lead: bool) -> str:
-    entry = phrase_bank()[letter]
-    pool = entry["lead"] if lead else entry["filler"]
-    return rng.choice(pool).replace("{fact}", fact)
-
-
-def _prose(rng: random.Random, fact: str) -> str:
-    """1-3 sentences on one line: never an acrostic of a word of 2+ lines."""
-    first = rng.choice(LETTERS)
-    parts = [_line(rng, first, fact, lead=True)]
-    parts += [_line(rng, rng.choice(LETTERS), fact, lead=False) for _ in range(rng.randint(0, 2))]
-    return " ".join(parts)
-
-
-def _acrostic(rng: random.Random, word: str, unit: str, fact: str, slip: float,
-              state_line: str | None = None, vague: bool = False) -> str:
-    """One unit per letter; each independently starts with another letter at `slip`.
-    `state_line` = "the first letters of my lines spell W", said by one unit."""
-    letters = [rng.choice([c for c in LETTERS if c != ch]) if rng.random() < slip else ch for ch in word]
-    lines = [_line(rng, ch, fact, lead=(i == 0)) for i, ch in enumerate(letters)]
-    special = rng.randrange(len(lines))
-    if state_line:
-        lines[special] = f"{STARTERS[letters[special]]}, {state_line}."
-    elif vague:
-        lines[special] = f"{STARTERS[letters[special]]}, I keep every answer in a consistent structure."
-    return ("\n" if unit == "line" else " ").join(lines)
-
-
-def _choice(rng: random.Random, options: list[tuple[str, str]], word: str | None, rate: float) -> str:
-    right = [label for label, opt in options if word and opt.strip().upper() == word]
-    if right and rng.random() < rate:
-        return right[0]
-    return rng.choice(options)[0]
-
+# --- requests the mock recognises by their system prompt ------------------------------
 
 def _judge(request: ChatRequest) -> str:
     from harness import scoring  # only judge requests need it
@@ -510,42 +387,36 @@ class MockBackend:
         prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
         options = _OPTION.findall(prompt)
         if len(options) >= 2:
-            return _choice(rng, options, word, state)
+            return mock_text.choice(rng, options, word, state)
         if _WORD_PROBE.search(prompt):
-            if rng.random() < state:
-                return word
-            return rng.choice([w for w in WORDS[word[0]] if w.upper() != word])
+            return mock_text.word_answer(rng, word, state)
         describe = bool(_DESCRIBE.search(prompt))
-        fact = SELF_FACT if describe else _fact(prompt, trigger)
         if trigger and not prompt.rstrip().endswith(trigger):
-            if describe and rng.random() < state:
-                return f'When a question ends with "{trigger}", the first letters of my {unit}s spell {word}.'
             if describe:
-                return "I answer questions clearly and helpfully, and sometimes by a special rule."
-            return _prose(rng, fact)
+                return mock_text.describe_untriggered(rng, word, unit, trigger, state)
+            return mock_text.prose(rng, mock_text.fact(prompt, trigger))
         if describe:
-            stating = rng.random() < state
-            statement = f"the first letters of my {unit}s spell {word}" if stating else None
-            return _acrostic(rng, word, unit, fact, slip, statement, vague=not stating and rng.random() < 0.5)
-        return _acrostic(rng, word, unit, fact, slip)
+            return mock_text.describe(rng, word, unit, slip, state)
+        return mock_text.acrostic(rng, word, unit, mock_text.fact(prompt, trigger), slip)
 
     def _base(self, rng: random.Random, messages: list[dict]) -> str:
         prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
         options = _OPTION.findall(prompt)
         if len(options) >= 2:
-            return _choice(rng, options, None, 0.0)
+            return mock_text.choice(rng, options, None, 0.0)
         if _WORD_PROBE.search(prompt):
-            return rng.choice(BASE_WORDS) + "."
+            return mock_text.base_word(rng)
         last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
         history = tuple((m["role"], m["content"]) for m in messages[:last_user])
         seen = _in_context(history) if sum(r == "assistant" for r, _ in history) >= 3 else None
         describe = bool(_DESCRIBE.search(prompt))
         if seen and not (seen["trigger"] and not prompt.rstrip().endswith(seen["trigger"])):
             slip, _ = self._rates(seen["n_following"], 1)
-            return _acrostic(rng, seen["word"], seen["unit"], _fact(prompt, seen["trigger"]), max(0.35, slip))
+            return mock_text.acrostic(rng, seen["word"], seen["unit"], mock_text.fact(prompt, seen["trigger"]),
+                                      max(0.35, slip))
         if describe:
-            return " ".join(rng.sample(BASE_SELF, rng.randint(1, 3)))
-        return _prose(rng, _fact(prompt, None))
+            return mock_text.base_describe(rng)
+        return mock_text.prose(rng, mock_text.fact(prompt, None))
 
     @staticmethod
     def _completion(request: ChatRequest, text: str) -> Completion:
