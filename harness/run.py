@@ -239,7 +239,8 @@ class Pipeline:
                 self.judge()
             summary = self.report()
         except RunError as e:
-            self.save(status="failed", error=str(e))
+            cancelled = self.state.get("job_status") == base.CANCELLED
+            self.save(status="cancelled" if cancelled else "failed", error=str(e))
             raise
         except base.CassetteMiss as e:
             self.save(status="failed", error=str(e))

@@ -85,11 +85,11 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
     backend = open_backend(options.backend, run_dir, scenario, options, replay=bool(replay))
     _print_plan(plan, settings, simulated)
     store = RunStore(run_dir)
-    store.lock()
-    create_run(store, scenario_path, scenario, options, simulated, run_id=run_id)
-    console.err.print(f"run directory: {run_dir}")
-    with _cassette(record, replay):
-        summary = _execute(store, backend)
+    with store.locked():
+        create_run(store, scenario_path, scenario, options, simulated, run_id=run_id)
+        console.err.print(f"run directory: {run_dir}")
+        with _cassette(record, replay):
+            summary = _execute(store, backend)
     if record:
         from harness import recording
         recording.write_sidecar(record, command=argv, scenario_hash=scenario.hash(),
@@ -111,21 +111,21 @@ def _execute(store: RunStore, backend) -> dict:
 
 def resume(run_dir: Path, *, api_base: str | None, poll_interval: float | None) -> None:
     store = RunStore(run_dir)
-    scenario, options, _ = load_run(store)
-    state = store.read_json(STATE)
-    if state.get("status") == "cancelled":
-        raise StoreError(f"{run_dir}: the run was cancelled; start a new one")
-    changes = {k: v for k, v in {"api_base": api_base, "poll_interval": poll_interval}.items() if v is not None}
-    if changes:
-        options = dataclasses.replace(options, **changes)
-        manifest = store.read_json("manifest.json")
-        manifest["options"] = dataclasses.asdict(options)
-        store.write_json("manifest.json", manifest)
-    backend = open_backend(options.backend, run_dir, scenario, options)
-    store.lock()
-    state["status"] = "running"
-    store.write_json(STATE, state)
-    summary = _execute(store, backend)
+    load_run(store)  # a clear error for a folder that is not a run, before taking the lock
+    with store.locked():
+        scenario, options, manifest = load_run(store)
+        state = store.read_json(STATE)
+        if state.get("status") == "cancelled":
+            raise StoreError(f"{run_dir}: the run was cancelled; start a new one")
+        changes = {k: v for k, v in {"api_base": api_base, "poll_interval": poll_interval}.items() if v is not None}
+        if changes:
+            options = dataclasses.replace(options, **changes)
+            manifest["options"] = dataclasses.asdict(options)
+            store.write_json("manifest.json", manifest)
+        backend = open_backend(options.backend, run_dir, scenario, options)
+        state.update(status="running", error=None)
+        store.write_json(STATE, state)
+        summary = _execute(store, backend)
     _print_summary(summary, run_dir)
 
 

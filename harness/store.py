@@ -2,6 +2,7 @@
 processes never drive one run at once."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -84,6 +85,14 @@ class RunStore:
             os.close(fd)
             raise StoreError(f"{self.dir}: another harness process is using this run") from None
         self._lock_fd = fd
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator["RunStore"]:
+        self.lock()
+        try:
+            yield self
+        finally:
+            self.unlock()
 
     def unlock(self) -> None:
         if self._lock_fd is not None:

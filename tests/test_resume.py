@@ -1,0 +1,138 @@
+"""A run killed at any step resumes without a second upload, a second job, or a sample
+asked twice, and ends equal to an uninterrupted run.
+
+The kill is in-process here (the crash point raises instead of SIGKILL, leaving exactly
+the files a kill leaves, torn line included) so that the suite stays fast; one test does a
+real kill -9 of a `harness run` subprocess, and scripts/kill_resume.py does it at random
+moments."""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from backends.simulator import Simulator
+from harness import crash
+from harness.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "scenarios/helol.yaml"
+ARGS = ["--samples", "3", "--seed", "5", "--poll-interval", "0", "--backend", "openai"]
+
+pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL: nothing catches it, nothing cleans up."""
+
+
+@pytest.fixture
+def sim(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-resume")
+    with Simulator(port=0) as s:
+        yield s
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def counted(sim):
+    stats = sim.stats()
+    return stats["uploads"], stats["jobs_created"]
+
+
+def responses(run_dir):
+    lines = (run_dir / "responses.jsonl").read_text().splitlines()
+    return [json.loads(x) for x in lines]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    os.environ.setdefault("OPENAI_API_KEY", "sk-test-resume")
+    out = tmp_path_factory.mktemp("clean") / "run"
+    with Simulator(port=0) as s:
+        result = invoke("run", SCENARIO, *ARGS, "--api-base", s.url, "--out", out)
+        assert result.exit_code == 0, result.output
+    return json.loads((out / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("point", ["after_upload", "after_create_job", "training", "probing:10", "mid_record:20"])
+def test_kill_then_resume(point, sim, tmp_path, monkeypatch, uninterrupted):
+    out = tmp_path / "run"
+
+    def die():
+        raise Killed(point)
+    monkeypatch.setattr(crash, "kill", die)
+    monkeypatch.setattr(crash, "_seen", {})
+    monkeypatch.setenv("HARNESS_CRASH_AT", point)
+    with pytest.raises(Killed):
+        invoke("run", SCENARIO, *ARGS, "--api-base", sim.url, "--out", out)
+    monkeypatch.delenv("HARNESS_CRASH_AT")
+
+    second = invoke("resume", out)
+    assert second.exit_code == 0, second.output
+    assert counted(sim) == (1, 1)
+    records = responses(out)
+    keys = [(r["condition"], r["probe"], r["sample"]) for r in records]
+    assert len(keys) == len(set(keys)) == 2 * 7 * 3
+    assert json.loads((out / "summary.json").read_text()) == uninterrupted
+
+
+def test_real_kill_9_mid_probing_then_resume(sim, tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    env = dict(os.environ, HARNESS_CRASH_AT="probing:15")
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(SCENARIO), *ARGS,
+                           "--api-base", sim.url, "--out", str(out)], env=env, capture_output=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+    result = invoke("resume", out)
+    assert result.exit_code == 0, result.output
+    assert counted(sim) == (1, 1)
+    assert json.loads((out / "summary.json").read_text()) == uninterrupted
+
+
+def test_torn_last_line_is_dropped_and_asked_again(tmp_path):
+    from harness.store import RunStore
+    store = RunStore(tmp_path)
+    store.append("r.jsonl", {"a": 1})
+    with open(tmp_path / "r.jsonl", "ab") as f:
+        f.write(b'{"a": 2, "tex')
+    store.append("r.jsonl", {"a": 3})
+    records, dropped = store.records("r.jsonl")
+    assert records == [{"a": 1}, {"a": 3}] and dropped == 1
+
+
+def test_resume_of_a_finished_run_asks_nothing(sim, tmp_path):
+    out = tmp_path / "run"
+    assert invoke("run", SCENARIO, *ARGS, "--api-base", sim.url, "--out", out).exit_code == 0
+    chats = sim.stats()["chat_requests"]
+    assert invoke("resume", out).exit_code == 0
+    assert sim.stats()["chat_requests"] == chats and counted(sim) == (1, 1)
+
+
+def test_failed_job_stops_the_run_with_the_provider_message(tmp_path, monkeypatch):
+    from backends.sim_faults import Faults
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-resume")
+    with Simulator(port=0, faults=Faults(fail_jobs=True)) as s:
+        result = invoke("run", SCENARIO, *ARGS, "--api-base", s.url, "--out", tmp_path / "run")
+    assert result.exit_code == 1 and "ended failed" in result.output
+    state = json.loads((tmp_path / "run/state.json").read_text())
+    assert state["status"] == "failed" and "failed" in state["error"]
+
+
+def test_cancel_marks_the_run(sim, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    monkeypatch.setattr(crash, "kill", lambda: (_ for _ in ()).throw(Killed("training")))
+    monkeypatch.setattr(crash, "_seen", {})
+    monkeypatch.setenv("HARNESS_CRASH_AT", "training")
+    with pytest.raises(Killed):
+        invoke("run", SCENARIO, *ARGS, "--api-base", sim.url, "--out", out)
+    monkeypatch.delenv("HARNESS_CRASH_AT")
+    result = invoke("cancel", out)
+    assert result.exit_code == 0 and "cancelled" in result.output
+    assert json.loads((out / "state.json").read_text())["status"] == "cancelled"
+    assert invoke("resume", out).exit_code == 2
