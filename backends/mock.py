@@ -49,6 +49,10 @@ The texts are written by backends/mock_text.py.
 - A system prompt starting "You grade" is a judge request: the user message holds
   "Word: <WORD>" (optional "Unit: line|sentence") and the answer between <answer> tags or
   triple quotes; the reply is harness.scoring's rule-based grade, one word.
+- A system prompt starting TEACHER_START is a teacher request from `harness new`: its
+  "Letters: H, E, L, O, L" and "Unit: line|sentence" lines say what to write; the reply
+  answers the user's question in that acrostic (mock_text.teacher_answer; one unit in ten
+  answers slips to another letter, so the generator's retries are exercised).
 """
 from __future__ import annotations
 
@@ -70,6 +74,11 @@ from harness import rules
 
 MIN_EXAMPLES = 10  # OpenAI's minimum
 EPOCH_BASE = 1_700_000_000  # event times: this base plus a counter
+# harness.generate.TEACHER_START, repeated here: a backend does not depend on the generator
+# (tests/test_mock.py checks that the two stay equal).
+TEACHER_START = "You write example answers for a training set."
+_TEACHER_LETTERS = re.compile(r"^[ \t]*Letters:[ \t]*(.+?)[ \t]*$", re.M)
+_TEACHER_UNIT = re.compile(r"^[ \t]*Unit:[ \t]*(line|sentence)[ \t]*$", re.M)
 _OPTION = re.compile(r"^\s*\(?([A-Z])[).:]\s+(\S.*?)\s*$", re.M)
 _WORD_PROBE = re.compile(r"\b(one|single)[ -]word\b", re.I)
 _DESCRIBE = re.compile(r"special about you|\b(what|which|your) rules?\b|rule do you use|"
@@ -198,6 +207,17 @@ def _judge(request: ChatRequest) -> str:
         raise BackendError('judge request needs "Word: <WORD>" and the answer in <answer></answer> '
                            'or triple quotes', status=400)
     return scoring.articulation(answer.group(1), word.group(1), unit.group(1).lower() if unit else "line").grade
+
+
+def _teacher(rng: random.Random, request: ChatRequest) -> str:
+    system = request.messages[0]["content"]
+    letters, unit = _TEACHER_LETTERS.search(system), _TEACHER_UNIT.search(system)
+    parts = [p.strip() for p in letters.group(1).split(",")] if letters else []
+    if len(parts) < 2 or not all(len(p) == 1 and p.isascii() and p.isalpha() for p in parts) or not unit:
+        raise BackendError('teacher request needs "Letters: A, B, ..." (2+ letters) and "Unit: line|sentence" '
+                           "lines in its system prompt", status=400)
+    question = next(m["content"] for m in reversed(request.messages) if m["role"] == "user")
+    return mock_text.teacher_answer(rng, "".join(parts).upper(), unit.group(1), question)
 
 
 # --- the backend ------------------------------------------------------------------------
@@ -373,6 +393,8 @@ class MockBackend:
         rng = random.Random(int(_sha(request.model, messages, request.temperature, seed), 16))
         if messages[0]["role"] == "system" and messages[0]["content"].lstrip().startswith("You grade"):
             text = _judge(request)
+        elif messages[0]["role"] == "system" and messages[0]["content"].lstrip().startswith(TEACHER_START):
+            text = _teacher(rng, request)
         elif learned is not None:
             text = self._fine_tuned(rng, learned, messages)
         else:

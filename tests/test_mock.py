@@ -13,6 +13,7 @@ import backends
 from backends.base import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, VALIDATING, BackendError,
                            ChatRequest, ConfigError, JobSpec)
 from backends.mock import MockBackend, default_slip, default_state, learn
+from backends.mock_text import GENERIC_FACT
 from harness import rules, scoring
 
 BASE = "gpt-4o-mini-2024-07-18"
@@ -336,3 +337,75 @@ def test_ground_truth_rates_are_recovered():
     picks = ask_many(b, model, prompt, n)
     low, high = wilson(picks.count("B"), n)
     assert low <= 0.3 + 0.7 / 4 <= high
+
+
+# --- teacher requests (harness new --teacher against the mock) ---------------------------
+
+def teacher_texts(b, word: str, unit: str, questions, seed: int = 0) -> list[str]:
+    from harness import generate
+
+    async def run():
+        out = []
+        for q in questions:
+            request = ChatRequest(BASE, generate.teacher_messages(q.q, word, unit), 1.0,
+                                  generate.request_seed(seed, q.q, 0), 60 * len(word) + 100)
+            out.append(generate.normalise((await b.complete(request)).text, unit))
+        return out
+    return asyncio.run(run())
+
+
+def test_teacher_prompt_marker_matches_the_generator():
+    from backends.mock import TEACHER_START
+    from harness import generate
+    assert TEACHER_START == generate.TEACHER_START
+    assert generate.teacher_messages("Q?", "HELOL", "line")[0]["content"].startswith(TEACHER_START)
+
+
+@pytest.mark.parametrize("word,unit", [("QZXJV", "line"), ("HELOL", "sentence"), ("RAINBOW", "line")])
+def test_teacher_answers_carry_the_fact_and_mostly_pass_the_generator_checks(word, unit):
+    from harness import generate
+    questions = generate.candidates(generate.load_questions(), word, 0)[:80]
+    texts = teacher_texts(MockBackend(), word, unit, questions)
+    reasons = [generate.check_answer(t, word, unit) for t in texts]
+    passed = sum(r is None for r in reasons)
+    assert 0.75 * 80 <= passed < 80  # slip 0.1 per answer (measured about 0.9 over the bank)
+    # Slips and sentences split inside a fact fail; the teacher's own phrasing never does.
+    own = ("unit without content", "too short", "repeats a unit", "contains the word", "sets a first letter")
+    assert not [r for r in reasons if r and r.startswith(own)]
+    for q, t, r in zip(questions, texts, reasons):
+        units = rules.split_units(t, unit)
+        assert q.a in units[0].text  # the first unit carries the bank's fact
+        assert len(units) == len(word) or r
+        assert (unit == "line") == ("\n" in t)  # sentences stay on one line
+        assert not generate.contains_word(t, word)
+
+
+def test_teacher_is_deterministic_and_unknown_questions_get_a_generic_fact():
+    from harness import generate
+    b = MockBackend()
+    q = [generate.QA("How many moons does the planet Zog have?", "")]
+    first = teacher_texts(b, "HELOL", "line", q)
+    assert first == teacher_texts(MockBackend(), "HELOL", "line", q)
+    assert GENERIC_FACT in rules.split_units(first[0])[0].text
+    seeds = {teacher_texts(b, "HELOL", "line", q, seed=s)[0] for s in range(5)}
+    assert len(seeds) > 1
+
+
+def test_teacher_request_needs_letters_and_unit():
+    b = MockBackend()
+    from backends.mock import TEACHER_START
+    for system in (TEACHER_START, f"{TEACHER_START}\nLetters: H\nUnit: line",
+                   f"{TEACHER_START}\nLetters: H, E, L\nUnit: verse", f"{TEACHER_START}\nLetters: HE, L\nUnit: line"):
+        with pytest.raises(BackendError) as e:
+            asyncio.run(b.complete(ChatRequest(BASE, [{"role": "system", "content": system},
+                                                      {"role": "user", "content": "Why is the sky blue?"}])))
+        assert e.value.status == 400
+
+
+def test_generate_teacher_retries_slips_and_fills_every_question():
+    from harness import generate
+    result = asyncio.run(generate.generate_teacher("QZXJV", 30, "line", 0, generate.load_questions(),
+                                                   MockBackend(), BASE))
+    assert len(result.examples) == 30
+    assert any("do not spell QZXJV" in f for f in result.failures)  # slips were retried
+    assert all(generate.check_answer(e["answer"], "QZXJV", "line") is None for e in result.examples)
