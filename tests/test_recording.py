@@ -109,6 +109,7 @@ def test_round_trip_replays_offline_with_identical_results(recorded):
     disable_socket(allow_unix_socket=True)
     try:
         with cassette(path, "replay") as cas:
+            assert "_responses" in vars(cas)  # the keyed lookup is installed
             replayed = pipeline(backend, order)
             assert cas.all_played
     finally:
@@ -268,7 +269,10 @@ def test_sidecar_round_trip(tmp_path, monkeypatch):
     assert "sk-live-abcdef123456" not in out.read_text() and meta["command"][:3] == command[:3]
 
     real = write_sidecar(tmp_path / "real.yaml", ["harness"], None, "https://api.openai.com/v1", {})
-    assert read_sidecar(real)["simulated"] is False
+    assert read_sidecar(real)["simulated"] is False and "simulated" not in read_sidecar(real)["note"]
+    mock = write_sidecar(tmp_path / "mock.yaml", ["harness"], None, "mock", {})
+    assert read_sidecar(mock)["simulated"] is True
+    assert read_sidecar(tmp_path / "never-recorded.yaml") is None
     with pytest.raises(ValueError):
         write_sidecar(tmp_path / "bad.yaml", ["harness"], None, "openai", {})
     Path(tmp_path / "other.meta.yaml").write_text("a: 1\n")
