@@ -261,8 +261,8 @@ class Pipeline:
         self.ui.step("upload", "uploading training file")
         ref = self.backend.upload_training_file(self.store.path(TRAIN).read_bytes(),
                                                 f"{self.scenario.name}.jsonl")
-        self.save(file_id=ref.id)
-        self.done("upload")
+        self.state["steps"]["upload"] = "done"
+        self.save(file_id=ref.id)  # one atomic write: the id and the step together
         crash.maybe_crash("after_upload")
 
     def _job_spec(self) -> base.JobSpec:
