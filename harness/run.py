@@ -367,8 +367,8 @@ class Pipeline:
 
         self.ui.progress_start(total, total - len(todo))
         try:
-            asyncio.run(probing.run_bounded(todo, ask, concurrency=self.options.concurrency,
-                                            rpm=self.options.rpm, should_stop=over_budget))
+            self._run_async(probing.run_bounded(todo, ask, concurrency=self.options.concurrency,
+                                                rpm=self.options.rpm, should_stop=over_budget))
         finally:
             self.ui.progress_stop()
         if stopped:
@@ -403,13 +403,25 @@ class Pipeline:
                       completion_tokens=completion.completion_tokens)
         return record
 
+    def _run_async(self, work) -> None:
+        """One event loop per async step; the backend's HTTP sessions belong to that loop,
+        so they are closed before it ends."""
+        async def main():
+            try:
+                await work
+            finally:
+                close = getattr(self.backend, "aclose", None)
+                if close is not None:
+                    await close()
+        asyncio.run(main())
+
     def judge(self) -> None:
         """Grade describe answers with an LLM judge beside the rule-based grade (resumable:
         verdicts already in judge.jsonl are not asked again)."""
         from harness import judge
         records, _ = self.store.records(RESPONSES)
         self.ui.step("judge", f"LLM judge {self.options.judge} grading describe answers")
-        asyncio.run(judge.judge_run(self.backend, self.options.judge, records, self.scenario.rule.word,
+        self._run_async(judge.judge_run(self.backend, self.options.judge, records, self.scenario.rule.word,
                                     self.scenario.rule.unit, self.store, concurrency=self.options.concurrency,
                                     seed=self.settings.seed, rpm=self.options.rpm))
         self.done("judge")

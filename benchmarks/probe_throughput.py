@@ -1,0 +1,156 @@
+"""Probe throughput against a rate-limited, slow provider (the simulator on loopback).
+
+    python benchmarks/probe_throughput.py [--samples 1000] [--latency 0.2] [--limit-rpm 600]
+                                          [--concurrency 8] [--baseline-samples 100]
+
+Runs N probe samples through the openai backend with the harness's own concurrent prober
+(bounded concurrency plus the client-side --rpm limiter, the code `harness run` uses), then
+a plain sequential loop as the baseline, and prints achieved requests per second, the bound
+min(R, concurrency / L), their ratio, 429s and wall time. Also prints how long
+`harness --help` takes and how long a replayed cassette takes per interaction.
+Everything stays on 127.0.0.1."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import harness  # noqa: E402,F401  (offline settings for litellm and tiktoken)
+from backends.base import ChatRequest  # noqa: E402
+from backends.openai import OpenAIBackend, _litellm  # noqa: E402
+from backends.sim_faults import Faults  # noqa: E402
+from backends.simulator import Simulator  # noqa: E402
+from harness import probing  # noqa: E402
+from harness.scenario import load_scenario  # noqa: E402
+
+KEY = "sk-benchmark"
+
+
+def requests_for(n: int) -> list[ChatRequest]:
+    scenario = load_scenario(ROOT / "scenarios" / "helol.yaml")
+    tasks = probing.tasks_for(scenario, ["base"], -(-n // len(scenario.probes)), run_seed=0)[:n]
+    return [ChatRequest(model=scenario.fine_tune.base_model, temperature=1.0, seed=t.seed, max_tokens=200,
+                        messages=probing.messages_for(scenario, [], "base", probing.user_prompt(
+                            t.probe, probing.shuffled_options(t.probe, t.seed))))
+            for t in tasks]
+
+
+async def concurrent(backend: OpenAIBackend, reqs: list[ChatRequest], concurrency: int, rpm: float) -> int:
+    failed = 0
+
+    async def ask(task: int) -> None:
+        nonlocal failed
+        try:
+            await backend.complete(reqs[task])
+        except Exception:  # counted and reported: a benchmark must not stop at one failure
+            failed += 1
+
+    await probing.run_bounded(list(range(len(reqs))), ask, concurrency=concurrency, rpm=rpm)
+    await backend.aclose()
+    return failed
+
+
+async def sequential(backend: OpenAIBackend, reqs: list[ChatRequest]) -> None:
+    for r in reqs:
+        await backend.complete(r)
+    await backend.aclose()
+
+
+def measure(faults: Faults, run) -> tuple[float, dict]:
+    _litellm()  # import outside the timed part: it takes seconds and happens once per process
+    with Simulator(port=0, faults=faults) as sim:
+        backend = OpenAIBackend(api_key=KEY, api_base=sim.url)
+        t0 = time.perf_counter()
+        result = asyncio.run(run(backend))
+        wall = time.perf_counter() - t0
+        stats = sim.stats()
+    stats["retries"] = backend.retries
+    stats["result"] = result
+    return wall, stats
+
+
+def help_time(repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "harness.cli", "--help"], check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def replay_time(cassette: Path) -> tuple[int, float] | None:
+    """Replay a committed cassette through `harness run --replay` and time it per interaction."""
+    meta = cassette.with_suffix(".meta.yaml")
+    if not cassette.exists() or not meta.exists():
+        return None
+    import yaml
+    interactions = len(yaml.safe_load(cassette.read_text())["interactions"])
+    scenario = yaml.safe_load(meta.read_text()).get("scenario_path", f"scenarios/{cassette.stem}.yaml")
+    out = Path(tempfile.mkdtemp()) / "replay"
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "harness.cli", "run", str(ROOT / scenario), "--backend", "openai",
+                    "--replay", str(cassette), "--out", str(out), *_recorded_options(meta)],
+                   check=True, capture_output=True, env=dict(os.environ, OPENAI_API_KEY=""))
+    return interactions, time.perf_counter() - t0
+
+
+def _recorded_options(meta: Path) -> list[str]:
+    import yaml
+    command = yaml.safe_load(meta.read_text()).get("command", [])
+    keep, out = {"--samples", "--seed", "--temperature", "--conditions"}, []
+    for flag, value in zip(command, command[1:]):
+        if flag in keep:
+            out += [flag, value]
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--samples", type=int, default=1000)
+    p.add_argument("--latency", type=float, default=0.2, help="seconds per request at the server (L)")
+    p.add_argument("--limit-rpm", type=float, default=600, help="server-side requests per minute (R)")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--baseline-samples", type=int, default=100)
+    p.add_argument("--cassette", type=Path, default=ROOT / "cassettes" / "openai" / "helol.yaml")
+    opts = p.parse_args()
+
+    faults = Faults(latency=opts.latency, rate_limit_rpm=opts.limit_rpm, scope="chat")
+    bound = min(opts.limit_rpm / 60, opts.concurrency / opts.latency)
+    print(f"simulator: latency L={opts.latency}s, limit R={opts.limit_rpm:g}/min; "
+          f"concurrency {opts.concurrency}, client --rpm {opts.limit_rpm:g}")
+
+    reqs = requests_for(opts.samples)
+    wall, st = measure(faults, lambda b: concurrent(b, reqs, opts.concurrency, opts.limit_rpm))
+    rps = opts.samples / wall
+    print(f"concurrent: {opts.samples} samples in {wall:.1f}s = {rps:.2f} req/s; bound min(R, c/L) = "
+          f"{bound:.2f} req/s; ratio {rps / bound:.3f}; 429s {st['responses_429']} "
+          f"({st['responses_429'] / max(1, st['chat_requests']):.2%} of {st['chat_requests']} requests); "
+          f"failed {st['result']}")
+
+    base_reqs = reqs[: opts.baseline_samples]
+    wall_b, st_b = measure(faults, lambda b: sequential(b, base_reqs))
+    rps_b = len(base_reqs) / wall_b
+    print(f"sequential baseline: {len(base_reqs)} samples in {wall_b:.1f}s = {rps_b:.2f} req/s "
+          f"(bound 1/L = {1 / opts.latency:.2f}); 429s {st_b['responses_429']}; "
+          f"concurrent is {rps / rps_b:.1f}x faster")
+
+    print(f"harness --help: {help_time():.3f}s (median of 5)")
+    replay = replay_time(opts.cassette)
+    if replay:
+        n, secs = replay
+        print(f"replay {opts.cassette.relative_to(ROOT)}: {n} interactions in {secs:.1f}s "
+              f"(whole process) = {1000 * secs / n:.1f} ms per interaction")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
