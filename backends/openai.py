@@ -382,7 +382,9 @@ class OpenAIBackend:
     async def aclose(self) -> None:
         """Close litellm's cached aiohttp sessions (bound to the running event loop)."""
         if "litellm" in sys.modules:
-            await _litellm().close_litellm_async_clients()
+            close = getattr(_litellm(), "close_litellm_async_clients", None)  # litellm >= 1.7x
+            if close is not None:
+                await close()
 
 
 def _transport_error(exc: BaseException) -> BaseException | None:
