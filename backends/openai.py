@@ -95,6 +95,12 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
+# How our simulator signs its bodies (backends/simulator.py). A run that sees them, live or
+# replayed from a cassette, is reported as simulated whatever backend name it used.
+SIMULATOR_ORGANIZATION = "org-simulator"
+SIMULATOR_FINGERPRINT = "fp_simulator"
+
+
 def _job(obj: Any) -> Job:
     error = _get(obj, "error")
     if error is not None and not isinstance(error, str):
@@ -178,6 +184,13 @@ class OpenAIBackend:
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(api_base={self.api_base!r}, max_retries={self.max_retries})"
+
+    def _seen(self, convert: Callable[[Any], T], obj: Any) -> T:
+        """Convert a provider object, noticing whether it came from our simulator."""
+        if (_get(obj, "organization_id") == SIMULATOR_ORGANIZATION
+                or _get(obj, "system_fingerprint") == SIMULATOR_FINGERPRINT):
+            self.simulated = True
+        return convert(obj)
 
     async def _sync_as_async(self, seconds: float) -> None:
         self.sleep(seconds)
@@ -289,7 +302,7 @@ class OpenAIBackend:
         token = spec.training_file
         for attempt in range(self.max_retries + 1):
             try:
-                return _job(client.fine_tuning.jobs.create(**args))
+                return self._seen(_job, client.fine_tuning.jobs.create(**args))
             except Exception as exc:
                 err = self._error("create_job", exc)
             if self._give_up(err, attempt):
@@ -306,7 +319,7 @@ class OpenAIBackend:
 
     def get_job(self, job_id: str) -> Job:
         litellm = _litellm()
-        return _job(self._call("get_job", job_id, lambda: litellm.retrieve_fine_tuning_job(
+        return self._seen(_job, self._call("get_job", job_id, lambda: litellm.retrieve_fine_tuning_job(
             fine_tuning_job_id=job_id, **self._litellm_args())))
 
     def cancel_job(self, job_id: str) -> Job:
@@ -377,7 +390,7 @@ class OpenAIBackend:
             kwargs["max_tokens"] = request.max_tokens
         token = f"{request.model}:{request.seed}:{len(request.messages)}"
         response = await self._acall("complete", token, lambda: litellm.acompletion(**kwargs))
-        return _completion(response)
+        return self._seen(_completion, response)
 
     async def aclose(self) -> None:
         """Close litellm's cached aiohttp sessions (bound to the running event loop)."""

@@ -101,9 +101,11 @@ def score(file, word: str, unit: str, kind: str, options_csv: str | None, jsonl:
 
 from harness.cli_gen import new  # noqa: E402
 from harness.cli_run import register as _register_run_commands  # noqa: E402
+from harness.cli_sweep import sweep  # noqa: E402
 
 _register_run_commands(main)
 main.add_command(new)
+main.add_command(sweep)
 
 
 if __name__ == "__main__":

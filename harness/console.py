@@ -11,7 +11,7 @@ from rich.table import Table
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
 
-SIMULATED_BANNER = "SIMULATED: mock backend. These numbers are not evidence about real models."
+SIMULATED_BANNER = "SIMULATED (the mock provider, directly or through the simulator): not evidence about real models."
 
 
 class RunUI:

@@ -307,6 +307,8 @@ def write_sidecar(cassette_path: str | os.PathLike, command: list[str], scenario
                 "not evidence about any real model." if simulated
                 else f"Recorded against {recorded_against}.")
     secrets = _secrets(())
+    if command and Path(command[0]).name in ("harness", "cli.py"):
+        command = ["harness", *command[1:]]  # the command a reader types, not a local path
     data = {
         "command": [_SK_TOKEN.sub("sk-***", _scrub_text(str(a), secrets)) for a in command],
         "scenario_hash": scenario_hash,

@@ -15,7 +15,7 @@ from harness.scenario import CONDITIONS
 from harness.store import MANIFEST, read_jsonl
 
 SIMULATED_BACKENDS = {"mock", "simulator"}
-BANNER = "SIMULATED (mock backend: not evidence about real models)"
+BANNER = "SIMULATED (the mock provider, directly or through the simulator): not evidence about real models"
 TRANSCRIPTS_MD = 2      # per condition x probe in report.md
 TRANSCRIPTS_HTML = 100  # per condition x probe in report.html (filterable)
 JUDGE_TITLE = "LLM judge vs rule-based grade"

@@ -237,6 +237,8 @@ class Pipeline:
             self.probe()
             if self.options.judge:
                 self.judge()
+            if getattr(self.backend, "simulated", False) and not self.state.get("simulated"):
+                self.save(simulated=True)  # the provider turned out to be our simulator
             summary = self.report()
         except RunError as e:
             cancelled = self.state.get("job_status") == base.CANCELLED
@@ -438,7 +440,8 @@ def render(store: RunStore) -> dict:
     s = settings_for(scenario, options)
     records, _ = store.records(RESPONSES)
     models = {c: (state.get("fine_tuned_model") if c == "fine_tuned" else s.base_model) for c in s.conditions}
-    meta = {"backend": options.backend, "simulated": manifest["simulated"], "models": models,
+    simulated = bool(manifest["simulated"] or state.get("simulated"))
+    meta = {"backend": options.backend, "simulated": simulated, "models": models,
             "samples": s.samples, "temperature": s.temperature, "seed": s.seed,
             "scenario_hash": manifest["scenario_hash"]}
     summary = report.summarize(scenario, records, meta)

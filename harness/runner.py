@@ -74,7 +74,9 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
     recorded_run_id = None
     if replay:
         from harness import recording
-        recorded_run_id = (recording.read_sidecar(replay) or {}).get("run_id")
+        sidecar = recording.read_sidecar(replay) or {}
+        recorded_run_id = sidecar.get("run_id")
+        simulated = simulated or bool(sidecar.get("simulated"))
     run_id = recorded_run_id or new_run_id(scenario)
     run_dir = out_dir or Path("runs") / scenario.name / run_id
     if run_dir.exists() and any(run_dir.iterdir()):
@@ -162,16 +164,17 @@ def print_status(run_dir: Path) -> None:
     failed = {(r["condition"], r["probe"], r["sample"]) for r in records if r.get("status") != "ok"} - done
     total = len(s.conditions) * len(scenario.probes) * s.samples
     judged, _ = store.records("judge.jsonl")
-    spent = 0.0 if manifest.get("simulated") else spent_of(state, records, judged)
+    simulated = bool(manifest.get("simulated") or state.get("simulated"))
+    spent = 0.0 if simulated else spent_of(state, records, judged)
     lines = [
         f"run        {manifest['run_id']} ({scenario.name}, word {scenario.rule.word}, backend {options.backend}"
-        + (", SIMULATED" if manifest.get("simulated") else "") + ")",
+        + (", SIMULATED" if simulated else "") + ")",
         f"status     {state.get('status')}" + (f": {state['error']}" if state.get("error") else ""),
         "steps      " + (", ".join(f"{k} {v}" for k, v in state.get("steps", {}).items()) or "none yet"),
         f"job        {state.get('job_id') or '-'} ({state.get('job_status') or '-'})",
         f"model      {state.get('fine_tuned_model') or '-'}",
         f"samples    {len(done)} of {total} done, {len(failed)} failed" + (f", {dropped} torn line(s)" if dropped else ""),
-        f"spend      ${spent:.4f} " + ("(simulated: nothing is spent)" if manifest.get("simulated")
+        f"spend      ${spent:.4f} " + ("(simulated: nothing is spent)" if simulated
                                      else "(estimate from the price table)"),
     ]
     console.out.print("\n".join(lines))
