@@ -111,22 +111,30 @@ def _execute(store: RunStore, backend) -> dict:
     return pipeline.execute()
 
 
+def reopen(store: RunStore, *, api_base: str | None = None, poll_interval: float | None = None):
+    """Get a run ready to continue (the caller holds its lock): refuse a cancelled run,
+    apply changed provider options, build its backend, mark it running. Returns the backend."""
+    scenario, options, manifest = load_run(store)
+    state = store.read_json(STATE)
+    if state.get("status") == "cancelled":
+        raise StoreError(f"{store.dir}: the run was cancelled; start a new one")
+    changes = {k: v for k, v in {"api_base": api_base, "poll_interval": poll_interval}.items()
+               if v is not None and v != getattr(options, k)}
+    if changes:
+        options = dataclasses.replace(options, **changes)
+        manifest["options"] = dataclasses.asdict(options)
+        store.write_json("manifest.json", manifest)
+    backend = open_backend(options.backend, store.dir, scenario, options)
+    state.update(status="running", error=None)
+    store.write_json(STATE, state)
+    return backend
+
+
 def resume(run_dir: Path, *, api_base: str | None, poll_interval: float | None) -> None:
     store = RunStore(run_dir)
     load_run(store)  # a clear error for a folder that is not a run, before taking the lock
     with store.locked():
-        scenario, options, manifest = load_run(store)
-        state = store.read_json(STATE)
-        if state.get("status") == "cancelled":
-            raise StoreError(f"{run_dir}: the run was cancelled; start a new one")
-        changes = {k: v for k, v in {"api_base": api_base, "poll_interval": poll_interval}.items() if v is not None}
-        if changes:
-            options = dataclasses.replace(options, **changes)
-            manifest["options"] = dataclasses.asdict(options)
-            store.write_json("manifest.json", manifest)
-        backend = open_backend(options.backend, run_dir, scenario, options)
-        state.update(status="running", error=None)
-        store.write_json(STATE, state)
+        backend = reopen(store, api_base=api_base, poll_interval=poll_interval)
         summary = _execute(store, backend)
     _print_summary(summary, run_dir)
 

@@ -6,7 +6,6 @@ Threads, not processes: a run spends its time in I/O (provider calls, fsync) or 
 in-process mock, and a kill of the one process leaves no orphan holding a run's lock."""
 from __future__ import annotations
 
-import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ import backends
 from backends.base import BackendError, CassetteMiss, ConfigError
 from harness import console, runner
 from harness.errors import PlanError, RunError
-from harness.run import Pipeline, RunOptions, check_plan, create_run, load_run, make_plan, new_run_id, render
+from harness.run import Pipeline, RunOptions, check_plan, create_run, make_plan, new_run_id, render
 from harness.store import STATE, RunStore, StoreError
 from harness.sweep import (FAILED, RUNNING, SUCCEEDED, SWEEP_COPY, Banks, GeneratedCell, SweepFile,
                            SweepState, build_state, cell_dir, cell_scenario, check_directory, check_unchanged,
@@ -215,22 +214,13 @@ def _start(store: RunStore, g: GeneratedCell, scenario_path: Path, ctx: Context)
 
 def _resume(store: RunStore, cell_id: str, ctx: Context) -> dict:
     """runner.resume without its printing: the same files, the same checks."""
-    scenario, options, manifest = load_run(store)
     state = store.read_json(STATE)
     if state.get("status") == "succeeded":  # only the report is missing: no model is called
         with PLOT_LOCK:
             return render(store)
     if state.get("status") == "cancelled":
         raise StoreError(f"{store.dir}: the run was cancelled; delete it to run the cell again")
-    changes = {k: v for k, v in {"api_base": ctx.api_base, "poll_interval": ctx.poll_interval}.items()
-               if v is not None and v != getattr(options, k)}
-    if changes:  # as `harness resume --api-base/--poll-interval` does
-        options = dataclasses.replace(options, **changes)
-        manifest["options"] = dataclasses.asdict(options)
-        store.write_json("manifest.json", manifest)
-    backend = runner.open_backend(options.backend, store.dir, scenario, options)
-    state.update(status="running", error=None)
-    store.write_json(STATE, state)
+    backend = runner.reopen(store, api_base=ctx.api_base, poll_interval=ctx.poll_interval)
     return _execute(store, backend, cell_id, ctx)
 
 
