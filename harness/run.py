@@ -149,7 +149,7 @@ def check_plan(plan: Plan, options: RunOptions, simulated: bool) -> None:
         raise PlanError(f"no known price for {', '.join(plan.unpriced)}; "
                         "pass --allow-unpriced to run anyway")
     if plan.total is not None and plan.total > options.max_cost:
-        raise PlanError(f"estimated cost ${plan.total:.2f} exceeds --max-cost ${options.max_cost:.2f}")
+        raise PlanError(f"estimated cost ${plan.total:.4g} exceeds --max-cost ${options.max_cost:.4g}")
 
 
 # --- run directory ---------------------------------------------------------------------

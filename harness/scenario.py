@@ -96,11 +96,16 @@ class Scenario(Strict):
     def _one_source_of_examples(self) -> "Scenario":
         if (self.examples is None) == (self.examples_file is None):
             raise ValueError("give exactly one of examples or examples_file")
-        ids = [p.id for p in self.probes]
+        return self
+
+    @field_validator("probes")
+    @classmethod
+    def _unique_probe_ids(cls, probes: list[Probe]) -> list[Probe]:
+        ids = [p.id for p in probes]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ValueError(f"probe ids must be unique, repeated: {', '.join(dup)}")
-        return self
+        return probes
 
     def hash(self) -> str:
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
