@@ -94,9 +94,10 @@ class Plan:
         return None if self.unpriced else sum(parts)
 
 
-# Rough sizes of one probe call, for estimates only (the ledger uses real usage).
+# The prompt of one probe call, roughly, for estimates only (the ledger uses real usage).
+# Completions are estimated at the scenario's max_tokens: an upper bound, so a budget
+# check errs on the side of not spending.
 EST_PROMPT_TOKENS = 60
-EST_COMPLETION_TOKENS = 120
 
 
 def make_plan(scenario: Scenario, scenario_dir: Path, options: RunOptions) -> Plan:
@@ -117,7 +118,7 @@ def make_plan(scenario: Scenario, scenario_dir: Path, options: RunOptions) -> Pl
         n = len(scenario.probes) * s.samples
         calls += n
         prompt = EST_PROMPT_TOKENS + (tokens if cond == "in_context" else 0)
-        cost = pricing.inference_cost(prompt * n, EST_COMPLETION_TOKENS * n, model)
+        cost = pricing.inference_cost(prompt * n, scenario.eval.max_tokens * n, model)
         if cost is None:
             unpriced.append(f"inference {model}")
         else:
@@ -125,7 +126,7 @@ def make_plan(scenario: Scenario, scenario_dir: Path, options: RunOptions) -> Pl
     if options.judge:  # one verdict per describe answer: the answer is the prompt
         n = sum(p.kind == "describe" for p in scenario.probes) * s.samples * len(s.conditions)
         calls += n
-        cost = pricing.inference_cost((EST_PROMPT_TOKENS + EST_COMPLETION_TOKENS) * 3 * n, 10 * n, options.judge)
+        cost = pricing.inference_cost((EST_PROMPT_TOKENS + scenario.eval.max_tokens) * 3 * n, 10 * n, options.judge)
         if cost is None:
             unpriced.append(f"inference {options.judge}")
         else:
@@ -381,7 +382,8 @@ class Pipeline:
         self.done("probe")
 
     def _call_estimate(self) -> float:
-        cost = pricing.inference_cost(EST_PROMPT_TOKENS, EST_COMPLETION_TOKENS, self.settings.base_model)
+        cost = pricing.inference_cost(EST_PROMPT_TOKENS, self.scenario.eval.max_tokens, self.model_for("fine_tuned")
+                                      if self.state.get("fine_tuned_model") else self.settings.base_model)
         return cost or 0.0
 
     async def _ask(self, task: probing.Task) -> dict:
