@@ -12,6 +12,7 @@ vcrpy is imported only inside `cassette()`: `harness --help` must stay fast.
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 import json
 import os
 import re
@@ -345,3 +346,27 @@ def read_sidecar(path: str | os.PathLike) -> dict | None:
     if not isinstance(data, dict) or "recorded_against" not in data:
         raise ValueError(f"{p}: not a cassette sidecar (no recorded_against)")
     return data
+
+
+def recorded_requests(path: str | os.PathLike) -> Counter:
+    """How many interactions a cassette holds per (METHOD, path), hosts ignored."""
+    import yaml
+    from urllib.parse import urlsplit
+
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return Counter((i["request"]["method"].upper(), urlsplit(i["request"]["uri"]).path)
+                   for i in data.get("interactions", []))
+
+
+def check_complete(path: str | os.PathLike, chat_calls: int) -> None:
+    """A recording that missed calls would replay as a cassette miss much later, on
+    someone else's machine: refuse it now."""
+    chats = sum(n for (method, p), n in recorded_requests(path).items()
+                if method == "POST" and p.endswith("/chat/completions"))
+    if chats < chat_calls:
+        raise RecordingIncomplete(f"{path}: {chat_calls} chat answers were received but only {chats} "
+                                  "were recorded; this cassette would not replay the run (record again)")
+
+
+class RecordingIncomplete(Exception):
+    """Traffic went past the recorder."""

@@ -11,6 +11,7 @@ from typing import Iterator
 import backends
 from backends.base import ConfigError
 from harness import console
+from harness.errors import RunError
 from harness.run import (RUN_ID_KEY, Pipeline, PlanError, RunOptions, check_plan, create_run, load_run,
                          make_plan, new_run_id, render, settings_for, spent_of)
 from harness.scenario import Scenario, load_scenario
@@ -94,6 +95,12 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
             summary = _execute(store, backend)
     if record:
         from harness import recording
+        answered = len([r for r in store.records(RESPONSES)[0] if r.get("status") == "ok"])
+        answered += len([r for r in store.records("judge.jsonl")[0] if r.get("status") == "ok"])
+        try:
+            recording.check_complete(record, answered)
+        except recording.RecordingIncomplete as e:
+            raise RunError(str(e)) from None
         recording.write_sidecar(record, command=argv, scenario_hash=scenario.hash(),
                                 recorded_against=_recorded_against(options),
                                 extra={"run_id": run_id, "backend": options.backend})
