@@ -213,6 +213,7 @@ def cassette(path: str | os.PathLike, mode: str, secrets: Iterable[str | None] =
         raise FileNotFoundError(f"cassette not found: {path}")
     if mode == "record":
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)  # a re-recording replaces the old file, never merges with it
     import vcr
 
     hidden = _secrets(secrets)
@@ -223,7 +224,8 @@ def cassette(path: str | os.PathLike, mode: str, secrets: Iterable[str | None] =
         before_record_request=_request_scrubber(hidden),
         before_record_response=_response_scrubber(hidden),
         decode_compressed_response=True,  # readable bodies, and a key hidden in gzip is still scrubbed
-        drop_unused_requests=True,        # a re-recording replaces the old file, never merges with it
+        # Never drop_unused_requests: vcrpy then rewrites the file on exit even in replay,
+        # so a replay that stopped early (a miss) would delete the rest of the cassette.
     )
     recorder.register_matcher("query_and_body", query_and_body)
     with contextlib.ExitStack() as stack:

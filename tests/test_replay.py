@@ -49,6 +49,7 @@ def test_cassette_replays_to_the_recorded_summary(cassette, tmp_path, monkeypatc
 
 def test_a_request_not_in_the_cassette_is_a_clear_miss(tmp_path, monkeypatch):
     cassette = ROOT / "cassettes/openai/hello.yaml"
+    before = cassette.read_bytes()
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     disable_socket(allow_unix_socket=True)
     try:  # a different seed asks different questions than were recorded
@@ -61,6 +62,7 @@ def test_a_request_not_in_the_cassette_is_a_clear_miss(tmp_path, monkeypatch):
     assert "cassette miss: POST /v1/chat/completions" in result.output
     state = json.loads((tmp_path / "run/state.json").read_text())
     assert state["status"] == "failed" and "cassette miss" in state["error"]
+    assert cassette.read_bytes() == before, "a replay must never rewrite its cassette"
 
 
 def test_no_secret_in_any_cassette():
