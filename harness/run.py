@@ -245,7 +245,9 @@ class Pipeline:
             cancelled = self.state.get("job_status") == base.CANCELLED
             self.save(status="cancelled" if cancelled else "failed", error=str(e))
             raise
-        except base.CassetteMiss as e:
+        except (base.CassetteMiss, base.BackendError) as e:
+            # The provider refused or stayed unreachable after retries: the run stops here,
+            # and its state says why (`harness resume` tries again).
             self.save(status="failed", error=str(e))
             raise RunError(str(e)) from None
         self.save(status="succeeded", error=None)

@@ -249,9 +249,6 @@ def test_sample_failing_after_all_retries_is_failed_not_a_miss_and_resume_asks_i
         assert_complete_and_equal(out, sim, clean)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a BackendError that ends the run (provider unreachable after "
-                   "retries, 401) exits 1 but leaves state.json 'running' with no error; `harness status` "
-                   "then says running (Pipeline.execute saves failed only for RunError/CassetteMiss)")
 def test_unreachable_provider_fails_the_run_and_the_state_says_so(backends_made, tmp_path):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
