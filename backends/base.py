@@ -115,4 +115,7 @@ class Backend(Protocol):
 
     def find_jobs(self, metadata: dict[str, str]) -> list[Job]: ...
 
+    # Optional: `find_files(filename) -> list[FileRef]` lets a resumed run adopt a file whose
+    # upload landed after the process died; without it such a file is uploaded again.
+
     async def complete(self, request: ChatRequest) -> Completion: ...

@@ -260,11 +260,16 @@ class MockBackend:
 
     def upload_training_file(self, data: bytes, filename: str) -> FileRef:
         pairs, tokens = parse_training(data)
-        file_id = "file-mock-" + hashlib.sha256(data).hexdigest()[:24]
+        content_sha = hashlib.sha256(data).hexdigest()
+        file_id = "file-mock-" + _sha(filename, content_sha)[:24]
         self.state["files"][file_id] = {"filename": filename, "bytes": len(data), "tokens": tokens,
-                                        "learned": learn(pairs)}
+                                        "content_sha": content_sha, "learned": learn(pairs)}
         self._save()
         return FileRef(file_id, filename, len(data))
+
+    def find_files(self, filename: str) -> list[FileRef]:
+        return [FileRef(i, f["filename"], f["bytes"]) for i, f in self.state["files"].items()
+                if f["filename"] == filename]
 
     def _job(self, job_id: str) -> dict:
         if job_id not in self.state["jobs"]:
@@ -304,7 +309,8 @@ class MockBackend:
         learned = dict(file["learned"], n_epochs=epochs, base_model=spec.base_model)
         # The model id hashes only what is trained (not metadata such as a run id), so two
         # runs of one scenario sample the same model; a repeated job gets a distinct model.
-        train_key = _sha(spec.training_file, spec.base_model, spec.suffix, spec.hyperparameters, spec.seed)
+        # The file's content, not its id: the id also hashes the (per-run) file name.
+        train_key = _sha(file["content_sha"], spec.base_model, spec.suffix, spec.hyperparameters, spec.seed)
         repeat = sum(j.get("train_key") == train_key for j in self.state["jobs"].values())
         self.state["jobs"][job_id] = {"status": VALIDATING, "spec": spec_json, "polls": 0, "events": [],
                                       "train_key": train_key, "model_hash": _sha(train_key, repeat)[:8],

@@ -282,9 +282,31 @@ class OpenAIBackend:
         def call():
             return litellm.create_file(file=(filename, data), purpose="fine-tune", **self._litellm_args())
 
-        obj = self._call("upload_training_file", filename, call)
-        return FileRef(id=_get(obj, "id"), filename=_get(obj, "filename") or filename,
-                       bytes=int(_get(obj, "bytes") or len(data)))
+        for attempt in range(self.max_retries + 1):
+            try:
+                obj = call()
+                return FileRef(id=_get(obj, "id"), filename=_get(obj, "filename") or filename,
+                               bytes=int(_get(obj, "bytes") or len(data)))
+            except Exception as exc:  # mapped below, none swallowed
+                err = self._error("upload_training_file", exc)
+            if self._give_up(err, attempt):
+                raise err
+            # The upload may have landed although its response was lost: look for the
+            # file by its name (the run makes names unique) before sending it again.
+            if err.status != 429:
+                existing = [f for f in self.find_files(filename) if f.bytes == len(data)]
+                if existing:
+                    return existing[0]
+            self.retries += 1
+            self.sleep(backoff_delay(attempt, err.retry_after, f"upload:{filename}", self.retry_seed))
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def find_files(self, filename: str) -> list[FileRef]:
+        """Fine-tuning files with this name, newest first."""
+        client = self._sdk()
+        page = self._call("find_files", filename, lambda: client.files.list(purpose="fine-tune"))
+        return [FileRef(id=f.id, filename=f.filename, bytes=int(f.bytes or 0))
+                for f in page.data if f.filename == filename]
 
     def create_job(self, spec: JobSpec) -> Job:
         client = self._sdk()

@@ -86,6 +86,7 @@ class SimApp:
         app = web.Application(middlewares=[self._middleware], client_max_size=MAX_UPLOAD)
         r = app.router
         r.add_post("/v1/files", self.upload)
+        r.add_get("/v1/files", self.list_files)
         r.add_get("/v1/files/{id}", self.get_file)
         r.add_post("/v1/fine_tuning/jobs", self.create_job)
         r.add_get("/v1/fine_tuning/jobs", self.list_jobs)
@@ -195,6 +196,14 @@ class SimApp:
         self.stats["uploads"] += 1
         self._save()
         return _json(self.files[ref.id])
+
+    async def list_files(self, request: web.Request) -> web.Response:
+        """ListFilesResponse, newest first; `purpose` filters as OpenAI's does."""
+        purpose = request.query.get("purpose")
+        files = [f for f in reversed(list(self.files.values())) if purpose in (None, f["purpose"])]
+        return _json({"object": "list", "data": files, "has_more": False,
+                      "first_id": files[0]["id"] if files else None,
+                      "last_id": files[-1]["id"] if files else None})
 
     async def get_file(self, request: web.Request) -> web.Response:
         file_id = request.match_info["id"]

@@ -263,9 +263,20 @@ class Pipeline:
     def upload(self) -> None:
         if self.state.get("file_id"):
             return
+        # A name unique to the run lets a resume find a file whose upload landed although
+        # the process died before saving its id: never upload twice.
+        filename = f"{self.state['run_id']}.jsonl"
+        if self.state["steps"].get("upload") == "uploading" and hasattr(self.backend, "find_files"):
+            found = self.backend.find_files(filename)
+            if found:
+                self.state["steps"]["upload"] = "done"
+                self.save(file_id=found[0].id)
+                return
+        self.state["steps"]["upload"] = "uploading"
+        self.save()
         self.ui.step("upload", "uploading training file")
-        ref = self.backend.upload_training_file(self.store.path(TRAIN).read_bytes(),
-                                                f"{self.scenario.name}.jsonl")
+        ref = self.backend.upload_training_file(self.store.path(TRAIN).read_bytes(), filename)
+        crash.maybe_crash("upload_unsaved")  # the file exists, its id is not saved
         self.state["steps"]["upload"] = "done"
         self.save(file_id=ref.id)  # one atomic write: the id and the step together
         crash.maybe_crash("after_upload")

@@ -170,8 +170,6 @@ def test_answers_lost_after_the_work_are_asked_again_and_recorded_once(clean, ba
     assert stats["chat_completions"] > clean["stats"]["chat_completions"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a dropped upload response is retried as a second upload "
-                   "(OpenAIBackend.upload_training_file retries blindly; nothing looks the file up first)")
 def test_upload_done_but_its_response_lost_is_not_uploaded_again(clean, backends_made, tmp_path):
     out = tmp_path / "run"
     with Simulator(port=0, faults=Faults(drop_after_every=1)) as sim:

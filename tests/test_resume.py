@@ -61,7 +61,7 @@ def uninterrupted(tmp_path_factory):
     return json.loads((out / "summary.json").read_text())
 
 
-@pytest.mark.parametrize("point", ["after_upload", "after_create_job", "training", "probing:10", "mid_record:20"])
+@pytest.mark.parametrize("point", ["upload_unsaved", "after_upload", "after_create_job", "training", "probing:10", "mid_record:20"])
 def test_kill_then_resume(point, sim, tmp_path, monkeypatch, uninterrupted):
     out = tmp_path / "run"
 
