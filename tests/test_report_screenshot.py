@@ -12,6 +12,7 @@ from harness.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.charts
 @pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
                     reason="chromium not installed (apt-get install chromium)")
 def test_report_html_renders_in_chromium(tmp_path):
