@@ -21,7 +21,7 @@ from harness.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios/helol.yaml"
-ARGS = ["--samples", "3", "--seed", "5", "--poll-interval", "0", "--backend", "openai"]
+ARGS = ["--samples", "1", "--seed", "5", "--poll-interval", "0", "--backend", "openai"]
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
@@ -61,7 +61,7 @@ def uninterrupted(tmp_path_factory):
     return json.loads((out / "summary.json").read_text())
 
 
-@pytest.mark.parametrize("point", ["upload_unsaved", "after_upload", "after_create_job", "training", "probing:10", "mid_record:20"])
+@pytest.mark.parametrize("point", ["upload_unsaved", "after_upload", "after_create_job", "training", "probing:5", "mid_record:9"])
 def test_kill_then_resume(point, sim, tmp_path, monkeypatch, uninterrupted):
     out = tmp_path / "run"
 
@@ -79,7 +79,7 @@ def test_kill_then_resume(point, sim, tmp_path, monkeypatch, uninterrupted):
     assert counted(sim) == (1, 1)
     records = responses(out)
     keys = [(r["condition"], r["probe"], r["sample"]) for r in records]
-    assert len(keys) == len(set(keys)) == 2 * 7 * 3
+    assert len(keys) == len(set(keys)) == 2 * 7 * 1
     assert json.loads((out / "summary.json").read_text()) == uninterrupted
 
 
