@@ -39,6 +39,8 @@ def run_options(f):
         click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
                      help="Probe requests in flight at once."),
         click.option("--rpm", type=click.FloatRange(min=0.1), help="Client-side limit on requests per minute."),
+        click.option("--tpm", type=click.FloatRange(min=1),
+                     help="Client-side limit on tokens per minute (each probe counted at prompt + max_tokens)."),
         click.option("--poll-interval", type=click.FloatRange(min=0),
                      help="Seconds between job status polls (default: 0 on mock, 10 otherwise)."),
         click.option("--judge", help="Also grade describe answers with this model (LLM judge)."),

@@ -67,11 +67,15 @@ def messages_for(scenario: Scenario, examples: list[Example], condition: str, pr
 
 
 class RateLimiter:
-    """Spaces request starts evenly so that no rolling minute exceeds `rpm`: smoother than
-    a bucket that bursts, which is what keeps a provider's own limiter from answering 429."""
+    """Spaces request starts evenly so that no rolling minute exceeds `rpm` requests or
+    `tpm` tokens (each request counted at `tokens_per_request`, an upper bound): smoother
+    than a bucket that bursts, which keeps a provider's own limiter from answering 429."""
 
-    def __init__(self, rpm: float | None, clock: Callable[[], float] = time.monotonic):
-        self.interval = 60.0 / rpm if rpm else 0.0
+    def __init__(self, rpm: float | None, clock: Callable[[], float] = time.monotonic,
+                 tpm: float | None = None, tokens_per_request: int = 0):
+        by_requests = 60.0 / rpm if rpm else 0.0
+        by_tokens = 60.0 * tokens_per_request / tpm if tpm and tokens_per_request else 0.0
+        self.interval = max(by_requests, by_tokens)
         self.clock = clock
         self._next = 0.0
         self._lock = asyncio.Lock()
@@ -89,11 +93,12 @@ class RateLimiter:
 
 async def run_bounded(tasks: list[Task], worker: Callable[[Task], Awaitable[None]], *,
                       concurrency: int, rpm: float | None,
-                      should_stop: Callable[[], bool] = lambda: False) -> None:
+                      should_stop: Callable[[], bool] = lambda: False,
+                      tpm: float | None = None, tokens_per_request: int = 0) -> None:
     """Run `worker` on every task with at most `concurrency` in flight and starts spaced by
     the limiter. `should_stop` is checked before each start (budget cap); tasks not started
     stay undone and a resume picks them up."""
-    limiter = RateLimiter(rpm)
+    limiter = RateLimiter(rpm, tpm=tpm, tokens_per_request=tokens_per_request)
     queue: asyncio.Queue[Task] = asyncio.Queue()
     for t in tasks:
         queue.put_nowait(t)

@@ -41,6 +41,7 @@ class RunOptions:
     allow_unpriced: bool = False
     concurrency: int = 8
     rpm: float | None = None
+    tpm: float | None = None
     poll_interval: float | None = None
     judge: str | None = None
 
@@ -383,8 +384,9 @@ class Pipeline:
 
         self.ui.progress_start(total, total - len(todo))
         try:
-            self._run_async(probing.run_bounded(todo, ask, concurrency=self.options.concurrency,
-                                                rpm=self.options.rpm, should_stop=over_budget))
+            self._run_async(probing.run_bounded(
+                todo, ask, concurrency=self.options.concurrency, rpm=self.options.rpm, should_stop=over_budget,
+                tpm=self.options.tpm, tokens_per_request=self._tokens_per_request()))
         finally:
             self.ui.progress_stop()
         if stopped:
@@ -393,6 +395,14 @@ class Pipeline:
         final = self.responses()
         self.store.rewrite_jsonl(RESPONSES, [final[k] for k in sorted(final)])
         self.done("probe")
+
+    def _tokens_per_request(self) -> int:
+        """What a provider's tokens-per-minute limit counts for one probe: its prompt (the
+        largest, in_context, if probed) plus max_tokens."""
+        prompt = EST_PROMPT_TOKENS
+        if "in_context" in self.settings.conditions:
+            prompt += self._tokens()
+        return prompt + self.scenario.eval.max_tokens
 
     def _call_estimate(self) -> float:
         cost = pricing.inference_cost(EST_PROMPT_TOKENS, self.scenario.eval.max_tokens, self.model_for("fine_tuned")

@@ -211,6 +211,10 @@ def _print_summary(summary: dict, run_dir: Path) -> None:
     if summary.get("simulated"):
         console.out.print(f"[bold red]{console.SIMULATED_BANNER}[/bold red]")
     console.out.print(console.summary_table(summary))
+    failed = sum(cell["failed"] for cell in summary["cells"])
+    if failed:
+        console.out.print(f"[yellow]{failed} sample(s) failed after retries and are not scored; "
+                          f"`harness resume {run_dir}` asks them again.[/yellow]")
     console.out.print(f"report: {run_dir / 'report.md'}  (also report.html, summary.json)")
 
 
