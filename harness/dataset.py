@@ -8,8 +8,6 @@ not exactly, what OpenAI bills.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,6 +16,7 @@ from pathlib import Path
 import harness  # noqa: F401  (points TIKTOKEN_CACHE_DIR at bundled encodings: works offline)
 from harness import pricing, rules
 from harness.scenario import Example, Scenario, ScenarioError
+from harness.store import write_atomic
 
 ROLES = ("system", "user", "assistant")
 MIN_EXAMPLES = 10  # OpenAI refuses fine-tuning files with fewer
@@ -181,17 +180,8 @@ def to_jsonl(records: Sequence[dict]) -> bytes:
 def build(scenario: Scenario, base_dir: Path, out_dir: Path = Path("data")) -> Path:
     """Write <out_dir>/<name>.jsonl (atomically, so a crash never leaves half a file)."""
     data = to_jsonl(chat_records(scenario, resolve_examples(scenario, base_dir)))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{scenario.name}.jsonl"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{scenario.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    target = Path(out_dir) / f"{scenario.name}.jsonl"
+    write_atomic(target, data)
     return target
 
 

@@ -326,11 +326,9 @@ def write_sidecar(cassette_path: str | os.PathLike, command: list[str], scenario
     }
     for key, value in (extra or {}).items():
         data.setdefault(key, value)
+    from harness.store import write_atomic
     out = sidecar_path(cassette_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    os.replace(tmp, out)
+    write_atomic(out, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return out
 
 

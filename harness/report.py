@@ -5,14 +5,12 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import judge, rules, scoring, stats
 from harness.scenario import CONDITIONS
-from harness.store import MANIFEST, read_jsonl
+from harness.store import MANIFEST, read_jsonl, write_atomic
 
 SIMULATED_BACKENDS = {"mock", "simulator"}
 BANNER = "SIMULATED (the mock provider, directly or through the simulator): not evidence about real models"
@@ -494,19 +492,6 @@ def escape(s: str) -> str:
 
 # --- files ------------------------------------------------------------------------------
 
-def _write_atomic(path: Path, text: str) -> None:
-    # A unique temporary name beside the target, opened normally so the umask applies
-    # (mkstemp would make the reports private to the user).
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def summary_json(summary: dict) -> str:
     return json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
 
@@ -536,8 +521,8 @@ def write_reports(run_dir: Path, summary: dict, records: list[dict], scenario=No
     run_dir = Path(run_dir)
     if "judge" not in summary:
         _attach_judge(summary, judge_from_dir(run_dir, summary, records))
-    _write_atomic(run_dir / "summary.json", summary_json(summary))
-    _write_atomic(run_dir / "report.md", render_md(summary, records))
-    _write_atomic(run_dir / "report.html", render_html(summary, records))
+    write_atomic(run_dir / "summary.json", summary_json(summary))
+    write_atomic(run_dir / "report.md", render_md(summary, records))
+    write_atomic(run_dir / "report.html", render_html(summary, records))
 
 

@@ -152,33 +152,45 @@ def _friendly(err: dict) -> str:
     return err["msg"].removeprefix("Value error, ")
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    path = Path(path)
+def read_yaml(path: Path, error: type[Exception] = None, what: str = "scenario") -> tuple[str, dict, dict]:
+    """A YAML mapping with the line of every path in it: (text, data, lines). Errors name
+    the file and line, as `error` (ScenarioError by default)."""
+    error = error or ScenarioError
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: file not found") from None
+        raise error(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError(f"{path}: cannot read: {e}") from None
+        raise error(f"{path}: cannot read: {e}") from None
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else 1
-        raise ScenarioError(f"{path}:{line}: malformed YAML: {getattr(e, 'problem', None) or e}") from None
+        raise error(f"{path}:{line}: malformed YAML: {getattr(e, 'problem', None) or e}") from None
     if not isinstance(data, dict):
-        raise ScenarioError(f"{path}:1: expected a mapping of scenario fields at the top level")
-    lines = _positions(node) if node is not None else {}
+        raise error(f"{path}:1: expected a mapping of {what} fields at the top level")
+    return text, data, _positions(node)
+
+
+def first_error(e: ValidationError, lines: dict[tuple, int]) -> tuple[int, tuple, str, str]:
+    """The problem to report first: (line, field path, message, "(and N more)")."""
+    located = [(_line_for(_doc_loc(err["loc"]), lines), err) for err in e.errors()]
+    # An unknown key explains a "missing" one (a typo), so it is reported first.
+    line, err = min(located, key=lambda pair: (pair[1]["type"] != "extra_forbidden", pair[0]))
+    more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+    return line, _doc_loc(err["loc"]), _friendly(err), more
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    _, data, lines = read_yaml(path)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
-        # Report the first problem in the file; pydantic's own order is by field.
-        located = [(_line_for(_doc_loc(err["loc"]), lines), err) for err in e.errors()]
-        # An unknown key explains a "missing" one (a typo), so it is reported first.
-        line, err = min(located, key=lambda pair: (pair[1]["type"] != "extra_forbidden", pair[0]))
-        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise ScenarioError(f"{path}:{line}: {_field_name(_doc_loc(err['loc']))}: {_friendly(err)}{more}") from None
+        line, loc, message, more = first_error(e, lines)
+        raise ScenarioError(f"{path}:{line}: {_field_name(loc)}: {message}{more}") from None
     _check_examples(scenario, path, lines)
     return scenario
 

@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,19 +24,23 @@ class StoreError(Exception):
     """The run directory is missing, unreadable or locked by another process."""
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path | str, data: bytes | str) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over the target:
-    a crash leaves either the old file or the new one, never half of one."""
+    a crash leaves either the old file or the new one, never half of one. The temporary
+    file is opened normally (not mkstemp) so the umask applies, as for any other file."""
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -8,10 +8,8 @@ unfinished ones (no second upload, no second job, no sample asked twice)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,8 +19,7 @@ import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from harness import generate
-from harness.scenario import (Scenario, ScenarioError, Strict, _doc_loc, _field_name, _friendly,
-                              _line_for, _positions)
+from harness.scenario import Scenario, ScenarioError, Strict, _field_name, _line_for, first_error, read_yaml
 from harness.store import RunStore, StoreError, dump_json, write_atomic
 
 SWEEP_STATE = "sweep.json"
@@ -91,34 +88,15 @@ class SweepFile:
 
 def load_sweep(path: str | Path) -> SweepFile:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SweepError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SweepError(f"{path}: cannot read: {e}") from None
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise SweepError(f"{path}:{mark.line + 1 if mark else 1}: malformed YAML: "
-                         f"{getattr(e, 'problem', None) or e}") from None
-    if not isinstance(data, dict):
-        raise SweepError(f"{path}:1: expected a mapping of sweep fields at the top level")
-    lines = _positions(node)
+    text, data, lines = read_yaml(path, SweepError, "sweep")
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as e:
-        located = [(_line_for(_doc_loc(err["loc"]), lines), err) for err in e.errors()]
-        line, err = min(located, key=lambda pair: (pair[1]["type"] != "extra_forbidden", pair[0]))
-        loc = _doc_loc(err["loc"])
-        message = _friendly(err)
+        line, loc, message, more = first_error(e, lines)
         if not loc and ": " in message:  # a whole-sweep check names its own field first
             head, message = message.split(": ", 1)
             loc = (head,)
             line = _line_for(loc, lines)
-        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
         raise SweepError(f"{path}:{line}: {_field_name(loc)}: {message}{more}") from None
     return SweepFile(path, text, spec, lines)
 
@@ -260,16 +238,7 @@ class SweepState:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Atomic (temporary file, then rename), readable like the run's reports."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
 
 
 def cell_dir(sweep_dir: Path, cell_id: str) -> Path:

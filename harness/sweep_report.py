@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import uuid
 from pathlib import Path
 
 from harness import scoring, stats
-from harness.report import BANNER, _write_atomic, escape, fmt_rate
+from harness.report import BANNER, escape, fmt_rate
+from harness.store import write_atomic
 
 SUMMARY = "sweep_summary.json"
 REPORT_MD = "sweep_report.md"
@@ -194,23 +193,10 @@ def write(sweep_dir: Path, state_data: dict) -> dict:
     if any(c["metrics"] for c in summary["cells"]):
         for stem, metric, title in CHARTS:
             png = sweep_plots.rate_chart(summary["series"], metric, title, summary["simulated"])
-            _write_png(sweep_dir / PLOTS / f"{stem}.png", png)
+            write_atomic(sweep_dir / PLOTS / f"{stem}.png", png)
             charts.append((title, png))
             plot_files.append((f"{PLOTS}/{stem}.png", title))
-    _write_atomic(sweep_dir / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    _write_atomic(sweep_dir / REPORT_MD, render_md(summary, plot_files))
-    _write_atomic(sweep_dir / REPORT_HTML, render_html(summary, charts))
+    write_atomic(sweep_dir / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(sweep_dir / REPORT_MD, render_md(summary, plot_files))
+    write_atomic(sweep_dir / REPORT_HTML, render_html(summary, charts))
     return summary
-
-
-def _write_png(path: Path, data: bytes) -> None:
-    """Atomic, and readable like the reports beside it (mkstemp would make it private)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
