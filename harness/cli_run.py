@@ -62,7 +62,7 @@ def run_options(f):
 def run(scenario: Path, out_dir: Path | None, record: Path | None, replay: Path | None, dry_run: bool, **opts) -> None:
     """Run an experiment end to end: fine-tune, probe every condition, score, report."""
     from harness import runner
-    from harness.run import RunOptions
+    from harness.options import RunOptions
     if record and replay:
         _fail("--record and --replay cannot be used together", EXIT_BAD_INPUT)
     opts["conditions"] = _conditions(opts["conditions"])

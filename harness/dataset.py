@@ -8,7 +8,7 @@ not exactly, what OpenAI bills.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -228,55 +228,6 @@ def default_epochs(n_examples: int) -> int:
     if n_examples * 3 > 25_000:
         return max(1, 25_000 // n_examples)
     return 3
-
-
-@dataclass(frozen=True)
-class Plan:
-    examples: int
-    tokens_per_epoch: int
-    epochs: int
-    training_tokens: int
-    training_cost: float | None
-    inference_calls: int
-    inference_prompt_tokens: int
-    inference_completion_tokens: int
-    inference_cost: float | None
-    unpriced: tuple[str, ...]  # models without a known price
-
-    @property
-    def total_cost(self) -> float | None:
-        if self.training_cost is None or self.inference_cost is None:
-            return None
-        return self.training_cost + self.inference_cost
-
-
-def estimate_plan(records: Sequence[dict], base_model: str, epochs: int | str,
-                  probe_calls: Mapping[str, int], prompt_tokens_per_call: int = 100,
-                  completion_tokens_per_call: int = 300) -> Plan:
-    """Dry-run estimate. probe_calls maps a condition (fine_tuned, base, in_context) to its
-    number of calls; fine_tuned calls are priced at the fine-tuned rate of base_model, and an
-    in_context prompt also carries all training examples. epochs may be "auto"."""
-    per_example = count_tokens(records, base_model)
-    tokens = sum(per_example)
-    n_epochs = default_epochs(len(records)) if epochs == "auto" else int(epochs)
-    models = {"fine_tuned": f"ft:{base_model}:estimate", "base": base_model, "in_context": base_model}
-    unknown = sorted(set(probe_calls) - set(models))
-    if unknown:
-        raise ValueError(f"unknown condition(s) {unknown}; expected {sorted(models)}")
-    unpriced = [] if pricing.is_priced(base_model) else [base_model]
-    calls = prompt = completion = 0
-    cost: float | None = 0.0
-    for condition, n in probe_calls.items():
-        p = n * (prompt_tokens_per_call + (tokens if condition == "in_context" else 0))
-        c = n * completion_tokens_per_call
-        calls, prompt, completion = calls + n, prompt + p, completion + c
-        part = pricing.inference_cost(p, c, models[condition])
-        cost = None if part is None or cost is None else cost + part
-    return Plan(examples=len(records), tokens_per_epoch=tokens, epochs=n_epochs,
-                training_tokens=tokens * n_epochs,
-                training_cost=pricing.training_cost(tokens, n_epochs, base_model),
-                inference_calls=calls, inference_prompt_tokens=prompt,
-                inference_completion_tokens=completion, inference_cost=cost, unpriced=tuple(unpriced))
 
 
 # --- validating any chat JSONL ------------------------------------------------------------

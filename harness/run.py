@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import platform
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -20,138 +18,14 @@ from typing import Any, Callable
 import harness
 from backends import base
 from harness import crash, dataset, pricing, probing, report
-from harness.errors import PlanError, RunError
-from harness.scenario import Scenario, load_scenario
+from harness.errors import RunError
+from harness.options import RunOptions, settings_for
+from harness.plan import EST_PROMPT_TOKENS
+from harness.scenario import Scenario
 from harness.store import EVENTS, MANIFEST, RESPONSES, STATE, TRAIN, RunStore
 
 RUN_ID_KEY = "harness_run_id"  # job metadata that lets a resume find its job again
 STEPS = ("prepare", "upload", "train", "probe", "report")
-
-
-@dataclass
-class RunOptions:
-    backend: str = "mock"
-    samples: int | None = None
-    temperature: float | None = None
-    seed: int | None = None
-    conditions: list[str] | None = None
-    model: str | None = None  # an existing fine-tuned model: probe it, train nothing
-    api_base: str | None = None
-    max_cost: float = 25.0
-    allow_unpriced: bool = False
-    concurrency: int = 8
-    rpm: float | None = None
-    tpm: float | None = None
-    poll_interval: float | None = None
-    judge: str | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RunOptions":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-
-@dataclass
-class Settings:
-    """What a run actually uses, once scenario defaults and options are combined."""
-    samples: int
-    temperature: float
-    seed: int
-    conditions: list[str]
-    train: bool
-    base_model: str
-    epochs: int
-
-
-def settings_for(scenario: Scenario, options: RunOptions) -> Settings:
-    conditions = options.conditions or list(scenario.eval.conditions)
-    epochs = scenario.fine_tune.hyperparameters.get("n_epochs", 3)
-    return Settings(
-        samples=options.samples or scenario.eval.samples,
-        temperature=scenario.eval.temperature if options.temperature is None else options.temperature,
-        seed=options.seed if options.seed is not None else (scenario.fine_tune.seed or 0),
-        conditions=conditions,
-        train="fine_tuned" in conditions and not options.model,
-        base_model=scenario.fine_tune.base_model,
-        epochs=epochs if isinstance(epochs, int) else 3,
-    )
-
-
-# --- plan and cost ---------------------------------------------------------------------
-
-@dataclass
-class Plan:
-    examples: int
-    training_tokens: int  # per epoch
-    epochs: int
-    training_cost: float | None
-    probe_calls: int
-    inference_cost: float | None
-    unpriced: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> float | None:
-        parts = [self.training_cost or 0.0, self.inference_cost or 0.0]
-        return None if self.unpriced else sum(parts)
-
-
-# The prompt of one probe call, roughly, for estimates only (the ledger uses real usage).
-# Completions are estimated at the scenario's max_tokens: an upper bound, so a budget
-# check errs on the side of not spending.
-EST_PROMPT_TOKENS = 60
-
-
-def make_plan(scenario: Scenario, scenario_dir: Path, options: RunOptions) -> Plan:
-    s = settings_for(scenario, options)
-    examples = dataset.resolve_examples(scenario, scenario_dir)
-    records = dataset.chat_records(scenario, examples)
-    tokens = sum(dataset.count_tokens(records, s.base_model))
-    unpriced: list[str] = []
-    training_cost = None
-    if s.train:
-        training_cost = pricing.training_cost(tokens, s.epochs, s.base_model)
-        if training_cost is None:
-            unpriced.append(f"training {s.base_model}")
-    inference = 0.0
-    calls = 0
-    for cond in s.conditions:
-        model = _probe_model_name(cond, s, options)
-        n = len(scenario.probes) * s.samples
-        calls += n
-        prompt = EST_PROMPT_TOKENS + (tokens if cond == "in_context" else 0)
-        cost = pricing.inference_cost(prompt * n, scenario.eval.max_tokens * n, model)
-        if cost is None:
-            unpriced.append(f"inference {model}")
-        else:
-            inference += cost
-    if options.judge:  # one verdict per describe answer: the answer is the prompt
-        n = sum(p.kind == "describe" for p in scenario.probes) * s.samples * len(s.conditions)
-        calls += n
-        cost = pricing.inference_cost((EST_PROMPT_TOKENS + scenario.eval.max_tokens) * 3 * n, 10 * n, options.judge)
-        if cost is None:
-            unpriced.append(f"inference {options.judge}")
-        else:
-            inference += cost
-    return Plan(len(examples), tokens, s.epochs, training_cost, calls,
-                None if any(u.startswith("inference") for u in unpriced) else inference, unpriced)
-
-
-def _probe_model_name(condition: str, s: Settings, options: RunOptions) -> str:
-    if condition == "fine_tuned":
-        return options.model or f"ft:{s.base_model}"
-    return s.base_model
-
-
-def check_plan(plan: Plan, options: RunOptions, simulated: bool) -> None:
-    """Refuse to start a run that may cost more than allowed or whose price is unknown.
-    A simulated backend costs nothing, so only its estimate is shown."""
-    if simulated:
-        return
-    if plan.unpriced and not options.allow_unpriced:
-        raise PlanError(f"no known price for {', '.join(plan.unpriced)}; "
-                        "pass --allow-unpriced to run anyway")
-    if plan.total is not None and plan.total > options.max_cost:
-        raise PlanError(f"estimated cost ${plan.total:.4g} exceeds --max-cost ${options.max_cost:.4g}")
 
 
 # --- run directory ---------------------------------------------------------------------
@@ -483,12 +357,3 @@ def spent_of(state: dict, records: list[dict], judged: list[dict] = ()) -> float
         cost = pricing.inference_cost(r.get("prompt_tokens", 0), r.get("completion_tokens", 0), r["model"])
         total += cost or 0.0
     return total
-
-
-def scenario_and_dir(path: str | Path) -> tuple[Scenario, Path]:
-    path = Path(path)
-    return load_scenario(path), path.parent
-
-
-def dump_plan(plan: Plan) -> str:
-    return json.dumps(dataclasses.asdict(plan) | {"total": plan.total}, indent=2)

@@ -12,8 +12,10 @@ import backends
 from backends.base import ConfigError
 from harness import console
 from harness.errors import RunError
-from harness.run import (RUN_ID_KEY, Pipeline, PlanError, RunOptions, check_plan, create_run, load_run,
-                         make_plan, new_run_id, render, settings_for, spent_of)
+from harness.errors import PlanError
+from harness.options import RunOptions, settings_for
+from harness.plan import check_plan, make_plan
+from harness.run import RUN_ID_KEY, Pipeline, create_run, load_run, new_run_id, render, spent_of
 from harness.scenario import Scenario, load_scenario
 from harness.store import RESPONSES, STATE, RunStore, StoreError
 

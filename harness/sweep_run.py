@@ -17,7 +17,9 @@ import backends
 from backends.base import BackendError, CassetteMiss, ConfigError
 from harness import console, runner
 from harness.errors import PlanError, RunError
-from harness.run import Pipeline, RunOptions, check_plan, create_run, make_plan, new_run_id, render
+from harness.options import RunOptions
+from harness.plan import check_plan, make_plan
+from harness.run import Pipeline, create_run, new_run_id, render
 from harness.store import STATE, RunStore, StoreError
 from harness.sweep import (FAILED, RUNNING, SUCCEEDED, SWEEP_COPY, Banks, GeneratedCell, SweepFile,
                            SweepState, build_state, cell_dir, cell_scenario, check_directory, check_unchanged,

@@ -200,29 +200,6 @@ def test_count_tokens_overhead_and_encodings():
     assert dataset.count_tokens([rec], "gpt-3.5-turbo-0125")[0] > 0
 
 
-def test_estimate_plan():
-    records = dataset.chat_records(tiny(), tiny().examples)
-    per = dataset.count_tokens(records, "gpt-4o-mini-2024-07-18")
-    plan = dataset.estimate_plan(records, "gpt-4o-mini-2024-07-18", 3,
-                                 {"fine_tuned": 10, "base": 10, "in_context": 2},
-                                 prompt_tokens_per_call=50, completion_tokens_per_call=100)
-    assert plan.training_tokens == 3 * sum(per)
-    assert plan.training_cost == pytest.approx(3 * sum(per) * 3.00 / 1e6)
-    assert plan.inference_calls == 22
-    assert plan.inference_prompt_tokens == 22 * 50 + 2 * sum(per)
-    expected = (10 * 50 * 0.30 + 10 * 100 * 1.20 + 10 * 50 * 0.15 + 10 * 100 * 0.60
-                + 2 * (50 + sum(per)) * 0.15 + 2 * 100 * 0.60) / 1e6
-    assert plan.inference_cost == pytest.approx(expected)
-    assert plan.total_cost == pytest.approx(plan.training_cost + expected)
-    auto = dataset.estimate_plan(records, "gpt-4o-mini", "auto", {})
-    assert auto.epochs == 25  # 2 examples: auto raises epochs toward 100 examples seen, capped at 25
-    unknown = dataset.estimate_plan(records, "mystery", 3, {"base": 1})
-    assert unknown.training_cost is None and unknown.inference_cost is None and unknown.total_cost is None
-    assert unknown.unpriced == ("mystery",)
-    with pytest.raises(ValueError):
-        dataset.estimate_plan(records, "gpt-4o-mini", 3, {"finetuned": 1})
-
-
 def test_default_epochs():
     assert dataset.default_epochs(10) == 10
     assert dataset.default_epochs(50) == 3

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from harness import sweep as sw
 from harness.cli_sweep import sweep
-from harness.run import Plan
+from harness.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[1]
 

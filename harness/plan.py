@@ -1,0 +1,86 @@
+"""What a run will cost before it starts: tokens, calls, the estimate from our price
+table, and the checks that refuse to start (unknown price, over --max-cost)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import dataset, pricing
+from harness.errors import PlanError
+from harness.options import RunOptions, Settings, settings_for
+from harness.scenario import Scenario
+
+
+@dataclass
+class Plan:
+    examples: int
+    training_tokens: int  # per epoch
+    epochs: int
+    training_cost: float | None
+    probe_calls: int
+    inference_cost: float | None
+    unpriced: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> float | None:
+        parts = [self.training_cost or 0.0, self.inference_cost or 0.0]
+        return None if self.unpriced else sum(parts)
+
+
+# The prompt of one probe call, roughly, for estimates only (the ledger uses real usage).
+# Completions are estimated at the scenario's max_tokens: an upper bound, so a budget
+# check errs on the side of not spending.
+EST_PROMPT_TOKENS = 60
+
+
+def make_plan(scenario: Scenario, scenario_dir: Path, options: RunOptions) -> Plan:
+    s = settings_for(scenario, options)
+    examples = dataset.resolve_examples(scenario, scenario_dir)
+    records = dataset.chat_records(scenario, examples)
+    tokens = sum(dataset.count_tokens(records, s.base_model))
+    unpriced: list[str] = []
+    training_cost = None
+    if s.train:
+        training_cost = pricing.training_cost(tokens, s.epochs, s.base_model)
+        if training_cost is None:
+            unpriced.append(f"training {s.base_model}")
+    inference = 0.0
+    calls = 0
+    for cond in s.conditions:
+        model = _probe_model_name(cond, s, options)
+        n = len(scenario.probes) * s.samples
+        calls += n
+        prompt = EST_PROMPT_TOKENS + (tokens if cond == "in_context" else 0)
+        cost = pricing.inference_cost(prompt * n, scenario.eval.max_tokens * n, model)
+        if cost is None:
+            unpriced.append(f"inference {model}")
+        else:
+            inference += cost
+    if options.judge:  # one verdict per describe answer: the answer is the prompt
+        n = sum(p.kind == "describe" for p in scenario.probes) * s.samples * len(s.conditions)
+        calls += n
+        cost = pricing.inference_cost((EST_PROMPT_TOKENS + scenario.eval.max_tokens) * 3 * n, 10 * n, options.judge)
+        if cost is None:
+            unpriced.append(f"inference {options.judge}")
+        else:
+            inference += cost
+    return Plan(len(examples), tokens, s.epochs, training_cost, calls,
+                None if any(u.startswith("inference") for u in unpriced) else inference, unpriced)
+
+
+def _probe_model_name(condition: str, s: Settings, options: RunOptions) -> str:
+    if condition == "fine_tuned":
+        return options.model or f"ft:{s.base_model}"
+    return s.base_model
+
+
+def check_plan(plan: Plan, options: RunOptions, simulated: bool) -> None:
+    """Refuse to start a run that may cost more than allowed or whose price is unknown.
+    A simulated backend costs nothing, so only its estimate is shown."""
+    if simulated:
+        return
+    if plan.unpriced and not options.allow_unpriced:
+        raise PlanError(f"no known price for {', '.join(plan.unpriced)}; "
+                        "pass --allow-unpriced to run anyway")
+    if plan.total is not None and plan.total > options.max_cost:
+        raise PlanError(f"estimated cost ${plan.total:.4g} exceeds --max-cost ${options.max_cost:.4g}")
