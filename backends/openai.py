@@ -33,7 +33,7 @@ from backends.base import (
     JobEvent,
     JobSpec,
 )
-from harness.recording import exception_chain, miss_request
+from backends.errors import exception_chain, miss_request
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 BACKOFF_BASE = 1.0      # seconds before the first retry (upper bound of its jitter)

@@ -17,13 +17,16 @@ import json
 import os
 import re
 import socket
-import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+# Miss detection lives with the backends (which must not import harness); re-exported here.
+from backends.errors import (ReplayNetworkBlocked, exception_chain, is_cassette_miss,  # noqa: F401
+                            miss_request)
 
 MODES = ("record", "replay")
 # Request headers that carry credentials or identify the account.
@@ -37,14 +40,7 @@ _KEY_ATTR = "_harness_match_key"
 REDACTED = "<REDACTED>"
 BOUNDARY_TOKEN = b"HARNESS-BOUNDARY"
 MIN_SECRET_LENGTH = 6  # shorter "secrets" would corrupt ordinary text when replaced
-_MISS_MARKERS = ("Can't play back this request", "Can't overwrite existing cassette",
-                 "CannotOverwriteExistingCassetteException", "blocked during replay")
-_METHOD_LINE = re.compile(r"^\s*(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(\S+)", re.M)
 _SK_TOKEN = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
-
-
-class ReplayNetworkBlocked(ConnectionRefusedError):
-    """A replayed run tried to open a real connection that the cassette could not answer."""
 
 
 # --- body normalisation (matching) ----------------------------------------------------
@@ -237,47 +233,6 @@ def cassette(path: str | os.PathLike, mode: str, secrets: Iterable[str | None] =
         yield cas
 
 
-# --- misses ----------------------------------------------------------------------------
-
-def exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
-    """`exc`, then what it was raised from or during (cycle-safe, bounded)."""
-    seen: set[int] = set()
-    todo = [exc]
-    while todo and len(seen) < 32:
-        e = todo.pop(0)
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        yield e
-        todo += [e.__cause__, e.__context__]
-
-
-def miss_request(exc: BaseException) -> tuple[str, str] | None:
-    """(METHOD, PATH) of the request a cassette could not answer, if `exc` is such a miss
-    (vcrpy's error itself, or a library's wrapper around it), else None."""
-    errors = sys.modules.get("vcr.errors")
-    for e in exception_chain(exc):
-        if errors is not None and isinstance(e, errors.CannotOverwriteExistingCassetteException):
-            request = getattr(e, "failed_request", None)
-            if request is None:
-                return ("?", "?")
-            return (request.method, urlsplit(request.uri).path or "/")
-        if isinstance(e, ReplayNetworkBlocked):
-            return ("CONNECT", str(e))
-    for e in exception_chain(exc):
-        text = str(e)
-        if any(marker in text for marker in _MISS_MARKERS):
-            line = _METHOD_LINE.search(text)
-            if line:
-                return (line.group(1), urlsplit(line.group(2)).path or line.group(2))
-            return ("?", "?")
-    return None
-
-
-def is_cassette_miss(exc: BaseException) -> bool:
-    return miss_request(exc) is not None
-
-
 # --- the sidecar -----------------------------------------------------------------------
 
 def sidecar_path(cassette_path: str | os.PathLike) -> Path:
@@ -351,7 +306,6 @@ def read_sidecar(path: str | os.PathLike) -> dict | None:
 def recorded_requests(path: str | os.PathLike) -> Counter:
     """How many interactions a cassette holds per (METHOD, path), hosts ignored."""
     import yaml
-    from urllib.parse import urlsplit
 
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     return Counter((i["request"]["method"].upper(), urlsplit(i["request"]["uri"]).path)

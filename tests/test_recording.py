@@ -14,14 +14,12 @@ from pytest_socket import disable_socket, enable_socket
 
 import harness
 from backends.base import CassetteMiss, ChatRequest, JobSpec, SUCCEEDED
+from backends.errors import ReplayNetworkBlocked, is_cassette_miss, miss_request
 from backends.openai import OpenAIBackend
 from backends.sim_faults import Faults
 from backends.simulator import Simulator
 from harness.recording import (
-    ReplayNetworkBlocked,
     cassette,
-    is_cassette_miss,
-    miss_request,
     normalize_body,
     read_sidecar,
     sidecar_path,
@@ -250,6 +248,22 @@ def test_miss_detection_through_wrappers():
         assert miss_request(outer) == ("POST", "/v1/chat/completions")
         assert is_cassette_miss(outer)
     assert not is_cassette_miss(RuntimeError("HTTP 500: server error"))
+
+
+def test_vcr_miss_is_recognised_by_name_without_importing_vcr():
+    class Request:
+        method, uri = "GET", "http://127.0.0.1:1/v1/files/file-1?x=1"
+
+    # vcrpy's class as backends.errors sees it: matched by name and module, message ignored.
+    vcr_miss = type("CannotOverwriteExistingCassetteException", (Exception,), {"__module__": "vcr.errors"})
+    miss = vcr_miss("no match")
+    miss.failed_request = Request()
+    try:
+        raise RuntimeError("InternalServerError") from miss
+    except RuntimeError as outer:
+        assert miss_request(outer) == ("GET", "/v1/files/file-1")
+    lookalike = type("CannotOverwriteExistingCassetteException", (Exception,), {"__module__": "mylib"})
+    assert not is_cassette_miss(lookalike("no match"))
 
 
 # --- sidecar ---------------------------------------------------------------------------
