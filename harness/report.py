@@ -12,8 +12,10 @@ from harness import judge, rules, scoring, stats
 from harness.scenario import CONDITIONS
 from harness.store import MANIFEST, read_jsonl, write_atomic
 
-SIMULATED_BACKENDS = {"mock", "simulator"}
-BANNER = "SIMULATED (the mock provider, directly or through the simulator): not evidence about real models"
+# Simulated by name even when the metadata lacks the flag; other simulated runs carry the flag.
+SIMULATED_BACKENDS = {"mock"}
+# The one banner (console prints it too); true for every simulated provider, not only the mock.
+BANNER = "SIMULATED (a simulated provider, such as the mock or the simulator): not evidence about real models"
 TRANSCRIPTS_MD = 2      # per condition x probe in report.md
 TRANSCRIPTS_HTML = 100  # per condition x probe in report.html (filterable)
 JUDGE_TITLE = "LLM judge vs rule-based grade"

@@ -150,7 +150,7 @@ def test_write_reports_writes_three_files(written, summary):
     text = (written / "summary.json").read_text()
     assert text.endswith("}\n") and json.loads(text) == summary
     md = (written / "report.md").read_text()
-    assert md.startswith("> **SIMULATED (the mock provider, directly or through the simulator): not evidence about real models**")
+    assert md.startswith("> **SIMULATED (a simulated provider, such as the mock or the simulator): not evidence about real models**")
     assert "| fine_tuned | capital | 75% [30–95] (3/4) | 1 |" in md
     assert "**H**ere is one." in md
     assert "\\<script>" in md and "| timeout | 1 |" in md
@@ -162,7 +162,7 @@ def test_html_is_self_contained_escaped_and_flagged(written):
     sources = re.findall(r"""src=['"]([^'"]*)""", page)
     assert len(sources) >= 3 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert "<link" not in page
-    assert "class='banner'" in page and "SIMULATED (the mock provider, directly or through the simulator): not evidence about real models" in page
+    assert "class='banner'" in page and "SIMULATED (a simulated provider, such as the mock or the simulator): not evidence about real models" in page
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<mark>H</mark>ere is one." in page
     assert page.count("class='tr'") == sum(1 for r in make_records() if r["status"] == "ok")
