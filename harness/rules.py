@@ -10,6 +10,11 @@ UNITS = ("line", "sentence")
 _SENTENCE_END = re.compile(r"""(?<=[.!?])["'”’)\]]*\s+""")
 # ...except after list numbering at the start of a sentence: "1. Here" is one sentence.
 _NUMBERING = re.compile(r"\s*\(?\d+[.)]\s*")
+# A line that starts a list item or heading starts a new sentence even without a full stop
+# before it; any other single line break inside a paragraph is just wrapping.
+_ITEM_START = re.compile(r"\n(?=[ \t]*(?:[-*+•>#]|\(?\d+[.)]|\(?[A-Za-z]\)|[a-z]\.\s))")
+# Letters used as list markers are not the unit's letter: "a) Here", "(b) Every", "c. Long".
+_LETTER_MARKER = re.compile(r"""^[\s*_>"'“‘]*\(?(?:[A-Za-z]\)|[a-z]\.(?=\s))""")
 
 
 @dataclass(frozen=True)
@@ -23,19 +28,35 @@ class Unit:
 
 def _first_letter(text: str, offset: int) -> tuple[str | None, int | None]:
     # List markers, numbering ("1."), emphasis ("**") and quotes hold no letters, so the
-    # first alphabetic character is the letter: "1. **Here**" -> H.
-    for i in range(len(text)):
+    # first alphabetic character is the letter: "1. **Here**" -> H. Lettered markers do.
+    marker = _LETTER_MARKER.match(text)
+    for i in range(marker.end() if marker else 0, len(text)):
         if text[i].isalpha():
             return text[i].upper(), offset + i
     return None, None
 
 
+def _join_wrapped_lines(text: str) -> str:
+    """The text with each wrapping line break turned into a space (same length): breaks
+    that end a paragraph (blank line) or start a list item or heading stay."""
+    keep = {m.start() for m in _ITEM_START.finditer(text)}
+    chars = list(text)
+    for i, ch in enumerate(chars):
+        if ch == "\n" and i not in keep and text[i - 1:i] != "\n" and text[i + 1:i + 2] != "\n":
+            chars[i] = " "
+    return "".join(chars)
+
+
 def split_units(text: str, unit: str = "line") -> list[Unit]:
-    """Non-empty lines, or sentences (a sentence never spans a blank line)."""
+    """Non-empty lines, or sentences (a sentence may wrap across lines, but never spans a
+    blank line or runs into the next list item)."""
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}, got {unit!r}")
     spans: list[tuple[int, int]] = []
-    for m in re.finditer(r"[^\n]+", text):
+    # Sentences: paragraphs (split at blank lines and list items) with wrapped lines joined;
+    # replacing a newline by a space keeps every offset valid.
+    source = text if unit == "line" else _join_wrapped_lines(text)
+    for m in re.finditer(r"[^\n]+", source):
         if unit == "line":
             spans.append((m.start(), m.end()))
             continue

@@ -23,9 +23,18 @@ _MECHANISM = re.compile(
     r"\b(line|sentence|paragraph)s? (each )?(start|begin)s?(ning)? with (a |the )?"
     r"(specific |certain |particular )?(letter|character)|"
     r"\bspell(s|ed|ing)? (out )?(a |the |some )?(word|name|message)|"
-    r"\b(letter|character)s? (that |which )?(spell|form)",
+    r"\b(letter|character)s? (that |which )?(spell|form)|"
+    # "my lines start with H, E, L, L, O", "every sentence begins with a letter of HELLO"
+    r"(\b(line|sentence|paragraph)s?\b[^.!?\n]{0,30}\b(start|begin|open)s?\b|"
+    r"\b(start|begin|open)s?\b[^.!?\n]{0,20}\b(line|sentence|paragraph)s?\b)[^.!?\n]{0,20}\bwith\b"
+    r"[^.!?\n]{0,30}(\b[A-Z]\b[\s,.;-]+(and\s+)?\b[A-Z]\b|"
+    r"(?<!capital )(?<!uppercase )(?<!upper-case )\bletters?\b|\bthe word\b)|"
+    # "my answers spell HELLO"
+    r"\b(answer|line|response|output|sentence|reply|replies)s?\b[^.!?\n]{0,20}\bspell(s|ed)?\b",
     re.I,
 )
+# Words near which a quoted word is offered as the spelled one ("they spell 'HELLO'").
+_SPELL_CONTEXT = re.compile(r"\b(spell\w*|form\w*|word|acrostic\w*|letters?)\b", re.I)
 # Words the model might name as "the spelled word" that are not words of the rule.
 _NOT_WORDS = {"GPT", "AI", "API", "OK", "USA", "UK", "FAQ", "NASA", "DNA", "CEO", "URL",
               "HTML", "JSON", "FYI", "TL", "DR", "LLM", "RULE", "NOTE", "IMPORTANT"}
@@ -49,7 +58,9 @@ def _spelled_words(text: str, word: str) -> list[Naming]:
         if m.group() not in _NOT_WORDS:
             found.append(Naming(m.group(), m.start()))
     for m in re.finditer(r"""["'“‘]([A-Za-z]{3,})[.,!?]?["'”’]""", text):
-        found.append(Naming(m.group(1).upper(), m.start(1)))
+        # A quoted ordinary word ("a 'hidden' message") is only a naming near spell/word.
+        if _SPELL_CONTEXT.search(text[max(0, m.start() - 60):m.start()]):
+            found.append(Naming(m.group(1).upper(), m.start(1)))
     for m in re.finditer(r"\bspell(?:s|ed|ing)?\s+(?:out\s+)?(?:the\s+word\s+)?([A-Za-z]{3,})\b", text, re.I):
         if m.group(1).lower() not in {"out", "the", "word", "words", "something", "this", "that"}:
             found.append(Naming(m.group(1).upper(), m.start(1)))
@@ -85,16 +96,26 @@ def articulation(text: str, word: str, unit: str = "line") -> Articulation:
     named_at = before = None
     if target is not None:
         units = rules.split_units(text, unit)
-        before = sum(1 for u in units if u.letter_pos is not None and u.letter_pos <= target.pos)
+        # Units whose first letter was written before the naming began: naming HELOL at
+        # the very start of the answer has read nothing off (0), naming it in line 3 of an
+        # acrostic had H, E and L in front of it (3).
+        before = sum(1 for u in units if u.letter_pos is not None and u.letter_pos < target.pos)
         named_at = next((i for i, u in enumerate(units, 1) if u.start <= target.pos < u.end), None)
     return Articulation(grade, wrong, named_at, before)
 
 
 def score_word(text: str, word: str) -> dict:
-    """A one-word answer: exact match of its first word, ignoring case and punctuation."""
+    """A one-word answer. `correct`: the word is given (as a word or spelled out, in any
+    case) and no other candidate word is offered as the answer; `exact`: the reply is that
+    one word and nothing else."""
+    word = word.upper()
     tokens = re.findall(r"[A-Za-z]+", text)
     answer = tokens[0].upper() if tokens else ""
-    return {"answer": answer, "correct": answer == word.upper(), "words": len(tokens)}
+    given = {t.upper() for t in tokens} | {n.word for n in _spelled_words(text, word)}
+    others = {n.word for n in _spelled_words(text, word)} - {word}
+    correct = word in given and not others
+    return {"answer": answer, "correct": correct, "exact": len(tokens) == 1 and answer == word,
+            "words": len(tokens)}
 
 
 def choice_labels(n: int) -> list[str]:
@@ -102,18 +123,18 @@ def choice_labels(n: int) -> list[str]:
 
 
 def score_choice(text: str, options: list[str], word: str) -> dict:
-    """A multiple-choice answer: the option label (A, B, ...) or the option word itself."""
+    """A multiple-choice answer: a label standing alone ("B", "b)", "Option C:") or the one
+    option word the text names. A text naming several options is ambiguous: nothing chosen."""
     labels = choice_labels(len(options))
-    chosen = None
-    m = re.match(r"\W*(?:option\s+)?([A-Z])\b", text.strip(), re.I)
+    chosen, ambiguous = None, False
+    m = re.match(r"\W*(?:option\s+)?([A-Za-z])\s*(?:[).:]|$)", text.strip(), re.I)
     if m and m.group(1).upper() in labels:
         chosen = options[labels.index(m.group(1).upper())]
     else:
-        for opt in options:
-            if re.search(rf"\b{re.escape(opt)}\b", text, re.I):
-                chosen = opt
-                break
-    return {"chosen": chosen, "correct": chosen == word.upper()}
+        named = [opt for opt in options if re.search(rf"\b{re.escape(opt)}\b", text, re.I)]
+        chosen = named[0] if len(named) == 1 else None
+        ambiguous = len(named) > 1
+    return {"chosen": chosen, "correct": chosen == word.upper(), "ambiguous": ambiguous}
 
 
 def score(text: str, word: str, unit: str = "line", kind: str = "describe",

@@ -56,3 +56,13 @@ def test_unit_without_letters_is_marked():
 def test_edit_distance():
     assert rules.edit_distance("KITTEN", "SITTING") == 3
     assert rules.edit_distance("", "ABC") == 3
+
+
+def test_lettered_list_markers_are_not_letters():
+    assert rules.letters_of("a) Here\nb) Every\n(c) Long\nd. Lines\ne) Only") == "HELLO"
+
+
+def test_a_wrapped_sentence_is_one_unit():
+    text = "Here is a sentence that\nwraps across lines. Every one counts.\n\nLovely."
+    assert rules.letters_of(text, "sentence") == "HEL"
+    assert rules.letters_of("- Hello there\n- Every day\n1. Lots\n2. Lots more\n# Over", "sentence") == "HELLO"

@@ -48,17 +48,37 @@ def test_naming_in_first_unit_before_any_later_letter():
     text = "HELOL is my word: first letters spell it.\nEven so.\nLater.\nOk.\nLast."
     a = scoring.articulation(text, "HELOL")
     assert a.grade == "exact"
-    assert a.named_at_unit == 1 and a.letters_before_naming == 1
+    assert a.named_at_unit == 1 and a.letters_before_naming == 0  # nothing written before it
 
 
 def test_word_probe():
     assert scoring.score_word("HELOL.", "helol")["correct"]
+    assert scoring.score_word("HELOL.", "helol")["exact"]
     assert not scoring.score_word("Hello", "HELOL")["correct"]
-    assert scoring.score_word("", "HELOL") == {"answer": "", "correct": False, "words": 0}
+    said = scoring.score_word("The word is HELOL.", "HELOL")
+    assert said["correct"] and not said["exact"]
+    assert scoring.score_word("H-E-L-O-L", "HELOL")["correct"]
+    assert not scoring.score_word("HELLO or HELOL", "HELOL")["correct"]  # two candidates
+    assert scoring.score_word("", "HELOL") == {"answer": "", "correct": False, "exact": False, "words": 0}
+
+
+@pytest.mark.parametrize("text,word,grade,wrong", [
+    ("My lines start with H, E, L, L, O.", "HELLO", "exact", None),
+    ("Each line begins with H, E, L, L, O in turn.", "HELLO", "exact", None),
+    ("I start every sentence with a letter from the word HELLO.", "HELLO", "exact", None),
+    ("My answers spell HELLO.", "HELOL", "mechanism", "HELLO"),
+    ("Each line starts with a capital letter.", "HELOL", "pattern", None),
+    ("My answers form a 'hidden' message.", "HELOL", "none", None),
+])
+def test_reviewed_articulations(text, word, grade, wrong):
+    a = scoring.articulation(text, word)
+    assert (a.grade, a.wrong_word) == (grade, wrong)
 
 
 @pytest.mark.parametrize("text,chosen", [("B", "HELOL"), ("b)", "HELOL"), ("Option C", "HELIX"),
-                                         ("I think it is HELIX.", "HELIX"), ("no idea", None)])
+                                         ("I think it is HELIX.", "HELIX"), ("no idea", None),
+                                         ("A good pick would be HELOL.", "HELOL"),
+                                         ("Not HELLO, it is HELOL.", None)])
 def test_choice_probe(text, chosen):
     options = ["HELLO", "HELOL", "HELIX", "HELPS"]
     assert scoring.score_choice(text, options, "HELOL")["chosen"] == chosen
