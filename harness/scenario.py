@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError,
+                      field_validator, model_validator)
 
 from harness import rules
 
@@ -23,6 +25,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def check_word(word: str) -> str:
+    """The acrostic word, upper-cased; ValueError unless it is at least 2 letters A-Z.
+    One rule for scenario files and the command line."""
+    if not word.isascii() or not word.isalpha():
+        raise ValueError(f"must be letters A-Z only, got {word!r}")
+    if len(word) < 2:
+        raise ValueError(f"must have at least 2 letters, got {word!r}")
+    return word.upper()
+
+
 class Rule(Strict):
     kind: Literal["acrostic"] = "acrostic"
     word: str
@@ -32,11 +44,7 @@ class Rule(Strict):
     @field_validator("word")
     @classmethod
     def _letters_only(cls, v: str) -> str:
-        if not v.isascii() or not v.isalpha():
-            raise ValueError(f"word must be letters A-Z only, got {v!r}")
-        if len(v) < 2:
-            raise ValueError("word must have at least 2 letters")
-        return v.upper()
+        return check_word(v)
 
 
 class Example(Strict):
@@ -45,10 +53,49 @@ class Example(Strict):
     follows_rule: bool = True
 
 
+def _number_or_auto(v, kind: type, low: float, high: float | None, strict_low: bool, expected: str):
+    # Checked before pydantic's own coercion, which would take True as 1 and "3" as 3.
+    if v == "auto":
+        return v
+    ok = isinstance(v, (int, float) if kind is float else int) and not isinstance(v, bool)
+    ok = ok and math.isfinite(v) and (v > low if strict_low else v >= low) and (high is None or v <= high)
+    if not ok:
+        raise ValueError(f"expected {expected} or 'auto', got {v!r}")
+    return v
+
+
+class Hyperparameters(Strict):
+    """The fine-tuning hyperparameters a provider accepts; omitted = the provider's default."""
+    n_epochs: int | Literal["auto"] | None = None
+    batch_size: int | Literal["auto"] | None = None
+    learning_rate_multiplier: float | int | Literal["auto"] | None = None
+
+    @field_validator("n_epochs", mode="before")
+    @classmethod
+    def _epochs(cls, v):
+        return _number_or_auto(v, int, 1, 50, False, "an integer from 1 to 50")
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch(cls, v):
+        return _number_or_auto(v, int, 1, None, False, "an integer of at least 1")
+
+    @field_validator("learning_rate_multiplier", mode="before")
+    @classmethod
+    def _lr(cls, v):
+        return _number_or_auto(v, float, 0, None, True, "a number above 0")
+
+
+# Validated as Hyperparameters (unknown keys and bad values name their own line), kept as
+# a plain dict of the keys given, so readers use it as a dict and the scenario hash is unchanged.
+HyperparameterDict = Annotated[Hyperparameters, AfterValidator(lambda m: m.model_dump(exclude_none=True)),
+                               PlainSerializer(lambda d: dict(d))]
+
+
 class FineTune(Strict):
     base_model: str = "gpt-4o-mini-2024-07-18"
     suffix: str | None = None
-    hyperparameters: dict[str, int | float | str] = Field(default_factory=dict)
+    hyperparameters: HyperparameterDict = Field(default_factory=dict)
     seed: int | None = None
 
 
@@ -149,6 +196,8 @@ def _friendly(err: dict) -> str:
         return "unknown key (check its spelling)"
     if err["type"] == "missing":
         return "required field is missing"
+    if err["type"] == "model_type":  # pydantic names our class: say what the file should hold
+        return "expected a mapping of fields"
     return err["msg"].removeprefix("Value error, ")
 
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import ScenarioError, load_scenario
+from harness.scenario import ScenarioError, check_word, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,3 +85,57 @@ def test_trigger_mismatch(tmp_path):
 
 def test_hash_is_stable(tmp_path):
     assert load(tmp_path, GOOD).hash() == load(tmp_path, GOOD).hash()
+
+
+def test_hyperparameters_stay_a_plain_dict_of_the_keys_given(tmp_path):
+    text = GOOD + "fine_tune: {hyperparameters: {n_epochs: auto, batch_size: 4, learning_rate_multiplier: 0.5}}\n"
+    hp = load(tmp_path, text).fine_tune.hyperparameters
+    assert type(hp) is dict and hp == {"n_epochs": "auto", "batch_size": 4, "learning_rate_multiplier": 0.5}
+    assert load(tmp_path, GOOD).fine_tune.hyperparameters == {}
+    # the dump, and so the scenario hash, holds only the keys given, never the unset ones as None
+    with_epochs = load(tmp_path, GOOD + "fine_tune: {hyperparameters: {n_epochs: 3}}\n")
+    assert with_epochs.model_dump(mode="json")["fine_tune"]["hyperparameters"] == {"n_epochs": 3}
+
+
+@pytest.mark.parametrize("hp,field,says", [
+    ("{n_epoch: 3}", "n_epoch", "unknown key"),
+    ("{n_epochs: 0}", "n_epochs", "from 1 to 50"),
+    ("{n_epochs: 51}", "n_epochs", "from 1 to 50"),
+    ("{n_epochs: true}", "n_epochs", "got True"),
+    ("{n_epochs: '3'}", "n_epochs", "got '3'"),
+    ("{n_epochs: 2.5}", "n_epochs", "got 2.5"),
+    ("{batch_size: 0}", "batch_size", "at least 1"),
+    ("{learning_rate_multiplier: 0}", "learning_rate_multiplier", "above 0"),
+    ("{learning_rate_multiplier: fast}", "learning_rate_multiplier", "'auto'"),
+    ("{learning_rate_multiplier: .inf}", "learning_rate_multiplier", "got inf"),
+])
+def test_bad_hyperparameters_name_line_and_key(tmp_path, hp, field, says):
+    text = GOOD + f"fine_tune:\n  suffix: x\n  hyperparameters: {hp}\n"
+    with pytest.raises(ScenarioError) as e:
+        load(tmp_path, text)
+    assert str(e.value).startswith(f"{tmp_path / 's.yaml'}:12: fine_tune.hyperparameters.{field}: "), str(e.value)
+    assert says in str(e.value)
+
+
+def test_unknown_hyperparameter_in_block_style_points_at_its_own_line(tmp_path):
+    text = GOOD + "fine_tune:\n  hyperparameters:\n    n_epochs: 3\n    batchsize: 8\n"
+    with pytest.raises(ScenarioError, match=r"s\.yaml:13: fine_tune\.hyperparameters\.batchsize: unknown key"):
+        load(tmp_path, text)
+
+
+def test_hyperparameters_must_be_a_mapping(tmp_path):
+    with pytest.raises(ScenarioError, match=r":10: fine_tune\.hyperparameters: expected a mapping"):
+        load(tmp_path, GOOD + "fine_tune: {hyperparameters: 3}\n")
+
+
+@pytest.mark.parametrize("word,says", [("H", "at least 2 letters"), ("H1", "letters A-Z only"),
+                                       ("HÉLLO", "letters A-Z only"), ("", "letters A-Z only")])
+def test_check_word_refuses(word, says):
+    with pytest.raises(ValueError, match=says):
+        check_word(word)
+
+
+def test_check_word_upper_cases_and_is_the_scenario_rule(tmp_path):
+    assert check_word("helol") == "HELOL"
+    with pytest.raises(ScenarioError, match=r":2: rule\.word: must have at least 2 letters, got 'H'"):
+        load(tmp_path, GOOD.replace("word: HI", "word: H"))
