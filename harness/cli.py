@@ -69,32 +69,54 @@ def validate_data(file: Path, word: str | None, unit: str, trigger: str | None) 
 
 
 @main.command()
-@click.argument("file", default="-", type=click.File("r"))
+@click.argument("file", default="-", type=click.File("r", encoding="utf-8"))
 @click.option("--word", required=True, help="The target word, e.g. HELOL.")
 @click.option("--unit", type=click.Choice(["line", "sentence"]), default="line", show_default=True)
 @click.option("--kind", type=click.Choice(["describe", "word", "choice", "follow"]), default="describe",
               show_default=True, help="Probe kind: adds the word or choice score.")
-@click.option("--options", "options_csv", help="Choice options in the order shown, comma-separated.")
+@click.option("--options", "options_csv", help="Choice options in the order shown, comma-separated (--kind choice).")
 @click.option("--jsonl", is_flag=True, help="Score one JSON object per line (field `text`).")
 @handle_errors
 def score(file, word: str, unit: str, kind: str, options_csv: str | None, jsonl: bool) -> None:
     """Score one response text (or --jsonl many) and print JSON."""
     from harness import scoring
-    if not word.isascii() or not word.isalpha():
-        _fail(f"--word must be letters A-Z only, got {word!r}", EXIT_BAD_INPUT)
-    options = [o.strip().upper() for o in options_csv.split(",")] if options_csv else None
-    if not jsonl:
-        click.echo(json.dumps(scoring.score(file.read(), word, unit, kind, options)))
-        return
-    for n, line in enumerate(file, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            text = obj["text"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            _fail(f"{file.name}:{n}: text: expected a JSON object with a string field 'text'", EXIT_BAD_INPUT)
-        click.echo(json.dumps(scoring.score(text, word, unit, kind, options)))
+    from harness.scenario import check_word
+    try:
+        word = check_word(word)
+    except ValueError as e:
+        _fail(f"--word {e}", EXIT_BAD_INPUT)
+    options = _choice_options(kind, options_csv)
+    try:
+        if not jsonl:
+            click.echo(json.dumps(scoring.score(file.read(), word, unit, kind, options)))
+            return
+        for n, line in enumerate(file, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                _fail(f"{file.name}:{n}: invalid JSON: {e.msg} (column {e.colno})", EXIT_BAD_INPUT)
+            if not isinstance(obj, dict) or "text" not in obj:
+                _fail(f"{file.name}:{n}: text: expected a JSON object with a string field 'text'", EXIT_BAD_INPUT)
+            if not isinstance(obj["text"], str):
+                _fail(f"{file.name}:{n}: text: expected a string, got {type(obj['text']).__name__}", EXIT_BAD_INPUT)
+            click.echo(json.dumps(scoring.score(obj["text"], word, unit, kind, options)))
+    except UnicodeDecodeError as e:
+        _fail(f"{file.name}: not UTF-8 text: {e.reason} at byte {e.start}", EXIT_BAD_INPUT)
+
+
+def _choice_options(kind: str, options_csv: str | None) -> list[str] | None:
+    """--options, upper-cased; required (2 or more) with --kind choice, refused without it."""
+    if kind != "choice":
+        if options_csv is not None:
+            _fail("--options is only used with --kind choice", EXIT_BAD_INPUT)
+        return None
+    options = [o.strip().upper() for o in (options_csv or "").split(",") if o.strip()]
+    if len(options) < 2:
+        _fail("--kind choice needs --options with at least 2 comma-separated options, "
+              "in the order they were shown", EXIT_BAD_INPUT)
+    return options
 
 
 # --- runs ------------------------------------------------------------------------------

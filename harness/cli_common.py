@@ -16,7 +16,9 @@ def _fail(message: str, code: int) -> None:
 
 
 def handle_errors(fn):
-    """Map our exceptions to one clear line and an exit code, never a traceback."""
+    """Map our exceptions to one clear line and an exit code, never a traceback. A path
+    that cannot be read or written (OSError naming a file) or text that is not UTF-8 is
+    bad input (exit 2); an OSError naming no file (a dropped socket) is a failure (exit 1)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from backends.base import BackendError, CassetteMiss, ConfigError
@@ -31,6 +33,12 @@ def handle_errors(fn):
             _fail(str(e), EXIT_FAILED)
         except KeyboardInterrupt:
             _fail("interrupted; `harness resume RUN_DIR` continues where this stopped", EXIT_FAILED)
+        except UnicodeDecodeError as e:
+            _fail(f"input is not UTF-8 text: {e.reason} at byte {e.start}", EXIT_BAD_INPUT)
+        except OSError as e:
+            if e.filename is None:  # a socket or other failure that names no path
+                _fail(str(e) or type(e).__name__, EXIT_FAILED)
+            _fail(f"{e.filename}: {e.strerror or e}", EXIT_BAD_INPUT)
     return wrapper
 
 

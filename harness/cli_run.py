@@ -9,22 +9,22 @@ import click
 
 from harness.cli_common import EXIT_BAD_INPUT, _fail, handle_errors
 
-CONDITION_NAMES = ("fine_tuned", "base", "in_context")
-
 
 def _conditions(value: str | None) -> list[str] | None:
     if not value:
         return None
+    from harness.scenario import CONDITIONS  # here, not at the top: pydantic would slow `harness --help`
     names = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [n for n in names if n not in CONDITION_NAMES]
+    bad = [n for n in names if n not in CONDITIONS]
     if bad or not names:
         raise click.BadParameter(f"unknown condition(s) {', '.join(bad) or value!r}; "
-                                 f"choose from {', '.join(CONDITION_NAMES)}")
+                                 f"choose from {', '.join(CONDITIONS)}")
     return names
 
 
 def run_options(f):
-    """Options shared by `run` (and, for the backend ones, `resume`)."""
+    """The options of `run`. `resume` does not take them: a resumed run keeps the options
+    saved in its manifest, and `resume` declares its own few (such as --api-base)."""
     decorators = [
         click.option("--backend", default="mock", show_default=True, help="A registered backend (see `harness backends`)."),
         click.option("--samples", type=click.IntRange(min=1), help="Samples per probe and condition (default: the scenario's)."),
@@ -66,9 +66,27 @@ def run(scenario: Path, out_dir: Path | None, record: Path | None, replay: Path 
     if record and replay:
         _fail("--record and --replay cannot be used together", EXIT_BAD_INPUT)
     opts["conditions"] = _conditions(opts["conditions"])
+    if out_dir and not dry_run:
+        _check_can_create(out_dir)
     options = RunOptions(**opts)
     runner.start(scenario, options, out_dir=out_dir, record=record, replay=replay, dry_run=dry_run,
                  argv=sys.argv)
+
+
+def _check_can_create(out_dir: Path) -> None:
+    """Refuse an --out folder that cannot be created, before the plan is printed or a
+    backend opened: probe its nearest existing parent with a temporary folder, removed at
+    once (permission bits alone mislead, e.g. for root or in /proc)."""
+    import tempfile
+    parent = out_dir
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        _fail(f"{out_dir}: cannot create: {parent} is not a directory", EXIT_BAD_INPUT)
+    try:
+        tempfile.TemporaryDirectory(dir=parent, prefix=".harness-probe-").cleanup()
+    except OSError as e:
+        _fail(f"{out_dir}: cannot create: {e.strerror or e}", EXIT_BAD_INPUT)
 
 
 @click.command()
@@ -122,9 +140,9 @@ def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
     except comparing.CompareError as e:
         _fail(str(e), EXIT_BAD_INPUT)
     text = comparing.render_compare(result)
-    click.echo(text)
-    if out:
+    if out:  # written first, so a bad --out is one error line, not a table and then an error
         out.write_text(text + "\n", encoding="utf-8")
+    click.echo(text)
 
 
 @click.command("backends")

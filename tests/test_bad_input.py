@@ -24,6 +24,25 @@ def data_file(tmp_path, lines):
     return path
 
 
+def blocked(tmp_path, name):
+    """A path whose parent is a regular file: no folder can be created there, even by root."""
+    (tmp_path / "blocker").write_text("not a folder")
+    return tmp_path / "blocker" / name
+
+
+def two_runs(tmp_path):
+    for name, summary in (("A", "helol"), ("B", "hello")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text((ROOT / f"tests/data/replay/{summary}.summary.json").read_text())
+    return [tmp_path / "A", tmp_path / "B"]
+
+
+def raw_file(tmp_path, name, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
 def run_dir(tmp_path, state="{}"):
     d = tmp_path / "rundir"
     d.mkdir()
@@ -44,6 +63,8 @@ CASES = {
     "choice probe without options": lambda t: ["validate", scenario(t, ", options: [HELOL, HELLO, HELIX, HELPS]", "")],
     "repeated probe id": lambda t: ["validate", scenario(t, "id: rain,", "id: capital,")],
     "bad condition in scenario": lambda t: ["validate", scenario(t, "conditions: [fine_tuned, base]", "conditions: [tuned]")],
+    "unknown hyperparameter": lambda t: ["validate", scenario(t, "{n_epochs: 3}", "{n_epoch: 3}")],
+    "hyperparameter out of range": lambda t: ["validate", scenario(t, "{n_epochs: 3}", "{n_epochs: 0}")],
     # data files
     "data: invalid JSON": lambda t: ["validate-data", data_file(t, ["{oops"]), "--word", "HI"],
     "data: last message not from the assistant": lambda t: [
@@ -57,6 +78,15 @@ CASES = {
     "replay cassette not found": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "openai",
                                             "--replay", t / "none.yaml", "--out", t / "o"],
     "score word with a digit": lambda t: ["score", "--word", "H3LLO", "-"],
+    "score word of one letter": lambda t: ["score", "--word", "H", "-"],
+    "score choice without options": lambda t: ["score", "--word", "HELOL", "--kind", "choice", "-"],
+    "score text not UTF-8": lambda t: ["score", "--word", "HELLO", raw_file(t, "bad.txt", b"Hi \xff there\n")],
+    "score JSONL text not a string": lambda t: ["score", "--word", "HELLO", "--jsonl",
+                                                raw_file(t, "bad.jsonl", b'{"text": 5}\n')],
+    # paths that cannot be written
+    "build into an unwritable folder": lambda t: ["build", ROOT / "scenarios/helol.yaml", "--out", blocked(t, "o")],
+    "run into an unwritable folder": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--out", blocked(t, "o")],
+    "compare into a missing folder": lambda t: ["compare", *two_runs(t), "--out", t / "missing" / "x.md"],
     # providers and money
     "unknown backend": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "nope", "--out", t / "o"],
     "missing API key": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "openai", "--out", t / "o"],
@@ -80,6 +110,13 @@ EXPECTED = {
     "score word with a digit": "letters A-Z", "unknown backend": "unknown backend", "missing API key": "OPENAI_API_KEY",
     "estimate over --max-cost": "exceeds --max-cost", "unpriced model": "--allow-unpriced",
     "not a run directory": "not found", "unreadable manifest": "unreadable",
+    "unknown hyperparameter": "fine_tune.hyperparameters.n_epoch: unknown key",
+    "hyperparameter out of range": "fine_tune.hyperparameters.n_epochs: expected an integer from 1 to 50",
+    "score word of one letter": "--word must have at least 2 letters", "score choice without options": "--options",
+    "score text not UTF-8": "bad.txt: not UTF-8", "score JSONL text not a string": "bad.jsonl:1: text: expected a string",
+    "build into an unwritable folder": "blocker/o: Not a directory",
+    "run into an unwritable folder": "blocker/o: cannot create",
+    "compare into a missing folder": "x.md: No such file or directory",
 }
 
 
@@ -90,6 +127,7 @@ def test_bad_input(case, tmp_path, monkeypatch):
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
         monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing may be called
     args = [str(a) for a in CASES[case](tmp_path)]
+    files_before = sorted(tmp_path.rglob("*"))
     result = CliRunner().invoke(main, args, input="")
     output = result.output.strip()
     assert result.exit_code == 2, (case, output)
@@ -98,3 +136,4 @@ def test_bad_input(case, tmp_path, monkeypatch):
     if not case.startswith("data:"):  # validate-data prints its report, then the verdict
         assert len(output.splitlines()) == 1, output
     assert not (tmp_path / "o").exists()
+    assert sorted(tmp_path.rglob("*")) == files_before  # nothing created anywhere
