@@ -59,7 +59,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import re
 from collections import Counter
@@ -67,6 +66,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from backends import mock_text
+from backends._files import write_atomic
 from backends.base import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL_STATES,
                            VALIDATING, BackendError, ChatRequest, Completion, ConfigError,
                            FileRef, Job, JobEvent, JobSpec)
@@ -248,13 +248,7 @@ class MockBackend:
     def _save(self) -> None:
         if self.state_path is None:
             return
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_name(f"{self.state_path.name}.tmp.{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.state, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.state_path)
+        write_atomic(self.state_path, json.dumps(self.state, indent=1, sort_keys=True))
 
     # files and jobs ---------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import ipaddress
 import json
-import os
 import signal
 import socket
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from backends import sim_faults
+from backends._files import write_atomic
 from backends.base import Backend, BackendError, ChatRequest, ConfigError, Job, JobSpec
 from backends.base import CANCELLED, FAILED, SUCCEEDED, TERMINAL_STATES, VALIDATING
 from backends.sim_faults import Faults, FaultGate
@@ -170,9 +170,7 @@ class SimApp:
     def _save(self) -> None:
         if self._path is None:
             return
-        tmp = self._path.with_name(self._path.name + ".tmp")
-        tmp.write_text(json.dumps({"clock": self.clock, "files": self.files, "jobs": self.jobs}))
-        os.replace(tmp, self._path)
+        write_atomic(self._path, json.dumps({"clock": self.clock, "files": self.files, "jobs": self.jobs}))
 
     async def stats_endpoint(self, request: web.Request) -> web.Response:
         return _json({**self.stats, "simulated": True, "faults": asdict(self.gate.faults)})

@@ -6,10 +6,10 @@ import contextlib
 import fcntl
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
+from backends._files import write_atomic  # noqa: F401  (the one atomic writer; re-exported)
 from harness import crash
 
 MANIFEST = "manifest.json"
@@ -22,26 +22,6 @@ SUMMARY = "summary.json"
 
 class StoreError(Exception):
     """The run directory is missing, unreadable or locked by another process."""
-
-
-def write_atomic(path: Path | str, data: bytes | str) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over the target:
-    a crash leaves either the old file or the new one, never half of one. The temporary
-    file is opened normally (not mkstemp) so the umask applies, as for any other file."""
-    path = Path(path)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def dump_json(obj: Any) -> bytes:
