@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import json
 import signal
 import socket
@@ -28,6 +27,7 @@ from aiohttp import web
 
 from backends import sim_faults
 from backends._files import write_atomic
+from backends.net import is_loopback
 from backends.base import Backend, BackendError, ChatRequest, ConfigError, Job, JobSpec
 from backends.base import CANCELLED, FAILED, SUCCEEDED, TERMINAL_STATES, VALIDATING
 from backends.sim_faults import Faults, FaultGate
@@ -38,7 +38,6 @@ MAX_UPLOAD = 100 * 1024 * 1024
 HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 JOB_KEYS = {"model", "training_file", "validation_file", "hyperparameters", "method", "suffix",
             "seed", "metadata", "integrations"}
-LOOPBACK_NAMES = {"localhost"}
 
 
 class ApiError(Exception):
@@ -511,13 +510,8 @@ def _derived_seed(job_id: str) -> int:
 
 def check_host(host: str, allow_remote: bool = False) -> None:
     """Refuse anything but loopback: this server has no real authentication."""
-    if allow_remote or host in LOOPBACK_NAMES:
+    if allow_remote or is_loopback(host):
         return
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass
     raise ConfigError(f"refusing to serve the simulator on {host!r}: it binds to loopback only "
                       "(127.0.0.1, ::1, localhost) unless remote serving is explicitly allowed")
 

@@ -108,9 +108,8 @@ def _run_teacher(word, n, unit, seed, questions, model, backend_name, api_base, 
 def _write_sidecar(record: Path, out: Path, teacher: str, backend_name: str, api_base: str | None) -> None:
     from harness import recording
     from harness.scenario import load_scenario
-    host = (api_base or "").split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-    loopback = host in ("127.0.0.1", "localhost", "[::1]")
-    against = "simulator" if loopback else (api_base or "https://api.openai.com/v1")
+    from backends.net import is_loopback
+    against = "simulator" if is_loopback(api_base) else (api_base or "https://api.openai.com/v1")
     recording.write_sidecar(record, command=sys.argv, scenario_hash=load_scenario(out).hash(),
                             recorded_against=against,
                             extra={"backend": backend_name, "teacher": teacher, "scenario": str(out)})

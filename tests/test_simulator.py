@@ -17,6 +17,7 @@ import harness  # noqa: F401  (offline settings before any provider import)
 from backends.base import ConfigError
 from backends.mock import MockBackend
 from backends.sim_faults import Faults, FaultGate
+from backends.net import is_loopback
 from backends.simulator import Simulator, check_host
 from harness.rules import letters_of
 
@@ -425,6 +426,15 @@ def test_refuses_non_loopback_hosts():
         with pytest.raises(ConfigError, match="loopback"):
             Simulator(host=host)
     check_host("0.0.0.0", allow_remote=True)  # only checked, never bound here
+
+
+def test_is_loopback_one_answer_for_hosts_and_urls():
+    for text in ("127.0.0.1", "127.0.0.2:8000", "::1", "[::1]", "localhost", "LocalHost:80",
+                 "http://[::1]:8000/v1", "http://127.0.0.1:5/v1", "https://localhost/v1"):
+        assert is_loopback(text), text
+    for text in (None, "", "0.0.0.0", "::2", "192.168.1.10", "example.com", "https://api.openai.com/v1",
+                 "http://localhost.example.com/v1", "http://127.0.0.1.example.com/v1", "http://[::1/v1"):
+        assert not is_loopback(text), text
 
 
 def test_serve_prints_its_url_and_stops_on_sigterm():
