@@ -147,19 +147,3 @@ def render_compare(result: dict) -> str:
         lines.append("\n(no condition and probe shared by all runs)")
     return "\n".join(lines) + "\n"
 
-
-def rich_compare(result: dict):
-    """The same table as a rich Table, for the terminal."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    headers, rows = _grid(result)
-    title = "Comparison: " + " vs ".join(r["label"] for r in result["runs"])
-    if result["simulated"]:
-        title = "[bold white on red] SIMULATED: not evidence about real models [/] " + title
-    table = Table(title=title, caption=_notes(result)[0])
-    for h in headers:
-        table.add_column(escape(h), overflow="fold")
-    for row in rows:
-        table.add_row(*(escape(c) for c in row))
-    return table

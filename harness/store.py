@@ -126,9 +126,6 @@ class RunStore:
         data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
         write_atomic(self.path(name), data.encode("utf-8"))
 
-    def iter_files(self) -> Iterator[Path]:
-        return (p for p in sorted(self.dir.iterdir()) if p.is_file())
-
 
 def _ends_with_newline(path: Path) -> bool:
     with open(path, "rb") as f:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness import report
-from harness.compare import compare, render_compare, rich_compare
+from harness.compare import compare, render_compare
 from harness.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,10 +221,6 @@ def test_compare_two_runs(tmp_path):
     text = render_compare(result)
     assert text.startswith("> **SIMULATED: helol")
     assert "| fine_tuned | capital | follow | 95% [76–99] (19/20) | 10% [3–30] (2/20) | +85 pp" in text
-    from rich.console import Console
-    console = Console(width=200, record=True)
-    console.print(rich_compare(result))
-    assert "SIMULATED" in console.export_text()
 
 
 def test_compare_needs_summaries(tmp_path):
