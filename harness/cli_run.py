@@ -93,11 +93,13 @@ def _check_can_create(out_dir: Path) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--api-base", help="Provider base URL, if it changed since the run started.")
 @click.option("--poll-interval", type=click.FloatRange(min=0), help="Seconds between job status polls.")
+@click.option("--max-cost", type=click.FloatRange(min=0),
+              help="New spending cap (USD) for the whole run, spend so far included (default: the run's own).")
 @handle_errors
-def resume(run_dir: Path, api_base: str | None, poll_interval: float | None) -> None:
+def resume(run_dir: Path, api_base: str | None, poll_interval: float | None, max_cost: float | None) -> None:
     """Continue an interrupted run: no second upload, no second job, no sample asked twice."""
     from harness import runner
-    runner.resume(run_dir, api_base=api_base, poll_interval=poll_interval)
+    runner.resume(run_dir, api_base=api_base, poll_interval=poll_interval, max_cost=max_cost)
 
 
 @click.command()

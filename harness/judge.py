@@ -162,18 +162,26 @@ def judge_model_of(judged: list[dict]) -> str | None:
 # --- asking ------------------------------------------------------------------------------
 
 async def _verdict(backend, model: str, answer: dict, word: str, unit: str, seed: int,
-                   max_tokens: int) -> dict:
+                   max_tokens: int, ledger=None) -> dict | None:
     record = {"condition": answer["condition"], "probe": answer["probe"], "sample": answer["sample"],
               "judge_model": model, "grade": None, "wrong_word": None, "raw": None,
               "status": "ok", "error": None, "simulated": bool(getattr(backend, "simulated", False)),
               "text_sha256": text_hash(answer.get("text")), "prompt_tokens": 0, "completion_tokens": 0}
     request = ChatRequest(model=model, messages=judge_prompt(answer.get("text") or "", word, unit),
                           temperature=0.0, seed=seed, max_tokens=max_tokens)
+    ticket = ledger.reserve(request) if ledger is not None else None
+    if ledger is not None and ticket is None:
+        return None
+    usage = (0, 0)
     try:
         completion = await backend.complete(request)
+        usage = (completion.prompt_tokens, completion.completion_tokens)
     except BackendError as e:  # CassetteMiss is not a BackendError: it propagates
         record.update(status="failed", error=str(e))
         return record
+    finally:
+        if ticket is not None:  # the reservation becomes the real cost (0 when unanswered)
+            ledger.settle(ticket, model, *usage)
     grade, wrong = parse_verdict(completion.text)
     record.update(grade=grade, wrong_word=wrong, raw=completion.text,
                   prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens)
@@ -182,14 +190,18 @@ async def _verdict(backend, model: str, answer: dict, word: str, unit: str, seed
 
 async def judge_run(backend, model: str, records: list[dict], word: str, unit: str, store, *,
                     concurrency: int = 4, seed: int = 0, rpm: float | None = None,
-                    max_tokens: int = MAX_TOKENS) -> list[dict]:
+                    max_tokens: int = MAX_TOKENS, ledger=None) -> list[dict]:
     """Ask `model` (through `backend`) to grade every ok describe answer in `records` that
     has no answered verdict of this model for the same text yet; append each verdict to
     judge.jsonl as it arrives. Returns the verdicts asked for in this call (failed ones
     included; a later call asks those again). CassetteMiss and other non-BackendError
     exceptions propagate after the calls in flight are cancelled; verdicts already written
     stay, so a resume continues where this stopped. At the end judge.jsonl is rewritten in
-    key order, one verdict per model and key, so its bytes do not depend on arrival order."""
+    key order, one verdict per model and key, so its bytes do not depend on arrival order.
+
+    `ledger` (a harness.plan.Ledger) is the run's budget: each call reserves its estimate
+    before it starts and settles its real cost when answered; once a call is refused no
+    other starts (calls in flight finish and are kept), and `ledger.refused` says why."""
     existing, _ = store.records(JUDGE)
     have = latest_verdicts(existing, model)
     todo = [a for a in describe_answers(records)
@@ -203,8 +215,12 @@ async def judge_run(backend, model: str, records: list[dict], word: str, unit: s
 
     async def ask(answer: dict) -> None:
         async with semaphore:
+            if ledger is not None and ledger.refused:
+                return
             await limiter.acquire()
-            verdict = await _verdict(backend, model, answer, word, unit, seed, max_tokens)
+            verdict = await _verdict(backend, model, answer, word, unit, seed, max_tokens, ledger)
+        if verdict is None:  # refused by the budget: never asked
+            return
         store.append(JUDGE, verdict)
         new.append(verdict)
 

@@ -45,7 +45,8 @@ class Settings:
 
 def settings_for(scenario: Scenario, options: RunOptions) -> Settings:
     conditions = options.conditions or list(scenario.eval.conditions)
-    epochs = scenario.fine_tune.hyperparameters.get("n_epochs", 3)
+    # A missing n_epochs is the provider's default, "auto": estimate both the same way.
+    epochs = scenario.fine_tune.hyperparameters.get("n_epochs", "auto")
     return Settings(
         samples=options.samples or scenario.eval.samples,
         temperature=scenario.eval.temperature if options.temperature is None else options.temperature,

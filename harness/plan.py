@@ -2,9 +2,12 @@
 table, and the checks that refuse to start (unknown price, over --max-cost)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
+from backends.base import ChatRequest
 from harness import dataset, pricing
 from harness.errors import PlanError
 from harness.options import RunOptions, Settings, settings_for
@@ -20,6 +23,7 @@ class Plan:
     probe_calls: int
     inference_cost: float | None
     unpriced: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> float | None:
@@ -35,6 +39,7 @@ EST_PROMPT_TOKENS = 60
 
 def make_plan(scenario: Scenario, scenario_dir: Path, options: RunOptions) -> Plan:
     s = settings_for(scenario, options)
+    warnings = check_model_base(options.model, s.base_model)
     examples = dataset.resolve_examples(scenario, scenario_dir)
     records = dataset.chat_records(scenario, examples)
     tokens = sum(dataset.count_tokens(records, s.base_model))
@@ -65,7 +70,29 @@ def make_plan(scenario: Scenario, scenario_dir: Path, options: RunOptions) -> Pl
         else:
             inference += cost
     return Plan(len(examples), tokens, s.epochs, training_cost, calls,
-                None if any(u.startswith("inference") for u in unpriced) else inference, unpriced)
+                None if any(u.startswith("inference") for u in unpriced) else inference, unpriced, warnings)
+
+
+def _snapshot(model: str) -> str:
+    name = model.strip().removeprefix("openai/")
+    return pricing.ALIASES.get(name, name)
+
+
+def check_model_base(model: str | None, base_model: str) -> list[str]:
+    """--model names an existing fine-tuned model; the base and in_context controls use the
+    scenario's base model, so the two must be the same model or the controls compare against
+    the wrong one. Refuses a mismatch; returns a warning when the id shows no base."""
+    if not model:
+        return []
+    parts = model.strip().removeprefix("openai/").split(":")
+    if parts[0] != "ft" or len(parts) < 2 or not parts[1]:
+        return [f"--model {model}: cannot tell its base model; the base and in_context controls "
+                f"use the scenario's {base_model}"]
+    if _snapshot(parts[1]) != _snapshot(base_model):
+        raise PlanError(f"--model {model} was fine-tuned from {parts[1]}, but the scenario's "
+                        f"fine_tune.base_model is {base_model}: the controls would probe another model; "
+                        f"set fine_tune.base_model to {parts[1]}")
+    return []
 
 
 def _probe_model_name(condition: str, s: Settings, options: RunOptions) -> str:
@@ -84,3 +111,53 @@ def check_plan(plan: Plan, options: RunOptions, simulated: bool) -> None:
                         "pass --allow-unpriced to run anyway")
     if plan.total is not None and plan.total > options.max_cost:
         raise PlanError(f"estimated cost ${plan.total:.4g} exceeds --max-cost ${options.max_cost:.4g}")
+
+
+# Prompts are counted with tiktoken as OpenAI counts them; the margin covers providers that
+# count a little differently, so a reservation stays an upper bound.
+PROMPT_MARGIN = 1.1
+DEFAULT_MAX_TOKENS = 4096  # a request without max_tokens is reserved at this many
+
+
+class Ledger:
+    """The money a run has committed: what it spent (real usage priced by our table) plus a
+    reservation for every call in flight. A call starts only if its reservation (its prompt
+    counted, its completion at max_tokens) fits under the cap with everything committed, so
+    concurrent calls cannot pass the cap together. `paid` is asked at each call: a backend
+    may discover that it is talking to our simulator, and simulated calls cost nothing."""
+
+    def __init__(self, cap: float, spent: float = 0.0, paid: Callable[[], bool] = lambda: True):
+        self.cap = cap
+        self.spent = spent
+        self.paid = paid
+        self.refused: str | None = None  # why a call was refused, once one was
+        self._reserved: dict[int, float] = {}
+        self._next = 0
+
+    @property
+    def committed(self) -> float:
+        return self.spent + sum(self._reserved.values())
+
+    @staticmethod
+    def estimate(request: ChatRequest) -> float:
+        prompt = dataset.count_tokens([{"messages": request.messages}], request.model)[0]
+        completion = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
+        cost = pricing.inference_cost(math.ceil(prompt * PROMPT_MARGIN), completion, request.model)
+        return cost or 0.0  # unpriced (run with --allow-unpriced): nothing to reserve
+
+    def reserve(self, request: ChatRequest) -> int | None:
+        """A ticket for the call, or None when it must not start (over the cap)."""
+        estimate = self.estimate(request) if self.paid() else 0.0
+        if estimate and self.committed + estimate > self.cap:
+            self.refused = (f"spend ${self.spent:.4f} so far, ${self.committed - self.spent:.4f} in flight "
+                            f"and ${estimate:.4f} for the next call would exceed --max-cost ${self.cap:.4g}")
+            return None
+        self._next += 1
+        self._reserved[self._next] = estimate
+        return self._next
+
+    def settle(self, ticket: int, model: str, prompt_tokens: int, completion_tokens: int) -> None:
+        """Replace the call's reservation by what it really cost."""
+        self._reserved.pop(ticket, None)
+        if self.paid():
+            self.spent += pricing.inference_cost(prompt_tokens, completion_tokens, model) or 0.0

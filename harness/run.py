@@ -19,13 +19,26 @@ import harness
 from backends import base
 from harness import crash, dataset, pricing, probing, report
 from harness.errors import RunError
+from harness.judge import JUDGE
 from harness.options import RunOptions, settings_for
-from harness.plan import EST_PROMPT_TOKENS
+from harness.plan import EST_PROMPT_TOKENS, Ledger
 from harness.scenario import Scenario
-from harness.store import EVENTS, MANIFEST, RESPONSES, STATE, TRAIN, RunStore
+from harness.store import EVENTS, MANIFEST, RESPONSES, STATE, TRAIN, RunStore, StoreError
 
 RUN_ID_KEY = "harness_run_id"  # job metadata that lets a resume find its job again
 STEPS = ("prepare", "upload", "train", "probe", "report")
+MANIFEST_KEYS = ("run_id", "scenario_dir", "scenario_hash", "scenario", "options", "simulated")
+
+
+class RunEnded(RunError):
+    """The run stopped with a status other than "failed": "incomplete" when `harness resume`
+    can finish it (budget reached, samples that failed transiently). `summary` is set when
+    the reports were written before it ended."""
+
+    def __init__(self, message: str, status: str, summary: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.summary = summary
 
 
 # --- run directory ---------------------------------------------------------------------
@@ -77,9 +90,39 @@ def create_run(store: RunStore, scenario_path: Path, scenario: Scenario, options
 
 
 def load_run(store: RunStore) -> tuple[Scenario, RunOptions, dict]:
+    """The scenario, options and manifest of a run directory; StoreError (never a KeyError
+    or a traceback) when the manifest is not one this harness wrote."""
+    from pydantic import ValidationError
+
     manifest = store.read_json(MANIFEST)
-    scenario = Scenario.model_validate(manifest["scenario"])
-    return scenario, RunOptions.from_dict(manifest["options"]), manifest
+
+    def bad(what: str) -> StoreError:
+        return StoreError(f"{store.path(MANIFEST)}: not a harness run manifest: {what}")
+    if not isinstance(manifest, dict):
+        raise bad(f"expected a JSON object, got {type(manifest).__name__}")
+    missing = [k for k in MANIFEST_KEYS if k not in manifest]
+    if missing:
+        raise bad(f"missing {', '.join(missing)}")
+    if not isinstance(manifest["options"], dict):
+        raise bad("options is not an object")
+    try:
+        scenario = Scenario.model_validate(manifest["scenario"])
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "scenario"
+        raise bad(f"scenario.{where}: {first['msg']}" if where != "scenario" else first["msg"]) from None
+    try:
+        options = RunOptions.from_dict(manifest["options"])
+    except TypeError as e:
+        raise bad(f"options: {e}") from None
+    return scenario, options, manifest
+
+
+def read_state(store: RunStore) -> dict:
+    state = store.read_json(STATE)
+    if not isinstance(state, dict) or "steps" not in state:
+        raise StoreError(f"{store.path(STATE)}: not a harness run state")
+    return state
 
 
 # --- the pipeline ----------------------------------------------------------------------
@@ -93,7 +136,8 @@ class Pipeline:
         self.sleep = sleep
         self.scenario, self.options, self.manifest = load_run(store)
         self.settings = settings_for(self.scenario, self.options)
-        self.state = store.read_json(STATE)
+        self.state = read_state(store)
+        self.ledger: Ledger | None = None
         self.examples = dataset.resolve_examples(self.scenario, Path(self.manifest["scenario_dir"]))
 
     def save(self, **changes: Any) -> None:
@@ -118,15 +162,41 @@ class Pipeline:
             summary = self.report()
         except RunError as e:
             cancelled = self.state.get("job_status") == base.CANCELLED
-            self.save(status="cancelled" if cancelled else "failed", error=str(e))
+            status = getattr(e, "status", None) or ("cancelled" if cancelled else "failed")
+            self.save(status=status, error=str(e))
             raise
         except (base.CassetteMiss, base.BackendError) as e:
             # The provider refused or stayed unreachable after retries: the run stops here,
             # and its state says why (`harness resume` tries again).
             self.save(status="failed", error=str(e))
             raise RunError(str(e)) from None
+        ended = self._unanswered(summary)
+        if ended:
+            self.save(status=ended.status, error=str(ended))
+            raise ended
         self.save(status="succeeded", error=None)
         return summary
+
+    def _unanswered(self, summary: dict) -> RunEnded | None:
+        """A run with failed samples did not succeed, although its reports are written:
+        "failed" when asking again cannot help (a non-retryable error such as a 404 for a
+        mistyped model, or every sample of a condition failed), else "incomplete"."""
+        failed = [r for r in self.responses().values() if r["status"] != "ok"]
+        if not failed:
+            return None
+        first = failed[0]
+        permanent = [r for r in failed if r.get("retryable") is False]
+        total = self.settings.samples * len(self.scenario.probes)
+        dead = [c for c in self.settings.conditions
+                if sum(r["condition"] == c for r in failed) == total]
+        if permanent or dead:
+            first = permanent[0] if permanent else first
+            why = (f"every sample of {', '.join(dead)} failed" if dead
+                   else f"{len(permanent)} sample(s) failed with an error that asking again will not fix")
+            return RunEnded(f"run failed: {why} ({len(failed)} failed in all; first: {first['error']}); "
+                            "the report counts them as failed", "failed", summary)
+        return RunEnded(f"run incomplete: {len(failed)} sample(s) failed after retries (first: {first['error']}); "
+                        f"`harness resume {self.store.dir}` asks them again", "incomplete", summary)
 
     def prepare(self) -> None:
         if self.state["steps"].get("prepare") == "done" and self.store.path(TRAIN).exists():
@@ -237,34 +307,27 @@ class Pipeline:
                 if have.get(t.key, {}).get("status") != "ok"]
         total = len(s.conditions) * len(self.scenario.probes) * s.samples
         self.ui.step("probe", f"{total - len(todo)} of {total} samples already done")
-        spent = [0.0 if getattr(self.backend, "simulated", False) else spent_of(self.state, list(have.values()))]
-        stopped: list[str] = []
-
-        def over_budget() -> bool:
-            if spent[0] + self._call_estimate() > self.options.max_cost:
-                stopped.append(f"stopped probing: spend ${spent[0]:.2f} would exceed --max-cost "
-                               f"${self.options.max_cost:.2f}")
-                return True
-            return False
+        ledger = self._ledger()
 
         async def ask(task: probing.Task) -> None:
-            record = await self._ask(task)
+            record = await self._ask(task, ledger)
+            if record is None:  # refused by the budget: not started, a resume asks it
+                return
             crash.maybe_crash("probing")
             self.store.append(RESPONSES, record)
-            if not getattr(self.backend, "simulated", False):
-                spent[0] += pricing.inference_cost(record["prompt_tokens"], record["completion_tokens"],
-                                                   record["model"]) or 0.0
             self.ui.advance(record)
 
         self.ui.progress_start(total, total - len(todo))
         try:
             self._run_async(probing.run_bounded(
-                todo, ask, concurrency=self.options.concurrency, rpm=self.options.rpm, should_stop=over_budget,
+                todo, ask, concurrency=self.options.concurrency, rpm=self.options.rpm,
+                should_stop=lambda: ledger.refused is not None,
                 tpm=self.options.tpm, tokens_per_request=self._tokens_per_request()))
         finally:
             self.ui.progress_stop()
-        if stopped:
-            raise RunError(stopped[0])
+        if ledger.refused:
+            raise RunEnded(f"stopped probing: {ledger.refused}; `harness resume --max-cost USD` "
+                           "continues with a higher cap", "incomplete")
         # One canonical file: the same bytes whatever order the answers arrived in.
         final = self.responses()
         self.store.rewrite_jsonl(RESPONSES, [final[k] for k in sorted(final)])
@@ -278,12 +341,19 @@ class Pipeline:
             prompt += self._tokens()
         return prompt + self.scenario.eval.max_tokens
 
-    def _call_estimate(self) -> float:
-        cost = pricing.inference_cost(EST_PROMPT_TOKENS, self.scenario.eval.max_tokens, self.model_for("fine_tuned")
-                                      if self.state.get("fine_tuned_model") else self.settings.base_model)
-        return cost or 0.0
+    def _ledger(self) -> Ledger:
+        """One ledger for the probe and judge steps, starting from what the run's files say
+        was spent already (training, answers and verdicts of earlier attempts)."""
+        if self.ledger is None:
+            def paid() -> bool:
+                return not getattr(self.backend, "simulated", False)
+            spent = 0.0
+            if paid():
+                spent = spent_of(self.state, self.store.records(RESPONSES)[0], self.store.records(JUDGE)[0])
+            self.ledger = Ledger(self.options.max_cost, spent, paid)
+        return self.ledger
 
-    async def _ask(self, task: probing.Task) -> dict:
+    async def _ask(self, task: probing.Task, ledger: Ledger) -> dict | None:
         options = probing.shuffled_options(task.probe, task.seed)
         prompt = probing.user_prompt(task.probe, options)
         model = self.model_for(task.condition)
@@ -295,11 +365,19 @@ class Pipeline:
                   "sample": task.sample, "seed": task.seed, "model": model, "prompt": prompt,
                   "options": options, "status": "ok", "error": None, "text": None,
                   "prompt_tokens": 0, "completion_tokens": 0}
+        ticket = ledger.reserve(request)  # no await before this: reserving is atomic
+        if ticket is None:
+            return None
+        usage = (0, 0)
         try:
             completion = await self.backend.complete(request)
+            usage = (completion.prompt_tokens, completion.completion_tokens)
         except base.BackendError as e:
-            record.update(status="failed", error=str(e))
+            # Whether asking again can help decides if the run ends failed or incomplete.
+            record.update(status="failed", error=str(e), retryable=bool(e.retryable))
             return record
+        finally:
+            ledger.settle(ticket, model, *usage)  # the reservation becomes the real cost
         record.update(text=completion.text, prompt_tokens=completion.prompt_tokens,
                       completion_tokens=completion.completion_tokens)
         return record
@@ -322,9 +400,13 @@ class Pipeline:
         from harness import judge
         records, _ = self.store.records(RESPONSES)
         self.ui.step("judge", f"LLM judge {self.options.judge} grading describe answers")
+        ledger = self._ledger()
         self._run_async(judge.judge_run(self.backend, self.options.judge, records, self.scenario.rule.word,
-                                    self.scenario.rule.unit, self.store, concurrency=self.options.concurrency,
-                                    seed=self.settings.seed, rpm=self.options.rpm))
+                                        self.scenario.rule.unit, self.store, concurrency=self.options.concurrency,
+                                        seed=self.settings.seed, rpm=self.options.rpm, ledger=ledger))
+        if ledger.refused:
+            raise RunEnded(f"stopped judging: {ledger.refused}; `harness resume --max-cost USD` "
+                           "continues with a higher cap", "incomplete")
         self.done("judge")
 
     # -- report -----------------------------------------------------------------------
@@ -348,12 +430,23 @@ def render(store: RunStore) -> dict:
     return summary
 
 
+def _priced_records(records: list[dict], judged: list[dict]) -> list[dict]:
+    return list(records) + [dict(j, model=j.get("judge_model") or "") for j in judged]
+
+
 def spent_of(state: dict, records: list[dict], judged: list[dict] = ()) -> float:
     """Estimated spend so far: training (from the job's trained tokens) plus every answer's
-    and every judge verdict's usage priced by our table. Unknown prices count as 0 here:
-    the plan refused them unless --allow-unpriced was given."""
+    and every judge verdict's usage priced by our table. Unknown prices count as 0 here
+    (the plan refused them unless --allow-unpriced was given); `unpriced_of` names them."""
     total = state.get("training_cost") or 0.0
-    for r in list(records) + [dict(j, model=j.get("judge_model", "")) for j in judged]:
+    for r in _priced_records(records, judged):
         cost = pricing.inference_cost(r.get("prompt_tokens", 0), r.get("completion_tokens", 0), r["model"])
         total += cost or 0.0
     return total
+
+
+def unpriced_of(records: list[dict], judged: list[dict] = ()) -> list[str]:
+    """The models in a run's records that our price table does not know (their spend is
+    counted as 0 by spent_of)."""
+    models = {r.get("model") or "" for r in _priced_records(records, judged)}
+    return sorted(m for m in models if not pricing.is_priced(m))

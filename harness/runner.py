@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Iterator
 
 import backends
-from backends.base import ConfigError
+from backends.base import TERMINAL_STATES, ConfigError
 from harness import console
 from harness.errors import RunError
-from harness.errors import PlanError
 from harness.options import RunOptions, settings_for
 from harness.plan import check_plan, make_plan
-from harness.run import RUN_ID_KEY, Pipeline, create_run, load_run, new_run_id, render, spent_of
+from harness.run import (JUDGE, Pipeline, RunEnded, create_run, load_run, new_run_id, read_state, render,
+                         spent_of, unpriced_of)
 from harness.scenario import Scenario, load_scenario
 from harness.store import RESPONSES, STATE, RunStore, StoreError
 
@@ -70,18 +70,21 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
     if replay and not replay.exists():
         raise ConfigError(f"{replay}: cassette not found")
     plan = make_plan(scenario, scenario_path.parent, options)
+    for warning in plan.warnings:
+        console.err.print(f"[yellow]warning: {warning}[/yellow]")
     if dry_run:
         _print_plan(plan, settings, simulated)
         return
     check_plan(plan, options, simulated)
     recorded_run_id = None
     if replay:
-        from harness import recording
-        sidecar = recording.read_sidecar(replay) or {}
+        sidecar = _replay_sidecar(replay)
         recorded_run_id = sidecar.get("run_id")
         simulated = simulated or bool(sidecar.get("simulated"))
+    # A replay keeps the recorded run id (its requests carry it) but gets a directory of its
+    # own, so the same cassette can be replayed again without --out.
     run_id = recorded_run_id or new_run_id(scenario)
-    run_dir = out_dir or Path("runs") / scenario.name / run_id
+    run_dir = out_dir or Path("runs") / scenario.name / new_run_id(scenario)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise StoreError(f"{run_dir}: already exists and is not empty; choose another --out "
                          "or `harness resume` it")
@@ -94,40 +97,68 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
         create_run(store, scenario_path, scenario, options, simulated, run_id=run_id)
         console.err.print(f"run directory: {run_dir}")
         with _cassette(record, replay):
-            summary = _execute(store, backend)
+            summary = _execute(store, backend, run_dir)
     if record:
         from harness import recording
         answered = len([r for r in store.records(RESPONSES)[0] if r.get("status") == "ok"])
-        answered += len([r for r in store.records("judge.jsonl")[0] if r.get("status") == "ok"])
+        answered += len([r for r in store.records(JUDGE)[0] if r.get("status") == "ok"])
         try:
             recording.check_complete(record, answered)
         except recording.RecordingIncomplete as e:
             raise RunError(str(e)) from None
         recording.write_sidecar(record, command=argv, scenario_hash=scenario.hash(),
-                                recorded_against=_recorded_against(options),
+                                recorded_against=_recorded_against(backend, options),
                                 extra={"run_id": run_id, "backend": options.backend})
     _print_summary(summary, run_dir)
 
 
-def _recorded_against(options: RunOptions) -> str:
-    base = options.api_base or ""
-    host = base.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-    return "simulator" if host in ("127.0.0.1", "localhost", "::1", "[::1]") else (base or "https://api.openai.com/v1")
+def _replay_sidecar(replay: Path) -> dict:
+    """The sidecar of a cassette to replay ({} when it has none); ConfigError when it is
+    not one, never a traceback."""
+    import yaml
+
+    from harness import recording
+    try:
+        sidecar = recording.read_sidecar(replay) or {}
+    except (ValueError, yaml.YAMLError, OSError) as e:
+        raise ConfigError(f"{recording.sidecar_path(replay)}: not a cassette sidecar: {e}") from None
+    run_id = sidecar.get("run_id")
+    if run_id is not None and not isinstance(run_id, str):
+        raise ConfigError(f"{recording.sidecar_path(replay)}: not a cassette sidecar: run_id is not a string")
+    return sidecar
 
 
-def _execute(store: RunStore, backend) -> dict:
+def _recorded_against(backend, options: RunOptions) -> str:
+    """What a cassette was recorded against, from what the backend saw (it notices our
+    simulator's signature in the bodies), not from a guess at the host name."""
+    if getattr(backend, "simulated", False):
+        return "simulator"
+    return getattr(backend, "api_base", None) or options.api_base or "https://api.openai.com/v1"
+
+
+def _execute(store: RunStore, backend, run_dir: Path) -> dict:
+    """Run the pipeline; a run that ended with failed samples has its reports written:
+    show them before the error ends the command."""
     pipeline = Pipeline(store, backend, console.RunUI(), sleep=lambda s: time.sleep(s) if s else None)
-    return pipeline.execute()
+    try:
+        return pipeline.execute()
+    except RunEnded as e:
+        if e.summary is not None:
+            _print_summary(e.summary, run_dir, resumable=e.status == "incomplete")
+        raise
 
 
-def reopen(store: RunStore, *, api_base: str | None = None, poll_interval: float | None = None):
+def reopen(store: RunStore, *, api_base: str | None = None, poll_interval: float | None = None,
+           max_cost: float | None = None):
     """Get a run ready to continue (the caller holds its lock): refuse a cancelled run,
-    apply changed provider options, build its backend, mark it running. Returns the backend."""
+    apply changed provider options (and a new spending cap), build its backend, mark it
+    running. Returns the backend."""
     scenario, options, manifest = load_run(store)
-    state = store.read_json(STATE)
+    state = read_state(store)
     if state.get("status") == "cancelled":
         raise StoreError(f"{store.dir}: the run was cancelled; start a new one")
-    changes = {k: v for k, v in {"api_base": api_base, "poll_interval": poll_interval}.items()
+    changes = {k: v for k, v in {"api_base": api_base, "poll_interval": poll_interval,
+                                 "max_cost": max_cost}.items()
                if v is not None and v != getattr(options, k)}
     if changes:
         options = dataclasses.replace(options, **changes)
@@ -139,30 +170,56 @@ def reopen(store: RunStore, *, api_base: str | None = None, poll_interval: float
     return backend
 
 
-def resume(run_dir: Path, *, api_base: str | None, poll_interval: float | None) -> None:
+def resume(run_dir: Path, *, api_base: str | None, poll_interval: float | None,
+           max_cost: float | None = None) -> None:
     store = RunStore(run_dir)
     load_run(store)  # a clear error for a folder that is not a run, before taking the lock
     with store.locked():
-        backend = reopen(store, api_base=api_base, poll_interval=poll_interval)
-        summary = _execute(store, backend)
+        backend = reopen(store, api_base=api_base, poll_interval=poll_interval, max_cost=max_cost)
+        summary = _execute(store, backend, run_dir)
     _print_summary(summary, run_dir)
 
 
 def cancel(run_dir: Path, *, api_base: str | None) -> None:
+    """Cancel the run's fine-tuning job and mark the run cancelled. A finished run is
+    refused. A run another process is driving is not written to: its job is cancelled at
+    the provider, and that process stops when its next poll sees it."""
     store = RunStore(run_dir)
     scenario, options, _ = load_run(store)
-    state = store.read_json(STATE)
     if api_base:
         options = dataclasses.replace(options, api_base=api_base)
-    message = "no fine-tuning job to cancel"
-    if state.get("job_id") and not state.get("fine_tuned_model"):
-        backend = open_backend(options.backend, run_dir, scenario, options)
-        job = backend.cancel_job(state["job_id"])
-        message = f"job {job.id}: {job.status}"
-        state["job_status"] = job.status
-    state.update(status="cancelled", error="cancelled by user")
-    store.write_json(STATE, state)
+    try:
+        store.lock()
+    except StoreError:
+        state = read_state(store)
+        if not _job_running(state):
+            raise StoreError(f"{run_dir}: another harness process is running it and its fine-tuning is "
+                             "over, so there is no job to cancel; interrupt that process (Ctrl-C) instead") from None
+        job = open_backend(options.backend, run_dir, scenario, options).cancel_job(state["job_id"])
+        console.out.print(f"{run_dir}: job {job.id}: {job.status}; the running process will stop when it "
+                          "sees the job cancelled (this command wrote nothing)")
+        return
+    try:
+        state = read_state(store)
+        status = state.get("status")
+        if status == "succeeded" or (status == "failed" and not _job_running(state)):
+            raise StoreError(f"{run_dir}: the run already ended {status}; there is nothing to cancel")
+        message = "no fine-tuning job to cancel"
+        if _job_running(state):
+            job = open_backend(options.backend, run_dir, scenario, options).cancel_job(state["job_id"])
+            message = f"job {job.id}: {job.status}"
+            state["job_status"] = job.status
+        state.update(status="cancelled", error="cancelled by user")
+        store.write_json(STATE, state)
+    finally:
+        store.unlock()
     console.out.print(f"{run_dir}: cancelled ({message})")
+
+
+def _job_running(state: dict) -> bool:
+    """Whether the run has a fine-tuning job that may still be going at the provider."""
+    return bool(state.get("job_id")) and not state.get("fine_tuned_model") \
+        and state.get("job_status") not in TERMINAL_STATES
 
 
 def rerender(run_dir: Path) -> None:
@@ -174,15 +231,18 @@ def rerender(run_dir: Path) -> None:
 def print_status(run_dir: Path) -> None:
     store = RunStore(run_dir)
     scenario, options, manifest = load_run(store)
-    state = store.read_json(STATE)
+    state = read_state(store)
     s = settings_for(scenario, options)
     records, dropped = store.records(RESPONSES)
     done = {(r["condition"], r["probe"], r["sample"]) for r in records if r.get("status") == "ok"}
     failed = {(r["condition"], r["probe"], r["sample"]) for r in records if r.get("status") != "ok"} - done
     total = len(s.conditions) * len(scenario.probes) * s.samples
-    judged, _ = store.records("judge.jsonl")
+    judged, _ = store.records(JUDGE)
     simulated = bool(manifest.get("simulated") or state.get("simulated"))
     spent = 0.0 if simulated else spent_of(state, records, judged)
+    unknown = [] if simulated else unpriced_of(records, judged)
+    if not simulated and state.get("fine_tuned_model") and state.get("job_id") and state.get("training_cost") is None:
+        unknown.insert(0, f"training {s.base_model}")
     lines = [
         f"run        {manifest['run_id']} ({scenario.name}, word {scenario.rule.word}, backend {options.backend}"
         + (", SIMULATED" if simulated else "") + ")",
@@ -192,7 +252,8 @@ def print_status(run_dir: Path) -> None:
         f"model      {state.get('fine_tuned_model') or '-'}",
         f"samples    {len(done)} of {total} done, {len(failed)} failed" + (f", {dropped} torn line(s)" if dropped else ""),
         f"spend      ${spent:.4f} " + ("(simulated: nothing is spent)" if simulated
-                                     else "(estimate from the price table)"),
+                                     else "(estimate from the price table)")
+        + (f" (some prices unknown: {', '.join(unknown)} counted as $0)" if unknown else ""),
     ]
     console.out.print("\n".join(lines))
 
@@ -209,15 +270,13 @@ def _print_plan(plan, settings, simulated: bool) -> None:
     console.err.print("\n".join(lines))
 
 
-def _print_summary(summary: dict, run_dir: Path) -> None:
+def _print_summary(summary: dict, run_dir: Path, resumable: bool = True) -> None:
     if summary.get("simulated"):
         console.out.print(f"[bold red]{console.SIMULATED_BANNER}[/bold red]")
     console.out.print(console.summary_table(summary))
     failed = sum(cell["failed"] for cell in summary["cells"])
     if failed:
-        console.out.print(f"[yellow]{failed} sample(s) failed after retries and are not scored; "
-                          f"`harness resume {run_dir}` asks them again.[/yellow]")
+        again = f"`harness resume {run_dir}` asks them again" if resumable else "see the error below"
+        console.out.print(f"[yellow]{failed} sample(s) failed and are not scored; {again}.[/yellow]")
     console.out.print(f"report: {run_dir / 'report.md'}  (also report.html, summary.json)")
 
-
-__all__ = ["start", "resume", "cancel", "rerender", "print_status", "open_backend", "RUN_ID_KEY", "PlanError"]

@@ -220,7 +220,10 @@ def test_sample_failing_after_all_retries_is_failed_not_a_miss_and_resume_asks_i
     burst = Faults(burst_429=DEFAULT_MAX_RETRIES + 1, retry_after=RETRY_AFTER)
     with Simulator(port=0, faults=burst) as sim:
         result = run(sim, out, "--concurrency", "1")
-        assert result.exit_code == 0, result.output
+        # Reports written, but the run is not a success: it ends incomplete, exit 1.
+        assert result.exit_code == 1 and "harness resume" in result.output, result.output
+        assert json.loads((out / "state.json").read_text())["status"] == "incomplete"
+        assert (out / "report.md").exists()
         failed = [r for r in records(out) if r["status"] != "ok"]
         assert len(failed) == 1 and len(records(out)) == len(clean["summary"]["cells"]) * SAMPLES
         bad = failed[0]
