@@ -142,3 +142,37 @@ def test_cancel_marks_the_run(sim, tmp_path, monkeypatch):
     assert result.exit_code == 0 and "cancelled" in result.output
     assert json.loads((out / "state.json").read_text())["status"] == "cancelled"
     assert invoke("resume", out).exit_code == 2
+
+
+def test_cancel_refuses_a_finished_run(tmp_path):
+    out = tmp_path / "run"
+    assert invoke("run", SCENARIO, "--samples", "1", "--out", out).exit_code == 0
+    before = (out / "state.json").read_bytes()
+    result = invoke("cancel", out)
+    assert result.exit_code == 2 and "already ended succeeded" in result.output
+    assert (out / "state.json").read_bytes() == before
+
+
+def test_cancel_while_another_process_runs_it_cancels_the_job_and_writes_nothing(sim, tmp_path, monkeypatch):
+    from harness.store import RunStore
+    out = tmp_path / "run"
+    monkeypatch.setattr(crash, "kill", lambda: (_ for _ in ()).throw(Killed("training")))
+    monkeypatch.setattr(crash, "_seen", {})
+    monkeypatch.setenv("HARNESS_CRASH_AT", "training")
+    with pytest.raises(Killed):
+        invoke("run", SCENARIO, *ARGS, "--api-base", sim.url, "--out", out)
+    monkeypatch.delenv("HARNESS_CRASH_AT")
+    before = (out / "state.json").read_bytes()
+    live = RunStore(out)
+    live.lock()  # stands in for the `harness run` process still driving it
+    try:
+        result = invoke("cancel", out)
+    finally:
+        live.unlock()
+    assert result.exit_code == 0, result.output
+    assert "the running process will stop when it sees the job cancelled" in result.output
+    assert (out / "state.json").read_bytes() == before
+    # The running process, at its next poll, sees the job cancelled and stops.
+    resumed = invoke("resume", out)
+    assert resumed.exit_code == 1 and "ended cancelled" in resumed.output, resumed.output
+    assert json.loads((out / "state.json").read_text())["status"] == "cancelled"
