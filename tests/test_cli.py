@@ -180,12 +180,18 @@ def test_mistyped_model_fails_the_run_after_writing_the_report(tmp_path):
     assert "harness resume" not in result.output  # asking again cannot help
 
 
+@pytest.fixture
+def finished(tmp_path):
+    """A small finished run (one sample per probe) for a test to damage."""
+    return run_helol(tmp_path, "--samples", 1)
+
+
 def _break_manifest(out, value):
     (out / "manifest.json").write_text(json.dumps(value))
 
 
-def test_malformed_manifest_is_a_clear_error(tmp_path):
-    out = run_helol(tmp_path)
+def test_malformed_manifest_is_a_clear_error(finished):
+    out = finished
     manifest = json.loads((out / "manifest.json").read_text())
     bad_scenario = dict(manifest, scenario=dict(manifest["scenario"], probes=[]))
     for value, what in [([1, 2], "expected a JSON object, got list"),
@@ -199,8 +205,8 @@ def test_malformed_manifest_is_a_clear_error(tmp_path):
             assert "manifest.json: not a harness run manifest: " + what in result.output, result.output
 
 
-def test_status_says_when_some_prices_are_unknown(tmp_path):
-    out = run_helol(tmp_path)
+def test_status_says_when_some_prices_are_unknown(finished):
+    out = finished
     manifest = json.loads((out / "manifest.json").read_text())
     (out / "manifest.json").write_text(json.dumps(dict(manifest, simulated=False)))
     state = json.loads((out / "state.json").read_text())
