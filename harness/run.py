@@ -109,8 +109,8 @@ def load_run(store: RunStore) -> tuple[Scenario, RunOptions, dict]:
         scenario = Scenario.model_validate(manifest["scenario"])
     except ValidationError as e:
         first = e.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "scenario"
-        raise bad(f"scenario.{where}: {first['msg']}" if where != "scenario" else first["msg"]) from None
+        where = "".join(f".{x}" for x in first["loc"])
+        raise bad(f"scenario{where}: {first['msg']}") from None
     try:
         options = RunOptions.from_dict(manifest["options"])
     except TypeError as e:
