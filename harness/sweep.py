@@ -19,7 +19,8 @@ import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from harness import generate
-from harness.scenario import Scenario, ScenarioError, Strict, _field_name, _line_for, first_error, read_yaml
+from harness.scenario import (HyperparameterDict, Scenario, ScenarioError, Strict, _field_name, _line_for,
+                              first_error, read_yaml)
 from harness.store import RunStore, StoreError, dump_json, write_atomic
 
 SWEEP_STATE = "sweep.json"
@@ -50,7 +51,7 @@ class SweepSpec(Strict):
     examples: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
     seeds: list[Annotated[int, Field(ge=0)]] = Field(default=[0], min_length=1)
     base_models: list[Model] = Field(default=["gpt-4o-mini-2024-07-18"], min_length=1)
-    hyperparameters: list[dict[str, int | float | str]] = Field(default=[{}], min_length=1)
+    hyperparameters: list[HyperparameterDict] = Field(default=[{}], min_length=1)
     unit: Literal["line", "sentence"] = "line"
     samples: int = Field(default=20, ge=1)
     temperature: float = Field(default=1.0, ge=0, le=2)
