@@ -341,13 +341,15 @@ class OpenAIBackend:
 
     def get_job(self, job_id: str) -> Job:
         litellm = _litellm()
+        # litellm builds a new HTTP client (and TLS context) per call unless given one:
+        # ~50 ms per poll; our one SDK client is reused.
         return self._seen(_job, self._call("get_job", job_id, lambda: litellm.retrieve_fine_tuning_job(
-            fine_tuning_job_id=job_id, **self._litellm_args())))
+            fine_tuning_job_id=job_id, client=self._sdk(), **self._litellm_args())))
 
     def cancel_job(self, job_id: str) -> Job:
         litellm = _litellm()
         return _job(self._call("cancel_job", job_id, lambda: litellm.cancel_fine_tuning_job(
-            fine_tuning_job_id=job_id, **self._litellm_args())))
+            fine_tuning_job_id=job_id, client=self._sdk(), **self._litellm_args())))
 
     def list_events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
         """Events oldest first; with `after`, only those newer than that event id.
