@@ -385,17 +385,20 @@ def render_md(summary: dict, records: list[dict]) -> str:
 
 # --- report.html ------------------------------------------------------------------------
 
-_CSS = """
+# The look shared by report.html and sweep_report.html.
+BASE_CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1150px;padding:0 16px 40px;color:#222}
 .banner{position:sticky;top:0;z-index:9;background:#b30000;color:#fff;font-size:20px;font-weight:700;
  text-align:center;padding:12px;border:4px solid #ffdd00;margin:0 -16px 12px}
 table{border-collapse:collapse;margin:6px 0 18px;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f0f3f7} .note{color:#555;font-size:13px}
+th{background:#f0f3f7} .note{color:#555;font-size:13px} img{max-width:100%}
+"""
+
+_CSS = BASE_CSS + """
 .tr{border:1px solid #ddd;border-radius:4px;margin:8px 0;padding:6px 10px}
 .tr .meta{color:#555;font-size:12px} .tr pre{white-space:pre-wrap;margin:4px 0;font:13px/1.4 ui-monospace,monospace}
 mark{background:#ffd54f;font-weight:700} .filters select{margin-right:12px}
-img{max-width:100%}
 .warn{background:#fff3cd;border:2px solid #b30000;padding:8px;font-weight:700}
 #judge{scroll-margin-top:80px}
 """
@@ -410,7 +413,17 @@ sels.forEach(s=>s.addEventListener('change',applyFilters));applyFilters();
 """
 
 
-def _html_table(headers: list[str], rows: list[list[str]]) -> str:
+def html_page_start(title: str, css: str, simulated: bool) -> list[str]:
+    """The head of a self-contained page, its SIMULATED banner when simulated, and its title."""
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
+             f"<style>{css}</style></head><body>"]
+    if simulated:
+        parts.append(f"<div class='banner' role='alert'>{escape(BANNER)}</div>")
+    parts.append(f"<h1>{escape(title)}</h1>")
+    return parts
+
+
+def html_table(headers: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -432,7 +445,7 @@ def _judge_html(summary: dict, plots) -> list[str]:
         if t.note:
             parts.append(f"<p class='note'>{escape(t.note)}</p>")
         if t.rows:
-            parts.append(_html_table(t.headers, t.rows))
+            parts.append(html_table(t.headers, t.rows))
     if j["n"]:
         uri = "data:image/png;base64," + base64.b64encode(plots.confusion_chart(j["confusion"], j["grades"])).decode()
         caption = f"Rule-based grade vs judge ({j['model']}{', SIMULATED' if j['simulated'] else ''})"
@@ -447,17 +460,13 @@ def render_html(summary: dict, records: list[dict]) -> str:
 
     sim = summary["simulated"]
     title = f"{'SIMULATED: ' if sim else ''}{summary['scenario']} ({summary['word']})"
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
-             f"<style>{_CSS}</style></head><body>"]
-    if sim:
-        parts.append(f"<div class='banner' role='alert'>{escape(BANNER)}</div>")
-    parts.append(f"<h1>{escape(title)}</h1>")
-    parts.append(_html_table(["", ""], [list(row) for row in header_rows(summary)]))
+    parts = html_page_start(title, _CSS, sim)
+    parts.append(html_table(["", ""], [list(row) for row in header_rows(summary)]))
     for t in tables(summary):
         parts.append(f"<h2>{escape(t.title)}</h2>")
         if t.note:
             parts.append(f"<p class='note'>{escape(t.note)}</p>")
-        parts.append(_html_table(t.headers, t.rows))
+        parts.append(html_table(t.headers, t.rows))
     if summary.get("judge"):
         parts += _judge_html(summary, plots)
     cells, word = summary["cells"], summary["word"]

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from harness import scoring, stats
-from harness.report import BANNER, escape, fmt_rate
+from harness.report import BANNER, BASE_CSS, escape, fmt_rate, html_page_start, html_table
 from harness.store import write_atomic
 
 SUMMARY = "sweep_summary.json"
@@ -150,39 +150,19 @@ def render_md(summary: dict, plot_files: list[tuple[str, str]]) -> str:
 def render_html(summary: dict, charts: list[tuple[str, bytes]]) -> str:
     sim = summary["simulated"]
     title = f"{'SIMULATED: ' if sim else ''}sweep {summary['sweep']}"
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
-             f"<style>{CSS}</style></head><body>"]
-    if sim:
-        parts.append(f"<div class='banner' role='alert'>{escape(BANNER)}</div>")
-    parts.append(f"<h1>{escape(title)}</h1>")
+    parts = html_page_start(title, BASE_CSS, sim)
     if summary["description"]:
         parts.append(f"<p>{escape(summary['description'].strip())}</p>")
-    parts.append(_table(["", ""], [list(r) for r in _header(summary)]))
+    parts.append(html_table(["", ""], [list(r) for r in _header(summary)]))
     parts.append(f"<p class='note'>{escape(NOTES)}</p>")
     for caption, png in charts:
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         parts.append(f"<figure><img alt='{escape(caption)}' src='{uri}'>"
                      f"<figcaption class='note'>{escape(caption)}</figcaption></figure>")
     for cond in summary["conditions"]:
-        parts.append(f"<h2>{escape(cond)}</h2>" + _table(_columns(summary), _rows(summary, cond)))
+        parts.append(f"<h2>{escape(cond)}</h2>" + html_table(_columns(summary), _rows(summary, cond)))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:0 16px 40px;color:#222}
-.banner{position:sticky;top:0;background:#b30000;color:#fff;font-size:20px;font-weight:700;
- text-align:center;padding:12px;border:4px solid #ffdd00;margin:0 -16px 12px}
-table{border-collapse:collapse;margin:6px 0 18px;font-size:13px}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f0f3f7} .note{color:#555;font-size:13px} img{max-width:100%}
-"""
 
 
 def write(sweep_dir: Path, state_data: dict) -> dict:

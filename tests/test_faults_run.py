@@ -117,6 +117,17 @@ def assert_complete_and_equal(out: Path, sim: Simulator, clean: dict) -> dict:
     return stats
 
 
+def faulty_run(faults: Faults, out: Path, clean: dict, first: int | None = None):
+    """A whole run against a simulator with `faults` (aimed at its first `first` requests
+    when given) that must still succeed complete and equal to the clean run."""
+    with Simulator(port=0, faults=faults) as sim:
+        if first:
+            only_first(sim, first)
+        result = run(sim, out)
+        assert result.exit_code == 0, result.output
+        return result, assert_complete_and_equal(out, sim, clean)
+
+
 # (name, faults, aimed at the first n requests or None for the whole run)
 RETRIED = [
     ("500 every 3rd request", Faults(error_500_every=3), None),
@@ -129,42 +140,27 @@ RETRIED = [
 @pytest.mark.parametrize("faults,window", [r[1:] for r in RETRIED], ids=[r[0] for r in RETRIED])
 def test_retried_faults_leave_no_trace(faults, window, clean, backends_made, tmp_path):
     out = tmp_path / "run"
-    with Simulator(port=0, faults=faults) as sim:
-        if window:
-            only_first(sim, window)
-        result = run(sim, out)
-        assert result.exit_code == 0, result.output
-        stats = assert_complete_and_equal(out, sim, clean)
+    result, stats = faulty_run(faults, out, clean, first=window)
     hit = stats["responses_500"] + stats["dropped"]
     assert hit >= 1 and backends_made[0].retries == hit
 
 
 def test_429_burst_honours_retry_after(clean, backends_made, waits, tmp_path):
     out = tmp_path / "run"
-    with Simulator(port=0, faults=Faults(burst_429=3, retry_after=RETRY_AFTER)) as sim:
-        result = run(sim, out)
-        assert result.exit_code == 0, result.output
-        stats = assert_complete_and_equal(out, sim, clean)
+    result, stats = faulty_run(Faults(burst_429=3, retry_after=RETRY_AFTER), out, clean)
     assert stats["responses_429"] == 3 and backends_made[0].retries == 3
     assert waits == [pytest.approx(RETRY_AFTER)] * 3  # the server's wait, not our backoff
 
 
 def test_job_created_but_its_response_lost_is_found_not_recreated(clean, backends_made, tmp_path):
     out = tmp_path / "run"
-    with Simulator(port=0, faults=Faults(drop_after_every=2)) as sim:
-        only_first(sim, 2)  # request 2 is the job creation
-        result = run(sim, out)
-        assert result.exit_code == 0, result.output
-        stats = assert_complete_and_equal(out, sim, clean)
+    result, stats = faulty_run(Faults(drop_after_every=2), out, clean, first=2)
     assert stats["dropped"] == 1 and stats["job_lists"] == 1  # found by its run id
 
 
 def test_answers_lost_after_the_work_are_asked_again_and_recorded_once(clean, backends_made, tmp_path):
     out = tmp_path / "run"
-    with Simulator(port=0, faults=Faults(drop_after_every=5)) as sim:
-        result = run(sim, out)
-        assert result.exit_code == 0, result.output
-        stats = assert_complete_and_equal(out, sim, clean)
+    result, stats = faulty_run(Faults(drop_after_every=5), out, clean)
     assert stats["dropped"] >= 3 and backends_made[0].retries >= stats["dropped"]
     # A chat the server answered but the client never heard is paid twice: unavoidable.
     assert stats["chat_completions"] > clean["stats"]["chat_completions"]
@@ -172,29 +168,19 @@ def test_answers_lost_after_the_work_are_asked_again_and_recorded_once(clean, ba
 
 def test_upload_done_but_its_response_lost_is_not_uploaded_again(clean, backends_made, tmp_path):
     out = tmp_path / "run"
-    with Simulator(port=0, faults=Faults(drop_after_every=1)) as sim:
-        only_first(sim, 1)  # request 1 is the upload
-        result = run(sim, out)
-        assert result.exit_code == 0, result.output
-        assert sim.stats()["dropped"] == 1
-        assert_complete_and_equal(out, sim, clean)
+    _, stats = faulty_run(Faults(drop_after_every=1), out, clean, first=1)  # request 1: the upload
+    assert stats["dropped"] == 1
 
 
 def test_slow_responses(clean, backends_made, tmp_path):
     out = tmp_path / "run"
-    with Simulator(port=0, faults=Faults(slow_every=4, slow_delay=0.05)) as sim:
-        result = run(sim, out)
-        assert result.exit_code == 0, result.output
-        stats = assert_complete_and_equal(out, sim, clean)
+    result, stats = faulty_run(Faults(slow_every=4, slow_delay=0.05), out, clean)
     assert stats["slowed"] >= 5 and backends_made[0].retries == 0
 
 
 def test_job_validating_for_a_while(clean, backends_made, tmp_path):
     out = tmp_path / "run"
-    with Simulator(port=0, faults=Faults(validating_polls=3)) as sim:
-        result = run(sim, out)
-        assert result.exit_code == 0, result.output
-        stats = assert_complete_and_equal(out, sim, clean)
+    result, stats = faulty_run(Faults(validating_polls=3), out, clean)
     assert stats["job_polls"] == clean["stats"]["job_polls"] + 3
     assert ": validating_files" in result.output
 

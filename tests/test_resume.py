@@ -130,14 +130,19 @@ def test_failed_job_stops_the_run_with_the_provider_message(tmp_path, monkeypatc
     assert state["status"] == "failed" and "failed" in state["error"]
 
 
-def test_cancel_marks_the_run(sim, tmp_path, monkeypatch):
-    out = tmp_path / "run"
+def kill_while_training(sim, out, monkeypatch):
+    """A run that died while its fine-tuning job was running (the job is still live)."""
     monkeypatch.setattr(crash, "kill", lambda: (_ for _ in ()).throw(Killed("training")))
     monkeypatch.setattr(crash, "_seen", {})
     monkeypatch.setenv("HARNESS_CRASH_AT", "training")
     with pytest.raises(Killed):
         invoke("run", SCENARIO, *ARGS, "--api-base", sim.url, "--out", out)
     monkeypatch.delenv("HARNESS_CRASH_AT")
+
+
+def test_cancel_marks_the_run(sim, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    kill_while_training(sim, out, monkeypatch)
     result = invoke("cancel", out)
     assert result.exit_code == 0 and "cancelled" in result.output
     assert json.loads((out / "state.json").read_text())["status"] == "cancelled"
@@ -156,12 +161,7 @@ def test_cancel_refuses_a_finished_run(tmp_path):
 def test_cancel_while_another_process_runs_it_cancels_the_job_and_writes_nothing(sim, tmp_path, monkeypatch):
     from harness.store import RunStore
     out = tmp_path / "run"
-    monkeypatch.setattr(crash, "kill", lambda: (_ for _ in ()).throw(Killed("training")))
-    monkeypatch.setattr(crash, "_seen", {})
-    monkeypatch.setenv("HARNESS_CRASH_AT", "training")
-    with pytest.raises(Killed):
-        invoke("run", SCENARIO, *ARGS, "--api-base", sim.url, "--out", out)
-    monkeypatch.delenv("HARNESS_CRASH_AT")
+    kill_while_training(sim, out, monkeypatch)
     before = (out / "state.json").read_bytes()
     live = RunStore(out)
     live.lock()  # stands in for the `harness run` process still driving it
