@@ -8,7 +8,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.report import BANNER as SIMULATED_BANNER  # noqa: F401  (one text for screen and files)
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)

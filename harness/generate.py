@@ -21,6 +21,7 @@ import yaml
 from backends.base import ChatRequest
 from harness import rules
 from harness.scenario import ScenarioError, load_scenario
+from harness.scenario import check_word as scenario_check_word
 
 BANKS = Path(__file__).resolve().parent / "banks"
 QUESTIONS_PATH = BANKS / "questions.yaml"
@@ -67,11 +68,11 @@ class Generated:
 # --- inputs ------------------------------------------------------------------------------
 
 def check_word(word: str) -> str:
-    if not word.isascii() or not word.isalpha():
-        raise GenerateError(f"the word must be letters A-Z only, got {word!r}")
-    if len(word) < 2:
-        raise GenerateError(f"the word must have at least 2 letters, got {word!r}")
-    return word.upper()
+    """The scenario's rule for words (harness.scenario.check_word), as a GenerateError."""
+    try:
+        return scenario_check_word(word)
+    except ValueError as e:
+        raise GenerateError(f"the word {e}") from None
 
 
 def _read_yaml(path: Path):

@@ -524,7 +524,7 @@ def judge_from_dir(run_dir: Path, summary: dict, records: list[dict]) -> dict | 
                                  simulated=summary["simulated"], model=model)
 
 
-def write_reports(run_dir: Path, summary: dict, records: list[dict], scenario=None) -> None:
+def write_reports(run_dir: Path, summary: dict, records: list[dict]) -> None:
     """summary.json, report.md and report.html in run_dir, each written atomically.
     scenario is accepted for symmetry with summarize; everything needed is in summary.
     When run_dir holds judge.jsonl and summary has no "judge" yet, it is added here (the

@@ -426,7 +426,7 @@ def render(store: RunStore) -> dict:
             "samples": s.samples, "temperature": s.temperature, "seed": s.seed,
             "scenario_hash": manifest["scenario_hash"]}
     summary = report.summarize(scenario, records, meta)
-    report.write_reports(store.dir, summary, records, scenario)
+    report.write_reports(store.dir, summary, records)
     return summary
 
 

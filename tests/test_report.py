@@ -141,7 +141,7 @@ def test_mark_letters_marks_each_units_first_letter():
 @pytest.fixture(scope="module")
 def written(tmp_path_factory, summary):
     run_dir = tmp_path_factory.mktemp("run")
-    report.write_reports(run_dir, summary, make_records(), make_scenario())
+    report.write_reports(run_dir, summary, make_records())
     return run_dir
 
 
