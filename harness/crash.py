@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("upload_unsaved", "after_upload", "after_create_job", "training", "probing", "mid_record")
+POINTS = ("creating_run", "upload_unsaved", "after_upload", "after_create_job", "training", "probing", "mid_record")
 _seen: dict[str, int] = {}
 
 

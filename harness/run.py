@@ -71,6 +71,12 @@ def _versions() -> dict[str, str | None]:
 def create_run(store: RunStore, scenario_path: Path, scenario: Scenario, options: RunOptions,
                simulated: bool, run_id: str) -> None:
     s = settings_for(scenario, options)
+    # The manifest is written last: its presence is what makes a directory a run
+    # (RunStore.exists), so a kill between the two writes never leaves a run without state.
+    store.write_json(STATE, {"run_id": run_id, "status": "running", "steps": {}, "error": None,
+                             "file_id": None, "job_id": None, "job_status": None,
+                             "fine_tuned_model": options.model, "training_cost": None})
+    crash.maybe_crash("creating_run")
     store.write_json(MANIFEST, {
         "run_id": run_id,
         "scenario_path": str(scenario_path),
@@ -84,9 +90,6 @@ def create_run(store: RunStore, scenario_path: Path, scenario: Scenario, options
         "git_commit": _git_commit(),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
-    store.write_json(STATE, {"run_id": run_id, "status": "running", "steps": {}, "error": None,
-                             "file_id": None, "job_id": None, "job_status": None,
-                             "fine_tuned_model": options.model, "training_cost": None})
 
 
 def load_run(store: RunStore) -> tuple[Scenario, RunOptions, dict]:
@@ -94,6 +97,10 @@ def load_run(store: RunStore) -> tuple[Scenario, RunOptions, dict]:
     or a traceback) when the manifest is not one this harness wrote."""
     from pydantic import ValidationError
 
+    if store.interrupted_at_creation():
+        raise StoreError(f"{store.dir}: the run was interrupted while its directory was being created, "
+                         "before anything was uploaded or asked; start it again with "
+                         f"`harness run SCENARIO --out {store.dir}`")
     manifest = store.read_json(MANIFEST)
 
     def bad(what: str) -> StoreError:

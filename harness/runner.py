@@ -85,7 +85,7 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
     # own, so the same cassette can be replayed again without --out.
     run_id = recorded_run_id or new_run_id(scenario)
     run_dir = out_dir or Path("runs") / scenario.name / new_run_id(scenario)
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and any(run_dir.iterdir()) and not RunStore(run_dir).interrupted_at_creation():
         raise StoreError(f"{run_dir}: already exists and is not empty; choose another --out "
                          "or `harness resume` it")
     options.poll_interval = poll_interval(options, bool(replay))

@@ -86,6 +86,15 @@ class RunStore:
     def exists(self) -> bool:
         return self.path(MANIFEST).exists()
 
+    def interrupted_at_creation(self) -> bool:
+        """Only a state file (and the lock): the process died inside run.create_run, before
+        any call was made, so the directory may be started afresh."""
+        try:
+            names = {p.name for p in self.dir.iterdir()}
+        except OSError:
+            return False
+        return STATE in names and names <= {STATE, ".lock"}
+
     # -- JSON documents ------------------------------------------------------------------
     def read_json(self, name: str) -> dict:
         path = self.path(name)

@@ -94,7 +94,11 @@ def main() -> int:
                     kills += 1
                     state = json.loads((killed / "state.json").read_text()) if (killed / "state.json").exists() else {}
                     print(f"kill {kills:2} after {delay:5.2f}s: steps {state.get('steps', {})}")
-                    command = harness("resume", str(killed))
+                    # Killed before the run existed (start-up, or inside run.create_run): start
+                    # it again, as the error of `harness resume` would tell a user to.
+                    started = (killed / "manifest.json").exists()
+                    command = harness("resume", str(killed)) if started else \
+                        harness("run", str(SCENARIO), *run_args, "--api-base", url, "--out", str(killed))
                     continue
             else:
                 proc.wait()

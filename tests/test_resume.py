@@ -83,6 +83,44 @@ def test_kill_then_resume(point, sim, tmp_path, monkeypatch, uninterrupted):
     assert json.loads((out / "summary.json").read_text()) == uninterrupted
 
 
+def test_kill_while_creating_the_run_directory_then_run_again(sim, tmp_path, monkeypatch, uninterrupted):
+    """Killed between the state file and the manifest: nothing was spent, `resume` says to
+    start again, and `run` with the same --out does so in the half-made directory."""
+    out = tmp_path / "run"
+
+    def die():
+        raise Killed("creating_run")
+    monkeypatch.setattr(crash, "kill", die)
+    monkeypatch.setattr(crash, "_seen", {})
+    monkeypatch.setenv("HARNESS_CRASH_AT", "creating_run")
+    with pytest.raises(Killed):
+        invoke("run", SCENARIO, *ARGS, "--api-base", sim.url, "--out", out)
+    monkeypatch.delenv("HARNESS_CRASH_AT")
+    assert (out / "state.json").exists() and not (out / "manifest.json").exists()
+    assert counted(sim) == (0, 0)
+
+    for command in ("resume", "status"):
+        refused = invoke(command, out)
+        assert refused.exit_code == 2
+        assert "interrupted while its directory was being created" in refused.output
+        assert f"harness run SCENARIO --out {out}" in refused.output
+
+    again = invoke("run", SCENARIO, *ARGS, "--api-base", sim.url, "--out", out)
+    assert again.exit_code == 0, again.output
+    assert counted(sim) == (1, 1)
+    assert json.loads((out / "summary.json").read_text()) == uninterrupted
+
+
+def test_run_still_refuses_a_directory_that_is_not_a_half_made_run(tmp_path):
+    (tmp_path / "state.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("mine")  # a state.json among other files is not ours to reuse
+    result = invoke("run", SCENARIO, "--samples", "1", "--out", tmp_path)
+    assert result.exit_code == 2 and "already exists and is not empty" in result.output
+    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "state.json").read_text() == "{}"
+    status = invoke("status", tmp_path)
+    assert status.exit_code == 2 and "manifest.json: not found" in status.output
+
+
 def test_real_kill_9_mid_probing_then_resume(tmp_path):
     """A real SIGKILL of a `harness run` process (on the mock, which keeps its provider
     state in the run directory, so no litellm start-up is paid in the subprocess)."""

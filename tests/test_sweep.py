@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -139,27 +138,23 @@ def test_real_backend_over_budget_refused_before_anything_is_written(tmp_path):
 
 @pytest.fixture(scope="module")
 def killed_and_resumed(tmp_path_factory):
-    """Start the tiny sweep in a subprocess, kill -9 it once a cell has finished, then
-    re-run the same command. Returns (sweep dir, finished-at-kill snapshots, CLI result,
-    the sweep chart calls)."""
+    """Start the tiny sweep in a subprocess, kill -9 it while the second cell's run
+    directory is being created (the first cell has finished; the cell being created has a
+    state file and no manifest yet), then re-run the same command. Returns (sweep dir,
+    finished-at-kill snapshots, CLI result, the sweep chart calls)."""
     tmp = tmp_path_factory.mktemp("sweep")
     path = write(tmp, TINY)
     out = tmp / "out"
     code = STUB_RUN_CHARTS + "import sys; from harness.cli_sweep import sweep; sweep(sys.argv[1:])"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path), "--out", str(out)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    done: list[str] = []
-    try:
-        while not done and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-            if (out / "sweep.json").exists():
-                done = [c for c, s in statuses(out).items() if s == "succeeded"]
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert done and len(done) < len(CELL_IDS), f"kill came too late or never: {done}"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HARNESS_CRASH_AT="creating_run:2")
+    done = subprocess.run([sys.executable, "-c", code, str(path), "--out", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+    assert statuses(out) == {CELL_IDS[0]: "succeeded", CELL_IDS[1]: "running",
+                             CELL_IDS[2]: "pending", CELL_IDS[3]: "pending"}
+    half_made = out / "cells" / CELL_IDS[1] / "run"
+    assert (half_made / "state.json").exists() and not (half_made / "manifest.json").exists()
+    done = [CELL_IDS[0]]
     finished = {cid: snapshot(out / "cells" / cid / "run") for cid in done}
     with pytest.MonkeyPatch.context() as mp:
         stub_run_charts(mp)
