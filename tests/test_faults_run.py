@@ -9,7 +9,6 @@ down (BACKOFF_BASE) where the simulator sends no Retry-After, and no charts in r
 import inspect
 import json
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -241,9 +240,8 @@ def test_unreachable_provider_fails_the_run_and_the_state_says_so(backends_made,
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     out = tmp_path / "run"
-    start = time.monotonic()
     result = invoke("run", SCENARIO, *ARGS, "--api-base", f"http://127.0.0.1:{port}/v1", "--out", out)
     assert result.exit_code == 1 and "connection failed" in result.output
-    assert backends_made[0].retries == DEFAULT_MAX_RETRIES and time.monotonic() - start < 10
+    assert backends_made[0].retries == DEFAULT_MAX_RETRIES
     state = json.loads((out / "state.json").read_text())
     assert state["status"] == "failed" and "connection failed" in (state["error"] or "")
