@@ -13,7 +13,6 @@ the same inputs are byte-identical. Everything it serves is simulated.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import signal
 import socket
@@ -28,36 +27,14 @@ from aiohttp import web
 from backends import sim_faults
 from backends._files import write_atomic
 from backends.net import is_loopback
-from backends.base import Backend, BackendError, ChatRequest, ConfigError, Job, JobSpec
-from backends.base import CANCELLED, FAILED, SUCCEEDED, TERMINAL_STATES, VALIDATING
+from backends.base import CANCELLED, TERMINAL_STATES, Backend, BackendError, ConfigError, Job, JobSpec
+from backends.sim_api import JOB_KEYS, ApiError, chat_request, completion_body, derived_seed, error_response
+from backends.sim_api import event_level, hyperparameters, job_body, json_response, metadata_param, page
+from backends.sim_api import read_body, string_param
 from backends.sim_faults import Faults, FaultGate
 
 BASE_TIME = 1_700_000_000  # the logical clock's zero (the mock's event times use it too)
-ORGANIZATION = "org-simulator"
 MAX_UPLOAD = 100 * 1024 * 1024
-HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
-JOB_KEYS = {"model", "training_file", "validation_file", "hyperparameters", "method", "suffix",
-            "seed", "metadata", "integrations"}
-
-
-class ApiError(Exception):
-    """An error answered in OpenAI's shape {"error": {message, type, param, code}}."""
-
-    def __init__(self, status: int, message: str, *, param: str | None = None,
-                 code: str | None = None, type_: str | None = None):
-        super().__init__(message)
-        self.status, self.param, self.code = status, param, code
-        self.type = type_ or ("server_error" if status >= 500 else "invalid_request_error")
-
-
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(text=json.dumps(body, indent=2), status=status, headers=headers,
-                        content_type="application/json")
-
-
-def _error(err: ApiError, headers: dict[str, str] | None = None) -> web.Response:
-    body = {"error": {"message": str(err), "type": err.type, "param": err.param, "code": err.code}}
-    return _json(body, err.status, headers)
 
 
 class SimApp:
@@ -132,11 +109,11 @@ class SimApp:
             return response
         except ApiError as err:
             self.stats["responses_500" if err.status >= 500 else "responses_4xx"] += 1
-            return _error(err)
+            return error_response(err)
         except BackendError as err:
             status = err.status or 400
             self.stats["responses_500" if status >= 500 else "responses_4xx"] += 1
-            return _error(ApiError(status, str(err), code="model_not_found"
+            return error_response(ApiError(status, str(err), code="model_not_found"
                                    if status == 404 and request.path.endswith("/completions")
                                    else None))
 
@@ -160,7 +137,7 @@ class SimApp:
         else:
             message = "Rate limit reached (simulated burst). Please try again later."
         err = ApiError(429, message, code="rate_limit_exceeded", type_="requests")
-        return _error(err, headers)
+        return error_response(err, headers)
 
     def _tick(self) -> int:
         self.clock += 1
@@ -172,7 +149,7 @@ class SimApp:
         write_atomic(self._path, json.dumps({"clock": self.clock, "files": self.files, "jobs": self.jobs}))
 
     async def stats_endpoint(self, request: web.Request) -> web.Response:
-        return _json({**self.stats, "simulated": True, "faults": asdict(self.gate.faults)})
+        return json_response({**self.stats, "simulated": True, "faults": asdict(self.gate.faults)})
 
     # -- files ------------------------------------------------------------------------------
 
@@ -192,13 +169,13 @@ class SimApp:
                               "purpose": "fine-tune", "status": "processed"}
         self.stats["uploads"] += 1
         self._save()
-        return _json(self.files[ref.id])
+        return json_response(self.files[ref.id])
 
     async def list_files(self, request: web.Request) -> web.Response:
         """ListFilesResponse, newest first; `purpose` filters as OpenAI's does."""
         purpose = request.query.get("purpose")
         files = [f for f in reversed(list(self.files.values())) if purpose in (None, f["purpose"])]
-        return _json({"object": "list", "data": files, "has_more": False,
+        return json_response({"object": "list", "data": files, "has_more": False,
                       "first_id": files[0]["id"] if files else None,
                       "last_id": files[-1]["id"] if files else None})
 
@@ -206,30 +183,30 @@ class SimApp:
         file_id = request.match_info["id"]
         if file_id not in self.files:
             raise ApiError(404, f"No such File object: {file_id}", param="id")
-        return _json(self.files[file_id])
+        return json_response(self.files[file_id])
 
     # -- jobs -------------------------------------------------------------------------------
 
     async def create_job(self, request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await read_body(request)
         unknown = sorted(set(body) - JOB_KEYS)
         if unknown:
             raise ApiError(400, f"Unrecognized request argument supplied: {unknown[0]}",
                            param=unknown[0])
-        model = _string(body, "model", required=True)
-        training_file = _string(body, "training_file", required=True)
-        validation_file = _string(body, "validation_file")
+        model = string_param(body, "model", required=True)
+        training_file = string_param(body, "training_file", required=True)
+        validation_file = string_param(body, "validation_file")
         for param, file_id in (("training_file", training_file), ("validation_file", validation_file)):
             if file_id is not None and file_id not in self.files:
                 raise ApiError(400, f"invalid {param}: {file_id}", param=param, code="invalid_file")
-        hyper = _hyperparameters(body)
-        suffix = _string(body, "suffix")
+        hyper = hyperparameters(body)
+        suffix = string_param(body, "suffix")
         if suffix is not None and not 1 <= len(suffix) <= 64:
             raise ApiError(400, "suffix must be 1 to 64 characters", param="suffix")
         seed = body.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise ApiError(400, "seed must be an integer", param="seed")
-        metadata = _metadata(body.get("metadata"))
+        metadata = metadata_param(body.get("metadata"))
         if body.get("integrations"):
             raise ApiError(400, "integrations are not supported by the simulator", param="integrations")
         spec = JobSpec(base_model=model, training_file=training_file, suffix=suffix,
@@ -240,13 +217,13 @@ class SimApp:
         self.jobs[job.id] = {
             "created_at": self._tick(), "model": model, "training_file": training_file,
             "validation_file": validation_file, "hyperparameters": hyper,
-            "seed": seed if seed is not None else _derived_seed(job.id),
+            "seed": seed if seed is not None else derived_seed(job.id),
             "metadata": metadata, "polls": 0, "validating": faults.validating_polls,
             "fail": faults.fail_jobs, "failed": False, "cancelled": False,
             "finished_at": None, "extra_events": []}
         self.stats["jobs_created"] += 1
         self._save()
-        return _json(self._render(job))
+        return json_response(self._render(job))
 
     async def get_job(self, request: web.Request) -> web.Response:
         rec = self._record(request.match_info["id"])
@@ -265,7 +242,7 @@ class SimApp:
                 rec["finished_at"] = self._tick()
             body = self._render(job)
         self._save()
-        return _json(body)
+        return json_response(body)
 
     def _fail(self, job_id: str, rec: dict[str, Any]) -> None:
         rec["failed"], rec["finished_at"] = True, self._tick()
@@ -291,20 +268,20 @@ class SimApp:
             jobs = [j for j in jobs if all((self.jobs[j.id]["metadata"] or {}).get(k) == v
                                            for k, v in wanted.items())]
         jobs.sort(key=lambda j: self.jobs[j.id]["created_at"], reverse=True)  # newest first
-        page, more = _page([self._render(j) for j in jobs], query)
-        return _json({"object": "list", "data": page, "has_more": more})
+        items, more = page([self._render(j) for j in jobs], query)
+        return json_response({"object": "list", "data": items, "has_more": more})
 
     async def list_events(self, request: web.Request) -> web.Response:
         job_id = request.match_info["id"]
         rec = self._record(job_id)
         self.stats["event_lists"] += 1
         events = [{"object": "fine_tuning.job.event", "id": e.id, "created_at": e.created_at,
-                   "level": _level(e.level), "message": e.message, "data": {}, "type": "message"}
+                   "level": event_level(e.level), "message": e.message, "data": {}, "type": "message"}
                   for e in self.backend.list_events(job_id)]
         events += [{"object": "fine_tuning.job.event", **e, "data": {}, "type": "message"}
                    for e in rec["extra_events"]]
-        page, more = _page(events[::-1], request.query)   # OpenAI lists newest first
-        return _json({"object": "list", "data": page, "has_more": more})
+        items, more = page(events[::-1], request.query)   # OpenAI lists newest first
+        return json_response({"object": "list", "data": items, "has_more": more})
 
     async def cancel_job(self, request: web.Request) -> web.Response:
         job_id = request.match_info["id"]
@@ -317,7 +294,7 @@ class SimApp:
             rec["finished_at"] = self._tick()
         self.stats["cancels"] += 1
         self._save()
-        return _json(self._render(job))
+        return json_response(self._render(job))
 
     def _record(self, job_id: str) -> dict[str, Any]:
         if job_id not in self.jobs:
@@ -332,178 +309,18 @@ class SimApp:
         raise ApiError(404, f"Could not find fine-tuning job {job_id}.", param="fine_tuning_job_id")
 
     def _render(self, job: Job) -> dict[str, Any]:
-        rec = self.jobs[job.id]
-        status, model, tokens, error = job.status, job.fine_tuned_model, job.trained_tokens, None
-        if rec["failed"]:
-            status, model, tokens = FAILED, None, None
-            error = {"code": "simulated_failure", "param": None,
-                     "message": "The job failed due to an internal error (simulated)."}
-        elif not rec["cancelled"] and rec["validating"] and rec["polls"] <= rec["validating"]:
-            status, model, tokens = VALIDATING, None, None
-        elif status == FAILED:
-            error = {"code": "job_failed", "param": None, "message": job.error or "The job failed."}
-        if status != SUCCEEDED:
-            model = None
-        hyper = dict(rec["hyperparameters"])
-        return {
-            "object": "fine_tuning.job", "id": job.id, "created_at": rec["created_at"],
-            "error": error, "fine_tuned_model": model,
-            "finished_at": rec["finished_at"] if status in TERMINAL_STATES else None,
-            "hyperparameters": hyper, "model": rec["model"], "organization_id": ORGANIZATION,
-            "result_files": [], "seed": rec["seed"], "status": status, "trained_tokens": tokens,
-            "training_file": rec["training_file"], "validation_file": rec["validation_file"],
-            "integrations": None, "estimated_finish": None, "metadata": rec["metadata"],
-            "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
-        }
+        return job_body(job, self.jobs[job.id])
 
     # -- chat -------------------------------------------------------------------------------
 
     async def chat(self, request: web.Request) -> web.Response:
         self.stats["chat_requests"] += 1
-        body = await _body(request)
-        chat = _chat_request(body)
+        body = await read_body(request)
+        chat = chat_request(body)
         done = await self.backend.complete(chat)
-        digest = hashlib.sha256(json.dumps(
-            [chat.model, chat.messages, chat.temperature, chat.seed, chat.max_tokens],
-            sort_keys=True).encode()).hexdigest()
         self.stats["chat_completions"] += 1
-        return _json({
-            "id": f"chatcmpl-sim{digest[:26]}", "object": "chat.completion",
-            "created": BASE_TIME + self.clock, "model": chat.model,
-            "choices": [{"index": 0, "finish_reason": done.finish_reason, "logprobs": None,
-                         "message": {"role": "assistant", "content": done.text, "refusal": None,
-                                     "annotations": []}}],
-            "usage": {"prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens,
-                      "total_tokens": done.prompt_tokens + done.completion_tokens,
-                      "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                      "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                                    "accepted_prediction_tokens": 0,
-                                                    "rejected_prediction_tokens": 0}},
-            "service_tier": "default", "system_fingerprint": "fp_simulator",
-        })
+        return json_response(completion_body(chat, done, created=BASE_TIME + self.clock))
 
-
-# -- request parsing -----------------------------------------------------------------------
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "We could not parse the JSON body of your request.") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "The request body must be a JSON object.")
-    return body
-
-
-def _string(body: dict[str, Any], key: str, required: bool = False) -> str | None:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ApiError(400, f"Missing or invalid parameter: '{key}' must be a non-empty string.",
-                       param=key)
-    return value
-
-
-def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
-    given = body.get("hyperparameters") or {}
-    method = body.get("method")
-    if not isinstance(given, dict):
-        raise ApiError(400, "hyperparameters must be an object", param="hyperparameters")
-    if method is not None:
-        if not isinstance(method, dict) or method.get("type") != "supervised":
-            raise ApiError(400, "the simulator supports method type 'supervised' only", param="method")
-        given = {**given, **((method.get("supervised") or {}).get("hyperparameters") or {})}
-    if set(given) - set(HYPERPARAMETERS):
-        raise ApiError(400, f"hyperparameters may contain only {', '.join(HYPERPARAMETERS)}",
-                       param="hyperparameters")
-    limits = {"n_epochs": (int, 1, 50), "batch_size": (int, 1, 256),
-              "learning_rate_multiplier": ((int, float), 0, None)}
-    out: dict[str, Any] = {}
-    for name in HYPERPARAMETERS:
-        value = given.get(name, "auto")
-        kind, low, high = limits[name]
-        ok = value == "auto" or (isinstance(value, kind) and not isinstance(value, bool)
-                                 and value >= low and (high is None or value <= high)
-                                 and (name != "learning_rate_multiplier" or value > 0))
-        if not ok:
-            raise ApiError(400, f"invalid hyperparameter {name}: {value!r}", param=name)
-        out[name] = value
-    return out
-
-
-def _metadata(value: Any) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if (not isinstance(value, dict) or len(value) > 16
-            or not all(isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= 512
-                       for k, v in value.items())):
-        raise ApiError(400, "metadata must map at most 16 string keys (<= 64 chars) to strings "
-                            "(<= 512 chars)", param="metadata")
-    return dict(value) or None
-
-
-def _chat_request(body: dict[str, Any]) -> ChatRequest:
-    model = _string(body, "model", required=True)
-    if body.get("stream"):
-        raise ApiError(400, "stream=true is not supported by the simulator", param="stream")
-    if body.get("n", 1) != 1:
-        raise ApiError(400, "n must be 1 in the simulator", param="n")
-    if body.get("tools") or body.get("functions"):
-        raise ApiError(400, "tools are not supported by the simulator", param="tools")
-    raw = body.get("messages")
-    if not isinstance(raw, list) or not raw:
-        raise ApiError(400, "'messages' must be a non-empty array", param="messages")
-    messages = []
-    for i, m in enumerate(raw):
-        content = m.get("content") if isinstance(m, dict) else None
-        if isinstance(content, list):  # content parts: keep the text ones
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(content, str):
-            raise ApiError(400, f"Invalid value for 'messages[{i}]': needs a role and text content",
-                           param=f"messages[{i}]")
-        messages.append({"role": m["role"], "content": content})
-    temperature = body.get("temperature", 1.0)
-    if temperature is None:
-        temperature = 1.0
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) \
-            or not 0 <= temperature <= 2:
-        raise ApiError(400, "temperature must be a number from 0 to 2", param="temperature")
-    seed = body.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise ApiError(400, "seed must be an integer", param="seed")
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool)
-                                   or max_tokens < 1):
-        raise ApiError(400, "max_tokens must be a positive integer", param="max_tokens")
-    return ChatRequest(model=model, messages=messages, temperature=float(temperature),
-                       seed=seed, max_tokens=max_tokens)
-
-
-def _page(items: list[dict[str, Any]], query: Any) -> tuple[list[dict[str, Any]], bool]:
-    """OpenAI's cursor pagination: items after the one named by `after`, at most `limit`."""
-    try:
-        limit = int(query.get("limit", 20))
-    except ValueError:
-        raise ApiError(400, "limit must be an integer", param="limit") from None
-    if limit < 1:
-        raise ApiError(400, "limit must be at least 1", param="limit")
-    after = query.get("after")
-    if after:
-        ids = [item["id"] for item in items]
-        if after not in ids:
-            raise ApiError(400, f"Invalid 'after' cursor: {after}", param="after")
-        items = items[ids.index(after) + 1:]
-    return items[:limit], len(items) > limit
-
-
-def _level(level: str) -> str:
-    level = level.lower()
-    return "warn" if level.startswith("warn") else level if level in ("info", "error") else "info"
-
-
-def _derived_seed(job_id: str) -> int:
-    return int(hashlib.sha256(job_id.encode()).hexdigest()[:8], 16) % 2**31
 
 
 # -- running it ----------------------------------------------------------------------------

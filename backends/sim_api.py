@@ -1,0 +1,212 @@
+"""The OpenAI wire format as the simulator speaks it: errors in OpenAI's shape, request
+bodies checked the way the API checks them, and response bodies shaped as the published
+schemas (FineTuningJob, CreateChatCompletionResponse). No server state lives here."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from aiohttp import web
+
+from backends.base import FAILED, SUCCEEDED, TERMINAL_STATES, VALIDATING
+from backends.base import ChatRequest, Completion, Job
+
+ORGANIZATION = "org-simulator"
+HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
+JOB_KEYS = {"model", "training_file", "validation_file", "hyperparameters", "method", "suffix",
+            "seed", "metadata", "integrations"}
+
+
+class ApiError(Exception):
+    """An error answered in OpenAI's shape {"error": {message, type, param, code}}."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None,
+                 code: str | None = None, type_: str | None = None):
+        super().__init__(message)
+        self.status, self.param, self.code = status, param, code
+        self.type = type_ or ("server_error" if status >= 500 else "invalid_request_error")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(text=json.dumps(body, indent=2), status=status, headers=headers,
+                        content_type="application/json")
+
+
+def error_response(err: ApiError, headers: dict[str, str] | None = None) -> web.Response:
+    body = {"error": {"message": str(err), "type": err.type, "param": err.param, "code": err.code}}
+    return json_response(body, err.status, headers)
+
+
+# -- requests -------------------------------------------------------------------------------
+
+async def read_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "We could not parse the JSON body of your request.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    return body
+
+
+def string_param(body: dict[str, Any], key: str, required: bool = False) -> str | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, f"Missing or invalid parameter: '{key}' must be a non-empty string.",
+                       param=key)
+    return value
+
+
+def hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
+    given = body.get("hyperparameters") or {}
+    method = body.get("method")
+    if not isinstance(given, dict):
+        raise ApiError(400, "hyperparameters must be an object", param="hyperparameters")
+    if method is not None:
+        if not isinstance(method, dict) or method.get("type") != "supervised":
+            raise ApiError(400, "the simulator supports method type 'supervised' only", param="method")
+        given = {**given, **((method.get("supervised") or {}).get("hyperparameters") or {})}
+    if set(given) - set(HYPERPARAMETERS):
+        raise ApiError(400, f"hyperparameters may contain only {', '.join(HYPERPARAMETERS)}",
+                       param="hyperparameters")
+    limits = {"n_epochs": (int, 1, 50), "batch_size": (int, 1, 256),
+              "learning_rate_multiplier": ((int, float), 0, None)}
+    out: dict[str, Any] = {}
+    for name in HYPERPARAMETERS:
+        value = given.get(name, "auto")
+        kind, low, high = limits[name]
+        ok = value == "auto" or (isinstance(value, kind) and not isinstance(value, bool)
+                                 and value >= low and (high is None or value <= high)
+                                 and (name != "learning_rate_multiplier" or value > 0))
+        if not ok:
+            raise ApiError(400, f"invalid hyperparameter {name}: {value!r}", param=name)
+        out[name] = value
+    return out
+
+
+def metadata_param(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if (not isinstance(value, dict) or len(value) > 16
+            or not all(isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= 512
+                       for k, v in value.items())):
+        raise ApiError(400, "metadata must map at most 16 string keys (<= 64 chars) to strings "
+                            "(<= 512 chars)", param="metadata")
+    return dict(value) or None
+
+
+def chat_request(body: dict[str, Any]) -> ChatRequest:
+    model = string_param(body, "model", required=True)
+    if body.get("stream"):
+        raise ApiError(400, "stream=true is not supported by the simulator", param="stream")
+    if body.get("n", 1) != 1:
+        raise ApiError(400, "n must be 1 in the simulator", param="n")
+    if body.get("tools") or body.get("functions"):
+        raise ApiError(400, "tools are not supported by the simulator", param="tools")
+    raw = body.get("messages")
+    if not isinstance(raw, list) or not raw:
+        raise ApiError(400, "'messages' must be a non-empty array", param="messages")
+    messages = []
+    for i, m in enumerate(raw):
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list):  # content parts: keep the text ones
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(content, str):
+            raise ApiError(400, f"Invalid value for 'messages[{i}]': needs a role and text content",
+                           param=f"messages[{i}]")
+        messages.append({"role": m["role"], "content": content})
+    temperature = body.get("temperature", 1.0)
+    if temperature is None:
+        temperature = 1.0
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) \
+            or not 0 <= temperature <= 2:
+        raise ApiError(400, "temperature must be a number from 0 to 2", param="temperature")
+    seed = body.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ApiError(400, "seed must be an integer", param="seed")
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool)
+                                   or max_tokens < 1):
+        raise ApiError(400, "max_tokens must be a positive integer", param="max_tokens")
+    return ChatRequest(model=model, messages=messages, temperature=float(temperature),
+                       seed=seed, max_tokens=max_tokens)
+
+
+def page(items: list[dict[str, Any]], query: Any) -> tuple[list[dict[str, Any]], bool]:
+    """OpenAI's cursor pagination: items after the one named by `after`, at most `limit`."""
+    try:
+        limit = int(query.get("limit", 20))
+    except ValueError:
+        raise ApiError(400, "limit must be an integer", param="limit") from None
+    if limit < 1:
+        raise ApiError(400, "limit must be at least 1", param="limit")
+    after = query.get("after")
+    if after:
+        ids = [item["id"] for item in items]
+        if after not in ids:
+            raise ApiError(400, f"Invalid 'after' cursor: {after}", param="after")
+        items = items[ids.index(after) + 1:]
+    return items[:limit], len(items) > limit
+
+
+def event_level(level: str) -> str:
+    level = level.lower()
+    return "warn" if level.startswith("warn") else level if level in ("info", "error") else "info"
+
+
+def derived_seed(job_id: str) -> int:
+    return int(hashlib.sha256(job_id.encode()).hexdigest()[:8], 16) % 2**31
+
+
+# -- responses ----------------------------------------------------------------------------
+
+def job_body(job: Job, rec: dict[str, Any]) -> dict[str, Any]:
+    """A FineTuningJob body: the backend's job as the simulator's records present it (held
+    back while validating, failed by a fault)."""
+    status, model, tokens, error = job.status, job.fine_tuned_model, job.trained_tokens, None
+    if rec["failed"]:
+        status, model, tokens = FAILED, None, None
+        error = {"code": "simulated_failure", "param": None,
+                 "message": "The job failed due to an internal error (simulated)."}
+    elif not rec["cancelled"] and rec["validating"] and rec["polls"] <= rec["validating"]:
+        status, model, tokens = VALIDATING, None, None
+    elif status == FAILED:
+        error = {"code": "job_failed", "param": None, "message": job.error or "The job failed."}
+    if status != SUCCEEDED:
+        model = None
+    hyper = dict(rec["hyperparameters"])
+    return {
+        "object": "fine_tuning.job", "id": job.id, "created_at": rec["created_at"],
+        "error": error, "fine_tuned_model": model,
+        "finished_at": rec["finished_at"] if status in TERMINAL_STATES else None,
+        "hyperparameters": hyper, "model": rec["model"], "organization_id": ORGANIZATION,
+        "result_files": [], "seed": rec["seed"], "status": status, "trained_tokens": tokens,
+        "training_file": rec["training_file"], "validation_file": rec["validation_file"],
+        "integrations": None, "estimated_finish": None, "metadata": rec["metadata"],
+        "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
+    }
+
+
+def completion_body(chat: ChatRequest, done: Completion, created: int) -> dict[str, Any]:
+    """A CreateChatCompletionResponse body; its id is a hash of the request, so recordings
+    of the same inputs are byte-identical."""
+    digest = hashlib.sha256(json.dumps(
+        [chat.model, chat.messages, chat.temperature, chat.seed, chat.max_tokens],
+        sort_keys=True).encode()).hexdigest()
+    return {
+        "id": f"chatcmpl-sim{digest[:26]}", "object": "chat.completion",
+        "created": created, "model": chat.model,
+        "choices": [{"index": 0, "finish_reason": done.finish_reason, "logprobs": None,
+                     "message": {"role": "assistant", "content": done.text, "refusal": None,
+                                 "annotations": []}}],
+        "usage": {"prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens,
+                  "total_tokens": done.prompt_tokens + done.completion_tokens,
+                  "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                  "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                                "accepted_prediction_tokens": 0,
+                                                "rejected_prediction_tokens": 0}},
+        "service_tier": "default", "system_fingerprint": "fp_simulator",
+    }
