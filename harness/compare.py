@@ -7,7 +7,8 @@ import json
 from itertools import combinations
 from pathlib import Path
 
-from harness import report, stats
+from harness import stats
+from harness.report_tables import canonical_records, fmt_rate, score_record
 from harness.scoring import PROBE_KINDS
 from harness.store import read_jsonl
 
@@ -36,10 +37,10 @@ def _load(run_dir: Path) -> dict:
         raise CompareError(f"{run_dir}/summary.json: cannot read: {e}") from None
     records, _ = read_jsonl(run_dir / "responses.jsonl")
     scores: dict[tuple, list[dict]] = {(c["condition"], c["probe"]): [] for c in summary["cells"]}
-    for r in report.canonical_records(records):
+    for r in canonical_records(records):
         if r.get("status") == "ok":
             scores.setdefault((r["condition"], r["probe"]), []).append(
-                report.score_record(r, summary["word"], summary["unit"]))
+                score_record(r, summary["word"], summary["unit"]))
     kinds = {c["probe"]: c["kind"] for c in summary["cells"]}
     for r in records:
         kinds.setdefault(r["probe"], r["kind"])
@@ -116,7 +117,7 @@ def _grid(result: dict) -> tuple[list[str], list[list[str]]]:
     labels = [r["label"] for r in result["runs"]]
     headers = ["condition", "probe", "metric"] + labels + [f"{labels[a]} − {labels[b]}" for a, b in result["pairs"]]
     rows = [[row["condition"], row["probe"], LABELS[row["metric"]]]
-            + [report.fmt_rate(r) for r in row["rates"]] + [fmt_diff(d) for d in row["diffs"]]
+            + [fmt_rate(r) for r in row["rates"]] + [fmt_diff(d) for d in row["diffs"]]
             for row in result["rows"]]
     return headers, rows
 

@@ -127,7 +127,7 @@ def _key(r: dict) -> tuple[str, str, int]:
 
 def describe_answers(records: list[dict]) -> list[dict]:
     """One ok describe record per (condition, probe, sample), sorted by that key. Several ok
-    records for one key (not expected) resolve by content, as report.canonical_records does."""
+    records for one key (not expected) resolve by content, as report_tables.canonical_records does."""
     best: dict[tuple, dict] = {}
     for r in records:
         if r.get("kind") != "describe" or r.get("status") != "ok":

@@ -10,10 +10,11 @@ from typing import Iterator
 
 import backends
 from backends.base import TERMINAL_STATES, ConfigError
-from harness import console, report
+from harness import console
 from harness.errors import RunError
 from harness.options import RunOptions, settings_for
 from harness.plan import check_plan, make_plan
+from harness.report_tables import BANNER
 from harness.run import (JUDGE, Pipeline, RunEnded, create_run, load_run, new_run_id, read_state, render,
                          spent_of, unpriced_of)
 from harness.scenario import Scenario, load_scenario
@@ -272,7 +273,7 @@ def _print_plan(plan, settings, simulated: bool) -> None:
 
 def _print_summary(summary: dict, run_dir: Path, resumable: bool = True) -> None:
     if summary.get("simulated"):
-        console.out.print(f"[bold red]{report.BANNER}[/bold red]")
+        console.out.print(f"[bold red]{BANNER}[/bold red]")
     console.out.print(console.summary_table(summary))
     failed = sum(cell["failed"] for cell in summary["cells"])
     if failed:

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from harness import scoring, stats
-from harness.report import BANNER, BASE_CSS, escape, fmt_rate, html_page_start, html_table
+from harness.report_html import BASE_CSS, escape, html_page_start, html_table
+from harness.report_tables import BANNER, fmt_rate
 from harness.store import write_atomic
 
 SUMMARY = "sweep_summary.json"

@@ -15,10 +15,11 @@ from rich.table import Table
 
 import backends
 from backends.base import BackendError, CassetteMiss, ConfigError
-from harness import console, report, runner
+from harness import console, runner
 from harness.errors import PlanError, RunError
 from harness.options import RunOptions
 from harness.plan import check_plan, make_plan
+from harness.report_tables import BANNER, fmt_rate
 from harness.run import Pipeline, create_run, new_run_id, render
 from harness.store import STATE, RunStore, StoreError
 from harness.sweep import (FAILED, RUNNING, SUCCEEDED, SWEEP_COPY, Banks, GeneratedCell, SweepFile,
@@ -361,9 +362,8 @@ def command(target: Path, *, out_dir: Path | None, dry_run: bool, max_cost: floa
 
 
 def print_results(summary: dict, out_dir: Path) -> None:
-    from harness.report import fmt_rate
     if summary["simulated"]:
-        console.out.print(f"[bold red]{report.BANNER}[/bold red]")
+        console.out.print(f"[bold red]{BANNER}[/bold red]")
     cond = "fine_tuned" if "fine_tuned" in summary["conditions"] else summary["conditions"][0]
     table = Table(title=f"sweep {summary['sweep']} ({cond})" + (" [bold red]SIMULATED[/bold red]"
                                                                if summary["simulated"] else ""),

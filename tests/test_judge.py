@@ -10,7 +10,8 @@ import pytest
 import harness  # noqa: F401  (offline settings before any provider import)
 from backends.base import BackendError, CassetteMiss, ChatRequest, Completion
 from backends.mock import MockBackend
-from harness import judge, report, scoring
+from harness import judge, report, report_html, scoring
+from harness.report_tables import JUDGE_TITLE
 from harness.judge import JUDGE, agreement, cohen_kappa, judge_prompt, judge_run, parse_verdict
 from harness.scenario import Scenario
 from harness.store import RunStore
@@ -307,8 +308,8 @@ def test_report_has_a_judge_section_only_with_verdicts(tmp_path):
     summary = report.summarize(make_scenario(), records, META)
     report.write_reports(plain, summary, records)
     assert "judge" not in json.loads((plain / "summary.json").read_text())
-    assert report.JUDGE_TITLE not in (plain / "report.md").read_text()
-    assert report.JUDGE_TITLE not in (plain / "report.html").read_text()
+    assert JUDGE_TITLE not in (plain / "report.md").read_text()
+    assert JUDGE_TITLE not in (plain / "report.html").read_text()
 
     judged_dir = tmp_path / "judged"
     judged_dir.mkdir()
@@ -323,7 +324,7 @@ def test_report_has_a_judge_section_only_with_verdicts(tmp_path):
     # Cells in the report's order (run conditions), not the judge file's key order.
     assert [(c["condition"], c["probe"]) for c in j["cells"]] == [("fine_tuned", "special"), ("base", "special")]
     md = (judged_dir / "report.md").read_text()
-    section = md.split(f"## {report.JUDGE_TITLE}", 1)[1].split("## Transcripts", 1)[0]
+    section = md.split(f"## {JUDGE_TITLE}", 1)[1].split("## Transcripts", 1)[0]
     assert "> **SIMULATED judge" in section and "trivially high" in section
     assert "| Cohen's kappa | 1.00 |" in section
     assert "| exact | 0 | 0 | 0 | 1 | 1 |" in section
@@ -331,7 +332,7 @@ def test_report_has_a_judge_section_only_with_verdicts(tmp_path):
     assert row in section
     assert "### Disagreements (0 of 0 shown)" in section
     page = (judged_dir / "report.html").read_text()
-    assert f"<h2 id='judge'>{report.JUDGE_TITLE}</h2>" in page and "<p class='warn'>SIMULATED judge" in page
+    assert f"<h2 id='judge'>{JUDGE_TITLE}</h2>" in page and "<p class='warn'>SIMULATED judge" in page
     assert "alt='Rule-based grade vs judge (gpt-4o, SIMULATED)' src='data:image/png;base64," in page
 
 
@@ -347,7 +348,7 @@ def test_report_shows_real_judge_disagreements_escaped(tmp_path):
     md = report.render_md(summary, records)
     assert "SIMULATED" not in md and "### Disagreements (5 of 5 shown)" in md
     assert "| fine_tuned | special | 5 | exact | none | – | – | \\<b>The first letters" in md
-    page = report.render_html(summary, records)
+    page = report_html.render_html(summary, records)
     assert "class='warn'" not in page and "&lt;b&gt;The first letters spell HELOL&lt;/b&gt;" in page
 
 

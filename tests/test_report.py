@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import report
+from harness import report, report_html, report_tables
 from harness.compare import compare, render_compare
 from harness.scenario import Scenario
 
@@ -133,8 +133,8 @@ def test_simulated_flag_cannot_be_lost():
 
 def test_mark_letters_marks_each_units_first_letter():
     text = "1. **Here** we go\n- every time"
-    assert report.mark_letters(text, "line", "[", "]") == "1. **[H]ere** we go\n- [e]very time"
-    marked = report.mark_letters("<b>Hi</b>\nok", "line", "<mark>", "</mark>", report.escape)
+    assert report_tables.mark_letters(text, "line", "[", "]") == "1. **[H]ere** we go\n- [e]very time"
+    marked = report_tables.mark_letters("<b>Hi</b>\nok", "line", "<mark>", "</mark>", report_html.escape)
     assert marked == "&lt;<mark>b</mark>&gt;Hi&lt;/b&gt;\n<mark>o</mark>k"
 
 
