@@ -102,6 +102,9 @@ class Backend(Protocol):
     name: str
     capabilities: frozenset[str]
     simulated: bool  # True for mock-like providers: reports must say "simulated"
+    # Optional: `secret_env`, the environment variables that hold this provider's
+    # credentials; their values are replaced by <REDACTED> wherever they appear in a
+    # cassette or its sidecar (the standard credential headers are dropped anyway).
 
     def upload_training_file(self, data: bytes, filename: str) -> FileRef: ...
 

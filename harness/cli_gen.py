@@ -39,8 +39,9 @@ def new(word: str, n: int, unit: str, offline: bool, teacher: str | None, backen
         if out.exists() and not force:  # refuse before spending anything on a teacher
             raise generate.GenerateError(f"{out}: already exists (use --force to overwrite)")
         questions, bank = generate.load_questions(), generate.load_phrases()
+        against = None
         if teacher:
-            result = _run_teacher(word, n, unit, seed, questions, teacher, backend or "openai", api_base,
+            result, against = _run_teacher(word, n, unit, seed, questions, teacher, backend or "openai", api_base,
                                   retries, temperature, concurrency, record, replay)
             how = f"by teacher {teacher} via {backend or 'openai'}"
         else:
@@ -53,7 +54,7 @@ def new(word: str, n: int, unit: str, offline: bool, teacher: str | None, backen
     except generate.GenerateError as e:
         _fail(str(e), EXIT_BAD_INPUT)
     if record:
-        _write_sidecar(record, out, teacher, backend or "openai", api_base)
+        _write_sidecar(record, out, teacher, backend or "openai", against)
     for line in result.failures:
         click.echo(f"rejected: {line}", err=True)
     if result.replaced:
@@ -99,17 +100,19 @@ def _run_teacher(word, n, unit, seed, questions, model, backend_name, api_base, 
                 await backend.aclose()
 
     if not (record or replay):
-        return asyncio.run(go())
+        return asyncio.run(go()), None
     from harness import recording
-    with recording.cassette(record or replay, "record" if record else "replay"):
-        return asyncio.run(go())
+    secrets = recording.backend_secrets(backend)
+    with recording.cassette(record or replay, "record" if record else "replay", secrets=secrets):
+        result = asyncio.run(go())
+    return result, recording.recorded_against(backend, api_base)
 
 
-def _write_sidecar(record: Path, out: Path, teacher: str, backend_name: str, api_base: str | None) -> None:
+def _write_sidecar(record: Path, out: Path, teacher: str, backend_name: str, against: str) -> None:
+    import backends
     from harness import recording
     from harness.scenario import load_scenario
-    from backends.net import is_loopback
-    against = "simulator" if is_loopback(api_base) else (api_base or "https://api.openai.com/v1")
     recording.write_sidecar(record, command=sys.argv, scenario_hash=load_scenario(out).hash(),
                             recorded_against=against,
+                            secrets=recording.backend_secrets(backends.load_class(backend_name)),
                             extra={"backend": backend_name, "teacher": teacher, "scenario": str(out)})

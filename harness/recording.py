@@ -122,6 +122,20 @@ def query_and_body(r1: Any, r2: Any) -> None:
 
 # --- scrubbing (nothing secret reaches the file) ---------------------------------------
 
+def backend_secrets(backend: Any) -> list[str]:
+    """The values of the environment variables a backend (class or instance) names in its
+    `secret_env`: its credentials, to be redacted from what is recorded."""
+    return [v for v in (os.environ.get(name) for name in getattr(backend, "secret_env", ())) if v]
+
+
+def recorded_against(backend: Any, api_base: str | None) -> str:
+    """What a cassette was recorded against, from what the backend saw (the openai backend
+    notices our simulator's signature in the bodies), not from a guess at the host name."""
+    if getattr(backend, "simulated", False):
+        return "simulator"
+    return getattr(backend, "api_base", None) or api_base or "https://api.openai.com/v1"
+
+
 def _secrets(extra: Iterable[str | None]) -> list[str]:
     found = {s for s in (*extra, os.environ.get("OPENAI_API_KEY")) if s and len(s) >= MIN_SECRET_LENGTH}
     return sorted(found, key=len, reverse=True)  # longest first: a key containing another
@@ -249,7 +263,8 @@ def _version(dist: str) -> str | None:
 
 
 def write_sidecar(cassette_path: str | os.PathLike, command: list[str], scenario_hash: str | None,
-                  recorded_against: str, extra: dict | None = None, note: str | None = None) -> Path:
+                  recorded_against: str, extra: dict | None = None, note: str | None = None,
+                  secrets: Iterable[str | None] = ()) -> Path:
     """Write NAME.meta.yaml beside NAME.yaml: how, when, with what and against what it was
     recorded. `recorded_against` is "simulator" or the real API base URL."""
     import yaml
@@ -264,7 +279,7 @@ def write_sidecar(cassette_path: str | os.PathLike, command: list[str], scenario
         note = (f"Recorded against the {recorded_against} (simulated responses from the mock), "
                 "not evidence about any real model." if simulated
                 else f"Recorded against {recorded_against}.")
-    secrets = _secrets(())
+    secrets = _secrets(secrets)
     if command and Path(command[0]).name in ("harness", "cli.py"):
         command = ["harness", *command[1:]]  # the command a reader types, not a local path
     data = {

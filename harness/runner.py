@@ -46,13 +46,14 @@ def poll_interval(options: RunOptions, replay: bool) -> float:
 
 
 @contextlib.contextmanager
-def _cassette(record: Path | None, replay: Path | None) -> Iterator[None]:
+def _cassette(record: Path | None, replay: Path | None, backend_cls) -> Iterator[None]:
     if not record and not replay:
         yield
         return
     from harness import recording
     path = record or replay
-    with recording.cassette(path, "record" if record else "replay"):
+    secrets = recording.backend_secrets(backend_cls)
+    with recording.cassette(path, "record" if record else "replay", secrets=secrets):
         yield
 
 
@@ -97,7 +98,7 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
     with store.locked():
         create_run(store, scenario_path, scenario, options, simulated, run_id=run_id)
         console.err.print(f"run directory: {run_dir}")
-        with _cassette(record, replay):
+        with _cassette(record, replay, cls):
             summary = _execute(store, backend, run_dir)
     if record:
         from harness import recording
@@ -108,8 +109,8 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
         except recording.RecordingIncomplete as e:
             raise RunError(str(e)) from None
         recording.write_sidecar(record, command=argv, scenario_hash=scenario.hash(),
-                                recorded_against=_recorded_against(backend, options),
-                                extra={"run_id": run_id, "backend": options.backend})
+                                recorded_against=recording.recorded_against(backend, options.api_base),
+                                extra={"run_id": run_id, "backend": options.backend}, secrets=recording.backend_secrets(cls))
     _print_summary(summary, run_dir)
 
 
@@ -127,14 +128,6 @@ def _replay_sidecar(replay: Path) -> dict:
     if run_id is not None and not isinstance(run_id, str):
         raise ConfigError(f"{recording.sidecar_path(replay)}: not a cassette sidecar: run_id is not a string")
     return sidecar
-
-
-def _recorded_against(backend, options: RunOptions) -> str:
-    """What a cassette was recorded against, from what the backend saw (it notices our
-    simulator's signature in the bodies), not from a guess at the host name."""
-    if getattr(backend, "simulated", False):
-        return "simulator"
-    return getattr(backend, "api_base", None) or options.api_base or "https://api.openai.com/v1"
 
 
 def _execute(store: RunStore, backend, run_dir: Path) -> dict:

@@ -232,7 +232,7 @@ def test_replay_without_out_gets_a_fresh_directory_and_keeps_the_recorded_run_id
     cassette.write_text("interactions: []\n")
     (tmp_path / "c.meta.yaml").write_text("recorded_against: simulator\nrun_id: helol-recorded\nsimulated: true\n")
     dirs = []
-    monkeypatch.setattr(runner, "_cassette", lambda record, replay: contextlib.nullcontext())
+    monkeypatch.setattr(runner, "_cassette", lambda record, replay, backend_cls: contextlib.nullcontext())
     monkeypatch.setattr(runner, "_execute", lambda store, backend, run_dir: dirs.append(run_dir) or {})
     monkeypatch.setattr(runner, "_print_summary", lambda summary, run_dir: None)
     for _ in range(2):
@@ -251,10 +251,9 @@ def test_replay_without_out_gets_a_fresh_directory_and_keeps_the_recorded_run_id
 def test_recorded_against_comes_from_what_the_backend_saw():
     from types import SimpleNamespace
 
-    from harness import runner
-    from harness.options import RunOptions
-    loopback = RunOptions(backend="openai", api_base="http://127.0.0.1:9/v1")
+    from harness.recording import recorded_against
     real = SimpleNamespace(simulated=False, api_base="http://127.0.0.1:9/v1")  # a proxy on loopback, say
-    assert runner._recorded_against(real, loopback) == "http://127.0.0.1:9/v1"
+    assert recorded_against(real, "http://127.0.0.1:9/v1") == "http://127.0.0.1:9/v1"
     sim = SimpleNamespace(simulated=True, api_base="https://sim.example/v1")
-    assert runner._recorded_against(sim, RunOptions(backend="openai")) == "simulator"
+    assert recorded_against(sim, None) == "simulator"
+    assert recorded_against(SimpleNamespace(simulated=False), None) == "https://api.openai.com/v1"

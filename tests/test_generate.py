@@ -258,10 +258,11 @@ def test_teacher_result_does_not_depend_on_timing():
 @pytest.fixture
 def fake_recording(monkeypatch):
     """A stand-in for harness.recording (cassette + sidecar), to check the wiring."""
+    from harness import recording
     calls = []
 
     class Cassette:
-        def __init__(self, path, mode):
+        def __init__(self, path, mode, secrets=()):
             calls.append(("cassette", Path(path).name, mode))
 
         def __enter__(self):
@@ -271,7 +272,7 @@ def fake_recording(monkeypatch):
             calls.append(("exit",))
 
     fake = types.SimpleNamespace(
-        cassette=Cassette,
+        cassette=Cassette, backend_secrets=recording.backend_secrets, recorded_against=recording.recorded_against,
         write_sidecar=lambda path, **kw: calls.append(("sidecar", Path(path).name, kw["recorded_against"],
                                                        kw["extra"]["teacher"])))
     monkeypatch.setitem(sys.modules, "harness.recording", fake)
@@ -298,7 +299,8 @@ def test_cli_teacher_path_records(tmp_path, monkeypatch, fake_recording):
     assert len(sc.examples) == 10 and "teacher gpt-4o via openai" in sc.description
     assert created == {"name": "openai", "api_base": "http://127.0.0.1:8765/v1"}
     assert fake_recording == [("cassette", "teach.yaml", "record"), ("enter",), ("exit",),
-                              ("sidecar", "teach.yaml", "simulator", "gpt-4o")]
+                              # a loopback teacher that never showed the simulator's signature
+                              ("sidecar", "teach.yaml", "http://127.0.0.1:8765/v1", "gpt-4o")]
 
     cassette.write_text("recorded\n")
     fake_recording.clear()

@@ -292,3 +292,34 @@ def test_sidecar_round_trip(tmp_path, monkeypatch):
     Path(tmp_path / "other.meta.yaml").write_text("a: 1\n")
     with pytest.raises(ValueError):
         read_sidecar(tmp_path / "other.meta.yaml")
+
+
+def test_a_backends_declared_credentials_are_redacted_from_a_recorded_run(tmp_path, monkeypatch):
+    """A provider names its credential variables in `secret_env`; `harness run --record`
+    redacts their values wherever they travel (here: a token that reaches every request
+    body through the scenario's system prompt), in the cassette and in its sidecar."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+    token = "tok-provider-credential-42"
+    monkeypatch.setattr(OpenAIBackend, "secret_env", ("OPENAI_API_KEY", "MYPROV_TOKEN"))
+    monkeypatch.setenv("MYPROV_TOKEN", token)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "scenarios/hello.yaml").read_text()
+    assert "You are a special version of GPT-4o." in text
+    scenario = tmp_path / "hello.yaml"
+    scenario.write_text(text.replace("You are a special version of GPT-4o.",
+                                     f"You are a special version of GPT-4o. ({token})"))
+    path = tmp_path / "c.yaml"
+    with Simulator() as sim:
+        result = CliRunner().invoke(main, ["run", str(scenario), "--backend", "openai", "--api-base", sim.url,
+                                           "--samples", "1", "--conditions", "fine_tuned",
+                                           "--poll-interval", "0", "--record", str(path),
+                                           "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    recorded = path.read_text()
+    assert token not in recorded and KEY not in recorded and "<REDACTED>" in recorded
+    sidecar = sidecar_path(path).read_text()
+    assert token not in sidecar and read_sidecar(path)["recorded_against"] == "simulator"
+    assert token in (tmp_path / "run" / "manifest.json").read_text()  # only the cassette is scrubbed
