@@ -87,13 +87,15 @@ class RunStore:
         return self.path(MANIFEST).exists()
 
     def interrupted_at_creation(self) -> bool:
-        """Only a state file (and the lock): the process died inside run.create_run, before
-        any call was made, so the directory may be started afresh."""
+        """Nothing but the lock, a state file and write_atomic's temporary files: the process
+        died inside run.create_run, before any call was made, so the directory may be
+        started afresh."""
         try:
             names = {p.name for p in self.dir.iterdir()}
         except OSError:
             return False
-        return STATE in names and names <= {STATE, ".lock"}
+        kept = {n for n in names if not (n.startswith(".") and n.endswith(".tmp"))} - {".lock"}
+        return bool(names) and kept <= {STATE}
 
     # -- JSON documents ------------------------------------------------------------------
     def read_json(self, name: str) -> dict:

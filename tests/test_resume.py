@@ -101,6 +101,7 @@ def test_kill_while_creating_the_run_directory_then_run_again(sim, tmp_path, mon
     monkeypatch.delenv("HARNESS_CRASH_AT")
     assert (out / "state.json").exists() and not (out / "manifest.json").exists()
     assert counted(sim) == (0, 0)
+    (out / ".manifest.json.123.abcd1234.tmp").write_text("{")  # a kill inside the atomic write
 
     for command in ("resume", "status"):
         refused = invoke(command, out)
