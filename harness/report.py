@@ -95,6 +95,8 @@ def summarize(scenario, records: list[dict], meta: dict, judged: list[dict] | No
         "seed": meta.get("seed"),
         "cells": cells,
     }
+    if meta.get("run_status"):
+        summary["run_status"] = meta["run_status"]
     if judged:
         _attach_judge(summary, judge.summary_section(records, judged, word, unit,
                                                      simulated=summary["simulated"], model=meta.get("judge")))

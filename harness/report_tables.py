@@ -122,9 +122,10 @@ def tables(summary: dict) -> list[Table]:
 
 
 def header_rows(summary: dict) -> list[tuple[str, str]]:
-    models = ", ".join(f"{k}: {v}" for k, v in summary["models"].items()) or "–"
+    models = ", ".join(f"{k}: {v or 'none (no fine-tuned model)'}" for k, v in summary["models"].items()) or "–"
     failed = sum(c["failed"] for c in summary["cells"])
-    return [("scenario", f"{summary['scenario']} (hash {summary['scenario_hash']})"),
+    ended = [("run status", summary["run_status"])] if summary.get("run_status") else []
+    return ended + [("scenario", f"{summary['scenario']} (hash {summary['scenario_hash']})"),
             ("word", f"{summary['word']} (unit: {summary['unit']})"),
             ("backend", summary["backend"] + (" (simulated)" if summary["simulated"] else "")),
             ("models", models), ("samples", str(summary["samples"])),

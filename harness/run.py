@@ -148,8 +148,16 @@ class Pipeline:
         self.examples = dataset.resolve_examples(self.scenario, Path(self.manifest["scenario_dir"]))
 
     def save(self, **changes: Any) -> None:
+        if getattr(self.backend, "simulated", False):
+            changes["simulated"] = True  # the provider turned out to be our simulator
         self.state.update(changes)
         self.store.write_json(STATE, self.state)
+
+    def _notice_simulated(self) -> None:
+        """Save the moment a backend first sees the simulator's signature, so a run killed or
+        failed afterwards is still reported SIMULATED."""
+        if getattr(self.backend, "simulated", False) and not self.state.get("simulated"):
+            self.save()
 
     def done(self, step: str) -> None:
         self.state["steps"][step] = "done"
@@ -164,8 +172,7 @@ class Pipeline:
             self.probe()
             if self.options.judge:
                 self.judge()
-            if getattr(self.backend, "simulated", False) and not self.state.get("simulated"):
-                self.save(simulated=True)  # the provider turned out to be our simulator
+            self._notice_simulated()
             summary = self.report()
         except RunError as e:
             cancelled = self.state.get("job_status") == base.CANCELLED
@@ -313,7 +320,8 @@ class Pipeline:
         todo = [t for t in probing.tasks_for(self.scenario, s.conditions, s.samples, s.seed)
                 if have.get(t.key, {}).get("status") != "ok"]
         total = len(s.conditions) * len(self.scenario.probes) * s.samples
-        self.ui.step("probe", f"{total - len(todo)} of {total} samples already done")
+        answered = total - len(todo)
+        self.ui.step("probe", f"{total} samples" + (f", {answered} already done" if answered else ""))
         ledger = self._ledger()
 
         async def ask(task: probing.Task) -> None:
@@ -322,6 +330,7 @@ class Pipeline:
                 return
             crash.maybe_crash("probing")
             self.store.append(RESPONSES, record)
+            self._notice_simulated()
             self.ui.advance(record)
 
         self.ui.progress_start(total, total - len(todo))
@@ -432,6 +441,8 @@ def render(store: RunStore) -> dict:
     meta = {"backend": options.backend, "simulated": simulated, "models": models,
             "samples": s.samples, "temperature": s.temperature, "seed": s.seed,
             "scenario_hash": manifest["scenario_hash"]}
+    if state.get("status") in ("failed", "cancelled"):  # a report of a run that ended early says so
+        meta["run_status"] = state["status"] + (f": {state['error']}" if state.get("error") else "")
     summary = report.summarize(scenario, records, meta)
     report.write_reports(store.dir, summary, records)
     return summary

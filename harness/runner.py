@@ -83,10 +83,11 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
         sidecar = _replay_sidecar(replay)
         recorded_run_id = sidecar.get("run_id")
         simulated = simulated or bool(sidecar.get("simulated"))
-    # A replay keeps the recorded run id (its requests carry it) but gets a directory of its
-    # own, so the same cassette can be replayed again without --out.
+    # The default directory is named by the run id. A replay keeps the recorded run id (its
+    # requests carry it) but gets a directory of its own, so the same cassette can be
+    # replayed again without --out.
     run_id = recorded_run_id or new_run_id(scenario)
-    run_dir = out_dir or Path("runs") / scenario.name / new_run_id(scenario)
+    run_dir = out_dir or Path("runs") / scenario.name / (new_run_id(scenario) if replay else run_id)
     if run_dir.exists() and any(run_dir.iterdir()) and not RunStore(run_dir).interrupted_at_creation():
         raise StoreError(f"{run_dir}: already exists and is not empty; choose another --out "
                          "or `harness resume` it")
@@ -222,6 +223,15 @@ def rerender(run_dir: Path) -> None:
     _print_summary(summary, run_dir)
 
 
+def _status_word(store: RunStore, state: dict) -> str:
+    """The state's status, except that a "running" run no process holds was interrupted
+    (killed, or its machine slept and restarted)."""
+    status = state.get("status")
+    if status == "running" and not store.in_use():
+        return f"interrupted (no harness process is running it; `harness resume {store.dir}` continues it)"
+    return str(status)
+
+
 def print_status(run_dir: Path) -> None:
     store = RunStore(run_dir)
     scenario, options, manifest = load_run(store)
@@ -240,7 +250,7 @@ def print_status(run_dir: Path) -> None:
     lines = [
         f"run        {manifest['run_id']} ({scenario.name}, word {scenario.rule.word}, backend {options.backend}"
         + (", SIMULATED" if simulated else "") + ")",
-        f"status     {state.get('status')}" + (f": {state['error']}" if state.get("error") else ""),
+        f"status     {_status_word(store, state)}" + (f": {state['error']}" if state.get("error") else ""),
         "steps      " + (", ".join(f"{k} {v}" for k, v in state.get("steps", {}).items()) or "none yet"),
         f"job        {state.get('job_id') or '-'} ({state.get('job_status') or '-'})",
         f"model      {state.get('fine_tuned_model') or '-'}",
@@ -268,6 +278,8 @@ def _print_summary(summary: dict, run_dir: Path, resumable: bool = True) -> None
     if summary.get("simulated"):
         console.out.print(f"[bold red]{BANNER}[/bold red]")
     console.out.print(console.summary_table(summary))
+    if summary.get("run_status"):
+        console.out.print(f"[bold red]run {summary['run_status']}[/bold red]")
     failed = sum(cell["failed"] for cell in summary["cells"])
     if failed:
         again = f"`harness resume {run_dir}` asks them again" if resumable else "see the error below"

@@ -78,6 +78,20 @@ class RunStore:
         finally:
             self.unlock()
 
+    def in_use(self) -> bool:
+        """True while another process holds this run's lock (a live run, not a dead one)."""
+        try:
+            fd = os.open(self.dir / ".lock", os.O_RDWR)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing also drops the lock if we got it
+        return False
+
     def unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)

@@ -196,6 +196,13 @@ def test_failed_job_stops_the_run_with_the_provider_message(backends_made, tmp_p
     assert state["job_status"] == "failed" and not state["fine_tuned_model"]
     assert (stats["uploads"], stats["jobs_created"], stats["chat_requests"]) == (1, 1, 0)
     assert not (out / "responses.jsonl").exists()
+    assert state["simulated"] is True  # saved when the simulator's job was first seen, not at the end
+    reported = invoke("report", out)
+    assert reported.exit_code == 0, reported.output
+    md = (out / "report.md").read_text()
+    assert md.startswith("> **SIMULATED") and "| run status | failed: fine-tuning job ftjob-" in md
+    assert provider_says in md and "run failed: fine-tuning job" in reported.output
+    assert "fine_tuned: none (no fine-tuned model)" in md
 
 
 def test_sample_failing_after_all_retries_is_failed_not_a_miss_and_resume_asks_it_again(

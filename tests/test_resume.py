@@ -76,6 +76,10 @@ def test_kill_then_resume(point, sim, tmp_path, monkeypatch, uninterrupted):
     with pytest.raises(Killed):
         invoke("run", SCENARIO, *ARGS, "--api-base", sim.url, "--out", out)
     monkeypatch.delenv("HARNESS_CRASH_AT")
+    status = invoke("status", out)
+    assert status.exit_code == 0 and "status     interrupted (no harness process is running it" in status.output
+    if point in ("training", "probing:5", "mid_record:9"):  # the simulator has answered by now
+        assert "SIMULATED" in status.output and json.loads((out / "state.json").read_text())["simulated"]
 
     second = invoke("resume", out)
     assert second.exit_code == 0, second.output
@@ -136,6 +140,10 @@ def test_real_kill_9_mid_probing_then_resume(tmp_path):
                           env=env, capture_output=True, timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
     assert len(responses(out)) == 14  # what was answered before the kill is kept
+    from harness.store import RunStore
+    store = RunStore(out)
+    with store.locked():  # a live process holds the lock: the run is running, not interrupted
+        assert "status     running" in invoke("status", out).output
     result = invoke("resume", out)
     assert result.exit_code == 0, result.output
     provider = json.loads((out / "mock-provider.json").read_text())
