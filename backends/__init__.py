@@ -30,8 +30,12 @@ def load_class(name: str) -> type:
     if name not in targets:
         known = ", ".join(sorted(targets))
         raise ConfigError(f"unknown backend {name!r}; known backends: {known}")
-    module_name, _, attr = targets[name].partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    target = targets[name]
+    module_name, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:  # a plugin that is registered but broken
+        raise ConfigError(f"backend {name!r} is registered as {target} but cannot be loaded: {e}") from None
 
 
 def create(name: str, **options: Any) -> Backend:

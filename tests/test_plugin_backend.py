@@ -94,6 +94,21 @@ def test_an_entry_point_cannot_shadow_a_builtin(tmp_path, monkeypatch):
     assert backends.load_class("echo2").__name__ == "EchoBackend"
 
 
+def test_a_registered_but_broken_plugin_is_a_clear_error(tmp_path, monkeypatch):
+    write_distribution(tmp_path, "broken", {"nomodule": "no_such_module_xyz:X",
+                                            "noclass": "echo_provider:NoSuchClass"})
+    monkeypatch.syspath_prepend(str(PLUGIN))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from click.testing import CliRunner
+
+    from harness.cli import main
+    for name, why in (("nomodule", "No module named 'no_such_module_xyz'"), ("noclass", "NoSuchClass")):
+        result = CliRunner().invoke(main, ["run", str(SCENARIO), "--backend", name, "--out", str(tmp_path / name)])
+        assert result.exit_code == 2, result.output
+        assert f"backend {name!r} is registered as" in result.output and why in result.output
+        assert "Traceback" not in result.output and not (tmp_path / name).exists()
+
+
 def test_without_the_distribution_the_name_is_unknown():
     from backends.base import ConfigError
     assert "echo" not in backends.registered()  # the suite itself does not put tests/plugin on sys.path
