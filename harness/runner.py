@@ -11,7 +11,7 @@ from typing import Iterator
 import backends
 from backends.base import TERMINAL_STATES, ConfigError
 from harness import console
-from harness.errors import RunError
+from harness.errors import PlanError, RunError
 from harness.options import RunOptions, settings_for
 from harness.plan import check_plan, make_plan
 from harness.report_tables import BANNER
@@ -76,6 +76,10 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
         console.err.print(f"[yellow]warning: {warning}[/yellow]")
     if dry_run:
         _print_plan(plan, settings, simulated)
+        try:
+            check_plan(plan, options, simulated)
+        except PlanError as e:  # the plan is the answer; say what the real run would do with it
+            console.err.print(f"[yellow]warning: without --dry-run this run would be refused: {e}[/yellow]")
         return
     check_plan(plan, options, simulated)
     recorded_run_id = None

@@ -140,7 +140,16 @@ def test_backends_lists_mock_and_openai():
 def test_dry_run_calls_nothing(tmp_path):
     result = invoke("run", ROOT / "scenarios/helol.yaml", "--dry-run", "--out", tmp_path / "o")
     assert result.exit_code == 0 and "plan:" in result.output
-    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "o").exists() and "would be refused" not in result.output
+
+
+def test_dry_run_over_the_cap_says_the_real_run_would_be_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dry")
+    result = invoke("run", ROOT / "scenarios/helol.yaml", "--backend", "openai", "--dry-run",
+                    "--max-cost", "0.001", "--out", tmp_path / "o")
+    assert result.exit_code == 0 and "estimated total $" in result.output
+    assert "warning: without --dry-run this run would be refused" in result.output
+    assert "exceeds --max-cost $0.001" in result.output and not (tmp_path / "o").exists()
 
 
 def test_copied_scenario_dir_runs(tmp_path):
