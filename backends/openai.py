@@ -181,6 +181,7 @@ class OpenAIBackend:
         self.timeout = timeout
         self.retry_seed = retry_seed
         self.retries = 0   # retries performed so far (all calls), for reports and tests
+        self.on_retry: Callable[[str], None] | None = None  # told of each retry (the run's UI)
         self._client = None
 
     def __repr__(self) -> str:
@@ -233,6 +234,14 @@ class OpenAIBackend:
     def _give_up(self, err: Exception, attempt: int) -> bool:
         return not isinstance(err, BackendError) or not err.retryable or attempt >= self.max_retries
 
+    def _next_wait(self, err: BackendError, attempt: int, token: str) -> float:
+        """Count a retry, tell on_retry (the run's UI) about it, and return the wait."""
+        self.retries += 1
+        delay = backoff_delay(attempt, err.retry_after, token, self.retry_seed)
+        if self.on_retry is not None:
+            self.on_retry(f"{err} (retry {attempt + 1} of {self.max_retries} in {delay:.1f} s)")
+        return delay
+
     def _call(self, op: str, token: str, fn: Callable[[], T]) -> T:
         for attempt in range(self.max_retries + 1):
             try:
@@ -241,8 +250,7 @@ class OpenAIBackend:
                 err = self._error(op, exc)
             if self._give_up(err, attempt):
                 raise err
-            self.retries += 1
-            self.sleep(backoff_delay(attempt, err.retry_after, f"{op}:{token}", self.retry_seed))
+            self.sleep(self._next_wait(err, attempt, f"{op}:{token}"))
         raise AssertionError("unreachable: the loop returns or raises")
 
     async def _acall(self, op: str, token: str, fn: Callable[[], Awaitable[T]]) -> T:
@@ -253,8 +261,7 @@ class OpenAIBackend:
                 err = self._error(op, exc)
             if self._give_up(err, attempt):
                 raise err
-            self.retries += 1
-            await self.async_sleep(backoff_delay(attempt, err.retry_after, f"{op}:{token}", self.retry_seed))
+            await self.async_sleep(self._next_wait(err, attempt, f"{op}:{token}"))
         raise AssertionError("unreachable: the loop returns or raises")
 
     # --- clients ------------------------------------------------------------------------
@@ -298,8 +305,7 @@ class OpenAIBackend:
                 existing = [f for f in self.find_files(filename) if f.bytes == len(data)]
                 if existing:
                     return existing[0]
-            self.retries += 1
-            self.sleep(backoff_delay(attempt, err.retry_after, f"upload:{filename}", self.retry_seed))
+            self.sleep(self._next_wait(err, attempt, f"upload:{filename}"))
         raise AssertionError("unreachable: the loop returns or raises")
 
     def find_files(self, filename: str) -> list[FileRef]:
@@ -336,8 +342,7 @@ class OpenAIBackend:
                 existing = self.find_jobs(spec.metadata)
                 if existing:
                     return existing[0]
-            self.retries += 1
-            self.sleep(backoff_delay(attempt, err.retry_after, f"create_job:{token}", self.retry_seed))
+            self.sleep(self._next_wait(err, attempt, f"create_job:{token}"))
         raise AssertionError("unreachable: the loop returns or raises")
 
     def get_job(self, job_id: str) -> Job:

@@ -2,9 +2,11 @@
 and the summary table. All output goes to stderr except the summary and JSON results."""
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -14,12 +16,33 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 
+class RetryNotice:
+    """Tells of a provider's retries without flooding: the first at once, then at most one
+    line per `every` seconds, saying how many happened since the last line."""
+
+    def __init__(self, emit: Callable[[str], None], every: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.emit, self.every, self.clock = emit, every, clock
+        self._last: float | None = None
+        self._unsaid = 0
+
+    def __call__(self, message: str) -> None:
+        self._unsaid += 1
+        now = self.clock()
+        if self._last is not None and now - self._last < self.every:
+            return
+        more = f" [{self._unsaid} retries since the last notice]" if self._unsaid > 1 else ""
+        self.emit(f"retrying: {message}{more}")
+        self._last, self._unsaid = now, 0
+
+
 class RunUI:
     def __init__(self, console: Console = err):
         self.console = console
         self._progress: Progress | None = None
         self._task = None
         self._last_status: str | None = None
+        self.retry = RetryNotice(lambda text: self.console.print(f"[yellow]{escape(text)}[/yellow]"))
 
     def step(self, name: str, message: str) -> None:
         self.console.print(f"[bold]{name}[/bold]  {message}")

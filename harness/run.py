@@ -141,6 +141,8 @@ class Pipeline:
         self.backend = backend
         self.ui = ui
         self.sleep = sleep
+        if hasattr(backend, "on_retry") and hasattr(ui, "retry"):
+            backend.on_retry = ui.retry  # a provider that keeps failing is visible, not silent
         self.scenario, self.options, self.manifest = load_run(store)
         self.settings = settings_for(self.scenario, self.options)
         self.state = read_state(store)

@@ -157,6 +157,7 @@ class CellUI:
     def __init__(self, cell_id: str, ctx: Context):
         self.cell_id, self.ctx = cell_id, ctx
         self._status: str | None = None
+        self.retry = console.RetryNotice(lambda text: say(f"{self.cell_id}: {text}"))
 
     def step(self, name: str, message: str) -> None:
         if not self.ctx.simulated and name == "train":

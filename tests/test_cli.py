@@ -266,3 +266,13 @@ def test_recorded_against_comes_from_what_the_backend_saw():
     sim = SimpleNamespace(simulated=True, api_base="https://sim.example/v1")
     assert recorded_against(sim, None) == "simulator"
     assert recorded_against(SimpleNamespace(simulated=False), None) == "https://api.openai.com/v1"
+
+
+def test_retry_notices_are_throttled():
+    from harness.console import RetryNotice
+    said, now = [], [0.0]
+    notice = RetryNotice(said.append, every=10.0, clock=lambda: now[0])
+    for t in (0.0, 1.0, 2.0, 12.5, 13.0):
+        now[0] = t
+        notice(f"HTTP 500 at {t}")
+    assert said == ["retrying: HTTP 500 at 0.0", "retrying: HTTP 500 at 12.5 [3 retries since the last notice]"]

@@ -142,6 +142,7 @@ def test_retried_faults_leave_no_trace(faults, window, clean, backends_made, tmp
     result, stats = faulty_run(faults, out, clean, first=window)
     hit = stats["responses_500"] + stats["dropped"]
     assert hit >= 1 and backends_made[0].retries == hit
+    assert "retrying: " in result.output and f"(retry 1 of {DEFAULT_MAX_RETRIES} in " in result.output
 
 
 def test_429_burst_honours_retry_after(clean, backends_made, waits, tmp_path):
