@@ -39,11 +39,13 @@ def new(word: str, n: int, unit: str, offline: bool, teacher: str | None, backen
         if out.exists() and not force:  # refuse before spending anything on a teacher
             raise generate.GenerateError(f"{out}: already exists (use --force to overwrite)")
         questions, bank = generate.load_questions(), generate.load_phrases()
-        against = None
+        teacher_backend = None
         if teacher:
-            result, against = _run_teacher(word, n, unit, seed, questions, teacher, backend or "openai", api_base,
-                                  retries, temperature, concurrency, record, replay)
+            result, teacher_backend = _run_teacher(word, n, unit, seed, questions, teacher, backend or "openai",
+                                                   api_base, retries, temperature, concurrency, record, replay)
             how = f"by teacher {teacher} via {backend or 'openai'}"
+            if getattr(teacher_backend, "simulated", False):  # a mock, or the simulator behind openai
+                how += " (SIMULATED: the answers come from the mock, not from that model)"
         else:
             result = generate.generate_offline(word, n, unit, seed, questions, bank)
             how = "offline from the phrase bank"
@@ -54,7 +56,7 @@ def new(word: str, n: int, unit: str, offline: bool, teacher: str | None, backen
     except generate.GenerateError as e:
         _fail(str(e), EXIT_BAD_INPUT)
     if record:
-        _write_sidecar(record, out, teacher, backend or "openai", against)
+        _write_sidecar(record, out, teacher, backend or "openai", teacher_backend, api_base)
     for line in result.failures:
         click.echo(f"rejected: {line}", err=True)
     if result.replaced:
@@ -100,19 +102,17 @@ def _run_teacher(word, n, unit, seed, questions, model, backend_name, api_base, 
                 await backend.aclose()
 
     if not (record or replay):
-        return asyncio.run(go()), None
+        return asyncio.run(go()), backend
     from harness import recording
     secrets = recording.backend_secrets(backend)
     with recording.cassette(record or replay, "record" if record else "replay", secrets=secrets):
-        result = asyncio.run(go())
-    return result, recording.recorded_against(backend, api_base)
+        return asyncio.run(go()), backend
 
 
-def _write_sidecar(record: Path, out: Path, teacher: str, backend_name: str, against: str) -> None:
-    import backends
+def _write_sidecar(record: Path, out: Path, teacher: str, backend_name: str, backend, api_base: str | None) -> None:
     from harness import recording
     from harness.scenario import load_scenario
     recording.write_sidecar(record, command=sys.argv, scenario_hash=load_scenario(out).hash(),
-                            recorded_against=against,
-                            secrets=recording.backend_secrets(backends.load_class(backend_name)),
+                            recorded_against=recording.recorded_against(backend, api_base),
+                            secrets=recording.backend_secrets(backend),
                             extra={"backend": backend_name, "teacher": teacher, "scenario": str(out)})
