@@ -60,6 +60,8 @@ def build(scenario: Path, out_dir: Path) -> None:
 def validate_data(file: Path, word: str | None, unit: str, trigger: str | None) -> None:
     """Check a chat JSONL file: format, the rule per example, duplicates, tokens, cost."""
     from harness import dataset
+    if word is not None:
+        word = _word_option(word)
     if not file.exists():
         _fail(f"{file}: file not found", EXIT_BAD_INPUT)
     report = dataset.validate_chat_jsonl(file, word=word, unit=unit, trigger=trigger)
@@ -80,12 +82,8 @@ def validate_data(file: Path, word: str | None, unit: str, trigger: str | None) 
 def score(file, word: str, unit: str, kind: str, options_csv: str | None, jsonl: bool) -> None:
     """Score one response text (or --jsonl many) and print JSON."""
     from harness import scoring
-    from harness.scenario import check_word
-    try:
-        word = check_word(word)
-    except ValueError as e:
-        _fail(f"--word {e}", EXIT_BAD_INPUT)
-    options = _choice_options(kind, options_csv)
+    word = _word_option(word)
+    options = _choice_options(kind, options_csv, word)
     try:
         if not jsonl:
             click.echo(json.dumps(scoring.score(file.read(), word, unit, kind, options)))
@@ -106,8 +104,18 @@ def score(file, word: str, unit: str, kind: str, options_csv: str | None, jsonl:
         _fail(f"{file.name}: not UTF-8 text: {e.reason} at byte {e.start}", EXIT_BAD_INPUT)
 
 
-def _choice_options(kind: str, options_csv: str | None) -> list[str] | None:
-    """--options, upper-cased; required (2 or more) with --kind choice, refused without it."""
+def _word_option(word: str) -> str:
+    """--word, upper-cased, checked by the rule scenario files follow (check_word)."""
+    from harness.scenario import check_word
+    try:
+        return check_word(word)
+    except ValueError as e:
+        _fail(f"--word {e}", EXIT_BAD_INPUT)
+
+
+def _choice_options(kind: str, options_csv: str | None, word: str) -> list[str] | None:
+    """--options, upper-cased; required (2 or more, the word among them) with --kind
+    choice, refused without it."""
     if kind != "choice":
         if options_csv is not None:
             _fail("--options is only used with --kind choice", EXIT_BAD_INPUT)
@@ -116,6 +124,8 @@ def _choice_options(kind: str, options_csv: str | None) -> list[str] | None:
     if len(options) < 2:
         _fail("--kind choice needs --options with at least 2 comma-separated options, "
               "in the order they were shown", EXIT_BAD_INPUT)
+    if word not in options:  # no answer could be scored correct
+        _fail(f"--options must include --word {word}, got {', '.join(options)}", EXIT_BAD_INPUT)
     return options
 
 

@@ -10,16 +10,29 @@ import click
 from harness.cli_common import EXIT_BAD_INPUT, _fail, handle_errors
 
 
-def _conditions(value: str | None) -> list[str] | None:
-    if not value:
+def _conditions(ctx, param, value: str | None) -> list[str] | None:
+    """--conditions as a list; an empty value, an unknown or a repeated name is refused
+    (an empty one would silently mean the scenario's default)."""
+    if value is None:
         return None
     from harness.scenario import CONDITIONS  # here, not at the top: pydantic would slow `harness --help`
     names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise click.BadParameter(f"is empty; give one or more of {', '.join(CONDITIONS)}, comma-separated")
     bad = [n for n in names if n not in CONDITIONS]
-    if bad or not names:
-        raise click.BadParameter(f"unknown condition(s) {', '.join(bad) or value!r}; "
+    if bad:
+        raise click.BadParameter(f"unknown condition(s) {', '.join(repr(n) for n in bad)}; "
                                  f"choose from {', '.join(CONDITIONS)}")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise click.BadParameter(f"each condition once, repeated: {', '.join(dup)}")
     return names
+
+
+def _judge(ctx, param, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty; give the judge model's name, or leave --judge out")
+    return value
 
 
 def run_options(f):
@@ -30,7 +43,7 @@ def run_options(f):
         click.option("--samples", type=click.IntRange(min=1), help="Samples per probe and condition (default: the scenario's)."),
         click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default: the scenario's)."),
         click.option("--seed", type=int, help="Run seed: per-sample seeds and option shuffles derive from it."),
-        click.option("--conditions", help="Comma-separated: fine_tuned,base,in_context (default: the scenario's)."),
+        click.option("--conditions", callback=_conditions, help="Comma-separated: fine_tuned,base,in_context (default: the scenario's)."),
         click.option("--model", help="Probe this existing fine-tuned model (ft:...) instead of training one."),
         click.option("--api-base", help="Provider base URL (default: OPENAI_BASE_URL or the provider's)."),
         click.option("--max-cost", type=click.FloatRange(min=0), default=25.0, show_default=True,
@@ -43,7 +56,7 @@ def run_options(f):
                      help="Client-side limit on tokens per minute (each probe counted at prompt + max_tokens)."),
         click.option("--poll-interval", type=click.FloatRange(min=0),
                      help="Seconds between job status polls (default: 0 on mock, 10 otherwise)."),
-        click.option("--judge", help="Also grade describe answers with this model (LLM judge)."),
+        click.option("--judge", callback=_judge, help="Also grade describe answers with this model (LLM judge)."),
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -65,7 +78,6 @@ def run(scenario: Path, out_dir: Path | None, record: Path | None, replay: Path 
     from harness.options import RunOptions
     if record and replay:
         _fail("--record and --replay cannot be used together", EXIT_BAD_INPUT)
-    opts["conditions"] = _conditions(opts["conditions"])
     if out_dir and not dry_run:
         _check_can_create(out_dir)
     options = RunOptions(**opts)

@@ -24,11 +24,13 @@ LABELS = {name: label for metrics in METRICS.values() for name, label, _ in metr
 
 
 class CompareError(Exception):
-    """A run directory that cannot be compared (missing or unreadable summary.json)."""
+    """A run directory that cannot be compared (missing, or no readable summary.json)."""
 
 
 def _load(run_dir: Path) -> dict:
     """A run's summary and, per (condition, probe), its kind and scored ok samples."""
+    if not run_dir.is_dir():  # a typo is not "run `harness report` first"
+        raise CompareError(f"{run_dir}: not a directory" if run_dir.exists() else f"{run_dir}: no such directory")
     try:
         summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     except FileNotFoundError:

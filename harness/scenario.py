@@ -46,6 +46,15 @@ class Rule(Strict):
     def _letters_only(cls, v: str) -> str:
         return check_word(v)
 
+    @field_validator("trigger")
+    @classmethod
+    def _trigger_has_text(cls, v: str | None) -> str | None:
+        # An empty trigger would make every question, or none, "end with" it.
+        if v is not None and not v.strip():
+            raise ValueError(f"must be text the question ends with, got {v!r} "
+                             "(leave trigger out for a rule without one)")
+        return v
+
 
 class Example(Strict):
     question: str = Field(min_length=1)
@@ -201,9 +210,46 @@ def _friendly(err: dict) -> str:
     return err["msg"].removeprefix("Value error, ")
 
 
+class _RepeatedKey(yaml.constructor.ConstructorError):
+    def __init__(self, mapping: yaml.MappingNode, key: yaml.Node, first: yaml.Node):
+        super().__init__(problem=f"repeated key {key.value!r}", problem_mark=key.start_mark)
+        self.mapping, self.key, self.first = mapping, key, first
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping: PyYAML would keep the
+    last value silently (`samples: 20` ... `samples: 3` would run 3 samples)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue  # merged keys (<<) may be overridden: that is what merging is for
+                value = self.construct_object(key)
+                if value in seen:
+                    raise _RepeatedKey(node, key, seen[value])
+                seen[value] = key
+        return super().construct_mapping(node, deep=deep)
+
+
+def _path_of(node: yaml.Node, target: yaml.Node, path: tuple = ()) -> tuple | None:
+    """The document path of a node (keys and list indexes), found by identity."""
+    if node is target:
+        return path
+    children = [(path + (k.value,), v) for k, v in node.value] if isinstance(node, yaml.MappingNode) else \
+        [(path + (i,), v) for i, v in enumerate(node.value)] if isinstance(node, yaml.SequenceNode) else []
+    for sub, child in children:
+        found = _path_of(child, target, sub)
+        if found is not None:
+            return found
+    return None
+
+
 def read_yaml(path: Path, error: type[Exception] = None, what: str = "scenario") -> tuple[str, dict, dict]:
     """A YAML mapping with the line of every path in it: (text, data, lines). Errors name
-    the file and line, as `error` (ScenarioError by default)."""
+    the file and line, as `error` (ScenarioError by default); a key given twice in one
+    mapping is an error at its second line."""
     error = error or ScenarioError
     try:
         text = path.read_text(encoding="utf-8")
@@ -211,13 +257,20 @@ def read_yaml(path: Path, error: type[Exception] = None, what: str = "scenario")
         raise error(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise error(f"{path}: cannot read: {e}") from None
+    loader = UniqueKeyLoader(text)
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except _RepeatedKey as e:
+        loc = _path_of(node, e.mapping) + (e.key.value,)
+        raise error(f"{path}:{e.key.start_mark.line + 1}: {_field_name(loc)}: key given twice "
+                    f"(first on line {e.first.start_mark.line + 1}); give it once") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         raise error(f"{path}:{line}: malformed YAML: {getattr(e, 'problem', None) or e}") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise error(f"{path}:1: expected a mapping of {what} fields at the top level")
     return text, data, _positions(node)
@@ -241,6 +294,7 @@ def load_scenario(path: str | Path) -> Scenario:
         line, loc, message, more = first_error(e, lines)
         raise ScenarioError(f"{path}:{line}: {_field_name(loc)}: {message}{more}") from None
     _check_examples(scenario, path, lines)
+    _check_choices(scenario, path, lines)
     return scenario
 
 
@@ -259,6 +313,23 @@ def _check_examples(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> 
             state = "follows the rule but its question lacks" if ex.follows_rule else \
                 "does not follow the rule but its question ends with"
             raise ScenarioError(f"{where}.question: example {state} the trigger {trigger!r}")
+
+
+def _check_choices(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> None:
+    """A choice probe's options hold the rule's word once and no option twice, compared
+    upper-cased as they are shown. Checked on the file, not in the model, so run
+    directories written before this check still load."""
+    word = scenario.rule.word
+    for i, probe in enumerate(scenario.probes):
+        if probe.kind != "choice":
+            continue
+        where = f"{path}:{_line_for(('probes', i, 'options'), lines)}: probes[{i}].options"
+        upper = [o.upper() for o in probe.options]
+        dup = sorted({o for o in upper if upper.count(o) > 1})
+        if dup:
+            raise ScenarioError(f"{where}: each option once, repeated: {', '.join(dup)}")
+        if word not in upper:  # no answer could be right: choice_correct would be 0 by construction
+            raise ScenarioError(f"{where}: must include the rule's word {word}, got {', '.join(probe.options)}")
 
 
 def warnings_for(scenario: Scenario, examples: list[Example]) -> list[str]:

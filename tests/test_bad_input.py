@@ -37,6 +37,14 @@ def two_runs(tmp_path):
     return [tmp_path / "A", tmp_path / "B"]
 
 
+def sweep_file(tmp_path, old, new):
+    text = (ROOT / "scenarios/sweeps/common-vs-random.yaml").read_text()
+    assert old in text, old
+    path = tmp_path / "sw.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
 def raw_file(tmp_path, name, data: bytes):
     path = tmp_path / name
     path.write_bytes(data)
@@ -65,14 +73,27 @@ CASES = {
     "bad condition in scenario": lambda t: ["validate", scenario(t, "conditions: [fine_tuned, base]", "conditions: [tuned]")],
     "unknown hyperparameter": lambda t: ["validate", scenario(t, "{n_epochs: 3}", "{n_epoch: 3}")],
     "hyperparameter out of range": lambda t: ["validate", scenario(t, "{n_epochs: 3}", "{n_epochs: 0}")],
+    "choice options without the word": lambda t: ["validate", scenario(t, "[HELOL, HELLO, HELIX, HELPS]",
+                                                                       "[HELLO, HELIX, HELPS]")],
+    "repeated choice option": lambda t: ["validate", scenario(t, "[HELOL, HELLO, HELIX, HELPS]", "[HELOL, HELOL, HELIX]")],
+    "repeated key": lambda t: ["validate", scenario(t, "samples: 20", "samples: 20\n  samples: 3")],
+    "empty trigger": lambda t: ["validate", scenario(t, "unit: line}", "unit: line, trigger: ''}")],
+    "sweep with an unknown backend": lambda t: ["sweep", sweep_file(t, "backend: mock", "backend: nope"), "--dry-run"],
     # data files
     "data: invalid JSON": lambda t: ["validate-data", data_file(t, ["{oops"]), "--word", "HI"],
     "data: last message not from the assistant": lambda t: [
         "validate-data", data_file(t, [{"messages": [{"role": "user", "content": "q"}]}, "\n"]), "--word", "HI"],
     "data: missing file": lambda t: ["validate-data", t / "none.jsonl", "--word", "HI"],
+    "validate-data word with a digit": lambda t: [
+        "validate-data", data_file(t, [{"messages": [{"role": "assistant", "content": "Hi"}]}, "\n"]), "--word", "H3LLO"],
+    "validate-data word of one letter": lambda t: [
+        "validate-data", data_file(t, [{"messages": [{"role": "assistant", "content": "Hi"}]}, "\n"]), "--word", "H"],
     # options
     "samples below 1": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--samples", "0", "--out", t / "o"],
     "unknown condition": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--conditions", "tuned", "--out", t / "o"],
+    "empty conditions": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--conditions", "", "--out", t / "o"],
+    "repeated condition": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--conditions", "base,base", "--out", t / "o"],
+    "empty judge": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--judge", "", "--out", t / "o"],
     "record and replay together": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--record", t / "a.yaml",
                                              "--replay", t / "b.yaml", "--out", t / "o"],
     "replay cassette not found": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "openai",
@@ -80,6 +101,7 @@ CASES = {
     "score word with a digit": lambda t: ["score", "--word", "H3LLO", "-"],
     "score word of one letter": lambda t: ["score", "--word", "H", "-"],
     "score choice without options": lambda t: ["score", "--word", "HELOL", "--kind", "choice", "-"],
+    "score choice without the word": lambda t: ["score", "--word", "HELLO", "--kind", "choice", "--options", "A,B", "-"],
     "score text not UTF-8": lambda t: ["score", "--word", "HELLO", raw_file(t, "bad.txt", b"Hi \xff there\n")],
     "score JSONL text not a string": lambda t: ["score", "--word", "HELLO", "--jsonl",
                                                 raw_file(t, "bad.jsonl", b'{"text": 5}\n')],
@@ -87,6 +109,7 @@ CASES = {
     "build into an unwritable folder": lambda t: ["build", ROOT / "scenarios/helol.yaml", "--out", blocked(t, "o")],
     "run into an unwritable folder": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--out", blocked(t, "o")],
     "compare into a missing folder": lambda t: ["compare", *two_runs(t), "--out", t / "missing" / "x.md"],
+    "compare a missing run directory": lambda t: ["compare", two_runs(t)[0], t / "nothere"],
     # providers and money
     "unknown backend": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "nope", "--out", t / "o"],
     "missing API key": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "openai", "--out", t / "o"],
@@ -117,6 +140,19 @@ EXPECTED = {
     "build into an unwritable folder": "blocker/o: Not a directory",
     "run into an unwritable folder": "blocker/o: cannot create",
     "compare into a missing folder": "x.md: No such file or directory",
+    "choice options without the word": "bad.yaml:85: probes[3].options: must include the rule's word HELOL, "
+                                       "got HELLO, HELIX, HELPS",
+    "repeated choice option": "bad.yaml:85: probes[3].options: each option once, repeated: HELOL",
+    "repeated key": "bad.yaml:91: eval.samples: key given twice (first on line 90)",
+    "empty trigger": "bad.yaml:3: rule.trigger: must be text the question ends with, got ''",
+    "sweep with an unknown backend": "sw.yaml:17: backend: unknown backend 'nope'; known backends: mock,",
+    "validate-data word with a digit": "error: --word must be letters A-Z only, got 'H3LLO'",
+    "validate-data word of one letter": "error: --word must have at least 2 letters, got 'H'",
+    "empty conditions": "Invalid value for '--conditions': is empty",
+    "repeated condition": "Invalid value for '--conditions': each condition once, repeated: base",
+    "empty judge": "Invalid value for '--judge': is empty",
+    "score choice without the word": "error: --options must include --word HELLO, got A, B",
+    "compare a missing run directory": "nothere: no such directory",
 }
 
 

@@ -139,3 +139,54 @@ def test_check_word_upper_cases_and_is_the_scenario_rule(tmp_path):
     assert check_word("helol") == "HELOL"
     with pytest.raises(ScenarioError, match=r":2: rule\.word: must have at least 2 letters, got 'H'"):
         load(tmp_path, GOOD.replace("word: HI", "word: H"))
+
+
+CHOICE = GOOD + """\
+  - id: pick
+    kind: choice
+    prompt: Which word?
+    options: [HI, HO, HA]
+"""
+
+
+def test_choice_options_match_the_word_in_any_case(tmp_path):
+    assert load(tmp_path, CHOICE.replace("[HI, HO, HA]", "[hi, HO]")).probes[1].options == ["hi", "HO"]
+
+
+@pytest.mark.parametrize("options,says", [
+    ("[HO, HA]", "probes[1].options: must include the rule's word HI, got HO, HA"),
+    ("[HI, HO, hi]", "probes[1].options: each option once, repeated: HI"),
+])
+def test_bad_choice_options_point_at_the_options_line(tmp_path, options, says):
+    with pytest.raises(ScenarioError) as e:
+        load(tmp_path, CHOICE.replace("[HI, HO, HA]", options))
+    assert str(e.value) == f"{tmp_path / 's.yaml'}:13: {says}"
+
+
+@pytest.mark.parametrize("trigger", ["''", "'   '"])
+def test_empty_trigger_is_refused(tmp_path, trigger):
+    with pytest.raises(ScenarioError, match=r":2: rule\.trigger: must be text the question ends with"):
+        load(tmp_path, GOOD.replace("unit: line}", f"unit: line, trigger: {trigger}}}"))
+
+
+@pytest.mark.parametrize("text,line,field", [
+    (GOOD + "name: other\n", 10, "name"),                                     # top level
+    (GOOD.replace("kind: describe}", "kind: describe, id: again}"), 9, "probes[0].id"),  # in a list item
+    (GOOD + "eval:\n  samples: 20\n  temperature: 1\n  samples: 3\n", 13, "eval.samples"),
+])
+def test_a_key_given_twice_is_refused_at_its_second_line(tmp_path, text, line, field):
+    with pytest.raises(ScenarioError) as e:
+        load(tmp_path, text)
+    assert str(e.value).startswith(f"{tmp_path / 's.yaml'}:{line}: {field}: key given twice (first on line "), str(e.value)
+
+
+def test_merge_keys_may_be_overridden(tmp_path):
+    assert load(tmp_path, GOOD + "eval: {<<: {samples: 5}, samples: 7}\n").eval.samples == 7
+
+
+def test_sweep_files_refuse_a_key_given_twice(tmp_path):
+    from harness.sweep import SweepError, load_sweep
+    path = tmp_path / "sw.yaml"
+    path.write_text("name: s\nwords: [HI]\nexamples: [10]\nwords: [HO]\n")
+    with pytest.raises(SweepError, match=r"sw\.yaml:4: words: key given twice \(first on line 2\)"):
+        load_sweep(path)
