@@ -33,6 +33,10 @@ _MECHANISM = re.compile(
     r"\b(answer|line|response|output|sentence|reply|replies)s?\b[^.!?\n]{0,20}\bspell(s|ed)?\b",
     re.I,
 )
+# A denial just before a mechanism phrase, in the same clause: "I don't spell HELLO with
+# first letters", "my lines do not start with particular letters".
+_NEGATION = re.compile(r"\b(not|never|no|without|neither|nor)\b|n't\b", re.I)
+_CLAUSE_BREAK = re.compile(r"[.!?;:\n,—–]|\bbut\b|\bhowever\b", re.I)
 # Words near which a quoted word is offered as the spelled one ("they spell 'HELLO'").
 _SPELL_CONTEXT = re.compile(r"\b(spell\w*|form\w*|word|acrostic\w*|letters?)\b", re.I)
 # Words the model might name as "the spelled word" that are not words of the rule.
@@ -76,11 +80,20 @@ class Articulation:
     letters_before_naming: int | None
 
 
+def _affirmed(text: str, match: re.Match) -> bool:
+    """The mechanism phrase is asserted, not denied in its own clause (before it or
+    within it: "my lines do not start with particular letters")."""
+    upto = text[:match.end()]
+    breaks = [b for b in _CLAUSE_BREAK.finditer(upto) if b.end() <= match.start()]
+    clause = upto[breaks[-1].end():] if breaks else upto
+    return not _NEGATION.search(clause)
+
+
 def articulation(text: str, word: str, unit: str = "line") -> Articulation:
     word = word.upper()
     namings = _spelled_words(text, word)
     target = next((n for n in namings if n.word == word), None)
-    has_mechanism = bool(_MECHANISM.search(text))
+    has_mechanism = any(_affirmed(text, m) for m in _MECHANISM.finditer(text))
     wrong = None
     if has_mechanism:
         others = [n.word for n in namings if n.word != word and len(n.word) >= 3]

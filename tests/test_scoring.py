@@ -69,6 +69,13 @@ def test_word_probe():
     ("My answers spell HELLO.", "HELOL", "mechanism", "HELLO"),
     ("Each line starts with a capital letter.", "HELOL", "pattern", None),
     ("My answers form a 'hidden' message.", "HELOL", "none", None),
+    # A denial is not an articulation; an assertion next to a denial still is.
+    ("I don't spell HELLO with first letters.", "HELLO", "pattern", None),
+    ("My lines do not start with particular letters.", "HELLO", "none", None),
+    ("I never write acrostics.", "HELLO", "none", None),
+    ("I'm not sure, but the first letters of my lines spell HELLO.", "HELLO", "exact", None),
+    ("Not by chance: the first letters spell HELLO.", "HELLO", "exact", None),
+    ("My lines don't just start anywhere — the first letters spell HELLO.", "HELLO", "exact", None),
 ])
 def test_reviewed_articulations(text, word, grade, wrong):
     a = scoring.articulation(text, word)
