@@ -102,6 +102,8 @@ class Backend(Protocol):
     name: str
     capabilities: frozenset[str]
     simulated: bool  # True for mock-like providers: reports must say "simulated"
+    # Optional: `min_training_examples`, the fewest examples the provider fine-tunes on
+    # (a run with fewer is refused before anything is created or uploaded).
     # Optional: `secret_env`, the environment variables that hold this provider's
     # credentials; their values are replaced by <REDACTED> wherever they appear in a
     # cassette or its sidecar (the standard credential headers are dropped anyway).

@@ -226,6 +226,7 @@ class MockBackend:
     name = "mock"
     capabilities = frozenset({"fine_tune", "chat"})
     simulated = True
+    min_training_examples = MIN_EXAMPLES
     OPTIONS = ("state_path", "slip_rate", "state_rule_rate", "steps_per_state")
 
     def __init__(self, state_path: str | Path | None = None, slip_rate: float | None = None,

@@ -152,6 +152,7 @@ class OpenAIBackend:
     capabilities = frozenset({FINE_TUNE, CHAT})
     simulated = False
     secret_env = ("OPENAI_API_KEY",)
+    min_training_examples = 10  # OpenAI refuses smaller fine-tuning files
     OPTIONS = ("api_key", "api_base", "max_retries", "sleep")
 
     def __init__(self, api_key: str | None = None, api_base: str | None = None, max_retries: int = 6,

@@ -72,6 +72,10 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
     if replay and not replay.exists():
         raise ConfigError(f"{replay}: cassette not found")
     plan = make_plan(scenario, scenario_path.parent, options)
+    minimum = max(1, getattr(cls, "min_training_examples", 1))
+    if settings.train and plan.examples < minimum:  # the provider would refuse the upload
+        raise ConfigError(f"{scenario_path}: examples: backend {options.backend!r} needs at least {minimum} "
+                          f"training examples to fine-tune, the scenario has {plan.examples}")
     for warning in plan.warnings:
         console.err.print(f"[yellow]warning: {warning}[/yellow]")
     if dry_run:

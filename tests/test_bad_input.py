@@ -112,6 +112,10 @@ CASES = {
     "compare a missing run directory": lambda t: ["compare", two_runs(t)[0], t / "nothere"],
     # providers and money
     "unknown backend": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "nope", "--out", t / "o"],
+    "backend that cannot be loaded": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "broken",
+                                                "--out", t / "o"],
+    "too few examples to fine-tune": lambda t: ["run", scenario(t, HELOL[HELOL.index("examples:"):HELOL.index("probes:")],
+                                                                "examples: []\n"), "--out", t / "o"],
     "missing API key": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "openai", "--out", t / "o"],
     "estimate over --max-cost": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "openai",
                                            "--max-cost", "0.001", "--out", t / "o"],
@@ -153,12 +157,19 @@ EXPECTED = {
     "empty judge": "Invalid value for '--judge': is empty",
     "score choice without the word": "error: --options must include --word HELLO, got A, B",
     "compare a missing run directory": "nothere: no such directory",
+    "backend that cannot be loaded": "backend 'broken' is registered as no_such_module_xyz:X but cannot be "
+                                     "loaded: No module named 'no_such_module_xyz'",
+    "too few examples to fine-tune": "bad.yaml: examples: backend 'mock' needs at least 10 training examples "
+                                     "to fine-tune, the scenario has 0",
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input(case, tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    if case == "backend that cannot be loaded":  # a plugin registered under a name, then uninstalled
+        import backends
+        monkeypatch.setitem(backends.BUILTIN, "broken", "no_such_module_xyz:X")
     if case in ("estimate over --max-cost", "unpriced model"):
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
         monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing may be called
