@@ -17,6 +17,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -52,6 +53,11 @@ def _litellm():
     import litellm
 
     litellm.suppress_debug_info = True  # no "Provider List" banners on stdout
+    # When a run stops probing (a cassette miss, a refusal, Ctrl-C) the calls still in flight
+    # are cancelled; litellm had already built their inner coroutine, and Python warns about
+    # it on stderr. Nothing is lost: those samples are simply not asked.
+    warnings.filterwarnings("ignore", message="coroutine 'OpenAIChatCompletion.acompletion' was never awaited",
+                            category=RuntimeWarning)
     return litellm
 
 
