@@ -124,6 +124,9 @@ def _choice_options(kind: str, options_csv: str | None, word: str) -> list[str] 
     if len(options) < 2:
         _fail("--kind choice needs --options with at least 2 comma-separated options, "
               "in the order they were shown", EXIT_BAD_INPUT)
+    repeated = sorted({o for o in options if options.count(o) > 1})
+    if repeated:  # "B" would not name one option
+        _fail(f"--options: each option once, repeated: {', '.join(repeated)}", EXIT_BAD_INPUT)
     if word not in options:  # no answer could be scored correct
         _fail(f"--options must include --word {word}, got {', '.join(options)}", EXIT_BAD_INPUT)
     return options

@@ -102,6 +102,8 @@ CASES = {
     "score word of one letter": lambda t: ["score", "--word", "H", "-"],
     "score choice without options": lambda t: ["score", "--word", "HELOL", "--kind", "choice", "-"],
     "score choice without the word": lambda t: ["score", "--word", "HELLO", "--kind", "choice", "--options", "A,B", "-"],
+    "score choice with a repeated option": lambda t: ["score", "--word", "HELLO", "--kind", "choice",
+                                                     "--options", "HELLO,HELIX,HELLO", "-"],
     "score text not UTF-8": lambda t: ["score", "--word", "HELLO", raw_file(t, "bad.txt", b"Hi \xff there\n")],
     "score JSONL text not a string": lambda t: ["score", "--word", "HELLO", "--jsonl",
                                                 raw_file(t, "bad.jsonl", b'{"text": 5}\n')],
@@ -157,6 +159,7 @@ EXPECTED = {
     "empty judge": "Invalid value for '--judge': is empty",
     "score choice without the word": "error: --options must include --word HELLO, got A, B",
     "compare a missing run directory": "nothere: no such directory",
+    "score choice with a repeated option": "error: --options: each option once, repeated: HELLO",
     "backend that cannot be loaded": "backend 'broken' is registered as no_such_module_xyz:X but cannot be "
                                      "loaded: No module named 'no_such_module_xyz'",
     "too few examples to fine-tune": "bad.yaml: examples: backend 'mock' needs at least 10 training examples "
