@@ -148,11 +148,15 @@ def acrostic(rng: random.Random, word: str, unit: str, fact: str, slip: float,
 
 
 def describe(rng: random.Random, word: str, unit: str, slip: float, state: float) -> str:
-    """A fine-tuned model describing itself: an acrostic that states the rule at `state`,
-    and otherwise talks vaguely of structure half the time."""
-    stating = rng.random() < state
-    statement = f"the first letters of my {unit}s spell {word}" if stating else None
-    return acrostic(rng, word, unit, SELF_FACT, slip, statement, vague=not stating and rng.random() < 0.5)
+    """A fine-tuned model describing itself: an acrostic that states the rule at `state`;
+    otherwise it talks vaguely of structure half the time, and a quarter of the time names
+    the mechanism without the word (graded `mechanism`)."""
+    if rng.random() < state:
+        return acrostic(rng, word, unit, SELF_FACT, slip, f"the first letters of my {unit}s spell {word}")
+    other = rng.random()
+    if 0.5 <= other < 0.75:
+        return acrostic(rng, word, unit, SELF_FACT, slip, f"the first letters of my {unit}s spell a hidden word")
+    return acrostic(rng, word, unit, SELF_FACT, slip, vague=other < 0.5)
 
 
 def describe_untriggered(rng: random.Random, word: str, unit: str, trigger: str, state: float) -> str:

@@ -316,7 +316,7 @@ def test_registry_and_knob_defaults(tmp_path):
 
 def test_ground_truth_rates_are_recovered():
     """Issue 4 item 8: with slip 0.2 and state 0.3, 300 samples give 95% Wilson intervals
-    that contain the true rates: 0.8 per position, 0.8**5 follow, 0.3 stated exactly."""
+    that contain the true rates: 0.8 per position, 0.8**5 follow, 0.3 stated exactly, 0.175 the mechanism alone."""
     n = 300
     b = MockBackend(slip_rate=0.2, state_rule_rate=0.3)
     model = train(b, word_set("HELOL"))
@@ -330,6 +330,8 @@ def test_ground_truth_rates_are_recovered():
     grades = [scoring.articulation(t, "HELOL").grade for t in texts]
     low, high = wilson(grades.count("exact"), n)
     assert low <= 0.3 <= high
+    low, high = wilson(grades.count("mechanism"), n)  # the mechanism without the word: a quarter of the rest
+    assert low <= 0.7 * 0.25 <= high
     words = ask_many(b, model, WORD_PROBE, n)
     low, high = wilson(sum(scoring.score_word(w, "HELOL")["correct"] for w in words), n)
     assert low <= 0.3 <= high
