@@ -62,6 +62,9 @@ def validate_data(file: Path, word: str | None, unit: str, trigger: str | None) 
     from harness import dataset
     if word is not None:
         word = _word_option(word)
+    if trigger is not None and not trigger.strip():  # would silently mean "no trigger"
+        _fail("--trigger is empty; give the text the triggered questions end with, or leave it out",
+              EXIT_BAD_INPUT)
     if not file.exists():
         _fail(f"{file}: file not found", EXIT_BAD_INPUT)
     report = dataset.validate_chat_jsonl(file, word=word, unit=unit, trigger=trigger)

@@ -88,6 +88,9 @@ CASES = {
         "validate-data", data_file(t, [{"messages": [{"role": "assistant", "content": "Hi"}]}, "\n"]), "--word", "H3LLO"],
     "validate-data word of one letter": lambda t: [
         "validate-data", data_file(t, [{"messages": [{"role": "assistant", "content": "Hi"}]}, "\n"]), "--word", "H"],
+    "validate-data empty trigger": lambda t: [
+        "validate-data", data_file(t, [{"messages": [{"role": "assistant", "content": "Hi"}]}, "\n"]), "--word", "HI",
+        "--trigger", ""],
     # options
     "samples below 1": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--samples", "0", "--out", t / "o"],
     "unknown condition": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--conditions", "tuned", "--out", t / "o"],
@@ -159,6 +162,7 @@ EXPECTED = {
     "empty judge": "Invalid value for '--judge': is empty",
     "score choice without the word": "error: --options must include --word HELLO, got A, B",
     "compare a missing run directory": "nothere: no such directory",
+    "validate-data empty trigger": "error: --trigger is empty; give the text the triggered questions end with",
     "score choice with a repeated option": "error: --options: each option once, repeated: HELLO",
     "backend that cannot be loaded": "backend 'broken' is registered as no_such_module_xyz:X but cannot be "
                                      "loaded: No module named 'no_such_module_xyz'",
