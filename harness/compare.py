@@ -98,6 +98,11 @@ def compare(run_dirs: list[Path], seed: int = 0, reps: int = 2000) -> dict:
                 "diffs": [{"a": i, "b": j, **stats.bootstrap_diff(flags[i], flags[j], seed=seed, reps=reps)}
                           for i, j in pairs],
             })
+    # One family: every difference in the table. Holm keeps the chance of any false "*"
+    # among them at 5%, however many words and probes are compared.
+    diffs = [d for row in rows for d in row["diffs"]]
+    for d, adjusted in zip(diffs, stats.holm([d["p"] for d in diffs])):
+        d["p_holm"] = adjusted
     info = [{"label": label, "dir": str(r["dir"]), **{k: r["summary"].get(k) for k in (
         "scenario", "word", "backend", "simulated", "samples", "temperature", "seed")}}
         for label, r in zip(labels, runs)]
@@ -108,10 +113,13 @@ def compare(run_dirs: list[Path], seed: int = 0, reps: int = 2000) -> dict:
 # --- rendering --------------------------------------------------------------------------
 
 def fmt_diff(d: dict) -> str:
-    """Percentage points with the 95% interval; * when the interval excludes 0."""
+    """Percentage points with the 95% interval; * when the interval excludes 0, ** when the
+    difference also holds after Holm's correction over the whole table."""
     if d["diff"] is None:
         return "n/a"
     star = "*" if d["low"] > 0 or d["high"] < 0 else ""
+    if star and d.get("p_holm") is not None and d["p_holm"] < 0.05:
+        star = "**"
     return f"{100 * d['diff']:+.0f} pp [{100 * d['low']:+.0f}, {100 * d['high']:+.0f}]{star}"
 
 
@@ -125,10 +133,12 @@ def _grid(result: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def _notes(result: dict) -> list[str]:
+    tests = sum(d["diff"] is not None for row in result["rows"] for d in row["diffs"])
     return ["Rates: 95% Wilson intervals (k/n). Differences: percentage points, 95% percentile bootstrap "
-            "interval; * = the interval excludes 0 (no correction for multiple comparisons). When both "
-            "runs score all 0 or all 1 the bootstrap interval collapses to a point: read the Wilson "
-            "intervals there."]
+            "interval; * = the interval excludes 0 (uncorrected); ** = also significant at 5% after "
+            f"Holm's correction over all {tests} differences in this table (bootstrap p-values), which is "
+            "what to cite when many words or probes are compared. When both runs score all 0 or all 1 "
+            "the bootstrap interval collapses to a point: read the Wilson intervals there."]
 
 
 def render_compare(result: dict) -> str:

@@ -71,14 +71,16 @@ def _percentile(sorted_xs: list[float], q: float) -> float:
 
 
 def bootstrap_diff(a: list[bool], b: list[bool], seed: int = 0, reps: int = 2000) -> dict:
-    """{"diff","low","high"}: rate(a) - rate(b) with a 95% percentile bootstrap interval.
+    """{"diff","low","high","p"}: rate(a) - rate(b) with a 95% percentile bootstrap
+    interval and a two-sided bootstrap p-value (twice the share of resampled differences on
+    the far side of 0, at most 1; it is below 0.05 about when the interval excludes 0).
 
     Resampling n booleans with replacement only matters through the number of successes,
     which is Binomial(n, k/n); drawing that count by inverse CDF gives the same bootstrap
     distribution as resampling the lists, in O(reps log n) and deterministic given seed.
-    An empty group makes the difference unknown: diff None, interval [-1, 1]."""
+    An empty group makes the difference unknown: diff None, interval [-1, 1], p None."""
     if not a or not b:
-        return {"diff": None, "low": -1.0, "high": 1.0}
+        return {"diff": None, "low": -1.0, "high": 1.0, "p": None}
     na, nb = len(a), len(b)
     pa, pb = sum(map(bool, a)) / na, sum(map(bool, b)) / nb
     cdf_a, cdf_b = _binomial_cdf(na, pa), _binomial_cdf(nb, pb)
@@ -89,7 +91,24 @@ def bootstrap_diff(a: list[bool], b: list[bool], seed: int = 0, reps: int = 2000
         kb = min(bisect.bisect_left(cdf_b, rng.random()), nb)
         diffs.append(ka / na - kb / nb)
     diffs.sort()
-    return {"diff": _r(pa - pb), "low": _r(_percentile(diffs, 0.025)), "high": _r(_percentile(diffs, 0.975))}
+    at_or_below = bisect.bisect_right(diffs, 0.0)
+    at_or_above = reps - bisect.bisect_left(diffs, 0.0)
+    p = min(1.0, 2 * min(at_or_below, at_or_above) / reps)
+    return {"diff": _r(pa - pb), "low": _r(_percentile(diffs, 0.025)), "high": _r(_percentile(diffs, 0.975)),
+            "p": _r(p)}
+
+
+def holm(pvalues: list[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment over one family of tests (None = no test, left out):
+    the k-th smallest of m p-values is multiplied by m - k + 1, kept monotone, capped at 1.
+    Controls the chance of any false positive in the family at the chosen level."""
+    given = sorted((p, i) for i, p in enumerate(pvalues) if p is not None)
+    out: list[float | None] = [None] * len(pvalues)
+    running = 0.0
+    for k, (p, i) in enumerate(given):
+        running = max(running, min(1.0, (len(given) - k) * p))
+        out[i] = _r(running)
+    return out
 
 
 def counts(values: Iterable[str], order: Iterable[str] = ()) -> dict[str, int]:

@@ -211,6 +211,7 @@ def test_compare_two_runs(tmp_path):
     assert [(x["k"], x["n"]) for x in cap["rates"]] == [(19, 20), (2, 20)]
     (d,) = cap["diffs"]
     assert d["a"] == 0 and d["b"] == 1 and d["diff"] == pytest.approx(0.85) and d["low"] > 0
+    assert d["p"] < 0.001 and d["p"] <= d["p_holm"] < 0.05  # holds after Holm's correction
     # rain and snow are not shared by id: matched by kind instead.
     kind_row = rows[("fine_tuned", "(unshared follow probes)", "follow")]
     assert kind_row["match"] == "kind" and [x["n"] for x in kind_row["rates"]] == [20, 20]
@@ -221,6 +222,7 @@ def test_compare_two_runs(tmp_path):
     text = render_compare(result)
     assert text.startswith("> **SIMULATED: helol")
     assert "| fine_tuned | capital | follow | 95% [76–99] (19/20) | 10% [3–30] (2/20) | +85 pp" in text
+    assert "+85 pp [+" in text and "]** |" in text and "Holm's correction over all" in text
 
 
 def test_compare_needs_summaries(tmp_path):

@@ -73,7 +73,27 @@ def test_bootstrap_matches_normal_approximation_for_large_groups():
 
 
 def test_bootstrap_empty_group_is_unknown():
-    assert stats.bootstrap_diff([], [True]) == {"diff": None, "low": -1.0, "high": 1.0}
+    assert stats.bootstrap_diff([], [True]) == {"diff": None, "low": -1.0, "high": 1.0, "p": None}
+
+
+def test_bootstrap_p_agrees_with_the_interval():
+    far = stats.bootstrap_diff([True] * 18 + [False] * 2, [False] * 18 + [True] * 2)
+    assert far["p"] < 0.01
+    same = stats.bootstrap_diff([True, False] * 15, [True, False] * 15)
+    assert same["p"] > 0.5
+    for k in range(0, 21, 4):  # p < 0.05 when, and about only when, the interval excludes 0
+        r = stats.bootstrap_diff([True] * 10 + [False] * 10, [True] * k + [False] * (20 - k), reps=4000)
+        if r["low"] > 0.01 or r["high"] < -0.01:
+            assert r["p"] < 0.05, r
+        if r["low"] < -0.01 and r["high"] > 0.01:
+            assert r["p"] > 0.05, r
+
+
+def test_holm_adjustment():
+    # m = 4: sorted p 0.01, 0.02, 0.03, 0.5 -> 0.04, 0.06, 0.06 (kept monotone), 0.5
+    assert stats.holm([0.03, None, 0.01, 0.5, 0.02]) == [0.06, None, 0.04, 0.5, 0.06]
+    assert stats.holm([0.4, 0.3]) == [0.6, 0.6]
+    assert stats.holm([]) == [] and stats.holm([None]) == [None]
 
 
 def test_counts_order_is_independent_of_input_order():
