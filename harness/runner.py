@@ -119,7 +119,8 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
             raise RunError(str(e)) from None
         recording.write_sidecar(record, command=argv, scenario_hash=scenario.hash(),
                                 recorded_against=recording.recorded_against(backend, options.api_base),
-                                extra={"run_id": run_id, "backend": options.backend}, secrets=recording.backend_secrets(cls))
+                                extra={"run_id": run_id, "backend": options.backend},
+                                secrets=recording.backend_secrets(cls))
     _print_summary(summary, run_dir)
 
 
