@@ -22,7 +22,8 @@ from harness.plan import check_plan, make_plan
 from harness.report_tables import BANNER, fmt_rate
 from harness.run import Pipeline, create_run, new_run_id, render
 from harness.store import STATE, RunStore, StoreError
-from harness.sweep import (FAILED, RUNNING, SUCCEEDED, SWEEP_COPY, Banks, GeneratedCell, SweepFile,
+from harness.scenario import _line_for
+from harness.sweep import (FAILED, RUNNING, SUCCEEDED, SWEEP_COPY, Banks, GeneratedCell, SweepError, SweepFile,
                            SweepState, build_state, cell_dir, cell_scenario, check_directory, check_unchanged,
                            expand, write_text)
 
@@ -79,6 +80,10 @@ class Prepared:
 def prepare(sf: SweepFile, backend: str | None, api_base: str | None) -> Prepared:
     """Expand the matrix, generate every cell's scenario in memory and price it. Writes nothing."""
     name = backend or sf.spec.backend
+    if backend is None and name not in backends.registered():  # the file's own choice: name its line
+        known = ", ".join(sorted(backends.registered()))
+        raise SweepError(f"{sf.path}:{_line_for(('backend',), sf.lines)}: backend: unknown backend {name!r}; "
+                         f"known backends: {known}")
     cls = backends.load_class(name)
     simulated = bool(getattr(cls, "simulated", False))
     if "fine_tuned" in sf.spec.conditions and "fine_tune" not in getattr(cls, "capabilities", ()):

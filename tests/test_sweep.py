@@ -124,6 +124,14 @@ def test_dry_run_prints_matrix_and_cost_and_writes_nothing(tmp_path):
     assert sorted(tmp_path.rglob("*")) == before and not out.exists()
 
 
+def test_backend_override_wins_over_an_unknown_backend_in_the_file(tmp_path):
+    path = write(tmp_path, TINY + "backend: together\n")
+    refused = invoke(path, "--out", tmp_path / "out", "--dry-run")
+    assert refused.exit_code == 2 and ":7: backend: unknown backend 'together'" in refused.output
+    result = invoke(path, "--out", tmp_path / "out", "--dry-run", "--backend", "mock")
+    assert result.exit_code == 0, result.output
+
+
 def test_real_backend_over_budget_refused_before_anything_is_written(tmp_path):
     path = write(tmp_path, TINY)
     out = tmp_path / "out"
