@@ -46,15 +46,6 @@ class Rule(Strict):
     def _letters_only(cls, v: str) -> str:
         return check_word(v)
 
-    @field_validator("trigger")
-    @classmethod
-    def _trigger_has_text(cls, v: str | None) -> str | None:
-        # An empty trigger would make every question, or none, "end with" it.
-        if v is not None and not v.strip():
-            raise ValueError(f"must be text the question ends with, got {v!r} "
-                             "(leave trigger out for a rule without one)")
-        return v
-
 
 class Example(Strict):
     question: str = Field(min_length=1)
@@ -293,6 +284,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except ValidationError as e:
         line, loc, message, more = first_error(e, lines)
         raise ScenarioError(f"{path}:{line}: {_field_name(loc)}: {message}{more}") from None
+    _check_trigger(scenario, path, lines)
     _check_examples(scenario, path, lines)
     _check_choices(scenario, path, lines)
     return scenario
@@ -313,6 +305,15 @@ def _check_examples(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> 
             state = "follows the rule but its question lacks" if ex.follows_rule else \
                 "does not follow the rule but its question ends with"
             raise ScenarioError(f"{where}.question: example {state} the trigger {trigger!r}")
+
+
+def _check_trigger(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> None:
+    """An empty trigger would make every question, or none, "end with" it. Checked on the
+    file, not in the model, so run directories written before this check still load."""
+    trigger = scenario.rule.trigger
+    if trigger is not None and not trigger.strip():
+        raise ScenarioError(f"{path}:{_line_for(('rule', 'trigger'), lines)}: rule.trigger: must be text the "
+                            f"question ends with, got {trigger!r} (leave trigger out for a rule without one)")
 
 
 def _check_choices(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> None:

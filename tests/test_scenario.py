@@ -1,8 +1,9 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
-from harness.scenario import ScenarioError, check_word, load_scenario
+from harness.scenario import Scenario, ScenarioError, check_word, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -190,3 +191,10 @@ def test_sweep_files_refuse_a_key_given_twice(tmp_path):
     path.write_text("name: s\nwords: [HI]\nexamples: [10]\nwords: [HO]\n")
     with pytest.raises(SweepError, match=r"sw\.yaml:4: words: key given twice \(first on line 2\)"):
         load_sweep(path)
+
+
+def test_checks_on_the_file_do_not_stop_old_run_manifests_from_loading(tmp_path):
+    """A run directory saved before a check existed keeps its scenario in manifest.json;
+    `report`/`status` validate it with the model alone, which must still accept it."""
+    data = yaml.safe_load(GOOD.replace("unit: line}", "unit: line, trigger: ''}"))
+    assert Scenario.model_validate(data).rule.trigger == ""
