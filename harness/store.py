@@ -6,12 +6,14 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 from backends._files import write_atomic  # noqa: F401  (the one atomic writer; re-exported)
 from harness import crash
 
+LOCK_TRIES = 5  # over ~0.2 s: outlasts a status probe, still refuses a live run at once
 MANIFEST = "manifest.json"
 STATE = "state.json"
 TRAIN = "train.jsonl"
@@ -63,11 +65,16 @@ class RunStore:
         even on kill -9)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreError(f"{self.dir}: another harness process is using this run") from None
+        # A few tries: `harness status` (in_use) holds the lock for an instant to probe it.
+        for attempt in range(LOCK_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == LOCK_TRIES - 1:
+                    os.close(fd)
+                    raise StoreError(f"{self.dir}: another harness process is using this run") from None
+                time.sleep(0.05)
         self._lock_fd = fd
 
     @contextlib.contextmanager
@@ -80,8 +87,8 @@ class RunStore:
 
     def in_use(self) -> bool:
         """True while another process holds this run's lock (a live run, not a dead one)."""
-        try:
-            fd = os.open(self.dir / ".lock", os.O_RDWR)
+        try:  # read-only: flock needs no write access, so another user's status works too
+            fd = os.open(self.dir / ".lock", os.O_RDONLY)
         except OSError:
             return False
         try:

@@ -226,3 +226,28 @@ def test_cancel_while_another_process_runs_it_cancels_the_job_and_writes_nothing
     resumed = invoke("resume", out)
     assert resumed.exit_code == 1 and "ended cancelled" in resumed.output, resumed.output
     assert json.loads((out / "state.json").read_text())["status"] == "cancelled"
+
+
+def test_status_probes_never_make_a_starting_run_refuse(tmp_path):
+    """`harness status` probes the run lock for an instant; a `resume` or `cancel` that
+    takes the lock at that moment waits briefly instead of refusing."""
+    import threading
+    import time
+
+    from harness.store import RunStore
+    stop = threading.Event()
+
+    def probe():  # far more often than anyone runs `status`: a probe every millisecond
+        while not stop.is_set():
+            RunStore(tmp_path).in_use()
+            time.sleep(0.001)
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        for _ in range(300):
+            store = RunStore(tmp_path)
+            store.lock()
+            store.unlock()
+    finally:
+        stop.set()
+        prober.join()
