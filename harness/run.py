@@ -175,6 +175,9 @@ class Pipeline:
             if self.options.judge:
                 self.judge()
             self._notice_simulated()
+            ended = self._unanswered()
+            if ended:  # saved first, so the reports written next say how the run ended
+                self.save(status=ended.status, error=str(ended))
             summary = self.report()
         except RunError as e:
             cancelled = self.state.get("job_status") == base.CANCELLED
@@ -186,14 +189,13 @@ class Pipeline:
             # and its state says why (`harness resume` tries again).
             self.save(status="failed", error=str(e))
             raise RunError(str(e)) from None
-        ended = self._unanswered(summary)
         if ended:
-            self.save(status=ended.status, error=str(ended))
+            ended.summary = summary
             raise ended
         self.save(status="succeeded", error=None)
         return summary
 
-    def _unanswered(self, summary: dict) -> RunEnded | None:
+    def _unanswered(self) -> RunEnded | None:
         """A run with failed samples did not succeed, although its reports are written:
         "failed" when asking again cannot help (a non-retryable error such as a 404 for a
         mistyped model, or every sample of a condition failed), else "incomplete"."""
@@ -210,9 +212,9 @@ class Pipeline:
             why = (f"every sample of {', '.join(dead)} failed" if dead
                    else f"{len(permanent)} sample(s) failed with an error that asking again will not fix")
             return RunEnded(f"run failed: {why} ({len(failed)} failed in all; first: {first['error']}); "
-                            "the report counts them as failed", "failed", summary)
+                            "the report counts them as failed", "failed")
         return RunEnded(f"run incomplete: {len(failed)} sample(s) failed after retries (first: {first['error']}); "
-                        f"`harness resume {self.store.dir}` asks them again", "incomplete", summary)
+                        f"`harness resume {self.store.dir}` asks them again", "incomplete")
 
     def prepare(self) -> None:
         if self.state["steps"].get("prepare") == "done" and self.store.path(TRAIN).exists():
@@ -443,8 +445,9 @@ def render(store: RunStore) -> dict:
     meta = {"backend": options.backend, "simulated": simulated, "models": models,
             "samples": s.samples, "temperature": s.temperature, "seed": s.seed,
             "scenario_hash": manifest["scenario_hash"]}
-    if state.get("status") in ("failed", "cancelled"):  # a report of a run that ended early says so
-        meta["run_status"] = state["status"] + (f": {state['error']}" if state.get("error") else "")
+    status = state.get("status")
+    if status in ("failed", "cancelled", "incomplete"):  # the report of a run that ended early says so
+        meta["run_status"] = status + (f": {state['error']}" if state.get("error") else "")
     summary = report.summarize(scenario, records, meta)
     report.write_reports(store.dir, summary, records)
     return summary

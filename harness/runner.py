@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from rich.markup import escape
+
 import backends
 from backends.base import TERMINAL_STATES, ConfigError
 from harness import console
@@ -83,7 +85,7 @@ def start(scenario_path: Path, options: RunOptions, *, out_dir: Path | None, rec
         try:
             check_plan(plan, options, simulated)
         except PlanError as e:  # the plan is the answer; say what the real run would do with it
-            console.err.print(f"[yellow]warning: without --dry-run this run would be refused: {e}[/yellow]")
+            console.err.print(f"[yellow]warning: without --dry-run this run would be refused: {escape(str(e))}[/yellow]")
         return
     check_plan(plan, options, simulated)
     recorded_run_id = None
@@ -148,7 +150,8 @@ def _execute(store: RunStore, backend, run_dir: Path) -> dict:
         return pipeline.execute()
     except RunEnded as e:
         if e.summary is not None:
-            _print_summary(e.summary, run_dir, resumable=e.status == "incomplete")
+            # The error that follows says how the run ended: the summary need not repeat it.
+            _print_summary(e.summary, run_dir, resumable=e.status == "incomplete", show_run_status=False)
         raise
 
 
@@ -283,12 +286,12 @@ def _print_plan(plan, settings, simulated: bool) -> None:
     console.err.print("\n".join(lines))
 
 
-def _print_summary(summary: dict, run_dir: Path, resumable: bool = True) -> None:
+def _print_summary(summary: dict, run_dir: Path, resumable: bool = True, show_run_status: bool = True) -> None:
     if summary.get("simulated"):
         console.out.print(f"[bold red]{BANNER}[/bold red]")
     console.out.print(console.summary_table(summary))
-    if summary.get("run_status"):
-        console.out.print(f"[bold red]run {summary['run_status']}[/bold red]")
+    if show_run_status and summary.get("run_status"):  # provider text: never read as markup
+        console.out.print(f"[bold red]run {escape(summary['run_status'])}[/bold red]")
     failed = sum(cell["failed"] for cell in summary["cells"])
     if failed:
         again = f"`harness resume {run_dir}` asks them again" if resumable else "see the error below"

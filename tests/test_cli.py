@@ -187,6 +187,18 @@ def test_mistyped_model_fails_the_run_after_writing_the_report(tmp_path):
     assert "not found" in state["error"] and "7 failed" in state["error"]
     assert (out / "report.md").exists() and (out / "summary.json").exists()
     assert "harness resume" not in result.output  # asking again cannot help
+    # The reports this run wrote say how it ended (not only a later `harness report`).
+    assert json.loads((out / "summary.json").read_text())["run_status"] == f"failed: {state['error']}"
+    assert "| run status | failed: run failed: every sample of fine_tuned failed" in (out / "report.md").read_text()
+    assert result.output.count("run failed") == 1  # the summary does not repeat the error below it
+
+
+def test_a_run_status_is_printed_as_text_not_markup(capsys):
+    from harness import runner
+    summary = json.loads((ROOT / "tests/data/replay/helol.summary.json").read_text())
+    summary["run_status"] = "failed: HTTP 400: file [/tmp/x] is missing [bold]"
+    runner._print_summary(summary, Path("d"))
+    assert "run failed: HTTP 400: file [/tmp/x] is missing [bold]" in capsys.readouterr().out
 
 
 @pytest.fixture
