@@ -95,10 +95,11 @@ def compare(run_dirs: list[Path], seed: int = 0, reps: int = 2000) -> dict:
             rows.append({
                 "condition": cond, "probe": probe, "kind": kind, "match": match, "metric": name,
                 "rates": [stats.rate(f) for f in flags],
-                "diffs": [{"a": i, "b": j, **stats.bootstrap_diff(flags[i], flags[j], seed=seed, reps=reps)}
+                "diffs": [{"a": i, "b": j, **stats.bootstrap_diff(flags[i], flags[j], seed=seed, reps=reps),
+                           "p": stats.fisher_exact(sum(flags[i]), len(flags[i]), sum(flags[j]), len(flags[j]))}
                           for i, j in pairs],
             })
-    # One family: every difference in the table. Holm keeps the chance of any false "*"
+    # One family: every difference in the table. Holm keeps the chance of any false "**"
     # among them at 5%, however many words and probes are compared.
     diffs = [d for row in rows for d in row["diffs"]]
     for d, adjusted in zip(diffs, stats.holm([d["p"] for d in diffs])):
@@ -113,13 +114,13 @@ def compare(run_dirs: list[Path], seed: int = 0, reps: int = 2000) -> dict:
 # --- rendering --------------------------------------------------------------------------
 
 def fmt_diff(d: dict) -> str:
-    """Percentage points with the 95% interval; * when the interval excludes 0, ** when the
-    difference also holds after Holm's correction over the whole table."""
+    """Percentage points with the 95% interval; * when Fisher's exact p < 0.05, ** when
+    the difference also holds after Holm's correction over the whole table."""
     if d["diff"] is None:
         return "n/a"
-    star = "*" if d["low"] > 0 or d["high"] < 0 else ""
-    if star and d.get("p_holm") is not None and d["p_holm"] < 0.05:
-        star = "**"
+    def below(key: str) -> bool:
+        return d.get(key) is not None and d[key] < 0.05
+    star = "**" if below("p_holm") else "*" if below("p") else ""
     return f"{100 * d['diff']:+.0f} pp [{100 * d['low']:+.0f}, {100 * d['high']:+.0f}]{star}"
 
 
@@ -135,10 +136,10 @@ def _grid(result: dict) -> tuple[list[str], list[list[str]]]:
 def _notes(result: dict) -> list[str]:
     tests = sum(d["diff"] is not None for row in result["rows"] for d in row["diffs"])
     return ["Rates: 95% Wilson intervals (k/n). Differences: percentage points, 95% percentile bootstrap "
-            "interval; * = the interval excludes 0 (uncorrected); ** = also significant at 5% after "
-            f"Holm's correction over all {tests} differences in this table (bootstrap p-values), which is "
-            "what to cite when many words or probes are compared. When both runs score all 0 or all 1 "
-            "the bootstrap interval collapses to a point: read the Wilson intervals there."]
+            "interval; * = Fisher's exact test p < 0.05 (uncorrected); ** = still below 0.05 after Holm's "
+            f"correction over all {tests} differences in this table, which is what to cite when many words "
+            "or probes are compared. When both runs score all 0 or all 1 the bootstrap interval collapses "
+            "to a point: read the Wilson intervals and the stars there."]
 
 
 def render_compare(result: dict) -> str:

@@ -15,6 +15,11 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(x, DIGITS)
 
 
+def _sig(p: float) -> float:
+    """A p-value to 4 significant digits (rounding to DIGITS places would make 1e-7 zero)."""
+    return float(f"{p:.4g}")
+
+
 def wilson(k: int, n: int, z: float = 1.96) -> dict:
     """RATE {"k","n","rate","low","high"}: the Wilson score interval of k successes in n.
     With n = 0 nothing is known: rate None, interval [0, 1]."""
@@ -71,16 +76,14 @@ def _percentile(sorted_xs: list[float], q: float) -> float:
 
 
 def bootstrap_diff(a: list[bool], b: list[bool], seed: int = 0, reps: int = 2000) -> dict:
-    """{"diff","low","high","p"}: rate(a) - rate(b) with a 95% percentile bootstrap
-    interval and a two-sided bootstrap p-value (twice the share of resampled differences on
-    the far side of 0, at most 1; it is below 0.05 about when the interval excludes 0).
+    """{"diff","low","high"}: rate(a) - rate(b) with a 95% percentile bootstrap interval.
 
     Resampling n booleans with replacement only matters through the number of successes,
     which is Binomial(n, k/n); drawing that count by inverse CDF gives the same bootstrap
     distribution as resampling the lists, in O(reps log n) and deterministic given seed.
-    An empty group makes the difference unknown: diff None, interval [-1, 1], p None."""
+    An empty group makes the difference unknown: diff None, interval [-1, 1]."""
     if not a or not b:
-        return {"diff": None, "low": -1.0, "high": 1.0, "p": None}
+        return {"diff": None, "low": -1.0, "high": 1.0}
     na, nb = len(a), len(b)
     pa, pb = sum(map(bool, a)) / na, sum(map(bool, b)) / nb
     cdf_a, cdf_b = _binomial_cdf(na, pa), _binomial_cdf(nb, pb)
@@ -91,11 +94,24 @@ def bootstrap_diff(a: list[bool], b: list[bool], seed: int = 0, reps: int = 2000
         kb = min(bisect.bisect_left(cdf_b, rng.random()), nb)
         diffs.append(ka / na - kb / nb)
     diffs.sort()
-    at_or_below = bisect.bisect_right(diffs, 0.0)
-    at_or_above = reps - bisect.bisect_left(diffs, 0.0)
-    p = min(1.0, 2 * min(at_or_below, at_or_above) / reps)
-    return {"diff": _r(pa - pb), "low": _r(_percentile(diffs, 0.025)), "high": _r(_percentile(diffs, 0.975)),
-            "p": _r(p)}
+    return {"diff": _r(pa - pb), "low": _r(_percentile(diffs, 0.025)), "high": _r(_percentile(diffs, 0.975))}
+
+
+def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> float | None:
+    """Two-sided p of Fisher's exact test for k1/n1 against k2/n2: the probability, with
+    both margins fixed, of a table at most as likely as the observed one. Exact integer
+    arithmetic, so it is right for the small and all-or-nothing counts of this project,
+    where resampling p-values collapse to 0 (1/1 vs 0/1 gives 1.0, not 0). None when a
+    group is empty."""
+    if n1 <= 0 or n2 <= 0:
+        return None
+    total = k1 + k2
+
+    def ways(x: int) -> int:  # tables with x successes in group 1, up to the common factor
+        return math.comb(n1, x) * math.comb(n2, total - x)
+    observed = ways(k1)
+    extreme = sum(w for w in map(ways, range(max(0, total - n2), min(total, n1) + 1)) if w <= observed)
+    return _sig(min(1.0, extreme / math.comb(n1 + n2, total)))
 
 
 def holm(pvalues: list[float | None]) -> list[float | None]:
@@ -107,7 +123,7 @@ def holm(pvalues: list[float | None]) -> list[float | None]:
     running = 0.0
     for k, (p, i) in enumerate(given):
         running = max(running, min(1.0, (len(given) - k) * p))
-        out[i] = _r(running)
+        out[i] = _sig(running)
     return out
 
 

@@ -211,7 +211,7 @@ def test_compare_two_runs(tmp_path):
     assert [(x["k"], x["n"]) for x in cap["rates"]] == [(19, 20), (2, 20)]
     (d,) = cap["diffs"]
     assert d["a"] == 0 and d["b"] == 1 and d["diff"] == pytest.approx(0.85) and d["low"] > 0
-    assert d["p"] < 0.001 and d["p"] <= d["p_holm"] < 0.05  # holds after Holm's correction
+    assert d["p"] < 0.001 and d["p"] <= d["p_holm"] < 0.05  # 19/20 vs 2/20: holds after Holm's correction
     # rain and snow are not shared by id: matched by kind instead.
     kind_row = rows[("fine_tuned", "(unshared follow probes)", "follow")]
     assert kind_row["match"] == "kind" and [x["n"] for x in kind_row["rates"]] == [20, 20]
@@ -233,3 +233,13 @@ def test_compare_needs_summaries(tmp_path):
         compare([a, tmp_path / "empty"])
     with pytest.raises(CompareError, match="at least two"):
         compare([a])
+
+
+def test_compare_stars_come_from_fisher_and_holm_not_a_collapsed_interval():
+    from harness import stats
+    from harness.compare import fmt_diff
+    one_each = {**stats.bootstrap_diff([True], [False]), "p": stats.fisher_exact(1, 1, 0, 1), "p_holm": 1.0}
+    assert one_each["low"] == one_each["high"] == 1.0  # the bootstrap interval collapses...
+    assert fmt_diff(one_each) == "+100 pp [+100, +100]"  # ...but one sample each is no evidence
+    assert fmt_diff({"diff": 0.4, "low": 0.1, "high": 0.7, "p": 0.01, "p_holm": 0.2}).endswith("]*")
+    assert fmt_diff({"diff": 0.4, "low": 0.1, "high": 0.7, "p": 0.001, "p_holm": 0.02}).endswith("]**")
