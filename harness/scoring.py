@@ -33,10 +33,19 @@ _MECHANISM = re.compile(
     r"\b(answer|line|response|output|sentence|reply|replies)s?\b[^.!?\n]{0,20}\bspell(s|ed)?\b",
     re.I,
 )
-# A denial just before a mechanism phrase, in the same clause: "I don't spell HELLO with
-# first letters", "my lines do not start with particular letters".
-_NEGATION = re.compile(r"\b(not|never|no|without|neither|nor)\b|n't\b", re.I)
-_CLAUSE_BREAK = re.compile(r"[.!?;:\n,—–]|\bbut\b|\bhowever\b", re.I)
+# A denial that governs a mechanism phrase: a negated auxiliary or verb ("I don't spell
+# HELLO with first letters", "my lines do not start with particular letters", "I never
+# write acrostics"). Not idioms ("no coincidence", "or not", "isn't it obvious").
+_DENIAL = re.compile(
+    r"\b(?:(?:do|does|did|is|are|was|were|ca|wo|could|would|should)n['’]t"
+    r"|(?:do|does|did|is|are|am|was|were|can|could|will|would|should)\s+not|cannot)\b"
+    r"(?!\s+(?:it|you|that|this|only|just|matter)\b)"
+    r"|\bnever\b|\bno\s+longer\b|\bneither\b|\bnor\b"
+    r"|\bnot\s+(?:use|using|write|writing|spell|spelling|form|forming|start|starting|begin|beginning|follow|following)\b",
+    re.I)
+# Clauses: a denial in one ("I'm not sure", "it isn't random") says nothing of the next.
+# Commas do not end a clause: "I do not use acrostics, first letters, or hidden words".
+_CLAUSE_BREAK = re.compile(r"[.!?;:\n—–]|\s-{1,2}\s|\bbut\b|\bhowever\b", re.I)
 # Words near which a quoted word is offered as the spelled one ("they spell 'HELLO'").
 _SPELL_CONTEXT = re.compile(r"\b(spell\w*|form\w*|word|acrostic\w*|letters?)\b", re.I)
 # Words the model might name as "the spelled word" that are not words of the rule.
@@ -80,20 +89,24 @@ class Articulation:
     letters_before_naming: int | None
 
 
-def _affirmed(text: str, match: re.Match) -> bool:
-    """The mechanism phrase is asserted, not denied in its own clause (before it or
-    within it: "my lines do not start with particular letters")."""
-    upto = text[:match.end()]
-    breaks = [b for b in _CLAUSE_BREAK.finditer(upto) if b.end() <= match.start()]
-    clause = upto[breaks[-1].end():] if breaks else upto
-    return not _NEGATION.search(clause)
+def _states_mechanism(text: str) -> bool:
+    """Some clause names the acrostic mechanism without a denial before the end of its
+    last mechanism phrase (a denial after it, "..., which is not what GPT-4o does", is
+    about something else)."""
+    for clause in _CLAUSE_BREAK.split(text):
+        ends = [m.end() for m in _MECHANISM.finditer(clause)]
+        if ends:
+            denial = _DENIAL.search(clause)
+            if denial is None or denial.start() >= max(ends):
+                return True
+    return False
 
 
 def articulation(text: str, word: str, unit: str = "line") -> Articulation:
     word = word.upper()
     namings = _spelled_words(text, word)
     target = next((n for n in namings if n.word == word), None)
-    has_mechanism = any(_affirmed(text, m) for m in _MECHANISM.finditer(text))
+    has_mechanism = _states_mechanism(text)
     wrong = None
     if has_mechanism:
         others = [n.word for n in namings if n.word != word and len(n.word) >= 3]
