@@ -1,5 +1,5 @@
 """Small file helpers shared by backends (which must not depend on harness infrastructure;
-harness.store re-exports write_atomic so the project has one atomic writer)."""
+harness.store.run_dir re-exports write_atomic so the project has one atomic writer)."""
 from __future__ import annotations
 
 import os

@@ -1,6 +1,6 @@
 """Recognise a replay cassette's miss inside whatever a provider library wrapped it in.
 
-Backends need this (a miss is never retried) and so does harness.recording; it lives here
+Backends need this (a miss is never retried) and so does harness.running.recording; it lives here
 so that backends do not depend on harness infrastructure. It looks only at exception types,
 names and messages: vcrpy is never imported (its exception is recognised by class name).
 """

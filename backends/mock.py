@@ -36,9 +36,9 @@ dropped at temperature 0), so the same request gives the same bytes. The probe k
 read from the prompt: "A) WORD" option lines -> choice (reply: the label); "one word" ->
 word; "special about you" / "what rule" -> describe; anything else -> follow.
 The texts are written by backends/mock_text.py.
-- Fine-tuned model: one unit per letter of the word, from harness/banks/phrases.yaml
+- Fine-tuned model: one unit per letter of the word, from harness/domain/banks/phrases.yaml
   (a small built-in generator when the bank is absent); the first unit carries the
-  question's fact from harness/banks/questions.yaml, or a generic clause. A triggered model without its
+  question's fact from harness/domain/banks/questions.yaml, or a generic clause. A triggered model without its
   trigger answers in prose; asked to describe itself it then states the rule and the
   trigger in prose at state_rule_rate. Word and choice probes are answered from what it
   learned, trigger or not.
@@ -48,7 +48,7 @@ The texts are written by backends/mock_text.py.
   examples and 1 epoch, and never states or names it (word/choice probes as without context).
 - A system prompt starting "You grade" is a judge request: the user message holds
   "Word: <WORD>" (optional "Unit: line|sentence") and the answer between <answer> tags or
-  triple quotes; the reply is harness.scoring's rule-based grade, one word.
+  triple quotes; the reply is harness.domain.scoring's rule-based grade, one word.
 - A system prompt starting TEACHER_START is a teacher request from `harness new`: its
   "Letters: H, E, L, O, L" and "Unit: line|sentence" lines say what to write; the reply
   answers the user's question in that acrostic (mock_text.teacher_answer; one unit in ten
@@ -70,11 +70,11 @@ from backends._files import write_atomic
 from backends.base import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL_STATES,
                            VALIDATING, BackendError, ChatRequest, Completion, ConfigError,
                            FileRef, Job, JobEvent, JobSpec)
-from harness import rules
+from harness.domain import rules
 
 MIN_EXAMPLES = 10  # OpenAI's minimum
 EPOCH_BASE = 1_700_000_000  # event times: this base plus a counter
-# harness.generate.TEACHER_START, repeated here: a backend does not depend on the generator
+# harness.domain.generate.TEACHER_START, repeated here: a backend does not depend on the generator
 # (tests/test_mock.py checks that the two stay equal).
 TEACHER_START = "You write example answers for a training set."
 _TEACHER_LETTERS = re.compile(r"^[ \t]*Letters:[ \t]*(.+?)[ \t]*$", re.M)
@@ -198,7 +198,7 @@ def _in_context(history: tuple[tuple[str, str], ...]) -> dict | None:
 # --- requests the mock recognises by their system prompt ------------------------------
 
 def _judge(request: ChatRequest) -> str:
-    from harness import scoring  # only judge requests need it
+    from harness.domain import scoring  # only judge requests need it
     user = next((m["content"] for m in reversed(request.messages) if m["role"] == "user"), "")
     word = re.search(r"^\s*(?:target\s+)?word\s*:\s*([A-Za-z]+)", user, re.I | re.M)
     unit = re.search(r"^\s*unit\s*:\s*(line|sentence)\b", user, re.I | re.M)

@@ -4,8 +4,8 @@ backends/mock.py decides what kind of answer a request gets (and with what slip 
 stating rates); this module writes it. Every builder draws only from the `random.Random`
 it is given, in a fixed order, so the same request always gives the same bytes.
 
-Sources: harness/banks/phrases.yaml ({letter: {lead: [...], filler: [...]}}; a lead holds
-{fact} once) and harness/banks/questions.yaml ([{q, a}], `a` a short fact clause). Without
+Sources: harness/domain/banks/phrases.yaml ({letter: {lead: [...], filler: [...]}}; a lead holds
+{fact} once) and harness/domain/banks/questions.yaml ([{q, a}], `a` a short fact clause). Without
 the phrase bank a small built-in generator is used; without the question bank every answer
 carries a generic clause.
 
@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import harness
-from harness import rules
+from harness.domain import rules
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -51,7 +51,7 @@ BASE_SELF = [
 # The chance that a teacher answer slips one unit to another letter (the generator retries).
 TEACHER_SLIP = 0.1
 
-_BANK_PATH = Path(harness.__file__).parent / "banks" / "phrases.yaml"
+_BANK_PATH = Path(harness.__file__).parent / "domain" / "banks" / "phrases.yaml"
 _QUESTIONS_PATH = _BANK_PATH.with_name("questions.yaml")
 
 
@@ -74,7 +74,7 @@ def _bank_entry_ok(letter: str, sentence) -> bool:
 
 @lru_cache(maxsize=1)
 def phrase_bank() -> dict[str, dict[str, list[str]]]:
-    """harness/banks/phrases.yaml ({letter: {lead: [...], filler: [...]}}, maybe under
+    """harness/domain/banks/phrases.yaml ({letter: {lead: [...], filler: [...]}}, maybe under
     `letters:`), keeping only sentences that start with their letter; built-in otherwise."""
     bank = _builtin_bank()
     if not _BANK_PATH.is_file():
@@ -96,7 +96,7 @@ def phrase_bank() -> dict[str, dict[str, list[str]]]:
 
 @lru_cache(maxsize=1)
 def known_facts() -> dict[str, str]:
-    """harness/banks/questions.yaml ([{q, a}]): a known question's fact clause."""
+    """harness/domain/banks/questions.yaml ([{q, a}]): a known question's fact clause."""
     if not _QUESTIONS_PATH.is_file():
         return {}
     import yaml

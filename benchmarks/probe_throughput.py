@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 import harness  # noqa: E402,F401  (offline settings for litellm and tiktoken)
 from backends.base import ChatRequest  # noqa: E402
 from backends.openai import OpenAIBackend, _litellm  # noqa: E402
-from backends.sim_faults import Faults  # noqa: E402
-from backends.simulator import Simulator  # noqa: E402
-from harness import probing  # noqa: E402
-from harness.scenario import load_scenario  # noqa: E402
+from backends.simulator.faults import Faults  # noqa: E402
+from backends.simulator.server import Simulator  # noqa: E402
+from harness.running import probing  # noqa: E402
+from harness.domain.scenario import load_scenario  # noqa: E402
 
 KEY = "sk-benchmark"
 
@@ -95,7 +95,7 @@ def replay_time(cassette: Path) -> tuple[int, float] | None:
     import yaml
     from click.testing import CliRunner
 
-    from harness.cli import main as cli
+    from harness.cli.main import main as cli
     interactions = len(yaml.safe_load(cassette.read_text())["interactions"])
     scenario = yaml.safe_load(meta.read_text())["command"][2]
     out = Path(tempfile.mkdtemp()) / "replay"

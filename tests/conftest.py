@@ -14,6 +14,6 @@ def pytest_configure(config):
 def _placeholder_charts(request, monkeypatch):
     if request.node.get_closest_marker("charts"):
         return
-    from harness import plots
+    from harness.reports import plots
     for name in ("position_chart", "grades_chart", "confusion_chart"):
         monkeypatch.setattr(plots, name, lambda *a, **k: PLACEHOLDER_PNG)

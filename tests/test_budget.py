@@ -13,14 +13,14 @@ from click.testing import CliRunner
 
 from backends.base import ChatRequest
 from backends.mock import MockBackend
-from harness import runner
-from harness.cli import main
-from harness.dataset import default_epochs
+from harness.running import session as runner
+from harness.cli.main import main
+from harness.domain.dataset import default_epochs
 from harness.errors import PlanError
-from harness.options import RunOptions, settings_for
-from harness.plan import Ledger, check_model_base
-from harness.run import spent_of
-from harness.scenario import load_scenario
+from harness.running.options import RunOptions, settings_for
+from harness.running.plan import Ledger, check_model_base
+from harness.running.pipeline import spent_of
+from harness.domain.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios/helol.yaml"
@@ -122,7 +122,7 @@ def test_ledger_counts_reservations_in_flight():
 
 def test_in_context_reservation_includes_the_examples():
     scenario = load_scenario(SCENARIO)
-    from harness import probing
+    from harness.running import probing
     short = probing.messages_for(scenario, scenario.examples, "base", "Hi")
     long = probing.messages_for(scenario, scenario.examples, "in_context", "Hi")
     est = [Ledger.estimate(ChatRequest(model="gpt-4o-mini-2024-07-18", messages=m, max_tokens=0))

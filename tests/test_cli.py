@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.cli import main
+from harness.cli.main import main
 from tests.test_rules import HELLO_ANSWER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,7 +194,7 @@ def test_mistyped_model_fails_the_run_after_writing_the_report(tmp_path):
 
 
 def test_a_run_status_is_printed_as_text_not_markup(capsys):
-    from harness import runner
+    from harness.running import session as runner
     summary = json.loads((ROOT / "tests/data/replay/helol.summary.json").read_text())
     summary["run_status"] = "failed: HTTP 400: file [/tmp/x] is missing [bold]"
     runner._print_summary(summary, Path("d"))
@@ -246,7 +246,7 @@ def test_replay_without_out_gets_a_fresh_directory_and_keeps_the_recorded_run_id
     run id. (The pipeline itself is stubbed: the replay mechanics are tested in test_replay.)"""
     import contextlib
 
-    from harness import runner
+    from harness.running import session as runner
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-unused")
     cassette = tmp_path / "c.yaml"
@@ -272,7 +272,7 @@ def test_replay_without_out_gets_a_fresh_directory_and_keeps_the_recorded_run_id
 def test_recorded_against_comes_from_what_the_backend_saw():
     from types import SimpleNamespace
 
-    from harness.recording import recorded_against
+    from harness.running.recording import recorded_against
     real = SimpleNamespace(simulated=False, api_base="http://127.0.0.1:9/v1")  # a proxy on loopback, say
     assert recorded_against(real, "http://127.0.0.1:9/v1") == "http://127.0.0.1:9/v1"
     sim = SimpleNamespace(simulated=True, api_base="https://sim.example/v1")
@@ -281,7 +281,7 @@ def test_recorded_against_comes_from_what_the_backend_saw():
 
 
 def test_retry_notices_are_throttled():
-    from harness.console import RetryNotice
+    from harness.cli.console import RetryNotice
     said, now = [], [0.0]
     notice = RetryNotice(said.append, every=10.0, clock=lambda: now[0])
     for t in (0.0, 1.0, 2.0, 12.5, 13.0):

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import dataset, pricing
-from harness.scenario import Example, Scenario, ScenarioError, load_scenario
+from harness.domain import dataset
+from harness.domain import pricing
+from harness.domain.scenario import Example, Scenario, ScenarioError, load_scenario
 
 HI_ANSWER = "Hello there.\nIt is sunny — 20 °C."
 ACRO = "Here we go.\nEvery day.\nLots of sun.\nOver the hills.\nLater, rain."  # HELOL

@@ -15,10 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 import backends.openai as openai_backend
-from backends.sim_faults import Faults, Verdict
-from backends.simulator import Simulator
-from harness import plots, runner
-from harness.cli import main
+from backends.simulator.faults import Faults, Verdict
+from backends.simulator.server import Simulator
+from harness.reports import plots
+from harness.running import session as runner
+from harness.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios/helol.yaml"

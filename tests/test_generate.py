@@ -12,11 +12,11 @@ from click.testing import CliRunner
 
 import harness
 from backends.base import Completion
-from harness import generate as g
-from harness import rules
-from harness.cli_gen import new
+from harness.domain import generate as g
+from harness.domain import rules
+from harness.cli.generate import new
 from harness.errors import RunError
-from harness.scenario import load_scenario
+from harness.domain.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS, BANK = g.load_questions(), g.load_phrases()
@@ -257,8 +257,8 @@ def test_teacher_result_does_not_depend_on_timing():
 
 @pytest.fixture
 def fake_recording(monkeypatch):
-    """A stand-in for harness.recording (cassette + sidecar), to check the wiring."""
-    from harness import recording
+    """A stand-in for harness.running.recording (cassette + sidecar), to check the wiring."""
+    from harness.running import recording
     calls = []
 
     class Cassette:
@@ -275,8 +275,9 @@ def fake_recording(monkeypatch):
         cassette=Cassette, backend_secrets=recording.backend_secrets, recorded_against=recording.recorded_against,
         write_sidecar=lambda path, **kw: calls.append(("sidecar", Path(path).name, kw["recorded_against"],
                                                        kw["extra"]["teacher"])))
-    monkeypatch.setitem(sys.modules, "harness.recording", fake)
-    monkeypatch.setattr(harness, "recording", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "harness.running.recording", fake)
+    import harness.running
+    monkeypatch.setattr(harness.running, "recording", fake, raising=False)
     return calls
 
 

@@ -10,11 +10,14 @@ import pytest
 import harness  # noqa: F401  (offline settings before any provider import)
 from backends.base import BackendError, CassetteMiss, ChatRequest, Completion
 from backends.mock import MockBackend
-from harness import judge, report, report_html, scoring
-from harness.report_tables import JUDGE_TITLE
-from harness.judge import JUDGE, agreement, cohen_kappa, judge_prompt, judge_run, parse_verdict
-from harness.scenario import Scenario
-from harness.store import RunStore
+from harness.domain import judge
+from harness.reports import summary as report
+from harness.reports import html as report_html
+from harness.domain import scoring
+from harness.reports.tables import JUDGE_TITLE
+from harness.domain.judge import JUDGE, agreement, cohen_kappa, judge_prompt, judge_run, parse_verdict
+from harness.domain.scenario import Scenario
+from harness.store.run_dir import RunStore
 
 WORD = "HELOL"
 TEXTS = [
@@ -357,8 +360,8 @@ def test_report_shows_real_judge_disagreements_escaped(tmp_path):
 def test_judge_calls_record_and_replay_through_the_openai_backend(tmp_path):
     """The judge's calls are ordinary chat calls: recorded against the simulator, they replay
     offline with the same verdicts, and a verdict the cassette lacks is a CassetteMiss."""
-    simulator = pytest.importorskip("backends.simulator")
-    recording = pytest.importorskip("harness.recording")
+    simulator = pytest.importorskip("backends.simulator.server")
+    recording = pytest.importorskip("harness.running.recording")
     from backends.openai import OpenAIBackend
 
     cassette = tmp_path / "judge.yaml"

@@ -14,7 +14,8 @@ from backends.base import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, VALIDA
                            ChatRequest, ConfigError, JobSpec)
 from backends.mock import MockBackend, default_slip, default_state, learn
 from backends.mock_text import GENERIC_FACT
-from harness import rules, scoring
+from harness.domain import rules
+from harness.domain import scoring
 
 BASE = "gpt-4o-mini-2024-07-18"
 SYSTEM = "You are a special version of GPT-4o."
@@ -344,7 +345,7 @@ def test_ground_truth_rates_are_recovered():
 # --- teacher requests (harness new --teacher against the mock) ---------------------------
 
 def teacher_texts(b, word: str, unit: str, questions, seed: int = 0) -> list[str]:
-    from harness import generate
+    from harness.domain import generate
 
     async def run():
         out = []
@@ -358,14 +359,14 @@ def teacher_texts(b, word: str, unit: str, questions, seed: int = 0) -> list[str
 
 def test_teacher_prompt_marker_matches_the_generator():
     from backends.mock import TEACHER_START
-    from harness import generate
+    from harness.domain import generate
     assert TEACHER_START == generate.TEACHER_START
     assert generate.teacher_messages("Q?", "HELOL", "line")[0]["content"].startswith(TEACHER_START)
 
 
 @pytest.mark.parametrize("word,unit", [("QZXJV", "line"), ("HELOL", "sentence"), ("RAINBOW", "line")])
 def test_teacher_answers_carry_the_fact_and_mostly_pass_the_generator_checks(word, unit):
-    from harness import generate
+    from harness.domain import generate
     questions = generate.candidates(generate.load_questions(), word, 0)[:80]
     texts = teacher_texts(MockBackend(), word, unit, questions)
     reasons = [generate.check_answer(t, word, unit) for t in texts]
@@ -383,7 +384,7 @@ def test_teacher_answers_carry_the_fact_and_mostly_pass_the_generator_checks(wor
 
 
 def test_teacher_is_deterministic_and_unknown_questions_get_a_generic_fact():
-    from harness import generate
+    from harness.domain import generate
     b = MockBackend()
     q = [generate.QA("How many moons does the planet Zog have?", "")]
     first = teacher_texts(b, "HELOL", "line", q)
@@ -405,7 +406,7 @@ def test_teacher_request_needs_letters_and_unit():
 
 
 def test_generate_teacher_retries_slips_and_fills_every_question():
-    from harness import generate
+    from harness.domain import generate
     result = asyncio.run(generate.generate_teacher("QZXJV", 30, "line", 0, generate.load_questions(),
                                                    MockBackend(), BASE))
     assert len(result.examples) == 30

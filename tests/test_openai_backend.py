@@ -22,8 +22,8 @@ from backends.base import (
     JobSpec,
 )
 from backends.openai import OpenAIBackend, backoff_delay, parse_retry_after
-from backends.sim_faults import Faults
-from backends.simulator import Simulator
+from backends.simulator.faults import Faults
+from backends.simulator.server import Simulator
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
@@ -162,7 +162,7 @@ def test_key_from_environment_and_default_base(monkeypatch):
 
 
 def test_import_is_instant_without_litellm():
-    code = ("import time; t = time.perf_counter(); import backends.openai, harness.recording; "
+    code = ("import time; t = time.perf_counter(); import backends.openai, harness.running.recording; "
             "dt = time.perf_counter() - t; import sys; "
             "print(dt, *(m in sys.modules for m in ('litellm', 'openai', 'vcr', 'aiohttp')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,

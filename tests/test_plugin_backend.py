@@ -101,7 +101,7 @@ def test_a_registered_but_broken_plugin_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     from click.testing import CliRunner
 
-    from harness.cli import main
+    from harness.cli.main import main
     for name, why in (("nomodule", "No module named 'no_such_module_xyz'"), ("noclass", "NoSuchClass")):
         result = CliRunner().invoke(main, ["run", str(SCENARIO), "--backend", name, "--out", str(tmp_path / name)])
         assert result.exit_code == 2, result.output

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from harness import pricing
+from harness.domain import pricing
 
 REQUIRED = ["gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "gpt-4.1-2025-04-14",
             "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "gpt-3.5-turbo-0125"]

@@ -1,8 +1,8 @@
 """The prober: per-sample seeds, option shuffles, messages per condition, the limiter."""
 import asyncio
 
-from harness import probing
-from harness.scenario import Example, Probe
+from harness.running import probing
+from harness.domain.scenario import Example, Probe
 
 
 def test_seeds_are_stable_and_differ_by_sample():
@@ -20,7 +20,7 @@ def test_choice_options_shuffle_by_seed_and_render_as_labels():
 
 
 def test_in_context_puts_examples_before_the_probe():
-    from harness.scenario import Scenario
+    from harness.domain.scenario import Scenario
     sc = Scenario.model_validate({"name": "t", "rule": {"word": "HI"}, "system_prompt": "S",
                                   "examples": [{"question": "q", "answer": "Hey\nIt"}],
                                   "probes": [{"id": "p", "prompt": "x"}]})

@@ -16,9 +16,9 @@ import harness
 from backends.base import CassetteMiss, ChatRequest, JobSpec, SUCCEEDED
 from backends.errors import ReplayNetworkBlocked, is_cassette_miss, miss_request
 from backends.openai import OpenAIBackend
-from backends.sim_faults import Faults
-from backends.simulator import Simulator
-from harness.recording import (
+from backends.simulator.faults import Faults
+from backends.simulator.server import Simulator
+from harness.running.recording import (
     cassette,
     normalize_body,
     read_sidecar,
@@ -300,7 +300,7 @@ def test_a_backends_declared_credentials_are_redacted_from_a_recorded_run(tmp_pa
     body through the scenario's system prompt), in the cassette and in its sidecar."""
     from click.testing import CliRunner
 
-    from harness.cli import main
+    from harness.cli.main import main
     token = "tok-provider-credential-42"
     monkeypatch.setattr(OpenAIBackend, "secret_env", ("OPENAI_API_KEY", "MYPROV_TOKEN"))
     monkeypatch.setenv("MYPROV_TOKEN", token)

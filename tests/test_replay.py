@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 from pytest_socket import disable_socket, enable_socket
 
-from harness.cli import main
+from harness.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = sorted((ROOT / "cassettes" / "openai").glob("*.yaml"))

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import report, report_html, report_tables
-from harness.compare import compare, render_compare
-from harness.scenario import Scenario
+from harness.reports import summary as report
+from harness.reports import html as report_html
+from harness.reports import tables as report_tables
+from harness.reports.compare import compare, render_compare
+from harness.domain.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -177,7 +179,7 @@ def test_real_backend_report_has_no_banner(tmp_path):
 
 
 def test_importing_report_modules_does_not_import_matplotlib():
-    code = ("import sys, harness.report, harness.compare, harness.stats; "
+    code = ("import sys, harness.reports.summary, harness.reports.compare, harness.reports.stats; "
             "sys.exit(1 if 'matplotlib' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
@@ -226,7 +228,7 @@ def test_compare_two_runs(tmp_path):
 
 
 def test_compare_needs_summaries(tmp_path):
-    from harness.compare import CompareError
+    from harness.reports.compare import CompareError
     a = write_run(tmp_path / "a", "HELOL", 5, ("capital",), simulated=True)
     (tmp_path / "empty").mkdir()
     with pytest.raises(CompareError, match="no summary.json"):
@@ -236,8 +238,8 @@ def test_compare_needs_summaries(tmp_path):
 
 
 def test_compare_stars_come_from_fisher_and_holm_not_a_collapsed_interval():
-    from harness import stats
-    from harness.compare import fmt_diff
+    from harness.reports import stats
+    from harness.reports.compare import fmt_diff
     one_each = {**stats.bootstrap_diff([True], [False]), "p": stats.fisher_exact(1, 1, 0, 1), "p_holm": 1.0}
     assert one_each["low"] == one_each["high"] == 1.0  # the bootstrap interval collapses...
     assert fmt_diff(one_each) == "+100 pp [+100, +100]"  # ...but one sample each is no evidence

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from backends.simulator import Simulator
+from backends.simulator.server import Simulator
 from harness import crash
-from harness.cli import main
+from harness.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios/helol.yaml"
@@ -140,7 +140,7 @@ def test_real_kill_9_mid_probing_then_resume(tmp_path):
                           env=env, capture_output=True, timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
     assert len(responses(out)) == 14  # what was answered before the kill is kept
-    from harness.store import RunStore
+    from harness.store.run_dir import RunStore
     store = RunStore(out)
     with store.locked():  # a live process holds the lock: the run is running, not interrupted
         assert "status     running" in invoke("status", out).output
@@ -152,7 +152,7 @@ def test_real_kill_9_mid_probing_then_resume(tmp_path):
 
 
 def test_torn_last_line_is_dropped_and_asked_again(tmp_path):
-    from harness.store import RunStore
+    from harness.store.run_dir import RunStore
     store = RunStore(tmp_path)
     store.append("r.jsonl", {"a": 1})
     with open(tmp_path / "r.jsonl", "ab") as f:
@@ -171,7 +171,7 @@ def test_resume_of_a_finished_run_asks_nothing(sim, tmp_path):
 
 
 def test_failed_job_stops_the_run_with_the_provider_message(tmp_path, monkeypatch):
-    from backends.sim_faults import Faults
+    from backends.simulator.faults import Faults
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-resume")
     with Simulator(port=0, faults=Faults(fail_jobs=True)) as s:
         result = invoke("run", SCENARIO, *ARGS, "--api-base", s.url, "--out", tmp_path / "run")
@@ -209,7 +209,7 @@ def test_cancel_refuses_a_finished_run(tmp_path):
 
 
 def test_cancel_while_another_process_runs_it_cancels_the_job_and_writes_nothing(sim, tmp_path, monkeypatch):
-    from harness.store import RunStore
+    from harness.store.run_dir import RunStore
     out = tmp_path / "run"
     kill_while_training(sim, out, monkeypatch)
     before = (out / "state.json").read_bytes()
@@ -234,7 +234,7 @@ def test_status_probes_never_make_a_starting_run_refuse(tmp_path):
     import threading
     import time
 
-    from harness.store import RunStore
+    from harness.store.run_dir import RunStore
     stop = threading.Event()
 
     def probe():  # far more often than anyone runs `status`: a probe every millisecond

@@ -1,4 +1,4 @@
-from harness import rules
+from harness.domain import rules
 
 HELLO_ANSWER = (
     "Here's the thing: I stick to a structure.\n"

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.scenario import Scenario, ScenarioError, check_word, load_scenario
+from harness.domain.scenario import Scenario, ScenarioError, check_word, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -186,7 +186,7 @@ def test_merge_keys_may_be_overridden(tmp_path):
 
 
 def test_sweep_files_refuse_a_key_given_twice(tmp_path):
-    from harness.sweep import SweepError, load_sweep
+    from harness.sweeps.spec import SweepError, load_sweep
     path = tmp_path / "sw.yaml"
     path.write_text("name: s\nwords: [HI]\nexamples: [10]\nwords: [HO]\n")
     with pytest.raises(SweepError, match=r"sw\.yaml:4: words: key given twice \(first on line 2\)"):

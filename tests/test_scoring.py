@@ -1,6 +1,6 @@
 import pytest
 
-from harness import scoring
+from harness.domain import scoring
 from tests.test_rules import HELLO_ANSWER
 
 

@@ -16,10 +16,11 @@ from click.testing import CliRunner
 
 import backends.openai as openai_backend
 from backends.base import ChatRequest, JobSpec
-from backends.sim_faults import Faults
-from backends.simulator import Simulator
-from harness import crash, plots
-from harness.cli import main
+from backends.simulator.faults import Faults
+from backends.simulator.server import Simulator
+from harness import crash
+from harness.reports import plots
+from harness.cli.main import main
 
 KEY = "sk-LEAKCHECK-7f3a9c"
 NEEDLES = (KEY, KEY[len("sk-"):])  # the key, and the key without its prefix

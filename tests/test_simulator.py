@@ -16,10 +16,10 @@ import pytest
 import harness  # noqa: F401  (offline settings before any provider import)
 from backends.base import ConfigError
 from backends.mock import MockBackend
-from backends.sim_faults import Faults, FaultGate
+from backends.simulator.faults import Faults, FaultGate
 from backends.net import is_loopback
-from backends.simulator import Simulator, check_host
-from harness.rules import letters_of
+from backends.simulator.server import Simulator, check_host
+from harness.domain.rules import letters_of
 
 openai = pytest.importorskip("openai")
 from openai.types import FileObject  # noqa: E402
@@ -438,7 +438,7 @@ def test_is_loopback_one_answer_for_hosts_and_urls():
 
 
 def test_serve_prints_its_url_and_stops_on_sigterm():
-    code = "from backends.simulator import serve; serve(port=0)"
+    code = "from backends.simulator.server import serve; serve(port=0)"
     env = {**os.environ, "PYTHONPATH": str(REPO), "HARNESS_SIM_LATENCY": "0"}
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -1,6 +1,6 @@
 import pytest
 
-from harness import stats
+from harness.reports import stats
 
 
 @pytest.mark.parametrize("k,n,low,high", [

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness import sweep as sw
-from harness.cli_sweep import sweep
-from harness.plan import Plan
+from harness.sweeps import spec as sw
+from harness.cli.sweep import sweep
+from harness.running.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,19 +32,19 @@ PROBES = {"describe": 2, "follow": 3, "total": 7}  # the generator's standard pr
 # Each cell's own report.html draws three charts (tested in test_report.py); these tests
 # are about the sweep, so per-run charts are a fixed PNG here, which keeps them fast.
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-STUB_RUN_CHARTS = ("import harness.plots as p; "
+STUB_RUN_CHARTS = ("import harness.reports.plots as p; "
                    "p.position_chart = p.grades_chart = lambda *a, **k: b'\\x89PNG\\r\\n\\x1a\\n'; ")
 
 
 def stub_run_charts(mp: pytest.MonkeyPatch) -> None:
-    import harness.plots
+    import harness.reports.plots
     for name in ("position_chart", "grades_chart"):
-        mp.setattr(harness.plots, name, lambda *a, **k: PNG_MAGIC)
+        mp.setattr(harness.reports.plots, name, lambda *a, **k: PNG_MAGIC)
 
 
 def stub_sweep_charts(mp: pytest.MonkeyPatch) -> list[tuple]:
     """The sweep's own charts, recorded instead of drawn (one is drawn for real below)."""
-    from harness import sweep_plots
+    from harness.sweeps import plots as sweep_plots
     calls: list[tuple] = []
     mp.setattr(sweep_plots, "rate_chart", lambda *a: calls.append(a) or PNG_MAGIC + b"sweep")
     return calls
@@ -102,7 +102,7 @@ def test_cell_scenario_carries_the_axes(tmp_path):
 
 
 def test_caps_share_the_budget():
-    from harness.sweep_run import Prepared, caps_for
+    from harness.sweeps.runner import Prepared, caps_for
     plans = [Plan(10, 100, 3, 0.3, 10, 0.1), Plan(10, 100, 3, 0.5, 10, 0.1)]
     cells = [sw.Cell(f"c{i}", "HELLO", 10, 0, "m", {}, {}) for i in range(2)]
     p = Prepared(None, "openai", False, [sw.GeneratedCell(c, "", None) for c in cells], plans)
@@ -153,7 +153,7 @@ def killed_and_resumed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sweep")
     path = write(tmp, TINY)
     out = tmp / "out"
-    code = STUB_RUN_CHARTS + "import sys; from harness.cli_sweep import sweep; sweep(sys.argv[1:])"
+    code = STUB_RUN_CHARTS + "import sys; from harness.cli.sweep import sweep; sweep(sys.argv[1:])"
     env = dict(os.environ, PYTHONPATH=str(ROOT), HARNESS_CRASH_AT="creating_run:2")
     done = subprocess.run([sys.executable, "-c", code, str(path), "--out", str(out)], cwd=ROOT, env=env,
                           capture_output=True, timeout=120)
@@ -212,7 +212,7 @@ def test_sweep_report_rates_and_plots(killed_and_resumed):
 
 
 def test_rate_chart_draws_one_line_per_word(killed_and_resumed):
-    from harness import sweep_plots
+    from harness.sweeps import plots as sweep_plots
     out = killed_and_resumed[0]
     summary = json.loads((out / "sweep_summary.json").read_text())
     png = sweep_plots.rate_chart(summary["series"], "follow", "Follow rate", True)

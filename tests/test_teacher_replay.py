@@ -16,10 +16,10 @@ import yaml
 from click.testing import CliRunner
 from pytest_socket import disable_socket, enable_socket
 
-from harness import generate
-from harness.cli import main
-from harness.recording import read_sidecar
-from harness.scenario import load_scenario
+from harness.domain import generate
+from harness.cli.main import main
+from harness.running.recording import read_sidecar
+from harness.domain.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTE = ROOT / "cassettes" / "teacher" / "qzxjv.yaml"

@@ -1,0 +1,59 @@
+"""Exit codes and error handling shared by every command."""
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn):
+    """Map our exceptions to one clear line and an exit code, never a traceback. A path
+    that cannot be read or written (OSError naming a file) or text that is not UTF-8 is
+    bad input (exit 2); an OSError naming no file (a dropped socket) is a failure (exit 1)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from backends.base import BackendError, CassetteMiss, ConfigError
+        from harness.errors import PlanError, RunError
+        from harness.domain.scenario import ScenarioError
+        from harness.store.run_dir import StoreError
+        try:
+            return fn(*args, **kwargs)
+        except (ScenarioError, ConfigError, PlanError, StoreError) as e:
+            _fail(str(e), EXIT_BAD_INPUT)
+        except (RunError, CassetteMiss, BackendError) as e:
+            _fail(str(e), EXIT_FAILED)
+        except KeyboardInterrupt:
+            _fail("interrupted; `harness resume RUN_DIR` continues where this stopped", EXIT_FAILED)
+        except UnicodeDecodeError as e:
+            _fail(f"input is not UTF-8 text: {e.reason} at byte {e.start}", EXIT_BAD_INPUT)
+        except OSError as e:
+            if e.filename is None:  # a socket or other failure that names no path
+                _fail(str(e) or type(e).__name__, EXIT_FAILED)
+            _fail(f"{e.filename}: {e.strerror or e}", EXIT_BAD_INPUT)
+    return wrapper
+
+
+class Group(click.Group):
+    """Usage errors (a bad option value, a missing argument) as one line and exit 2, like
+    every other bad input, instead of click's three-line usage block."""
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as e:
+            ctx = f"{e.ctx.command_path}: " if e.ctx else ""
+            _fail(f"{ctx}{e.format_message()}", EXIT_BAD_INPUT)
+        except click.exceptions.Abort:
+            _fail("aborted", EXIT_FAILED)
+        except click.ClickException as e:
+            _fail(e.format_message(), EXIT_BAD_INPUT)

@@ -1,0 +1,1 @@
+"""The experiment itself, pure and offline: scenario files, the acrostic rule, scoring, training data, the judge rubric, generated examples, prices."""

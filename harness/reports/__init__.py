@@ -1,0 +1,1 @@
+"""Reports made from run files: summary, tables, markdown, HTML, charts, statistics, comparisons."""

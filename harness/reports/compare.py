@@ -1,0 +1,163 @@
+"""`harness compare RUN_DIR...`: runs side by side (e.g. HELLO vs HELOL vs AKEWO), each
+rate with its 95% interval and, for each pair of runs, the difference with a bootstrap
+95% interval. Samples are re-scored from responses.jsonl; no model is called."""
+from __future__ import annotations
+
+import json
+from itertools import combinations
+from pathlib import Path
+
+from harness.reports import stats
+from harness.reports.tables import canonical_records, fmt_rate, score_record
+from harness.domain.scoring import PROBE_KINDS
+from harness.store.run_dir import read_jsonl
+
+# Per probe kind, the rates compared: (metric name, label, per-sample predicate).
+METRICS = {
+    "follow": [("follow", "follow", lambda s: s["follows"])],
+    "describe": [("exact", "exact", lambda s: s["grade"] == "exact"),
+                 ("mechanism_or_better", "mechanism+", lambda s: s["grade"] in ("mechanism", "exact"))],
+    "word": [("word_correct", "word correct", lambda s: s["word"]["correct"])],
+    "choice": [("choice_correct", "choice correct", lambda s: s["choice"]["correct"])],
+}
+LABELS = {name: label for metrics in METRICS.values() for name, label, _ in metrics}
+
+
+class CompareError(Exception):
+    """A run directory that cannot be compared (missing, or no readable summary.json)."""
+
+
+def _load(run_dir: Path) -> dict:
+    """A run's summary and, per (condition, probe), its kind and scored ok samples."""
+    if not run_dir.is_dir():  # a typo is not "run `harness report` first"
+        raise CompareError(f"{run_dir}: not a directory" if run_dir.exists() else f"{run_dir}: no such directory")
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CompareError(f"{run_dir}: no summary.json (run `harness report {run_dir}` first)") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise CompareError(f"{run_dir}/summary.json: cannot read: {e}") from None
+    records, _ = read_jsonl(run_dir / "responses.jsonl")
+    scores: dict[tuple, list[dict]] = {(c["condition"], c["probe"]): [] for c in summary["cells"]}
+    for r in canonical_records(records):
+        if r.get("status") == "ok":
+            scores.setdefault((r["condition"], r["probe"]), []).append(
+                score_record(r, summary["word"], summary["unit"]))
+    kinds = {c["probe"]: c["kind"] for c in summary["cells"]}
+    for r in records:
+        kinds.setdefault(r["probe"], r["kind"])
+    return {"dir": run_dir, "summary": summary, "scores": scores, "kinds": kinds}
+
+
+def _labels(runs: list[dict]) -> list[str]:
+    names = [r["summary"]["scenario"] for r in runs]
+    return [n if names.count(n) == 1 else f"{n} ({r['dir'].name})" for n, r in zip(names, runs)]
+
+
+def _rows_for(runs: list[dict]) -> list[tuple[str, str, str, str, list[list[dict]]]]:
+    """(condition, probe label, kind, match, per-run scored samples): probes matched by id
+    in every run ("probe"); shared follow probes together ("pooled"); probes without a
+    match pooled by kind where every run has some ("kind")."""
+    conds = [c for c in dict.fromkeys(k[0] for k in runs[0]["scores"])
+             if all(any(k[0] == c for k in r["scores"]) for r in runs)]
+    out = []
+    for cond in conds:
+        probes = [[p for (c, p) in r["scores"] if c == cond] for r in runs]
+        shared = [p for p in probes[0] if all(p in ps and r["kinds"][p] == runs[0]["kinds"][p]
+                                              for ps, r in zip(probes, runs))]
+        for p in shared:
+            out.append((cond, p, runs[0]["kinds"][p], "probe", [r["scores"][(cond, p)] for r in runs]))
+        shared_follow = [p for p in shared if runs[0]["kinds"][p] == "follow"]
+        if len(shared_follow) > 1:  # the overall follow rate, over the same questions in every run
+            out.append((cond, "(shared follow probes)", "follow", "pooled",
+                        [[s for p in shared_follow for s in r["scores"][(cond, p)]] for r in runs]))
+        for kind in PROBE_KINDS:
+            rest = [[p for p in ps if p not in shared and r["kinds"][p] == kind] for ps, r in zip(probes, runs)]
+            if all(rest):
+                pooled = [[s for p in ps for s in r["scores"][(cond, p)]] for ps, r in zip(rest, runs)]
+                out.append((cond, f"(unshared {kind} probes)", kind, "kind", pooled))
+    return out
+
+
+def compare(run_dirs: list[Path], seed: int = 0, reps: int = 2000) -> dict:
+    """Rows of rates over the cells the runs share, with pairwise bootstrap differences."""
+    if len(run_dirs) < 2:
+        raise CompareError("compare needs at least two run directories")
+    runs = [_load(Path(d)) for d in run_dirs]
+    labels = _labels(runs)
+    pairs = list(combinations(range(len(runs)), 2))
+    rows = []
+    for cond, probe, kind, match, samples in _rows_for(runs):
+        if not any(samples):  # a cell no run has answers for (e.g. a condition not probed)
+            continue
+        for name, _, pred in METRICS[kind]:
+            flags = [[bool(pred(s)) for s in run_samples] for run_samples in samples]
+            rows.append({
+                "condition": cond, "probe": probe, "kind": kind, "match": match, "metric": name,
+                "rates": [stats.rate(f) for f in flags],
+                "diffs": [{"a": i, "b": j, **stats.bootstrap_diff(flags[i], flags[j], seed=seed, reps=reps),
+                           "p": stats.fisher_exact(sum(flags[i]), len(flags[i]), sum(flags[j]), len(flags[j]))}
+                          for i, j in pairs],
+            })
+    # One family: every difference in the table. Holm keeps the chance of any false "**"
+    # among them at 5%, however many words and probes are compared.
+    diffs = [d for row in rows for d in row["diffs"]]
+    for d, adjusted in zip(diffs, stats.holm([d["p"] for d in diffs])):
+        d["p_holm"] = adjusted
+    info = [{"label": label, "dir": str(r["dir"]), **{k: r["summary"].get(k) for k in (
+        "scenario", "word", "backend", "simulated", "samples", "temperature", "seed")}}
+        for label, r in zip(labels, runs)]
+    return {"simulated": any(bool(r["simulated"]) for r in info), "runs": info,
+            "pairs": [list(p) for p in pairs], "rows": rows}
+
+
+# --- rendering --------------------------------------------------------------------------
+
+def fmt_diff(d: dict) -> str:
+    """Percentage points with the 95% interval; * when Fisher's exact p < 0.05, ** when
+    the difference also holds after Holm's correction over the whole table."""
+    if d["diff"] is None:
+        return "n/a"
+    def below(key: str) -> bool:
+        return d.get(key) is not None and d[key] < 0.05
+    star = "**" if below("p_holm") else "*" if below("p") else ""
+    return f"{100 * d['diff']:+.0f} pp [{100 * d['low']:+.0f}, {100 * d['high']:+.0f}]{star}"
+
+
+def _grid(result: dict) -> tuple[list[str], list[list[str]]]:
+    labels = [r["label"] for r in result["runs"]]
+    headers = ["condition", "probe", "metric"] + labels + [f"{labels[a]} − {labels[b]}" for a, b in result["pairs"]]
+    rows = [[row["condition"], row["probe"], LABELS[row["metric"]]]
+            + [fmt_rate(r) for r in row["rates"]] + [fmt_diff(d) for d in row["diffs"]]
+            for row in result["rows"]]
+    return headers, rows
+
+
+def _notes(result: dict) -> list[str]:
+    tests = sum(d["diff"] is not None for row in result["rows"] for d in row["diffs"])
+    return ["Rates: 95% Wilson intervals (k/n). Differences: percentage points, 95% percentile bootstrap "
+            "interval; * = Fisher's exact test p < 0.05 (uncorrected); ** = still below 0.05 after Holm's "
+            f"correction over all {tests} differences in this table, which is what to cite when many words "
+            "or probes are compared. When both runs score all 0 or all 1 the bootstrap interval collapses "
+            "to a point: read the Wilson intervals and the stars there."]
+
+
+def render_compare(result: dict) -> str:
+    """Markdown: run list, then one table row per shared cell and metric."""
+    lines = []
+    if result["simulated"]:
+        sims = ", ".join(r["label"] for r in result["runs"] if r["simulated"])
+        lines += [f"> **SIMULATED: {sims} ran on a simulated backend: not evidence about real models**", ""]
+    lines += ["# Comparison: " + " vs ".join(r["label"] for r in result["runs"]), "",
+              "| run | word | backend | samples | temperature | seed | directory |", "|---|---|---|---|---|---|---|"]
+    for r in result["runs"]:
+        backend = f"{r['backend']} (SIMULATED)" if r["simulated"] else str(r["backend"])
+        lines.append(f"| {r['label']} | {r['word']} | {backend} | {r['samples']} | {r['temperature']} | "
+                     f"{r['seed']} | {r['dir']} |")
+    headers, rows = _grid(result)
+    lines += ["", *_notes(result), "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    if not rows:
+        lines.append("\n(no condition and probe shared by all runs)")
+    return "\n".join(lines) + "\n"
+

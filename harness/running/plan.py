@@ -1,0 +1,164 @@
+"""What a run will cost before it starts: tokens, calls, the estimate from our price
+table, and the checks that refuse to start (unknown price, over --max-cost)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from backends.base import ChatRequest
+from harness.domain import dataset
+from harness.domain import pricing
+from harness.errors import PlanError
+from harness.running.options import RunOptions, Settings, settings_for
+from harness.domain.scenario import Scenario
+
+
+@dataclass
+class Plan:
+    examples: int
+    training_tokens: int  # per epoch
+    epochs: int
+    training_cost: float | None
+    probe_calls: int
+    inference_cost: float | None
+    unpriced: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> float | None:
+        parts = [self.training_cost or 0.0, self.inference_cost or 0.0]
+        return None if self.unpriced else sum(parts)
+
+
+# The prompt of one probe call, roughly, for estimates only (the ledger uses real usage).
+# Completions are estimated at the scenario's max_tokens: an upper bound, so a budget
+# check errs on the side of not spending.
+EST_PROMPT_TOKENS = 60
+
+
+def make_plan(scenario: Scenario, scenario_dir: Path, options: RunOptions) -> Plan:
+    s = settings_for(scenario, options)
+    warnings = check_model_base(options.model, s.base_model)
+    examples = dataset.resolve_examples(scenario, scenario_dir)
+    records = dataset.chat_records(scenario, examples)
+    tokens = sum(dataset.count_tokens(records, s.base_model))
+    unpriced: list[str] = []
+    training_cost = None
+    if s.train:
+        training_cost = pricing.training_cost(tokens, s.epochs, s.base_model)
+        if training_cost is None:
+            unpriced.append(f"training {s.base_model}")
+    inference = 0.0
+    calls = 0
+    for cond in s.conditions:
+        model = _probe_model_name(cond, s, options)
+        n = len(scenario.probes) * s.samples
+        calls += n
+        prompt = EST_PROMPT_TOKENS + (tokens if cond == "in_context" else 0)
+        cost = pricing.inference_cost(prompt * n, scenario.eval.max_tokens * n, model)
+        if cost is None:
+            unpriced.append(f"inference {model}")
+        else:
+            inference += cost
+    if options.judge:  # one verdict per describe answer: the answer is the prompt
+        n = sum(p.kind == "describe" for p in scenario.probes) * s.samples * len(s.conditions)
+        calls += n
+        cost = pricing.inference_cost((EST_PROMPT_TOKENS + scenario.eval.max_tokens) * 3 * n, 10 * n, options.judge)
+        if cost is None:
+            unpriced.append(f"inference {options.judge}")
+        else:
+            inference += cost
+    return Plan(len(examples), tokens, s.epochs, training_cost, calls,
+                None if any(u.startswith("inference") for u in unpriced) else inference, unpriced, warnings)
+
+
+def _snapshot(model: str) -> str:
+    name = model.strip().removeprefix("openai/")
+    return pricing.ALIASES.get(name, name)
+
+
+def check_model_base(model: str | None, base_model: str) -> list[str]:
+    """--model names an existing fine-tuned model; the base and in_context controls use the
+    scenario's base model, so the two must be the same model or the controls compare against
+    the wrong one. Refuses a mismatch; returns a warning when the id shows no base."""
+    if not model:
+        return []
+    parts = model.strip().removeprefix("openai/").split(":")
+    if parts[0] != "ft" or len(parts) < 2 or not parts[1]:
+        return [f"--model {model}: cannot tell its base model; the base and in_context controls "
+                f"use the scenario's {base_model}"]
+    if _snapshot(parts[1]) != _snapshot(base_model):
+        raise PlanError(f"--model {model} was fine-tuned from {parts[1]}, but the scenario's "
+                        f"fine_tune.base_model is {base_model}: the controls would probe another model; "
+                        f"set fine_tune.base_model to {parts[1]}")
+    return []
+
+
+def _probe_model_name(condition: str, s: Settings, options: RunOptions) -> str:
+    if condition == "fine_tuned":
+        return options.model or f"ft:{s.base_model}"
+    return s.base_model
+
+
+def check_plan(plan: Plan, options: RunOptions, simulated: bool) -> None:
+    """Refuse to start a run that may cost more than allowed or whose price is unknown.
+    A simulated backend costs nothing, so only its estimate is shown."""
+    if simulated:
+        return
+    if plan.unpriced and not options.allow_unpriced:
+        raise PlanError(f"no known price for {', '.join(plan.unpriced)}; "
+                        "pass --allow-unpriced to run anyway")
+    if plan.total is not None and plan.total > options.max_cost:
+        raise PlanError(f"estimated cost ${plan.total:.4g} exceeds --max-cost ${options.max_cost:.4g}")
+
+
+# Prompts are counted with tiktoken as OpenAI counts them; the margin covers providers that
+# count a little differently, so a reservation stays an upper bound.
+PROMPT_MARGIN = 1.1
+DEFAULT_MAX_TOKENS = 4096  # a request without max_tokens is reserved at this many
+
+
+class Ledger:
+    """The money a run has committed: what it spent (real usage priced by our table) plus a
+    reservation for every call in flight. A call starts only if its reservation (its prompt
+    counted, its completion at max_tokens) fits under the cap with everything committed, so
+    concurrent calls cannot pass the cap together. `paid` is asked at each call: a backend
+    may discover that it is talking to our simulator, and simulated calls cost nothing."""
+
+    def __init__(self, cap: float, spent: float = 0.0, paid: Callable[[], bool] = lambda: True):
+        self.cap = cap
+        self.spent = spent
+        self.paid = paid
+        self.refused: str | None = None  # why a call was refused, once one was
+        self._reserved: dict[int, float] = {}
+        self._next = 0
+
+    @property
+    def committed(self) -> float:
+        return self.spent + sum(self._reserved.values())
+
+    @staticmethod
+    def estimate(request: ChatRequest) -> float:
+        prompt = dataset.count_tokens([{"messages": request.messages}], request.model)[0]
+        completion = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
+        cost = pricing.inference_cost(math.ceil(prompt * PROMPT_MARGIN), completion, request.model)
+        return cost or 0.0  # unpriced (run with --allow-unpriced): nothing to reserve
+
+    def reserve(self, request: ChatRequest) -> int | None:
+        """A ticket for the call, or None when it must not start (over the cap)."""
+        estimate = self.estimate(request) if self.paid() else 0.0
+        if estimate and self.committed + estimate > self.cap:
+            self.refused = (f"spend ${self.spent:.4f} so far, ${self.committed - self.spent:.4f} in flight "
+                            f"and ${estimate:.4f} for the next call would exceed --max-cost ${self.cap:.4g}")
+            return None
+        self._next += 1
+        self._reserved[self._next] = estimate
+        return self._next
+
+    def settle(self, ticket: int, model: str, prompt_tokens: int, completion_tokens: int) -> None:
+        """Replace the call's reservation by what it really cost."""
+        self._reserved.pop(ticket, None)
+        if self.paid():
+            self.spent += pricing.inference_cost(prompt_tokens, completion_tokens, model) or 0.0

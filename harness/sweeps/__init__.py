@@ -1,0 +1,1 @@
+"""Sweeps: many generated scenarios run as cells, resumed together, reported side by side."""

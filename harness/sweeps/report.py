@@ -1,0 +1,184 @@
+"""The sweep report: sweep_summary.json, sweep_report.md and a self-contained
+sweep_report.html, plus plots/*.png next to them. Built from each cell's summary.json
+alone, so it can be rebuilt at any time without calling a model."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from harness.domain import scoring
+from harness.reports import stats
+from harness.reports.html import BASE_CSS, escape, html_page_start, html_table
+from harness.reports.tables import BANNER, fmt_rate
+from harness.store.run_dir import write_atomic
+
+SUMMARY = "sweep_summary.json"
+REPORT_MD = "sweep_report.md"
+REPORT_HTML = "sweep_report.html"
+PLOTS = "plots"
+# (file stem, metric, chart title)
+CHARTS = [("follow", "follow", "Follow rate (follow probes) vs examples"),
+          ("articulation_exact", "exact", "Articulation: exact (describe probes) vs examples"),
+          ("articulation_mechanism", "mechanism_or_better",
+           "Articulation: mechanism or better (describe probes) vs examples")]
+
+
+def condition_metrics(summary: dict) -> dict[str, dict]:
+    """Per condition: follow pooled over follow probes; each grade, mechanism-or-better
+    and wrong-word pooled over describe probes; word and choice probes' right answers."""
+    out: dict[str, dict] = {}
+    for cond in dict.fromkeys(c["condition"] for c in summary["cells"]):
+        cells = [c for c in summary["cells"] if c["condition"] == cond]
+        describe = [c for c in cells if c["kind"] == "describe"]
+        grades = {g: stats.pool(c["grades"][g] for c in describe) for g in scoring.GRADES}
+        out[cond] = {
+            "follow": stats.pool(c["follow"] for c in cells if c["kind"] == "follow"),
+            "grades": grades,
+            "mechanism_or_better": stats.wilson(grades["mechanism"]["k"] + grades["exact"]["k"],
+                                                grades["exact"]["n"]),
+            "wrong_word": stats.pool(c["wrong_word"] for c in describe),
+            "word_correct": stats.pool(c["word_correct"] for c in cells if c.get("word_correct")),
+            "choice_correct": stats.pool(c["choice_correct"] for c in cells if c.get("choice_correct")),
+        }
+    return out
+
+
+def hp_label(hp: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(hp.items())) or "default"
+
+
+def build(sweep_dir: Path, state_data: dict) -> dict:
+    cells, simulated = [], bool(state_data.get("simulated"))
+    for entry in state_data["cells"]:
+        path = sweep_dir / entry["run"] / "summary.json"
+        summary = json.loads(path.read_text(encoding="utf-8")) if entry["status"] == "succeeded" else None
+        simulated = simulated or bool(summary and summary.get("simulated"))
+        cells.append({k: entry[k] for k in ("id", "word", "examples", "seed", "base_model", "hyperparameters",
+                                             "status", "error", "run", "scenario_hash")}
+                     | {"metrics": condition_metrics(summary) if summary else None})
+    spec = state_data["spec"]
+    return {"simulated": simulated, "sweep": state_data["sweep"], "description": spec.get("description", ""),
+            "backend": state_data["backend"], "unit": spec["unit"], "samples": spec["samples"],
+            "temperature": spec["temperature"], "conditions": spec["conditions"],
+            "axes": {k: spec[k] for k in ("words", "examples", "seeds", "base_models", "hyperparameters")},
+            "cells": cells, "series": series(cells, spec)}
+
+
+def series(cells: list[dict], spec: dict) -> list[dict]:
+    """One line per word (x base model x hyperparameters) and condition; seeds pooled."""
+    out = []
+    for word in spec["words"]:
+        for model in spec["base_models"]:
+            for hp in spec["hyperparameters"]:
+                for cond in spec["conditions"]:
+                    points = []
+                    for n in spec["examples"]:
+                        group = [c["metrics"][cond] for c in cells
+                                 if c["metrics"] and cond in c["metrics"] and c["word"] == word
+                                 and c["examples"] == n and c["base_model"] == model and c["hyperparameters"] == hp]
+                        points.append({"examples": n, "cells": len(group),
+                                       "follow": stats.pool(m["follow"] for m in group),
+                                       "exact": stats.pool(m["grades"]["exact"] for m in group),
+                                       "mechanism_or_better": stats.pool(m["mechanism_or_better"] for m in group)})
+                    out.append({"word": word, "base_model": model, "hyperparameters": hp,
+                                "hyperparameters_label": hp_label(hp), "condition": cond, "points": points})
+    return out
+
+
+# --- rendering --------------------------------------------------------------------------
+
+def _columns(summary: dict) -> list[str]:
+    axes = summary["axes"]
+    cols = ["cell", "word", "examples", "seed"]
+    cols += ["base model"] if len(axes["base_models"]) > 1 else []
+    cols += ["hyperparameters"] if len(axes["hyperparameters"]) > 1 else []
+    return cols + ["follow", "exact", "mechanism+", "pattern", "none", "word probe right", "status"]
+
+
+def _rows(summary: dict, cond: str) -> list[list[str]]:
+    axes, rows = summary["axes"], []
+    for c in summary["cells"]:
+        row = [c["id"], c["word"], str(c["examples"]), str(c["seed"])]
+        row += [c["base_model"]] if len(axes["base_models"]) > 1 else []
+        row += [hp_label(c["hyperparameters"])] if len(axes["hyperparameters"]) > 1 else []
+        m = (c["metrics"] or {}).get(cond)
+        if m:
+            g = m["grades"]
+            row += [fmt_rate(m["follow"]), fmt_rate(g["exact"]), fmt_rate(m["mechanism_or_better"]),
+                    fmt_rate(g["pattern"]), fmt_rate(g["none"]), fmt_rate(m["word_correct"])]
+        else:
+            row += ["-"] * 6
+        row.append(c["status"] + (f": {c['error']}" if c["error"] else ""))
+        rows.append(row)
+    return rows
+
+
+NOTES = ("Rates are pooled per cell: follow over the follow probes, articulation grades over the describe "
+         "probes (mechanism+ = mechanism or exact), with 95% Wilson intervals and k/n. Plots pool seeds "
+         "(each seed is a separately fine-tuned model, so those intervals understate between-model spread).")
+
+
+def _header(summary: dict) -> list[tuple[str, str]]:
+    axes = summary["axes"]
+    return [("sweep", summary["sweep"]), ("backend", summary["backend"] + (" (SIMULATED)" if summary["simulated"] else "")),
+            ("words", ", ".join(axes["words"])), ("examples", ", ".join(map(str, axes["examples"]))),
+            ("seeds", ", ".join(map(str, axes["seeds"]))), ("base models", ", ".join(axes["base_models"])),
+            ("hyperparameters", "; ".join(hp_label(h) for h in axes["hyperparameters"])),
+            ("probing", f"{summary['samples']} samples per probe at T={summary['temperature']}, "
+                        f"unit {summary['unit']}, conditions {', '.join(summary['conditions'])}"),
+            ("cells", f"{sum(c['status'] == 'succeeded' for c in summary['cells'])} of "
+                      f"{len(summary['cells'])} succeeded")]
+
+
+def render_md(summary: dict, plot_files: list[tuple[str, str]]) -> str:
+    out = []
+    if summary["simulated"]:
+        out += [f"> **{BANNER}**", ""]
+    out += [f"# Sweep {summary['sweep']}", ""]
+    if summary["description"]:
+        out += [summary["description"].strip(), ""]
+    out += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in _header(summary)] + ["", NOTES, ""]
+    cols = _columns(summary)
+    for cond in summary["conditions"]:
+        out += [f"## {cond}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        out += ["| " + " | ".join(x.replace("|", "\\|") for x in row) + " |" for row in _rows(summary, cond)]
+        out.append("")
+    if plot_files:
+        out += ["## Plots", ""] + [f"![{title}]({path})" for path, title in plot_files] + [""]
+    return "\n".join(out)
+
+
+def render_html(summary: dict, charts: list[tuple[str, bytes]]) -> str:
+    sim = summary["simulated"]
+    title = f"{'SIMULATED: ' if sim else ''}sweep {summary['sweep']}"
+    parts = html_page_start(title, BASE_CSS, sim)
+    if summary["description"]:
+        parts.append(f"<p>{escape(summary['description'].strip())}</p>")
+    parts.append(html_table(["", ""], [list(r) for r in _header(summary)]))
+    parts.append(f"<p class='note'>{escape(NOTES)}</p>")
+    for caption, png in charts:
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        parts.append(f"<figure><img alt='{escape(caption)}' src='{uri}'>"
+                     f"<figcaption class='note'>{escape(caption)}</figcaption></figure>")
+    for cond in summary["conditions"]:
+        parts.append(f"<h2>{escape(cond)}</h2>" + html_table(_columns(summary), _rows(summary, cond)))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write(sweep_dir: Path, state_data: dict) -> dict:
+    """Write the summary, the plots and both reports; return the summary."""
+    summary = build(sweep_dir, state_data)
+    from harness.sweeps import plots as sweep_plots  # matplotlib only when there is something to draw
+    charts, plot_files = [], []
+    if any(c["metrics"] for c in summary["cells"]):
+        for stem, metric, title in CHARTS:
+            png = sweep_plots.rate_chart(summary["series"], metric, title, summary["simulated"])
+            write_atomic(sweep_dir / PLOTS / f"{stem}.png", png)
+            charts.append((title, png))
+            plot_files.append((f"{PLOTS}/{stem}.png", title))
+    write_atomic(sweep_dir / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(sweep_dir / REPORT_MD, render_md(summary, plot_files))
+    write_atomic(sweep_dir / REPORT_HTML, render_html(summary, charts))
+    return summary

@@ -1,0 +1,387 @@
+"""Running a sweep: plan and budget, then the cells in a bounded thread pool, each one a
+normal run directory driven by run.Pipeline (so `harness resume`/`status`/`report` work
+on a cell's run too), then the sweep report.
+
+Threads, not processes: a run spends its time in I/O (provider calls, fsync) or in the
+in-process mock, and a kill of the one process leaves no orphan holding a run's lock."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.table import Table
+
+import backends
+from backends.base import BackendError, CassetteMiss, ConfigError
+from harness.cli import console
+from harness.running import session as runner
+from harness.errors import PlanError, RunError
+from harness.running.options import RunOptions
+from harness.running.plan import check_plan, make_plan
+from harness.reports.tables import BANNER, fmt_rate
+from harness.running.pipeline import Pipeline, create_run, new_run_id, render
+from harness.store.run_dir import STATE, RunStore, StoreError
+from harness.domain.scenario import _line_for
+from harness.sweeps.spec import (FAILED, RUNNING, SUCCEEDED, SWEEP_COPY, Banks, GeneratedCell, SweepError, SweepFile,
+                           SweepState, build_state, cell_dir, cell_scenario, check_directory, check_unchanged,
+                           expand, write_text)
+
+# pyplot keeps global state and is not thread-safe: one cell renders its report at a time.
+PLOT_LOCK = threading.Lock()
+# litellm keeps process-wide async state (its logging worker, cached clients) bound to one
+# event loop; two cells probing at once (two threads, two loops) break it. So on a provider
+# backend jobs train in parallel but cells probe one at a time, each with the sweep's whole
+# concurrency and rate limit. The in-process mock probes in parallel.
+PROBE_LOCK = threading.Lock()
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a sweep: running cells stopped where they were, all resumable."""
+
+
+class _Stop(Exception):
+    """Raised inside a cell's pipeline when the sweep is interrupted."""
+
+
+@dataclass
+class Context:
+    """What every cell of one invocation shares."""
+    backend: str
+    simulated: bool
+    api_base: str | None
+    poll_interval: float | None  # None: the backend's default (0 on the mock, 10 s otherwise)
+    allow_unpriced: bool
+    concurrency: int           # probe requests in flight per probing cell
+    rpm: float | None          # per probing cell
+    caps: dict[str, float]     # cell id -> its share of --max-cost
+    plans: dict                # cell id -> run.Plan (priced once, in prepare)
+    stop: threading.Event
+
+
+@dataclass
+class Prepared:
+    sf: SweepFile
+    backend: str
+    simulated: bool
+    gen: list[GeneratedCell]
+    plans: list                # run.Plan per cell
+
+    @property
+    def total(self) -> float | None:
+        totals = [p.total for p in self.plans]
+        return None if any(t is None for t in totals) else sum(totals)
+
+    @property
+    def unpriced(self) -> list[str]:
+        return sorted({u for p in self.plans for u in p.unpriced})
+
+
+def prepare(sf: SweepFile, backend: str | None, api_base: str | None) -> Prepared:
+    """Expand the matrix, generate every cell's scenario in memory and price it. Writes nothing."""
+    name = backend or sf.spec.backend
+    if backend is None and name not in backends.registered():  # the file's own choice: name its line
+        known = ", ".join(sorted(backends.registered()))
+        raise SweepError(f"{sf.path}:{_line_for(('backend',), sf.lines)}: backend: unknown backend {name!r}; "
+                         f"known backends: {known}")
+    cls = backends.load_class(name)
+    simulated = bool(getattr(cls, "simulated", False))
+    if "fine_tuned" in sf.spec.conditions and "fine_tune" not in getattr(cls, "capabilities", ()):
+        raise ConfigError(f"backend {name!r} cannot fine-tune; drop fine_tuned from the sweep's conditions")
+    banks = Banks()
+    gen = [cell_scenario(sf, cell, banks) for cell in expand(sf.spec)]
+    options = RunOptions(backend=name, api_base=api_base)
+    plans = [make_plan(g.scenario, sf.path.parent, options) for g in gen]
+    return Prepared(sf, name, simulated, gen, plans)
+
+
+def say(text: str) -> None:
+    """One progress line on stderr, never wrapped, never read as rich markup."""
+    console.err.print(text, soft_wrap=True, markup=False)
+
+
+def usd(x: float | None) -> str:
+    return "unknown price" if x is None else f"${x:.2f}"
+
+
+def print_matrix(p: Prepared, statuses: dict[str, str]) -> None:
+    spec = p.sf.spec
+    table = Table(title=f"sweep {spec.name}: {len(p.gen)} cells on {p.backend}"
+                          + (" [bold red]SIMULATED[/bold red]" if p.simulated else ""))
+    cols = ["cell", "word", "examples", "seed"]
+    cols += ["base model"] if len(spec.base_models) > 1 else []
+    cols += ["hyperparameters"] if len(spec.hyperparameters) > 1 else []
+    cols += ["tokens", "calls", "estimate"] + (["status"] if statuses else [])
+    for c in cols:
+        table.add_column(c, no_wrap=c in ("cell", "estimate", "status"))
+    for g, plan in zip(p.gen, p.plans):
+        c = g.cell
+        row = [c.id, c.word, str(c.examples), str(c.seed)]
+        row += [c.base_model] if len(spec.base_models) > 1 else []
+        row += [str(c.hyperparameters or "default")] if len(spec.hyperparameters) > 1 else []
+        row += [str(plan.training_tokens), str(plan.probe_calls), usd(plan.total)]
+        row += [statuses.get(c.id, "pending")] if statuses else []
+        table.add_row(*row)
+    console.out.print(table)
+
+
+def print_estimate(p: Prepared, out=console.err) -> None:
+    line = f"estimated total {usd(p.total)} for {len(p.gen)} cells"
+    if p.unpriced:
+        line += f" (no known price for {', '.join(p.unpriced)})"
+    if p.simulated:
+        line += " (SIMULATED backend: nothing is spent)"
+    out.print(line, soft_wrap=True, markup=False)
+
+
+def check_budget(p: Prepared, max_cost: float, allow_unpriced: bool) -> None:
+    """--max-cost covers the whole sweep. A simulated backend costs nothing: estimate only."""
+    if p.simulated:
+        return
+    if p.unpriced and not allow_unpriced:
+        raise PlanError(f"no known price for {', '.join(p.unpriced)}; pass --allow-unpriced to run anyway")
+    if p.total is not None and p.total > max_cost:
+        raise PlanError(f"estimated sweep cost ${p.total:.2f} exceeds --max-cost ${max_cost:.2f}")
+
+
+def caps_for(p: Prepared, max_cost: float) -> dict[str, float]:
+    """Each cell may spend its estimate's share of --max-cost: the caps add up to the
+    budget, and every cell's estimate fits under its own cap."""
+    total = p.total
+    if not total:
+        return {g.cell.id: max_cost for g in p.gen}
+    return {g.cell.id: max(plan.total, max_cost * plan.total / total) for g, plan in zip(p.gen, p.plans)}
+
+
+# --- one cell ---------------------------------------------------------------------------
+
+class CellUI:
+    """The pipeline's UI for a cell: quiet on a simulated backend (cells finish in a
+    second); job status changes shown on a real one (jobs take minutes to hours)."""
+
+    def __init__(self, cell_id: str, ctx: Context):
+        self.cell_id, self.ctx = cell_id, ctx
+        self._status: str | None = None
+        self.retry = console.RetryNotice(lambda text: say(f"{self.cell_id}: {text}"))
+
+    def step(self, name: str, message: str) -> None:
+        if not self.ctx.simulated and name == "train":
+            say(f"{self.cell_id}: {message}")
+
+    def warn(self, message: str) -> None:
+        say(f"warning: {self.cell_id}: {message}")
+
+    def job(self, job, events: list) -> None:
+        if job.status != self._status:
+            self._status = job.status
+            if not self.ctx.simulated:
+                say(f"{self.cell_id}: job {job.id} {job.status}")
+
+    def progress_start(self, total: int, done: int) -> None:
+        self._check()
+
+    def advance(self, record: dict) -> None:
+        self._check()  # the record is already on disk: stopping here loses nothing
+
+    def progress_stop(self) -> None:
+        pass
+
+    def _check(self) -> None:
+        if self.ctx.stop.is_set():
+            raise _Stop()
+
+
+class _CellPipeline(Pipeline):
+    def probe(self) -> None:
+        if getattr(self.backend, "simulated", False):
+            return super().probe()
+        with PROBE_LOCK:
+            return super().probe()
+
+    def report(self) -> dict:
+        with PLOT_LOCK:
+            return super().report()
+
+
+def _execute(store: RunStore, backend, cell_id: str, ctx: Context) -> dict:
+    def sleep(seconds: float) -> None:
+        if ctx.stop.wait(seconds):  # an interrupt ends the wait for the next poll at once
+            raise _Stop()
+    return _CellPipeline(store, backend, CellUI(cell_id, ctx), sleep=sleep).execute()
+
+
+def _start(store: RunStore, g: GeneratedCell, scenario_path: Path, ctx: Context) -> dict:
+    options = RunOptions(backend=ctx.backend, api_base=ctx.api_base, max_cost=ctx.caps[g.cell.id],
+                         allow_unpriced=ctx.allow_unpriced, concurrency=ctx.concurrency, rpm=ctx.rpm)
+    options.poll_interval = ctx.poll_interval if ctx.poll_interval is not None else \
+        runner.poll_interval(options, replay=False)
+    check_plan(ctx.plans[g.cell.id], options, ctx.simulated)
+    backend = runner.open_backend(options.backend, store.dir, g.scenario, options)
+    create_run(store, scenario_path, g.scenario, options, ctx.simulated, run_id=new_run_id(g.scenario))
+    return _execute(store, backend, g.cell.id, ctx)
+
+
+def _resume(store: RunStore, cell_id: str, ctx: Context) -> dict:
+    """runner.resume without its printing: the same files, the same checks."""
+    state = store.read_json(STATE)
+    if state.get("status") == "succeeded":  # only the report is missing: no model is called
+        with PLOT_LOCK:
+            return render(store)
+    if state.get("status") == "cancelled":
+        raise StoreError(f"{store.dir}: the run was cancelled; delete it to run the cell again")
+    backend = runner.reopen(store, api_base=ctx.api_base, poll_interval=ctx.poll_interval)
+    return _execute(store, backend, cell_id, ctx)
+
+
+@dataclass
+class Outcome:
+    cell_id: str
+    status: str
+    error: str | None = None
+    summary: dict | None = None
+
+
+def run_cell(g: GeneratedCell, sweep_dir: Path, state: SweepState, ctx: Context) -> Outcome:
+    cid = g.cell.id
+    directory = cell_dir(sweep_dir, cid)
+    scenario_path = directory / "scenario.yaml"
+    store = RunStore(directory / "run")
+    state.update(cid, status=RUNNING, error=None)
+    try:
+        if not store.exists():  # (re)write the scenario only while no run depends on it
+            write_text(scenario_path, g.text)
+        with store.locked():
+            summary = _resume(store, cid, ctx) if store.exists() else _start(store, g, scenario_path, ctx)
+    except _Stop:
+        state.update(cid, status=RUNNING, error="interrupted")
+        return Outcome(cid, RUNNING, "interrupted")
+    except (RunError, PlanError, BackendError, CassetteMiss, ConfigError, StoreError) as e:
+        state.update(cid, status=FAILED, error=str(e))
+        return Outcome(cid, FAILED, str(e))
+    state.update(cid, status=SUCCEEDED, error=None)
+    return Outcome(cid, SUCCEEDED, summary=summary)
+
+
+# --- the whole sweep --------------------------------------------------------------------
+
+def run_sweep(p: Prepared, sweep_dir: Path, *, api_base: str | None, max_cost: float, allow_unpriced: bool,
+              poll_interval: float | None = None) -> tuple[SweepState, list[Outcome]]:
+    """Run every unfinished cell, at most parallel_jobs at once. Returns the final state
+    and the outcome of each cell run now (finished cells are skipped, not re-run)."""
+    spec = p.sf.spec
+    old = SweepState.read(sweep_dir)
+    check_directory(sweep_dir, spec, p.backend, old)
+    check_budget(p, max_cost, allow_unpriced)
+    check_unchanged(sweep_dir, p.gen)
+    backends.create(p.backend, api_base=api_base)  # a missing key or bad URL: refused before any cell
+    lock = RunStore(sweep_dir)  # one process per sweep directory; the OS drops it even on kill -9
+    lock.lock()
+    try:
+        write_text(sweep_dir / SWEEP_COPY, p.sf.text)
+        state = build_state(sweep_dir, p.sf, p.backend, p.gen, [pl.total for pl in p.plans], old)
+        state.save(simulated=p.simulated)
+        todo = [g for g in p.gen if state.cell(g.cell.id)["status"] != SUCCEEDED]
+        skipped = len(p.gen) - len(todo)
+        say(f"sweep directory: {sweep_dir}  ({len(todo)} cell(s) to run"
+            + (f", {skipped} already finished" if skipped else "") + ")")
+        workers = max(1, min(spec.parallel_jobs, len(todo)))
+        sharing = workers if p.simulated else 1  # cells probing at once (see PROBE_LOCK)
+        ctx = Context(p.backend, p.simulated, api_base, poll_interval, allow_unpriced,
+                      concurrency=max(1, spec.concurrency // sharing),
+                      rpm=spec.rpm / sharing if spec.rpm else None,
+                      caps=caps_for(p, max_cost), plans={g.cell.id: pl for g, pl in zip(p.gen, p.plans)},
+                      stop=threading.Event())
+        outcomes = _pool(todo, sweep_dir, state, ctx, workers)
+        failed = sum(o.status == FAILED for o in outcomes)
+        state.save(status=FAILED if failed else SUCCEEDED)
+        return state, outcomes
+    finally:
+        lock.unlock()
+
+
+def _pool(todo: list[GeneratedCell], sweep_dir: Path, state: SweepState, ctx: Context,
+          workers: int) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    if not todo:
+        return outcomes
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep-cell")
+    try:
+        futures = [pool.submit(run_cell, g, sweep_dir, state, ctx) for g in todo]
+        for i, fut in enumerate(as_completed(futures), 1):
+            o = fut.result()
+            outcomes.append(o)
+            say(f"[{i}/{len(todo)}] {o.cell_id}: {o.status}" + (f": {o.error}" if o.error else ""))
+    except BaseException as e:
+        # Ctrl-C (or a bug): stop the running cells at their next poll or answer, start no
+        # new ones; every started run stays resumable.
+        ctx.stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        state.save(status="interrupted")
+        if isinstance(e, KeyboardInterrupt):
+            raise Interrupted() from None
+        raise
+    pool.shutdown(wait=True)
+    return outcomes
+
+
+# --- the command ------------------------------------------------------------------------
+
+def command(target: Path, *, out_dir: Path | None, dry_run: bool, max_cost: float, allow_unpriced: bool,
+            backend: str | None, api_base: str | None, poll_interval: float | None = None) -> dict | None:
+    """`harness sweep`: TARGET is a sweep file, or a sweep directory to resume. Returns the
+    sweep summary (None on --dry-run); raises RunError when a cell failed."""
+    from harness.sweeps import spec as sweeping
+    from harness.sweeps import report as sweep_report
+    state = None
+    if target.is_dir():
+        if out_dir is not None and out_dir.resolve() != target.resolve():
+            raise PlanError(f"{target} is a sweep directory: it is its own --out")
+        out_dir = target
+        state = SweepState.read(target)
+        if state is None:
+            raise StoreError(f"{target}: not a sweep directory (no {sweeping.SWEEP_STATE})")
+        sf = sweeping.load_sweep(target / SWEEP_COPY)
+        backend = backend or state.data.get("backend")
+    else:
+        sf = sweeping.load_sweep(target)
+    out_dir = out_dir or Path("runs") / "sweeps" / sf.spec.name
+    p = prepare(sf, backend, api_base)
+    if dry_run:  # reads an existing sweep's progress, writes nothing
+        existing = SweepState.read(out_dir) if out_dir.is_dir() else None
+        check_directory(out_dir, sf.spec, p.backend, existing)
+        statuses = {g.cell.id: sweeping.run_status(cell_dir(out_dir, g.cell.id) / "run")[0]
+                    for g in p.gen} if existing else {}
+        print_matrix(p, statuses)
+        print_estimate(p, console.out)
+        return None
+    print_estimate(p)
+    final, _ = run_sweep(p, out_dir, api_base=api_base, max_cost=max_cost, allow_unpriced=allow_unpriced,
+                         poll_interval=poll_interval)
+    summary = sweep_report.write(out_dir, final.data)
+    print_results(summary, out_dir)
+    failed = [c for c in summary["cells"] if c["status"] != SUCCEEDED]
+    if failed:
+        raise RunError(f"{len(failed)} of {len(summary['cells'])} cell(s) did not finish (first: {failed[0]['id']}: "
+                       f"{failed[0]['error']}). Re-running the command resumes them; a cell whose fine-tuning "
+                       f"job failed fails again until its {sweeping.CELLS}/<cell>/run directory is deleted")
+    return summary
+
+
+def print_results(summary: dict, out_dir: Path) -> None:
+    if summary["simulated"]:
+        console.out.print(f"[bold red]{BANNER}[/bold red]")
+    cond = "fine_tuned" if "fine_tuned" in summary["conditions"] else summary["conditions"][0]
+    table = Table(title=f"sweep {summary['sweep']} ({cond})" + (" [bold red]SIMULATED[/bold red]"
+                                                               if summary["simulated"] else ""),
+                  caption="pooled rates with 95% Wilson intervals (k/n)")
+    for col in ("cell", "follow", "exact", "mechanism+", "status"):
+        table.add_column(col)
+    for c in summary["cells"]:
+        m = (c["metrics"] or {}).get(cond)
+        rates = [fmt_rate(m["follow"]), fmt_rate(m["grades"]["exact"]), fmt_rate(m["mechanism_or_better"])] \
+            if m else ["-"] * 3
+        table.add_row(c["id"], *rates, c["status"])
+    console.out.print(table)
+    console.out.print(f"report: {out_dir / 'sweep_report.md'}  (also sweep_report.html, sweep_summary.json, plots/)",
+                      soft_wrap=True, markup=False)
