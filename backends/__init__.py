@@ -25,7 +25,7 @@ def registered() -> dict[str, str]:
     return found
 
 
-def load_class(name: str) -> type:
+def load_class(name: str) -> type[Backend]:
     targets = registered()
     if name not in targets:
         known = ", ".join(sorted(targets))
@@ -33,13 +33,16 @@ def load_class(name: str) -> type:
     target = targets[name]
     module_name, _, attr = target.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), attr)
+        cls = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as e:  # a plugin that is registered but broken
         raise ConfigError(f"backend {name!r} is registered as {target} but cannot be loaded: {e}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise ConfigError(f"backend {name!r} is registered as {target}, which is not a subclass of "
+                          "backends.base.Backend")
+    return cls
 
 
 def create(name: str, **options: Any) -> Backend:
     """Instantiate a backend; options the class does not accept are dropped."""
     cls = load_class(name)
-    accepted = getattr(cls, "OPTIONS", ())
-    return cls(**{k: v for k, v in options.items() if k in accepted and v is not None})
+    return cls(**{k: v for k, v in options.items() if k in cls.OPTIONS and v is not None})

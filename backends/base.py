@@ -5,7 +5,7 @@ Data types here are our own; a provider's objects never leak past its backend mo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Callable, ClassVar
 
 # Job states, named as OpenAI names them; every backend maps onto these.
 VALIDATING = "validating_files"
@@ -97,30 +97,67 @@ class Completion:
     finish_reason: str = "stop"
 
 
-@runtime_checkable
-class Backend(Protocol):
-    name: str
-    capabilities: frozenset[str]
-    simulated: bool  # True for mock-like providers: reports must say "simulated"
-    # Optional: `min_training_examples`, the fewest examples the provider fine-tunes on
-    # (a run with fewer is refused before anything is created or uploaded).
-    # Optional: `secret_env`, the environment variables that hold this provider's
-    # credentials; their values are replaced by <REDACTED> wherever they appear in a
-    # cassette or its sidecar (the standard credential headers are dropped anyway).
+class Backend:
+    """The base class of every provider. A subclass sets `name` and `capabilities` and
+    implements the calls its capabilities need; every other member has a working default
+    here, so the harness reads attributes directly and never probes for them."""
 
-    def upload_training_file(self, data: bytes, filename: str) -> FileRef: ...
+    name: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    # True for mock-like providers: reports must say "simulated". An instance may learn it
+    # at run time (the openai backend notices our simulator's signature in its bodies).
+    simulated: bool = False
+    # The fewest examples the provider fine-tunes on: a run with fewer is refused before
+    # anything is created or uploaded.
+    min_training_examples: ClassVar[int] = 1
+    # Environment variables holding this provider's credentials: their values are redacted
+    # from cassettes, sidecars and everything the harness writes.
+    secret_env: ClassVar[tuple[str, ...]] = ()
+    # Constructor keywords the harness may pass (others it offers are dropped).
+    OPTIONS: ClassVar[tuple[str, ...]] = ()
+    # Where requests go, when it is an HTTP provider (recordings say what they were made against).
+    api_base: str | None = None
+    # Told of each retry (the run's UI), so a provider that keeps failing is never silent.
+    on_retry: Callable[[str], None] | None = None
 
-    def create_job(self, spec: JobSpec) -> Job: ...
+    def _unsupported(self, call: str) -> BackendError:
+        return BackendError(f"the {self.name or type(self).__name__} backend cannot {call}", status=400)
 
-    def get_job(self, job_id: str) -> Job: ...
+    # -- fine-tuning (capability "fine_tune") -------------------------------------------
+    def upload_training_file(self, data: bytes, filename: str) -> FileRef:
+        raise self._unsupported("fine-tune (upload a training file)")
 
-    def list_events(self, job_id: str, after: str | None = None) -> list[JobEvent]: ...
+    def find_files(self, filename: str) -> list[FileRef]:
+        """Uploaded files with this name, newest first: a resumed run adopts a file whose
+        upload landed after the process died. Default: none known (it uploads again)."""
+        return []
 
-    def cancel_job(self, job_id: str) -> Job: ...
+    def create_job(self, spec: JobSpec) -> Job:
+        raise self._unsupported("fine-tune (create a job)")
 
-    def find_jobs(self, metadata: dict[str, str]) -> list[Job]: ...
+    def get_job(self, job_id: str) -> Job:
+        raise self._unsupported("fine-tune (get a job)")
 
-    # Optional: `find_files(filename) -> list[FileRef]` lets a resumed run adopt a file whose
-    # upload landed after the process died; without it such a file is uploaded again.
+    def list_events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
+        """Events oldest first; with `after`, only those after that event id."""
+        raise self._unsupported("fine-tune (list job events)")
 
-    async def complete(self, request: ChatRequest) -> Completion: ...
+    def cancel_job(self, job_id: str) -> Job:
+        raise self._unsupported("fine-tune (cancel a job)")
+
+    def find_jobs(self, metadata: dict[str, str]) -> list[Job]:
+        """Jobs whose metadata holds every given pair: a resumed run finds the job it
+        created before dying. Default: none (a provider without jobs made none)."""
+        return []
+
+    # -- chat (capability "chat") --------------------------------------------------------
+    async def complete(self, request: ChatRequest) -> Completion:
+        raise self._unsupported("chat")
+
+    # -- lifetime ------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Release what belongs to the running event loop (HTTP sessions); called before
+        each loop the harness runs ends."""
+
+    def close(self) -> None:
+        """Release what the backend holds (clients, models, worker processes)."""

@@ -68,7 +68,7 @@ from pathlib import Path
 from backends import mock_text
 from backends._files import write_atomic
 from backends.base import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL_STATES,
-                           VALIDATING, BackendError, ChatRequest, Completion, ConfigError,
+                           VALIDATING, Backend, BackendError, ChatRequest, Completion, ConfigError,
                            FileRef, Job, JobEvent, JobSpec)
 from harness.domain import rules
 
@@ -222,7 +222,7 @@ def _teacher(rng: random.Random, request: ChatRequest) -> str:
 
 # --- the backend ------------------------------------------------------------------------
 
-class MockBackend:
+class MockBackend(Backend):
     name = "mock"
     capabilities = frozenset({"fine_tune", "chat"})
     simulated = True

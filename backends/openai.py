@@ -5,16 +5,13 @@ dependency) does what litellm lacks: creating a job with `metadata` and `method`
 drops both), job events, and listing jobs by metadata. Both are imported lazily: importing
 litellm takes seconds, and `harness --help` must not pay for it.
 
-Retries are ours, not the libraries' (theirs are switched off), so they are bounded,
-counted and replayable: exponential backoff with full jitter from a seeded generator,
-honouring Retry-After, with the sleep injected (0 in replay). The API key never appears
-in a message, a repr or a log line of ours.
+Retries are ours, not the libraries' (theirs are switched off): backends.retry's one
+policy, bounded, counted and replayable, with the sleep injected (0 in replay). The API
+key never appears in a message, a repr or a log line of ours.
 """
 from __future__ import annotations
 
-import email.utils
 import os
-import random
 import sys
 import time
 import warnings
@@ -22,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from backends.base import (
+    Backend,
     CHAT,
     FINE_TUNE,
     BackendError,
@@ -35,11 +33,9 @@ from backends.base import (
     JobSpec,
 )
 from backends.errors import exception_chain, miss_request
+from backends.retry import RetryPolicy, parse_retry_after
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
-BACKOFF_BASE = 1.0      # seconds before the first retry (upper bound of its jitter)
-BACKOFF_CAP = 60.0      # no computed wait exceeds this
-RETRY_AFTER_CAP = 600.0  # a server asking for more than 10 minutes is not waited for blindly
 PAGE_LIMIT = 100
 MAX_PAGES = 50          # listing stops here: loops stay bounded even if a server misbehaves
 REDACTED = "sk-***"
@@ -59,39 +55,6 @@ def _litellm():
     warnings.filterwarnings("ignore", message="coroutine 'OpenAIChatCompletion.acompletion' was never awaited",
                             category=RuntimeWarning)
     return litellm
-
-
-def backoff_delay(attempt: int, retry_after: float | None, token: str, seed: int = 0) -> float:
-    """Seconds to wait before retry number `attempt` (0-based) of the call named `token`.
-
-    Retry-After wins when the server sent it. Otherwise full jitter: uniform in
-    [0, min(cap, base * 2**attempt)], drawn from a generator seeded by (seed, token,
-    attempt) so the delay does not depend on which concurrent call failed first.
-    """
-    if retry_after is not None:
-        return min(max(retry_after, 0.0), RETRY_AFTER_CAP)
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)
-    return random.Random(f"{seed}:{token}:{attempt}").uniform(0.0, ceiling)
-
-
-def parse_retry_after(headers: Any) -> float | None:
-    """Seconds from `retry-after-ms` or `retry-after` (seconds or an HTTP date), else None."""
-    if headers is None:
-        return None
-    try:
-        ms = headers.get("retry-after-ms")
-        if ms is not None:
-            return float(ms) / 1000.0
-        value = headers.get("retry-after")
-    except (AttributeError, TypeError, ValueError):
-        return None
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, when.timestamp() - time.time()) if when else None
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -153,7 +116,7 @@ def cassette_miss(exc: BaseException) -> CassetteMiss | None:
     return CassetteMiss(f"cassette miss: {method} {path}")
 
 
-class OpenAIBackend:
+class OpenAIBackend(Backend):
     name = "openai"
     capabilities = frozenset({FINE_TUNE, CHAT})
     simulated = False
@@ -176,20 +139,21 @@ class OpenAIBackend:
             raise ConfigError(f"max_retries must be 0 or more, got {max_retries}")
         self._api_key = key.strip()
         self.api_base = base
-        self.max_retries = max_retries
-        self.sleep = sleep
-        # A sleep injected for replay or tests (not time.sleep) also governs async waits,
-        # so one option makes every wait 0 in replay.
-        if async_sleep is None:
-            import asyncio  # here, not at module level: importing this module stays instant
-
-            async_sleep = asyncio.sleep if sleep is time.sleep else self._sync_as_async
-        self.async_sleep = async_sleep
         self.timeout = timeout
-        self.retry_seed = retry_seed
-        self.retries = 0   # retries performed so far (all calls), for reports and tests
-        self.on_retry: Callable[[str], None] | None = None  # told of each retry (the run's UI)
+        # One policy for every call; a sleep injected for replay or tests (not time.sleep)
+        # also governs async waits, so one option makes every wait 0 in replay.
+        self.retry = RetryPolicy(max_retries=max_retries, seed=retry_seed, sleep=sleep,
+                                 async_sleep=async_sleep, notify=lambda: self.on_retry)
         self._client = None
+
+    @property
+    def max_retries(self) -> int:
+        return self.retry.max_retries
+
+    @property
+    def retries(self) -> int:
+        """Retries performed so far (all calls), for reports and tests."""
+        return self.retry.retries
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(api_base={self.api_base!r}, max_retries={self.max_retries})"
@@ -200,9 +164,6 @@ class OpenAIBackend:
                 or _get(obj, "system_fingerprint") == SIMULATOR_FINGERPRINT):
             self.simulated = True
         return convert(obj)
-
-    async def _sync_as_async(self, seconds: float) -> None:
-        self.sleep(seconds)
 
     # --- errors and retries -------------------------------------------------------------
 
@@ -238,38 +199,12 @@ class OpenAIBackend:
         return BackendError(self._scrub(f"{op}: HTTP {status}: {message}"), status=status,
                             retryable=retryable, retry_after=retry_after)
 
-    def _give_up(self, err: Exception, attempt: int) -> bool:
-        return not isinstance(err, BackendError) or not err.retryable or attempt >= self.max_retries
+    def _retry_call(self, op: str, token: str, fn: Callable[[], T],
+                    recover: Callable[[BackendError], T | None] | None = None) -> T:
+        return self.retry.call(op, token, fn, self._error, recover)
 
-    def _next_wait(self, err: BackendError, attempt: int, token: str) -> float:
-        """Count a retry, tell on_retry (the run's UI) about it, and return the wait."""
-        self.retries += 1
-        delay = backoff_delay(attempt, err.retry_after, token, self.retry_seed)
-        if self.on_retry is not None:
-            self.on_retry(f"{err} (retry {attempt + 1} of {self.max_retries} in {delay:.1f} s)")
-        return delay
-
-    def _call(self, op: str, token: str, fn: Callable[[], T]) -> T:
-        for attempt in range(self.max_retries + 1):
-            try:
-                return fn()
-            except Exception as exc:  # every provider failure is mapped below, none is swallowed
-                err = self._error(op, exc)
-            if self._give_up(err, attempt):
-                raise err
-            self.sleep(self._next_wait(err, attempt, f"{op}:{token}"))
-        raise AssertionError("unreachable: the loop returns or raises")
-
-    async def _acall(self, op: str, token: str, fn: Callable[[], Awaitable[T]]) -> T:
-        for attempt in range(self.max_retries + 1):
-            try:
-                return await fn()
-            except Exception as exc:  # CancelledError is a BaseException: it passes through
-                err = self._error(op, exc)
-            if self._give_up(err, attempt):
-                raise err
-            await self.async_sleep(self._next_wait(err, attempt, f"{op}:{token}"))
-        raise AssertionError("unreachable: the loop returns or raises")
+    async def _retry_acall(self, op: str, token: str, fn: Callable[[], Awaitable[T]]) -> T:
+        return await self.retry.acall(op, token, fn, self._error)
 
     # --- clients ------------------------------------------------------------------------
 
@@ -294,31 +229,24 @@ class OpenAIBackend:
     def upload_training_file(self, data: bytes, filename: str) -> FileRef:
         litellm = _litellm()
 
-        def call():
-            return litellm.create_file(file=(filename, data), purpose="fine-tune", **self._litellm_args())
+        def call() -> FileRef:
+            obj = litellm.create_file(file=(filename, data), purpose="fine-tune", **self._litellm_args())
+            return FileRef(id=_get(obj, "id"), filename=_get(obj, "filename") or filename,
+                           bytes=int(_get(obj, "bytes") or len(data)))
 
-        for attempt in range(self.max_retries + 1):
-            try:
-                obj = call()
-                return FileRef(id=_get(obj, "id"), filename=_get(obj, "filename") or filename,
-                               bytes=int(_get(obj, "bytes") or len(data)))
-            except Exception as exc:  # mapped below, none swallowed
-                err = self._error("upload_training_file", exc)
-            if self._give_up(err, attempt):
-                raise err
+        def landed(err: BackendError) -> FileRef | None:
             # The upload may have landed although its response was lost: look for the
             # file by its name (the run makes names unique) before sending it again.
-            if err.status != 429:
-                existing = [f for f in self.find_files(filename) if f.bytes == len(data)]
-                if existing:
-                    return existing[0]
-            self.sleep(self._next_wait(err, attempt, f"upload:{filename}"))
-        raise AssertionError("unreachable: the loop returns or raises")
+            if err.status == 429:
+                return None
+            return next((f for f in self.find_files(filename) if f.bytes == len(data)), None)
+
+        return self._retry_call("upload_training_file", filename, call, recover=landed)
 
     def find_files(self, filename: str) -> list[FileRef]:
         """Fine-tuning files with this name, newest first."""
         client = self._sdk()
-        page = self._call("find_files", filename, lambda: client.files.list(purpose="fine-tune"))
+        page = self._retry_call("find_files", filename, lambda: client.files.list(purpose="fine-tune"))
         return [FileRef(id=f.id, filename=f.filename, bytes=int(f.bytes or 0))
                 for f in page.data if f.filename == filename]
 
@@ -335,33 +263,26 @@ class OpenAIBackend:
             # `hyperparameters` at the top level is deprecated; `method` is the current form.
             args["method"] = {"type": "supervised",
                               "supervised": {"hyperparameters": dict(spec.hyperparameters)}}
-        token = spec.training_file
-        for attempt in range(self.max_retries + 1):
-            try:
-                return self._seen(_job, client.fine_tuning.jobs.create(**args))
-            except Exception as exc:
-                err = self._error("create_job", exc)
-            if self._give_up(err, attempt):
-                raise err
+        def created(err: BackendError) -> Job | None:
             # A failure after sending (5xx, timeout, dropped connection) may still have
             # created the job: look for it by its metadata before paying for a second one.
-            if spec.metadata and err.status != 429:
-                existing = self.find_jobs(spec.metadata)
-                if existing:
-                    return existing[0]
-            self.sleep(self._next_wait(err, attempt, f"create_job:{token}"))
-        raise AssertionError("unreachable: the loop returns or raises")
+            if not spec.metadata or err.status == 429:
+                return None
+            return next(iter(self.find_jobs(spec.metadata)), None)
+
+        return self._retry_call("create_job", spec.training_file,
+                                lambda: self._seen(_job, client.fine_tuning.jobs.create(**args)), recover=created)
 
     def get_job(self, job_id: str) -> Job:
         litellm = _litellm()
         # litellm builds a new HTTP client (and TLS context) per call unless given one:
         # ~50 ms per poll; our one SDK client is reused.
-        return self._seen(_job, self._call("get_job", job_id, lambda: litellm.retrieve_fine_tuning_job(
+        return self._seen(_job, self._retry_call("get_job", job_id, lambda: litellm.retrieve_fine_tuning_job(
             fine_tuning_job_id=job_id, client=self._sdk(), **self._litellm_args())))
 
     def cancel_job(self, job_id: str) -> Job:
         litellm = _litellm()
-        return _job(self._call("cancel_job", job_id, lambda: litellm.cancel_fine_tuning_job(
+        return _job(self._retry_call("cancel_job", job_id, lambda: litellm.cancel_fine_tuning_job(
             fine_tuning_job_id=job_id, client=self._sdk(), **self._litellm_args())))
 
     def list_events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
@@ -377,7 +298,7 @@ class OpenAIBackend:
             kwargs: dict[str, Any] = {"limit": PAGE_LIMIT}
             if cursor is not None:
                 kwargs["after"] = cursor
-            page = self._call("list_events", f"{job_id}:{cursor}",
+            page = self._retry_call("list_events", f"{job_id}:{cursor}",
                               lambda: client.fine_tuning.jobs.list_events(job_id, **kwargs))
             data = [_event(e) for e in page.data]
             for event in data:
@@ -401,7 +322,7 @@ class OpenAIBackend:
             kwargs: dict[str, Any] = {"limit": PAGE_LIMIT, "metadata": dict(metadata)}
             if cursor is not None:
                 kwargs["after"] = cursor
-            page = self._call("find_jobs", str(cursor),
+            page = self._retry_call("find_jobs", str(cursor),
                               lambda: client.fine_tuning.jobs.list(**kwargs))
             jobs = [_job(j) for j in page.data]
             found += [j for j in jobs if all(j.metadata.get(k) == v for k, v in metadata.items())]
@@ -426,7 +347,7 @@ class OpenAIBackend:
         if request.max_tokens is not None:
             kwargs["max_tokens"] = request.max_tokens
         token = f"{request.model}:{request.seed}:{len(request.messages)}"
-        response = await self._acall("complete", token, lambda: litellm.acompletion(**kwargs))
+        response = await self._retry_acall("complete", token, lambda: litellm.acompletion(**kwargs))
         return self._seen(_completion, response)
 
     async def aclose(self) -> None:

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import backends.openai as openai_backend
+import backends.retry as retry_policy
 from backends.simulator.faults import Faults, Verdict
 from backends.simulator.server import Simulator
 from harness.reports import plots
@@ -81,7 +82,7 @@ def backends_made(monkeypatch):
     """Every backend the CLI builds, to read its retry count afterwards; fast backoff."""
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     no_charts(monkeypatch)
-    monkeypatch.setattr(openai_backend, "BACKOFF_BASE", 0.001)
+    monkeypatch.setattr(retry_policy, "BACKOFF_BASE", 0.001)
     made = []
     real = runner.open_backend
 
@@ -96,12 +97,12 @@ def backends_made(monkeypatch):
 def waits(monkeypatch):
     """The Retry-After each backoff was computed from (None: none was sent)."""
     seen = []
-    real = openai_backend.backoff_delay
+    real = retry_policy.backoff_delay
 
     def backoff_delay(attempt, retry_after, token, seed=0):
         seen.append(retry_after)
         return real(attempt, retry_after, token, seed)
-    monkeypatch.setattr(openai_backend, "backoff_delay", backoff_delay)
+    monkeypatch.setattr(retry_policy, "backoff_delay", backoff_delay)
     return seen
 
 

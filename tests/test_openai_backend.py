@@ -21,7 +21,8 @@ from backends.base import (
     ConfigError,
     JobSpec,
 )
-from backends.openai import OpenAIBackend, backoff_delay, parse_retry_after
+from backends.openai import OpenAIBackend
+from backends.retry import backoff_delay, parse_retry_after
 from backends.simulator.faults import Faults
 from backends.simulator.server import Simulator
 
