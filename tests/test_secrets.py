@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import backends.openai as openai_backend
+import backends.retry as retry_policy
 from backends.base import ChatRequest, JobSpec
 from backends.simulator.faults import Faults
 from backends.simulator.server import Simulator
@@ -77,7 +78,7 @@ def no_charts(monkeypatch):
 def watch(monkeypatch, caplog, capfd, tmp_path, no_charts):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     # Without a Retry-After the backend backs off up to 1, 2, 4... s; scaled down here.
-    monkeypatch.setattr(openai_backend, "BACKOFF_BASE", 0.001)
+    monkeypatch.setattr(retry_policy, "BACKOFF_BASE", 0.001)
     caplog.set_level(logging.DEBUG)
     for name in LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name)
