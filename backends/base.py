@@ -117,6 +117,8 @@ class Backend:
     OPTIONS: ClassVar[tuple[str, ...]] = ()
     # Where requests go, when it is an HTTP provider (recordings say what they were made against).
     api_base: str | None = None
+    # Seconds between job polls when the user gives none (replays always use 0).
+    poll_interval: ClassVar[float] = 10.0
     # Told of each retry (the run's UI), so a provider that keeps failing is never silent.
     on_retry: Callable[[str], None] | None = None
 
@@ -153,6 +155,11 @@ class Backend:
     # -- chat (capability "chat") --------------------------------------------------------
     async def complete(self, request: ChatRequest) -> Completion:
         raise self._unsupported("chat")
+
+    def model_info(self, model: str) -> dict[str, str]:
+        """What a report should record about a model beyond its id (e.g. device, the weights'
+        source and revision or file hash). Default: nothing."""
+        return {}
 
     # -- lifetime ------------------------------------------------------------------------
     async def aclose(self) -> None:

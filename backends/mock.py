@@ -227,6 +227,7 @@ class MockBackend(Backend):
     capabilities = frozenset({"fine_tune", "chat"})
     simulated = True
     min_training_examples = MIN_EXAMPLES
+    poll_interval = 0.0  # nothing to wait for: one poll advances the job one state
     OPTIONS = ("state_path", "slip_rate", "state_rule_rate", "steps_per_state")
 
     def __init__(self, state_path: str | Path | None = None, slip_rate: float | None = None,

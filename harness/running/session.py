@@ -22,8 +22,6 @@ from harness.running.pipeline import (JUDGE, Pipeline, RunEnded, create_run, loa
 from harness.domain.scenario import Scenario, load_scenario
 from harness.store.run_dir import RESPONSES, STATE, RunStore, StoreError
 
-DEFAULT_POLL = {"mock": 0.0}  # seconds between job polls; real providers: 10 s
-REAL_POLL = 10.0
 
 
 def open_backend(name: str, run_dir: Path, scenario: Scenario, options: RunOptions, replay: bool = False):
@@ -44,7 +42,7 @@ def poll_interval(options: RunOptions, replay: bool) -> float:
         return 0.0
     if options.poll_interval is not None:
         return options.poll_interval
-    return DEFAULT_POLL.get(options.backend, REAL_POLL)
+    return backends.load_class(options.backend).poll_interval
 
 
 @contextlib.contextmanager
