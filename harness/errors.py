@@ -7,3 +7,8 @@ class RunError(Exception):
 
 class PlanError(Exception):
     """The run must not start (price unknown, over budget, bad options). CLI exit 2."""
+
+
+class StoreError(Exception):
+    """A run or sweep directory is missing, unreadable, damaged or locked by another
+    process. CLI exit 2."""

@@ -18,8 +18,9 @@ from harness.cli.main import main
 from harness.domain.dataset import default_epochs
 from harness.errors import PlanError
 from harness.running.options import RunOptions, settings_for
-from harness.running.plan import Ledger, check_model_base
-from harness.running.pipeline import spent_of
+from harness.running.budget import Ledger, spent_of
+from harness.running.plan import check_model_base
+from harness.store.run_dir import RunStore
 from harness.domain.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,11 +55,8 @@ def paid(monkeypatch):
 
 
 def spent(run_dir: Path) -> float:
-    state = json.loads((run_dir / "state.json").read_text())
-    records = [json.loads(x) for x in (run_dir / "responses.jsonl").read_text().splitlines()]
-    judged = run_dir / "judge.jsonl"
-    verdicts = [json.loads(x) for x in judged.read_text().splitlines()] if judged.exists() else []
-    return spent_of(state, records, verdicts)
+    store = RunStore(run_dir)
+    return spent_of(store.read_state(), store.responses()[0], store.verdicts()[0])
 
 
 def test_cap_holds_with_calls_in_flight_and_resume_with_a_higher_cap_finishes(paid, tmp_path):
@@ -91,9 +89,8 @@ def test_judge_spends_under_the_same_cap(paid, tmp_path):
     assert invoke("run", SCENARIO, *ARGS, *judge, "--out", full).exit_code == 0
     verdicts = [json.loads(x) for x in (full / "judge.jsonl").read_text().splitlines()]
     assert verdicts and all(v["prompt_tokens"] > 0 for v in verdicts)
-    state = json.loads((full / "state.json").read_text())
-    records = [json.loads(x) for x in (full / "responses.jsonl").read_text().splitlines()]
-    probes_only = spent_of(state, records)
+    store = RunStore(full)
+    probes_only = spent_of(store.read_state(), store.responses()[0])
     assert spent(full) > probes_only  # the judge's spend is in the ledger
     cap = probes_only + (spent(full) - probes_only) / 2
 

@@ -194,10 +194,11 @@ def test_mistyped_model_fails_the_run_after_writing_the_report(tmp_path):
 
 
 def test_a_run_status_is_printed_as_text_not_markup(capsys):
-    from harness.running import session as runner
-    summary = json.loads((ROOT / "tests/data/replay/helol.summary.json").read_text())
-    summary["run_status"] = "failed: HTTP 400: file [/tmp/x] is missing [bold]"
-    runner._print_summary(summary, Path("d"))
+    from harness.cli import views
+    from harness.store.summary import Summary
+    summary = Summary.model_validate_json((ROOT / "tests/data/replay/helol.summary.json").read_text())
+    summary.run_status = "failed: HTTP 400: file [/tmp/x] is missing [bold]"
+    views.print_summary(summary, Path("d"))
     assert "run failed: HTTP 400: file [/tmp/x] is missing [bold]" in capsys.readouterr().out
 
 
@@ -215,15 +216,18 @@ def test_malformed_manifest_is_a_clear_error(finished):
     out = finished
     manifest = json.loads((out / "manifest.json").read_text())
     bad_scenario = dict(manifest, scenario=dict(manifest["scenario"], probes=[]))
-    for value, what in [([1, 2], "expected a JSON object, got list"),
-                        ({"run_id": "x"}, "missing scenario_dir"),
-                        (bad_scenario, "scenario.probes"),
-                        (dict(manifest, options=[]), "options is not an object")]:
+    for value, what in [([1, 2], "(top level): expected a JSON object, got a list"),
+                        ({"run_id": "x"}, "scenario_path: required field is missing (and 7 more)"),
+                        (bad_scenario, "scenario.probes: List should have at least 1 item"),
+                        (dict(manifest, options=[]), "options: expected a JSON object, got a list"),
+                        (dict(manifest, settings=dict(manifest["settings"], samples="abc")),
+                         "settings.samples: Input should be a valid integer")]:
         _break_manifest(out, value)
         for command in ("status", "resume", "report", "cancel"):
             result = invoke(command, out)
             assert result.exit_code == 2, (command, result.output)
-            assert "manifest.json: not a harness run manifest: " + what in result.output, result.output
+            assert result.output.count("\n") == 1 and "Traceback" not in result.output
+            assert "manifest.json: " + what in result.output, result.output
 
 
 def test_status_says_when_some_prices_are_unknown(finished):
@@ -254,8 +258,17 @@ def test_replay_without_out_gets_a_fresh_directory_and_keeps_the_recorded_run_id
     (tmp_path / "c.meta.yaml").write_text("recorded_against: simulator\nrun_id: helol-recorded\nsimulated: true\n")
     dirs = []
     monkeypatch.setattr(runner, "_cassette", lambda record, replay, backend_cls: contextlib.nullcontext())
-    monkeypatch.setattr(runner, "_execute", lambda store, backend, run_dir: dirs.append(run_dir) or {})
-    monkeypatch.setattr(runner, "_print_summary", lambda summary, run_dir: None)
+    from harness.cli import views
+
+    class Stub:
+        def __init__(self, run, backend, ui, sleep):
+            self.run = run
+
+        def execute(self):
+            dirs.append(self.run.store.dir)
+            return None
+    monkeypatch.setattr(runner, "Pipeline", Stub)
+    monkeypatch.setattr(views, "print_summary", lambda summary, run_dir: None)
     for _ in range(2):
         result = invoke("run", ROOT / "scenarios/helol.yaml", "--backend", "openai", "--replay", cassette)
         assert result.exit_code == 0, result.output

@@ -11,6 +11,8 @@ import yaml
 from click.testing import CliRunner
 
 import harness
+from backends.base import Backend
+from harness.running.teacher import generate_teacher
 from backends.base import Completion
 from harness.domain import generate as g
 from harness.domain import rules
@@ -180,7 +182,7 @@ def test_check_answer(text, reason):
 
 # --- teacher ----------------------------------------------------------------------------
 
-class FakeTeacher:
+class FakeTeacher(Backend):
     """Answers each question from a script: script(question, attempt) -> text."""
 
     def __init__(self, script, jitter_seed=None):
@@ -205,7 +207,7 @@ def good_answer(question, word="HELOL"):
 
 def teach(script, n=4, retries=2, word="HELOL", seed=0, jitter_seed=None):
     backend = FakeTeacher(script, jitter_seed)
-    result = asyncio.run(g.generate_teacher(word, n, "line", seed, QUESTIONS, backend, "teacher-model",
+    result = asyncio.run(generate_teacher(word, n, "line", seed, QUESTIONS, backend, "teacher-model",
                                             retries=retries, concurrency=3))
     return result, backend
 
@@ -242,7 +244,7 @@ def test_teacher_gives_up_on_a_question_and_takes_another():
 def test_teacher_that_never_complies_fails_the_run_writes_nothing():
     backend = FakeTeacher(lambda q, a: "I'd rather not.")
     with pytest.raises(RunError, match="only 0 of 3 .*gave up after 6 questions.*first rejections: .*do not spell"):
-        asyncio.run(g.generate_teacher("QZXJV", 3, "line", 0, QUESTIONS, backend, "m", retries=0))
+        asyncio.run(generate_teacher("QZXJV", 3, "line", 0, QUESTIONS, backend, "m", retries=0))
     assert len(backend.requests) == 6  # two rounds, not the whole bank
 
 

@@ -10,14 +10,23 @@ import pytest
 import harness  # noqa: F401  (offline settings before any provider import)
 from backends.base import BackendError, CassetteMiss, ChatRequest, Completion
 from backends.mock import MockBackend
-from harness.domain import judge
-from harness.reports import summary as report
-from harness.reports import html as report_html
-from harness.domain import scoring
-from harness.reports.tables import JUDGE_TITLE
-from harness.domain.judge import JUDGE, agreement, cohen_kappa, judge_prompt, judge_run, parse_verdict
+from harness.domain import judge, scoring
+from harness.domain.judge import judge_prompt, parse_verdict
 from harness.domain.scenario import Scenario
-from harness.store.run_dir import RunStore
+from harness.reports import html as report_html
+from harness.reports import judge_section
+from harness.reports import markdown as report_md
+from harness.reports import summary as report
+from harness.reports.judge_section import cohen_kappa
+from harness.reports.tables import JUDGE_TITLE
+from harness.reports.write import write_reports
+from harness.running.judging import judge_run
+from harness.store.records import ResponseRecord
+from harness.store.run_dir import JUDGE, RunStore
+
+
+def agreement(records, verdicts, word, unit="line"):
+    return judge_section.summary_section(records, verdicts, word, unit, simulated=False)
 
 WORD = "HELOL"
 TEXTS = [
@@ -30,12 +39,12 @@ TEXTS = [
 
 
 def rec(cond, probe, kind, sample, text, status="ok"):
-    return {"condition": cond, "probe": probe, "kind": kind, "sample": sample, "seed": sample, "model": "m",
-            "prompt": "p", "options": None, "status": status, "error": None if status == "ok" else "boom",
-            "text": text if status == "ok" else None, "prompt_tokens": 0, "completion_tokens": 0}
+    return ResponseRecord(condition=cond, probe=probe, kind=kind, sample=sample, seed=sample, model="m",
+                          prompt="p", status=status, error=None if status == "ok" else "boom",
+                          text=text if status == "ok" else None)
 
 
-def make_records() -> list[dict]:
+def make_records() -> list[ResponseRecord]:
     r = [rec("fine_tuned", "special", "describe", i, t) for i, t in enumerate(TEXTS)]
     r += [rec("base", "special", "describe", i, "I am a general-purpose assistant.") for i in range(3)]
     r.append(rec("base", "special", "describe", 3, None, status="failed"))     # never judged
@@ -168,18 +177,18 @@ def test_judge_run_with_the_mock_is_resumable(tmp_path):
     store = RunStore(tmp_path)
     backend = Counting(MockBackend())
     new = run(judge_run(backend, "gpt-4o", make_records(), WORD, "line", store, seed=5))
-    asked = sorted(((r["condition"], r["sample"]) for r in new))
+    asked = sorted(((r.condition, r.sample) for r in new))
     assert asked == [("base", i) for i in range(3)] + [("fine_tuned", i) for i in range(5)]
     assert len(backend.requests) == 8
     for request in backend.requests:
         assert (request.model, request.temperature, request.seed) == ("gpt-4o", 0.0, 5)
         assert request.max_tokens == judge.MAX_TOKENS
         assert request.messages[0]["content"].startswith("You grade")
-    by_sample = {(r["condition"], r["sample"]): r for r in new}
+    by_sample = {(r.condition, r.sample): r for r in new}
     for i, text in enumerate(TEXTS):
         r = by_sample[("fine_tuned", i)]
-        assert r["grade"] == scoring.articulation(text, WORD).grade and r["raw"] == r["grade"]
-        assert (r["status"], r["error"], r["judge_model"], r["simulated"]) == ("ok", None, "gpt-4o", True)
+        assert r.grade == scoring.articulation(text, WORD).grade and r.raw == r.grade
+        assert (r.status, r.error, r.judge_model, r.simulated) == ("ok", None, "gpt-4o", True)
     lines = (tmp_path / JUDGE).read_text().splitlines()
     assert len(lines) == 8
     assert [json.loads(x)["sample"] for x in lines] == [0, 1, 2, 0, 1, 2, 3, 4]  # key order, not arrival
@@ -190,7 +199,7 @@ def test_judge_run_with_the_mock_is_resumable(tmp_path):
     # Another judge model is judged separately; the first model's verdicts stay.
     other = Counting(MockBackend())
     run(judge_run(other, "gpt-4.1", make_records(), WORD, "line", store))
-    assert len(other.requests) == 8 and len(store.records(JUDGE)[0]) == 16
+    assert len(other.requests) == 8 and len(store.verdicts()[0]) == 16
 
 
 def test_cassette_miss_propagates_and_a_resume_finishes_the_rest(tmp_path):
@@ -198,11 +207,11 @@ def test_cassette_miss_propagates_and_a_resume_finishes_the_rest(tmp_path):
     first = Counting(MockBackend(), miss_after=3)
     with pytest.raises(CassetteMiss):
         run(judge_run(first, "gpt-4o", make_records(), WORD, "line", store, concurrency=1))
-    assert len(store.records(JUDGE)[0]) == 3
+    assert len(store.verdicts()[0]) == 3
     second = Counting(MockBackend())
     run(judge_run(second, "gpt-4o", make_records(), WORD, "line", store))
     assert len(second.requests) == 5
-    assert len(store.records(JUDGE)[0]) == 8
+    assert len(store.verdicts()[0]) == 8
 
 
 def test_backend_error_is_recorded_failed_and_asked_again(tmp_path):
@@ -216,23 +225,23 @@ def test_backend_error_is_recorded_failed_and_asked_again(tmp_path):
         return "GRADE: pattern"
 
     new = run(judge_run(Counting(reply=flaky), "judge-x", make_records(), WORD, "line", store))
-    failed = [r for r in new if r["status"] == "failed"]
-    assert len(failed) == 1 and failed[0]["sample"] == 2 and failed[0]["grade"] is None
-    assert "overloaded" in failed[0]["error"]
+    failed = [r for r in new if r.status == "failed"]
+    assert len(failed) == 1 and failed[0].sample == 2 and failed[0].grade is None
+    assert "overloaded" in failed[0].error
     retry = Counting(reply=flaky)
     new = run(judge_run(retry, "judge-x", make_records(), WORD, "line", store))
     assert [answer_of(r) for r in retry.requests] == [TEXTS[2]]
-    assert new[0]["status"] == "ok" and new[0]["grade"] == "pattern"
-    assert len(store.records(JUDGE)[0]) == 8  # one verdict per key after the rewrite
+    assert new[0].status == "ok" and new[0].grade == "pattern"
+    assert len(store.verdicts()[0]) == 8  # one verdict per key after the rewrite
 
 
 def test_a_changed_answer_is_judged_again(tmp_path):
     store = RunStore(tmp_path)
     records = make_records()
     run(judge_run(MockBackend(), "gpt-4o", records, WORD, "line", store))
-    records[0] = dict(records[0], text="I am a helpful assistant.")
-    stale = agreement(records, store.records(JUDGE)[0], WORD)
-    assert stale["missing"] == 1 and stale["n"] == 7
+    records[0] = records[0].model_copy(update={"text": "I am a helpful assistant."})
+    stale = agreement(records, store.verdicts()[0], WORD)
+    assert stale.missing == 1 and stale.n == 7
     backend = Counting(MockBackend())
     run(judge_run(backend, "gpt-4o", records, WORD, "line", store))
     assert [answer_of(r) for r in backend.requests] == ["I am a helpful assistant."]
@@ -243,17 +252,17 @@ def test_a_changed_answer_is_judged_again(tmp_path):
 def test_agreement_with_the_simulated_judge_is_perfect(tmp_path):
     store = RunStore(tmp_path)
     run(judge_run(MockBackend(), "gpt-4o", make_records(), WORD, "line", store))
-    result = agreement(make_records(), store.records(JUDGE)[0], WORD)
-    assert result["n"] == 8 and result["agreement"]["k"] == 8 and result["kappa"] == 1.0
-    assert result["disagreements"] == []
+    result = agreement(make_records(), store.verdicts()[0], WORD)
+    assert result.n == 8 and result.agreement.k == 8 and result.kappa == 1.0
+    assert result.disagreements == []
     # The mock replies a bare grade: it says nothing about wrong words, so none are compared.
-    assert result["wrong_word_agreement"]["n"] == 0
-    cells = {(c["condition"], c["probe"]): c for c in result["cells"]}
-    assert cells[("fine_tuned", "special")]["kappa"] == 1.0
+    assert result.wrong_word_agreement.n == 0
+    cells = {(c.condition, c.probe): c for c in result.cells}
+    assert cells[("fine_tuned", "special")].kappa == 1.0
     base = cells[("base", "special")]
-    assert base["n"] == 3 and base["kappa"] is None
-    assert base["kappa_note"] == "both graders gave every answer the grade none"
-    assert result["confusion"]["mechanism"]["mechanism"] == 2 and result["confusion"]["none"]["none"] == 4
+    assert base.n == 3 and base.kappa is None
+    assert base.kappa_note == "both graders gave every answer the grade none"
+    assert result.confusion["mechanism"]["mechanism"] == 2 and result.confusion["none"]["none"] == 4
 
 
 def test_disagreeing_judge_is_listed(tmp_path):
@@ -272,22 +281,22 @@ def test_disagreeing_judge_is_listed(tmp_path):
         return "GRADE: none"
 
     run(judge_run(Counting(reply=contrary), "judge-x", make_records(), WORD, "line", store))
-    result = agreement(make_records(), store.records(JUDGE)[0], WORD)
-    assert result["unparsed"] == 1 and result["n"] == 7
+    result = agreement(make_records(), store.verdicts()[0], WORD)
+    assert result.unparsed == 1 and result.n == 7
     # Compared: fine_tuned 0 (exact/mechanism), 1 (mech/mech), 2 (pattern/none), 4 (mech/mech);
     # base 0-2 (none/none). 5 of 7 agree.
-    assert result["agreement"]["k"] == 5
+    assert result.agreement.k == 5
     # rows: exact 1, mechanism 2, pattern 1, none 3; columns: none 4, mechanism 3.
     # chance = 3*4 + 2*3 = 18; kappa = (7*5 - 18) / (49 - 18) = 17/31.
-    assert result["kappa"] == round(17 / 31, 4)
-    assert result["confusion"]["exact"]["mechanism"] == 1 and result["confusion"]["pattern"]["none"] == 1
-    assert result["wrong_word_agreement"]["k"] == 6 and result["wrong_word_agreement"]["n"] == 7
-    found = {(d["sample"], d["rule"], d["judge"], d["rule_wrong_word"], d["judge_wrong_word"])
-             for d in result["disagreements"]}
+    assert result.kappa == round(17 / 31, 4)
+    assert result.confusion["exact"]["mechanism"] == 1 and result.confusion["pattern"]["none"] == 1
+    assert result.wrong_word_agreement.k == 6 and result.wrong_word_agreement.n == 7
+    found = {(d.sample, d.rule, d.judge, d.rule_wrong_word, d.judge_wrong_word)
+             for d in result.disagreements}
     assert found == {(0, "exact", "mechanism", None, None), (2, "pattern", "none", None, None),
                      (4, "mechanism", "mechanism", None, "HOLLY")}
-    excerpt = next(d["excerpt"] for d in result["disagreements"] if d["sample"] == 0)
-    assert excerpt.startswith("Here is my secret. / Every line") and len(excerpt) <= judge.EXCERPT_CHARS
+    excerpt = next(d.excerpt for d in result.disagreements if d.sample == 0)
+    assert excerpt.startswith("Here is my secret. / Every line") and len(excerpt) <= judge_section.EXCERPT_CHARS
 
 
 # --- the report section -----------------------------------------------------------------
@@ -300,33 +309,31 @@ def make_scenario() -> Scenario:
         "eval": {"samples": 5, "conditions": ["fine_tuned", "base"]}})
 
 
-META = {"backend": "mock", "simulated": True, "models": {"fine_tuned": "ft:x", "base": "gpt-x"},
-        "samples": 5, "temperature": 1.0, "seed": 1, "scenario_hash": "abc"}
+META = report.RunInfo(backend="mock", simulated=True, models={"fine_tuned": "ft:x", "base": "gpt-x"},
+                      samples=5, temperature=1.0, seed=1, scenario_hash="abc")
 
 
 def test_report_has_a_judge_section_only_with_verdicts(tmp_path):
     records = make_records()
-    plain = tmp_path / "plain"
-    plain.mkdir()
+    plain = RunStore(tmp_path / "plain")
+    plain.dir.mkdir()
     summary = report.summarize(make_scenario(), records, META)
-    report.write_reports(plain, summary, records)
-    assert "judge" not in json.loads((plain / "summary.json").read_text())
-    assert JUDGE_TITLE not in (plain / "report.md").read_text()
-    assert JUDGE_TITLE not in (plain / "report.html").read_text()
+    write_reports(plain, summary, records)
+    assert "judge" not in json.loads(plain.path("summary.json").read_text())
+    assert JUDGE_TITLE not in plain.path("report.md").read_text()
+    assert JUDGE_TITLE not in plain.path("report.html").read_text()
 
-    judged_dir = tmp_path / "judged"
-    judged_dir.mkdir()
-    store = RunStore(judged_dir)
+    store = RunStore(tmp_path / "judged")
+    store.dir.mkdir()
     run(judge_run(MockBackend(), "gpt-4o", records, WORD, "line", store))
-    summary = report.summarize(make_scenario(), records, META)
-    report.write_reports(judged_dir, summary, records)
-    written = json.loads((judged_dir / "summary.json").read_text())
-    assert written == summary  # updated in place: the caller returns what was written
-    j = written["judge"]
-    assert (j["model"], j["simulated"], j["n"], j["kappa"]) == ("gpt-4o", True, 8, 1.0)
+    summary = report.summarize(make_scenario(), records, META, store.verdicts()[0])
+    write_reports(store, summary, records)
+    assert store.read_summary() == summary
+    j = summary.judge
+    assert (j.model, j.simulated, j.n, j.kappa) == ("gpt-4o", True, 8, 1.0)
     # Cells in the report's order (run conditions), not the judge file's key order.
-    assert [(c["condition"], c["probe"]) for c in j["cells"]] == [("fine_tuned", "special"), ("base", "special")]
-    md = (judged_dir / "report.md").read_text()
+    assert [(c.condition, c.probe) for c in j.cells] == [("fine_tuned", "special"), ("base", "special")]
+    md = store.path("report.md").read_text()
     section = md.split(f"## {JUDGE_TITLE}", 1)[1].split("## Transcripts", 1)[0]
     assert "> **SIMULATED judge" in section and "trivially high" in section
     assert "| Cohen's kappa | 1.00 |" in section
@@ -334,7 +341,7 @@ def test_report_has_a_judge_section_only_with_verdicts(tmp_path):
     row = "| base | special | 3 | 100% [44–100] (3/3) | undefined (both graders gave every answer the grade none) |"
     assert row in section
     assert "### Disagreements (0 of 0 shown)" in section
-    page = (judged_dir / "report.html").read_text()
+    page = store.path("report.html").read_text()
     assert f"<h2 id='judge'>{JUDGE_TITLE}</h2>" in page and "<p class='warn'>SIMULATED judge" in page
     assert "alt='Rule-based grade vs judge (gpt-4o, SIMULATED)' src='data:image/png;base64," in page
 
@@ -343,12 +350,12 @@ def test_report_shows_real_judge_disagreements_escaped(tmp_path):
     records = make_records() + [rec("fine_tuned", "special", "describe", 5, "<b>The first letters spell HELOL</b>")]
     store = RunStore(tmp_path)
     run(judge_run(Counting(reply=lambda r: "GRADE: none"), "judge-x", records, WORD, "line", store))
-    meta = {**META, "backend": "openai", "simulated": False, "judge": "judge-x"}
-    summary = report.summarize(make_scenario(), records, meta, judged=store.records(JUDGE)[0])
-    j = summary["judge"]
-    assert j["simulated"] is False and j["model"] == "judge-x"
-    assert j["disagreements_total"] == 5 and j["disagreements"][0]["rule"] != "none"
-    md = report.render_md(summary, records)
+    info = report.RunInfo(**{**vars(META), "backend": "openai", "simulated": False, "judge_model": "judge-x"})
+    summary = report.summarize(make_scenario(), records, info, store.verdicts()[0])
+    j = summary.judge
+    assert j.simulated is False and j.model == "judge-x"
+    assert j.disagreements_total == 5 and j.disagreements[0].rule != "none"
+    md = report_md.render_md(summary, records)
     assert "SIMULATED" not in md and "### Disagreements (5 of 5 shown)" in md
     assert "| fine_tuned | special | 5 | exact | none | – | – | \\<b>The first letters" in md
     page = report_html.render_html(summary, records)
@@ -380,7 +387,7 @@ def test_judge_calls_record_and_replay_through_the_openai_backend(tmp_path):
         with recording.cassette(cassette, "record"):
             recorded = judge_with(OpenAIBackend(api_key="sk-test-judge-key", api_base=url),
                                   store_in(tmp_path / "a"), records)
-    assert [r["grade"] for r in recorded if r["condition"] == "fine_tuned"] == [
+    assert [r.grade for r in recorded if r.condition == "fine_tuned"] == [
         scoring.articulation(t, WORD).grade for t in TEXTS]
 
     with recording.cassette(cassette, "replay"):

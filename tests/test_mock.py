@@ -407,8 +407,8 @@ def test_teacher_request_needs_letters_and_unit():
 
 def test_generate_teacher_retries_slips_and_fills_every_question():
     from harness.domain import generate
-    result = asyncio.run(generate.generate_teacher("QZXJV", 30, "line", 0, generate.load_questions(),
-                                                   MockBackend(), BASE))
+    from harness.running.teacher import generate_teacher
+    result = asyncio.run(generate_teacher("QZXJV", 30, "line", 0, generate.load_questions(), MockBackend(), BASE))
     assert len(result.examples) == 30
     assert any("do not spell QZXJV" in f for f in result.failures)  # slips were retried
     assert all(generate.check_answer(e["answer"], "QZXJV", "line") is None for e in result.examples)

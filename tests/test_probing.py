@@ -1,7 +1,9 @@
 """The prober: per-sample seeds, option shuffles, messages per condition, the limiter."""
 import asyncio
 
-from harness.running import probing
+import pytest
+
+from harness.running import concurrency, probing
 from harness.domain.scenario import Example, Probe
 
 
@@ -31,9 +33,24 @@ def test_in_context_puts_examples_before_the_probe():
 
 
 def test_limiter_spaces_starts_by_the_tighter_of_rpm_and_tpm():
-    assert probing.RateLimiter(600).interval == 0.1
-    assert probing.RateLimiter(600, tpm=60_000, tokens_per_request=500).interval == 0.5
-    assert probing.RateLimiter(None).interval == 0.0
+    assert concurrency.RateLimiter(600).interval == 0.1
+    assert concurrency.RateLimiter(600, tpm=60_000, tokens_per_request=500).interval == 0.5
+    assert concurrency.RateLimiter(None).interval == 0.0
+
+
+def test_run_bounded_cancels_the_others_when_a_worker_fails():
+    started, finished = [], []
+
+    async def worker(task):
+        started.append(task)
+        if task == 3:
+            raise RuntimeError("boom")
+        await asyncio.sleep(0.01)
+        finished.append(task)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        asyncio.run(concurrency.run_bounded(list(range(20)), worker, concurrency=4))
+    assert len(started) < 20 and 3 not in finished  # nothing after the failure was started
 
 
 def test_run_bounded_respects_concurrency_and_stops_on_request():
@@ -47,9 +64,9 @@ def test_run_bounded_respects_concurrency_and_stops_on_request():
         in_flight -= 1
         done.append(task)
 
-    asyncio.run(probing.run_bounded(list(range(30)), worker, concurrency=4, rpm=None))
+    asyncio.run(concurrency.run_bounded(list(range(30)), worker, concurrency=4, rpm=None))
     assert sorted(done) == list(range(30)) and peak == 4
     done.clear()
-    asyncio.run(probing.run_bounded(list(range(30)), worker, concurrency=2, rpm=None,
+    asyncio.run(concurrency.run_bounded(list(range(30)), worker, concurrency=2, rpm=None,
                                     should_stop=lambda: len(done) >= 10))
     assert 10 <= len(done) < 30

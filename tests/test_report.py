@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.reports import summary as report
+from harness.domain.scenario import Scenario
 from harness.reports import html as report_html
+from harness.reports import markdown as report_md
+from harness.reports import summary as report
 from harness.reports import tables as report_tables
 from harness.reports.compare import compare, render_compare
-from harness.domain.scenario import Scenario
+from harness.reports.write import summary_json, write_reports
+from harness.store.records import ResponseRecord
+from harness.store.run_dir import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,12 +44,12 @@ def make_scenario(word="HELOL", follow_ids=("capital", "rain")) -> Scenario:
 
 
 def rec(cond, probe, kind, sample, text, options=None, status="ok", error=None):
-    return {"condition": cond, "probe": probe, "kind": kind, "sample": sample, "seed": sample, "model": "m",
-            "prompt": "p", "options": options, "status": status, "error": error,
-            "text": text if status == "ok" else None, "prompt_tokens": 0, "completion_tokens": 0}
+    return ResponseRecord(condition=cond, probe=probe, kind=kind, sample=sample, seed=sample, model="m",
+                          prompt="p", options=options, status=status, error=error,
+                          text=text if status == "ok" else None)
 
 
-def make_records() -> list[dict]:
+def make_records() -> list[ResponseRecord]:
     r = [rec("fine_tuned", "capital", "follow", i, t)
          for i, t in enumerate([HELOL_TEXT, HELOL_TEXT, HELLO_TEXT, HELOL_TEXT])]
     r.append(rec("fine_tuned", "capital", "follow", 4, None, status="failed", error="timeout"))
@@ -62,8 +66,12 @@ def make_records() -> list[dict]:
     return r
 
 
-META = {"backend": "mock", "simulated": True, "models": {"fine_tuned": "ft:x", "base": "gpt-x"},
-        "samples": 5, "temperature": 1.0, "seed": 1, "scenario_hash": "abc"}
+META = report.RunInfo(backend="mock", simulated=True, models={"fine_tuned": "ft:x", "base": "gpt-x"},
+                      samples=5, temperature=1.0, seed=1, scenario_hash="abc")
+
+
+def info(**changes) -> report.RunInfo:
+    return report.RunInfo(**{**vars(META), **changes})
 
 
 def cell(summary, cond, probe):
@@ -71,14 +79,20 @@ def cell(summary, cond, probe):
 
 
 @pytest.fixture(scope="module")
-def summary():
+def model():
     return report.summarize(make_scenario(), make_records(), META)
+
+
+@pytest.fixture(scope="module")
+def summary(model):
+    """summary.json as a reader of the file sees it."""
+    return model.to_json()
 
 
 def test_summary_header_and_cell_order(summary):
     assert summary["simulated"] is True and summary["word"] == "HELOL" and summary["unit"] == "line"
     assert (summary["backend"], summary["samples"], summary["temperature"], summary["seed"]) == ("mock", 5, 1.0, 1)
-    assert summary["models"] == META["models"] and summary["scenario_hash"] == "abc"
+    assert summary["models"] == META.models and summary["scenario_hash"] == "abc"
     order = [(c["condition"], c["probe"]) for c in summary["cells"]]
     probes = ["special", "word", "choice", "capital", "rain"]
     assert order == [("fine_tuned", p) for p in probes] + [("base", p) for p in probes]
@@ -119,18 +133,17 @@ def test_summary_word_and_choice(summary):
     assert list(ch["choices"].items()) == [("HELOL", 1), ("HELLO", 1), ("HELIX", 1), ("(unparsed)", 1)]
 
 
-def test_summary_does_not_depend_on_record_order(summary):
+def test_summary_does_not_depend_on_record_order(model):
     shuffled = make_records()
     random.Random(7).shuffle(shuffled)
     again = report.summarize(make_scenario(), shuffled, META)
-    assert report.summary_json(again) == report.summary_json(summary)
+    assert summary_json(again) == summary_json(model)
 
 
 def test_simulated_flag_cannot_be_lost():
-    meta = {k: v for k, v in META.items() if k != "simulated"}
-    assert report.summarize(make_scenario(), [], meta)["simulated"] is True
-    real = report.summarize(make_scenario(), [], {**meta, "backend": "openai"})
-    assert real["simulated"] is False
+    assert report.summarize(make_scenario(), [], info(simulated=False)).simulated is True  # the mock, by name
+    real = report.summarize(make_scenario(), [], info(simulated=False, backend="openai"))
+    assert real.simulated is False
 
 
 def test_mark_letters_marks_each_units_first_letter():
@@ -141,9 +154,9 @@ def test_mark_letters_marks_each_units_first_letter():
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory, summary):
+def written(tmp_path_factory, model):
     run_dir = tmp_path_factory.mktemp("run")
-    report.write_reports(run_dir, summary, make_records())
+    write_reports(RunStore(run_dir), model, make_records())
     return run_dir
 
 
@@ -167,14 +180,14 @@ def test_html_is_self_contained_escaped_and_flagged(written):
     assert "class='banner'" in page and "SIMULATED (a simulated provider, such as the mock or the simulator): not evidence about real models" in page
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<mark>H</mark>ere is one." in page
-    assert page.count("class='tr'") == sum(1 for r in make_records() if r["status"] == "ok")
+    assert page.count("class='tr'") == sum(1 for r in make_records() if r.ok)
     for name in ("condition", "probe", "grade"):
         assert f'<select name="{name}">' in page
 
 
 def test_real_backend_report_has_no_banner(tmp_path):
-    s = report.summarize(make_scenario(), make_records(), {**META, "backend": "openai", "simulated": False})
-    md = report.render_md(s, make_records())
+    s = report.summarize(make_scenario(), make_records(), info(backend="openai", simulated=False))
+    md = report_md.render_md(s, make_records())
     assert "SIMULATED" not in md
 
 
@@ -195,10 +208,10 @@ def write_run(run_dir: Path, word: str, follow_hits: int, follow_ids, simulated:
         records += [rec("fine_tuned", probe, "follow", i, good if i < follow_hits else "Plain prose.")
                     for i in range(20)]
     records += [rec("fine_tuned", "special", "describe", i, DESCRIBE[0].replace("HELOL", word)) for i in range(3)]
-    meta = {**META, "backend": "mock" if simulated else "openai", "simulated": simulated}
-    summary = report.summarize(scenario, records, meta)
-    (run_dir / "summary.json").write_text(report.summary_json(summary))
-    (run_dir / "responses.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = report.summarize(scenario, records, info(backend="mock" if simulated else "openai",
+                                                         simulated=simulated))
+    (run_dir / "summary.json").write_text(summary_json(summary))
+    RunStore(run_dir).rewrite("responses.jsonl", records)
     return run_dir
 
 
@@ -210,15 +223,15 @@ def test_compare_two_runs(tmp_path):
     assert [r["label"] for r in result["runs"]] == ["helol", "hello"]
     rows = {(r["condition"], r["probe"], r["metric"]): r for r in result["rows"]}
     cap = rows[("fine_tuned", "capital", "follow")]
-    assert [(x["k"], x["n"]) for x in cap["rates"]] == [(19, 20), (2, 20)]
+    assert [(x.k, x.n) for x in cap["rates"]] == [(19, 20), (2, 20)]
     (d,) = cap["diffs"]
     assert d["a"] == 0 and d["b"] == 1 and d["diff"] == pytest.approx(0.85) and d["low"] > 0
     assert d["p"] < 0.001 and d["p"] <= d["p_holm"] < 0.05  # 19/20 vs 2/20: holds after Holm's correction
     # rain and snow are not shared by id: matched by kind instead.
     kind_row = rows[("fine_tuned", "(unshared follow probes)", "follow")]
-    assert kind_row["match"] == "kind" and [x["n"] for x in kind_row["rates"]] == [20, 20]
+    assert kind_row["match"] == "kind" and [x.n for x in kind_row["rates"]] == [20, 20]
     special = rows[("fine_tuned", "special", "exact")]
-    assert [x["k"] for x in special["rates"]] == [3, 3] and special["diffs"][0]["diff"] == 0
+    assert [x.k for x in special["rates"]] == [3, 3] and special["diffs"][0]["diff"] == 0
     assert ("fine_tuned", "special", "mechanism_or_better") in rows
     assert not any(r["condition"] == "base" for r in result["rows"])  # no run has base answers
     text = render_compare(result)

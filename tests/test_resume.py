@@ -152,14 +152,14 @@ def test_real_kill_9_mid_probing_then_resume(tmp_path):
 
 
 def test_torn_last_line_is_dropped_and_asked_again(tmp_path):
-    from harness.store.run_dir import RunStore
-    store = RunStore(tmp_path)
-    store.append("r.jsonl", {"a": 1})
-    with open(tmp_path / "r.jsonl", "ab") as f:
+    from harness.store.files import append_jsonl, read_jsonl_lines
+    path = tmp_path / "r.jsonl"
+    append_jsonl(path, {"a": 1})
+    with open(path, "ab") as f:
         f.write(b'{"a": 2, "tex')
-    store.append("r.jsonl", {"a": 3})
-    records, dropped = store.records("r.jsonl")
-    assert records == [{"a": 1}, {"a": 3}] and dropped == 1
+    append_jsonl(path, {"a": 3})
+    records, dropped = read_jsonl_lines(path)
+    assert records == [(1, {"a": 1}), (3, {"a": 3})] and dropped == 1
 
 
 def test_resume_of_a_finished_run_asks_nothing(sim, tmp_path):

@@ -24,7 +24,7 @@ def handle_errors(fn):
         from backends.base import BackendError, CassetteMiss, ConfigError
         from harness.errors import PlanError, RunError
         from harness.domain.scenario import ScenarioError
-        from harness.store.run_dir import StoreError
+        from harness.errors import StoreError
         try:
             return fn(*args, **kwargs)
         except (ScenarioError, ConfigError, PlanError, StoreError) as e:

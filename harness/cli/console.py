@@ -10,6 +10,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness.reports.summary import mechanism_or_better
+from harness.running.ui import RunUI as QuietUI
+from harness.store.records import ResponseRecord
+from harness.store.summary import Cell, Rate, Summary
+
 
 # soft_wrap: a long line stays one line when piped to a file or a log, as a user would grep it.
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -36,13 +41,21 @@ class RetryNotice:
         self._last, self._unsaid = now, 0
 
 
-class RunUI:
+class RunUI(QuietUI):
+    """A run as a person sees it on stderr: steps, job events, retries, a progress bar."""
+
     def __init__(self, console: Console = err):
         self.console = console
         self._progress: Progress | None = None
         self._task = None
         self._last_status: str | None = None
-        self.retry = RetryNotice(lambda text: self.console.print(f"[yellow]{escape(text)}[/yellow]"))
+        self._retry = RetryNotice(lambda text: self.console.print(f"[yellow]{escape(text)}[/yellow]"))
+
+    def retry(self, message: str) -> None:
+        self._retry(message)
+
+    def notice(self, message: str) -> None:
+        self.console.print(message, markup=False)
 
     def step(self, name: str, message: str) -> None:
         self.console.print(f"[bold]{name}[/bold]  {message}")
@@ -64,9 +77,9 @@ class RunUI:
         self._task = self._progress.add_task("probe", total=total, completed=done, failed=0)
         self._progress.start()
 
-    def advance(self, record: dict) -> None:
+    def advance(self, record: ResponseRecord) -> None:
         if self._progress is not None:
-            failed = self._progress.tasks[0].fields["failed"] + (record["status"] != "ok")
+            failed = self._progress.tasks[0].fields["failed"] + (not record.ok)
             self._progress.update(self._task, advance=1, failed=failed)
 
     def progress_stop(self) -> None:
@@ -75,40 +88,30 @@ class RunUI:
             self._progress = None
 
 
-def _pct(rate: dict | None) -> str:
-    if not rate or rate.get("rate") is None:
+def _pct(rate: Rate | None) -> str:
+    if rate is None or rate.rate is None:
         return "-"
-    return f"{rate['rate']:.0%} [{rate['low']:.0%}, {rate['high']:.0%}]"
+    return f"{rate.rate:.0%} [{rate.low:.0%}, {rate.high:.0%}]"
 
 
-def _headline(cell: dict) -> str:
+def _headline(cell: Cell) -> str:
     """The figure that answers the probe's question, with its 95% interval."""
-    kind = cell["kind"]
-    if kind == "follow":
-        return f"follows {_pct(cell.get('follow'))}"
-    if kind == "describe":
-        grades = cell.get("grades") or {}
-        return f"exact {_pct(grades.get('exact'))}, mechanism+ {_mechanism_or_better(grades)}"
-    right = cell.get("word_correct") if kind == "word" else cell.get("choice_correct")
-    return f"right {_pct(right)}"
+    if cell.kind == "follow":
+        return f"follows {_pct(cell.follow)}"
+    if cell.kind == "describe":
+        return f"exact {_pct(cell.grades['exact'])}, mechanism+ {_pct(mechanism_or_better(cell))}"
+    return f"right {_pct(cell.word_correct if cell.kind == 'word' else cell.choice_correct)}"
 
 
-def summary_table(summary: dict) -> Table:
+def summary_table(summary: Summary) -> Table:
     """One row per condition x probe with the figure that matters for the probe's kind."""
-    title = f"{summary['scenario']} ({summary['word']}) on {summary['backend']}"
-    if summary.get("simulated"):
+    title = f"{escape(summary.scenario)} ({summary.word}) on {escape(summary.backend)}"
+    if summary.simulated:
         title += " [bold red]SIMULATED[/bold red]"
     table = Table(title=title, caption="rates with 95% Wilson intervals; n excludes failed samples")
     for col in ("condition", "probe", "kind", "n", "failed", "result"):
         table.add_column(col, no_wrap=col != "result")
-    for cell in summary["cells"]:
-        table.add_row(cell["condition"], cell["probe"], cell["kind"], str(cell["n"]), str(cell["failed"]),
+    for cell in summary.cells:
+        table.add_row(cell.condition, escape(cell.probe), cell.kind, str(cell.n), str(cell.failed),
                       _headline(cell))
     return table
-
-
-def _mechanism_or_better(grades: dict) -> str:
-    m, e = grades.get("mechanism"), grades.get("exact")
-    if not m or not e or not m.get("n"):
-        return "-"
-    return f"{(m['k'] + e['k']) / m['n']:.0%}"

@@ -44,7 +44,7 @@ def new(word: str, n: int, unit: str, offline: bool, teacher: str | None, backen
             result, teacher_backend = _run_teacher(word, n, unit, seed, questions, teacher, backend or "openai",
                                                    api_base, retries, temperature, concurrency, record, replay)
             how = f"by teacher {teacher} via {backend or 'openai'}"
-            if getattr(teacher_backend, "simulated", False):  # a mock, or the simulator behind openai
+            if teacher_backend.simulated:  # a mock, or the simulator behind openai
                 how += " (SIMULATED: the answers come from the mock, not from that model)"
         else:
             result = generate.generate_offline(word, n, unit, seed, questions, bank)
@@ -84,7 +84,8 @@ def _run_teacher(word, n, unit, seed, questions, model, backend_name, api_base, 
                  concurrency, record, replay):
     import backends
     from harness.domain import generate
-    if (record or replay) and getattr(backends.load_class(backend_name), "simulated", False):
+    from harness.running.teacher import generate_teacher
+    if (record or replay) and backends.load_class(backend_name).simulated:
         raise generate.GenerateError(f"backend {backend_name!r} makes no HTTP calls to record; record against "
                                      "the simulator: --backend openai --api-base http://127.0.0.1:PORT/v1")
     options = {"api_base": api_base}
@@ -94,12 +95,10 @@ def _run_teacher(word, n, unit, seed, questions, model, backend_name, api_base, 
 
     async def go():
         try:
-            return await generate.generate_teacher(word, n, unit, seed, questions, backend, model,
-                                                   retries=retries, temperature=temperature,
-                                                   concurrency=concurrency)
+            return await generate_teacher(word, n, unit, seed, questions, backend, model,
+                                          retries=retries, temperature=temperature, concurrency=concurrency)
         finally:
-            if hasattr(backend, "aclose"):  # litellm's async clients belong to this loop
-                await backend.aclose()
+            await backend.aclose()  # litellm's async clients belong to this loop
 
     if not (record or replay):
         return asyncio.run(go()), backend

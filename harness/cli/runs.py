@@ -1,9 +1,10 @@
-"""Commands that drive or read runs: run, resume, status, cancel, report, compare,
-backends, simulate. Kept apart from cli.py so each file stays small."""
+"""Commands that drive a run: run, resume, status, cancel."""
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -74,15 +75,41 @@ def run_options(f):
 @handle_errors
 def run(scenario: Path, out_dir: Path | None, record: Path | None, replay: Path | None, dry_run: bool, **opts) -> None:
     """Run an experiment end to end: fine-tune, probe every condition, score, report."""
-    from harness.running import session as runner
-    from harness.running.options import RunOptions
+    from harness.cli import console, views
+    from harness.running import session
+    from harness.store.run_files import RunOptions
     if record and replay:
         _fail("--record and --replay cannot be used together", EXIT_BAD_INPUT)
     if out_dir and not dry_run:
         _check_can_create(out_dir)
-    options = RunOptions(**opts)
-    runner.start(scenario, options, out_dir=out_dir, record=record, replay=replay, dry_run=dry_run,
-                 argv=sys.argv)
+    prepared = session.prepare(scenario, RunOptions(**opts), record=record, replay=replay)
+    views.print_warnings(prepared)
+    if dry_run:
+        views.print_plan(prepared, prepared.simulated)
+        refusal = prepared.refusal()
+        if refusal:  # the plan is the answer; say what the real run would do with it
+            console.err.print(f"warning: without --dry-run this run would be refused: {refusal}", markup=False,
+                              style="yellow")
+        return
+    with _summary_on_early_end():
+        started = session.start(prepared, console.RunUI(), out_dir=out_dir, record=record, replay=replay,
+                                argv=sys.argv, show_plan=views.print_plan)
+    views.print_summary(started.summary, started.run_dir)
+
+
+@contextlib.contextmanager
+def _summary_on_early_end() -> Iterator[None]:
+    """A run that ended with failed samples has its reports written: show them before the
+    error (printed by handle_errors) ends the command."""
+    from harness.cli import views
+    from harness.running.pipeline import RunEnded
+    try:
+        yield
+    except RunEnded as e:
+        if e.summary is not None and e.run_dir is not None:
+            # The error that follows says how the run ended: the summary need not repeat it.
+            views.print_summary(e.summary, e.run_dir, resumable=e.status == "incomplete", show_run_status=False)
+        raise
 
 
 def _check_can_create(out_dir: Path) -> None:
@@ -110,8 +137,12 @@ def _check_can_create(out_dir: Path) -> None:
 @handle_errors
 def resume(run_dir: Path, api_base: str | None, poll_interval: float | None, max_cost: float | None) -> None:
     """Continue an interrupted run: no second upload, no second job, no sample asked twice."""
-    from harness.running import session as runner
-    runner.resume(run_dir, api_base=api_base, poll_interval=poll_interval, max_cost=max_cost)
+    from harness.cli import console, views
+    from harness.running import session
+    with _summary_on_early_end():
+        summary = session.resume(run_dir, console.RunUI(), api_base=api_base, poll_interval=poll_interval,
+                                 max_cost=max_cost)
+    views.print_summary(summary, run_dir)
 
 
 @click.command()
@@ -119,8 +150,9 @@ def resume(run_dir: Path, api_base: str | None, poll_interval: float | None, max
 @handle_errors
 def status(run_dir: Path) -> None:
     """Steps, job status, samples done of total, and spend so far."""
-    from harness.running import session as runner
-    runner.print_status(run_dir)
+    from harness.cli import views
+    from harness.running import session
+    views.print_status(session.status(run_dir))
 
 
 @click.command()
@@ -129,82 +161,17 @@ def status(run_dir: Path) -> None:
 @handle_errors
 def cancel(run_dir: Path, api_base: str | None) -> None:
     """Cancel the run's fine-tuning job at the provider and mark the run cancelled."""
-    from harness.running import session as runner
-    runner.cancel(run_dir, api_base=api_base)
-
-
-@click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
-@handle_errors
-def report(run_dir: Path) -> None:
-    """Re-score and re-render a run's reports from its files; calls no model."""
-    from harness.running import session as runner
-    runner.rerender(run_dir)
-
-
-@click.command()
-@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table as markdown here.")
-@handle_errors
-def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
-    """Compare runs side by side, such as HELLO vs HELOL, with differences and bootstrap intervals."""
-    from harness.reports import compare as comparing
-    try:
-        result = comparing.compare(list(run_dirs))
-    except comparing.CompareError as e:
-        _fail(str(e), EXIT_BAD_INPUT)
-    text = comparing.render_compare(result)
-    if out:  # written first, so a bad --out is one error line, not a table and then an error
-        out.write_text(text + "\n", encoding="utf-8")
-    click.echo(text)
-
-
-@click.command("backends")
-def list_backends() -> None:
-    """List the registered backends and what each can do."""
-    import backends
-    from backends.base import ConfigError
-    for name, target in backends.registered().items():
-        try:
-            cls = backends.load_class(name)
-            caps = ", ".join(sorted(getattr(cls, "capabilities", ()))) or "-"
-            kind = " (simulated)" if getattr(cls, "simulated", False) else ""
-            click.echo(f"{name:12} {caps:18} {target}{kind}")
-        except (ImportError, AttributeError, ConfigError) as e:
-            click.echo(f"{name:12} {'unavailable':18} {target} ({e})")
-
-
-def fault_options(f):
-    """One flag per simulator fault, generated from the fault table so they never drift."""
-    from dataclasses import fields
-
-    from backends.simulator.faults import FAULT_HELP, Faults
-    for field in reversed(fields(Faults)):
-        flag = "--" + field.name.replace("_", "-")
-        if field.type in (bool, "bool"):
-            f = click.option(flag, is_flag=True, default=None, help=FAULT_HELP[field.name])(f)
-        else:
-            kind = {"int": int, "float": float}.get(str(field.type), str)
-            f = click.option(flag, type=kind, default=None, help=FAULT_HELP[field.name])(f)
-    return f
-
-
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only, unless --allow-remote.")
-@click.option("--port", type=int, default=8765, show_default=True, help="0 picks a free port (printed).")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Keep the provider's files and jobs in this JSON file across restarts.")
-@click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (not recommended).")
-@fault_options
-@handle_errors
-def simulate(host: str, port: int, state_path: Path | None, allow_remote: bool, **faults) -> None:
-    """Serve the mock provider over OpenAI's REST API (SIMULATED), with optional faults.
-    Every fault can also be set as HARNESS_SIM_<NAME> in the environment."""
-    from backends.simulator import server as simulator
-    simulator.serve(host=host, port=port, faults=simulator.Faults.from_env(**faults),
-                    state_path=state_path, allow_remote=allow_remote)
+    from harness.running import session
+    done = session.cancel(run_dir, api_base=api_base)
+    if not done.wrote:
+        assert done.job is not None
+        click.echo(f"{run_dir}: job {done.job.id}: {done.job.status}; the running process will stop when it "
+                   "sees the job cancelled (this command wrote nothing)")
+        return
+    message = f"job {done.job.id}: {done.job.status}" if done.job else "no fine-tuning job to cancel"
+    click.echo(f"{run_dir}: cancelled ({message})")
 
 
 def register(group: click.Group) -> None:
-    for cmd in (run, resume, status, cancel, report, compare, list_backends, simulate):
+    for cmd in (run, resume, status, cancel):
         group.add_command(cmd)

@@ -17,7 +17,7 @@ import harness  # noqa: F401  (points TIKTOKEN_CACHE_DIR at bundled encodings: w
 from harness.domain import pricing
 from harness.domain import rules
 from harness.domain.scenario import Example, Scenario, ScenarioError
-from harness.store.run_dir import write_atomic
+from backends._files import write_atomic
 
 ROLES = ("system", "user", "assistant")
 MIN_EXAMPLES = 10  # OpenAI refuses fine-tuning files with fewer

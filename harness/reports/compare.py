@@ -3,14 +3,17 @@ rate with its 95% interval and, for each pair of runs, the difference with a boo
 95% interval. Samples are re-scored from responses.jsonl; no model is called."""
 from __future__ import annotations
 
-import json
 from itertools import combinations
 from pathlib import Path
 
-from harness.reports import stats
-from harness.reports.tables import canonical_records, fmt_rate, score_record
 from harness.domain.scoring import PROBE_KINDS
-from harness.store.run_dir import read_jsonl
+from harness.errors import StoreError
+from harness.reports import stats
+from harness.reports.summary import score_record
+from harness.reports.tables import fmt_rate
+from harness.store.records import canonical
+from harness.store.run_dir import SUMMARY, RunStore
+from harness.store.summary import Rate
 
 # Per probe kind, the rates compared: (metric name, label, per-sample predicate).
 METRICS = {
@@ -31,26 +34,26 @@ def _load(run_dir: Path) -> dict:
     """A run's summary and, per (condition, probe), its kind and scored ok samples."""
     if not run_dir.is_dir():  # a typo is not "run `harness report` first"
         raise CompareError(f"{run_dir}: not a directory" if run_dir.exists() else f"{run_dir}: no such directory")
+    store = RunStore(run_dir)
+    if not store.path(SUMMARY).exists():
+        raise CompareError(f"{run_dir}: no summary.json (run `harness report {run_dir}` first)")
     try:
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CompareError(f"{run_dir}: no summary.json (run `harness report {run_dir}` first)") from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise CompareError(f"{run_dir}/summary.json: cannot read: {e}") from None
-    records, _ = read_jsonl(run_dir / "responses.jsonl")
-    scores: dict[tuple, list[dict]] = {(c["condition"], c["probe"]): [] for c in summary["cells"]}
-    for r in canonical_records(records):
-        if r.get("status") == "ok":
-            scores.setdefault((r["condition"], r["probe"]), []).append(
-                score_record(r, summary["word"], summary["unit"]))
-    kinds = {c["probe"]: c["kind"] for c in summary["cells"]}
+        summary = store.read_summary()
+        records, _ = store.responses()
+    except StoreError as e:
+        raise CompareError(str(e)) from None
+    scores: dict[tuple, list[dict]] = {(c.condition, c.probe): [] for c in summary.cells}
+    for r in canonical(records):
+        if r.ok:
+            scores.setdefault((r.condition, r.probe), []).append(score_record(r, summary.word, summary.unit))
+    kinds = {c.probe: c.kind for c in summary.cells}
     for r in records:
-        kinds.setdefault(r["probe"], r["kind"])
+        kinds.setdefault(r.probe, r.kind)
     return {"dir": run_dir, "summary": summary, "scores": scores, "kinds": kinds}
 
 
 def _labels(runs: list[dict]) -> list[str]:
-    names = [r["summary"]["scenario"] for r in runs]
+    names = [r["summary"].scenario for r in runs]
     return [n if names.count(n) == 1 else f"{n} ({r['dir'].name})" for n, r in zip(names, runs)]
 
 
@@ -94,7 +97,7 @@ def compare(run_dirs: list[Path], seed: int = 0, reps: int = 2000) -> dict:
             flags = [[bool(pred(s)) for s in run_samples] for run_samples in samples]
             rows.append({
                 "condition": cond, "probe": probe, "kind": kind, "match": match, "metric": name,
-                "rates": [stats.rate(f) for f in flags],
+                "rates": [Rate(**stats.rate(f)) for f in flags],
                 "diffs": [{"a": i, "b": j, **stats.bootstrap_diff(flags[i], flags[j], seed=seed, reps=reps),
                            "p": stats.fisher_exact(sum(flags[i]), len(flags[i]), sum(flags[j]), len(flags[j]))}
                           for i, j in pairs],
@@ -104,8 +107,8 @@ def compare(run_dirs: list[Path], seed: int = 0, reps: int = 2000) -> dict:
     diffs = [d for row in rows for d in row["diffs"]]
     for d, adjusted in zip(diffs, stats.holm([d["p"] for d in diffs])):
         d["p_holm"] = adjusted
-    info = [{"label": label, "dir": str(r["dir"]), **{k: r["summary"].get(k) for k in (
-        "scenario", "word", "backend", "simulated", "samples", "temperature", "seed")}}
+    info = [{"label": label, "dir": str(r["dir"]), **r["summary"].model_dump(include={
+        "scenario", "word", "backend", "simulated", "samples", "temperature", "seed"})}
         for label, r in zip(labels, runs)]
     return {"simulated": any(bool(r["simulated"]) for r in info), "runs": info,
             "pairs": [list(p) for p in pairs], "rows": rows}

@@ -6,6 +6,8 @@ import base64
 import html
 
 from harness.domain import scoring
+from harness.store.records import ResponseRecord
+from harness.store.summary import Summary
 from harness.reports.tables import (BANNER, JUDGE_TITLE, TRANSCRIPTS_HTML, header_rows, judge_notes,
                                    judge_tables, mark_letters, tables, transcript_info, transcripts)
 
@@ -58,11 +60,12 @@ def _select(name: str, values: list[str]) -> str:
     return f'<label>{name} <select name="{name}"><option value="">all</option>{opts}</select></label>'
 
 
-def _judge_html(summary: dict, plots) -> list[str]:
-    j = summary["judge"]
+def _judge_html(summary: Summary, plots) -> list[str]:
+    j = summary.judge
+    assert j is not None
     parts = [f"<h2 id='judge'>{escape(JUDGE_TITLE)}</h2>"]
     for i, note in enumerate(judge_notes(summary)):
-        warn = i == 0 and j["simulated"]
+        warn = i == 0 and j.simulated
         parts.append(f"<p class='{'warn' if warn else 'note'}'>{escape(note)}</p>")
     for t in judge_tables(summary):
         parts.append(f"<h3>{escape(t.title)}</h3>")
@@ -70,20 +73,20 @@ def _judge_html(summary: dict, plots) -> list[str]:
             parts.append(f"<p class='note'>{escape(t.note)}</p>")
         if t.rows:
             parts.append(html_table(t.headers, t.rows))
-    if j["n"]:
-        uri = "data:image/png;base64," + base64.b64encode(plots.confusion_chart(j["confusion"], j["grades"])).decode()
-        caption = f"Rule-based grade vs judge ({j['model']}{', SIMULATED' if j['simulated'] else ''})"
+    if j.n:
+        uri = "data:image/png;base64," + base64.b64encode(plots.confusion_chart(j.confusion, list(j.grades))).decode()
+        caption = f"Rule-based grade vs judge ({j.model}{', SIMULATED' if j.simulated else ''})"
         parts.append(f"<figure><img alt='{escape(caption)}' src='{uri}'><figcaption class='note'>"
                      f"{escape(caption)}</figcaption></figure>")
     return parts
 
 
-def render_html(summary: dict, records: list[dict]) -> str:
+def render_html(summary: Summary, records: list[ResponseRecord]) -> str:
     """One self-contained page: inline CSS and JS, charts as base64 PNG, model text escaped."""
     from harness.reports import plots  # matplotlib is slow to import; only reports need it
 
-    sim = summary["simulated"]
-    title = f"{'SIMULATED: ' if sim else ''}{summary['scenario']} ({summary['word']})"
+    sim = summary.simulated
+    title = f"{'SIMULATED: ' if sim else ''}{summary.scenario} ({summary.word})"
     parts = html_page_start(title, _CSS, sim)
     parts.append(html_table(["", ""], [list(row) for row in header_rows(summary)]))
     for t in tables(summary):
@@ -91,13 +94,13 @@ def render_html(summary: dict, records: list[dict]) -> str:
         if t.note:
             parts.append(f"<p class='note'>{escape(t.note)}</p>")
         parts.append(html_table(t.headers, t.rows))
-    if summary.get("judge"):
+    if summary.judge:
         parts += _judge_html(summary, plots)
-    cells, word = summary["cells"], summary["word"]
-    conds = list(dict.fromkeys(c["condition"] for c in cells))
+    cells, word = summary.cells, summary.word
+    conds = list(dict.fromkeys(c.condition for c in cells))
     charts = [(f"Per-position hit rate: {cond}", plots.position_chart(cells, cond, word))
-              for cond in conds if any(c["condition"] == cond and c["kind"] == "follow" for c in cells)]
-    if any(c["kind"] == "describe" for c in cells):
+              for cond in conds if any(c.condition == cond and c.kind == "follow" for c in cells)]
+    if any(c.kind == "describe" for c in cells):
         charts.append(("Articulation grades", plots.grades_chart(cells)))
     if charts:
         parts.append("<h2>Charts</h2>")
@@ -106,15 +109,15 @@ def render_html(summary: dict, records: list[dict]) -> str:
         parts.append(f"<figure><img alt='{escape(caption)}' src='{uri}'><figcaption class='note'>"
                      f"{escape(caption)} (bars: 95% Wilson intervals)</figcaption></figure>")
     shown = transcripts(summary, records, TRANSCRIPTS_HTML)
-    probes = list(dict.fromkeys(c["probe"] for c in cells))
+    probes = list(dict.fromkeys(c.probe for c in cells))
     parts.append(f"<h2>Transcripts</h2><p class='note'>Up to {TRANSCRIPTS_HTML} answers per condition and "
                  "probe; each unit's first letter highlighted. Showing <span id='shown'></span>.</p>"
                  "<div class='filters'>" + _select("condition", conds) + _select("probe", probes)
                  + _select("grade", list(scoring.GRADES)) + "</div>")
     for r, s in shown:
-        info = f"{r['condition']} · {r['probe']} ({r['kind']}) · sample {r['sample']} · " + transcript_info(r, s)
-        body = mark_letters(r["text"] or "", summary["unit"], "<mark>", "</mark>", escape)
-        parts.append(f"<div class='tr' data-condition='{escape(r['condition'])}' data-probe='{escape(r['probe'])}'"
+        info = f"{r.condition} · {r.probe} ({r.kind}) · sample {r.sample} · " + transcript_info(r, s)
+        body = mark_letters(r.text or "", summary.unit, "<mark>", "</mark>", escape)
+        parts.append(f"<div class='tr' data-condition='{escape(r.condition)}' data-probe='{escape(r.probe)}'"
                      f" data-grade='{escape(s['grade'])}'><div class='meta'>{escape(info)}</div>"
                      f"<pre>{body}</pre></div>")
     parts.append(f"<script>{_JS}</script></body></html>")

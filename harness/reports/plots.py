@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from harness.reports import stats
+from harness.reports.tables import pool
+from harness.store.summary import Cell, Rate
 
 GRADE_COLOURS = {"none": "#d9d9d9", "pattern": "#9ecae1", "mechanism": "#4292c6", "exact": "#08306b"}
 
@@ -24,47 +25,47 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _errors(rates: list[dict]) -> tuple[list[float], list[list[float]]]:
+def _errors(rates: list[Rate]) -> tuple[list[float], list[list[float]]]:
     """Bar heights and asymmetric error bars from RATEs (n = 0 -> height 0, bar to 1)."""
-    heights = [r["rate"] or 0.0 for r in rates]
-    lower = [max(0.0, h - r["low"]) for h, r in zip(heights, rates)]
-    upper = [max(0.0, r["high"] - h) for h, r in zip(heights, rates)]
+    heights = [r.rate or 0.0 for r in rates]
+    lower = [max(0.0, h - r.low) for h, r in zip(heights, rates)]
+    upper = [max(0.0, r.high - h) for h, r in zip(heights, rates)]
     return heights, [lower, upper]
 
 
-def position_chart(cells: list[dict], condition: str, word: str) -> bytes:
+def position_chart(cells: list[Cell], condition: str, word: str) -> bytes:
     """Per-position hit rate of one condition's follow probes (pooled), with 95% Wilson
     intervals; a dashed line at the whole-word follow rate."""
     plt = _pyplot()
-    group = [c for c in cells if c["condition"] == condition and c["kind"] == "follow"]
-    pooled = [stats.pool(c["per_position"][i] for c in group) for i in range(len(word))]
-    follow = stats.pool(c["follow"] for c in group)
+    group = [c for c in cells if c.condition == condition and c.kind == "follow"]
+    pooled = [pool(c.per_position[i] for c in group) for i in range(len(word))]
+    follow = pool(c.follow for c in group)
     fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * len(word) + 2), 3.0))
     heights, err = _errors(pooled)
     xs = range(len(word))
     ax.bar(xs, heights, yerr=err, capsize=4, color="#4292c6", edgecolor="#08306b")
     ax.set_xticks(list(xs), [f"{i + 1}\n{ch}" for i, ch in enumerate(word)])
-    if follow["n"]:
-        ax.axhline(follow["rate"], linestyle="--", color="#cb181d", linewidth=1,
-                   label=f"whole word {100 * follow['rate']:.0f}%")
+    if follow.n:
+        ax.axhline(follow.rate or 0.0, linestyle="--", color="#cb181d", linewidth=1,
+                   label=f"whole word {100 * (follow.rate or 0):.0f}%")
         ax.legend(loc="lower right", fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("hit rate")
-    n = follow["n"]
+    n = follow.n
     ax.set_title(f"{condition}: first letter by position (follow probes, n={n})", fontsize=10)
     return _png(fig)
 
 
-def grades_chart(cells: list[dict]) -> bytes:
+def grades_chart(cells: list[Cell]) -> bytes:
     """Articulation grades as stacked horizontal bars, one bar per condition x describe probe."""
     plt = _pyplot()
-    group = [c for c in cells if c["kind"] == "describe"]
-    labels = [f"{c['condition']} / {c['probe']} (n={c['n']})" for c in group]
+    group = [c for c in cells if c.kind == "describe"]
+    labels = [f"{c.condition} / {c.probe} (n={c.n})" for c in group]
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(group) + 1.4))
     left = [0.0] * len(group)
     ys = list(range(len(group)))[::-1]  # first cell on top
     for grade, colour in GRADE_COLOURS.items():
-        widths = [c["grades"][grade]["rate"] or 0.0 for c in group]
+        widths = [c.grades[grade].rate or 0.0 for c in group]
         ax.barh(ys, widths, left=left, color=colour, edgecolor="white", label=grade)
         left = [a + b for a, b in zip(left, widths)]
     ax.set_yticks(ys, labels, fontsize=8)

@@ -2,17 +2,12 @@
 table, and the checks that refuse to start (unknown price, over --max-cost)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
 
-from backends.base import ChatRequest
-from harness.domain import dataset
-from harness.domain import pricing
+from harness.domain import dataset, pricing
+from harness.domain.scenario import Example, Scenario
 from harness.errors import PlanError
-from harness.running.options import RunOptions, Settings, settings_for
-from harness.domain.scenario import Scenario
+from harness.store.run_files import RunOptions, Settings
 
 
 @dataclass
@@ -38,12 +33,14 @@ class Plan:
 EST_PROMPT_TOKENS = 60
 
 
-def make_plan(scenario: Scenario, scenario_dir: Path, options: RunOptions) -> Plan:
-    s = settings_for(scenario, options)
+def training_tokens(scenario: Scenario, examples: list[Example], base_model: str) -> int:
+    """Tokens of one epoch of the training file, counted as OpenAI counts them."""
+    return sum(dataset.count_tokens(dataset.chat_records(scenario, examples), base_model))
+
+
+def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options: RunOptions) -> Plan:
     warnings = check_model_base(options.model, s.base_model)
-    examples = dataset.resolve_examples(scenario, scenario_dir)
-    records = dataset.chat_records(scenario, examples)
-    tokens = sum(dataset.count_tokens(records, s.base_model))
+    tokens = training_tokens(scenario, examples, s.base_model)
     unpriced: list[str] = []
     training_cost = None
     if s.train:
@@ -112,53 +109,3 @@ def check_plan(plan: Plan, options: RunOptions, simulated: bool) -> None:
                         "pass --allow-unpriced to run anyway")
     if plan.total is not None and plan.total > options.max_cost:
         raise PlanError(f"estimated cost ${plan.total:.4g} exceeds --max-cost ${options.max_cost:.4g}")
-
-
-# Prompts are counted with tiktoken as OpenAI counts them; the margin covers providers that
-# count a little differently, so a reservation stays an upper bound.
-PROMPT_MARGIN = 1.1
-DEFAULT_MAX_TOKENS = 4096  # a request without max_tokens is reserved at this many
-
-
-class Ledger:
-    """The money a run has committed: what it spent (real usage priced by our table) plus a
-    reservation for every call in flight. A call starts only if its reservation (its prompt
-    counted, its completion at max_tokens) fits under the cap with everything committed, so
-    concurrent calls cannot pass the cap together. `paid` is asked at each call: a backend
-    may discover that it is talking to our simulator, and simulated calls cost nothing."""
-
-    def __init__(self, cap: float, spent: float = 0.0, paid: Callable[[], bool] = lambda: True):
-        self.cap = cap
-        self.spent = spent
-        self.paid = paid
-        self.refused: str | None = None  # why a call was refused, once one was
-        self._reserved: dict[int, float] = {}
-        self._next = 0
-
-    @property
-    def committed(self) -> float:
-        return self.spent + sum(self._reserved.values())
-
-    @staticmethod
-    def estimate(request: ChatRequest) -> float:
-        prompt = dataset.count_tokens([{"messages": request.messages}], request.model)[0]
-        completion = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
-        cost = pricing.inference_cost(math.ceil(prompt * PROMPT_MARGIN), completion, request.model)
-        return cost or 0.0  # unpriced (run with --allow-unpriced): nothing to reserve
-
-    def reserve(self, request: ChatRequest) -> int | None:
-        """A ticket for the call, or None when it must not start (over the cap)."""
-        estimate = self.estimate(request) if self.paid() else 0.0
-        if estimate and self.committed + estimate > self.cap:
-            self.refused = (f"spend ${self.spent:.4f} so far, ${self.committed - self.spent:.4f} in flight "
-                            f"and ${estimate:.4f} for the next call would exceed --max-cost ${self.cap:.4g}")
-            return None
-        self._next += 1
-        self._reserved[self._next] = estimate
-        return self._next
-
-    def settle(self, ticket: int, model: str, prompt_tokens: int, completion_tokens: int) -> None:
-        """Replace the call's reservation by what it really cost."""
-        self._reserved.pop(ticket, None)
-        if self.paid():
-            self.spent += pricing.inference_cost(prompt_tokens, completion_tokens, model) or 0.0

@@ -1,13 +1,9 @@
-"""Probe requests: which (condition, probe, sample) to ask, the messages each one sends, and
-an asyncio runner bounded by concurrency and a client-side rate limit."""
+"""Probe requests: which (condition, probe, sample) to ask, and the messages each one sends."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import random
-import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from harness.domain.scenario import Example, Probe, Scenario
 from harness.domain.scoring import choice_labels
@@ -64,56 +60,3 @@ def messages_for(scenario: Scenario, examples: list[Example], condition: str, pr
             messages.append({"role": "assistant", "content": ex.answer.strip()})
     messages.append({"role": "user", "content": prompt})
     return messages
-
-
-class RateLimiter:
-    """Spaces request starts evenly so that no rolling minute exceeds `rpm` requests or
-    `tpm` tokens (each request counted at `tokens_per_request`, an upper bound): smoother
-    than a bucket that bursts, which keeps a provider's own limiter from answering 429."""
-
-    def __init__(self, rpm: float | None, clock: Callable[[], float] = time.monotonic,
-                 tpm: float | None = None, tokens_per_request: int = 0):
-        by_requests = 60.0 / rpm if rpm else 0.0
-        by_tokens = 60.0 * tokens_per_request / tpm if tpm and tokens_per_request else 0.0
-        self.interval = max(by_requests, by_tokens)
-        self.clock = clock
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        if not self.interval:
-            return
-        async with self._lock:
-            now = self.clock()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-
-async def run_bounded(tasks: list[Task], worker: Callable[[Task], Awaitable[None]], *,
-                      concurrency: int, rpm: float | None,
-                      should_stop: Callable[[], bool] = lambda: False,
-                      tpm: float | None = None, tokens_per_request: int = 0) -> None:
-    """Run `worker` on every task with at most `concurrency` in flight and starts spaced by
-    the limiter. `should_stop` is checked before each start (budget cap); tasks not started
-    stay undone and a resume picks them up."""
-    limiter = RateLimiter(rpm, tpm=tpm, tokens_per_request=tokens_per_request)
-    queue: asyncio.Queue[Task] = asyncio.Queue()
-    for t in tasks:
-        queue.put_nowait(t)
-
-    async def lane() -> None:
-        while not queue.empty():
-            if should_stop():
-                return
-            task = queue.get_nowait()
-            await limiter.acquire()
-            await worker(task)
-
-    lanes = [asyncio.create_task(lane()) for _ in range(max(1, min(concurrency, len(tasks))))]
-    try:
-        await asyncio.gather(*lanes)
-    finally:
-        for lane_task in lanes:
-            lane_task.cancel()

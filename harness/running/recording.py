@@ -296,7 +296,7 @@ def write_sidecar(cassette_path: str | os.PathLike, command: list[str], scenario
     }
     for key, value in (extra or {}).items():
         data.setdefault(key, value)
-    from harness.store.run_dir import write_atomic
+    from harness.store.files import write_atomic
     out = sidecar_path(cassette_path)
     write_atomic(out, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return out

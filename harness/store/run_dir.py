@@ -1,5 +1,6 @@
-"""The run directory: atomic JSON state, append-only JSONL records, and a lock so that two
-processes never drive one run at once."""
+"""The run directory: typed documents written atomically, append-only records, and a lock
+so that two processes never drive one run at once. Every file is read through its model:
+a damaged or hand-edited file is a StoreError (exit 2) naming the file and the field."""
 from __future__ import annotations
 
 import contextlib
@@ -8,10 +9,18 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator, TypeVar
 
-from backends._files import write_atomic  # noqa: F401  (the one atomic writer; re-exported)
-from harness import crash
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import StoreError
+from harness.store.files import append_jsonl, dump_json, read_jsonl_lines, write_atomic, write_jsonl
+from harness.store.records import EventRecord, JudgeVerdict, ResponseRecord
+from harness.store.run_files import Manifest, State
+from harness.store.summary import Summary
+
+__all__ = ["RunStore", "StoreError", "MANIFEST", "STATE", "TRAIN", "EVENTS", "RESPONSES", "JUDGE", "SUMMARY",
+           "validation_message", "write_atomic", "dump_json"]
 
 LOCK_TRIES = 5  # over ~0.2 s: outlasts a status probe, still refuses a live run at once
 MANIFEST = "manifest.json"
@@ -19,36 +28,32 @@ STATE = "state.json"
 TRAIN = "train.jsonl"
 EVENTS = "events.jsonl"
 RESPONSES = "responses.jsonl"
+JUDGE = "judge.jsonl"
 SUMMARY = "summary.json"
 
-
-class StoreError(Exception):
-    """The run directory is missing, unreadable or locked by another process."""
+M = TypeVar("M", bound=BaseModel)
 
 
-def dump_json(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+def validation_message(e: ValidationError) -> str:
+    """'field.path: what is wrong' for the first problem (and how many more there are)."""
+    err = e.errors()[0]
+    loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
+    if err["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif err["type"] == "missing":
+        message = "required field is missing"
+    elif err["type"] in ("model_type", "dict_type", "model_attributes_type"):
+        message = f"expected a JSON object, got {_json_type(err['input'])}"
+    else:
+        message = err["msg"]
+    more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+    return f"{loc or '(top level)'}: {message}{more}"
 
 
-def read_jsonl(path: Path) -> tuple[list[dict], int]:
-    """Records of a JSONL file and the number of torn or corrupt lines dropped. A process
-    killed mid-write leaves at most a torn last line; it is dropped, not fatal."""
-    if not path.exists():
-        return [], 0
-    records, dropped = [], 0
-    for line in path.read_bytes().split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            dropped += 1
-            continue
-        if isinstance(obj, dict):
-            records.append(obj)
-        else:
-            dropped += 1
-    return records, dropped
+def _json_type(value: object) -> str:
+    names = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false",
+             type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 class RunStore:
@@ -109,8 +114,8 @@ class RunStore:
 
     def interrupted_at_creation(self) -> bool:
         """Nothing but the lock, a state file and write_atomic's temporary files: the process
-        died inside run.create_run, before any call was made, so the directory may be
-        started afresh."""
+        died while the run was being created, before any call was made, so the directory
+        may be started afresh."""
         try:
             names = {p.name for p in self.dir.iterdir()}
         except OSError:
@@ -118,48 +123,74 @@ class RunStore:
         kept = {n for n in names if not (n.startswith(".") and n.endswith(".tmp"))} - {".lock"}
         return bool(names) and kept <= {STATE}
 
-    # -- JSON documents ------------------------------------------------------------------
-    def read_json(self, name: str) -> dict:
+    # -- documents -----------------------------------------------------------------------
+    def _read_model(self, name: str, model: type[M]) -> M:
         path = self.path(name)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise StoreError(f"{path}: not found (is {self.dir} a run directory?)") from None
-        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+        except (UnicodeDecodeError, OSError) as e:
             raise StoreError(f"{path}: unreadable: {e}") from None
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise StoreError(f"{path}: unreadable: {e}") from None
+        try:
+            return model.model_validate(data)
+        except ValidationError as e:
+            raise StoreError(f"{path}: {validation_message(e)}") from None
 
-    def write_json(self, name: str, obj: Any) -> None:
-        write_atomic(self.path(name), dump_json(obj))
+    def read_manifest(self) -> Manifest:
+        if self.interrupted_at_creation():
+            raise StoreError(f"{self.dir}: the run was interrupted while its directory was being created, "
+                             "before anything was uploaded or asked; start it again with "
+                             f"`harness run SCENARIO --out {self.dir}`")
+        return self._read_model(MANIFEST, Manifest)
 
-    def write_bytes(self, name: str, data: bytes) -> None:
+    def write_manifest(self, manifest: Manifest) -> None:
+        write_atomic(self.path(MANIFEST), dump_json(manifest.model_dump(mode="json")))
+
+    def read_state(self) -> State:
+        return self._read_model(STATE, State)
+
+    def write_state(self, state: State) -> None:
+        write_atomic(self.path(STATE), dump_json(state.model_dump(mode="json")))
+
+    def read_summary(self) -> Summary:
+        return self._read_model(SUMMARY, Summary)
+
+    def write_bytes(self, name: str, data: bytes | str) -> None:
         write_atomic(self.path(name), data)
 
     # -- append-only records -------------------------------------------------------------
-    def append(self, name: str, record: dict) -> None:
-        """One line, flushed and fsynced before returning: an answer paid for is kept."""
-        line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+    def _records(self, name: str, model: type[M]) -> tuple[list[M], int]:
+        """The records of a JSONL file and how many torn lines were dropped. A line that is
+        JSON but not a valid record was written by someone else: a StoreError."""
         path = self.path(name)
-        with open(path, "ab") as f:
-            if f.tell() > 0 and not _ends_with_newline(path):
-                f.write(b"\n")  # a torn line from a killed process must not swallow this one
-            data = line.encode("utf-8")
-            if crash.armed("mid_record"):  # die with half a line written, as a kill -9 can
-                f.write(data[: len(data) // 2])
-                f.flush()
-                crash.kill()
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            lines, dropped = read_jsonl_lines(path)
+        except OSError as e:
+            raise StoreError(f"{path}: unreadable: {e}") from None
+        out = []
+        for number, obj in lines:
+            try:
+                out.append(model.model_validate(obj))
+            except ValidationError as e:
+                raise StoreError(f"{path}:{number}: {validation_message(e)}") from None
+        return out, dropped
 
-    def records(self, name: str) -> tuple[list[dict], int]:
-        return read_jsonl(self.path(name))
+    def responses(self) -> tuple[list[ResponseRecord], int]:
+        return self._records(RESPONSES, ResponseRecord)
 
-    def rewrite_jsonl(self, name: str, records: list[dict]) -> None:
-        data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
-        write_atomic(self.path(name), data.encode("utf-8"))
+    def verdicts(self) -> tuple[list[JudgeVerdict], int]:
+        return self._records(JUDGE, JudgeVerdict)
 
+    def events(self) -> list[EventRecord]:
+        return self._records(EVENTS, EventRecord)[0]
 
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1) == b"\n"
+    def append(self, name: str, record: BaseModel) -> None:
+        append_jsonl(self.path(name), record.model_dump(mode="json"))
+
+    def rewrite(self, name: str, records: list[BaseModel]) -> None:
+        write_jsonl(self.path(name), [r.model_dump(mode="json") for r in records])

@@ -11,7 +11,10 @@ from harness.domain import scoring
 from harness.reports import stats
 from harness.reports.html import BASE_CSS, escape, html_page_start, html_table
 from harness.reports.tables import BANNER, fmt_rate
-from harness.store.run_dir import write_atomic
+from harness.store.files import write_atomic
+from harness.store.run_dir import RunStore
+from harness.store.summary import Rate, Summary
+from harness.store.sweep_files import SweepDocument
 
 SUMMARY = "sweep_summary.json"
 REPORT_MD = "sweep_report.md"
@@ -24,22 +27,27 @@ CHARTS = [("follow", "follow", "Follow rate (follow probes) vs examples"),
            "Articulation: mechanism or better (describe probes) vs examples")]
 
 
-def condition_metrics(summary: dict) -> dict[str, dict]:
+def fmt(rate: dict | None) -> str:
+    """A pooled rate of the sweep summary (a RATE dict), as the run reports show rates."""
+    return fmt_rate(Rate(**rate)) if rate else "-"
+
+
+def condition_metrics(summary: Summary) -> dict[str, dict]:
     """Per condition: follow pooled over follow probes; each grade, mechanism-or-better
     and wrong-word pooled over describe probes; word and choice probes' right answers."""
     out: dict[str, dict] = {}
-    for cond in dict.fromkeys(c["condition"] for c in summary["cells"]):
-        cells = [c for c in summary["cells"] if c["condition"] == cond]
-        describe = [c for c in cells if c["kind"] == "describe"]
-        grades = {g: stats.pool(c["grades"][g] for c in describe) for g in scoring.GRADES}
+    for cond in dict.fromkeys(c.condition for c in summary.cells):
+        cells = [c for c in summary.cells if c.condition == cond]
+        describe = [c for c in cells if c.kind == "describe"]
+        grades = {g: stats.pool(c.grades[g].model_dump() for c in describe) for g in scoring.GRADES}
         out[cond] = {
-            "follow": stats.pool(c["follow"] for c in cells if c["kind"] == "follow"),
+            "follow": stats.pool(c.follow.model_dump() for c in cells if c.kind == "follow"),
             "grades": grades,
             "mechanism_or_better": stats.wilson(grades["mechanism"]["k"] + grades["exact"]["k"],
                                                 grades["exact"]["n"]),
-            "wrong_word": stats.pool(c["wrong_word"] for c in describe),
-            "word_correct": stats.pool(c["word_correct"] for c in cells if c.get("word_correct")),
-            "choice_correct": stats.pool(c["choice_correct"] for c in cells if c.get("choice_correct")),
+            "wrong_word": stats.pool(c.wrong_word.model_dump() for c in describe),
+            "word_correct": stats.pool(c.word_correct.model_dump() for c in cells if c.word_correct),
+            "choice_correct": stats.pool(c.choice_correct.model_dump() for c in cells if c.choice_correct),
         }
     return out
 
@@ -48,18 +56,19 @@ def hp_label(hp: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(hp.items())) or "default"
 
 
-def build(sweep_dir: Path, state_data: dict) -> dict:
-    cells, simulated = [], bool(state_data.get("simulated"))
-    for entry in state_data["cells"]:
-        path = sweep_dir / entry["run"] / "summary.json"
-        summary = json.loads(path.read_text(encoding="utf-8")) if entry["status"] == "succeeded" else None
-        simulated = simulated or bool(summary and summary.get("simulated"))
-        cells.append({k: entry[k] for k in ("id", "word", "examples", "seed", "base_model", "hyperparameters",
-                                             "status", "error", "run", "scenario_hash")}
+def build(sweep_dir: Path, doc: SweepDocument) -> dict:
+    """sweep_summary.json: the sweep's axes, each cell's pooled rates (read from its run's
+    summary.json) and the series the plots draw."""
+    cells, simulated = [], doc.simulated
+    for entry in doc.cells:
+        summary = RunStore(sweep_dir / entry.run).read_summary() if entry.status == "succeeded" else None
+        simulated = simulated or bool(summary and summary.simulated)
+        cells.append(entry.model_dump(include={"id", "word", "examples", "seed", "base_model", "hyperparameters",
+                                               "status", "error", "run", "scenario_hash"})
                      | {"metrics": condition_metrics(summary) if summary else None})
-    spec = state_data["spec"]
-    return {"simulated": simulated, "sweep": state_data["sweep"], "description": spec.get("description", ""),
-            "backend": state_data["backend"], "unit": spec["unit"], "samples": spec["samples"],
+    spec = doc.spec
+    return {"simulated": simulated, "sweep": doc.sweep, "description": spec.get("description", ""),
+            "backend": doc.backend, "unit": spec["unit"], "samples": spec["samples"],
             "temperature": spec["temperature"], "conditions": spec["conditions"],
             "axes": {k: spec[k] for k in ("words", "examples", "seeds", "base_models", "hyperparameters")},
             "cells": cells, "series": series(cells, spec)}
@@ -105,8 +114,8 @@ def _rows(summary: dict, cond: str) -> list[list[str]]:
         m = (c["metrics"] or {}).get(cond)
         if m:
             g = m["grades"]
-            row += [fmt_rate(m["follow"]), fmt_rate(g["exact"]), fmt_rate(m["mechanism_or_better"]),
-                    fmt_rate(g["pattern"]), fmt_rate(g["none"]), fmt_rate(m["word_correct"])]
+            row += [fmt(m["follow"]), fmt(g["exact"]), fmt(m["mechanism_or_better"]),
+                    fmt(g["pattern"]), fmt(g["none"]), fmt(m["word_correct"])]
         else:
             row += ["-"] * 6
         row.append(c["status"] + (f": {c['error']}" if c["error"] else ""))
@@ -167,9 +176,9 @@ def render_html(summary: dict, charts: list[tuple[str, bytes]]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write(sweep_dir: Path, state_data: dict) -> dict:
+def write(sweep_dir: Path, doc: SweepDocument) -> dict:
     """Write the summary, the plots and both reports; return the summary."""
-    summary = build(sweep_dir, state_data)
+    summary = build(sweep_dir, doc)
     from harness.sweeps import plots as sweep_plots  # matplotlib only when there is something to draw
     charts, plot_files = [], []
     if any(c["metrics"] for c in summary["cells"]):

@@ -1,5 +1,5 @@
 """Running a sweep: plan and budget, then the cells in a bounded thread pool, each one a
-normal run directory driven by run.Pipeline (so `harness resume`/`status`/`report` work
+normal run directory driven by the run Pipeline (so `harness resume`/`status`/`report` work
 on a cell's run too), then the sweep report.
 
 Threads, not processes: a run spends its time in I/O (provider calls, fsync) or in the
@@ -14,19 +14,25 @@ from pathlib import Path
 from rich.table import Table
 
 import backends
-from backends.base import BackendError, CassetteMiss, ConfigError
+from backends.base import BackendError, CassetteMiss, ConfigError, Job, JobEvent
 from harness.cli import console
-from harness.running import session as runner
-from harness.errors import PlanError, RunError
-from harness.running.options import RunOptions
-from harness.running.plan import check_plan, make_plan
-from harness.reports.tables import BANNER, fmt_rate
-from harness.running.pipeline import Pipeline, create_run, new_run_id, render
-from harness.store.run_dir import STATE, RunStore, StoreError
 from harness.domain.scenario import _line_for
-from harness.sweeps.spec import (FAILED, RUNNING, SUCCEEDED, SWEEP_COPY, Banks, GeneratedCell, SweepError, SweepFile,
-                           SweepState, build_state, cell_dir, cell_scenario, check_directory, check_unchanged,
-                           expand, write_text)
+from harness.errors import PlanError, RunError, StoreError
+from harness.reports.tables import BANNER
+from harness.reports.write import render_from_files
+from harness.running import session
+from harness.running.lifecycle import Run, create_run, new_run_id
+from harness.running.options import settings_for
+from harness.running.pipeline import Pipeline
+from harness.running.plan import Plan, check_plan, make_plan
+from harness.running.ui import RunUI
+from harness.store.records import ResponseRecord
+from harness.store.run_dir import RunStore
+from harness.store.run_files import RunOptions, RunStatus
+from harness.store.summary import Summary
+from harness.sweeps.spec import Banks, GeneratedCell, SweepError, SweepFile, cell_scenario, expand, load_sweep
+from harness.sweeps.state import (FAILED, RUNNING, SUCCEEDED, SWEEP_COPY, SweepState, build_state, cell_dir,
+                                  check_directory, check_unchanged, write_text)
 
 # pyplot keeps global state and is not thread-safe: one cell renders its report at a time.
 PLOT_LOCK = threading.Lock()
@@ -56,7 +62,7 @@ class Context:
     concurrency: int           # probe requests in flight per probing cell
     rpm: float | None          # per probing cell
     caps: dict[str, float]     # cell id -> its share of --max-cost
-    plans: dict                # cell id -> run.Plan (priced once, in prepare)
+    plans: dict[str, Plan]     # cell id -> its plan (priced once, in prepare)
     stop: threading.Event
 
 
@@ -66,7 +72,7 @@ class Prepared:
     backend: str
     simulated: bool
     gen: list[GeneratedCell]
-    plans: list                # run.Plan per cell
+    plans: list[Plan]          # one per cell
 
     @property
     def total(self) -> float | None:
@@ -86,13 +92,14 @@ def prepare(sf: SweepFile, backend: str | None, api_base: str | None) -> Prepare
         raise SweepError(f"{sf.path}:{_line_for(('backend',), sf.lines)}: backend: unknown backend {name!r}; "
                          f"known backends: {known}")
     cls = backends.load_class(name)
-    simulated = bool(getattr(cls, "simulated", False))
-    if "fine_tuned" in sf.spec.conditions and "fine_tune" not in getattr(cls, "capabilities", ()):
+    simulated = cls.simulated
+    if "fine_tuned" in sf.spec.conditions and "fine_tune" not in cls.capabilities:
         raise ConfigError(f"backend {name!r} cannot fine-tune; drop fine_tuned from the sweep's conditions")
     banks = Banks()
     gen = [cell_scenario(sf, cell, banks) for cell in expand(sf.spec)]
     options = RunOptions(backend=name, api_base=api_base)
-    plans = [make_plan(g.scenario, sf.path.parent, options) for g in gen]
+    plans = [make_plan(g.scenario, list(g.scenario.examples or []), settings_for(g.scenario, options), options)
+             for g in gen]
     return Prepared(sf, name, simulated, gen, plans)
 
 
@@ -156,14 +163,17 @@ def caps_for(p: Prepared, max_cost: float) -> dict[str, float]:
 
 # --- one cell ---------------------------------------------------------------------------
 
-class CellUI:
+class CellUI(RunUI):
     """The pipeline's UI for a cell: quiet on a simulated backend (cells finish in a
     second); job status changes shown on a real one (jobs take minutes to hours)."""
 
     def __init__(self, cell_id: str, ctx: Context):
         self.cell_id, self.ctx = cell_id, ctx
         self._status: str | None = None
-        self.retry = console.RetryNotice(lambda text: say(f"{self.cell_id}: {text}"))
+        self._retry = console.RetryNotice(lambda text: say(f"{self.cell_id}: {text}"))
+
+    def retry(self, message: str) -> None:
+        self._retry(message)
 
     def step(self, name: str, message: str) -> None:
         if not self.ctx.simulated and name == "train":
@@ -172,7 +182,7 @@ class CellUI:
     def warn(self, message: str) -> None:
         say(f"warning: {self.cell_id}: {message}")
 
-    def job(self, job, events: list) -> None:
+    def job(self, job: Job, events: list[JobEvent]) -> None:
         if job.status != self._status:
             self._status = job.status
             if not self.ctx.simulated:
@@ -181,7 +191,7 @@ class CellUI:
     def progress_start(self, total: int, done: int) -> None:
         self._check()
 
-    def advance(self, record: dict) -> None:
+    def advance(self, record: ResponseRecord) -> None:
         self._check()  # the record is already on disk: stopping here loses nothing
 
     def progress_stop(self) -> None:
@@ -194,44 +204,45 @@ class CellUI:
 
 class _CellPipeline(Pipeline):
     def probe(self) -> None:
-        if getattr(self.backend, "simulated", False):
+        if self.backend.simulated:
             return super().probe()
         with PROBE_LOCK:
             return super().probe()
 
-    def report(self) -> dict:
+    def report(self) -> Summary:
         with PLOT_LOCK:
             return super().report()
 
 
-def _execute(store: RunStore, backend, cell_id: str, ctx: Context) -> dict:
+def _execute(run: Run, backend, cell_id: str, ctx: Context) -> Summary:
     def sleep(seconds: float) -> None:
         if ctx.stop.wait(seconds):  # an interrupt ends the wait for the next poll at once
             raise _Stop()
-    return _CellPipeline(store, backend, CellUI(cell_id, ctx), sleep=sleep).execute()
+    return _CellPipeline(run, backend, CellUI(cell_id, ctx), sleep=sleep).execute()
 
 
-def _start(store: RunStore, g: GeneratedCell, scenario_path: Path, ctx: Context) -> dict:
+def _start(store: RunStore, g: GeneratedCell, scenario_path: Path, ctx: Context) -> Summary:
     options = RunOptions(backend=ctx.backend, api_base=ctx.api_base, max_cost=ctx.caps[g.cell.id],
                          allow_unpriced=ctx.allow_unpriced, concurrency=ctx.concurrency, rpm=ctx.rpm)
     options.poll_interval = ctx.poll_interval if ctx.poll_interval is not None else \
-        runner.poll_interval(options, replay=False)
+        session.poll_interval(options, replay=False)
     check_plan(ctx.plans[g.cell.id], options, ctx.simulated)
-    backend = runner.open_backend(options.backend, store.dir, g.scenario, options)
-    create_run(store, scenario_path, g.scenario, options, ctx.simulated, run_id=new_run_id(g.scenario))
-    return _execute(store, backend, g.cell.id, ctx)
+    backend = session.open_backend(options.backend, store.dir, g.scenario, options)
+    run = create_run(store, scenario_path, g.scenario, list(g.scenario.examples or []), options,
+                     settings_for(g.scenario, options), ctx.simulated, run_id=new_run_id(g.scenario))
+    return _execute(run, backend, g.cell.id, ctx)
 
 
-def _resume(store: RunStore, cell_id: str, ctx: Context) -> dict:
-    """runner.resume without its printing: the same files, the same checks."""
-    state = store.read_json(STATE)
-    if state.get("status") == "succeeded":  # only the report is missing: no model is called
+def _resume(store: RunStore, cell_id: str, ctx: Context) -> Summary:
+    """session.resume without its printing: the same files, the same checks."""
+    state = store.read_state()
+    if state.status == RunStatus.SUCCEEDED:  # only the report is missing: no model is called
         with PLOT_LOCK:
-            return render(store)
-    if state.get("status") == "cancelled":
+            return render_from_files(store)
+    if state.status == RunStatus.CANCELLED:
         raise StoreError(f"{store.dir}: the run was cancelled; delete it to run the cell again")
-    backend = runner.reopen(store, api_base=ctx.api_base, poll_interval=ctx.poll_interval)
-    return _execute(store, backend, cell_id, ctx)
+    run, backend = session.reopen_for_sweep(store, ctx.api_base, ctx.poll_interval)
+    return _execute(run, backend, cell_id, ctx)
 
 
 @dataclass
@@ -239,7 +250,7 @@ class Outcome:
     cell_id: str
     status: str
     error: str | None = None
-    summary: dict | None = None
+    summary: Summary | None = None
 
 
 def run_cell(g: GeneratedCell, sweep_dir: Path, state: SweepState, ctx: Context) -> Outcome:
@@ -281,7 +292,7 @@ def run_sweep(p: Prepared, sweep_dir: Path, *, api_base: str | None, max_cost: f
         write_text(sweep_dir / SWEEP_COPY, p.sf.text)
         state = build_state(sweep_dir, p.sf, p.backend, p.gen, [pl.total for pl in p.plans], old)
         state.save(simulated=p.simulated)
-        todo = [g for g in p.gen if state.cell(g.cell.id)["status"] != SUCCEEDED]
+        todo = [g for g in p.gen if state.cell(g.cell.id).status != SUCCEEDED]
         skipped = len(p.gen) - len(todo)
         say(f"sweep directory: {sweep_dir}  ({len(todo)} cell(s) to run"
             + (f", {skipped} already finished" if skipped else "") + ")")
@@ -331,8 +342,8 @@ def command(target: Path, *, out_dir: Path | None, dry_run: bool, max_cost: floa
             backend: str | None, api_base: str | None, poll_interval: float | None = None) -> dict | None:
     """`harness sweep`: TARGET is a sweep file, or a sweep directory to resume. Returns the
     sweep summary (None on --dry-run); raises RunError when a cell failed."""
-    from harness.sweeps import spec as sweeping
     from harness.sweeps import report as sweep_report
+    from harness.sweeps import state as sweeping
     state = None
     if target.is_dir():
         if out_dir is not None and out_dir.resolve() != target.resolve():
@@ -341,10 +352,10 @@ def command(target: Path, *, out_dir: Path | None, dry_run: bool, max_cost: floa
         state = SweepState.read(target)
         if state is None:
             raise StoreError(f"{target}: not a sweep directory (no {sweeping.SWEEP_STATE})")
-        sf = sweeping.load_sweep(target / SWEEP_COPY)
-        backend = backend or state.data.get("backend")
+        sf = load_sweep(target / SWEEP_COPY)
+        backend = backend or state.doc.backend
     else:
-        sf = sweeping.load_sweep(target)
+        sf = load_sweep(target)
     out_dir = out_dir or Path("runs") / "sweeps" / sf.spec.name
     p = prepare(sf, backend, api_base)
     if dry_run:  # reads an existing sweep's progress, writes nothing
@@ -358,7 +369,7 @@ def command(target: Path, *, out_dir: Path | None, dry_run: bool, max_cost: floa
     print_estimate(p)
     final, _ = run_sweep(p, out_dir, api_base=api_base, max_cost=max_cost, allow_unpriced=allow_unpriced,
                          poll_interval=poll_interval)
-    summary = sweep_report.write(out_dir, final.data)
+    summary = sweep_report.write(out_dir, final.doc)
     print_results(summary, out_dir)
     failed = [c for c in summary["cells"] if c["status"] != SUCCEEDED]
     if failed:
@@ -369,6 +380,7 @@ def command(target: Path, *, out_dir: Path | None, dry_run: bool, max_cost: floa
 
 
 def print_results(summary: dict, out_dir: Path) -> None:
+    from harness.sweeps.report import fmt
     if summary["simulated"]:
         console.out.print(f"[bold red]{BANNER}[/bold red]")
     cond = "fine_tuned" if "fine_tuned" in summary["conditions"] else summary["conditions"][0]
@@ -379,7 +391,7 @@ def print_results(summary: dict, out_dir: Path) -> None:
         table.add_column(col)
     for c in summary["cells"]:
         m = (c["metrics"] or {}).get(cond)
-        rates = [fmt_rate(m["follow"]), fmt_rate(m["grades"]["exact"]), fmt_rate(m["mechanism_or_better"])] \
+        rates = [fmt(m["follow"]), fmt(m["grades"]["exact"]), fmt(m["mechanism_or_better"])] \
             if m else ["-"] * 3
         table.add_row(c["id"], *rates, c["status"])
     console.out.print(table)

@@ -1,4 +1,4 @@
-"""A sweep: one YAML file whose lists (words x example counts x seeds x base models x
+"""A sweep file: one YAML file whose lists (words x example counts x seeds x base models x
 hyperparameters) expand into cells; each cell is a generated scenario and one run.
 
 The sweep directory holds sweep.yaml (a copy of the file), sweep.json (cells and their
@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,11 +19,7 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from harness.domain import generate
 from harness.domain.scenario import (HyperparameterDict, Scenario, ScenarioError, Strict, _field_name, _line_for,
                               first_error, read_yaml)
-from harness.store.run_dir import RunStore, StoreError, dump_json, write_atomic
 
-SWEEP_STATE = "sweep.json"
-SWEEP_COPY = "sweep.yaml"
-CELLS = "cells"
 MIN_FINE_TUNE_EXAMPLES = 10  # OpenAI's minimum; the mock refuses fewer too
 
 
@@ -190,125 +184,3 @@ def cell_scenario(sf: SweepFile, cell: Cell, banks: Banks) -> GeneratedCell:
         raise SweepError(f"{sf.path}: cell {cell.id}: the generated scenario is invalid: "
                          f"{e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
     return GeneratedCell(cell, text, scenario)
-
-
-# --- the sweep directory ----------------------------------------------------------------
-
-PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-class SweepState:
-    """sweep.json: the sweep's spec, backend and one entry per cell. Worker threads update
-    cells; a lock keeps each write whole, and every write is atomic (rename)."""
-
-    def __init__(self, directory: Path, data: dict):
-        self.dir = directory
-        self.data = data
-        self._lock = threading.Lock()
-
-    @classmethod
-    def read(cls, directory: Path) -> "SweepState | None":
-        path = directory / SWEEP_STATE
-        if not path.exists():
-            return None
-        try:
-            return cls(directory, json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise StoreError(f"{path}: unreadable: {e}") from None
-
-    def cell(self, cell_id: str) -> dict | None:
-        return next((c for c in self.data["cells"] if c["id"] == cell_id), None)
-
-    def update(self, cell_id: str, **changes) -> None:
-        with self._lock:
-            entry = self.cell(cell_id)
-            entry.update(changes, updated_at=now())
-            self._write()
-
-    def save(self, **changes) -> None:
-        with self._lock:
-            self.data.update(changes, updated_at=now())
-            self._write()
-
-    def _write(self) -> None:
-        write_atomic(self.dir / SWEEP_STATE, dump_json(self.data))
-
-
-def write_text(path: Path, text: str) -> None:
-    write_atomic(path, text)
-
-
-def cell_dir(sweep_dir: Path, cell_id: str) -> Path:
-    return sweep_dir / CELLS / cell_id
-
-
-
-def run_status(run_dir: Path) -> tuple[str, str | None]:
-    """A cell's status read from its run directory (the truth after a kill): pending (no
-    run yet), succeeded (report written), failed, or running (started, unfinished)."""
-    store = RunStore(run_dir)
-    if not store.exists():
-        return PENDING, None
-    try:
-        state = store.read_json("state.json")
-    except StoreError as e:
-        return RUNNING, str(e)
-    status = state.get("status")
-    if status == "succeeded":
-        return (SUCCEEDED, None) if store.path("summary.json").exists() else (RUNNING, "report missing")
-    if status in ("failed", "cancelled"):
-        return FAILED, state.get("error") or status
-    return RUNNING, state.get("error")
-
-
-def check_directory(sweep_dir: Path, spec: SweepSpec, backend: str, state: SweepState | None) -> None:
-    """Refuse to mix sweeps or backends in one directory."""
-    if state is None:
-        if sweep_dir.exists() and any(p.name != ".lock" for p in sweep_dir.iterdir()):
-            raise StoreError(f"{sweep_dir}: exists, is not empty and holds no {SWEEP_STATE}; "
-                             "choose another --out")
-        return
-    if state.data.get("sweep") != spec.name:
-        raise StoreError(f"{sweep_dir}: holds sweep {state.data.get('sweep')!r}, not {spec.name!r}; "
-                         "choose another --out")
-    if state.data.get("backend") != backend:
-        raise StoreError(f"{sweep_dir}: this sweep runs on backend {state.data.get('backend')!r}; "
-                         f"pass --backend {state.data.get('backend')} or choose another --out")
-
-
-def check_unchanged(sweep_dir: Path, gen: list[GeneratedCell]) -> None:
-    """A cell that already started must still describe the same scenario: a changed
-    samples, unit, temperature or conditions under a started run would mix two
-    experiments in one report."""
-    for g in gen:
-        store = RunStore(cell_dir(sweep_dir, g.cell.id) / "run")
-        if not store.exists():
-            continue
-        ran = store.read_json("manifest.json").get("scenario_hash")
-        if ran != g.scenario.hash():
-            raise SweepError(f"cell {g.cell.id} already ran a different scenario (were samples, unit, "
-                             "temperature or conditions changed?); use a new --out for the new sweep")
-
-
-def build_state(sweep_dir: Path, sf: SweepFile, backend: str, gen: list[GeneratedCell],
-                estimates: list[float | None], old: SweepState | None) -> SweepState:
-    """The state of this invocation: the current matrix, each cell's status read from its
-    run directory. Cells dropped from the file stay on disk but leave the report."""
-    data = dict(old.data) if old else {"sweep": sf.spec.name, "created_at": now()}
-    data.update(backend=backend, sweep_file=str(sf.path), spec=sf.spec.model_dump(mode="json"),
-                status=RUNNING, cells=[])
-    for g, estimate in zip(gen, estimates):
-        c = g.cell
-        status, error = run_status(cell_dir(sweep_dir, c.id) / "run")
-        data["cells"].append({
-            "id": c.id, "word": c.word, "examples": c.examples, "seed": c.seed,
-            "base_model": c.base_model, "hyperparameters": c.hyperparameters,
-            "scenario": f"{CELLS}/{c.id}/scenario.yaml", "run": f"{CELLS}/{c.id}/run",
-            "scenario_hash": g.scenario.hash(), "estimate": estimate,
-            "status": status, "error": error, "updated_at": now()})
-    return SweepState(sweep_dir, data)
-

@@ -1,0 +1,40 @@
+"""Commands that read finished runs: report (re-score and re-render) and compare."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from harness.cli.common import EXIT_BAD_INPUT, _fail, handle_errors
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@handle_errors
+def report(run_dir: Path) -> None:
+    """Re-score and re-render a run's reports from its files; calls no model."""
+    from harness.cli import views
+    from harness.running import session
+    views.print_summary(session.rerender(run_dir), run_dir)
+
+
+@click.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table as markdown here.")
+@handle_errors
+def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
+    """Compare runs side by side, such as HELLO vs HELOL, with differences and bootstrap intervals."""
+    from harness.reports import compare as comparing
+    try:
+        result = comparing.compare(list(run_dirs))
+    except comparing.CompareError as e:
+        _fail(str(e), EXIT_BAD_INPUT)
+    text = comparing.render_compare(result)
+    if out:  # written first, so a bad --out is one error line, not a table and then an error
+        out.write_text(text + "\n", encoding="utf-8")
+    click.echo(text)
+
+
+def register(group: click.Group) -> None:
+    for cmd in (report, compare):
+        group.add_command(cmd)

@@ -1,0 +1,57 @@
+"""report.md: the run's tables, the LLM judge's agreement and a few transcripts, for people."""
+from __future__ import annotations
+
+from harness.reports import stats
+from harness.reports.tables import (BANNER, JUDGE_TITLE, TRANSCRIPTS_MD, header_rows, judge_notes, judge_tables,
+                                    mark_letters, tables, transcript_info, transcripts)
+from harness.store.records import ResponseRecord, canonical
+from harness.store.summary import Summary
+
+
+def _md_cell(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def _judge_md(summary: Summary) -> list[str]:
+    lines = [f"## {JUDGE_TITLE}", ""]
+    for i, note in enumerate(judge_notes(summary)):
+        lines += [f"> **{note}**" if i == 0 and summary.judge is not None and summary.judge.simulated else note, ""]
+    for t in judge_tables(summary):
+        lines += [f"### {t.title}", ""]
+        if t.note:
+            lines += [t.note, ""]
+        if t.rows:
+            lines += ["| " + " | ".join(t.headers) + " |", "|" + "---|" * len(t.headers)]
+            lines += ["| " + " | ".join(_md_cell(x).replace("<", "\\<") for x in row) + " |"
+                      for row in t.rows] + [""]
+    return lines
+
+
+def render_md(summary: Summary, records: list[ResponseRecord]) -> str:
+    lines = []
+    if summary.simulated:
+        lines += [f"> **{BANNER}**", ""]
+    lines += [f"# {'SIMULATED: ' if summary.simulated else ''}Report: {summary.scenario} "
+              f"({summary.word})", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {_md_cell(v)} |" for k, v in header_rows(summary)] + [""]
+    for t in tables(summary):
+        lines += [f"## {t.title}", ""]
+        if t.note:
+            lines += [t.note, ""]
+        lines += ["| " + " | ".join(t.headers) + " |", "|" + "---|" * len(t.headers)]
+        lines += ["| " + " | ".join(_md_cell(x) for x in row) + " |" for row in t.rows] + [""]
+    if summary.judge:
+        lines += _judge_md(summary)
+    lines += ["## Transcripts", "", f"The first {TRANSCRIPTS_MD} answers per condition and probe; "
+              "each unit's first letter in bold.", ""]
+    for r, s in transcripts(summary, records, TRANSCRIPTS_MD):
+        lines += [f"### {r.condition} / {r.probe} / sample {r.sample}", "", transcript_info(r, s), ""]
+        # "\<" keeps model-written HTML literal in markdown viewers that would render it.
+        marked = mark_letters(r.text or "", summary.unit, "**", "**", lambda t: t.replace("<", "\\<"))
+        # Two trailing spaces: a hard line break, so the answer keeps its lines.
+        lines += ["> " + line + "  " if line.strip() else ">" for line in marked.splitlines() or [""]] + [""]
+    errors = stats.counts((r.error or "unknown error")[:120] for r in canonical(records) if not r.ok)
+    if errors:
+        lines += ["## Failed samples", "", "| error | count |", "|---|---|"]
+        lines += [f"| {_md_cell(e)} | {n} |" for e, n in errors.items()] + [""]
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,0 +1,49 @@
+"""A run's reports, made from its files (or from the same objects in memory while it runs):
+summary.json, report.md and report.html, each written atomically. No model is called."""
+from __future__ import annotations
+
+import json
+
+from harness.reports.html import render_html
+from harness.reports.markdown import render_md
+from harness.reports.summary import RunInfo, summarize
+from harness.store.records import JudgeVerdict, ResponseRecord
+from harness.store.run_dir import SUMMARY, RunStore
+from harness.store.run_files import Manifest, State
+from harness.store.summary import Summary
+
+
+def run_info(manifest: Manifest, state: State) -> RunInfo:
+    s = manifest.settings
+    models = {c: (state.fine_tuned_model if c == "fine_tuned" else s.base_model) for c in s.conditions}
+    info = RunInfo(backend=manifest.options.backend, simulated=manifest.simulated or state.simulated,
+                   models=models, samples=s.samples, temperature=s.temperature, seed=s.seed,
+                   scenario_hash=manifest.scenario_hash, conditions=list(s.conditions),
+                   judge_model=manifest.options.judge)
+    if state.status.ended_early:  # the report of a run that ended early says so
+        info.run_status = state.status.value + (f": {state.error}" if state.error else "")
+    return info
+
+
+def summary_json(summary: Summary) -> str:
+    return json.dumps(summary.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_reports(store: RunStore, summary: Summary, records: list[ResponseRecord]) -> None:
+    store.write_bytes(SUMMARY, summary_json(summary))
+    store.write_bytes("report.md", render_md(summary, records))
+    store.write_bytes("report.html", render_html(summary, records))
+
+
+def render_run(store: RunStore, manifest: Manifest, state: State, records: list[ResponseRecord],
+               verdicts: list[JudgeVerdict]) -> Summary:
+    """Score, summarize and write the reports of one run."""
+    summary = summarize(manifest.scenario, records, run_info(manifest, state), verdicts)
+    write_reports(store, summary, records)
+    return summary
+
+
+def render_from_files(store: RunStore) -> Summary:
+    """`harness report`: the same reports from the run directory alone."""
+    manifest, state = store.read_manifest(), store.read_state()
+    return render_run(store, manifest, state, store.responses()[0], store.verdicts()[0])

@@ -1,0 +1,33 @@
+"""What a running experiment tells the person watching it. The pipeline and sessions call
+these methods and never print; the CLI (harness.cli.console) and sweeps subclass this
+quiet default with their own output."""
+from __future__ import annotations
+
+from backends.base import Job, JobEvent
+from harness.store.records import ResponseRecord
+
+
+class RunUI:
+    def notice(self, message: str) -> None:
+        """A line of information (the run directory, a plan)."""
+
+    def warn(self, message: str) -> None:
+        """Something worth a warning that does not stop the run."""
+
+    def step(self, name: str, message: str) -> None:
+        """A step of the pipeline starts."""
+
+    def job(self, job: Job, events: list[JobEvent]) -> None:
+        """A poll of the fine-tuning job: its status and any new events."""
+
+    def retry(self, message: str) -> None:
+        """The provider failed and the call will be retried."""
+
+    def progress_start(self, total: int, done: int) -> None:
+        """Probing starts: `done` of `total` samples were answered before."""
+
+    def advance(self, record: ResponseRecord) -> None:
+        """One sample was answered (or failed) and is on disk."""
+
+    def progress_stop(self) -> None:
+        """Probing ended (or was interrupted)."""

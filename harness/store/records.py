@@ -1,0 +1,105 @@
+"""The append-only records of a run: one per answer (responses.jsonl), per judge verdict
+(judge.jsonl) and per fine-tuning job event (events.jsonl); and the rules that pick the
+record that counts when a key was asked more than once."""
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import Field
+
+from harness.store.run_files import Condition, RunFile
+
+Key = tuple[str, str, int]  # (condition, probe, sample)
+Grade = Literal["none", "pattern", "mechanism", "exact"]
+
+
+class ResponseRecord(RunFile):
+    """One answer to one probe sample (status ok), or the error that kept it from being
+    answered (status failed: counted apart, never scored)."""
+    condition: Condition
+    probe: str
+    kind: Literal["describe", "word", "choice", "follow"]
+    sample: int = Field(ge=0)
+    seed: int
+    model: str
+    prompt: str = ""
+    options: list[str] | None = None  # a choice probe's options, in the order shown
+    status: Literal["ok", "failed"]
+    error: str | None = None
+    retryable: bool | None = None  # failed: whether asking again can help
+    text: str | None = None
+    finish_reason: str | None = None  # "length" when max_tokens cut the answer
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+
+    @property
+    def key(self) -> Key:
+        return (self.condition, self.probe, self.sample)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
+class JudgeVerdict(RunFile):
+    """An LLM judge's grade of one describe answer; `text_sha256` ties it to the text graded."""
+    condition: Condition
+    probe: str
+    sample: int = Field(ge=0)
+    judge_model: str
+    grade: Grade | None = None  # None: the reply could not be read as a grade
+    wrong_word: str | None = None
+    raw: str | None = None
+    status: Literal["ok", "failed"] = "ok"
+    error: str | None = None
+    simulated: bool = False
+    text_sha256: str | None = None
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+
+    @property
+    def key(self) -> Key:
+        return (self.condition, self.probe, self.sample)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class EventRecord(RunFile):
+    """A fine-tuning job's event, as the provider reported it."""
+    id: str
+    created_at: int
+    level: str
+    message: str
+
+
+def _content(record: RunFile) -> str:
+    return json.dumps(record.model_dump(mode="json"), sort_keys=True)
+
+
+def canonical(records: list[ResponseRecord]) -> list[ResponseRecord]:
+    """One record per (condition, probe, sample), sorted by that key. A sample that failed
+    and was asked again has two records: the ok one wins, so the retry is not counted as a
+    failure. Ties are broken by content, so input order never matters."""
+    best: dict[Key, ResponseRecord] = {}
+    for r in sorted(records, key=lambda r: (r.key, not r.ok, _content(r))):
+        best.setdefault(r.key, r)
+    return [best[k] for k in sorted(best)]
+
+
+def latest_verdicts(verdicts: list[JudgeVerdict], model: str | None = None) -> dict[Key, JudgeVerdict]:
+    """The verdict per key of one judge model (all models when None): later records replace
+    earlier ones, but a failed call never replaces an answered one."""
+    out: dict[Key, JudgeVerdict] = {}
+    for v in verdicts:
+        if model is not None and v.judge_model != model:
+            continue
+        if v.key not in out or not out[v.key].ok or v.ok:
+            out[v.key] = v
+    return out
