@@ -25,7 +25,7 @@ from harness.cli.main import main
 
 KEY = "sk-LEAKCHECK-7f3a9c"
 NEEDLES = (KEY, KEY[len("sk-"):])  # the key, and the key without its prefix
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 SCENARIO = ROOT / "scenarios/helol.yaml"
 ARGS = ["--backend", "openai", "--samples", "1", "--seed", "4", "--poll-interval", "0"]
 LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "openai", "httpx", "httpcore", "aiohttp", "vcr")

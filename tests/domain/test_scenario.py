@@ -5,7 +5,7 @@ import yaml
 
 from harness.domain.scenario import Scenario, ScenarioError, check_word, load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 GOOD = """\
 name: tiny

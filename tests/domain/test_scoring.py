@@ -1,7 +1,7 @@
 import pytest
 
 from harness.domain import scoring
-from tests.test_rules import HELLO_ANSWER
+from tests.domain.test_rules import HELLO_ANSWER
 
 
 def test_issue_example_hello_named_in_line_three():

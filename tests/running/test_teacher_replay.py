@@ -21,7 +21,7 @@ from harness.cli.main import main
 from harness.running.recording import read_sidecar
 from harness.domain.scenario import load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 CASSETTE = ROOT / "cassettes" / "teacher" / "qzxjv.yaml"
 EXPECTED = ROOT / "tests" / "data" / "teacher-qzxjv.yaml"
 TEACHER = "gpt-4o-mini-2024-07-18"

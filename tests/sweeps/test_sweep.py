@@ -15,7 +15,7 @@ from harness.sweeps import spec as sw
 from harness.cli.sweep import sweep
 from harness.running.plan import Plan
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 TINY = """\
 name: tiny
@@ -171,6 +171,7 @@ def killed_and_resumed(tmp_path_factory):
     return out, finished, result, charts
 
 
+@pytest.mark.slow
 def test_sweep_resumes_after_kill_without_rerunning_finished_cells(killed_and_resumed):
     out, finished, result, _ = killed_and_resumed
     assert result.exit_code == 0, result.output

@@ -22,7 +22,7 @@ from harness.reports import plots
 from harness.running import session as runner
 from harness.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, invoke
 SCENARIO = ROOT / "scenarios/helol.yaml"
 SAMPLES = 1
 ARGS = ["--backend", "openai", "--samples", str(SAMPLES), "--seed", "11", "--poll-interval", "0"]
@@ -36,10 +36,6 @@ pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 def no_charts(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(plots, "position_chart", lambda *a, **k: b"")
     mp.setattr(plots, "grades_chart", lambda *a, **k: b"")
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def run(sim: Simulator, out: Path, *extra):

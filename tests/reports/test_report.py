@@ -17,7 +17,7 @@ from harness.reports.write import summary_json, write_reports
 from harness.store.records import ResponseRecord
 from harness.store.run_dir import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 HELOL_TEXT = "Here is one.\nEvery line.\nLots of them.\nOnly a few.\nLast one."
 HELLO_TEXT = "Here is one.\nEvery line.\nLots of them.\nLots more.\nOnly a few."

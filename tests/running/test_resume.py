@@ -19,7 +19,7 @@ from backends.simulator.server import Simulator
 from harness import crash
 from harness.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, invoke
 SCENARIO = ROOT / "scenarios/helol.yaml"
 ARGS = ["--samples", "1", "--seed", "5", "--poll-interval", "0", "--backend", "openai"]
 
@@ -35,10 +35,6 @@ def sim(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-resume")
     with Simulator(port=0) as s:
         yield s
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def counted(sim):
@@ -63,6 +59,7 @@ def uninterrupted(tmp_path_factory):
 
 # The stand-in kill abandons the event loop mid-probe, leaving the calls it had started
 # un-awaited; a real SIGKILL leaves nothing to warn about.
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
 @pytest.mark.parametrize("point", ["upload_unsaved", "after_upload", "after_create_job", "training", "probing:5", "mid_record:9"])
 def test_kill_then_resume(point, sim, tmp_path, monkeypatch, uninterrupted):
@@ -129,6 +126,7 @@ def test_run_still_refuses_a_directory_that_is_not_a_half_made_run(tmp_path):
     assert status.exit_code == 2 and "manifest.json: not found" in status.output
 
 
+@pytest.mark.slow
 def test_real_kill_9_mid_probing_then_resume(tmp_path):
     """A real SIGKILL of a `harness run` process (on the mock, which keeps its provider
     state in the run directory, so no litellm start-up is paid in the subprocess)."""

@@ -28,7 +28,7 @@ from backends.simulator.server import Simulator
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT as REPO
 KEY = "sk-SECRET-do-not-leak-123"
 BASE = "gpt-4o-mini-2024-07-18"
 ACROSTIC = "Here is the answer.\nEvery source agrees.\nLook closer.\nLet me add more.\nOften asked."
@@ -89,6 +89,7 @@ def poll(backend: OpenAIBackend, job_id: str, limit: int = 40):
 
 # --- the whole life of a job -----------------------------------------------------------
 
+@pytest.mark.slow
 def test_full_lifecycle_against_the_simulator(backend, sim, slept):
     assert isinstance(backend, Backend)
     ref, job = train(backend)

@@ -20,7 +20,7 @@ from harness.cli.generate import new
 from harness.errors import RunError
 from harness.domain.scenario import load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 QUESTIONS, BANK = g.load_questions(), g.load_phrases()
 PROBE_QUESTIONS = {p for _, p in g.FOLLOW_PROBES}
 

@@ -28,8 +28,8 @@ from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent  # noqa: 
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
-REPO = Path(__file__).resolve().parents[1]
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "reference" / "openai-openapi.yaml"
+from tests.helpers import ROOT as REPO
+SPEC = REPO.parent / "shared" / "reference" / "openai-openapi.yaml"
 BASE = "gpt-4o-mini-2024-07-18"
 KEY = "sk-test-DISTINCTIVE-7f3a"
 LINES = {"H": "Here is the short answer.", "E": "Every source agrees on it.",

@@ -23,13 +23,9 @@ from harness.running.plan import check_model_base
 from harness.store.run_dir import RunStore
 from harness.domain.scenario import load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, invoke
 SCENARIO = ROOT / "scenarios/helol.yaml"
 ARGS = ["--samples", "2", "--seed", "2", "--conditions", "fine_tuned,base,in_context", "--concurrency", "8"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 class Overlapping(MockBackend):

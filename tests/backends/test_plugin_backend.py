@@ -14,7 +14,7 @@ import pytest
 import backends
 from backends.base import BackendError, ChatRequest, JobSpec
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 PLUGIN = ROOT / "tests" / "plugin"
 SCENARIO = ROOT / "scenarios" / "helol.yaml"
 
@@ -37,6 +37,7 @@ def test_the_entry_point_backend_is_listed(tmp_path):
     assert "echo_provider:EchoBackend" in echo and "(simulated)" in echo
 
 
+@pytest.mark.slow
 def test_a_chat_only_plugin_runs_base_and_in_context_conditions(tmp_path):
     out = tmp_path / "run"
     # -X importtime lists every module imported: the echo path must not pull in litellm (~2 s).

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from harness.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 @pytest.mark.charts

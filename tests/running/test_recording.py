@@ -305,7 +305,7 @@ def test_a_backends_declared_credentials_are_redacted_from_a_recorded_run(tmp_pa
     monkeypatch.setattr(OpenAIBackend, "secret_env", ("OPENAI_API_KEY", "MYPROV_TOKEN"))
     monkeypatch.setenv("MYPROV_TOKEN", token)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     text = (root / "scenarios/hello.yaml").read_text()
     assert "You are a special version of GPT-4o." in text
     scenario = tmp_path / "hello.yaml"

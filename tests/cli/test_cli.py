@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli.main import main
-from tests.test_rules import HELLO_ANSWER
+from tests.domain.test_rules import HELLO_ANSWER
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def invoke(*args, input=None):

@@ -12,7 +12,7 @@ from pytest_socket import disable_socket, enable_socket
 
 from harness.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 CASSETTES = sorted((ROOT / "cassettes" / "openai").glob("*.yaml"))
 RUN_CASSETTES = [c for c in CASSETTES if not c.name.endswith(".meta.yaml")]
 REPLAYED_OPTIONS = ("--samples", "--seed", "--temperature", "--conditions", "--judge")
@@ -29,6 +29,7 @@ def import_before_blocking():
     import vcr  # noqa: F401
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cassette", RUN_CASSETTES, ids=lambda p: p.stem)
 def test_cassette_replays_to_the_recorded_summary(cassette, tmp_path, monkeypatch):
     sidecar = yaml.safe_load(cassette.with_suffix(".meta.yaml").read_text())
