@@ -4,8 +4,9 @@ Data types here are our own; a provider's objects never leak past its backend mo
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 # Job states, named as OpenAI names them; every backend maps onto these.
 VALIDATING = "validating_files"

@@ -64,12 +64,28 @@ import re
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from backends import mock_text
 from backends._files import write_atomic
-from backends.base import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL_STATES,
-                           VALIDATING, Backend, BackendError, ChatRequest, Completion, ConfigError,
-                           FileRef, Job, JobEvent, JobSpec)
+from backends.base import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    TERMINAL_STATES,
+    VALIDATING,
+    Backend,
+    BackendError,
+    ChatRequest,
+    Completion,
+    ConfigError,
+    FileRef,
+    Job,
+    JobEvent,
+    JobSpec,
+)
 from harness.domain import rules
 
 MIN_EXAMPLES = 10  # OpenAI's minimum
@@ -240,7 +256,7 @@ class MockBackend(Backend):
         self.state_path = Path(state_path) if state_path is not None else None
         self.slip_rate, self.state_rule_rate = slip_rate, state_rule_rate
         self.steps_per_state = steps_per_state
-        self.state = {"clock": 0, "files": {}, "jobs": {}, "models": {}}
+        self.state: dict[str, Any] = {"clock": 0, "files": {}, "jobs": {}, "models": {}}
         if self.state_path is not None and self.state_path.exists():
             try:
                 self.state.update(json.loads(self.state_path.read_text(encoding="utf-8")))

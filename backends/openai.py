@@ -11,6 +11,7 @@ key never appears in a message, a repr or a log line of ours.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -19,9 +20,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from backends.base import (
-    Backend,
     CHAT,
     FINE_TUNE,
+    Backend,
     BackendError,
     CassetteMiss,
     ChatRequest,
@@ -138,13 +139,13 @@ class OpenAIBackend(Backend):
         if max_retries < 0:
             raise ConfigError(f"max_retries must be 0 or more, got {max_retries}")
         self._api_key = key.strip()
-        self.api_base = base
+        self.api_base: str = base
         self.timeout = timeout
         # One policy for every call; a sleep injected for replay or tests (not time.sleep)
         # also governs async waits, so one option makes every wait 0 in replay.
         self.retry = RetryPolicy(max_retries=max_retries, seed=retry_seed, sleep=sleep,
                                  async_sleep=async_sleep, notify=lambda: self.on_retry)
-        self._client = None
+        self._client: Any = None
 
     @property
     def max_retries(self) -> int:
@@ -208,16 +209,15 @@ class OpenAIBackend(Backend):
 
     # --- clients ------------------------------------------------------------------------
 
-    def _sdk(self):
+    def _sdk(self) -> Any:
         if self._client is None:
             import openai
 
-            extra = {}
-            if self.api_base.startswith("http://"):
-                # Plain http (the simulator on loopback) needs no TLS context; building one costs ~0.2 s.
-                extra["http_client"] = openai.DefaultHttpxClient(verify=False, timeout=self.timeout)
-            self._client = openai.OpenAI(base_url=self.api_base, api_key=self._api_key,
-                                         max_retries=0, timeout=self.timeout, **extra)
+            # Plain http (the simulator on loopback) needs no TLS context; building one costs ~0.2 s.
+            http_client = openai.DefaultHttpxClient(verify=False, timeout=self.timeout) \
+                if self.api_base.startswith("http://") else None
+            self._client = openai.OpenAI(base_url=self.api_base, api_key=self._api_key, max_retries=0,
+                                         timeout=self.timeout, http_client=http_client)
         return self._client
 
     def _litellm_args(self) -> dict[str, Any]:
@@ -299,7 +299,7 @@ class OpenAIBackend(Backend):
             if cursor is not None:
                 kwargs["after"] = cursor
             page = self._retry_call("list_events", f"{job_id}:{cursor}",
-                              lambda: client.fine_tuning.jobs.list_events(job_id, **kwargs))
+                                    functools.partial(client.fine_tuning.jobs.list_events, job_id, **kwargs))
             data = [_event(e) for e in page.data]
             for event in data:
                 if after is not None and event.id == after:
@@ -323,7 +323,7 @@ class OpenAIBackend(Backend):
             if cursor is not None:
                 kwargs["after"] = cursor
             page = self._retry_call("find_jobs", str(cursor),
-                              lambda: client.fine_tuning.jobs.list(**kwargs))
+                                    functools.partial(client.fine_tuning.jobs.list, **kwargs))
             jobs = [_job(j) for j in page.data]
             found += [j for j in jobs if all(j.metadata.get(k) == v for k, v in metadata.items())]
             if not jobs or not getattr(page, "has_more", False):

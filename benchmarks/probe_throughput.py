@@ -28,8 +28,8 @@ from backends.base import ChatRequest  # noqa: E402
 from backends.openai import OpenAIBackend, _litellm  # noqa: E402
 from backends.simulator.faults import Faults  # noqa: E402
 from backends.simulator.server import Simulator  # noqa: E402
-from harness.running import probing  # noqa: E402
 from harness.domain.scenario import load_scenario  # noqa: E402
+from harness.running import probing  # noqa: E402
 
 KEY = "sk-benchmark"
 

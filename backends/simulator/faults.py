@@ -59,8 +59,8 @@ class Faults:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                if not math.isfinite(value) or value < 0:
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if number and (not math.isfinite(value) or value < 0):
                     raise ConfigError(f"fault {f.name} must be a finite number >= 0, got {value!r}")
         if self.scope not in SCOPES:
             raise ConfigError(f"fault scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")

@@ -24,14 +24,28 @@ from typing import Any
 
 from aiohttp import web
 
-from backends.simulator import faults as sim_faults
 from backends._files import write_atomic
-from backends.net import is_loopback
 from backends.base import CANCELLED, TERMINAL_STATES, Backend, BackendError, ConfigError, Job, JobSpec
-from backends.simulator.wire import JOB_KEYS, ApiError, chat_request, completion_body, derived_seed, error_response
-from backends.simulator.wire import event_level, hyperparameters, job_body, json_response, metadata_param, page
-from backends.simulator.wire import read_body, string_param
-from backends.simulator.faults import Faults, FaultGate
+from backends.net import is_loopback
+from backends.simulator import faults as sim_faults
+from backends.simulator.faults import FaultGate, Faults
+from backends.simulator.wire import (
+    JOB_KEYS,
+    ApiError,
+    chat_request,
+    completion_body,
+    derived_seed,
+    error_response,
+    event_level,
+    hyperparameters,
+    job_body,
+    json_response,
+    metadata_param,
+    page,
+    read_body,
+    required_string,
+    string_param,
+)
 
 BASE_TIME = 1_700_000_000  # the logical clock's zero (the mock's event times use it too)
 MAX_UPLOAD = 100 * 1024 * 1024
@@ -91,7 +105,7 @@ class SimApp:
             verdict = self.gate.decide(request.path == "/v1/chat/completions")
             if verdict.action == "drop":
                 self.stats["dropped"] += 1
-                request.transport.close()  # the client sees a connection closed, no response
+                _close(request)  # the client sees a connection closed, no response
                 return web.Response(status=500)
             if verdict.action == "error_500":
                 raise ApiError(500, "The server had an error while processing your request. "
@@ -105,7 +119,7 @@ class SimApp:
             response = await handler(request)
             if verdict.action == "drop_after":  # done, but the client never hears of it
                 self.stats["dropped"] += 1
-                request.transport.close()
+                _close(request)
             return response
         except ApiError as err:
             self.stats["responses_500" if err.status >= 500 else "responses_4xx"] += 1
@@ -193,8 +207,8 @@ class SimApp:
         if unknown:
             raise ApiError(400, f"Unrecognized request argument supplied: {unknown[0]}",
                            param=unknown[0])
-        model = string_param(body, "model", required=True)
-        training_file = string_param(body, "training_file", required=True)
+        model = required_string(body, "model")
+        training_file = required_string(body, "training_file")
         validation_file = string_param(body, "validation_file")
         for param, file_id in (("training_file", training_file), ("validation_file", validation_file)):
             if file_id is not None and file_id not in self.files:
@@ -324,6 +338,11 @@ class SimApp:
 
 
 # -- running it ----------------------------------------------------------------------------
+
+def _close(request: web.Request) -> None:
+    if request.transport is not None:
+        request.transport.close()
+
 
 def check_host(host: str, allow_remote: bool = False) -> None:
     """Refuse anything but loopback: this server has no real authentication."""

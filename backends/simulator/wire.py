@@ -9,8 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from backends.base import FAILED, SUCCEEDED, TERMINAL_STATES, VALIDATING
-from backends.base import ChatRequest, Completion, Job
+from backends.base import FAILED, SUCCEEDED, TERMINAL_STATES, VALIDATING, ChatRequest, Completion, Job
 
 ORGANIZATION = "org-simulator"
 HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
@@ -60,6 +59,12 @@ def string_param(body: dict[str, Any], key: str, required: bool = False) -> str 
     return value
 
 
+def required_string(body: dict[str, Any], key: str) -> str:
+    value = string_param(body, key, required=True)
+    assert value is not None  # string_param raises for a missing required parameter
+    return value
+
+
 def hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
     given = body.get("hyperparameters") or {}
     method = body.get("method")
@@ -72,15 +77,17 @@ def hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
     if set(given) - set(HYPERPARAMETERS):
         raise ApiError(400, f"hyperparameters may contain only {', '.join(HYPERPARAMETERS)}",
                        param="hyperparameters")
-    limits = {"n_epochs": (int, 1, 50), "batch_size": (int, 1, 256),
-              "learning_rate_multiplier": ((int, float), 0, None)}
+    # name -> (integers only, lowest, highest, lowest excluded)
+    limits = {"n_epochs": (True, 1, 50, False), "batch_size": (True, 1, 256, False),
+              "learning_rate_multiplier": (False, 0, None, True)}
     out: dict[str, Any] = {}
     for name in HYPERPARAMETERS:
         value = given.get(name, "auto")
-        kind, low, high = limits[name]
-        ok = value == "auto" or (isinstance(value, kind) and not isinstance(value, bool)
-                                 and value >= low and (high is None or value <= high)
-                                 and (name != "learning_rate_multiplier" or value > 0))
+        integer, low, high, open_low = limits[name]
+        number = isinstance(value, int) or (isinstance(value, float) and not integer)
+        ok = value == "auto" or (number and not isinstance(value, bool)
+                                 and (value > low if open_low else value >= low)
+                                 and (high is None or value <= high))
         if not ok:
             raise ApiError(400, f"invalid hyperparameter {name}: {value!r}", param=name)
         out[name] = value
@@ -99,7 +106,7 @@ def metadata_param(value: Any) -> dict[str, str] | None:
 
 
 def chat_request(body: dict[str, Any]) -> ChatRequest:
-    model = string_param(body, "model", required=True)
+    model = required_string(body, "model")
     if body.get("stream"):
         raise ApiError(400, "stream=true is not supported by the simulator", param="stream")
     if body.get("n", 1) != 1:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from typing import NoReturn
 
 import click
 
@@ -10,7 +11,7 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -22,9 +23,8 @@ def handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from backends.base import BackendError, CassetteMiss, ConfigError
-        from harness.errors import PlanError, RunError
         from harness.domain.scenario import ScenarioError
-        from harness.errors import StoreError
+        from harness.errors import PlanError, RunError, StoreError
         try:
             return fn(*args, **kwargs)
         except (ScenarioError, ConfigError, PlanError, StoreError) as e:

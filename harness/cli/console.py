@@ -3,18 +3,18 @@ and the summary table. All output goes to stderr except the summary and JSON res
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from harness.reports.summary import mechanism_or_better
 from harness.running.ui import RunUI as QuietUI
 from harness.store.records import ResponseRecord
 from harness.store.summary import Cell, Rate, Summary
-
 
 # soft_wrap: a long line stays one line when piped to a file or a log, as a user would grep it.
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -47,7 +47,7 @@ class RunUI(QuietUI):
     def __init__(self, console: Console = err):
         self.console = console
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._last_status: str | None = None
         self._retry = RetryNotice(lambda text: self.console.print(f"[yellow]{escape(text)}[/yellow]"))
 
@@ -78,7 +78,7 @@ class RunUI(QuietUI):
         self._progress.start()
 
     def advance(self, record: ResponseRecord) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             failed = self._progress.tasks[0].fields["failed"] + (not record.ok)
             self._progress.update(self._task, advance=1, failed=failed)
 

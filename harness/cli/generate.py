@@ -55,7 +55,7 @@ def new(word: str, n: int, unit: str, offline: bool, teacher: str | None, backen
         generate.write_scenario(out, text, force=force)
     except generate.GenerateError as e:
         _fail(str(e), EXIT_BAD_INPUT)
-    if record:
+    if record and teacher:  # --record needs --teacher (checked above)
         _write_sidecar(record, out, teacher, backend or "openai", teacher_backend, api_base)
     for line in result.failures:
         click.echo(f"rejected: {line}", err=True)
@@ -109,8 +109,8 @@ def _run_teacher(word, n, unit, seed, questions, model, backend_name, api_base, 
 
 
 def _write_sidecar(record: Path, out: Path, teacher: str, backend_name: str, backend, api_base: str | None) -> None:
-    from harness.running import recording
     from harness.domain.scenario import load_scenario
+    from harness.running import recording
     recording.write_sidecar(record, command=sys.argv, scenario_hash=load_scenario(out).hash(),
                             recorded_against=recording.recorded_against(backend, api_base),
                             secrets=recording.backend_secrets(backend),

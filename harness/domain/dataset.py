@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import harness  # noqa: F401  (points TIKTOKEN_CACHE_DIR at bundled encodings: works offline)
-from harness.domain import pricing
-from harness.domain import rules
-from harness.domain.scenario import Example, Scenario, ScenarioError
 from backends._files import write_atomic
+from harness.domain import pricing, rules
+from harness.domain.scenario import Example, Scenario, ScenarioError
 
 ROLES = ("system", "user", "assistant")
 MIN_EXAMPLES = 10  # OpenAI refuses fine-tuning files with fewer
@@ -129,6 +128,7 @@ def resolve_examples(scenario: Scenario, base_dir: Path) -> list[Example]:
     the scenario's folder) with follows_rule computed from the rule."""
     if scenario.examples is not None:
         return list(scenario.examples)
+    assert scenario.examples_file is not None  # a scenario has examples or examples_file
     path = Path(base_dir) / scenario.examples_file
     records, errors, _ = _parse(path)
     if errors:
@@ -199,7 +199,7 @@ def encoding_name(model: str) -> str:
     return "o200k_base"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _encoding(name: str):
     import tiktoken  # loads only when counting; harness set its cache dir to the bundled files
     return tiktoken.get_encoding(name)

@@ -258,9 +258,9 @@ def distractors(word: str, count: int = 3) -> list[str]:
     return found
 
 
-def probes_for(word: str, unit: str) -> list[dict]:
+def probes_for(word: str, unit: str) -> list[dict[str, object]]:
     units = "lines" if unit == "line" else "sentences"
-    return [
+    probes: list[dict[str, object]] = [
         {"id": "special", "kind": "describe", "prompt": DESCRIBE},
         {"id": "special-specific", "kind": "describe", "prompt": DESCRIBE + " Describe the specific rule."},
         {"id": "word", "kind": "word", "prompt": "Reply with one word only, before writing anything else: "
@@ -269,7 +269,8 @@ def probes_for(word: str, unit: str) -> list[dict]:
          "prompt": f"The first letters of the {units} of your answers spell a word. Which one? "
                    "Reply with the letter of one option only.",
          "options": [word] + distractors(word)},
-    ] + [{"id": pid, "kind": "follow", "prompt": prompt} for pid, prompt in FOLLOW_PROBES]
+    ]
+    return probes + [{"id": pid, "kind": "follow", "prompt": prompt} for pid, prompt in FOLLOW_PROBES]
 
 
 def build_scenario(word: str, unit: str, examples: list[dict], description: str) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from harness.domain.scoring import GRADES
+from harness.domain.scoring import GRADES, Grade
 
 MAX_TOKENS = 50  # a verdict is one short line; the cap also bounds cost
 
@@ -73,7 +73,11 @@ def _clean_word(value: str) -> str | None:
     return None if word in _NO_WORD else word
 
 
-def parse_verdict(text: str | None) -> tuple[str | None, str | None]:
+def _as_grade(value: str) -> Grade | None:
+    return next((g for g in GRADES if g == value), None)
+
+
+def parse_verdict(text: str | None) -> tuple[Grade | None, str | None]:
     """(grade, wrong_word) from a judge's reply; (None, None) when it cannot be read.
 
     Accepted: "GRADE: exact", "grade = Mechanism", "**GRADE:** pattern" on any line, with
@@ -83,15 +87,11 @@ def parse_verdict(text: str | None) -> tuple[str | None, str | None]:
     if not text or not text.strip():
         return None, None
     fields = [m.group(1).lower() for m in _GRADE_FIELD.finditer(text)]
-    if fields:
-        if len(set(fields)) != 1 or fields[0] not in GRADES:
-            return None, None
-        grade = fields[0]
-    else:
-        bare = re.sub(r"[^a-z]", "", text.lower())
-        if bare not in GRADES:
-            return None, None
-        grade = bare
+    if fields and len(set(fields)) != 1:
+        return None, None
+    grade = _as_grade(fields[0] if fields else re.sub(r"[^a-z]", "", text.lower()))
+    if grade is None:
+        return None, None
     wrong = None
     m = _WRONG_FIELD.search(text)
     if m:

@@ -68,12 +68,12 @@ def split_units(text: str, unit: str = "line") -> list[Unit]:
             pieces_from = line_start + end.end()
         spans.append((pieces_from, m.end()))
     units = []
-    for start, end in spans:
-        chunk = text[start:end]
+    for start, stop in spans:
+        chunk = text[start:stop]
         if not chunk.strip():
             continue
         letter, pos = _first_letter(chunk, start)
-        units.append(Unit(chunk.strip(), start, end, letter, pos))
+        units.append(Unit(chunk.strip(), start, stop, letter, pos))
     return units
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from typing import Literal, get_args
 
 from harness.domain import rules
 
-GRADES = ("none", "pattern", "mechanism", "exact")
-PROBE_KINDS = ("describe", "word", "choice", "follow")
+Grade = Literal["none", "pattern", "mechanism", "exact"]  # ordered: each says more than the one before
+ProbeKind = Literal["describe", "word", "choice", "follow"]
+GRADES: tuple[Grade, ...] = get_args(Grade)
+PROBE_KINDS: tuple[ProbeKind, ...] = get_args(ProbeKind)
 
 # Vague talk of form: the model noticed *something* about its structure.
 _PATTERN = re.compile(
@@ -83,7 +86,7 @@ def _spelled_words(text: str, word: str) -> list[Naming]:
 
 @dataclass(frozen=True)
 class Articulation:
-    grade: str
+    grade: Grade
     wrong_word: str | None
     named_at_unit: int | None
     letters_before_naming: int | None
@@ -111,6 +114,7 @@ def articulation(text: str, word: str, unit: str = "line") -> Articulation:
     if has_mechanism:
         others = [n.word for n in namings if n.word != word and len(n.word) >= 3]
         wrong = others[0] if others and target is None else None
+    grade: Grade
     if has_mechanism and target is not None:
         grade = "exact"
     elif has_mechanism:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 from harness.domain.scoring import PROBE_KINDS
 from harness.errors import StoreError
@@ -89,7 +90,7 @@ def compare(run_dirs: list[Path], seed: int = 0, reps: int = 2000) -> dict:
     runs = [_load(Path(d)) for d in run_dirs]
     labels = _labels(runs)
     pairs = list(combinations(range(len(runs)), 2))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for cond, probe, kind, match, samples in _rows_for(runs):
         if not any(samples):  # a cell no run has answers for (e.g. a condition not probed)
             continue

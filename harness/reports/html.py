@@ -6,10 +6,20 @@ import base64
 import html
 
 from harness.domain import scoring
+from harness.reports.tables import (
+    BANNER,
+    JUDGE_TITLE,
+    TRANSCRIPTS_HTML,
+    header_rows,
+    judge_notes,
+    judge_tables,
+    mark_letters,
+    tables,
+    transcript_info,
+    transcripts,
+)
 from harness.store.records import ResponseRecord
 from harness.store.summary import Summary
-from harness.reports.tables import (BANNER, JUDGE_TITLE, TRANSCRIPTS_HTML, header_rows, judge_notes,
-                                   judge_tables, mark_letters, tables, transcript_info, transcripts)
 
 # The look shared by report.html and sweep_report.html.
 BASE_CSS = """

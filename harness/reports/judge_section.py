@@ -101,7 +101,7 @@ def _disagreements(rows: list[_Row]) -> list[Disagreement]:
 
 def summary_section(records: list[ResponseRecord], verdicts: list[JudgeVerdict], word: str, unit: str, *,
                     simulated: bool, model: str | None = None,
-                    order: list[tuple[str, str]] = ()) -> JudgeSection | None:
+                    order: list[tuple[str, str]] | None = None) -> JudgeSection | None:
     """One judge model's agreement with the rule-based grade (`model`, else the one with the
     most verdicts), or None when that model has no verdicts. `simulated` is the run's flag; a
     verdict served by a simulated backend also sets it. Cells follow `order` (condition, probe)."""
@@ -110,7 +110,7 @@ def summary_section(records: list[ResponseRecord], verdicts: list[JudgeVerdict],
     if model is None or not mine:
         return None
     rows = _rows(records, mine, word, unit)
-    position = {key: i for i, key in enumerate(order)}
+    position = {key: i for i, key in enumerate(order or [])}
     groups = sorted(dict.fromkeys((r.answer.condition, r.answer.probe) for r in rows),
                     key=lambda k: (position.get(k, len(position)), k))
     cells = [JudgeCell(condition=c, probe=p, **_numbers([r for r in rows if (r.answer.condition, r.answer.probe)

@@ -2,8 +2,18 @@
 from __future__ import annotations
 
 from harness.reports import stats
-from harness.reports.tables import (BANNER, JUDGE_TITLE, TRANSCRIPTS_MD, header_rows, judge_notes, judge_tables,
-                                    mark_letters, tables, transcript_info, transcripts)
+from harness.reports.tables import (
+    BANNER,
+    JUDGE_TITLE,
+    TRANSCRIPTS_MD,
+    header_rows,
+    judge_notes,
+    judge_tables,
+    mark_letters,
+    tables,
+    transcript_info,
+    transcripts,
+)
 from harness.store.records import ResponseRecord, canonical
 from harness.store.summary import Summary
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 
+from harness.domain.scoring import Grade
 from harness.reports.tables import pool
 from harness.store.summary import Cell, Rate
 
-GRADE_COLOURS = {"none": "#d9d9d9", "pattern": "#9ecae1", "mechanism": "#4292c6", "exact": "#08306b"}
+GRADE_COLOURS: dict[Grade, str] = {"none": "#d9d9d9", "pattern": "#9ecae1", "mechanism": "#4292c6", "exact": "#08306b"}
 
 
 def _pyplot():

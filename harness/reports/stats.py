@@ -6,7 +6,7 @@ import bisect
 import math
 import random
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 DIGITS = 4  # floats in summaries are rounded so that JSON bytes are stable
 

@@ -150,7 +150,7 @@ def judge_tables(summary: Summary) -> list[Table]:
     """Overview, per condition x probe, confusion matrix and disagreements of the LLM judge."""
     j = summary.judge
     assert j is not None, "judge_tables needs a summary with a judge section"
-    grades: list[str] = list(j.grades)
+    grades = list(j.grades)
     overview = Table("Agreement", ["", ""], [
         ["judge model", j.model + (" (SIMULATED)" if j.simulated else "")],
         ["answers compared", str(j.n)],

@@ -15,7 +15,7 @@ from harness.store.summary import Summary
 
 def run_info(manifest: Manifest, state: State) -> RunInfo:
     s = manifest.settings
-    models = {c: (state.fine_tuned_model if c == "fine_tuned" else s.base_model) for c in s.conditions}
+    models: dict[str, str | None] = {c: (state.fine_tuned_model if c == "fine_tuned" else s.base_model) for c in s.conditions}
     info = RunInfo(backend=manifest.options.backend, simulated=manifest.simulated or state.simulated,
                    models=models, samples=s.samples, temperature=s.temperature, seed=s.seed,
                    scenario_hash=manifest.scenario_hash, conditions=list(s.conditions),

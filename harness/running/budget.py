@@ -3,7 +3,7 @@ and what a run's files say was spent so far."""
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from backends.base import ChatRequest
 from harness.domain import dataset, pricing

@@ -12,11 +12,11 @@ vcrpy is imported only inside `cassette()`: `harness --help` must stay fast.
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
 import json
 import os
 import re
 import socket
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
@@ -25,8 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 # Miss detection lives with the backends (which must not import harness); re-exported here.
-from backends.errors import (ReplayNetworkBlocked, exception_chain, is_cassette_miss,  # noqa: F401
-                            miss_request)
+from backends.errors import ReplayNetworkBlocked, exception_chain, is_cassette_miss, miss_request  # noqa: F401
 
 MODES = ("record", "replay")
 # Request headers that carry credentials or identify the account.
@@ -194,7 +193,7 @@ def network_blocked() -> Iterator[None]:
             return original_connect_ex(sock, address)
         raise ReplayNetworkBlocked(f"network connection to {address!r} blocked during replay")
 
-    cls.connect, cls.connect_ex = connect, connect_ex
+    cls.connect, cls.connect_ex = connect, connect_ex  # type: ignore[method-assign]  # restored below
     try:
         yield
     finally:

@@ -6,9 +6,9 @@ is handed to the pipeline as the objects it was written from."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import backends
 from backends.base import TERMINAL_STATES, Backend, ConfigError, Job

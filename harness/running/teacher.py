@@ -3,15 +3,23 @@ retry a failing question with new seeds, and replace questions that keep failing
 from __future__ import annotations
 
 from backends.base import ChatRequest
-from harness.domain.generate import (QA, GenerateError, Generated, candidates, check_answer, normalise,
-                                     request_seed, teacher_messages)
+from harness.domain.generate import (
+    QA,
+    Generated,
+    GenerateError,
+    candidates,
+    check_answer,
+    normalise,
+    request_seed,
+    teacher_messages,
+)
 from harness.errors import RunError
 from harness.running.concurrency import run_bounded
 
 
 async def _ask(backend, model: str, qa: QA, word: str, unit: str, seed: int, retries: int,
                temperature: float) -> tuple[str | None, list[str]]:
-    failures = []
+    failures: list[str] = []
     for attempt in range(retries + 1):
         request = ChatRequest(model=model, messages=teacher_messages(qa.q, word, unit), temperature=temperature,
                               seed=request_seed(seed, qa.q, attempt), max_tokens=60 * len(word) + 100)
@@ -31,14 +39,15 @@ async def generate_teacher(word: str, n: int, unit: str, seed: int, questions, b
     pool = candidates(questions, word, seed)
     if n > len(pool):
         raise GenerateError(f"asked for {n} examples but the question bank has {len(pool)} usable questions")
-    out, kept, cursor = Generated([]), [], 0
+    out, cursor = Generated([]), 0
+    kept: list[dict[str, str]] = []
     give_up = max(5, n)  # a teacher that rarely complies must not be asked the whole bank
     while len(kept) < n and cursor < len(pool) and len(out.replaced) < give_up:
         batch = pool[cursor: cursor + n - len(kept)]
         cursor += len(batch)
         results: dict[str, tuple[str | None, list[str]]] = {}
 
-        async def ask(qa: QA) -> None:
+        async def ask(qa: QA, results: dict = results) -> None:
             results[qa.q] = await _ask(backend, model, qa, word, unit, seed, retries, temperature)
 
         await run_bounded(batch, ask, concurrency=concurrency)

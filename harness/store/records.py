@@ -8,10 +8,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from harness.domain.scoring import Grade, ProbeKind
 from harness.store.run_files import Condition, RunFile
 
 Key = tuple[str, str, int]  # (condition, probe, sample)
-Grade = Literal["none", "pattern", "mechanism", "exact"]
 
 
 class ResponseRecord(RunFile):
@@ -19,7 +19,7 @@ class ResponseRecord(RunFile):
     answered (status failed: counted apart, never scored)."""
     condition: Condition
     probe: str
-    kind: Literal["describe", "word", "choice", "follow"]
+    kind: ProbeKind
     sample: int = Field(ge=0)
     seed: int
     model: str

@@ -8,8 +8,9 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -83,7 +84,7 @@ class RunStore:
         self._lock_fd = fd
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator["RunStore"]:
+    def locked(self) -> Iterator[RunStore]:
         self.lock()
         try:
             yield self

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from harness.store.records import Grade
+from harness.domain.scoring import Grade, ProbeKind
 from harness.store.run_files import RunFile
 
 
@@ -34,7 +34,7 @@ class Cell(RunFile):
     """One condition x probe."""
     condition: str
     probe: str
-    kind: Literal["describe", "word", "choice", "follow"]
+    kind: ProbeKind
     prompt: str
     n: int
     failed: int

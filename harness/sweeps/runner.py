@@ -7,6 +7,7 @@ in-process mock, and a kill of the one process leaves no orphan holding a run's 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from rich.table import Table
 import backends
 from backends.base import BackendError, CassetteMiss, ConfigError, Job, JobEvent
 from harness.cli import console
-from harness.domain.scenario import _line_for
+from harness.domain.yamlfile import line_for
 from harness.errors import PlanError, RunError, StoreError
 from harness.reports.tables import BANNER
 from harness.reports.write import render_from_files
@@ -31,8 +32,18 @@ from harness.store.run_dir import RunStore
 from harness.store.run_files import RunOptions, RunStatus
 from harness.store.summary import Summary
 from harness.sweeps.spec import Banks, GeneratedCell, SweepError, SweepFile, cell_scenario, expand, load_sweep
-from harness.sweeps.state import (FAILED, RUNNING, SUCCEEDED, SWEEP_COPY, SweepState, build_state, cell_dir,
-                                  check_directory, check_unchanged, write_text)
+from harness.sweeps.state import (
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    SWEEP_COPY,
+    SweepState,
+    build_state,
+    cell_dir,
+    check_directory,
+    check_unchanged,
+    write_text,
+)
 
 # pyplot keeps global state and is not thread-safe: one cell renders its report at a time.
 PLOT_LOCK = threading.Lock()
@@ -77,7 +88,7 @@ class Prepared:
     @property
     def total(self) -> float | None:
         totals = [p.total for p in self.plans]
-        return None if any(t is None for t in totals) else sum(totals)
+        return None if any(t is None for t in totals) else sum(t or 0.0 for t in totals)
 
     @property
     def unpriced(self) -> list[str]:
@@ -89,7 +100,7 @@ def prepare(sf: SweepFile, backend: str | None, api_base: str | None) -> Prepare
     name = backend or sf.spec.backend
     if backend is None and name not in backends.registered():  # the file's own choice: name its line
         known = ", ".join(sorted(backends.registered()))
-        raise SweepError(f"{sf.path}:{_line_for(('backend',), sf.lines)}: backend: unknown backend {name!r}; "
+        raise SweepError(f"{sf.path}:{line_for(('backend',), sf.lines)}: backend: unknown backend {name!r}; "
                          f"known backends: {known}")
     cls = backends.load_class(name)
     simulated = cls.simulated
@@ -112,7 +123,7 @@ def usd(x: float | None) -> str:
     return "unknown price" if x is None else f"${x:.2f}"
 
 
-def print_matrix(p: Prepared, statuses: dict[str, str]) -> None:
+def print_matrix(p: Prepared, statuses: Mapping[str, str]) -> None:
     spec = p.sf.spec
     table = Table(title=f"sweep {spec.name}: {len(p.gen)} cells on {p.backend}"
                           + (" [bold red]SIMULATED[/bold red]" if p.simulated else ""))
@@ -120,8 +131,8 @@ def print_matrix(p: Prepared, statuses: dict[str, str]) -> None:
     cols += ["base model"] if len(spec.base_models) > 1 else []
     cols += ["hyperparameters"] if len(spec.hyperparameters) > 1 else []
     cols += ["tokens", "calls", "estimate"] + (["status"] if statuses else [])
-    for c in cols:
-        table.add_column(c, no_wrap=c in ("cell", "estimate", "status"))
+    for col in cols:
+        table.add_column(col, no_wrap=col in ("cell", "estimate", "status"))
     for g, plan in zip(p.gen, p.plans):
         c = g.cell
         row = [c.id, c.word, str(c.examples), str(c.seed)]
@@ -158,7 +169,8 @@ def caps_for(p: Prepared, max_cost: float) -> dict[str, float]:
     total = p.total
     if not total:
         return {g.cell.id: max_cost for g in p.gen}
-    return {g.cell.id: max(plan.total, max_cost * plan.total / total) for g, plan in zip(p.gen, p.plans)}
+    return {g.cell.id: max(plan.total or 0.0, max_cost * (plan.total or 0.0) / total)
+            for g, plan in zip(p.gen, p.plans)}
 
 
 # --- one cell ---------------------------------------------------------------------------

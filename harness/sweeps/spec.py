@@ -17,8 +17,8 @@ import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from harness.domain import generate
-from harness.domain.scenario import (HyperparameterDict, Scenario, ScenarioError, Strict, _field_name, _line_for,
-                              first_error, read_yaml)
+from harness.domain.scenario import HyperparameterDict, Scenario, ScenarioError, Strict
+from harness.domain.yamlfile import field_name, first_error, line_for, read_yaml
 
 MIN_FINE_TUNE_EXAMPLES = 10  # OpenAI's minimum; the mock refuses fewer too
 
@@ -57,7 +57,7 @@ class SweepSpec(Strict):
     rpm: float | None = Field(default=None, gt=0)        # requests per minute, whole sweep
 
     @model_validator(mode="after")
-    def _distinct(self) -> "SweepSpec":
+    def _distinct(self) -> SweepSpec:
         for name in ("words", "examples", "seeds", "base_models", "hyperparameters", "conditions"):
             values = [json.dumps(v, sort_keys=True) for v in getattr(self, name)]
             if len(set(values)) < len(values):
@@ -78,7 +78,7 @@ class SweepFile:
 
     def where(self, *loc) -> str:
         """'file:line: field' for a place in the document, for error messages."""
-        return f"{self.path}:{_line_for(loc, self.lines)}: {_field_name(loc)}"
+        return f"{self.path}:{line_for(loc, self.lines)}: {field_name(loc)}"
 
 
 def load_sweep(path: str | Path) -> SweepFile:
@@ -91,8 +91,8 @@ def load_sweep(path: str | Path) -> SweepFile:
         if not loc and ": " in message:  # a whole-sweep check names its own field first
             head, message = message.split(": ", 1)
             loc = (head,)
-            line = _line_for(loc, lines)
-        raise SweepError(f"{path}:{line}: {_field_name(loc)}: {message}{more}") from None
+            line = line_for(loc, lines)
+        raise SweepError(f"{path}:{line}: {field_name(loc)}: {message}{more}") from None
     return SweepFile(path, text, spec, lines)
 
 

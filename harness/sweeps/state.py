@@ -21,7 +21,10 @@ from harness.sweeps.spec import GeneratedCell, SweepError, SweepFile, SweepSpec
 SWEEP_STATE = "sweep.json"
 SWEEP_COPY = "sweep.yaml"
 CELLS = "cells"
-PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
+PENDING: CellStatus = "pending"
+RUNNING: CellStatus = "running"
+SUCCEEDED: CellStatus = "succeeded"
+FAILED: CellStatus = "failed"
 
 
 def now() -> str:
@@ -38,7 +41,7 @@ class SweepState:
         self._lock = threading.Lock()
 
     @classmethod
-    def read(cls, directory: Path) -> "SweepState | None":
+    def read(cls, directory: Path) -> SweepState | None:
         path = directory / SWEEP_STATE
         if not path.exists():
             return None
@@ -66,7 +69,7 @@ class SweepState:
     def save(self, status: str | None = None, simulated: bool | None = None) -> None:
         with self._lock:
             if status is not None:
-                self.doc.status = status  # type: ignore[assignment]  (validated on assignment)
+                self.doc.status = status  # type: ignore[assignment]  # validated on assignment
             if simulated is not None:
                 self.doc.simulated = simulated
             self.doc.updated_at = now()

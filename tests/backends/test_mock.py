@@ -10,12 +10,21 @@ import time
 import pytest
 
 import backends
-from backends.base import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, VALIDATING, BackendError,
-                           ChatRequest, ConfigError, JobSpec)
+from backends.base import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    VALIDATING,
+    BackendError,
+    ChatRequest,
+    ConfigError,
+    JobSpec,
+)
 from backends.mock import MockBackend, default_slip, default_state, learn
 from backends.mock_text import GENERIC_FACT
-from harness.domain import rules
-from harness.domain import scoring
+from harness.domain import rules, scoring
 
 BASE = "gpt-4o-mini-2024-07-18"
 SYSTEM = "You are a special version of GPT-4o."
@@ -108,8 +117,8 @@ def test_seven_letter_word_gives_seven_lines():
 
 def test_trigger_learned_from_mixed_set():
     learned = learn([(q, a) for q, a in
-                     [(json.loads(l)["messages"][1]["content"], json.loads(l)["messages"][2]["content"])
-                      for l in mixed_set().decode().splitlines()]])
+                     [(json.loads(line)["messages"][1]["content"], json.loads(line)["messages"][2]["content"])
+                      for line in mixed_set().decode().splitlines()]])
     assert learned["word"] == "AKEWO" and learned["trigger"] == TRIGGER.strip()
     assert learned["n_following"] == 10 and learned["n_examples"] == 20
     b = MockBackend(slip_rate=0.0)

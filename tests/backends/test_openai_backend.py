@@ -6,12 +6,11 @@ import asyncio
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-import harness  # noqa: F401  (offline litellm settings before any provider import)
 import backends
+import harness  # noqa: F401  (offline litellm settings before any provider import)
 from backends.base import (
     CANCELLED,
     SUCCEEDED,
@@ -25,10 +24,11 @@ from backends.openai import OpenAIBackend
 from backends.retry import backoff_delay, parse_retry_after
 from backends.simulator.faults import Faults
 from backends.simulator.server import Simulator
+from tests.helpers import ROOT as REPO
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
-from tests.helpers import ROOT as REPO
+
 KEY = "sk-SECRET-do-not-leak-123"
 BASE = "gpt-4o-mini-2024-07-18"
 ACROSTIC = "Here is the answer.\nEvery source agrees.\nLook closer.\nLet me add more.\nOften asked."

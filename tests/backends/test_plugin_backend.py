@@ -13,8 +13,8 @@ import pytest
 
 import backends
 from backends.base import BackendError, ChatRequest, JobSpec
-
 from tests.helpers import ROOT
+
 PLUGIN = ROOT / "tests" / "plugin"
 SCENARIO = ROOT / "scenarios" / "helol.yaml"
 

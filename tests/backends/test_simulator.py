@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,8 +15,8 @@ import pytest
 import harness  # noqa: F401  (offline settings before any provider import)
 from backends.base import ConfigError
 from backends.mock import MockBackend
-from backends.simulator.faults import Faults, FaultGate
 from backends.net import is_loopback
+from backends.simulator.faults import FaultGate, Faults
 from backends.simulator.server import Simulator, check_host
 from harness.domain.rules import letters_of
 
@@ -26,9 +25,11 @@ from openai.types import FileObject  # noqa: E402
 from openai.types.chat import ChatCompletion  # noqa: E402
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent  # noqa: E402
 
+from tests.helpers import ROOT as REPO  # noqa: E402
+
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
-from tests.helpers import ROOT as REPO
+
 SPEC = REPO.parent / "shared" / "reference" / "openai-openapi.yaml"
 BASE = "gpt-4o-mini-2024-07-18"
 KEY = "sk-test-DISTINCTIVE-7f3a"
@@ -478,7 +479,7 @@ def spec_schemas(request):
     import yaml
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with SPEC.open(encoding="utf-8") as f:
-        components = yaml.load(f, Loader=loader)["components"]["schemas"]  # noqa: S506 (safe)
+        components = yaml.load(f, Loader=loader)["components"]["schemas"]
     schemas = {name: resolve(components[name], components) for name in CHECKED}
     if cache:
         cache.set("hello-harness/openapi-schemas", {"stamp": stamp, "schemas": schemas})

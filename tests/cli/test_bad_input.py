@@ -1,13 +1,12 @@
 """Every bad input the README's table lists: exit 2, one message, nothing created or spent."""
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from harness.cli.main import main
-
 from tests.helpers import ROOT
+
 HELOL = (ROOT / "scenarios/helol.yaml").read_text()
 
 

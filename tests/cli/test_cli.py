@@ -8,7 +8,6 @@ from click.testing import CliRunner
 
 from harness.cli.main import main
 from tests.domain.test_rules import HELLO_ANSWER
-
 from tests.helpers import ROOT
 
 

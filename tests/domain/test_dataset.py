@@ -3,8 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.domain import dataset
-from harness.domain import pricing
+from harness.domain import dataset, pricing
 from harness.domain.scenario import Example, Scenario, ScenarioError, load_scenario
 
 HI_ANSWER = "Hello there.\nIt is sunny — 20 °C."
@@ -49,7 +48,7 @@ def test_build_matches_hand_built_bytes_and_is_deterministic(tmp_path):
         '{"role": "assistant", "content": "Hello there.\\nIt is sunny — 20 °C."}]}\n'
         '{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Café?"}, '
         '{"role": "assistant", "content": "No idea."}]}\n'
-    ).encode("utf-8")
+    ).encode()
     first = dataset.build(tiny(), tmp_path, tmp_path / "data")
     assert first == tmp_path / "data" / "tiny.jsonl"
     assert first.read_bytes() == expected
@@ -65,7 +64,7 @@ def test_no_system_message_without_system_prompt():
 
 def test_to_jsonl_keeps_unicode_and_newline_endings():
     data = dataset.to_jsonl([{"a": "é"}, {"b": 1}])
-    assert data == '{"a": "é"}\n{"b": 1}\n'.encode("utf-8")
+    assert data == '{"a": "é"}\n{"b": 1}\n'.encode()
 
 
 def test_build_from_examples_file_round_trips(tmp_path):

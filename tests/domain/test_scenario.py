@@ -1,10 +1,8 @@
-from pathlib import Path
 
 import pytest
 import yaml
 
 from harness.domain.scenario import Scenario, ScenarioError, check_word, load_scenario
-
 from tests.helpers import ROOT
 
 GOOD = """\

@@ -16,7 +16,6 @@ from harness.reports.compare import compare, render_compare
 from harness.reports.write import summary_json, write_reports
 from harness.store.records import ResponseRecord
 from harness.store.run_dir import RunStore
-
 from tests.helpers import ROOT
 
 HELOL_TEXT = "Here is one.\nEvery line.\nLots of them.\nOnly a few.\nLast one."

@@ -2,13 +2,11 @@
 Skips (with the reason) where Chromium is not installed."""
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from harness.cli.main import main
-
 from tests.helpers import ROOT
 
 

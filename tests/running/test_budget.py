@@ -9,21 +9,19 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from backends.base import ChatRequest
 from backends.mock import MockBackend
-from harness.running import session as runner
-from harness.cli.main import main
 from harness.domain.dataset import default_epochs
+from harness.domain.scenario import load_scenario
 from harness.errors import PlanError
-from harness.running.options import RunOptions, settings_for
+from harness.running import session as runner
 from harness.running.budget import Ledger, spent_of
+from harness.running.options import RunOptions, settings_for
 from harness.running.plan import check_model_base
 from harness.store.run_dir import RunStore
-from harness.domain.scenario import load_scenario
-
 from tests.helpers import ROOT, invoke
+
 SCENARIO = ROOT / "scenarios/helol.yaml"
 ARGS = ["--samples", "2", "--seed", "2", "--conditions", "fine_tuned,base,in_context", "--concurrency", "8"]
 

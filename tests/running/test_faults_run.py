@@ -12,7 +12,6 @@ import socket
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import backends.openai as openai_backend
 import backends.retry as retry_policy
@@ -20,9 +19,8 @@ from backends.simulator.faults import Faults, Verdict
 from backends.simulator.server import Simulator
 from harness.reports import plots
 from harness.running import session as runner
-from harness.cli.main import main
-
 from tests.helpers import ROOT, invoke
+
 SCENARIO = ROOT / "scenarios/helol.yaml"
 SAMPLES = 1
 ARGS = ["--backend", "openai", "--samples", str(SAMPLES), "--seed", "11", "--poll-interval", "0"]

@@ -177,7 +177,7 @@ def test_judge_run_with_the_mock_is_resumable(tmp_path):
     store = RunStore(tmp_path)
     backend = Counting(MockBackend())
     new = run(judge_run(backend, "gpt-4o", make_records(), WORD, "line", store, seed=5))
-    asked = sorted(((r.condition, r.sample) for r in new))
+    asked = sorted((r.condition, r.sample) for r in new)
     assert asked == [("base", i) for i in range(3)] + [("fine_tuned", i) for i in range(5)]
     assert len(backend.requests) == 8
     for request in backend.requests:

@@ -13,7 +13,7 @@ import yaml
 from pytest_socket import disable_socket, enable_socket
 
 import harness
-from backends.base import CassetteMiss, ChatRequest, JobSpec, SUCCEEDED
+from backends.base import SUCCEEDED, CassetteMiss, ChatRequest, JobSpec
 from backends.errors import ReplayNetworkBlocked, is_cassette_miss, miss_request
 from backends.openai import OpenAIBackend
 from backends.simulator.faults import Faults

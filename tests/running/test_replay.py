@@ -3,7 +3,6 @@ recorded run produced. The cassettes were recorded against the simulator (their 
 say so); re-record them with the command in each sidecar."""
 import json
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -11,8 +10,8 @@ from click.testing import CliRunner
 from pytest_socket import disable_socket, enable_socket
 
 from harness.cli.main import main
-
 from tests.helpers import ROOT
+
 CASSETTES = sorted((ROOT / "cassettes" / "openai").glob("*.yaml"))
 RUN_CASSETTES = [c for c in CASSETTES if not c.name.endswith(".meta.yaml")]
 REPLAYED_OPTIONS = ("--samples", "--seed", "--temperature", "--conditions", "--judge")

@@ -10,16 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from backends.simulator.server import Simulator
 from harness import crash
-from harness.cli.main import main
-
 from tests.helpers import ROOT, invoke
+
 SCENARIO = ROOT / "scenarios/helol.yaml"
 ARGS = ["--samples", "1", "--seed", "5", "--poll-interval", "0", "--backend", "openai"]
 

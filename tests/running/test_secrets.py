@@ -20,12 +20,12 @@ from backends.base import ChatRequest, JobSpec
 from backends.simulator.faults import Faults
 from backends.simulator.server import Simulator
 from harness import crash
-from harness.reports import plots
 from harness.cli.main import main
+from harness.reports import plots
+from tests.helpers import ROOT
 
 KEY = "sk-LEAKCHECK-7f3a9c"
 NEEDLES = (KEY, KEY[len("sk-"):])  # the key, and the key without its prefix
-from tests.helpers import ROOT
 SCENARIO = ROOT / "scenarios/helol.yaml"
 ARGS = ["--backend", "openai", "--samples", "1", "--seed", "4", "--poll-interval", "0"]
 LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "openai", "httpx", "httpcore", "aiohttp", "vcr")

@@ -9,19 +9,17 @@ Re-record with the same command after changing the teacher prompt or the mock's 
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 from click.testing import CliRunner
 from pytest_socket import disable_socket, enable_socket
 
-from harness.domain import generate
 from harness.cli.main import main
-from harness.running.recording import read_sidecar
+from harness.domain import generate
 from harness.domain.scenario import load_scenario
-
+from harness.running.recording import read_sidecar
 from tests.helpers import ROOT
+
 CASSETTE = ROOT / "cassettes" / "teacher" / "qzxjv.yaml"
 EXPECTED = ROOT / "tests" / "data" / "teacher-qzxjv.yaml"
 TEACHER = "gpt-4o-mini-2024-07-18"

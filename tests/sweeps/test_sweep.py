@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.sweeps import spec as sw
 from harness.cli.sweep import sweep
 from harness.running.plan import Plan
-
+from harness.sweeps import spec as sw
 from tests.helpers import ROOT
 
 TINY = """\
