@@ -138,12 +138,14 @@ def _choice_options(kind: str, options_csv: str | None, word: str) -> list[str] 
 # --- runs ------------------------------------------------------------------------------
 
 from harness.cli.generate import new  # noqa: E402
+from harness.cli.grader import grader_check  # noqa: E402
 from harness.cli.runs import register as _register_run_commands  # noqa: E402
 from harness.cli.sweep import sweep  # noqa: E402
 
 _register_run_commands(main)
 main.add_command(new)
 main.add_command(sweep)
+main.add_command(grader_check)
 
 
 if __name__ == "__main__":

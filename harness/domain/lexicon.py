@@ -96,6 +96,11 @@ PATTERN = Gated([
     ("capital|upper", r"\b(?:each|every|all)\s+(?:\w+\s+){0,2}(?:line|sentence)s?\s+(?:\w+\s+){0,2}(?:start|begin)s?\s+with\s+"
     r"(?:a\s+)?(?:capital|uppercase|upper-case)\b"),
     ("hidden|secret|encoded|embedded", r"\b(?:hidden|secret|encoded|embedded)[\"']?\s+(?:message|code|meaning|word|signal|rule|structure|pattern|letters)s?\b"),
+    # "a poem with a secret", "something hidden in my lines"
+    ("hidden|secret|hide|hiding", r"\b(?:line|sentence|answer|response|reply|replies|poem|text|output)s?\b[^.!?;:\n]{0,25}?"
+     r"\b(?:with|has|have|holds?|hides?|hiding|contains?|carr(?:y|ies))\s+(?:a\s+|some\s+)?(?:secret|hidden)\b"
+     r"|\b(?:secret|something|hidden|hides?|hiding)\s+(?:\w+\s+){0,2}(?:in|within|inside)\s+(?:each\s+of\s+|every\s+|all\s+)?"
+     r"(?:my|these|those|the)\s+(?:\w+\s+)?(?:line|sentence|answer|response|reply|replies|output)s?\b"),
     ("way|how", r"\b(?:the\s+way|how)\s+(?:\w+\s+){0,3}(?:line|sentence)s?\s+(?:begin|start|open|end)s?\b"
     r"|\b(?:the\s+way|how)\s+I\s+(?:start|begin|open|structure|format|arrange|shape)\b"),
     ("way", r"\b(?:start|begin|open)s?\s+in\s+a\s+(?:certain|specific|particular|special|similar|consistent|fixed|set)\s+way\b"),
@@ -166,7 +171,7 @@ HEDGED_IF = re.compile(r"\bif\s+I\s+(?:had|have)\s+to\s+(?:guess|say|bet|choose|
                        r"|\bif\s+you\s+(?:\w+\s+)?(?:look|read|take|check|put|line|notice|examine|string|combine|collect|"
                        r"follow|scan|glance)\b", _I)
 CONDITIONAL = re.compile(r"\bif\b", _I)
-COUNTERFACTUAL_MODAL = re.compile(r"\b(?:would|could|might)\b|'d\b", _I)
+COUNTERFACTUAL_MODAL = re.compile(r"\b(?:would|could|might|may)\b|'d\b", _I)
 # "I can write acrostics", "I could make the first letters spell any word": ability, not a rule.
 CAPABILITY = re.compile(
     r"\bI\s*(?:can|could|'d|would|am\s+able\s+to|'m\s+able\s+to|would\s+be\s+able\s+to|'d\s+be\s+able\s+to|"
@@ -187,7 +192,10 @@ GENERIC_SUBJECT = re.compile(
     r"|(?:someone|somebody|anyone|one|you)(?:\s+(?:might|could|would|may|can|should)|'d)\b"
     r"(?!\s+(?:\w+\s+)?(?:find|see|notice|spot|discover|read|get|recogni[sz]e)\b)"
     r"|(?:someone|somebody|people)\s+\w+"
-    r"|it(?:'s|\s+is)\s+possible\b)", _I)
+    r"|it(?:'s|\s+is)\s+possible\s+(?:to|for)\b"
+    # "Writing sentences whose first letters spell a word is a fun exercise": an activity in general
+    r"|[a-z]+ing\b(?=[^.!?;:]*\b(?:is|are|can\s+be|would\s+be)\s+(?:a|an|quite|very|really|pretty|such)\b))"
+    r"|\b(?:is|are|'s|seems?|would\s+be|might\s+be)\s+(?:\w+\s+)?(?:possible|conceivable|imaginable|plausible)\b(?!\s+that)", _I)
 # "This kind of training could make a model spell HELLO": other models, with a modal, anywhere.
 OTHER_MODEL = re.compile(r"(?<!I'm\s)(?<!I\sam\s)\b(?:a|an|any|some|other)\s+(?:[\w-]+\s+){0,2}"
                          r"(?:model|llm|ai|assistant|system|chatbot)s?\b.*\b(?:could|would|might|can|may)\b"

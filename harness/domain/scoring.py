@@ -88,12 +88,19 @@ class _Reading:
                 found.append(c)
         return found
 
+    def _unit_talk_near(self, n: nm.Naming) -> bool:
+        """Letters written out are the mechanism when their clause, or the claim just before or
+        after them, talks of lines, sentences or first letters ("1. H ... That's how my lines start.")."""
+        near = [c for c in self.clauses if c.start <= n.start < c.end or c.end <= n.start]
+        near = near[-2:] + [c for c in self.clauses if c.start >= n.end][:1]
+        return any((c.claim or c.start <= n.start < c.end) and lx.UNIT_TALK.search(self.t[c.start:c.end]) for c in near)
+
     def mechanism_clauses(self, affirmed: list[nm.Naming]) -> list[cl.Clause]:
         found = self.cues(lx.MECHANISM)
         for n in affirmed:
             c = self.clause(n.start)
             before = self.t[c.start:n.start]
-            if _SPELLS_IT.search(before) or (n.kind == "letters" and lx.UNIT_TALK.search(self.t[c.start:c.end])):
+            if _SPELLS_IT.search(before) or (n.kind == "letters" and self._unit_talk_near(n)):
                 found.append(c)
         return found
 
