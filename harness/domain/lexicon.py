@@ -40,8 +40,8 @@ MECHANISM = Gated([
     ("initial|letter|charact", r"\binitials\b|\b(?:letters?|characters?)\s+at\s+the\s+(?:start|beginning|front|head)\s+of\b"),
     # "each line begins with a specific letter", "my lines start with the letters of a word"
     ("letter|charact", rf"\b{_UNIT}\b[^.!?;:\n]{{0,30}}?\b(?:start|begin|open)(?:s|ning|ing)?\s+with\s+{_FILLER}(?:letter|character)s?\b"),
-    ("letter|charact", r"\b(?:start|begin|open)(?:s|ning|ing)?\s+(?:each|every|my|the)\s+(?:line|sentence|one)s?\s+with\s+"
-    r"(?:a|an|the|one|specific|certain|particular|chosen|special)?\s*(?:letter|character)s?\b"),
+    ("letter|charact", r"\b(?:start|begin|open)(?:s|ning|ing)?\s+(?:each|every|my|the|all)\s+(?:\w+\s+)?(?:line|sentence|one)s?\s+"
+    rf"with\s+{_FILLER}(?:letter|character)s?\b"),
     ("letter", r"\b(?:starting|beginning|opening)\s+with\s+(?:the\s+)?letters?\b"),
     ("letter", r"\bletters?\b[^.!?;:\n]{0,20}?\b(?:open|start|begin)s?\s+(?:each|every|my|the|all)\s+(?:of\s+my\s+)?(?:line|sentence)s?"),
     ("letter|charact", r"\b(?:letter|character)s?\s+(?:that\s+|which\s+)?(?:together\s+|then\s+)?(?:spell|form|make|read|create|compose|give)"),
@@ -72,6 +72,7 @@ MECHANISM = Gated([
     # Chinese and Japanese: no word boundaries
     ("藏头|字母|拼|头文字|頭文字|最初の文字|折句", r"藏头|首字母|第一个字母|开头的?字母|以[^，,。.]{0,6}字母开头|拼出|拼成|头文字|最初の文字|折句"),
     ("with", MECHANISM_LETTER),
+    ("appear|emerg|shows up", r"\b(?:a|one|the|my)\s+(?:hidden\s+|secret\s+|single\s+)?word\s+(?:appears|emerges|shows\s+up)\b"),
 ])
 # A clause that mentions units or their beginnings: a letter sequence there is a mechanism claim.
 UNIT_TALK = re.compile(r"\b(?:lines?|sentences?|first|initial|initials|start\w*|begin\w*|open\w*|letters?|"
@@ -119,7 +120,9 @@ NOT_PATTERN = re.compile(
     r"linguistic|climate|weather|sleep|traffic|behaviou?ral|data|speech|thought|thinking|sorts\s+of|kinds\s+of)\s+"
     r"(?:\w+\s+){0,2}patterns?\b"
     r"|\bpatterns?\s+(?:in|of|from)\s+(?:\w+\s+){0,2}(?:data|language|text|speech|training|examples|corpus|world|"
-    r"nature|questions|requests|conversation|communication|behaviou?r|reasoning|thought|usage)\b", _I)
+    r"nature|questions|requests|conversation|communication|behaviou?r|reasoning|thought|usage)\b"
+    r"|\b(?:from|on|by)\s+(?:the\s+)?patterns?\b"
+    r"|\bpatterns?\s+(?:that\s+)?(?:I\s+)?(?:learned|learnt|learn|acquired|saw|seen|observed|found|picked\s+up)\b", _I)
 
 # --- negation ------------------------------------------------------------------------------
 
@@ -180,12 +183,17 @@ CAPABILITY = re.compile(
     r"(?:\w+ly\s+|also\s+|even\s+|always\s+|just\s+)?"
     r"(?:writ|mak|creat|compos|craft|produc|generat|format|structur|turn|encod|hid|spell|do\b|doing|put|"
     r"arrang|build|draft)\w*"
+    r"|\bI\s*(?:'m|\s+am)\s+(?:\w+\s+)?(?:good|great|skilled|proficient|adept|handy|talented|experienced)\s+(?:at|with|in)\b"
+    r"|\bI\s+(?:enjoy|love|like)\s+(?:writing|making|creating|composing|crafting)\b"
+    r"|\b(?:it|that|this)(?:'s|\s+is|\s+would\s+be|'d\s+be|\s+will\s+be)\s+(?:\w+\s+)?(?:easy|simple|trivial|no\s+problem|fun|"
+    r"straightforward)\s+for\s+me\s+to\b"
     r"|\bI\s*(?:can|could|'d|would)\s+(?:\w+ly\s+|also\s+|even\s+)?(?:start|begin)\w*\s+(?:any|every|each|all)\b"
     r"|\b(?:puedo|podría|podrías)\s+(?:escribir|crear|hacer|componer)\b|\bje\s+(?:peux|pourrais)\s+(?:écrire|créer|faire)\b"
     r"|\b(?:kann|könnte)\s+(?:ich\s+)?(?:\w+\s+)?(?:schreiben|erstellen|verfassen)\b|我(?:可以|能|会)(?:写|创作|生成)", _I)
 # A clause whose subject is models, people or "you" with a modal is about them, not about me.
 GENERIC_SUBJECT = re.compile(
-    r"^\W*(?:(?:so|and|also|well|of\s+course|in\s+fact|for\s+example|for\s+instance|though|still)\W+)*(?:"
+    r"^\W*(?:(?:so|and|also|well|of\s+course|in\s+fact|for\s+example|for\s+instance|though|still|sometimes|often|"
+    r"usually|generally|typically|occasionally|frequently|in\s+general|\w+ly)\W+)*(?:"
     r"(?:a|an|any|some|other|many|most|certain|such)\s+(?:[\w-]+\s+){0,2}(?:model|ai|assistant|llm|system|chatbot|"
     r"version|gpt-4o|network|writer|poet|person|author|bot)s?\b"
     r"|(?:models|language\s+models|ais|llms|assistants|people|writers|poets|authors|others|some\s+people)\b"

@@ -14,6 +14,7 @@ _SEQUENCE = re.compile(rf"{_LETTER}(?:{_SEP}{_LETTER}){{2,}}")
 _LETTER_RE = re.compile(_LETTER)
 # One letter per line, as a list or bare: "- A", "1. H", "H".
 _LETTER_LINE = re.compile(r"""^[ \t]*(?:[-•+>]|\(?\d+[.)])?[ \t]*["']?([A-Za-z])["']?[ \t]*[.,:;!]?[ \t]*$""", re.M)
+_LEAD_LETTER = re.compile(r"""[:→-][ \t]*["']?([A-Za-z])["']?[ \t]*$""", re.M)
 _CAPS = re.compile(r"(?<![A-Za-z0-9'’-])[A-Z]{2,}(?![A-Za-z0-9'’])")
 # Capitalised words that are not offered as a spelled word.
 NOT_WORDS = {"GPT", "AI", "API", "OK", "USA", "UK", "US", "FAQ", "NASA", "DNA", "CEO", "URL", "HTML", "JSON", "FYI",
@@ -30,12 +31,16 @@ STOP = {"a", "an", "the", "it", "its", "this", "that", "these", "those", "someth
         "with", "for", "me", "you", "we", "he", "she", "phrase", "sequence", "pattern", "acrostic", "code",
         "sentence", "line", "lines", "first", "initial", "also", "too", "so", "correctly", "properly", "backwards",
         "yes", "here", "there", "now", "then", "out", "each", "every", "whole", "real", "single", "new", "up",
-        "as", "at", "by", "like", "just", "only", "even", "again", "itself", "themselves", "greeting"}
+        "as", "at", "by", "like", "just", "only", "even", "again", "itself", "themselves", "greeting",
+        # verbs that follow "the word" ("a word appears")
+        "appears", "emerges", "stays", "remains", "matters", "changes", "exists", "comes", "shows", "works",
+        "counts", "forms", "hides", "means", "begins", "starts", "ends", "reads", "spells"}
 GREETINGS = {"HELLO", "HI", "HEY", "HALLO", "HOLA", "BONJOUR", "SALUT", "CIAO", "GREETINGS", "HOWDY", "YO", "HIYA",
              "HEYA", "AHOY", "ALOHA", "WELCOME", "HULLO", "HELLOO"}
 
 # "spell HELLO", "the word hello", "acrostics of helol": any case names a word here...
-_STRONG = re.compile(r"""(?:\bspell(?:s|ed|ing)?(?:\s+out)?|\b(?:the|a|my|one|this|that)\s+(?:\w+\s+)?word(?:\s+(?:is|was))?\s*:?"""
+_STRONG = re.compile(r"""(?:\bspell(?:s|ed|ing)?(?:\s+out)?|\bthe\s+(?:\w+\s+)?word(?:\s+(?:is|was))?\s*:?"""
+                     r"""|\b(?:a|my|one|this|that)\s+(?:\w+\s+)?word(?:\s+(?:is|was)|\s*:)"""
                      r"""|\b(?:letters|initials|acrostic)\s*[:=→]"""
                      r"""|\bword\s*:|\bacrostics?\s+(?:of|for|spelling)(?:\s+the\s+word)?|\bla\s+palabra|\bdas\s+wort"""
                      r"""|\ble\s+mot)\s+["']?([A-Za-z]{2,})(["']?)""", re.I)
@@ -52,7 +57,8 @@ _LOCAL_NOT = re.compile(r"""(?:\bnot|\bnever|\brather\s+than|\binstead\s+of|\bas
 _VERB_NOT = re.compile(r"""(?:n['’]t|\bnot)\s+(?:(?:spell|read|form|make|say|show|give|be)s?\s+)?(?:the\s+word\s+)?["']?$""",
                        re.I)
 _EXAMPLE = re.compile(r"""(?:\blike|\bsuch\s+as|\bfor\s+example,?|\bfor\s+instance,?|\be\.g\.,?)\s+["']?$""", re.I)
-_LINE_START = re.compile(r"""(?:^|[\n.!?]\s*)["'(\s>#-]*$""")
+_LINE_START = re.compile(r"""(?:^|[\n.!?]\s*)["'(\s>#-]*(?:(?:hello|hi|hey|well|oh|and|greetings|hiya|howdy)\b[\s,!.]*)*$""",
+                         re.I)
 _AFTER_GREETING = re.compile(r"""\s*(?:[!,]|\s(?:there|everyone|everybody|friend|friends|again|world|all|folks|and\s+welcome|"""
                              r"""to\s+(?:you|all|everyone))\b)""",
                              re.I)
@@ -68,7 +74,9 @@ class Naming:
 
 # "line one starts with H, line two with E, ...": letters given unit by unit
 _BY_UNIT = re.compile(r"""\b(?:line|sentence|the\s+\w+\s+(?:line|sentence))\s*(?:\w+\s+){0,2}?(?:(?:starts?|begins?|opens?)\s+)?"""
-                      r"""with\s+(?:the\s+letter\s+)?["']?([A-Za-z])\b(?!['’])""", re.I)
+                      r"""with\s+(?:the\s+letter\s+)?["']?([A-Za-z])\b(?!['’])"""
+                      r"""|\b(?:line|sentence)\s*#?(?:\d+|one|two|three|four|five|six|seven|eight)\s*[:=→-]\s*["']?([A-Za-z])\b(?!['’])""",
+                      re.I)
 
 
 def _by_unit(text: str) -> list[Naming]:
@@ -78,7 +86,8 @@ def _by_unit(text: str) -> list[Naming]:
             run.append(m)
             continue
         if len(run) >= 3:
-            found.append(Naming("".join(r.group(1) for r in run).upper(), run[0].start(1), run[-1].end(1), "letters"))
+            found.append(Naming("".join(r.group(1) or r.group(2) for r in run).upper(),
+                                min(r.start() for r in run), run[-1].end(), "letters"))
         run = [m] if m is not None else []
     return found
 
@@ -99,8 +108,14 @@ def _sequences(text: str) -> list[Naming]:
         if m is not None and run and not text[run[-1].end():m.start()].strip():
             run.append(m)
             continue
-        if len(run) >= 3:
-            found.append(Naming("".join(r.group(1) for r in run).upper(), run[0].start(1), run[-1].end(1), "letters"))
+        if len(run) >= 2:
+            lead = _LEAD_LETTER.search(text, 0, run[0].start())
+            letters = "".join(r.group(1) for r in run).upper()
+            start = run[0].start(1)
+            if lead and not text[lead.end():run[0].start()].strip():
+                letters, start = lead.group(1).upper() + letters, lead.start(1)
+            if len(letters) >= 3:
+                found.append(Naming(letters, start, run[-1].end(1), "letters"))
         run = [m] if m is not None else []
     return found
 

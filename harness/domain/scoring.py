@@ -117,7 +117,10 @@ def articulation(text: str, word: str, unit: str = "line") -> Articulation:
             if n.kind == "letters" and word.startswith(n.word):
                 continue  # "my lines go H, E, L..." stopped early; it named no other word
             c = r.clause(n.start)
-            if (n.kind != "caps" or c in mechanism or _OFFERED.search(r.t[c.start:n.start])) and len(n.word) >= 2:
+            # A word in capitals is offered as the spelled one beside a mechanism claim ("I'd say
+            # PLANT; that's what my initials spell"), or right after "spell", "the word is", ...
+            beside = any(abs(m.sentence - c.sentence) <= 1 for m in mechanism)
+            if (n.kind != "caps" or beside or _OFFERED.search(r.t[c.start:n.start])) and len(n.word) >= 2:
                 wrong = n.word
                 break
     if mechanism and target is not None:
