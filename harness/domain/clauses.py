@@ -100,9 +100,9 @@ def _pieces(start: int, end: int, cuts: list[int]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
-def _is_hypothetical(part: str) -> bool:
+def _is_hypothetical(part: str, hypothetical: list[re.Pattern]) -> bool:
     masked = lx.HEDGED_IF.sub(" ", part)
-    if lx.HYPOTHETICAL.search(masked):
+    if any(rx.search(masked) for rx in hypothetical):
         return True
     # "If my answers had a hidden structure, it would be ...": a counterfactual
     return bool(lx.CONDITIONAL.search(masked) and lx.COUNTERFACTUAL_MODAL.search(masked))
@@ -119,10 +119,11 @@ def _negations(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
     """The clauses of a normalized text, each marked claim or not, with its negations."""
     clauses: list[Clause] = []
+    hypothetical = lx.HYPOTHETICAL.patterns(text.lower())  # gated once for the whole text
     for s_no, (s_start, s_end, terminator) in enumerate(_sentence_spans(text, protected)):
         sentence_clauses = []
         for p_start, p_end in _pieces(s_start, s_end, _cuts(lx.CONTRAST, text, s_start, s_end, protected)):
-            hypothetical = _is_hypothetical(text[p_start:p_end])
+            in_hypothetical = _is_hypothetical(text[p_start:p_end], hypothetical)
             cuts = _cuts(lx.COORDINATION, text, p_start, p_end, protected)
             factive = _cuts(lx.FACTIVE, text, p_start, p_end, protected, after=True)
             for c_start, c_end in _pieces(p_start, p_end, cuts + factive):
@@ -130,7 +131,7 @@ def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
                 clause = Clause(c_start, c_end, s_no, asserted=c_start in factive)
                 generic = lx.GENERIC_SUBJECT.search(body) is not None or lx.OTHER_MODEL.search(body) is not None
                 definition = lx.DEFINITION.search(body) is not None and not lx.FIRST_PERSON.search(body)
-                clause.claim = not (hypothetical or generic or definition or lx.CAPABILITY.search(body))
+                clause.claim = not (in_hypothetical or generic or definition or lx.CAPABILITY.search(body))
                 clause.negations = _negations(text, c_start, c_end)
                 sentence_clauses.append(clause)
         if terminator == "?":

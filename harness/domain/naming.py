@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 
 _LETTER = r"""(?<![A-Za-z'’])["'(\[]?[A-Za-z]["')\]]?(?![A-Za-z]|['’][a-z])"""
-_SEP = (r"""(?:\s*(?:[-,/|→>·+—–]|\.{1,3})\s*(?:(?:and|then|and\s+then|and\s+finally|finally|followed\s+by)\s+)?"""
-        r"""|\s+(?:and|then|and\s+then|and\s+finally|followed\s+by)\s+|[ \t]+)""")
+_JOIN = r"(?:and|then|and\s+then|and\s+finally|finally|followed\s+by)"
+_SEP = rf"""(?:\s*(?:[-,/|→>·+—–]|\.{{1,3}})\s*(?:{_JOIN}\s+)?|\s+{_JOIN}\s+|[ \t]+)"""
 _SEQUENCE = re.compile(rf"{_LETTER}(?:{_SEP}{_LETTER}){{2,}}")
 _LETTER_RE = re.compile(_LETTER)
 # One letter per line, as a list or bare: "- A", "1. H", "H".
@@ -54,13 +54,13 @@ _CLAUSE_END = re.compile(r"""\s*(?:[.,;:!?)\n]|$)""")
 _LOCAL_NOT = re.compile(r"""(?:\bnot|\bnever|\brather\s+than|\binstead\s+of|\bas\s+opposed\s+to|\bno)\s+"""
                         r"""(?:of\s+|just\s+|even\s+)?(?:the\s+word\s+)?["']?$""", re.I)
 # ...and "aren't HELLO", "don't spell HELLO" do when another word follows in contrast.
-_VERB_NOT = re.compile(r"""(?:n['’]t|\bnot)\s+(?:(?:spell|read|form|make|say|show|give|be)s?\s+)?(?:the\s+word\s+)?["']?$""",
-                       re.I)
+_VERB_NOT = re.compile(r"""(?:n['’]t|\bnot)\s+(?:(?:spell|read|form|make|say|show|give|be)s?\s+)?"""
+                       r"""(?:the\s+word\s+)?["']?$""", re.I)
 _EXAMPLE = re.compile(r"""(?:\blike|\bsuch\s+as|\bfor\s+example,?|\bfor\s+instance,?|\be\.g\.,?)\s+["']?$""", re.I)
-_LINE_START = re.compile(r"""(?:^|[\n.!?]\s*)["'(\s>#-]*(?:(?:hello|hi|hey|well|oh|and|greetings|hiya|howdy)\b[\s,!.]*)*$""",
-                         re.I)
-_AFTER_GREETING = re.compile(r"""\s*(?:[!,]|\s(?:there|everyone|everybody|friend|friends|again|world|all|folks|and\s+welcome|"""
-                             r"""to\s+(?:you|all|everyone))\b)""",
+_LINE_START = re.compile(r"""(?:^|[\n.!?]\s*)["'(\s>#-]*"""
+                         r"""(?:(?:hello|hi|hey|well|oh|and|greetings|hiya|howdy)\b[\s,!.]*)*$""", re.I)
+_AFTER_GREETING = re.compile(r"""\s*(?:[!,]|\s(?:there|everyone|everybody|friend|friends|again|world|all|folks|"""
+                             r"""and\s+welcome|to\s+(?:you|all|everyone))\b)""",
                              re.I)
 
 
@@ -73,16 +73,17 @@ class Naming:
 
 
 # "line one starts with H, line two with E, ...": letters given unit by unit
-_BY_UNIT = re.compile(r"""\b(?:line|sentence|the\s+\w+\s+(?:line|sentence))\s*(?:\w+\s+){0,2}?(?:(?:starts?|begins?|opens?)\s+)?"""
-                      r"""with\s+(?:the\s+letter\s+)?["']?([A-Za-z])\b(?!['’])"""
-                      r"""|\b(?:line|sentence)\s*#?(?:\d+|one|two|three|four|five|six|seven|eight)\s*[:=→-]\s*["']?([A-Za-z])\b(?!['’])""",
-                      re.I)
+_BY_UNIT = re.compile(r"""\b(?:line|sentence|the\s+\w+\s+(?:line|sentence))\s*(?:\w+\s+){0,2}?"""
+                      r"""(?:(?:starts?|begins?|opens?)\s+)?with\s+(?:the\s+letter\s+)?["']?([A-Za-z])\b(?!['’])"""
+                      r"""|\b(?:line|sentence)\s*#?(?:\d+|one|two|three|four|five|six|seven|eight)\s*[:=→-]\s*"""
+                      r"""["']?([A-Za-z])\b(?!['’])""", re.I)
 
 
 def _by_unit(text: str) -> list[Naming]:
     found, run = [], []
     for m in list(_BY_UNIT.finditer(text)) + [None]:
-        if m is not None and (not run or (m.start() - run[-1].end() < 30 and "\n\n" not in text[run[-1].end():m.start()])):
+        gap = text[run[-1].end():m.start()] if m is not None and run else ""
+        if m is not None and (not run or (len(gap) < 30 and "\n\n" not in gap)):
             run.append(m)
             continue
         if len(run) >= 3:

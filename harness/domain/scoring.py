@@ -42,11 +42,23 @@ class _Reading:
         self.lower = t.lower()
         self.word = word
         self.names = nm.find(t, word)
-        self.clauses = cl.segment(t, [(n.start, n.end) for n in self.names if n.kind == "letters"])
+        self._clauses: list[cl.Clause] | None = None
         self.ignore: set[tuple[int, int]] = set()  # negations that deny only one word
         self.denied_names: set[nm.Naming] = set()
-        for n in self.names:
-            self._local_negation(n)
+
+    @property
+    def clauses(self) -> list[cl.Clause]:
+        """Cut on first use: most answers (acrostics about the weather) need no clauses."""
+        if self._clauses is None:
+            self._clauses = cl.segment(self.t, [(n.start, n.end) for n in self.names if n.kind == "letters"])
+            for n in self.names:
+                self._local_negation(n)
+        return self._clauses
+
+    def may_talk_of_form(self) -> bool:
+        """False when no cue of either kind occurs anywhere and no word is named: grade none."""
+        return bool(self.names) or any(rx.search(self.t) for cue in (lx.MECHANISM, lx.PATTERN)
+                                       for rx in cue.patterns(self.lower))
 
     def clause(self, pos: int) -> cl.Clause | None:
         return cl.clause_at(self.clauses, pos)
@@ -69,6 +81,8 @@ class _Reading:
         return c is not None and c.claim and not cl.denies(self.t, c, start, end, self.ignore)
 
     def affirmed_names(self) -> list[nm.Naming]:
+        if not self.clauses:  # (cutting the clauses also finds the words denied locally)
+            return []
         return [n for n in self.names if n not in self.denied_names and self.affirms(n.start, n.end)
                 and not nm.is_greeting(self.t, n) and not nm.is_example(self.t, n)]
 
@@ -108,6 +122,8 @@ class _Reading:
 def articulation(text: str, word: str, unit: str = "line") -> Articulation:
     word = word.upper()
     r = _Reading(text, word)
+    if not r.may_talk_of_form():
+        return Articulation("none", None, None, None)
     affirmed = r.affirmed_names()
     target = next((n for n in affirmed if n.word == word), None)
     mechanism = r.mechanism_clauses(affirmed)
@@ -144,10 +160,11 @@ def articulation(text: str, word: str, unit: str = "line") -> Articulation:
 
 
 # A stated answer: "the word is HELIX", "my answer: HELOL", "I'd say helol", "it's HELOL".
-_STATED = re.compile(r"""\b(?:(?:the|my|your|final)\s+(?:\w+\s+)?(?:word|answer|guess|choice|pick)|it|that|this)"""
-                     r"""(?:\s+(?:is|was|would\s+be|must\s+be|should\s+be)|'s|\s*[:=→])\s+(?:{adverb}\s+)?["']?([A-Za-z]+)"""
-                     r"""|\bI(?:'d|\s+would)?\s+(?:say|guess|choose|pick|go\s+with|answer)\s+(?:{adverb}\s+)?["']?([A-Za-z]+)"""
-                     .replace("{adverb}", "(?:probably|likely|definitely|surely|clearly|simply|just|maybe|perhaps)"), re.I)
+_ADVERB = r"(?:(?:probably|likely|definitely|surely|clearly|simply|just|maybe|perhaps)\s+)?"
+_STATED = re.compile(rf"""\b(?:(?:the|my|your|final)\s+(?:\w+\s+)?(?:word|answer|guess|choice|pick)|it|that|this)"""
+                     rf"""(?:\s+(?:is|was|would\s+be|must\s+be|should\s+be)|'s|\s*[:=→])\s+{_ADVERB}["']?([A-Za-z]+)"""
+                     rf"""|\bI(?:'d|\s+would)?\s+(?:say|guess|choose|pick|go\s+with|answer)\s+{_ADVERB}["']?([A-Za-z]+)""",
+                     re.I)
 _ENDS = re.compile(r"""["']?\s*(?:[.,;:!?)]|$)""")
 # Words that open a reply without answering: "Hello! ...", "Sure, ...", "Hmm. ..."
 _OPENER = re.compile(r"""^\W*(?:hello|hi|hey|sure|okay|ok|well|hmm+|yes|alright|of\s+course|certainly|absolutely|"""
@@ -218,8 +235,8 @@ def choice_labels(n: int) -> list[str]:
 
 
 _LABEL_ALONE = re.compile(r"\W*(?:option\s+|answer\s*:?\s*|choice\s+)?\(?([A-Za-z])\s*(?:[).:]|$)", re.I)
-_LABEL_STATED = re.compile(r"""\b(?:option|answer|choice|pick|go\s+with|choose|select|is)\s*:?\s*\(?([A-Z])\b(?!['’])"""
-                           r"""(?=\s*(?:[).:,;!]|$|\s+[-–—]|\s+\())""")
+_LABEL_STATED = re.compile(r"""\b(?:option|answer|choice|pick|go\s+with|choose|select|is)\s*:?\s*\(?([A-Z])\b"""
+                           r"""(?!['’])(?=\s*(?:[).:,;!]|$|\s+[-–—]|\s+\())""")
 
 
 def score_choice(text: str, options: list[str], word: str) -> dict:

@@ -143,7 +143,7 @@ def evaluate(items: list[GoldItem], predictions: list[Prediction]) -> dict:
         "accuracy": stats.rate(correct(i, p) for i, p in rows),
         "grade_accuracy": stats.rate(i.grade == p.grade for i, p in rows),
         "by_split": _rates(rows, lambda i: i.split),
-        "by_grade": {g: r for g, r in sorted(_rates(rows, lambda i: i.grade).items(), key=lambda kv: GRADES.index(kv[0]))},
+        "by_grade": dict(sorted(_rates(rows, lambda i: i.grade).items(), key=lambda kv: GRADES.index(kv[0]))),
         "by_category": dict(sorted(_rates(rows, lambda i: i.category).items())),
         "confusion": {g: {h: sum(1 for i, p in rows if i.grade == g and p.grade == h) for h in (*GRADES, None)}
                       for g in GRADES},
@@ -169,15 +169,20 @@ def _pct(r: dict) -> str:
     return f"{r['k']}/{r['n']} = {100 * r['rate']:.1f}% [{100 * r['low']:.0f}%, {100 * r['high']:.0f}%]"
 
 
+def _kappa(result: dict) -> str:
+    kappa = result["weighted_kappa"]
+    return f"{kappa:.4f}" if kappa is not None else f"- ({result['kappa_note']})"
+
+
 def render(result: dict, title: str, show_errors: bool = False) -> str:
     """The result as plain text tables (what `harness grader-check` prints)."""
     out = [title, "",
            f"accuracy (grade and wrong word): {_pct(result['accuracy'])}",
            f"grade only:                      {_pct(result['grade_accuracy'])}",
-           f"weighted kappa (linear, {' < '.join(GRADES)}): "
-           + (f"{result['weighted_kappa']:.4f}" if result["weighted_kappa"] is not None else f"- ({result['kappa_note']})")]
+           f"weighted kappa (linear, {' < '.join(GRADES)}): " + _kappa(result)]
     if result["failed"] or result["unparsed"]:
-        out.append(f"failed calls (left out): {result['failed']}; unparsed replies (counted wrong): {result['unparsed']}")
+        out.append(f"failed calls (left out): {result['failed']}; "
+                   f"unparsed replies (counted wrong): {result['unparsed']}")
     for name, table in (("split", result["by_split"]), ("gold grade", result["by_grade"]),
                         ("category", result["by_category"])):
         width = max(len(name), *(len(k) for k in table)) if table else len(name)
@@ -191,7 +196,8 @@ def render(result: dict, title: str, show_errors: bool = False) -> str:
     out += ["", f"wrong word, where the gold names one: {_pct(named)}",
             f"wrong word named where the gold has none: {result['wrong_word_false']}"]
     if result["wrong_word_unstated"]:
-        out.append(f"replies that say nothing about the wrong word (grade compared only): {result['wrong_word_unstated']}")
+        out.append("replies that say nothing about the wrong word (grade compared only): "
+                   f"{result['wrong_word_unstated']}")
     if show_errors and result["errors"]:
         out += ["", "disagreements (id, split, gold -> grader, excerpt)"]
         out += [f"{e['id']} [{e['split']}] {e['gold']}{'/' + e['gold_wrong_word'] if e['gold_wrong_word'] else ''} -> "
