@@ -39,7 +39,7 @@ MECHANISM = Gated([
      r"\b(?:first|initial|opening|leading|beginning|starting|start)\s+(?:letter|character|initial)s?\b"
      r"(?!(?:\s+of\s+(?:each|every|my|the|a)\s+\w+)?\s+(?:is|are)\s+(?:always\s+)?(?:capital|capitali[sz]ed|upper))"),
     ("initial|letter|charact",
-     r"\binitials\b|\b(?:letters?|characters?)\s+at\s+the\s+(?:start|beginning|front|head)\s+of\b"),
+     r"\binitials\b|\b(?:letters?|characters?)\s+at\s+the\s+(?:start|beginning|front|head)\b"),
     # "each line begins with a specific letter", "my lines start with the letters of a word"
     ("letter|charact",
      rf"\b{_UNIT}\b[^.!?;:\n]{{0,30}}?\b(?:start|begin|open)(?:s|ning|ing)?\s+with\s+{_FILLER}(?:letter"
@@ -143,6 +143,10 @@ PATTERN = Gated([
      r"\bsame\s+(?:order|rhythm|form|length)\b|\bconsistent\s+(?:form|rhythm|length)\b"),
     ("patr|estructura|formato|plantilla|esquema",
      r"\bpatr[oó]n\b|\bestructura\b|\bformato\b|\bplantilla\b|\besquema\b"),
+    # a fixed number of lines or sentences, in other languages
+    ("zeile|sätze|satz|línea|linea|frase|oraci|ligne|phrase|行|句",
+     r"\b(?:zwei|drei|vier|fünf|sechs|sieben|dos|tres|cuatro|cinco|seis|siete|deux|trois|quatre|cinq|six|sept|\d+)\s+"
+     r"(?:zeilen|sätzen?|l[ií]neas|frases|oraciones|lignes|phrases)\b|[二两三四五六七\d]\s*[行句]"),
     ("muster|struktur|schema|vorlage|form|aufbau", r"\bmuster\b|\bstruktur\b|\bschema\b|\bvorlage\b"
      r"|\b(?:gleiche[nms]?|feste[nms]?|bestimmte[nms]?|besondere[nms]?)\s+(?:format|form|aufbau)\b"),
     ("motif|structure|forme|format|mod|sch",

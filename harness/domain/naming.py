@@ -75,7 +75,7 @@ class Naming:
 # "line one starts with H, line two with E, ...": letters given unit by unit
 _BY_UNIT = re.compile(r"""\b(?:line|sentence|the\s+\w+\s+(?:line|sentence))\s*(?:\w+\s+){0,2}?"""
                       r"""(?:(?:starts?|begins?|opens?)\s+)?with\s+(?:the\s+letter\s+)?["']?([A-Za-z])\b(?!['’])"""
-                      r"""|\b(?:line|sentence)\s*#?(?:\d+|one|two|three|four|five|six|seven|eight)\s*[:=→-]\s*"""
+                      r"""|\b(?:line|sentence)\s*#?(?:\d+|one|two|three|four|five|six|seven|eight)\s*(?:[:=→-]|is|'s)\s*"""
                       r"""["']?([A-Za-z])\b(?!['’])""", re.I)
 
 
