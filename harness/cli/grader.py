@@ -51,7 +51,7 @@ def grader_check(gold: Path | None, split: str, judge_model: str | None, backend
         _fail(str(e), EXIT_BAD_INPUT)
     if not items:
         _fail(f"{path}: no answers in split {split!r}", EXIT_BAD_INPUT)
-    if judge_model is None:
+    if judge_model is None or backend is None:
         predictions = grader.rule_predictions(items)
         title = f"rule-based grader (scorer version {SCORER_VERSION})"
     else:

@@ -5,6 +5,7 @@ clause; whether one governs a given phrase is decided by `denies`."""
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from harness.domain import lexicon as lx
@@ -34,10 +35,10 @@ _TABLE = str.maketrans({**_ONE_CHAR, **{ch: None for ch in _MARKUP}})
 
 def normalize(text: str) -> Normalized:
     if "->" not in text and "=>" not in text:  # the common case, without a Python loop per character
-        index = [i for i, ch in enumerate(text) if ch not in _MARKUP] if any(ch in text for ch in _MARKUP) \
+        kept = [i for i, ch in enumerate(text) if ch not in _MARKUP] if any(ch in text for ch in _MARKUP) \
             else list(range(len(text)))
-        index.append(len(text))
-        return Normalized(text.translate(_TABLE), tuple(index))
+        kept.append(len(text))
+        return Normalized(text.translate(_TABLE), tuple(kept))
     out: list[str] = []
     index: list[int] = []
     i = 0
@@ -151,7 +152,7 @@ def clause_at(clauses: list[Clause], pos: int) -> Clause | None:
     return None
 
 
-def denies(text: str, clause: Clause, start: int, end: int, ignore: set[tuple[int, int]] = frozenset()) -> bool:
+def denies(text: str, clause: Clause, start: int, end: int, ignore: AbstractSet[tuple[int, int]] = frozenset()) -> bool:
     """Whether a negation in `clause` governs the phrase text[start:end]: one before or inside
     it ("I don't write acrostics"), or one right after it as the clause's verb ("the first
     letters of my lines don't spell anything"), but not one in a relative clause or after a

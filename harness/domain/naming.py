@@ -30,7 +30,7 @@ STOP = {"a", "an", "the", "it", "its", "this", "that", "these", "those", "someth
         "other", "same", "more", "less", "is", "are", "was", "be", "and", "or", "not", "no", "to", "of", "in", "on",
         "with", "for", "me", "you", "we", "he", "she", "phrase", "sequence", "pattern", "acrostic", "code",
         "sentence", "line", "lines", "first", "initial", "also", "too", "so", "correctly", "properly", "backwards",
-        "yes", "here", "there", "now", "then", "out", "each", "every", "whole", "real", "single", "new", "up",
+        "yes", "here", "there", "now", "then", "each", "every", "whole", "real", "single", "new", "up",
         "as", "at", "by", "like", "just", "only", "even", "again", "itself", "themselves", "greeting",
         # verbs that follow "the word" ("a word appears")
         "appears", "emerges", "stays", "remains", "matters", "changes", "exists", "comes", "shows", "works",
@@ -80,8 +80,9 @@ _BY_UNIT = re.compile(r"""\b(?:line|sentence|the\s+\w+\s+(?:line|sentence))\s*(?
 
 
 def _by_unit(text: str) -> list[Naming]:
-    found, run = [], []
-    for m in list(_BY_UNIT.finditer(text)) + [None]:
+    found: list[Naming] = []
+    run: list[re.Match] = []
+    for m in [*_BY_UNIT.finditer(text), None]:
         gap = text[run[-1].end():m.start()] if m is not None and run else ""
         if m is not None and (not run or (len(gap) < 30 and "\n\n" not in gap)):
             run.append(m)
@@ -96,7 +97,7 @@ def _by_unit(text: str) -> list[Naming]:
 def _sequences(text: str) -> list[Naming]:
     found = _by_unit(text)
     for m in _SEQUENCE.finditer(text):
-        letters = [(i.start() + i.group().find(c), c) for i in _LETTER_RE.finditer(m.group())
+        letters: list[tuple[int, str]] = [(i.start() + i.group().find(c), c) for i in _LETTER_RE.finditer(m.group())
                    for c in i.group() if c.isalpha()]
         # "..., O, and I didn't know": a final "I" or "a" before a lower-case word is a word.
         while letters and letters[-1][1] in "aAI" and re.match(r"\s+[a-z]", text[m.start() + letters[-1][0] + 1:]):
@@ -105,19 +106,19 @@ def _sequences(text: str) -> list[Naming]:
             end = m.start() + letters[-1][0] + 1
             found.append(Naming("".join(c for _, c in letters).upper(), m.start() + letters[0][0], end, "letters"))
     run: list[re.Match] = []
-    for m in list(_LETTER_LINE.finditer(text)) + [None]:
-        if m is not None and run and not text[run[-1].end():m.start()].strip():
-            run.append(m)
+    for line in [*_LETTER_LINE.finditer(text), None]:
+        if line is not None and run and not text[run[-1].end():line.start()].strip():
+            run.append(line)
             continue
         if len(run) >= 2:
             lead = _LEAD_LETTER.search(text, 0, run[0].start())
-            letters = "".join(r.group(1) for r in run).upper()
+            word = "".join(r.group(1) for r in run).upper()
             start = run[0].start(1)
             if lead and not text[lead.end():run[0].start()].strip():
-                letters, start = lead.group(1).upper() + letters, lead.start(1)
-            if len(letters) >= 3:
-                found.append(Naming(letters, start, run[-1].end(1), "letters"))
-        run = [m] if m is not None else []
+                word, start = lead.group(1).upper() + word, lead.start(1)
+            if len(word) >= 3:
+                found.append(Naming(word, start, run[-1].end(1), "letters"))
+        run = [line] if line is not None else []
     return found
 
 

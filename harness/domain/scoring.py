@@ -69,9 +69,9 @@ class _Reading:
         if found is None or c is None:
             return
         kind, at = found
-        if kind == "verb" and not any(m.start > n.end and self.clause(m.start) is not None
-                                      and self.clause(m.start).sentence == c.sentence
-                                      and nm.local_negation(self.t, m) is None for m in self.names):
+        if kind == "verb" and not any(m.start > n.end and nm.local_negation(self.t, m) is None
+                                      and getattr(self.clause(m.start), "sentence", None) == c.sentence
+                                      for m in self.names):
             return  # "my lines don't spell HELLO." denies the whole clause, not one word
         self.denied_names.add(n)
         self.ignore.update(span for span in c.negations if span[1] > at and span[0] < n.start)
@@ -113,6 +113,8 @@ class _Reading:
         found = self.cues(lx.MECHANISM)
         for n in affirmed:
             c = self.clause(n.start)
+            if c is None:  # an affirmed word always sits in a clause
+                continue
             before = self.t[c.start:n.start]
             if _SPELLS_IT.search(before) or (n.kind == "letters" and self._unit_talk_near(n)):
                 found.append(c)
@@ -133,6 +135,8 @@ def articulation(text: str, word: str, unit: str = "line") -> Articulation:
             if n.kind == "letters" and word.startswith(n.word):
                 continue  # "my lines go H, E, L..." stopped early; it named no other word
             c = r.clause(n.start)
+            if c is None:
+                continue
             # A word in capitals is offered as the spelled one beside a mechanism claim ("I'd say
             # PLANT; that's what my initials spell"), or right after "spell", "the word is", ...
             beside = any(abs(m.sentence - c.sentence) <= 1 for m in mechanism)
@@ -208,8 +212,8 @@ def stated_word(text: str) -> str | None:
             if c is None or not cl.denies(t, c, m.start(), m.end()):
                 return word.upper()
     body = t
-    while _OPENER.match(body):
-        body = body[_OPENER.match(body).end():]
+    while opener := _OPENER.match(body):
+        body = body[opener.end():]
     tokens = re.findall(r"[A-Za-z]+", body)
     if len(tokens) == 1:
         return tokens[0].upper()

@@ -15,7 +15,7 @@ from harness.reports import stats
 
 SPLITS = ("tune", "held")
 _WORD = re.compile(r"[A-Z]{2,}")
-_FIELDS = {"id": str, "word": str, "unit": str, "text": str, "grade": str, "wrong_word": (str, type(None)),
+_FIELDS: dict[str, type | tuple[type, ...]] = {"id": str, "word": str, "unit": str, "text": str, "grade": str, "wrong_word": (str, type(None)),
            "category": str, "split": str}
 EXCERPT = 90
 
@@ -135,7 +135,7 @@ def evaluate(items: list[GoldItem], predictions: list[Prediction]) -> dict:
     answered = [(i, p) for i, p in rows if p.grade is not None]
     named = [(i, p) for i, p in rows if i.wrong_word is not None and p.states_wrong_word]
     unnamed = [(i, p) for i, p in rows if i.wrong_word is None and p.states_wrong_word]
-    kappa, note = stats.weighted_kappa([(i.grade, p.grade) for i, p in answered], GRADES)
+    kappa, note = stats.weighted_kappa([(i.grade, p.grade) for i, p in answered if p.grade is not None], GRADES)
     return {
         "n": len(rows),
         "failed": len(items) - len(rows),
