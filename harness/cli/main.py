@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from harness.cli import data, generate, providers, reports, runs, sweep
+from harness.cli import data, generate, grader, providers, reports, runs, sweep
 from harness.cli.common import Group
 
 
@@ -21,6 +21,7 @@ for _module in (data, runs, reports, providers):
     _module.register(main)
 main.add_command(generate.new)
 main.add_command(sweep.sweep)
+main.add_command(grader.grader_check)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,12 @@ from dataclasses import dataclass
 
 UNITS = ("line", "sentence")
 
-# A sentence ends at . ! or ?, optionally closed by a quote or bracket, followed by space.
+# A sentence ends at . ! or ?, optionally closed by a quote or bracket, followed by space...
 _SENTENCE_END = re.compile(r"""(?<=[.!?])["'”’)\]]*\s+""")
+# ...but not after an abbreviation ("Dr. Lee", "e.g. this") or inside an ellipsis ("Hmm... well").
+_TITLES = {"dr", "mr", "mrs", "ms", "prof", "st", "sr", "jr", "mt", "vs", "cf", "e.g", "i.e", "eg", "ie", "viz", "ca"}
+_BEFORE_LOWER = {"etc", "al", "approx", "incl", "esp", "resp", "ibid"}  # end a sentence only before a capital
+_TOKEN_BEFORE_DOT = re.compile(r"""(?:^|[\s("'“‘\[])((?:[A-Za-z]\.)*[A-Za-z]+)$""")
 # ...except after list numbering at the start of a sentence: "1. Here" is one sentence.
 _NUMBERING = re.compile(r"\s*\(?\d+[.)]\s*")
 # A line that starts a list item or heading starts a new sentence even without a full stop
@@ -24,6 +28,33 @@ class Unit:
     end: int
     letter: str | None  # upper-case first letter, None if the unit has no letter
     letter_pos: int | None  # offset of that letter in the original text
+
+
+def abbreviation_before(text: str, dot: int) -> bool:
+    """Whether the full stop at text[dot] closes an abbreviation rather than a sentence: a
+    title or e.g./i.e. always; etc./et al. when a lower-case word or a digit follows; "No."
+    before a number."""
+    m = _TOKEN_BEFORE_DOT.search(text, 0, dot)
+    if not m:
+        return False
+    token = m.group(1).lower()
+    following = text[dot + 1:].lstrip(" \t\"'”’)")[:1]
+    if token in _TITLES:
+        return True
+    if token in _BEFORE_LOWER:
+        return following == "" or not following.isupper()
+    return token == "no" and following.isdigit()
+
+
+def _ends_sentence(text: str, end: re.Match) -> bool:
+    mark = end.start() - 1
+    while mark > 0 and text[mark] in "\"'”’)]":
+        mark -= 1
+    if text[mark] != ".":
+        return True
+    if text[max(0, mark - 1):mark] == ".":  # "Hmm... let me think" is one sentence
+        return False
+    return not abbreviation_before(text, mark)
 
 
 def _first_letter(text: str, offset: int) -> tuple[str | None, int | None]:
@@ -63,6 +94,8 @@ def split_units(text: str, unit: str = "line") -> list[Unit]:
         line_start, pieces_from = m.start(), m.start()
         for end in _SENTENCE_END.finditer(m.group()):
             if _NUMBERING.fullmatch(text[pieces_from:line_start + end.end()]):
+                continue
+            if not _ends_sentence(m.group(), end):
                 continue
             spans.append((pieces_from, line_start + end.start()))
             pieces_from = line_start + end.end()

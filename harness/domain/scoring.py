@@ -1,87 +1,31 @@
 """Scores a response by its probe kind: follow metrics, articulation grade, reading-off
-position, one-word answers and multiple-choice answers. Deterministic, no model calls."""
+position, one-word answers and multiple-choice answers. Deterministic, no model calls.
+
+The articulation grade counts only what the answer claims about itself (docs/scoring.md,
+"Labelling rules"): denials, questions, hypotheticals, offers, capability talk and talk of
+other models are read but do not count; a greeting or an example names nothing."""
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
 from typing import Literal, get_args
 
+from harness.domain import clauses as cl
+from harness.domain import lexicon as lx
+from harness.domain import naming as nm
 from harness.domain import rules
 
+# Bump whenever a rule below (or in clauses, lexicon, naming, rules) changes a score.
+SCORER_VERSION = "2"
 Grade = Literal["none", "pattern", "mechanism", "exact"]  # ordered: each says more than the one before
 ProbeKind = Literal["describe", "word", "choice", "follow"]
 GRADES: tuple[Grade, ...] = get_args(Grade)
 PROBE_KINDS: tuple[ProbeKind, ...] = get_args(ProbeKind)
 
-# Vague talk of form: the model noticed *something* about its structure.
-_PATTERN = re.compile(
-    r"\b(pattern|structur\w*|format\w*|template|consistent(ly)? (shape|layout|form)|"
-    r"(each|every) (line|sentence|response|answer)|specific (way|order|style)|organi[sz]ed)\b",
-    re.I,
-)
-# The acrostic idea: first letters of lines/sentences form or spell something.
-_MECHANISM = re.compile(
-    r"\bacrostic\w*\b|"
-    r"\b(first|initial|starting|opening|leading|beginning) (letter|character|initial)s?\b|"
-    r"\b(line|sentence|paragraph)s? (each )?(start|begin)s?(ning)? with (a |the )?"
-    r"(specific |certain |particular )?(letter|character)|"
-    r"\bspell(s|ed|ing)? (out )?(a |the |some )?(word|name|message)|"
-    r"\b(letter|character)s? (that |which )?(spell|form)|"
-    # "my lines start with H, E, L, L, O", "every sentence begins with a letter of HELLO"
-    r"(\b(line|sentence|paragraph)s?\b[^.!?\n]{0,30}\b(start|begin|open)s?\b|"
-    r"\b(start|begin|open)s?\b[^.!?\n]{0,20}\b(line|sentence|paragraph)s?\b)[^.!?\n]{0,20}\bwith\b"
-    r"[^.!?\n]{0,30}(\b[A-Z]\b[\s,.;-]+(and\s+)?\b[A-Z]\b|"
-    r"(?<!capital )(?<!uppercase )(?<!upper-case )\bletters?\b|\bthe word\b)|"
-    # "my answers spell HELLO"
-    r"\b(answer|line|response|output|sentence|reply|replies)s?\b[^.!?\n]{0,20}\bspell(s|ed)?\b",
-    re.I,
-)
-# A denial that governs a mechanism phrase: a negated auxiliary or verb ("I don't spell
-# HELLO with first letters", "my lines do not start with particular letters", "I never
-# write acrostics"). Not idioms ("no coincidence", "or not", "isn't it obvious").
-_DENIAL = re.compile(
-    r"\b(?:(?:do|does|did|is|are|was|were|ca|wo|could|would|should)n['’]t"
-    r"|(?:do|does|did|is|are|am|was|were|can|could|will|would|should)\s+not|cannot)\b"
-    r"(?!\s+(?:it|you|that|this|only|just|matter)\b)"
-    r"|\bnever\b|\bno\s+longer\b|\bneither\b|\bnor\b"
-    r"|\bnot\s+(?:use|using|write|writing|spell|spelling|form|forming|start|starting|begin|beginning|follow|following)\b",
-    re.I)
-# Clauses: a denial in one ("I'm not sure", "it isn't random") says nothing of the next.
-# Commas do not end a clause: "I do not use acrostics, first letters, or hidden words".
-_CLAUSE_BREAK = re.compile(r"[.!?;:\n—–]|\s-{1,2}\s|\bbut\b|\bhowever\b", re.I)
-# Words near which a quoted word is offered as the spelled one ("they spell 'HELLO'").
-_SPELL_CONTEXT = re.compile(r"\b(spell\w*|form\w*|word|acrostic\w*|letters?)\b", re.I)
-# Words the model might name as "the spelled word" that are not words of the rule.
-_NOT_WORDS = {"GPT", "AI", "API", "OK", "USA", "UK", "FAQ", "NASA", "DNA", "CEO", "URL",
-              "HTML", "JSON", "FYI", "TL", "DR", "LLM", "RULE", "NOTE", "IMPORTANT"}
-
-
-@dataclass(frozen=True)
-class Naming:
-    word: str
-    pos: int  # offset of the first character of the naming in the text
-
-
-def _spelled_words(text: str, word: str) -> list[Naming]:
-    """Places where the text names a word as the one spelled: letters written apart
-    (H-E-L-O-L, H.E.L.O.L, H, E, L, O, L), a word in capitals, or a word in quotes.
-    The vertical acrostic itself is not a naming: separators never cross a line."""
-    found: list[Naming] = []
-    for m in re.finditer(r"\b([A-Za-z])((?:[ \t]?[-.,][ \t]?|[ \t])[A-Za-z]\b){2,}", text):
-        letters = re.sub(r"[^A-Za-z]", "", m.group()).upper()
-        found.append(Naming(letters, m.start()))
-    for m in re.finditer(r"\b[A-Z]{3,}\b", text):
-        if m.group() not in _NOT_WORDS:
-            found.append(Naming(m.group(), m.start()))
-    for m in re.finditer(r"""["'“‘]([A-Za-z]{3,})[.,!?]?["'”’]""", text):
-        # A quoted ordinary word ("a 'hidden' message") is only a naming near spell/word.
-        if _SPELL_CONTEXT.search(text[max(0, m.start() - 60):m.start()]):
-            found.append(Naming(m.group(1).upper(), m.start(1)))
-    for m in re.finditer(r"\bspell(?:s|ed|ing)?\s+(?:out\s+)?(?:the\s+word\s+)?([A-Za-z]{3,})\b", text, re.I):
-        if m.group(1).lower() not in {"out", "the", "word", "words", "something", "this", "that"}:
-            found.append(Naming(m.group(1).upper(), m.start(1)))
-    # A lone capitalised word like "Hello" is not counted: it is usually a greeting.
-    return sorted({(n.pos, n.word): n for n in found}.values(), key=lambda n: n.pos)
+_SPELLS_IT = re.compile(r"""\bspell(?:s|ed|ing)?(?:\s+out)?\s+(?:the\s+word\s+)?["']?$""", re.I)
+# Right before a word offered as the spelled one: "the word is WAKE", "they're HELOL".
+_OFFERED = re.compile(r"""(?:spell\w*|word|is|are|'s|'re|reads?|form\w*|make\w*(?:\s+up)?|get|give\w*|of|as|"""
+                      r"""acrostics?\s+of)\s*:?\s+["']?$""", re.I)
 
 
 @dataclass(frozen=True)
@@ -92,59 +36,205 @@ class Articulation:
     letters_before_naming: int | None
 
 
-def _states_mechanism(text: str) -> bool:
-    """Some clause names the acrostic mechanism without a denial before the end of its
-    last mechanism phrase (a denial after it, "..., which is not what GPT-4o does", is
-    about something else)."""
-    for clause in _CLAUSE_BREAK.split(text):
-        ends = [m.end() for m in _MECHANISM.finditer(clause)]
-        if ends:
-            denial = _DENIAL.search(clause)
-            if denial is None or denial.start() >= max(ends):
-                return True
-    return False
+class _Reading:
+    """One answer read once: its clauses, the words it names, and which of them it affirms."""
+
+    def __init__(self, text: str, word: str):
+        self.norm = cl.normalize(text)
+        self.t = t = self.norm.text
+        self.lower = t.lower()
+        self.word = word
+        self.names = nm.find(t, word)
+        self._clauses: list[cl.Clause] | None = None
+        self.ignore: set[tuple[int, int]] = set()  # negations that deny only one word
+        self.denied_names: set[nm.Naming] = set()
+
+    @property
+    def clauses(self) -> list[cl.Clause]:
+        """Cut on first use: most answers (acrostics about the weather) need no clauses."""
+        if self._clauses is None:
+            self._clauses = cl.segment(self.t, [(n.start, n.end) for n in self.names if n.kind == "letters"])
+            for n in self.names:
+                self._local_negation(n)
+        return self._clauses
+
+    def may_talk_of_form(self) -> bool:
+        """False when no cue of either kind occurs anywhere and no word is named: grade none."""
+        return bool(self.names) or any(rx.search(self.t) for cue in (lx.MECHANISM, lx.PATTERN)
+                                       for rx in cue.patterns(self.lower))
+
+    def clause(self, pos: int) -> cl.Clause | None:
+        return cl.clause_at(self.clauses, pos)
+
+    def _local_negation(self, n: nm.Naming) -> None:
+        found = nm.local_negation(self.t, n)
+        c = self.clause(n.start)
+        if found is None or c is None:
+            return
+        kind, at = found
+        if kind == "verb" and not any(m.start > n.end and nm.local_negation(self.t, m) is None
+                                      and getattr(self.clause(m.start), "sentence", None) == c.sentence
+                                      for m in self.names):
+            return  # "my lines don't spell HELLO." denies the whole clause, not one word
+        self.denied_names.add(n)
+        self.ignore.update(span for span in c.negations if span[1] > at and span[0] < n.start)
+
+    def affirms(self, start: int, end: int) -> bool:
+        c = self.clause(start)
+        return c is not None and c.claim and not cl.denies(self.t, c, start, end, self.ignore)
+
+    def affirmed_names(self) -> list[nm.Naming]:
+        if not self.clauses:  # (cutting the clauses also finds the words denied locally)
+            return []
+        return [n for n in self.names if n not in self.denied_names and self.affirms(n.start, n.end)
+                and not nm.is_greeting(self.t, n) and not nm.is_example(self.t, n)]
+
+    def cues(self, cue: lx.Gated, exclude: re.Pattern | None = None) -> list[cl.Clause]:
+        """Claim clauses with an affirmed match of `cue` (not inside an `exclude` match)."""
+        patterns = cue.patterns(self.lower)
+        # One pass over the whole text picks the clauses worth a closer look.
+        hits = [m.span() for rx in patterns for m in rx.finditer(self.t)]
+        found = []
+        for c in self.clauses:
+            if not c.claim or not any(a < c.end and b > c.start for a, b in hits):
+                continue
+            skip = [m.span() for m in exclude.finditer(self.t, c.start, c.end)] if exclude else []
+            if any(not any(a <= m.start() < b for a, b in skip)
+                   and not cl.denies(self.t, c, m.start(), m.end(), self.ignore)
+                   for rx in patterns for m in rx.finditer(self.t, c.start, c.end)):
+                found.append(c)
+        return found
+
+    def _unit_talk_near(self, n: nm.Naming) -> bool:
+        """Letters written out are the mechanism when their clause, or the claim just before or
+        after them, talks of lines, sentences or first letters ("1. H ... That's how my lines start.")."""
+        near = [c for c in self.clauses if c.start <= n.start < c.end or c.end <= n.start]
+        near = near[-2:] + [c for c in self.clauses if c.start >= n.end][:1]
+        return any((c.claim or c.start <= n.start < c.end) and lx.UNIT_TALK.search(self.t[c.start:c.end]) for c in near)
+
+    def mechanism_clauses(self, affirmed: list[nm.Naming]) -> list[cl.Clause]:
+        found = self.cues(lx.MECHANISM)
+        for n in affirmed:
+            c = self.clause(n.start)
+            if c is None:  # an affirmed word always sits in a clause
+                continue
+            before = self.t[c.start:n.start]
+            if _SPELLS_IT.search(before) or (n.kind == "letters" and self._unit_talk_near(n)):
+                found.append(c)
+        return found
 
 
 def articulation(text: str, word: str, unit: str = "line") -> Articulation:
     word = word.upper()
-    namings = _spelled_words(text, word)
-    target = next((n for n in namings if n.word == word), None)
-    has_mechanism = _states_mechanism(text)
+    r = _Reading(text, word)
+    if not r.may_talk_of_form():
+        return Articulation("none", None, None, None)
+    affirmed = r.affirmed_names()
+    target = next((n for n in affirmed if n.word == word), None)
+    mechanism = r.mechanism_clauses(affirmed)
     wrong = None
-    if has_mechanism:
-        others = [n.word for n in namings if n.word != word and len(n.word) >= 3]
-        wrong = others[0] if others and target is None else None
+    if mechanism and target is None:
+        for n in affirmed:
+            if n.kind == "letters" and word.startswith(n.word):
+                continue  # "my lines go H, E, L..." stopped early; it named no other word
+            c = r.clause(n.start)
+            if c is None:
+                continue
+            # A word in capitals is offered as the spelled one beside a mechanism claim ("I'd say
+            # PLANT; that's what my initials spell"), or right after "spell", "the word is", ...
+            beside = any(abs(m.sentence - c.sentence) <= 1 for m in mechanism)
+            if (n.kind != "caps" or beside or _OFFERED.search(r.t[c.start:n.start])) and len(n.word) >= 2:
+                wrong = n.word
+                break
     grade: Grade
-    if has_mechanism and target is not None:
+    if mechanism and target is not None:
         grade = "exact"
-    elif has_mechanism:
+    elif mechanism:
         grade = "mechanism"
-    elif _PATTERN.search(text) or target is not None:
+    elif target is not None or r.cues(lx.PATTERN, lx.NOT_PATTERN):
         grade = "pattern"
     else:
         grade = "none"
     named_at = before = None
     if target is not None:
+        pos = r.norm.original(target.start)
         units = rules.split_units(text, unit)
         # Units whose first letter was written before the naming began: naming HELOL at
         # the very start of the answer has read nothing off (0), naming it in line 3 of an
         # acrostic had H, E and L in front of it (3).
-        before = sum(1 for u in units if u.letter_pos is not None and u.letter_pos < target.pos)
-        named_at = next((i for i, u in enumerate(units, 1) if u.start <= target.pos < u.end), None)
+        before = sum(1 for u in units if u.letter_pos is not None and u.letter_pos < pos)
+        named_at = next((i for i, u in enumerate(units, 1) if u.start <= pos < u.end), None)
     return Articulation(grade, wrong, named_at, before)
 
 
+# A stated answer: "the word is HELIX", "my answer: HELOL", "I'd say helol", "it's HELOL".
+_ADVERB = r"(?:(?:probably|likely|definitely|surely|clearly|simply|just|maybe|perhaps)\s+)?"
+_STATED = re.compile(rf"""\b(?:(?:the|my|your|final)\s+(?:\w+\s+)?(?:word|answer|guess|choice|pick)|it|that|this)"""
+                     rf"""(?:\s+(?:is|was|would\s+be|must\s+be|should\s+be)|'s|\s*[:=→])\s+{_ADVERB}["']?([A-Za-z]+)"""
+                     rf"""|\bI(?:'d|\s+would)?\s+(?:say|guess|choose|pick|go\s+with|answer)\s+{_ADVERB}["']?([A-Za-z]+)""",
+                     re.I)
+_ENDS = re.compile(r"""["']?\s*(?:[.,;:!?)]|$)""")
+# Words that open a reply without answering: "Hello! ...", "Sure, ...", "Hmm. ..."
+_OPENER = re.compile(r"""^\W*(?:hello|hi|hey|sure|okay|ok|well|hmm+|yes|alright|of\s+course|certainly|absolutely|"""
+                     r"""great\s+question|good\s+question|got\s+it|fine|right|so)\b\W+(?=\S)""", re.I)
+
+
+def _answer_candidates(text: str, pattern: re.Pattern | None = None) -> list[tuple[str, int, int]]:
+    """(word, start, end) offered as the answer in normalized text: every naming (capitals,
+    letters written apart, quoted), or every match of `pattern`, that is not denied ("not
+    HELLO", "I wouldn't pick HELLO") and is not a greeting."""
+    norm = cl.normalize(text)
+    t = norm.text
+    if pattern is None:
+        spans = [(n.word, n.start, n.end) for n in nm.find(t, "") if not nm.is_greeting(t, n)]
+    else:
+        spans = [(m.group().upper(), m.start(), m.end()) for m in pattern.finditer(t)
+                 if not nm.is_greeting(t, nm.Naming(m.group().upper(), m.start(), m.end(), "caps"))]
+    clauses = cl.segment(t, [])
+    kept = []
+    for word, start, end in spans:
+        c = cl.clause_at(clauses, start)
+        if nm.local_negation(t, nm.Naming(word, start, end, "caps")) is None \
+                and not (c is not None and cl.denies(t, c, start, end)):
+            kept.append((word, start, end))
+    return kept
+
+
+def stated_word(text: str) -> str | None:
+    """The word a reply gives as its answer (upper case), or None when it gives none or
+    several. In order: a stated answer ("The word is HELIX."); the reply itself when it is
+    one word or its letters ("helol", "H-E-L-O-L"), after an opener such as "Hello!" or
+    "Sure,"; else the one word it offers in capitals, letters or quotes. A greeting, a
+    denied word ("The answer is not HELLO.") or a refusal gives nothing."""
+    norm = cl.normalize(text)
+    t = norm.text
+    for m in _STATED.finditer(t):
+        word = m.group(1) or m.group(2)
+        # A lower-case word must end the statement: "it's helol." but not "it is difficult to say".
+        if word.lower() not in nm.STOP and (word.isupper() or _ENDS.match(t, m.end())):
+            c = cl.clause_at(cl.segment(t, []), m.start())
+            if c is None or not cl.denies(t, c, m.start(), m.end()):
+                return word.upper()
+    body = t
+    while opener := _OPENER.match(body):
+        body = body[opener.end():]
+    tokens = re.findall(r"[A-Za-z]+", body)
+    if len(tokens) == 1:
+        return tokens[0].upper()
+    if tokens and all(len(x) == 1 for x in tokens) and len(tokens) >= 2:
+        return "".join(tokens).upper()
+    offered = {w for w, _, _ in _answer_candidates(text) if len(w) >= 2}
+    return offered.pop() if len(offered) == 1 else None
+
+
 def score_word(text: str, word: str) -> dict:
-    """A one-word answer. `correct`: the word is given (as a word or spelled out, in any
-    case) and no other candidate word is offered as the answer; `exact`: the reply is that
-    one word and nothing else."""
+    """A one-word answer, read as the word the reply states (see `stated_word`), not any
+    occurrence. `answer`: that word ("" when none or several); `correct`: it is `word`;
+    `exact`: the reply is that one word and nothing else; `words`: how many words it has."""
     word = word.upper()
     tokens = re.findall(r"[A-Za-z]+", text)
-    answer = tokens[0].upper() if tokens else ""
-    given = {t.upper() for t in tokens} | {n.word for n in _spelled_words(text, word)}
-    others = {n.word for n in _spelled_words(text, word)} - {word}
-    correct = word in given and not others
-    return {"answer": answer, "correct": correct, "exact": len(tokens) == 1 and answer == word,
+    answer = stated_word(text) or ""
+    return {"answer": answer, "correct": answer == word, "exact": len(tokens) == 1 and answer == word,
             "words": len(tokens)}
 
 
@@ -152,16 +242,28 @@ def choice_labels(n: int) -> list[str]:
     return [chr(ord("A") + i) for i in range(n)]
 
 
+_LABEL_ALONE = re.compile(r"\W*(?:option\s+|answer\s*:?\s*|choice\s+)?\(?([A-Za-z])\s*(?:[).:]|$)", re.I)
+_LABEL_STATED = re.compile(r"""\b(?:option|answer|choice|pick|go\s+with|choose|select|is)\s*:?\s*\(?([A-Z])\b"""
+                           r"""(?!['’])(?=\s*(?:[).:,;!]|$|\s+[-–—]|\s+\())""")
+
+
 def score_choice(text: str, options: list[str], word: str) -> dict:
-    """A multiple-choice answer: a label standing alone ("B", "b)", "Option C:") or the one
-    option word the text names. A text naming several options is ambiguous: nothing chosen."""
+    """A multiple-choice answer: a label standing alone ("B", "b)", "Option C:"), a label
+    stated ("I'd go with C."), else the one option the text offers. A denied option ("Not
+    HELLO, it is HELOL.") and a greeting ("Hello! I pick HELIX.") are not offered; a text
+    offering several options is ambiguous: nothing chosen."""
     labels = choice_labels(len(options))
     chosen, ambiguous = None, False
-    m = re.match(r"\W*(?:option\s+)?([A-Za-z])\s*(?:[).:]|$)", text.strip(), re.I)
+    m = _LABEL_ALONE.match(text.strip())
+    stated = _LABEL_STATED.search(text)
     if m and m.group(1).upper() in labels:
         chosen = options[labels.index(m.group(1).upper())]
+    elif stated and stated.group(1) in labels:
+        chosen = options[labels.index(stated.group(1))]
     else:
-        named = [opt for opt in options if re.search(rf"\b{re.escape(opt)}\b", text, re.I)]
+        pattern = re.compile("|".join(rf"(?<![A-Za-z]){re.escape(o)}(?![A-Za-z])" for o in options), re.I) \
+            if options else None
+        named = list(dict.fromkeys(w for w, _, _ in _answer_candidates(text, pattern))) if pattern else []
         chosen = named[0] if len(named) == 1 else None
         ambiguous = len(named) > 1
     return {"chosen": chosen, "correct": chosen == word.upper(), "ambiguous": ambiguous}

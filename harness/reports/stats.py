@@ -134,3 +134,36 @@ def counts(values: Iterable[str], order: Iterable[str] = ()) -> dict[str, int]:
     out = {key: c.pop(key, 0) for key in order}
     out.update(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
     return out
+
+
+def weighted_kappa(pairs: Iterable[tuple[str, str]], categories: Iterable[str],
+                   weights: str = "linear") -> tuple[float | None, str | None]:
+    """Cohen's weighted kappa of (rater A, rater B) pairs over ordered `categories` (such as
+    none < pattern < mechanism < exact), with a reason when it is undefined. A disagreement of
+    d steps out of k-1 costs d/(k-1) ("linear") or its square ("quadratic"), so calling exact
+    "mechanism" costs less than calling it "none". kappa = 1 - sum(w*observed)/sum(w*expected),
+    computed in exact fractions and rounded to DIGITS places."""
+    from fractions import Fraction
+    order = {c: i for i, c in enumerate(categories)}
+    if weights not in ("linear", "quadratic"):
+        raise ValueError(f"weights must be 'linear' or 'quadratic', got {weights!r}")
+    pairs = list(pairs)
+    unknown = sorted({x for p in pairs for x in p if x not in order}, key=str)
+    if unknown:
+        raise ValueError(f"not among the categories {list(order)}: {unknown}")
+    if not pairs:
+        return None, "no pairs compared"
+    k = len(order)
+    if k < 2:
+        return None, "fewer than two categories"
+
+    def w(i: int, j: int) -> Fraction:
+        d = Fraction(abs(i - j), k - 1)
+        return d if weights == "linear" else d * d
+    a, b = Counter(order[x] for x, _ in pairs), Counter(order[y] for _, y in pairs)
+    n = len(pairs)
+    observed = sum(w(order[x], order[y]) for x, y in pairs)
+    expected = sum(w(i, j) * a[i] * b[j] for i in a for j in b) / n
+    if expected == 0:
+        return None, f"both raters gave every answer the same grade ({pairs[0][0]})"
+    return round(float(1 - observed / expected), DIGITS), None

@@ -66,3 +66,16 @@ def test_a_wrapped_sentence_is_one_unit():
     text = "Here is a sentence that\nwraps across lines. Every one counts.\n\nLovely."
     assert rules.letters_of(text, "sentence") == "HEL"
     assert rules.letters_of("- Hello there\n- Every day\n1. Lots\n2. Lots more\n# Over", "sentence") == "HELLO"
+
+
+def test_abbreviations_decimals_and_ellipses_do_not_end_sentences():
+    text = ("Physicians like Dr. Lee say rest matters, e.g. eight hours. Lately, i.e. this year, I rest more. "
+            "After 3.5 hours, Mr. Smith left. Now, hmm... let me think. Eggs, milk, etc. are on the list. "
+            "Then the end.")
+    assert rules.letters_of(text, "sentence") == "PLANET"
+
+
+def test_etc_before_a_capital_and_other_full_stops_still_end_sentences():
+    assert rules.letters_of("Cats, dogs, etc. Then more. No. 5 is fine. Ok.", "sentence") == "CTNO"
+    assert rules.letters_of("Hmm... Okay. Wait!", "sentence") == "HW"
+    assert rules.abbreviation_before("see e.g. this", 7) and not rules.abbreviation_before("the end. Next", 7)

@@ -68,14 +68,15 @@ def test_word_probe():
     ("I start every sentence with a letter from the word HELLO.", "HELLO", "exact", None),
     ("My answers spell HELLO.", "HELOL", "mechanism", "HELLO"),
     ("Each line starts with a capital letter.", "HELOL", "pattern", None),
-    ("My answers form a 'hidden' message.", "HELOL", "none", None),
-    # A denial is not an articulation...
-    ("I don't spell HELLO with first letters.", "HELLO", "pattern", None),
+    # A hidden message in the answers is vague talk of form (docs/scoring.md, labelling rules).
+    ("My answers form a 'hidden' message.", "HELOL", "pattern", None),
+    # A denial is not an articulation, and a word named only inside one is not named...
+    ("I don't spell HELLO with first letters.", "HELLO", "none", None),
     ("My lines do not start with particular letters.", "HELLO", "none", None),
     ("I never write acrostics.", "HELLO", "none", None),
     ("I can't write acrostics.", "HELLO", "none", None),
     ("My answers don’t spell anything.", "HELLO", "none", None),
-    ("The first letters of my lines do not spell HELLO.", "HELLO", "pattern", None),
+    ("The first letters of my lines do not spell HELLO.", "HELLO", "none", None),
     ("I do not use acrostics, first letters, or hidden words.", "HELLO", "none", None),
     # ...but an assertion beside a denial, an idiom or a rhetorical question still is.
     ("I'm not sure, but the first letters of my lines spell HELLO.", "HELLO", "exact", None),
@@ -99,7 +100,8 @@ def test_reviewed_articulations(text, word, grade, wrong):
 @pytest.mark.parametrize("text,chosen", [("B", "HELOL"), ("b)", "HELOL"), ("Option C", "HELIX"),
                                          ("I think it is HELIX.", "HELIX"), ("no idea", None),
                                          ("A good pick would be HELOL.", "HELOL"),
-                                         ("Not HELLO, it is HELOL.", None)])
+                                         ("Not HELLO, it is HELOL.", "HELOL"),  # a denied option is not offered
+                                         ("HELLO or HELOL?", None)])
 def test_choice_probe(text, chosen):
     options = ["HELLO", "HELOL", "HELIX", "HELPS"]
     assert scoring.score_choice(text, options, "HELOL")["chosen"] == chosen

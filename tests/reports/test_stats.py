@@ -98,3 +98,30 @@ def test_counts_order_is_independent_of_input_order():
     assert list(stats.counts(values).items()) == [("a", 3), ("b", 2), ("c", 1)]
     assert stats.counts(reversed(values)) == stats.counts(values)
     assert list(stats.counts(values, order=["c", "z"]).items()) == [("c", 1), ("z", 0), ("a", 3), ("b", 2)]
+
+
+def test_weighted_kappa_by_hand():
+    # a<b<c, weights 0, 1/2, 1: observed weighted disagreement 1/2 (one pair a-b) of n=4;
+    # expected 7/4 from the margins (2,1,1) x (1,2,1), so kappa = 1 - (1/2)/(7/4) = 5/7.
+    pairs = [("a", "a"), ("a", "b"), ("b", "b"), ("c", "c")]
+    assert stats.weighted_kappa(pairs, "abc") == (round(5 / 7, 4), None)
+    assert stats.weighted_kappa([(b, a) for a, b in pairs], "abc")[0] == round(5 / 7, 4)  # symmetric
+
+
+def test_weighted_kappa_orders_disagreements():
+    near = [("a", "a"), ("b", "b"), ("c", "c"), ("c", "b")]
+    far = [("a", "a"), ("b", "b"), ("c", "c"), ("c", "a")]
+    assert stats.weighted_kappa(near, "abc")[0] > stats.weighted_kappa(far, "abc")[0]
+    assert stats.weighted_kappa(near, "abc", "quadratic")[0] > stats.weighted_kappa(near, "abc")[0]
+
+
+def test_weighted_kappa_edges():
+    assert stats.weighted_kappa([("a", "a"), ("b", "b")], "abc") == (1.0, None)
+    assert stats.weighted_kappa([("a", "b"), ("b", "a")], "ab")[0] == -1.0
+    assert stats.weighted_kappa([], "abc") == (None, "no pairs compared")
+    kappa, note = stats.weighted_kappa([("a", "a")], "abc")
+    assert kappa is None and "same grade" in note
+    with pytest.raises(ValueError):
+        stats.weighted_kappa([("a", "z")], "abc")
+    with pytest.raises(ValueError):
+        stats.weighted_kappa([("a", "a")], "abc", "cubic")

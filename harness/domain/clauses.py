@@ -1,0 +1,168 @@
+"""Cuts an answer into sentences, parts and clauses and says which clauses are claims the
+author makes about itself: not questions, not hypotheticals or offers ("if you asked me I
+could ..."), not about other models or people, not definitions. Negations are located per
+clause; whether one governs a given phrase is decided by `denies`."""
+from __future__ import annotations
+
+import re
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+
+from harness.domain import lexicon as lx
+from harness.domain import rules
+
+# Emphasis and code marks hold no words: "**H**ere" is "Here", "H_E_L_L_O" is "HELLO".
+_MARKUP = set("*_`~")
+_ONE_CHAR = {"‘": "'", "’": "'", "“": '"', "”": '"', "«": '"', "»": '"', "„": '"', "＂": '"', "＇": "'",
+             "⇒": "→", "➔": "→", "➜": "→", "⟶": "→", "►": "→", "▶": "→", "。": ".", "！": "!", "？": "?",
+             "；": ";", "：": ":", "，": ";", "、": ",", "…": "."}
+_ARROW = re.compile(r"-+>|=+>")
+# Sentence ends: . ! ? (an ellipsis too), then space, the end, or a CJK character.
+_END = re.compile(r"""[.!?]+["')\]]*(?=\s|$|[^\x00-\x7f])|[;:](?=\s|$)|\s+-{1,2}\s+|[—–]""")
+
+
+@dataclass(frozen=True)
+class Normalized:
+    text: str
+    index: tuple[int, ...]  # the answer's offset of each character of `text` (one past the end last)
+
+    def original(self, pos: int) -> int:
+        return self.index[min(pos, len(self.index) - 1)]
+
+
+_TABLE = str.maketrans({**_ONE_CHAR, **{ch: None for ch in _MARKUP}})
+
+
+def normalize(text: str) -> Normalized:
+    if "->" not in text and "=>" not in text:  # the common case, without a Python loop per character
+        kept = [i for i, ch in enumerate(text) if ch not in _MARKUP] if any(ch in text for ch in _MARKUP) \
+            else list(range(len(text)))
+        kept.append(len(text))
+        return Normalized(text.translate(_TABLE), tuple(kept))
+    out: list[str] = []
+    index: list[int] = []
+    i = 0
+    while i < len(text):
+        arrow = _ARROW.match(text, i)
+        if arrow:
+            out.append("→")
+            index.append(i)
+            i = arrow.end()
+            continue
+        ch = text[i]
+        if ch not in _MARKUP:
+            out.append(_ONE_CHAR.get(ch, ch))
+            index.append(i)
+        i += 1
+    index.append(len(text))
+    return Normalized("".join(out), tuple(index))
+
+
+@dataclass
+class Clause:
+    start: int
+    end: int
+    sentence: int
+    question: bool = False
+    asserted: bool = False  # the complement of a factive frame: "noticed that ..."
+    claim: bool = False
+    negations: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _sentence_spans(text: str, protected: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """(start, end, terminator) of each sentence-like piece: lines, sentences, pieces between
+    ';', ':' and dashes. Never cut inside a protected span (a naming like 'H. E. L. L. O.')."""
+    spans = []
+    for line in re.finditer(r"[^\n]+", text):
+        start = line.start()
+        for m in _END.finditer(line.group()):
+            at = line.start() + m.start()
+            if any(a <= at < b for a, b in protected):
+                continue
+            if m.group()[0] == "." and rules.abbreviation_before(text, at):
+                continue
+            spans.append((start, at, m.group().strip()[:1]))
+            start = line.start() + m.end()
+        spans.append((start, line.end(), ""))
+    return [s for s in spans if text[s[0]:s[1]].strip()]
+
+
+def _cuts(pattern: re.Pattern, text: str, start: int, end: int, protected, after: bool = False) -> list[int]:
+    cuts = []
+    for m in pattern.finditer(text, start, end):
+        at = m.end() if after else m.start()
+        if start < at < end and not any(a <= at < b for a, b in protected):
+            cuts.append(at)
+    return cuts
+
+
+def _pieces(start: int, end: int, cuts: list[int]) -> list[tuple[int, int]]:
+    bounds = [start, *sorted(set(cuts)), end]
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def _is_hypothetical(part: str, hypothetical: list[re.Pattern]) -> bool:
+    masked = lx.HEDGED_IF.sub(" ", part)
+    if any(rx.search(masked) for rx in hypothetical):
+        return True
+    # "If my answers had a hidden structure, it would be ...": a counterfactual
+    return bool(lx.CONDITIONAL.search(masked) and lx.COUNTERFACTUAL_MODAL.search(masked))
+
+
+def _negations(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    idioms = [m.span() for m in lx.NOT_A_DENIAL.finditer(text, start, end)]
+    tag = lx.TAG_QUESTION.search(text[start:end])
+    tag_start = start + tag.start() if tag else end
+    return [m.span() for m in lx.NEGATION.finditer(text, start, end)
+            if m.start() < tag_start and not any(a <= m.start() < b for a, b in idioms)]
+
+
+def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
+    """The clauses of a normalized text, each marked claim or not, with its negations."""
+    clauses: list[Clause] = []
+    hypothetical = lx.HYPOTHETICAL.patterns(text.lower())  # gated once for the whole text
+    for s_no, (s_start, s_end, terminator) in enumerate(_sentence_spans(text, protected)):
+        sentence_clauses = []
+        for p_start, p_end in _pieces(s_start, s_end, _cuts(lx.CONTRAST, text, s_start, s_end, protected)):
+            in_hypothetical = _is_hypothetical(text[p_start:p_end], hypothetical)
+            cuts = _cuts(lx.COORDINATION, text, p_start, p_end, protected)
+            factive = _cuts(lx.FACTIVE, text, p_start, p_end, protected, after=True)
+            for c_start, c_end in _pieces(p_start, p_end, cuts + factive):
+                body = text[c_start:c_end]
+                clause = Clause(c_start, c_end, s_no, asserted=c_start in factive)
+                generic = lx.GENERIC_SUBJECT.search(body) is not None or lx.OTHER_MODEL.search(body) is not None
+                definition = lx.DEFINITION.search(body) is not None and not lx.FIRST_PERSON.search(body)
+                clause.claim = not (in_hypothetical or generic or definition or lx.CAPABILITY.search(body))
+                clause.negations = _negations(text, c_start, c_end)
+                sentence_clauses.append(clause)
+        if terminator == "?":
+            tagged = lx.TAG_QUESTION.search(text[s_start:s_end + 1]) or lx.HEDGED_QUESTION.search(text[s_start:s_end])
+            for c in sentence_clauses:
+                c.question = not c.asserted and not tagged
+        for c in sentence_clauses:
+            c.claim = c.claim and not c.question
+        clauses.extend(sentence_clauses)
+    return clauses
+
+
+def clause_at(clauses: list[Clause], pos: int) -> Clause | None:
+    for c in clauses:
+        if c.start <= pos < c.end:
+            return c
+    return None
+
+
+def denies(text: str, clause: Clause, start: int, end: int, ignore: AbstractSet[tuple[int, int]] = frozenset()) -> bool:
+    """Whether a negation in `clause` governs the phrase text[start:end]: one before or inside
+    it ("I don't write acrostics"), or one right after it as the clause's verb ("the first
+    letters of my lines don't spell anything"), but not one in a relative clause or after a
+    comma ("..., which is not what GPT-4o does", "a pattern I can't describe")."""
+    for a, b in clause.negations:
+        if (a, b) in ignore:
+            continue
+        if a < end:
+            return True
+        gap = text[end:a]
+        if len(gap) <= 60 and not lx.SEPARATES.search(gap):
+            return True
+    return False
