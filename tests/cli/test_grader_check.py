@@ -12,8 +12,9 @@ from backends.base import BackendError, Completion
 from harness.cli.main import main
 from harness.reports import grader
 from harness.running import grading
+from tests.helpers import ROOT
 
-GOLD = Path(__file__).parent / "gold" / "articulation.jsonl"
+GOLD = ROOT / "tests" / "gold" / "articulation.jsonl"
 ITEM = {"id": "x1", "word": "HELLO", "unit": "line", "text": "My lines spell HELLO.", "grade": "exact",
         "wrong_word": None, "category": "plain", "split": "tune"}
 

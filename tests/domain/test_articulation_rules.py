@@ -2,11 +2,11 @@
 once before any rule was changed for it (first-sight accuracy per round is in
 docs/scoring.md), then kept here. Labels follow docs/scoring.md, "Labelling rules"."""
 import json
-from pathlib import Path
 
 import pytest
 
 from harness.domain import lexicon, scoring
+from tests.helpers import ROOT
 
 CASES = [
     # plain
@@ -322,7 +322,7 @@ def test_every_class_has_hard_cases():
 
 
 def _texts():
-    gold = Path(__file__).parent / "gold" / "articulation.jsonl"
+    gold = ROOT / "tests" / "gold" / "articulation.jsonl"
     return [c[3] for c in CASES] + [json.loads(line)["text"] for line in gold.read_text().splitlines() if line]
 
 

@@ -1,13 +1,13 @@
 """The rule-based articulation grader against the hand-labelled gold set (docs/scoring.md).
 Fails when accuracy on a split or a category falls below the level reached; `pytest -s`
 prints the per-category table."""
-from pathlib import Path
 
 import pytest
 
 from harness.reports import grader
+from tests.helpers import ROOT
 
-GOLD = Path(__file__).parent / "gold" / "articulation.jsonl"
+GOLD = ROOT / "tests" / "gold" / "articulation.jsonl"
 
 # Answers graded as labelled (grade and wrong word) when this test was written, scorer "2".
 # Raise these when the grader improves; never lower them to make a change pass.
