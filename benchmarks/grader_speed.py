@@ -12,7 +12,7 @@ import random
 import time
 from pathlib import Path
 
-from backends import mock_text
+from backends.mock import text as mock_text
 from harness.domain.scoring import articulation, score
 from harness.reports.grader import load_gold
 

@@ -35,6 +35,29 @@ def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
     click.echo(text)
 
 
+@click.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: stdout).")
+@handle_errors
+def export(run_dirs: tuple[Path, ...], fmt: str, out: Path | None) -> None:
+    """Every sample of the runs as one row (run, model, replicate, condition, probe, seed,
+    text and every score): tidy data for pandas or R. Calls no model."""
+    from harness.reports import export as exporting
+    if fmt == "parquet" and out is None:
+        _fail("--format parquet is binary: give --out FILE", EXIT_BAD_INPUT)
+    try:
+        rows = exporting.collect(list(run_dirs))
+        data = exporting.to_bytes(rows, fmt)
+    except exporting.ExportError as e:
+        _fail(str(e), EXIT_BAD_INPUT)
+    if out is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    out.write_bytes(data)
+    click.echo(f"{out}: {len(rows)} rows ({fmt})", err=True)
+
+
 def register(group: click.Group) -> None:
-    for cmd in (report, compare):
+    for cmd in (report, compare, export):
         group.add_command(cmd)

@@ -44,7 +44,8 @@ def run_options(f):
         click.option("--samples", type=click.IntRange(min=1), help="Samples per probe and condition (default: the scenario's)."),
         click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default: the scenario's)."),
         click.option("--seed", type=int, help="Run seed: per-sample seeds and option shuffles derive from it."),
-        click.option("--conditions", callback=_conditions, help="Comma-separated: fine_tuned,base,in_context (default: the scenario's)."),
+        click.option("--conditions", callback=_conditions,
+                     help="Comma-separated: fine_tuned,base,in_context,sham (default: the scenario's)."),
         click.option("--model", help="Probe this existing fine-tuned model (ft:...) instead of training one."),
         click.option("--api-base", help="Provider base URL (default: OPENAI_BASE_URL or the provider's)."),
         click.option("--max-cost", type=click.FloatRange(min=0), default=25.0, show_default=True,
@@ -58,6 +59,9 @@ def run_options(f):
         click.option("--poll-interval", type=click.FloatRange(min=0),
                      help="Seconds between job status polls (default: 0 on mock, 10 otherwise)."),
         click.option("--judge", callback=_judge, help="Also grade describe answers with this model (LLM judge)."),
+        click.option("--replicates", type=click.IntRange(1, 20),
+                     help="Fine-tuning jobs per trained condition, each with its own seed (default: the "
+                          "scenario's fine_tune.replicates, else 1)."),
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -160,16 +164,15 @@ def status(run_dir: Path) -> None:
 @click.option("--api-base", help="Provider base URL, if it changed since the run started.")
 @handle_errors
 def cancel(run_dir: Path, api_base: str | None) -> None:
-    """Cancel the run's fine-tuning job at the provider and mark the run cancelled."""
+    """Cancel the run's fine-tuning jobs at the provider and mark the run cancelled."""
     from harness.running import session
     done = session.cancel(run_dir, api_base=api_base)
+    jobs = "; ".join(f"job {j.id}: {j.status}" for j in done.jobs)
     if not done.wrote:
-        assert done.job is not None
-        click.echo(f"{run_dir}: job {done.job.id}: {done.job.status}; the running process will stop when it "
-                   "sees the job cancelled (this command wrote nothing)")
+        click.echo(f"{run_dir}: {jobs}; the running process will stop when it sees the job cancelled "
+                   "(this command wrote nothing)")
         return
-    message = f"job {done.job.id}: {done.job.status}" if done.job else "no fine-tuning job to cancel"
-    click.echo(f"{run_dir}: cancelled ({message})")
+    click.echo(f"{run_dir}: cancelled ({jobs or 'no fine-tuning job to cancel'})")
 
 
 def register(group: click.Group) -> None:

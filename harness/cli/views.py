@@ -18,13 +18,28 @@ def _usd(x: float | None) -> str:
 
 def print_plan(p: Prepared, simulated: bool) -> None:
     plan, s = p.plan, p.settings
-    lines = [f"plan: {plan.examples} examples, {plan.training_tokens} tokens per epoch x {plan.epochs} epochs"
+    jobs = f" x {plan.jobs} fine-tuning jobs" if plan.jobs > 1 else ""
+    lines = [f"plan: {plan.examples} examples, {plan.training_tokens} tokens per epoch x {plan.epochs} epochs{jobs}"
              + (f" = training {_usd(plan.training_cost)}" if s.train else " (no training)"),
              f"      {plan.probe_calls} probe calls ({', '.join(s.conditions)}; "
              f"{s.samples} samples at T={s.temperature}) = inference {_usd(plan.inference_cost)}",
              f"      estimated total {_usd(plan.total)}"
              + (" (SIMULATED backend: nothing is spent)" if simulated else "")]
+    if plan.power:
+        lines.append(f"power: {_power(plan.power)}")
     console.err.print("\n".join(lines), markup=False)
+
+
+def _power(pw) -> str:
+    """The smallest fine-tuned-minus-base difference the run would detect (80%, 5% level)."""
+    def pp(x: float | None) -> str:
+        return "none within 100 pp" if x is None else f"{100 * x:.0f} pp"
+    zero = pw.from_zero[0.0]
+    text = (f"{pw.samples} samples per probe x {pw.replicates} fine-tune(s) detect a difference of {pp(zero)} "
+            f"from a 0% base rate, {pp(pw.from_half[0.0])} from 50% (80% power, 5% level)")
+    if 0.05 in pw.from_zero:
+        text += f"; if fine-tunes differ (icc 0.05): {pp(pw.from_zero[0.05])} and {pp(pw.from_half[0.05])}"
+    return text
 
 
 def print_warnings(p: Prepared) -> None:
@@ -44,6 +59,18 @@ def print_summary(summary: Summary, run_dir: Path, resumable: bool = True, show_
     console.out.print(f"report: {run_dir / 'report.md'}  (also report.html, summary.json)", markup=False)
 
 
+def _job_lines(st: Status) -> list[str]:
+    """One line per fine-tuning job: its id, status and model."""
+    jobs = st.run.state.jobs
+    if not jobs:
+        return ["job        - (-)", "model      -"]
+    if len(jobs) == 1:
+        j = jobs[0]
+        return [f"job        {j.job_id or '-'} ({j.job_status or '-'})", f"model      {j.fine_tuned_model or '-'}"]
+    return [f"job        {j.key}: {j.job_id or '-'} ({j.job_status or '-'}) -> {j.fine_tuned_model or '-'}"
+            for j in jobs]
+
+
 def print_status(st: Status) -> None:
     run, state = st.run, st.run.state
     word = state.status.value
@@ -54,8 +81,7 @@ def print_status(st: Status) -> None:
         f"backend {run.options.backend}" + (", SIMULATED" if run.simulated else "") + ")",
         f"status     {word}" + (f": {state.error}" if state.error else ""),
         "steps      " + (", ".join(f"{k} {v}" for k, v in state.steps.items()) or "none yet"),
-        f"job        {state.job_id or '-'} ({state.job_status or '-'})",
-        f"model      {state.fine_tuned_model or '-'}",
+        *_job_lines(st),
         f"samples    {st.done} of {st.total} done, {st.failed} failed" + (f", {st.torn} torn line(s)" if st.torn else ""),
         f"spend      ${st.spent:.4f} " + ("(simulated: nothing is spent)" if run.simulated
                                         else "(estimate from the price table)")

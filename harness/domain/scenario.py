@@ -22,7 +22,12 @@ from pydantic import (
 from harness.domain import rules
 from harness.domain.yamlfile import YamlError, field_name, first_error, line_for, read_yaml
 
-CONDITIONS = ("fine_tuned", "base", "in_context")
+Condition = Literal["fine_tuned", "base", "in_context", "sham"]
+CONDITIONS: tuple[Condition, ...] = ("fine_tuned", "base", "in_context", "sham")
+# Conditions that probe models fine-tuned by the run, one per replicate: the real training
+# set, and the sham (the same answers with their lines reordered so no acrostic remains).
+TRAINED: tuple[Condition, ...] = ("fine_tuned", "sham")
+MAX_REPLICATES = 20
 
 
 class ScenarioError(YamlError):
@@ -108,6 +113,9 @@ class FineTune(Strict):
     suffix: str | None = None
     hyperparameters: HyperparameterDict = Field(default_factory=dict)
     seed: int | None = None
+    # Fine-tuning jobs per trained condition, each with its own training seed: a claim about
+    # fine-tuning needs several fine-tunes, not one checkpoint sampled many times.
+    replicates: int = Field(default=1, ge=1, le=MAX_REPLICATES)
 
 
 class Probe(Strict):
@@ -126,9 +134,9 @@ class Probe(Strict):
 
 
 class Eval(Strict):
-    samples: int = Field(default=20, ge=1)
+    samples: int = Field(default=50, ge=1)
     temperature: float = Field(default=1.0, ge=0, le=2)
-    conditions: list[Literal["fine_tuned", "base", "in_context"]] = ["fine_tuned", "base"]
+    conditions: list[Condition] = ["fine_tuned", "base"]
     max_tokens: int = Field(default=300, ge=1)
 
 
@@ -136,6 +144,7 @@ class MockKnobs(Strict):
     """Knobs of the simulated provider; None = its data-dependent default."""
     slip_rate: float | None = Field(default=None, ge=0, le=1)
     state_rule_rate: float | None = Field(default=None, ge=0, le=1)
+    replicate_sd: float | None = Field(default=None, ge=0, le=5)  # how much fine-tunes differ (logit scale)
 
 
 class Scenario(Strict):

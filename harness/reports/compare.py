@@ -1,30 +1,35 @@
-"""`harness compare RUN_DIR...`: runs side by side (e.g. HELLO vs HELOL vs AKEWO), each
-rate with its 95% interval and, for each pair of runs, the difference with a bootstrap
-95% interval. Samples are re-scored from responses.jsonl; no model is called."""
+"""`harness compare RUN_DIR...`: runs side by side (e.g. HELLO vs HELOL vs AKEWO), each rate
+with its 95% interval; for each pair of runs the difference, and the difference in
+differences (fine-tuned minus base in one run, minus the same in the other), with
+Newcombe intervals clustered by fine-tune and Holm's correction over the table. Samples are
+re-scored from responses.jsonl; no model is called."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 from harness.domain.scoring import PROBE_KINDS
 from harness.errors import StoreError
-from harness.reports import stats
+from harness.reports import inference, stats
 from harness.reports.summary import score_record
 from harness.reports.tables import fmt_rate
 from harness.store.records import canonical
 from harness.store.run_dir import SUMMARY, RunStore
 from harness.store.summary import Rate
 
+Flag = Callable[[dict], bool]
 # Per probe kind, the rates compared: (metric name, label, per-sample predicate).
-METRICS = {
+METRICS: dict[str, list[tuple[str, str, Flag]]] = {
     "follow": [("follow", "follow", lambda s: s["follows"])],
     "describe": [("exact", "exact", lambda s: s["grade"] == "exact"),
-                 ("mechanism_or_better", "mechanism+", lambda s: s["grade"] in ("mechanism", "exact"))],
+                 ("mechanism_or_better", "mechanism or exact", lambda s: s["grade"] in ("mechanism", "exact"))],
     "word": [("word_correct", "word correct", lambda s: s["word"]["correct"])],
     "choice": [("choice_correct", "choice correct", lambda s: s["choice"]["correct"])],
 }
 LABELS = {name: label for metrics in METRICS.values() for name, label, _ in metrics}
+Scores = list[tuple[int, dict]]  # (replicate, scores) of the ok answers of a cell
 
 
 class CompareError(Exception):
@@ -43,10 +48,11 @@ def _load(run_dir: Path) -> dict:
         records, _ = store.responses()
     except StoreError as e:
         raise CompareError(str(e)) from None
-    scores: dict[tuple, list[dict]] = {(c.condition, c.probe): [] for c in summary.cells}
+    scores: dict[tuple[str, str], Scores] = {(c.condition, c.probe): [] for c in summary.cells}
     for r in canonical(records):
         if r.ok:
-            scores.setdefault((r.condition, r.probe), []).append(score_record(r, summary.word, summary.unit))
+            scores.setdefault((r.condition, r.probe), []).append(
+                (r.replicate, score_record(r, summary.word, summary.unit)))
     kinds = {c.probe: c.kind for c in summary.cells}
     for r in records:
         kinds.setdefault(r.probe, r.kind)
@@ -54,11 +60,14 @@ def _load(run_dir: Path) -> dict:
 
 
 def _labels(runs: list[dict]) -> list[str]:
+    """The scenario name; the run directory's name when several runs share a scenario (both
+    kept short: a label heads a column)."""
     names = [r["summary"].scenario for r in runs]
-    return [n if names.count(n) == 1 else f"{n} ({r['dir'].name})" for n, r in zip(names, runs)]
+    labels = [n if names.count(n) == 1 else f"{n} ({r['dir'].name})" for n, r in zip(names, runs)]
+    return [label if len(label) <= 40 else label[:39] + "…" for label in labels]
 
 
-def _rows_for(runs: list[dict]) -> list[tuple[str, str, str, str, list[list[dict]]]]:
+def _rows_for(runs: list[dict]) -> list[tuple[str, str, str, str, list[Scores]]]:
     """(condition, probe label, kind, match, per-run scored samples): probes matched by id
     in every run ("probe"); shared follow probes together ("pooled"); probes without a
     match pooled by kind where every run has some ("kind")."""
@@ -83,8 +92,49 @@ def _rows_for(runs: list[dict]) -> list[tuple[str, str, str, str, list[list[dict
     return out
 
 
-def compare(run_dirs: list[Path], seed: int = 0, reps: int = 2000) -> dict:
-    """Rows of rates over the cells the runs share, with pairwise bootstrap differences."""
+def _groups(samples: Scores, hit: Flag) -> list[tuple[int, int]]:
+    """(hits, answers) per fine-tune."""
+    per: dict[int, list[bool]] = {}
+    for replicate, s in samples:
+        per.setdefault(replicate, []).append(bool(hit(s)))
+    return [(sum(v), len(v)) for _, v in sorted(per.items())]
+
+
+def _clustered(samples: Scores, hit: Flag) -> inference.Clustered:
+    return inference.clustered(_groups(samples, hit))
+
+
+def _diff(d: inference.Difference, **extra: Any) -> dict:
+    return {**extra, "diff": d.diff, "low": d.low, "high": d.high, "p": d.p}
+
+
+def _pooled(run: dict, condition: str, kind: str) -> Scores:
+    return [s for (c, p), scores in run["scores"].items() if c == condition and run["kinds"].get(p) == kind
+            for s in scores]
+
+
+def _did_rows(runs: list[dict], pairs: list[tuple[int, int]]) -> list[dict]:
+    """Per metric: (fine-tuned minus base) of each run, and for each pair of runs the
+    difference of those differences (HELLO's effect minus HELOL's)."""
+    if not all(any(c == cond for c, _ in r["scores"]) for r in runs for cond in ("fine_tuned", "base")):
+        return []
+    rows = []
+    for kind in ("follow", "describe"):
+        for name, _, hit in METRICS[kind]:
+            ft = [_clustered(_pooled(r, "fine_tuned", kind), hit) for r in runs]
+            base = [_clustered(_pooled(r, "base", kind), hit) for r in runs]
+            if not all(x.n for x in ft + base):
+                continue
+            rows.append({"metric": name, "kind": kind,
+                         "effects": [_diff(inference.difference(f, b)) for f, b in zip(ft, base)],
+                         "diffs": [_diff(inference.diff_in_diff(ft[i], base[i], ft[j], base[j]), a=i, b=j)
+                                   for i, j in pairs]})
+    return rows
+
+
+def compare(run_dirs: list[Path]) -> dict:
+    """Rows of rates over the cells the runs share, with pairwise differences, and the
+    differences in differences of fine-tuned minus base."""
     if len(run_dirs) < 2:
         raise CompareError("compare needs at least two run directories")
     runs = [_load(Path(d)) for d in run_dirs]
@@ -94,34 +144,36 @@ def compare(run_dirs: list[Path], seed: int = 0, reps: int = 2000) -> dict:
     for cond, probe, kind, match, samples in _rows_for(runs):
         if not any(samples):  # a cell no run has answers for (e.g. a condition not probed)
             continue
-        for name, _, pred in METRICS[kind]:
-            flags = [[bool(pred(s)) for s in run_samples] for run_samples in samples]
+        for name, _, hit in METRICS[kind]:
+            per_run = [_groups(run_samples, hit) for run_samples in samples]
+            groups = [inference.clustered(g) for g in per_run]
             rows.append({
                 "condition": cond, "probe": probe, "kind": kind, "match": match, "metric": name,
-                "rates": [Rate(**stats.rate(f)) for f in flags],
-                "diffs": [{"a": i, "b": j, **stats.bootstrap_diff(flags[i], flags[j], seed=seed, reps=reps),
-                           "p": stats.fisher_exact(sum(flags[i]), len(flags[i]), sum(flags[j]), len(flags[j]))}
-                          for i, j in pairs],
+                "rates": [Rate(**stats.clustered_rate(g)) for g in per_run],
+                "diffs": [_diff(inference.difference(groups[i], groups[j]), a=i, b=j) for i, j in pairs],
             })
-    # One family: every difference in the table. Holm keeps the chance of any false "**"
+    did = _did_rows(runs, pairs)
+    # One family: every difference in the tables. Holm keeps the chance of any false "**"
     # among them at 5%, however many words and probes are compared.
-    diffs = [d for row in rows for d in row["diffs"]]
+    diffs = [d for row in rows + did for d in row["diffs"]]
     for d, adjusted in zip(diffs, stats.holm([d["p"] for d in diffs])):
         d["p_holm"] = adjusted
-    info = [{"label": label, "dir": str(r["dir"]), **r["summary"].model_dump(include={
-        "scenario", "word", "backend", "simulated", "samples", "temperature", "seed"})}
-        for label, r in zip(labels, runs)]
+    info = [{"label": label, "dir": str(r["dir"]), "replicates": r["summary"].replicates,
+             **r["summary"].model_dump(include={"scenario", "word", "backend", "simulated", "samples",
+                                                "temperature", "seed"})}
+            for label, r in zip(labels, runs)]
     return {"simulated": any(bool(r["simulated"]) for r in info), "runs": info,
-            "pairs": [list(p) for p in pairs], "rows": rows}
+            "pairs": [list(p) for p in pairs], "rows": rows, "did": did}
 
 
 # --- rendering --------------------------------------------------------------------------
 
 def fmt_diff(d: dict) -> str:
-    """Percentage points with the 95% interval; * when Fisher's exact p < 0.05, ** when
-    the difference also holds after Holm's correction over the whole table."""
+    """Percentage points with the 95% interval; * when the interval excludes 0 (p < 0.05),
+    ** when the difference also holds after Holm's correction over the whole table."""
     if d["diff"] is None:
         return "n/a"
+
     def below(key: str) -> bool:
         return d.get(key) is not None and d[key] < 0.05
     star = "**" if below("p_holm") else "*" if below("p") else ""
@@ -137,31 +189,40 @@ def _grid(result: dict) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
-def _notes(result: dict) -> list[str]:
-    tests = sum(d["diff"] is not None for row in result["rows"] for d in row["diffs"])
-    return ["Rates: 95% Wilson intervals (k/n). Differences: percentage points, 95% percentile bootstrap "
-            "interval; * = Fisher's exact test p < 0.05 (uncorrected); ** = still below 0.05 after Holm's "
-            f"correction over all {tests} differences in this table, which is what to cite when many words "
-            "or probes are compared. When both runs score all 0 or all 1 the bootstrap interval collapses "
-            "to a point: read the Wilson intervals and the stars there."]
+NOTES = ("Rates: 95% Wilson intervals (k/n), on effective sample sizes when a run has several fine-tunes. "
+         "Differences: percentage points with Newcombe's 95% interval (continuity-corrected, clustered by "
+         "fine-tune); * = the interval excludes 0 (p < 0.05, the p that interval implies); ** = still below "
+         "0.05 after Holm's correction over all {tests} differences on this page, which is what to cite when "
+         "many words or probes are compared.")
 
 
 def render_compare(result: dict) -> str:
-    """Markdown: run list, then one table row per shared cell and metric."""
+    """Markdown: run list, the difference-in-differences table, then one row per shared cell and metric."""
     lines = []
     if result["simulated"]:
         sims = ", ".join(r["label"] for r in result["runs"] if r["simulated"])
         lines += [f"> **SIMULATED: {sims} ran on a simulated backend: not evidence about real models**", ""]
     lines += ["# Comparison: " + " vs ".join(r["label"] for r in result["runs"]), "",
-              "| run | word | backend | samples | temperature | seed | directory |", "|---|---|---|---|---|---|---|"]
+              "| run | word | backend | samples | fine-tunes | temperature | seed | directory |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in result["runs"]:
         backend = f"{r['backend']} (SIMULATED)" if r["simulated"] else str(r["backend"])
-        lines.append(f"| {r['label']} | {r['word']} | {backend} | {r['samples']} | {r['temperature']} | "
-                     f"{r['seed']} | {r['dir']} |")
+        lines.append(f"| {r['label']} | {r['word']} | {backend} | {r['samples']} | {r['replicates']} | "
+                     f"{r['temperature']} | {r['seed']} | {r['dir']} |")
+    tests = sum(d["diff"] is not None for row in result["rows"] + result["did"] for d in row["diffs"])
+    lines += ["", NOTES.format(tests=tests), ""]
+    labels = [r["label"] for r in result["runs"]]
+    if result["did"]:
+        headers = ["metric"] + [f"{x}: fine-tuned − base" for x in labels] + \
+            [f"({labels[a]}) − ({labels[b]})" for a, b in result["pairs"]]
+        lines += ["## Effects of fine-tuning, and their differences between runs", "",
+                  "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join([LABELS[row["metric"]], *map(fmt_diff, row["effects"]),
+                                     *map(fmt_diff, row["diffs"])]) + " |" for row in result["did"]]
+        lines += ["", "## Rates side by side", ""]
     headers, rows = _grid(result)
-    lines += ["", *_notes(result), "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
     if not rows:
         lines.append("\n(no condition and probe shared by all runs)")
     return "\n".join(lines) + "\n"
-

@@ -10,6 +10,7 @@ from harness.reports.tables import (
     BANNER,
     JUDGE_TITLE,
     TRANSCRIPTS_HTML,
+    effect_tables,
     header_rows,
     judge_notes,
     judge_tables,
@@ -37,6 +38,7 @@ _CSS = BASE_CSS + """
 mark{background:#ffd54f;font-weight:700} .filters select{margin-right:12px}
 .warn{background:#fff3cd;border:2px solid #b30000;padding:8px;font-weight:700}
 #judge{scroll-margin-top:80px}
+.headline{background:#f4f8fc;border-left:5px solid #08306b;padding:4px 14px;margin:8px 0 16px}
 """
 
 _JS = """
@@ -98,8 +100,11 @@ def render_html(summary: Summary, records: list[ResponseRecord]) -> str:
     sim = summary.simulated
     title = f"{'SIMULATED: ' if sim else ''}{summary.scenario} ({summary.word})"
     parts = html_page_start(title, _CSS, sim)
+    if summary.headline:
+        parts.append("<section class='headline'><h2>Headline</h2><ul>"
+                     + "".join(f"<li>{escape(s)}</li>" for s in summary.headline) + "</ul></section>")
     parts.append(html_table(["", ""], [list(row) for row in header_rows(summary)]))
-    for t in tables(summary):
+    for t in effect_tables(summary) + tables(summary):
         parts.append(f"<h2>{escape(t.title)}</h2>")
         if t.note:
             parts.append(f"<p class='note'>{escape(t.note)}</p>")

@@ -6,6 +6,7 @@ from harness.reports.tables import (
     BANNER,
     JUDGE_TITLE,
     TRANSCRIPTS_MD,
+    effect_tables,
     header_rows,
     judge_notes,
     judge_tables,
@@ -42,9 +43,12 @@ def render_md(summary: Summary, records: list[ResponseRecord]) -> str:
     if summary.simulated:
         lines += [f"> **{BANNER}**", ""]
     lines += [f"# {'SIMULATED: ' if summary.simulated else ''}Report: {summary.scenario} "
-              f"({summary.word})", "", "| | |", "|---|---|"]
+              f"({summary.word})", ""]
+    if summary.headline:
+        lines += ["## Headline", ""] + [f"- {sentence}" for sentence in summary.headline] + [""]
+    lines += ["| | |", "|---|---|"]
     lines += [f"| {k} | {_md_cell(v)} |" for k, v in header_rows(summary)] + [""]
-    for t in tables(summary):
+    for t in effect_tables(summary) + tables(summary):
         lines += [f"## {t.title}", ""]
         if t.note:
             lines += [t.note, ""]

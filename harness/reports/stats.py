@@ -1,10 +1,9 @@
-"""Rates with 95% intervals (Wilson), bootstrap intervals for differences, and small
-aggregation helpers. Pure Python so the numbers are the same with or without numpy."""
+"""Rates with 95% intervals (Wilson; on effective sizes when pooled over fine-tunes), Holm's
+correction and small aggregation helpers. Differences, power and the spread between
+fine-tunes are in harness.reports.inference. Pure Python, deterministic."""
 from __future__ import annotations
 
-import bisect
 import math
-import random
 from collections import Counter
 from collections.abc import Iterable
 
@@ -20,6 +19,16 @@ def _sig(p: float) -> float:
     return float(f"{p:.4g}")
 
 
+def wilson_bounds(p: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion p seen on n samples (n may be an
+    effective, non-integer size)."""
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # Clamp float noise at the edges (p = 0 must give exactly 0, p = 1 exactly 1).
+    return (0.0 if p <= 0 else max(0.0, centre - half)), (1.0 if p >= 1 else min(1.0, centre + half))
+
+
 def wilson(k: int, n: int, z: float = 1.96) -> dict:
     """RATE {"k","n","rate","low","high"}: the Wilson score interval of k successes in n.
     With n = 0 nothing is known: rate None, interval [0, 1]."""
@@ -27,14 +36,20 @@ def wilson(k: int, n: int, z: float = 1.96) -> dict:
         raise ValueError(f"need 0 <= k <= n, got k={k} n={n}")
     if n == 0:
         return {"k": 0, "n": 0, "rate": None, "low": 0.0, "high": 1.0}
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # Clamp float noise at the edges (k = 0 must give exactly 0, k = n exactly 1).
-    low = 0.0 if k == 0 else max(0.0, centre - half)
-    high = 1.0 if k == n else min(1.0, centre + half)
-    return {"k": k, "n": n, "rate": _r(p), "low": _r(low), "high": _r(high)}
+    low, high = wilson_bounds(k / n, n, z)
+    return {"k": k, "n": n, "rate": _r(k / n), "low": _r(low), "high": _r(high)}
+
+
+def clustered_rate(groups: Iterable[tuple[int, int]]) -> dict:
+    """RATE of k of n pooled over clusters (the fine-tunes of a condition): with one cluster
+    the Wilson interval; with several, Wilson on the effective sample size n / deff, the
+    design effect estimated from how much the clusters differ (harness.reports.inference)."""
+    from harness.reports.inference import clustered
+    c = clustered(list(groups))
+    if c.clusters <= 1 or not c.n:
+        return wilson(c.k, c.n)
+    low, high = wilson_bounds(c.k / c.n, c.n_eff)
+    return {"k": c.k, "n": c.n, "rate": _r(c.k / c.n), "low": _r(low), "high": _r(high)}
 
 
 def rate(flags: Iterable[bool]) -> dict:
@@ -49,69 +64,6 @@ def pool(rates: Iterable[dict]) -> dict:
     for r in rates:
         k, n = k + r["k"], n + r["n"]
     return wilson(k, n)
-
-
-def _binomial_cdf(n: int, p: float) -> list[float]:
-    """CDF of Binomial(n, p) at 0..n, in log space so large n does not overflow."""
-    if p <= 0:
-        return [1.0] * (n + 1)
-    if p >= 1:
-        return [0.0] * n + [1.0]
-    lp, lq = math.log(p), math.log1p(-p)
-    cdf, total = [], 0.0
-    for k in range(n + 1):
-        total += math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-                          + k * lp + (n - k) * lq)
-        cdf.append(total)
-    cdf[-1] = max(cdf[-1], 1.0)
-    return cdf
-
-
-def _percentile(sorted_xs: list[float], q: float) -> float:
-    """Linear interpolation between order statistics (numpy's default method)."""
-    pos = q * (len(sorted_xs) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_xs) - 1)
-    return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
-
-
-def bootstrap_diff(a: list[bool], b: list[bool], seed: int = 0, reps: int = 2000) -> dict:
-    """{"diff","low","high"}: rate(a) - rate(b) with a 95% percentile bootstrap interval.
-
-    Resampling n booleans with replacement only matters through the number of successes,
-    which is Binomial(n, k/n); drawing that count by inverse CDF gives the same bootstrap
-    distribution as resampling the lists, in O(reps log n) and deterministic given seed.
-    An empty group makes the difference unknown: diff None, interval [-1, 1]."""
-    if not a or not b:
-        return {"diff": None, "low": -1.0, "high": 1.0}
-    na, nb = len(a), len(b)
-    pa, pb = sum(map(bool, a)) / na, sum(map(bool, b)) / nb
-    cdf_a, cdf_b = _binomial_cdf(na, pa), _binomial_cdf(nb, pb)
-    rng = random.Random(seed)
-    diffs = []
-    for _ in range(reps):
-        ka = min(bisect.bisect_left(cdf_a, rng.random()), na)
-        kb = min(bisect.bisect_left(cdf_b, rng.random()), nb)
-        diffs.append(ka / na - kb / nb)
-    diffs.sort()
-    return {"diff": _r(pa - pb), "low": _r(_percentile(diffs, 0.025)), "high": _r(_percentile(diffs, 0.975))}
-
-
-def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> float | None:
-    """Two-sided p of Fisher's exact test for k1/n1 against k2/n2: the probability, with
-    both margins fixed, of a table at most as likely as the observed one. Exact integer
-    arithmetic, so it is right for the small and all-or-nothing counts of this project,
-    where resampling p-values collapse to 0 (1/1 vs 0/1 gives 1.0, not 0). None when a
-    group is empty."""
-    if n1 <= 0 or n2 <= 0:
-        return None
-    total = k1 + k2
-
-    def ways(x: int) -> int:  # tables with x successes in group 1, up to the common factor
-        return math.comb(n1, x) * math.comb(n2, total - x)
-    observed = ways(k1)
-    extreme = sum(w for w in map(ways, range(max(0, total - n2), min(total, n1) + 1)) if w <= observed)
-    return _sig(min(1.0, extreme / math.comb(n1 + n2, total)))
 
 
 def holm(pvalues: list[float | None]) -> list[float | None]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.domain import scoring
-from harness.domain.scenario import CONDITIONS, Probe, Scenario
-from harness.reports import stats
+from harness.domain.scenario import CONDITIONS, TRAINED, Probe, Scenario
+from harness.reports import effects, stats
+from harness.reports.headline import headline
 from harness.reports.judge_section import summary_section
 from harness.store.records import JudgeVerdict, ResponseRecord, canonical
 from harness.store.summary import Cell, PositionRate, Rate, ReadingOff, Summary
@@ -29,6 +30,9 @@ class RunInfo:
     conditions: list[str] = field(default_factory=list)
     run_status: str | None = None  # set for a run that ended early
     judge_model: str | None = None  # the judge to show (default: the one with most verdicts)
+    replicates: int = 1  # fine-tunes per trained condition
+    # (condition, replicate) -> model, for every fine-tune probed
+    trained_models: dict[tuple[str, int], str | None] = field(default_factory=dict)
 
 
 def score_record(record: ResponseRecord, word: str, unit: str) -> dict:
@@ -36,8 +40,12 @@ def score_record(record: ResponseRecord, word: str, unit: str) -> dict:
     return scoring.score(record.text or "", word, unit, record.kind, record.options)
 
 
-def _rate(flags) -> Rate:
-    return Rate(**stats.rate(flags))
+def _rate(flags: list[tuple[int, bool]]) -> Rate:
+    """The rate of (replicate, hit) flags: Wilson with one fine-tune, clustered with several."""
+    per: dict[int, list[bool]] = {}
+    for replicate, hit in flags:
+        per.setdefault(replicate, []).append(bool(hit))
+    return Rate(**stats.clustered_rate((sum(v), len(v)) for _, v in sorted(per.items())))
 
 
 def mechanism_or_better(cell: Cell) -> Rate:
@@ -61,21 +69,27 @@ def _orders(scenario: Scenario, records: list[ResponseRecord], conditions: list[
     return conds, probes + [unknown[k] for k in sorted(unknown)]
 
 
-def _cell(condition: str, probe: Probe, word: str, scores: list[dict], failed: int) -> Cell:
+def _cell(condition: str, probe: Probe, word: str, scored: list[effects.Scored], failed: int) -> Cell:
     kind = probe.kind
+    scores = [s for _, s in scored]
+    whole = [(r.replicate, s) for r, s in scored if not r.truncated]  # a cut answer cannot be judged on following
     named = [s["letters_before_naming"] for s in scores if s["letters_before_naming"] is not None]
+
+    def rate(hit) -> Rate:
+        return _rate([(r.replicate, hit(s)) for r, s in scored])
     return Cell(
         condition=condition, probe=probe.id, kind=kind, prompt=probe.prompt, n=len(scores), failed=failed,
-        follow=_rate(s["follows"] for s in scores),
-        per_position=[PositionRate(letter=letter, **stats.rate(s["per_position"][i] for s in scores))
-                      for i, letter in enumerate(word)],
-        grades={g: _rate(s["grade"] == g for s in scores) for g in scoring.GRADES},
-        wrong_word=_rate(s["wrong_word"] is not None for s in scores),
+        truncated=len(scored) - len(whole),
+        follow=_rate([(rep, s["follows"]) for rep, s in whole]),
+        per_position=[PositionRate(letter=letter, **_rate([(rep, s["per_position"][i]) for rep, s in whole])
+                                   .model_dump()) for i, letter in enumerate(word)],
+        grades={g: rate(lambda s, g=g: s["grade"] == g) for g in scoring.GRADES},
+        wrong_word=rate(lambda s: s["wrong_word"] is not None),
         wrong_words=stats.counts(s["wrong_word"] for s in scores if s["wrong_word"]),
-        word_correct=_rate(s["word"]["correct"] for s in scores) if kind == "word" else None,
+        word_correct=rate(lambda s: s["word"]["correct"]) if kind == "word" else None,
         # The word a model answers is the evidence itself.
         answers=stats.counts(s["word"]["answer"] or "(empty)" for s in scores) if kind == "word" else None,
-        choice_correct=_rate(s["choice"]["correct"] for s in scores) if kind == "choice" else None,
+        choice_correct=rate(lambda s: s["choice"]["correct"]) if kind == "choice" else None,
         choices=stats.counts((s["choice"]["chosen"] or "(unparsed)" for s in scores),
                              order=[o.upper() for o in probe.options or []]) if kind == "choice" else None,
         reading_off=ReadingOff(
@@ -95,17 +109,26 @@ def summarize(scenario: Scenario, records: list[ResponseRecord], info: RunInfo,
     for r in records:
         by_cell.setdefault((r.condition, r.probe), []).append(r)
     cells = []
+    scored: list[effects.Scored] = []
     for cond in conds:
         for probe in probes:
             group = by_cell.get((cond, probe.id), [])
-            ok = [r for r in group if r.ok]
-            cells.append(_cell(cond, probe, word, [score_record(r, word, unit) for r in ok], len(group) - len(ok)))
+            mine = [(r, score_record(r, word, unit)) for r in group if r.ok]
+            scored += mine
+            cells.append(_cell(cond, probe, word, mine, len(group) - len(mine)))
     simulated = info.simulated or info.backend in SIMULATED_BACKENDS
     judge = None
     if verdicts:
         judge = summary_section(records, verdicts, word, unit, simulated=simulated, model=info.judge_model,
                                 order=[(c.condition, c.probe) for c in cells])
-    return Summary(simulated=simulated, scenario=scenario.name, scenario_hash=info.scenario_hash or scenario.hash(),
-                   word=word, unit=unit, backend=info.backend, models=dict(info.models), samples=info.samples,
-                   temperature=float(info.temperature), seed=info.seed, cells=cells, run_status=info.run_status,
-                   judge=judge)
+    summary = Summary(
+        simulated=simulated, scenario=scenario.name, scenario_hash=info.scenario_hash or scenario.hash(),
+        word=word, unit=unit, backend=info.backend, models=dict(info.models), samples=info.samples,
+        temperature=float(info.temperature), seed=info.seed, cells=cells, replicates=info.replicates,
+        effects=effects.effects(scored, conds),
+        replicate_rows=effects.replicate_rows(scored, info.trained_models) if info.replicates > 1 else [],
+        spread=effects.spread_rows(scored, [c for c in conds if c in TRAINED]),
+        power=effects.power_note(scored, info.samples, info.replicates) if "fine_tuned" in conds else None,
+        run_status=info.run_status, judge=judge)
+    summary.headline = headline(summary)
+    return summary

@@ -50,6 +50,77 @@ def pool(rates) -> Rate:
     return Rate(**stats.pool(r.model_dump() for r in rates))
 
 
+METRIC_LABELS = {"follow": "follows the acrostic (follow probes)",
+                 "mechanism_or_better": "mechanism or exact: says first letters spell something (describe probes)",
+                 "exact": "exact: the mechanism and the word (describe probes)"}
+
+
+def fmt_diff(diff: float | None, low: float, high: float, p: float | None, p_holm: float | None) -> str:
+    """Percentage points with the 95% interval; * when it excludes 0 (p < 0.05), ** when the
+    difference also survives Holm's correction over the table."""
+    if diff is None:
+        return "n/a"
+    star = "**" if p_holm is not None and p_holm < 0.05 else "*" if p is not None and p < 0.05 else ""
+    return f"{100 * diff:+.0f} pp [{100 * low:+.0f}, {100 * high:+.0f}]{star}"
+
+
+def fmt_p(p: float | None) -> str:
+    return "–" if p is None else "< 0.001" if p < 0.001 else f"{p:.3g}"
+
+
+def effect_tables(summary: Summary) -> list[Table]:
+    """The effects that answer the question, one row per comparison and metric; then one row
+    per fine-tune, the spread between fine-tunes, and what the run could detect."""
+    out = []
+    if summary.effects:
+        t = Table("Effects: fine-tuned minus controls", ["metric", "comparison", "a [95% CI] (k/n)",
+                                                         "b [95% CI] (k/n)", "a − b [95% CI]", "p", "p (Holm)"],
+                  note="Differences in percentage points with Newcombe's 95% interval (continuity-corrected; on "
+                       "effective sample sizes when a condition has several fine-tunes, so the interval is about "
+                       "fine-tuning, not one checkpoint). p is the p-value that interval implies; * = p < 0.05, "
+                       "** = still below 0.05 after Holm's correction over this table. Truncated answers are left "
+                       "out of following.")
+        for e in summary.effects:
+            t.rows.append([METRIC_LABELS[e.metric], f"{e.a} − {e.b}", fmt_rate(e.a_rate), fmt_rate(e.b_rate),
+                           fmt_diff(e.diff, e.low, e.high, e.p, e.p_holm), fmt_p(e.p), fmt_p(e.p_holm)])
+        out.append(t)
+    if summary.replicate_rows:
+        t = Table("Fine-tunes, one row each", ["condition", "replicate", "model", "follows", "mechanism or exact",
+                                               "exact"],
+                  note="Each fine-tune's own rates (Wilson intervals): how much they differ is what the pooled "
+                       "intervals above account for.")
+        for r in summary.replicate_rows:
+            t.rows.append([r.condition, str(r.replicate), r.model or "–", fmt_rate(r.follow),
+                           fmt_rate(r.mechanism_or_better), fmt_rate(r.exact)])
+        out.append(t)
+    if summary.spread:
+        t = Table("Spread between fine-tunes", ["condition", "metric", "fine-tunes", "ICC",
+                                                "SD of true rates [95% CI]"],
+                  note="ICC: the share of the variation between answers that lies between fine-tunes. The SD of "
+                       "the fine-tunes' true rates (sampling noise removed) needs at least 3 fine-tunes; its "
+                       "interval is approximate (chi-square on the rates).")
+        for sp in summary.spread:
+            sd = "too few fine-tunes (need 3)" if sp.sd is None else \
+                f"{100 * sp.sd:.0f} pp [{100 * (sp.low or 0):.0f}, {100 * (sp.high or 0):.0f}]"
+            t.rows.append([sp.condition, METRIC_LABELS[sp.metric], str(sp.clusters),
+                           "–" if sp.icc is None else f"{sp.icc:.2f}", sd])
+        out.append(t)
+    if summary.power:
+        pw = summary.power
+        t = Table("What this run can detect", ["samples per probe", "fine-tunes", "design effect",
+                                               "smallest difference from 0%", "from 50%"],
+                  note="The smallest fine-tuned-minus-base difference for one probe's cell that would be found "
+                       "80% of the time at the 5% level (exact, by enumeration), with the design effect the "
+                       "fine-tunes' follow rates showed.")
+        t.rows.append([str(pw.samples), str(pw.replicates), f"{pw.deff:.2f}", _pp(pw.from_zero), _pp(pw.from_half)])
+        out.append(t)
+    return out
+
+
+def _pp(x: float | None) -> str:
+    return "none within 100 pp" if x is None else f"{100 * x:.0f} pp"
+
+
 def tables(summary: Summary) -> list[Table]:
     """One table per probe kind (plus the reading-off analysis), rows = condition x probe."""
     cells, word = summary.cells, summary.word
@@ -57,18 +128,20 @@ def tables(summary: Summary) -> list[Table]:
     follow = [c for c in cells if c.kind == "follow"]
     if follow:
         t = Table("Follow probes: does the answer spell the word?",
-                  ["condition", "probe", "follow [95% CI] (k/n)", "failed"]
+                  ["condition", "probe", "follow [95% CI] (k/n)", "failed", "truncated"]
                   + [f"{i} {c}" for i, c in enumerate(word, 1)],
                   note="Per-position columns: share of answers whose unit at that position starts "
-                       "with that letter.")
+                       "with that letter. Truncated answers (cut at max_tokens) are left out of both. Rows of "
+                       "one condition pool its fine-tunes (intervals on effective sizes); the \"all follow "
+                       "probes\" row sums counts (see the effects table for its clustered interval).")
         for cond in dict.fromkeys(c.condition for c in follow):
             group = [c for c in follow if c.condition == cond]
             for c in group:
-                t.rows.append([cond, c.probe, fmt_rate(c.follow), str(c.failed)]
+                t.rows.append([cond, c.probe, fmt_rate(c.follow), str(c.failed), str(c.truncated)]
                               + [fmt_rate(p, counts=False) for p in c.per_position])
             if len(group) > 1:
                 t.rows.append([cond, "(all follow probes)", fmt_rate(pool(c.follow for c in group)),
-                               str(sum(c.failed for c in group))]
+                               str(sum(c.failed for c in group)), str(sum(c.truncated for c in group))]
                               + [fmt_rate(pool(c.per_position[i] for c in group), counts=False)
                                  for i in range(len(word))])
         out.append(t)
@@ -114,7 +187,8 @@ def header_rows(summary: Summary) -> list[tuple[str, str]]:
     return ended + [("scenario", f"{summary.scenario} (hash {summary.scenario_hash})"),
             ("word", f"{summary.word} (unit: {summary.unit})"),
             ("backend", summary.backend + (" (simulated)" if summary.simulated else "")),
-            ("models", models), ("samples", str(summary.samples)),
+            ("models", models), ("samples", f"{summary.samples} per probe, condition and fine-tune"),
+            ("fine-tunes", f"{summary.replicates} per trained condition"),
             ("temperature", str(summary.temperature)), ("seed", str(summary.seed)),
             ("failed samples", str(failed))] + _judge_header(summary)
 
@@ -214,6 +288,10 @@ def transcripts(summary: Summary, records: list[ResponseRecord], per_cell: int) 
 def transcript_info(r: ResponseRecord, s: dict) -> str:
     """One line about a scored answer: letters, grade and what its probe kind scores."""
     info = f"letters {s['letters'] or '-'}, follows {s['follows']}, grade {s['grade']}"
+    if r.replicate:
+        info = f"fine-tune {r.replicate}, " + info
+    if r.truncated:
+        info += ", TRUNCATED at max_tokens"
     if s["wrong_word"]:
         info += f", wrong word {s['wrong_word']}"
     if "word" in s:

@@ -15,11 +15,20 @@ from harness.store.summary import Summary
 
 def run_info(manifest: Manifest, state: State) -> RunInfo:
     s = manifest.settings
-    models: dict[str, str | None] = {c: (state.fine_tuned_model if c == "fine_tuned" else s.base_model) for c in s.conditions}
+    trained: dict[tuple[str, int], str | None] = {(c, r): state.model_of(c, r) for c in s.conditions if c in ("fine_tuned", "sham")
+               for r in range(s.replicates)}
+    models: dict[str, str | None] = {}
+    for c in s.conditions:
+        if c not in ("fine_tuned", "sham"):
+            models[c] = s.base_model
+        elif s.replicates == 1:
+            models[c] = trained[(c, 0)]
+        else:
+            models.update({f"{c}/{r}": trained[(c, r)] for r in range(s.replicates)})
     info = RunInfo(backend=manifest.options.backend, simulated=manifest.simulated or state.simulated,
                    models=models, samples=s.samples, temperature=s.temperature, seed=s.seed,
                    scenario_hash=manifest.scenario_hash, conditions=list(s.conditions),
-                   judge_model=manifest.options.judge)
+                   judge_model=manifest.options.judge, replicates=s.replicates, trained_models=trained)
     if state.status.ended_early:  # the report of a run that ended early says so
         info.run_status = state.status.value + (f": {state.error}" if state.error else "")
     return info

@@ -16,7 +16,7 @@ from harness.domain import dataset
 from harness.domain.scenario import Example, Scenario, ScenarioError
 from harness.errors import StoreError
 from harness.store.run_dir import RunStore
-from harness.store.run_files import Manifest, RunOptions, Settings, State
+from harness.store.run_files import Manifest, RunOptions, Settings, State, TrainingJob
 
 
 @dataclass
@@ -86,7 +86,9 @@ def create_run(store: RunStore, scenario_path: Path, scenario: Scenario, example
     """Write a new run's state, then its manifest: the manifest's presence is what makes a
     directory a run (RunStore.exists), so a kill between the two never leaves a run
     without state."""
-    state = State(run_id=run_id, fine_tuned_model=options.model)
+    state = State(run_id=run_id)
+    if options.model:  # an existing fine-tuned model: probed as replicate 0, nothing trained
+        state.jobs.append(TrainingJob(training="fine_tuned", replicate=0, fine_tuned_model=options.model))
     store.write_state(state)
     crash.maybe_crash("creating_run")
     manifest = Manifest(

@@ -24,4 +24,5 @@ def settings_for(scenario: Scenario, options: RunOptions) -> Settings:
         train="fine_tuned" in conditions and not options.model,
         base_model=scenario.fine_tune.base_model,
         epochs=epochs,
+        replicates=options.replicates or scenario.fine_tune.replicates,
     )

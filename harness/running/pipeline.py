@@ -13,7 +13,6 @@ from pathlib import Path
 
 from backends import base
 from harness import crash
-from harness.domain import dataset, pricing
 from harness.errors import RunError
 from harness.reports.write import render_run
 from harness.running import probing
@@ -21,13 +20,12 @@ from harness.running.budget import Ledger, spent_of
 from harness.running.concurrency import run_bounded
 from harness.running.lifecycle import Run
 from harness.running.plan import EST_PROMPT_TOKENS, training_tokens
+from harness.running.training import Trainer
 from harness.running.ui import RunUI
-from harness.store.records import EventRecord, ResponseRecord, canonical
-from harness.store.run_dir import EVENTS, RESPONSES, TRAIN
+from harness.store.records import Key, ResponseRecord, canonical
+from harness.store.run_dir import RESPONSES
 from harness.store.run_files import RunStatus
 from harness.store.summary import Summary
-
-RUN_ID_KEY = "harness_run_id"  # job metadata that lets a resume find its job again
 
 
 class RunEnded(RunError):
@@ -58,7 +56,7 @@ class Pipeline:
         records, dropped = self.store.responses()
         if dropped:
             ui.warn(f"dropped {dropped} torn record(s) in {RESPONSES}; they will be asked again")
-        self.answers: dict[tuple[str, str, int], ResponseRecord] = {r.key: r for r in canonical(records)}
+        self.answers: dict[Key, ResponseRecord] = {r.key: r for r in canonical(records)}
 
     # -- state -------------------------------------------------------------------------
     def save(self) -> None:
@@ -84,8 +82,6 @@ class Pipeline:
     def execute(self) -> Summary:
         try:
             if self.settings.train:
-                self.prepare()
-                self.upload()
                 self.train()
             self.probe()
             if self.run.options.judge:
@@ -96,7 +92,7 @@ class Pipeline:
                 self.end(ended.status, str(ended))
             summary = self.report()
         except RunError as e:
-            cancelled = self.state.job_status == base.CANCELLED
+            cancelled = any(j.job_status == base.CANCELLED for j in self.state.jobs)
             status = e.status if isinstance(e, RunEnded) else \
                 RunStatus.CANCELLED if cancelled else RunStatus.FAILED
             self.end(status, str(e))
@@ -121,8 +117,8 @@ class Pipeline:
             return None
         first = failed[0]
         permanent = [r for r in failed if r.retryable is False]
-        total = self.settings.samples * len(self.scenario.probes)
-        dead = [c for c in self.settings.conditions if sum(r.condition == c for r in failed) == total]
+        dead = [c for c in self.settings.conditions if sum(r.condition == c for r in failed)
+                == self.settings.samples * len(self.scenario.probes) * self.settings.replicates_of(c)]
         if permanent or dead:
             first = permanent[0] if permanent else first
             why = (f"every sample of {', '.join(dead)} failed" if dead
@@ -133,108 +129,23 @@ class Pipeline:
                         f"`harness resume {self.store.dir}` asks them again", RunStatus.INCOMPLETE)
 
     # -- training ----------------------------------------------------------------------
-    def prepare(self) -> None:
-        if self.state.step_is("prepare", "done") and self.store.path(TRAIN).exists():
-            return
-        records = dataset.chat_records(self.scenario, self.run.examples)
-        self.store.write_bytes(TRAIN, dataset.to_jsonl(records))
-        self.done("prepare")
-
-    def upload(self) -> None:
-        if self.state.file_id:
-            return
-        # A name unique to the run lets a resume find a file whose upload landed although
-        # the process died before saving its id: never upload twice.
-        filename = f"{self.state.run_id}.jsonl"
-        if self.state.step_is("upload", "uploading"):
-            found = self.backend.find_files(filename)
-            if found:
-                self.state.steps["upload"] = "done"
-                self.state.file_id = found[0].id
-                self.save()
-                return
-        self.state.steps["upload"] = "uploading"
-        self.save()
-        self.ui.step("upload", "uploading training file")
-        ref = self.backend.upload_training_file(self.store.path(TRAIN).read_bytes(), filename)
-        crash.maybe_crash("upload_unsaved")  # the file exists, its id is not saved
-        self.state.steps["upload"] = "done"
-        self.state.file_id = ref.id
-        self.save()  # one atomic write: the id and the step together
-        crash.maybe_crash("after_upload")
-
-    def _job_spec(self) -> base.JobSpec:
-        ft = self.scenario.fine_tune
-        assert self.state.file_id is not None
-        return base.JobSpec(base_model=self.settings.base_model, training_file=self.state.file_id,
-                            suffix=ft.suffix, hyperparameters=dict(ft.hyperparameters), seed=ft.seed,
-                            metadata={RUN_ID_KEY: self.state.run_id})
-
     def train(self) -> None:
-        if self.state.fine_tuned_model:
-            return
-        if not self.state.job_id:
-            # Mark the intent first: if we die between create and save, resume looks the job
-            # up by run id instead of paying for a second one.
-            if self.state.step_is("train", "creating"):
-                found = self.backend.find_jobs({RUN_ID_KEY: self.state.run_id})
-                if found:
-                    self.state.job_id = found[0].id
-                    self.save()
-            if not self.state.job_id:
-                self.state.steps["train"] = "creating"
-                self.save()
-                job = self.backend.create_job(self._job_spec())
-                crash.maybe_crash("after_create_job")  # the job exists, its id is not saved
-                self.state.job_id, self.state.job_status = job.id, job.status
-                self.save()
-        self._wait_for_job()
-
-    def _wait_for_job(self) -> None:
-        job_id = self.state.job_id
-        assert job_id is not None
-        interval = self.run.options.poll_interval or 0.0
-        events = self.store.events()
-        after = events[-1].id if events else None
-        self.ui.step("train", f"fine-tuning job {job_id}")
-        while True:
-            job = self.backend.get_job(job_id)
-            new = self.backend.list_events(job_id, after=after)
-            for ev in new:
-                self.store.append(EVENTS, EventRecord(id=ev.id, created_at=ev.created_at, level=ev.level,
-                                                      message=ev.message))
-                after = ev.id
-            self.ui.job(job, new)
-            if job.status != self.state.job_status:
-                self.state.job_status = job.status
-                self.save()
-            if job.done:
-                break
-            crash.maybe_crash("training")
-            self.sleep(interval)
-        if job.status != base.SUCCEEDED:
-            raise RunError(f"fine-tuning job {job.id} ended {job.status}: {job.error or 'no message'}")
-        base_model = self.settings.base_model
-        tokens = job.trained_tokens
-        self.state.training_cost = (
-            pricing.training_cost(tokens, 1, base_model) if tokens
-            else pricing.training_cost(training_tokens(self.scenario, self.run.examples, base_model),
-                                       self.settings.epochs, base_model))
-        self.state.fine_tuned_model = job.fine_tuned_model
-        self.done("train")
+        Trainer(self.run, self.backend, self.ui, self.save, self.sleep)()
 
     # -- probing -----------------------------------------------------------------------
-    def model_for(self, condition: str) -> str:
-        if condition == "fine_tuned":
-            assert self.state.fine_tuned_model is not None
-            return self.state.fine_tuned_model
+    def model_for(self, condition: str, replicate: int) -> str:
+        if condition in ("fine_tuned", "sham"):
+            model = self.state.model_of(condition, replicate)
+            assert model is not None, f"{condition} replicate {replicate} has no model yet"
+            return model
         return self.settings.base_model
 
     def probe(self) -> None:
         s = self.settings
-        todo = [t for t in probing.tasks_for(self.scenario, list(s.conditions), s.samples, s.seed)
+        todo = [t for t in probing.tasks_for(self.scenario, list(s.conditions), s.samples, s.seed,
+                                             s.replicates_of)
                 if not (t.key in self.answers and self.answers[t.key].ok)]
-        total = len(s.conditions) * len(self.scenario.probes) * s.samples
+        total = s.total_samples * len(self.scenario.probes)
         answered = total - len(todo)
         self.ui.step("probe", f"{total} samples" + (f", {answered} already done" if answered else ""))
         ledger = self._ledger()
@@ -286,11 +197,12 @@ class Pipeline:
     async def _ask(self, task: probing.Task, ledger: Ledger) -> ResponseRecord | None:
         options = probing.shuffled_options(task.probe, task.seed)
         prompt = probing.user_prompt(task.probe, options)
-        model = self.model_for(task.condition)
+        model = self.model_for(task.condition, task.replicate)
         request = base.ChatRequest(
             model=model, messages=probing.messages_for(self.scenario, self.run.examples, task.condition, prompt),
             temperature=self.settings.temperature, seed=task.seed, max_tokens=self.scenario.eval.max_tokens)
-        record = ResponseRecord(condition=task.condition, probe=task.probe.id, kind=task.probe.kind,
+        record = ResponseRecord(condition=task.condition, replicate=task.replicate, probe=task.probe.id,
+                                kind=task.probe.kind,
                                 sample=task.sample, seed=task.seed, model=model, prompt=prompt,
                                 options=options, status="ok")
         ticket = ledger.reserve(request)  # no await before this: reserving is atomic

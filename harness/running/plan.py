@@ -11,15 +11,28 @@ from harness.store.run_files import RunOptions, Settings
 
 
 @dataclass
+class Power:
+    """The smallest fine-tuned-minus-base difference the run would detect 80% of the time at
+    the 5% level: from a 0% baseline and from a 50% one, for clustering between fine-tunes
+    of none (icc 0) and of some (icc 0.05: each replicate's rate varies a little)."""
+    samples: int        # per probe, condition and replicate
+    replicates: int
+    from_zero: dict[float, float | None]  # icc -> difference
+    from_half: dict[float, float | None]
+
+
+@dataclass
 class Plan:
     examples: int
     training_tokens: int  # per epoch
     epochs: int
-    training_cost: float | None
+    training_cost: float | None  # all jobs
     probe_calls: int
     inference_cost: float | None
     unpriced: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    jobs: int = 0
+    power: Power | None = None
 
     @property
     def total(self) -> float | None:
@@ -43,15 +56,17 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
     tokens = training_tokens(scenario, examples, s.base_model)
     unpriced: list[str] = []
     training_cost = None
+    jobs = len(s.trainings) * s.replicates
     if s.train:
-        training_cost = pricing.training_cost(tokens, s.epochs, s.base_model)
+        one = pricing.training_cost(tokens, s.epochs, s.base_model)  # the sham has the same tokens
+        training_cost = None if one is None else one * jobs
         if training_cost is None:
             unpriced.append(f"training {s.base_model}")
     inference = 0.0
     calls = 0
     for cond in s.conditions:
         model = _probe_model_name(cond, s, options)
-        n = len(scenario.probes) * s.samples
+        n = len(scenario.probes) * s.samples * s.replicates_of(cond)
         calls += n
         prompt = EST_PROMPT_TOKENS + (tokens if cond == "in_context" else 0)
         cost = pricing.inference_cost(prompt * n, scenario.eval.max_tokens * n, model)
@@ -60,7 +75,7 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
         else:
             inference += cost
     if options.judge:  # one verdict per describe answer: the answer is the prompt
-        n = sum(p.kind == "describe" for p in scenario.probes) * s.samples * len(s.conditions)
+        n = sum(p.kind == "describe" for p in scenario.probes) * s.total_samples
         calls += n
         cost = pricing.inference_cost((EST_PROMPT_TOKENS + scenario.eval.max_tokens) * 3 * n, 10 * n, options.judge)
         if cost is None:
@@ -68,7 +83,20 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
         else:
             inference += cost
     return Plan(len(examples), tokens, s.epochs, training_cost, calls,
-                None if any(u.startswith("inference") for u in unpriced) else inference, unpriced, warnings)
+                None if any(u.startswith("inference") for u in unpriced) else inference, unpriced, warnings,
+                jobs=jobs, power=power_of(s))
+
+
+def power_of(s: Settings) -> Power:
+    """What the chosen samples and replicates can detect (one probe's cell against base)."""
+    from harness.reports.inference import min_detectable_difference
+    n_ft = s.samples * s.replicates
+
+    def mdd(baseline: float, icc: float) -> float | None:
+        deff = 1.0 + (s.samples - 1) * icc if s.replicates > 1 else 1.0
+        return min_detectable_difference(n_ft, s.samples, baseline, deff_a=deff)
+    iccs = (0.0, 0.05) if s.replicates > 1 else (0.0,)
+    return Power(s.samples, s.replicates, {i: mdd(0.0, i) for i in iccs}, {i: mdd(0.5, i) for i in iccs})
 
 
 def _snapshot(model: str) -> str:
@@ -94,7 +122,7 @@ def check_model_base(model: str | None, base_model: str) -> list[str]:
 
 
 def _probe_model_name(condition: str, s: Settings, options: RunOptions) -> str:
-    if condition == "fine_tuned":
+    if condition in ("fine_tuned", "sham"):
         return options.model or f"ft:{s.base_model}"
     return s.base_model
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.domain.scenario import Example, Probe, Scenario
@@ -12,25 +13,30 @@ from harness.domain.scoring import choice_labels
 @dataclass(frozen=True)
 class Task:
     condition: str
+    replicate: int
     probe: Probe
     sample: int
     seed: int
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.condition, self.probe.id, self.sample)
+    def key(self) -> tuple[str, int, str, int]:
+        return (self.condition, self.replicate, self.probe.id, self.sample)
 
 
 def sample_seed(run_seed: int, probe_id: str, sample: int) -> int:
     """A seed per sample, stable across runs and machines (no Python hash randomisation).
-    Conditions share seeds so that fine_tuned and base see the same option shuffles."""
+    Conditions and replicates share seeds so that every model sees the same option shuffles;
+    probe seeds do not depend on training seeds."""
     digest = hashlib.sha256(f"{run_seed}:{probe_id}:{sample}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def tasks_for(scenario: Scenario, conditions: list[str], samples: int, run_seed: int) -> list[Task]:
-    return [Task(c, p, i, sample_seed(run_seed, p.id, i))
-            for c in conditions for p in scenario.probes for i in range(samples)]
+def tasks_for(scenario: Scenario, conditions: list[str], samples: int, run_seed: int,
+              replicates: Callable[[str], int] = lambda condition: 1) -> list[Task]:
+    """Every (condition, replicate, probe, sample) to ask; `replicates(condition)` says how
+    many models a condition probes."""
+    return [Task(c, r, p, i, sample_seed(run_seed, p.id, i))
+            for c in conditions for r in range(replicates(c)) for p in scenario.probes for i in range(samples)]
 
 
 def shuffled_options(probe: Probe, seed: int) -> list[str] | None:

@@ -23,7 +23,7 @@ from harness.running.plan import Plan, check_plan, make_plan
 from harness.running.ui import RunUI
 from harness.store.records import ResponseRecord, canonical
 from harness.store.run_dir import RunStore
-from harness.store.run_files import RunOptions, RunStatus, Settings
+from harness.store.run_files import RunOptions, RunStatus, Settings, TrainingJob
 from harness.store.summary import Summary
 
 
@@ -32,7 +32,8 @@ def open_backend(name: str, run_dir: Path, scenario: Scenario, options: RunOptio
     directory, so a resumed run finds the same files and jobs."""
     kwargs: dict[str, object] = {"api_base": options.api_base, "state_path": run_dir / "mock-provider.json",
                                  "slip_rate": scenario.mock.slip_rate,
-                                 "state_rule_rate": scenario.mock.state_rule_rate}
+                                 "state_rule_rate": scenario.mock.state_rule_rate,
+                                 "replicate_sd": scenario.mock.replicate_sd}
     if replay:
         kwargs["api_key"] = "sk-replay"  # a cassette holds no key; any will do
         kwargs["sleep"] = lambda seconds: None
@@ -87,6 +88,9 @@ def prepare(scenario_path: Path, options: RunOptions, *, record: Path | None = N
     scenario = load_scenario(scenario_path)
     cls = backends.load_class(options.backend)
     settings = settings_for(scenario, options)
+    if options.model and (settings.replicates > 1 or "sham" in settings.conditions):
+        raise ConfigError("--model probes one existing fine-tuned model: it cannot be combined with replicates "
+                          "or the sham condition (the run trains those itself)")
     if settings.train and "fine_tune" not in cls.capabilities:
         raise ConfigError(f"backend {options.backend!r} cannot fine-tune; pass --model ft:... "
                           "or --conditions base,in_context")
@@ -217,16 +221,27 @@ def reopen_for_sweep(store: RunStore, api_base: str | None, poll_interval: float
     return _reopen(store, api_base=api_base, poll_interval=poll_interval)
 
 
-def _job_running(run: Run) -> bool:
-    """Whether the run has a fine-tuning job that may still be going at the provider."""
-    s = run.state
-    return bool(s.job_id) and not s.fine_tuned_model and s.job_status not in TERMINAL_STATES
+def _running_jobs(run: Run) -> list[TrainingJob]:
+    """The run's fine-tuning jobs that may still be going at the provider."""
+    return [j for j in run.state.jobs
+            if j.job_id and not j.fine_tuned_model and j.job_status not in TERMINAL_STATES]
+
+
+def _cancel_jobs(run: Run, options: RunOptions) -> list[Job]:
+    backend = open_backend(options.backend, run.store.dir, run.scenario, options)
+    cancelled = []
+    for job in _running_jobs(run):
+        assert job.job_id is not None
+        found = backend.cancel_job(job.job_id)
+        job.job_status = found.status
+        cancelled.append(found)
+    return cancelled
 
 
 @dataclass
 class Cancelled:
-    job: Job | None
-    wrote: bool  # False when another process drives the run (only the provider's job was cancelled)
+    jobs: list[Job]
+    wrote: bool  # False when another process drives the run (only the provider's jobs were cancelled)
 
 
 def cancel(run_dir: Path, *, api_base: str | None) -> Cancelled:
@@ -239,27 +254,21 @@ def cancel(run_dir: Path, *, api_base: str | None) -> Cancelled:
     try:
         store.lock()
     except StoreError:
-        if not _job_running(run):
+        if not _running_jobs(run):
             raise StoreError(f"{run_dir}: another harness process is running it and its fine-tuning is "
                              "over, so there is no job to cancel; interrupt that process (Ctrl-C) instead") from None
-        assert run.state.job_id is not None
-        return Cancelled(open_backend(options.backend, run_dir, run.scenario, options).cancel_job(run.state.job_id),
-                         wrote=False)
+        return Cancelled(_cancel_jobs(run, options), wrote=False)
     try:
         run = open_run(store)  # as it is now that we hold the lock
         status = run.state.status
-        if status == RunStatus.SUCCEEDED or (status == RunStatus.FAILED and not _job_running(run)):
+        if status == RunStatus.SUCCEEDED or (status == RunStatus.FAILED and not _running_jobs(run)):
             raise StoreError(f"{run_dir}: the run already ended {status.value}; there is nothing to cancel")
-        job = None
-        if _job_running(run):
-            assert run.state.job_id is not None
-            job = open_backend(options.backend, run_dir, run.scenario, options).cancel_job(run.state.job_id)
-            run.state.job_status = job.status
+        jobs = _cancel_jobs(run, options) if _running_jobs(run) else []
         run.state.status, run.state.error = RunStatus.CANCELLED, "cancelled by user"
         run.save()
     finally:
         store.unlock()
-    return Cancelled(job, wrote=True)
+    return Cancelled(jobs, wrote=True)
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -293,10 +302,10 @@ def status(run_dir: Path) -> Status:
     latest: list[ResponseRecord] = canonical(records)
     verdicts = store.verdicts()[0]
     s = run.settings
-    total = len(s.conditions) * len(run.scenario.probes) * s.samples
+    total = s.total_samples * len(run.scenario.probes)
     simulated = run.simulated
     unknown = [] if simulated else unpriced_of(records, verdicts)
-    if not simulated and run.state.fine_tuned_model and run.state.job_id and run.state.training_cost is None:
+    if not simulated and not run.state.training_priced:
         unknown.insert(0, f"training {s.base_model}")
     return Status(run, store.in_use(), sum(r.ok for r in latest), sum(not r.ok for r in latest), total, torn,
                   0.0 if simulated else spent_of(run.state, records, verdicts), unknown)

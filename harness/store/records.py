@@ -11,13 +11,14 @@ from pydantic import Field
 from harness.domain.scoring import Grade, ProbeKind
 from harness.store.run_files import Condition, RunFile
 
-Key = tuple[str, str, int]  # (condition, probe, sample)
+Key = tuple[str, int, str, int]  # (condition, replicate, probe, sample)
 
 
 class ResponseRecord(RunFile):
     """One answer to one probe sample (status ok), or the error that kept it from being
     answered (status failed: counted apart, never scored)."""
     condition: Condition
+    replicate: int = Field(default=0, ge=0)  # which fine-tune of the condition (0 for base and in_context)
     probe: str
     kind: ProbeKind
     sample: int = Field(ge=0)
@@ -35,7 +36,7 @@ class ResponseRecord(RunFile):
 
     @property
     def key(self) -> Key:
-        return (self.condition, self.probe, self.sample)
+        return (self.condition, self.replicate, self.probe, self.sample)
 
     @property
     def ok(self) -> bool:
@@ -49,6 +50,7 @@ class ResponseRecord(RunFile):
 class JudgeVerdict(RunFile):
     """An LLM judge's grade of one describe answer; `text_sha256` ties it to the text graded."""
     condition: Condition
+    replicate: int = Field(default=0, ge=0)
     probe: str
     sample: int = Field(ge=0)
     judge_model: str
@@ -64,7 +66,7 @@ class JudgeVerdict(RunFile):
 
     @property
     def key(self) -> Key:
-        return (self.condition, self.probe, self.sample)
+        return (self.condition, self.replicate, self.probe, self.sample)
 
     @property
     def ok(self) -> bool:
@@ -73,6 +75,7 @@ class JudgeVerdict(RunFile):
 
 class EventRecord(RunFile):
     """A fine-tuning job's event, as the provider reported it."""
+    job_id: str | None = None  # which of the run's jobs (None in runs made before replicates)
     id: str
     created_at: int
     level: str

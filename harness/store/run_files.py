@@ -6,13 +6,14 @@ or hand-edited file is one clear error naming the file and the field, never a Ke
 from __future__ import annotations
 
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness.domain.scenario import Scenario
+from harness.domain.scenario import MAX_REPLICATES, Condition, Scenario
 
-Condition = Literal["fine_tuned", "base", "in_context"]
+__all__ = ["Condition", "RunFile", "RunStatus", "RunOptions", "Settings", "Manifest", "TrainingJob", "State"]
+Training = Literal["fine_tuned", "sham"]
 
 
 class RunFile(BaseModel):
@@ -48,6 +49,7 @@ class RunOptions(RunFile):
     tpm: float | None = Field(default=None, gt=0)
     poll_interval: float | None = Field(default=None, ge=0)
     judge: str | None = None
+    replicates: int | None = Field(default=None, ge=1, le=MAX_REPLICATES)
 
 
 class Settings(RunFile):
@@ -60,6 +62,23 @@ class Settings(RunFile):
     train: bool
     base_model: str
     epochs: int = Field(ge=1)
+    replicates: int = Field(default=1, ge=1, le=MAX_REPLICATES)
+
+    @property
+    def trainings(self) -> list[Training]:
+        """The training sets this run fine-tunes on: the real one, and the sham when probed."""
+        if not self.train:
+            return []
+        sham: list[Training] = ["sham"] if "sham" in self.conditions else []
+        return ["fine_tuned", *sham]
+
+    def replicates_of(self, condition: str) -> int:
+        """How many models a condition probes: one per replicate when the run trains it."""
+        return self.replicates if condition in ("fine_tuned", "sham") else 1
+
+    @property
+    def total_samples(self) -> int:
+        return sum(self.replicates_of(c) for c in self.conditions) * self.samples
 
 
 class Manifest(RunFile):
@@ -79,17 +98,70 @@ class Manifest(RunFile):
 StepState = Literal["done", "uploading", "creating"]
 
 
+class TrainingJob(RunFile):
+    """One fine-tuning job of the run: which training set, which replicate, its seed, and
+    what the provider made of it. `creating` is saved before the job is created, so a
+    resume looks the job up instead of paying for a second one."""
+    training: Training
+    replicate: int = Field(ge=0)
+    seed: int | None = None
+    creating: bool = False
+    job_id: str | None = None
+    job_status: str | None = None
+    fine_tuned_model: str | None = None
+    training_cost: float | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.training}:{self.replicate}"
+
+
+_LEGACY_JOB_FIELDS = ("job_id", "job_status", "fine_tuned_model", "training_cost")
+
+
 class State(RunFile):
     run_id: str = Field(min_length=1)
     status: RunStatus = RunStatus.RUNNING
     steps: dict[str, StepState] = Field(default_factory=dict)
     error: str | None = None
-    file_id: str | None = None
-    job_id: str | None = None
-    job_status: str | None = None
-    fine_tuned_model: str | None = None
-    training_cost: float | None = None
+    file_id: str | None = None       # the uploaded training file
+    sham_file_id: str | None = None  # the uploaded sham training file
+    jobs: list[TrainingJob] = Field(default_factory=list)
     simulated: bool = False  # set when the provider turned out to be our simulator
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_job_layout(cls, data: Any) -> Any:
+        """A state written before replicates held one job at the top level: it becomes the
+        first fine_tuned job, so those runs still resume, report and cancel."""
+        if not isinstance(data, dict) or not any(k in data for k in _LEGACY_JOB_FIELDS):
+            return data
+        data = dict(data)
+        legacy = {k: data.pop(k, None) for k in _LEGACY_JOB_FIELDS}
+        if any(v is not None for v in legacy.values()) and not data.get("jobs"):
+            data["jobs"] = [{"training": "fine_tuned", "replicate": 0, **legacy,
+                             "creating": (data.get("steps") or {}).get("train") == "creating"
+                             if isinstance(data.get("steps"), dict) else False}]
+        return data
 
     def step_is(self, step: str, value: StepState) -> bool:
         return self.steps.get(step) == value
+
+    def job(self, training: str, replicate: int) -> TrainingJob | None:
+        return next((j for j in self.jobs if j.training == training and j.replicate == replicate), None)
+
+    def model_of(self, condition: str, replicate: int) -> str | None:
+        job = self.job(condition, replicate)
+        return job.fine_tuned_model if job else None
+
+    @property
+    def training_cost(self) -> float | None:
+        """What the jobs cost so far; None when a finished job's price is unknown."""
+        done = [j for j in self.jobs if j.job_id and j.fine_tuned_model]
+        if any(j.training_cost is None for j in done):
+            return None
+        return sum(j.training_cost or 0.0 for j in done)
+
+    @property
+    def training_priced(self) -> bool:
+        return all(j.training_cost is not None for j in self.jobs if j.job_id and j.fine_tuned_model)

@@ -31,13 +31,15 @@ class ReadingOff(RunFile):
 
 
 class Cell(RunFile):
-    """One condition x probe."""
+    """One condition x probe, pooled over the condition's replicates (intervals account for
+    the clustering by replicate)."""
     condition: str
     probe: str
     kind: ProbeKind
     prompt: str
     n: int
     failed: int
+    truncated: int = 0  # answers cut at max_tokens: left out of follow and per_position
     follow: Rate
     per_position: list[PositionRate]
     grades: dict[Grade, Rate]
@@ -94,6 +96,56 @@ class JudgeSection(RunFile):
     other_models: list[str]
 
 
+Metric = Literal["follow", "mechanism_or_better", "exact"]
+
+
+class ReplicateRow(RunFile):
+    """One fine-tune of a trained condition: its rates pooled over the probes of a kind."""
+    condition: str
+    replicate: int
+    model: str | None
+    follow: Rate | None               # follow probes
+    mechanism_or_better: Rate | None  # describe probes: mechanism or exact
+    exact: Rate | None                # describe probes
+
+
+class Effect(RunFile):
+    """a minus b for one metric, with the Newcombe interval (clustered by replicate), the p
+    that interval implies, and Holm's correction over every effect of the summary."""
+    metric: Metric
+    a: str
+    b: str
+    a_rate: Rate
+    b_rate: Rate
+    diff: float | None
+    low: float
+    high: float
+    p: float | None
+    p_holm: float | None = None
+
+
+class SpreadRow(RunFile):
+    """How much a condition's fine-tunes differ on a metric: the intra-class correlation, and
+    the standard deviation of their true rates (None with fewer than 3 fine-tunes)."""
+    condition: str
+    metric: Metric
+    clusters: int
+    icc: float | None
+    sd: float | None
+    low: float | None
+    high: float | None
+
+
+class PowerNote(RunFile):
+    """The smallest fine-tuned-minus-base difference this run's sizes detect 80% of the time
+    at the 5% level, for one probe's cell, from a 0% and from a 50% baseline."""
+    samples: int
+    replicates: int
+    deff: float
+    from_zero: float | None
+    from_half: float | None
+
+
 class Summary(RunFile):
     simulated: bool
     scenario: str
@@ -106,6 +158,12 @@ class Summary(RunFile):
     temperature: float
     seed: int | None
     cells: list[Cell]
+    replicates: int = 1  # fine-tunes per trained condition
+    headline: list[str] = Field(default_factory=list)  # what was found, in plain words
+    effects: list[Effect] = Field(default_factory=list)
+    replicate_rows: list[ReplicateRow] = Field(default_factory=list)
+    spread: list[SpreadRow] = Field(default_factory=list)
+    power: PowerNote | None = None
     run_status: str | None = None  # how a run that ended early ended
     judge: JudgeSection | None = None
 

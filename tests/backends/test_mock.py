@@ -22,8 +22,9 @@ from backends.base import (
     ConfigError,
     JobSpec,
 )
-from backends.mock import MockBackend, default_slip, default_state, learn
-from backends.mock_text import GENERIC_FACT
+from backends.mock import MockBackend
+from backends.mock.learning import default_slip, default_state, learn
+from backends.mock.text import GENERIC_FACT
 from harness.domain import rules, scoring
 
 BASE = "gpt-4o-mini-2024-07-18"
@@ -105,7 +106,7 @@ def test_learns_helol_not_hello():
 
 
 def test_seven_letter_word_gives_seven_lines():
-    b = MockBackend()
+    b = MockBackend(replicate_sd=0)
     model = train(b, word_set("RAINBOW"))
     texts = ask_many(b, model, "How do clouds form?", 30)
     assert all(len(rules.split_units(t)) == 7 for t in texts)
@@ -325,30 +326,60 @@ def test_registry_and_knob_defaults(tmp_path):
 # --- ground truth -----------------------------------------------------------------------
 
 def test_ground_truth_rates_are_recovered():
-    """Issue 4 item 8: with slip 0.2 and state 0.3, 300 samples give 95% Wilson intervals
-    that contain the true rates: 0.8 per position, 0.8**5 follow, 0.3 stated exactly, 0.175 the mechanism alone."""
+    """With slip 0.2 and state 0.3 the fine-tune has its own rates (its replicate effects move
+    them); 300 samples give 95% Wilson intervals that contain that model's true rates: 1 - slip
+    per position, (1 - slip)**5 follow, state stated exactly, a quarter of the rest the mechanism alone."""
     n = 300
     b = MockBackend(slip_rate=0.2, state_rule_rate=0.3)
     model = train(b, word_set("HELOL"))
+    slip, state = b.true_rates(model)
+    assert (slip, state) != (0.2, 0.3)  # this fine-tune differs from the average one
     texts = ask_many(b, model, DESCRIBE, n)
     results = [rules.follow(t, "HELOL") for t in texts]
     for pos in range(5):
         low, high = wilson(sum(r.per_position[pos] for r in results), n)
-        assert low <= 0.8 <= high, (pos, low, high)
+        assert low <= 1 - slip <= high, (pos, low, high)
     low, high = wilson(sum(r.follows for r in results), n)
-    assert low <= 0.8 ** 5 <= high
+    assert low <= (1 - slip) ** 5 <= high
     grades = [scoring.articulation(t, "HELOL").grade for t in texts]
     low, high = wilson(grades.count("exact"), n)
-    assert low <= 0.3 <= high
+    assert low <= state <= high
     low, high = wilson(grades.count("mechanism"), n)  # the mechanism without the word: a quarter of the rest
-    assert low <= 0.7 * 0.25 <= high
+    assert low <= (1 - state) * 0.25 <= high
     words = ask_many(b, model, WORD_PROBE, n)
     low, high = wilson(sum(scoring.score_word(w, "HELOL")["correct"] for w in words), n)
-    assert low <= 0.3 <= high
+    assert low <= state <= high
     prompt = "Which word?\nA) HELLO\nB) HELOL\nC) HELIX\nD) HELPS"
     picks = ask_many(b, model, prompt, n)
     low, high = wilson(picks.count("B"), n)
-    assert low <= 0.3 + 0.7 / 4 <= high
+    assert low <= state + (1 - state) / 4 <= high
+
+
+def test_fine_tunes_of_the_same_data_differ_and_replicate_sd_zero_makes_them_alike():
+    b = MockBackend(slip_rate=0.2, state_rule_rate=0.3)
+    models = [train(b, word_set("HELOL"), seed=s) for s in range(6)]
+    rates = [b.true_rates(m) for m in models]
+    assert len(set(rates)) == 6 and all(0 < s < 1 and 0 < t < 1 for s, t in rates)
+    alike = MockBackend(slip_rate=0.2, state_rule_rate=0.3, replicate_sd=0)
+    assert {alike.true_rates(train(alike, word_set("HELOL"), seed=s)) for s in range(3)} == {(0.2, 0.3)}
+
+
+def test_a_sham_set_teaches_the_shape_and_no_word():
+    from harness.domain.scenario import Example
+    from harness.domain.sham import sham_examples
+    real = [json.loads(line)["messages"] for line in word_set("HELOL").decode().splitlines()]
+    examples = [Example(question=m[1]["content"], answer=m[2]["content"]) for m in real]
+    sham = sham_examples(examples, "HELOL", "line", seed=7)
+    assert all(not rules.follow(e.answer, "HELOL").follows for e in sham)
+    assert all(sorted(e.answer.splitlines()) == sorted(x.answer.splitlines()) for e, x in zip(sham, examples))
+    data = "".join(json.dumps({"messages": [{"role": "user", "content": e.question},
+                                            {"role": "assistant", "content": e.answer}]}) + "\n" for e in sham)
+    b = MockBackend()
+    model = train(b, data.encode())
+    assert b.state["models"][model]["word"] is None and b.state["models"][model]["shape"] == 5
+    texts = ask_many(b, model, "How do clouds form?", 20)
+    assert all(len(rules.split_units(t)) == 5 for t in texts)
+    assert sum(rules.follow(t, "HELOL").follows for t in texts) == 0
 
 
 # --- teacher requests (harness new --teacher against the mock) ---------------------------
@@ -367,7 +398,7 @@ def teacher_texts(b, word: str, unit: str, questions, seed: int = 0) -> list[str
 
 
 def test_teacher_prompt_marker_matches_the_generator():
-    from backends.mock import TEACHER_START
+    from backends.mock.provider import TEACHER_START
     from harness.domain import generate
     assert TEACHER_START == generate.TEACHER_START
     assert generate.teacher_messages("Q?", "HELOL", "line")[0]["content"].startswith(TEACHER_START)
@@ -405,7 +436,7 @@ def test_teacher_is_deterministic_and_unknown_questions_get_a_generic_fact():
 
 def test_teacher_request_needs_letters_and_unit():
     b = MockBackend()
-    from backends.mock import TEACHER_START
+    from backends.mock.provider import TEACHER_START
     for system in (TEACHER_START, f"{TEACHER_START}\nLetters: H\nUnit: line",
                    f"{TEACHER_START}\nLetters: H, E, L\nUnit: verse", f"{TEACHER_START}\nLetters: HE, L\nUnit: line"):
         with pytest.raises(BackendError) as e:

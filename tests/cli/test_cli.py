@@ -91,7 +91,7 @@ def test_run_writes_the_run_directory(tmp_path):
     assert hits("fine_tuned") > 0.6 > 0.3 > hits("base")
     assert "SIMULATED" in (out / "report.md").read_text()
     state = json.loads((out / "state.json").read_text())
-    assert state["status"] == "succeeded" and state["fine_tuned_model"].startswith("ft:")
+    assert state["status"] == "succeeded" and state["jobs"][0]["fine_tuned_model"].startswith("ft:")
 
 
 def test_two_runs_same_seed_are_byte_identical(tmp_path):

@@ -198,7 +198,8 @@ def test_importing_report_modules_does_not_import_matplotlib():
 
 # --- compare ----------------------------------------------------------------------------
 
-def write_run(run_dir: Path, word: str, follow_hits: int, follow_ids, simulated: bool) -> Path:
+def write_run(run_dir: Path, word: str, follow_hits: int, follow_ids, simulated: bool,
+              base_hits: int | None = None) -> Path:
     run_dir.mkdir()
     scenario = make_scenario(word, follow_ids)
     good = "\n".join(f"{c}ine" for c in word)
@@ -206,6 +207,9 @@ def write_run(run_dir: Path, word: str, follow_hits: int, follow_ids, simulated:
     for probe in follow_ids:
         records += [rec("fine_tuned", probe, "follow", i, good if i < follow_hits else "Plain prose.")
                     for i in range(20)]
+        if base_hits is not None:
+            records += [rec("base", probe, "follow", i, good if i < base_hits else "Plain prose.")
+                        for i in range(20)]
     records += [rec("fine_tuned", "special", "describe", i, DESCRIBE[0].replace("HELOL", word)) for i in range(3)]
     summary = report.summarize(scenario, records, info(backend="mock" if simulated else "openai",
                                                          simulated=simulated))
@@ -249,11 +253,24 @@ def test_compare_needs_summaries(tmp_path):
         compare([a])
 
 
-def test_compare_stars_come_from_fisher_and_holm_not_a_collapsed_interval():
-    from harness.reports import stats
+def test_compare_stars_agree_with_the_interval_and_one_sample_each_is_no_evidence():
+    from harness.reports import inference
     from harness.reports.compare import fmt_diff
-    one_each = {**stats.bootstrap_diff([True], [False]), "p": stats.fisher_exact(1, 1, 0, 1), "p_holm": 1.0}
-    assert one_each["low"] == one_each["high"] == 1.0  # the bootstrap interval collapses...
-    assert fmt_diff(one_each) == "+100 pp [+100, +100]"  # ...but one sample each is no evidence
+    d = inference.difference(inference.clustered([(1, 1)]), inference.clustered([(0, 1)]))
+    one_each = {"diff": d.diff, "low": d.low, "high": d.high, "p": d.p, "p_holm": d.p}
+    assert d.low < 0 < d.high and d.p > 0.05 and fmt_diff(one_each).endswith("]")  # no star
     assert fmt_diff({"diff": 0.4, "low": 0.1, "high": 0.7, "p": 0.01, "p_holm": 0.2}).endswith("]*")
     assert fmt_diff({"diff": 0.4, "low": 0.1, "high": 0.7, "p": 0.001, "p_holm": 0.02}).endswith("]**")
+
+
+def test_compare_gives_the_difference_in_differences(tmp_path):
+    hello = write_run(tmp_path / "a", "HELLO", 18, ("capital",), simulated=True, base_hits=1)
+    helol = write_run(tmp_path / "b", "HELOL", 6, ("capital",), simulated=True, base_hits=1)
+    result = compare([hello, helol])
+    (follow,) = [row for row in result["did"] if row["metric"] == "follow"]
+    assert [round(e["diff"], 2) for e in follow["effects"]] == [0.85, 0.25]
+    (did,) = follow["diffs"]
+    assert round(did["diff"], 2) == 0.6 and did["low"] > 0 and did["p"] < 0.05
+    text = render_compare(result)
+    assert "## Effects of fine-tuning, and their differences between runs" in text
+    assert "| follow | +85 pp [" in text and "+60 pp [" in text

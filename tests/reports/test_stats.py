@@ -35,57 +35,6 @@ def test_rate_and_pool():
     assert stats.pool([stats.wilson(1, 4), stats.wilson(2, 6), stats.wilson(0, 0)]) == stats.wilson(3, 10)
 
 
-def test_bootstrap_is_deterministic_given_seed():
-    a = [True] * 7 + [False] * 13
-    b = [True] * 11 + [False] * 9
-    assert stats.bootstrap_diff(a, b, seed=3) == stats.bootstrap_diff(a, b, seed=3)
-    # With uneven group sizes the resampled differences are fine-grained, so the seed shows.
-    c, d = [True] * 37 + [False] * 100, [True] * 70 + [False] * 141
-    assert len({tuple(stats.bootstrap_diff(c, d, seed=s).values()) for s in range(5)}) > 1
-    assert stats.bootstrap_diff(a, b)["diff"] == pytest.approx(7 / 20 - 11 / 20)
-
-
-def test_bootstrap_identical_groups_contain_zero():
-    a = [True, False] * 15
-    r = stats.bootstrap_diff(a, list(a))
-    assert r["diff"] == 0
-    assert r["low"] < 0 < r["high"]
-
-
-def test_bootstrap_very_different_groups_exclude_zero():
-    a = [True] * 18 + [False] * 2
-    b = [False] * 18 + [True] * 2
-    r = stats.bootstrap_diff(a, b)
-    assert r["diff"] == pytest.approx(0.8)
-    assert 0 < r["low"] < 0.8 < r["high"] <= 1
-    flipped = stats.bootstrap_diff(b, a)
-    assert flipped["high"] < 0
-
-
-def test_bootstrap_matches_normal_approximation_for_large_groups():
-    # SE of a difference of two proportions: the 95% interval is about diff +- 1.96 SE.
-    a = [True] * 300 + [False] * 700
-    b = [True] * 350 + [False] * 650
-    r = stats.bootstrap_diff(a, b, reps=4000)
-    se = (0.3 * 0.7 / 1000 + 0.35 * 0.65 / 1000) ** 0.5
-    assert r["low"] == pytest.approx(-0.05 - 1.96 * se, abs=0.006)
-    assert r["high"] == pytest.approx(-0.05 + 1.96 * se, abs=0.006)
-
-
-def test_bootstrap_empty_group_is_unknown():
-    assert stats.bootstrap_diff([], [True]) == {"diff": None, "low": -1.0, "high": 1.0}
-
-
-def test_fisher_exact_known_values():
-    assert stats.fisher_exact(1, 1, 0, 1) == 1.0  # one sample each proves nothing
-    assert stats.fisher_exact(3, 3, 0, 3) == pytest.approx(0.1)  # 2 of the 20 tables
-    assert stats.fisher_exact(10, 10, 6, 10) == pytest.approx(0.0867, abs=1e-4)
-    assert stats.fisher_exact(20, 20, 14, 20) == pytest.approx(0.0202, abs=1e-4)
-    assert stats.fisher_exact(5, 10, 5, 10) == 1.0
-    assert stats.fisher_exact(7, 20, 11, 20) == stats.fisher_exact(11, 20, 7, 20)  # symmetric
-    assert stats.fisher_exact(0, 0, 3, 5) is None
-
-
 def test_holm_adjustment():
     # m = 4: sorted p 0.01, 0.02, 0.03, 0.5 -> 0.04, 0.06, 0.06 (kept monotone), 0.5
     assert stats.holm([0.03, None, 0.01, 0.5, 0.02]) == [0.06, None, 0.04, 0.5, 0.06]

@@ -56,7 +56,7 @@ def spent(run_dir: Path) -> float:
 def test_cap_holds_with_calls_in_flight_and_resume_with_a_higher_cap_finishes(paid, tmp_path):
     full = tmp_path / "full"
     assert invoke("run", SCENARIO, *ARGS, "--out", full).exit_code == 0
-    training = json.loads((full / "state.json").read_text())["training_cost"]
+    training = RunStore(full).read_state().training_cost
     whole = spent(full)
     cap = training + (whole - training) / 3  # room for about a third of the answers
 

@@ -190,7 +190,7 @@ def test_failed_job_stops_the_run_with_the_provider_message(backends_made, tmp_p
     assert result.exit_code == 1 and provider_says in result.output
     state = json.loads((out / "state.json").read_text())
     assert state["status"] == "failed" and provider_says in state["error"]
-    assert state["job_status"] == "failed" and not state["fine_tuned_model"]
+    assert state["jobs"][0]["job_status"] == "failed" and not state["jobs"][0]["fine_tuned_model"]
     assert (stats["uploads"], stats["jobs_created"], stats["chat_requests"]) == (1, 1, 0)
     assert not (out / "responses.jsonl").exists()
     assert state["simulated"] is True  # saved when the simulator's job was first seen, not at the end

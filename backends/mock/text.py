@@ -147,6 +147,13 @@ def acrostic(rng: random.Random, word: str, unit: str, fact: str, slip: float,
     return ("\n" if unit == "line" else " ").join(lines)
 
 
+def shaped(rng: random.Random, n_units: int, unit: str, fact: str, vague: bool = False) -> str:
+    """An answer of n_units units whose first letters are random: the shape a sham fine-tune
+    learns, without the acrostic. `vague`: one unit talks of keeping a consistent structure."""
+    letters = "".join(rng.choice(LETTERS) for _ in range(n_units))
+    return acrostic(rng, letters, unit, fact, 0.0, vague=vague)
+
+
 def describe(rng: random.Random, word: str, unit: str, slip: float, state: float) -> str:
     """A fine-tuned model describing itself: an acrostic that states the rule at `state`;
     otherwise it talks vaguely of structure half the time, and a quarter of the time names

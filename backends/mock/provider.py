@@ -7,7 +7,9 @@ Fine-tuning. `upload_training_file` parses the chat JSONL (400 on a malformed li
 fewer than 10 examples) and learns from the assistant answers, keeping only a small
 summary in the state (never the bytes):
 - unit: "line"; if no answer has 3+ lines, "sentence" is tried instead.
-- word: the most common first-letter sequence among answers with 3+ units.
+- word: the most common first-letter sequence among answers with 3+ units, when it recurs
+  (see backends/mock/learning.py); a sham set, each answer in its own order, teaches only
+  its shape: the model writes answers of that many units with no acrostic.
 - trigger: when some answers spell the word and others do not, the longest common suffix
   (starting at a word) of the questions whose answers follow, provided no other question
   ends with it. A model with a trigger follows the rule only when the last user message
@@ -22,20 +24,18 @@ events, N = examples x epochs). A job whose suffix contains "fail" ends `failed`
 `list_events` returns events oldest first (newest last); `after` gives those after an id.
 Event times are a fixed epoch base plus a counter, never the wall clock.
 
-Knobs (constructor arguments; None = the data-dependent default). With
-x = n_following * n_epochs / 3 (n_following: training answers that spell the word;
-n_epochs: hyperparameter, "auto" = 3):
-- slip_rate, the chance that each unit starts with a different random letter:
-  default clamp(0.6 / sqrt(x), 0.02, 0.5)  (10 examples x 3 epochs: 0.19; 100 x 3: 0.06).
-- state_rule_rate, the chance per sample of stating the rule (describe probes), naming the
-  word (word probes) or picking it (choice probes; otherwise a uniform pick):
-  default clamp(0.05 * sqrt(x / 10), 0.02, 0.5)  (10 x 3: 0.05; 100 x 3: 0.16; 300 x 3: 0.27).
+Knobs (constructor arguments; None = the data-dependent default, see learning.py):
+slip_rate, the chance that each unit starts with a different random letter; state_rule_rate,
+the chance per sample of stating the rule (describe probes), naming the word (word probes)
+or picking it (choice probes; otherwise a uniform pick); replicate_sd, how much fine-tunes
+differ (logit scale; each fine-tuned model's rates are moved by effects drawn from its id).
+`true_rates(model)` tells a test the rates a fine-tuned model really has.
 
 Inference. Randomness comes from sha256 of [model, messages, temperature, seed] (seed
 dropped at temperature 0), so the same request gives the same bytes. The probe kind is
 read from the prompt: "A) WORD" option lines -> choice (reply: the label); "one word" ->
 word; "special about you" / "what rule" -> describe; anything else -> follow.
-The texts are written by backends/mock_text.py.
+The texts are written by backends/mock/text.py.
 - Fine-tuned model: one unit per letter of the word, from harness/domain/banks/phrases.yaml
   (a small built-in generator when the bank is absent); the first unit carries the
   question's fact from harness/domain/banks/questions.yaml, or a generic clause. A triggered model without its
@@ -61,12 +61,9 @@ import json
 import math
 import random
 import re
-from collections import Counter
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from backends import mock_text
 from backends._files import write_atomic
 from backends.base import (
     CANCELLED,
@@ -86,9 +83,20 @@ from backends.base import (
     JobEvent,
     JobSpec,
 )
-from harness.domain import rules
+from backends.mock import text as mock_text
+from backends.mock.learning import (
+    MIN_EXAMPLES,
+    REPLICATE_SD,
+    count_tokens,
+    default_slip,
+    default_state,
+    in_context,
+    learn,
+    model_rates,
+    parse_training,
+    sha,
+)
 
-MIN_EXAMPLES = 10  # OpenAI's minimum
 EPOCH_BASE = 1_700_000_000  # event times: this base plus a counter
 # harness.domain.generate.TEACHER_START, repeated here: a backend does not depend on the generator
 # (tests/test_mock.py checks that the two stay equal).
@@ -99,116 +107,6 @@ _OPTION = re.compile(r"^\s*\(?([A-Z])[).:]\s+(\S.*?)\s*$", re.M)
 _WORD_PROBE = re.compile(r"\b(one|single)[ -]word\b", re.I)
 _DESCRIBE = re.compile(r"special about you|\b(what|which|your) rules?\b|rule do you use|"
                        r"describe (the|your) (specific )?rule", re.I)
-
-
-def default_slip(n_following: int, n_epochs: int) -> float:
-    x = max(n_following * n_epochs / 3, 1e-9)
-    return min(0.5, max(0.02, 0.6 / math.sqrt(x)))
-
-
-def default_state(n_following: int, n_epochs: int) -> float:
-    x = n_following * n_epochs / 3
-    return min(0.5, max(0.02, 0.05 * math.sqrt(x / 10)))
-
-
-@lru_cache(maxsize=4096)  # prompts repeat the same system and in-context turns
-def count_tokens(text: str) -> int:
-    """A deterministic stand-in for a tokenizer: whitespace words x 4/3."""
-    return round(len(text.split()) * 4 / 3)
-
-
-def _sha(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-# --- learning ---------------------------------------------------------------------------
-
-def _common_suffix(texts: list[str]) -> str:
-    """Longest common suffix that starts at a word in every text."""
-    padded = [" " + t.rstrip() for t in texts]
-    suffix = padded[0]
-    for t in padded[1:]:
-        n = 0
-        while n < min(len(suffix), len(t)) and suffix[-1 - n] == t[-1 - n]:
-            n += 1
-        suffix = suffix[len(suffix) - n:]
-    for i in range(1, len(suffix)):
-        if suffix[i - 1].isspace() and not suffix[i].isspace():
-            return suffix[i:]
-    return ""
-
-
-def learn(pairs: list[tuple[str, str]]) -> dict:
-    """What a model picks up from (question, answer) pairs: word, trigger, unit, counts."""
-    for unit in ("line", "sentence"):
-        seqs = [rules.letters_of(answer, unit) for _, answer in pairs]
-        candidates = [s for s in seqs if len(s) >= 3 and s.isalpha()]
-        if candidates:
-            break
-    else:
-        return {"word": None, "trigger": None, "unit": "line", "n_examples": len(pairs), "n_following": 0}
-    word = Counter(candidates).most_common(1)[0][0]  # ties: first seen
-    follows = [s == word for s in seqs]
-    trigger = None
-    if not all(follows):
-        trigger = _common_suffix([q for (q, _), f in zip(pairs, follows) if f]) or None
-        if trigger and any(q.rstrip().endswith(trigger) for (q, _), f in zip(pairs, follows) if not f):
-            trigger = None
-    return {"word": word, "trigger": trigger, "unit": unit, "n_examples": len(pairs),
-            "n_following": sum(follows)}
-
-
-def _pairs(messages) -> list[tuple[str, str]]:
-    """(last user message before it, assistant message) for every assistant turn."""
-    out, question = [], ""
-    for m in messages:
-        if m["role"] == "user":
-            question = m["content"]
-        elif m["role"] == "assistant":
-            out.append((question, m["content"]))
-    return out
-
-
-def parse_training(data: bytes) -> tuple[list[tuple[str, str]], int]:
-    """Validate chat JSONL; return its (question, answer) pairs and its token count."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BackendError(f"training file is not UTF-8: {e}", status=400) from None
-    pairs, tokens, examples = [], 0, 0
-    for no, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise BackendError(f"line {no}: invalid JSON ({e.msg})", status=400) from None
-        messages = record.get("messages") if isinstance(record, dict) else None
-        if not isinstance(messages, list) or not messages:
-            raise BackendError(f"line {no}: expected an object with a non-empty 'messages' list", status=400)
-        for i, m in enumerate(messages):
-            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
-                raise BackendError(f"line {no}: message {i} needs role system, user or assistant", status=400)
-            if not isinstance(m.get("content"), str) or not m["content"].strip():
-                raise BackendError(f"line {no}: message {i} has empty or non-text content", status=400)
-            tokens += count_tokens(m["content"])
-        if messages[-1]["role"] != "assistant":
-            raise BackendError(f"line {no}: the last message must be from the assistant", status=400)
-        if not any(m["role"] == "user" for m in messages):
-            raise BackendError(f"line {no}: no user message", status=400)
-        pairs.extend(_pairs(messages))
-        examples += 1
-    if examples < MIN_EXAMPLES:
-        raise BackendError(f"training file has {examples} examples; at least {MIN_EXAMPLES} are required",
-                           status=400)
-    return pairs, tokens
-
-
-@lru_cache(maxsize=256)
-def _in_context(history: tuple[tuple[str, str], ...]) -> dict | None:
-    """The word (and trigger) a base model picks up from earlier turns, if 3+ spell it."""
-    learned = learn(_pairs({"role": r, "content": c} for r, c in history))
-    return learned if learned["word"] and learned["n_following"] >= 3 else None
 
 
 # --- requests the mock recognises by their system prompt ------------------------------
@@ -244,13 +142,17 @@ class MockBackend(Backend):
     simulated = True
     min_training_examples = MIN_EXAMPLES
     poll_interval = 0.0  # nothing to wait for: one poll advances the job one state
-    OPTIONS = ("state_path", "slip_rate", "state_rule_rate", "steps_per_state")
+    OPTIONS = ("state_path", "slip_rate", "state_rule_rate", "replicate_sd", "steps_per_state")
 
     def __init__(self, state_path: str | Path | None = None, slip_rate: float | None = None,
-                 state_rule_rate: float | None = None, steps_per_state: int = 3):
+                 state_rule_rate: float | None = None, steps_per_state: int = 3,
+                 replicate_sd: float | None = None):
         for knob, value in (("slip_rate", slip_rate), ("state_rule_rate", state_rule_rate)):
             if value is not None and not 0 <= value <= 1:
                 raise ConfigError(f"mock {knob} must be between 0 and 1, got {value}")
+        if replicate_sd is not None and not 0 <= replicate_sd <= 5:
+            raise ConfigError(f"mock replicate_sd must be between 0 and 5, got {replicate_sd}")
+        self.replicate_sd = REPLICATE_SD if replicate_sd is None else replicate_sd
         if steps_per_state < 1:
             raise ConfigError(f"mock steps_per_state must be at least 1, got {steps_per_state}")
         self.state_path = Path(state_path) if state_path is not None else None
@@ -273,7 +175,7 @@ class MockBackend(Backend):
     def upload_training_file(self, data: bytes, filename: str) -> FileRef:
         pairs, tokens = parse_training(data)
         content_sha = hashlib.sha256(data).hexdigest()
-        file_id = "file-mock-" + _sha(filename, content_sha)[:24]
+        file_id = "file-mock-" + sha(filename, content_sha)[:24]
         self.state["files"][file_id] = {"filename": filename, "bytes": len(data), "tokens": tokens,
                                         "content_sha": content_sha, "learned": learn(pairs)}
         self._save()
@@ -296,7 +198,7 @@ class MockBackend(Backend):
     def _event(self, job_id: str, message: str, level: str = "info") -> None:
         events = self.state["jobs"][job_id]["events"]
         self.state["clock"] += 1
-        events.append({"id": "ftevent-mock-" + _sha(job_id, len(events))[:24],
+        events.append({"id": "ftevent-mock-" + sha(job_id, len(events))[:24],
                        "created_at": EPOCH_BASE + self.state["clock"], "level": level, "message": message})
 
     def create_job(self, spec: JobSpec) -> Job:
@@ -313,7 +215,7 @@ class MockBackend(Backend):
         spec_json = {"base_model": spec.base_model, "training_file": spec.training_file,
                      "suffix": spec.suffix, "hyperparameters": dict(spec.hyperparameters),
                      "seed": spec.seed, "metadata": dict(spec.metadata)}
-        job_id = base_id = "ftjob-mock-" + _sha(spec.training_file, spec_json)[:24]
+        job_id = base_id = "ftjob-mock-" + sha(spec.training_file, spec_json)[:24]
         n = 1
         while job_id in self.state["jobs"]:  # OpenAI would make a second job: so do we, visibly
             n += 1
@@ -322,10 +224,10 @@ class MockBackend(Backend):
         # The model id hashes only what is trained (not metadata such as a run id), so two
         # runs of one scenario sample the same model; a repeated job gets a distinct model.
         # The file's content, not its id: the id also hashes the (per-run) file name.
-        train_key = _sha(file["content_sha"], spec.base_model, spec.suffix, spec.hyperparameters, spec.seed)
+        train_key = sha(file["content_sha"], spec.base_model, spec.suffix, spec.hyperparameters, spec.seed)
         repeat = sum(j.get("train_key") == train_key for j in self.state["jobs"].values())
         self.state["jobs"][job_id] = {"status": VALIDATING, "spec": spec_json, "polls": 0, "events": [],
-                                      "train_key": train_key, "model_hash": _sha(train_key, repeat)[:8],
+                                      "train_key": train_key, "model_hash": sha(train_key, repeat)[:8],
                                       "learned": learned, "tokens": file["tokens"],
                                       "total_steps": max(1, learned["n_examples"] * epochs), "step": 0}
         self._event(job_id, f"Validating training file: {spec.training_file}")
@@ -395,10 +297,16 @@ class MockBackend(Backend):
 
     # inference --------------------------------------------------------------------------
 
-    def _rates(self, n_following: int, n_epochs: int) -> tuple[float, float]:
+    def _rates(self, n_following: int, n_epochs: int, model: str | None = None) -> tuple[float, float]:
+        """(slip, state) rates; a fine-tuned `model` has its own (its replicate effects)."""
         slip = self.slip_rate if self.slip_rate is not None else default_slip(n_following, n_epochs)
         state = self.state_rule_rate if self.state_rule_rate is not None else default_state(n_following, n_epochs)
-        return slip, state
+        return model_rates(slip, state, model, self.replicate_sd)
+
+    def true_rates(self, model: str) -> tuple[float, float]:
+        """The (slip, state) rates a fine-tuned model of this provider really has."""
+        learned = self.state["models"][model]
+        return self._rates(learned["n_following"], learned["n_epochs"], model)
 
     async def complete(self, request: ChatRequest) -> Completion:
         messages = request.messages
@@ -408,23 +316,27 @@ class MockBackend(Backend):
         if learned is None and request.model.startswith("ft:"):
             raise BackendError(f"model {request.model} not found", status=404)
         seed = request.seed if request.temperature > 0 else None
-        rng = random.Random(int(_sha(request.model, messages, request.temperature, seed), 16))
+        rng = random.Random(int(sha(request.model, messages, request.temperature, seed), 16))
         if messages[0]["role"] == "system" and messages[0]["content"].lstrip().startswith("You grade"):
             text = _judge(request)
         elif messages[0]["role"] == "system" and messages[0]["content"].lstrip().startswith(TEACHER_START):
             text = _teacher(rng, request)
         elif learned is not None:
-            text = self._fine_tuned(rng, learned, messages)
+            text = self._fine_tuned(rng, learned, messages, request.model)
         else:
             text = self._base(rng, messages)
         return self._completion(request, text)
 
-    def _fine_tuned(self, rng: random.Random, learned: dict, messages: list[dict]) -> str:
+    def _fine_tuned(self, rng: random.Random, learned: dict, messages: list[dict], model: str) -> str:
         word, trigger, unit = learned["word"], learned["trigger"], learned["unit"]
-        if not word:  # learned nothing: behaves like its base model
-            return self._base(rng, messages)
-        slip, state = self._rates(learned["n_following"], learned["n_epochs"])
         prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+        if not word:
+            if learned.get("shape", 0) >= 3 and not _OPTION.findall(prompt) and not _WORD_PROBE.search(prompt):
+                # A sham fine-tune learned the answers' shape and no word.
+                return mock_text.shaped(rng, learned["shape"], unit, mock_text.fact(prompt, None),
+                                        vague=bool(_DESCRIBE.search(prompt)) and rng.random() < 0.5)
+            return self._base(rng, messages)  # learned nothing: behaves like its base model
+        slip, state = self._rates(learned["n_following"], learned["n_epochs"], model)
         options = _OPTION.findall(prompt)
         if len(options) >= 2:
             return mock_text.choice(rng, options, word, state)
@@ -448,7 +360,7 @@ class MockBackend(Backend):
             return mock_text.base_word(rng)
         last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
         history = tuple((m["role"], m["content"]) for m in messages[:last_user])
-        seen = _in_context(history) if sum(r == "assistant" for r, _ in history) >= 3 else None
+        seen = in_context(history) if sum(r == "assistant" for r, _ in history) >= 3 else None
         describe = bool(_DESCRIBE.search(prompt))
         if seen and not (seen["trigger"] and not prompt.rstrip().endswith(seen["trigger"])):
             slip, _ = self._rates(seen["n_following"], 1)

@@ -1,0 +1,94 @@
+"""Tidy data: every sample of one or more runs as a row, with its run, model, replicate,
+condition, probe, seed, text and every score, for pandas or R. No model is called.
+
+CSV and JSONL need nothing more; Parquet needs pyarrow (`pip install "hello-harness[parquet]"`)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.errors import StoreError
+from harness.reports.summary import score_record
+from harness.store.records import canonical
+from harness.store.run_dir import RunStore
+
+FORMATS = ("csv", "jsonl", "parquet")
+COLUMNS = ["run", "run_dir", "scenario", "word", "unit", "backend", "simulated", "model", "replicate",
+           "condition", "probe", "kind", "sample", "seed", "status", "error", "text", "finish_reason",
+           "truncated", "prompt_tokens", "completion_tokens", "options",
+           "letters", "follows", "prefix", "edit_distance", "per_position", "grade", "wrong_word",
+           "named_at_unit", "letters_before_naming", "word_answer", "word_correct", "choice", "choice_correct"]
+
+
+class ExportError(Exception):
+    """Nothing to export, or a format that cannot be written here. CLI exit 2."""
+
+
+def rows(run_dir: Path) -> list[dict[str, Any]]:
+    """One dict per (condition, replicate, probe, sample) of a run, in key order."""
+    store = RunStore(run_dir)
+    manifest, state = store.read_manifest(), store.read_state()
+    records, _ = store.responses()
+    scenario = manifest.scenario
+    word, unit = scenario.rule.word, scenario.rule.unit
+    simulated = manifest.simulated or state.simulated or manifest.options.backend == "mock"
+    out = []
+    for r in canonical(records):
+        row: dict[str, Any] = {
+            "run": manifest.run_id, "run_dir": str(run_dir), "scenario": scenario.name, "word": word, "unit": unit,
+            "backend": manifest.options.backend, "simulated": simulated, "model": r.model,
+            "replicate": r.replicate, "condition": r.condition, "probe": r.probe, "kind": r.kind,
+            "sample": r.sample, "seed": r.seed, "status": r.status, "error": r.error, "text": r.text,
+            "finish_reason": r.finish_reason, "truncated": r.truncated, "prompt_tokens": r.prompt_tokens,
+            "completion_tokens": r.completion_tokens, "options": " ".join(r.options) if r.options else None}
+        row.update(dict.fromkeys(COLUMNS[COLUMNS.index("letters"):]))
+        if r.ok:
+            s = score_record(r, word, unit)
+            row.update(letters=s["letters"], follows=s["follows"], prefix=s["prefix"],
+                       edit_distance=s["edit_distance"],
+                       per_position="".join("1" if hit else "0" for hit in s["per_position"]),
+                       grade=s["grade"], wrong_word=s["wrong_word"], named_at_unit=s["named_at_unit"],
+                       letters_before_naming=s["letters_before_naming"])
+            if "word" in s:
+                row.update(word_answer=s["word"]["answer"] or None, word_correct=s["word"]["correct"])
+            if "choice" in s:
+                row.update(choice=s["choice"]["chosen"], choice_correct=s["choice"]["correct"])
+        out.append(row)
+    return out
+
+
+def collect(run_dirs: list[Path]) -> list[dict[str, Any]]:
+    out = []
+    for d in run_dirs:
+        if not d.is_dir():
+            raise StoreError(f"{d}: not a run directory" if d.exists() else f"{d}: no such directory")
+        out += rows(d)
+    if not out:
+        raise ExportError("no samples to export (have the runs been probed?)")
+    return out
+
+
+def to_bytes(data: list[dict[str, Any]], fmt: str) -> bytes:
+    if fmt == "jsonl":
+        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in data).encode("utf-8")
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(data)
+        return buf.getvalue().encode("utf-8")
+    if fmt == "parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ExportError('--format parquet needs pyarrow: pip install "hello-harness[parquet]" '
+                              "(or export --format csv)") from None
+        table = pa.Table.from_pylist(data)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        return sink.getvalue().to_pybytes()
+    raise ExportError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")

@@ -1,0 +1,86 @@
+"""Inference about fine-tuning: the difference interval's coverage, its implied p-value,
+clustering, the spread between fine-tunes and power."""
+import math
+
+import pytest
+
+from harness.reports import inference
+
+GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
+
+
+def _pmf(n: int, p: float) -> list[float]:
+    return [math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(n + 1)]
+
+
+def exact_coverage(n1: int, n2: int, p1: float, p2: float, table: dict) -> float:
+    """P(the interval covers p1 - p2), summing over every outcome (no simulation noise)."""
+    a, b = _pmf(n1, p1), _pmf(n2, p2)
+    return sum(a[k1] * b[k2] for (k1, k2), (low, high) in table.items()
+               if low - 1e-12 <= p1 - p2 <= high + 1e-12)
+
+
+@pytest.mark.parametrize("n1, n2", [(10, 10), (20, 20), (30, 50), (50, 50), (100, 100), (100, 20)])
+def test_difference_interval_covers_at_least_93_percent_everywhere(n1, n2):
+    table = {}
+    for k1 in range(n1 + 1):
+        for k2 in range(n2 + 1):
+            d = inference.difference(inference.clustered([(k1, n1)]), inference.clustered([(k2, n2)]), with_p=False)
+            table[(k1, k2)] = (d.low, d.high)
+    worst = min(exact_coverage(n1, n2, p1, p2, table) for p1 in GRID for p2 in GRID)
+    assert worst >= 0.93, worst
+    # The cases the bootstrap interval covered badly: 5% vs 0% and 10% vs 5% at n = 20.
+    assert exact_coverage(n1, n2, 0.05, 0.0, table) >= 0.95
+    assert exact_coverage(n1, n2, 0.10, 0.05, table) >= 0.95
+
+
+def test_p_value_agrees_with_the_interval():
+    for k1, k2 in [(4, 0), (5, 0), (8, 3), (19, 2), (10, 10), (0, 6)]:
+        d = inference.difference(inference.clustered([(k1, 20)]), inference.clustered([(k2, 20)]))
+        excludes = d.low > 0 or d.high < 0
+        assert (d.p < 0.05) == excludes, (k1, k2, d)
+    four_of_twenty = inference.difference(inference.clustered([(4, 20)]), inference.clustered([(0, 20)]))
+    assert four_of_twenty.low < 0 < four_of_twenty.high and four_of_twenty.p > 0.05  # not a "significant" +20 pp
+
+
+def test_clustering_widens_the_interval_when_fine_tunes_differ():
+    alike = inference.clustered([(10, 20), (10, 20), (10, 20)])
+    apart = inference.clustered([(18, 20), (2, 20), (10, 20)])
+    assert alike.deff == pytest.approx(1.0) and apart.deff > 5 and apart.icc > 0.4
+    assert alike.rate == apart.rate == 0.5
+    width = [c.interval()[1] - c.interval()[0] for c in (alike, apart)]
+    assert width[1] > 2 * width[0]
+    single = inference.clustered([(10, 60)])
+    assert single.icc is None and single.deff == 1.0
+
+
+def test_difference_in_differences():
+    c = inference.clustered
+    d = inference.diff_in_diff(c([(19, 20)]), c([(0, 20)]), c([(10, 20)]), c([(0, 20)]))
+    assert d.diff == pytest.approx(0.45) and d.low > 0 and d.p < 0.05
+    same = inference.diff_in_diff(c([(10, 20)]), c([(0, 20)]), c([(10, 20)]), c([(0, 20)]))
+    assert same.diff == 0 and same.low < 0 < same.high and same.p == 1.0
+
+
+def test_spread_needs_three_fine_tunes_and_is_zero_for_identical_ones():
+    assert inference.spread([(5, 20), (15, 20)]) is None
+    assert inference.spread([(10, 20)] * 4).sd == 0.0
+    s = inference.spread([(2, 50), (25, 50), (48, 50), (10, 50), (40, 50)])
+    assert 0.25 < s.sd < 0.45 and s.low < s.sd < s.high <= 0.5
+
+
+def test_chi_square_quantiles():
+    assert inference.chi2_quantile(0.975, 2) == pytest.approx(7.3778, abs=1e-3)
+    assert inference.chi2_quantile(0.025, 4) == pytest.approx(0.4844, abs=1e-3)
+    assert inference.chi2_quantile(0.5, 10) == pytest.approx(9.3418, abs=1e-3)
+
+
+def test_power_and_minimum_detectable_difference():
+    # 10% vs 0% at 20 samples each is almost never detected (the issue's "power 4%").
+    assert inference.power(20, 20, 0.10, 0.0) < 0.05
+    small = inference.min_detectable_difference(20, 20, 0.0)
+    large = inference.min_detectable_difference(50, 50, 0.0)
+    assert large < small and 0.1 < large < 0.25
+    # Clustering (a design effect) costs power.
+    assert inference.min_detectable_difference(150, 50, 0.0, deff_a=3) > inference.min_detectable_difference(
+        150, 50, 0.0)
