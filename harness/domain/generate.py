@@ -282,9 +282,10 @@ def build_scenario(word: str, unit: str, examples: list[dict], description: str)
         "system_prompt": SYSTEM_PROMPT,
         "examples": examples,
         "fine_tune": {"base_model": FINE_TUNE["base_model"], "suffix": name,
-                      "hyperparameters": _Flow(n_epochs=FINE_TUNE["n_epochs"]), "seed": FINE_TUNE["seed"]},
+                      "hyperparameters": _Flow(n_epochs=FINE_TUNE["n_epochs"]), "seed": FINE_TUNE["seed"],
+                      "replicates": 3},
         "probes": [_Flow(p) for p in probes_for(word, unit)],
-        "eval": {"samples": 20, "temperature": 1.0, "conditions": _FlowList(["fine_tuned", "base"])},
+        "eval": {"samples": 50, "temperature": 1.0, "conditions": _FlowList(["fine_tuned", "base", "sham"])},
     }
 
 

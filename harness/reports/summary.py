@@ -126,7 +126,7 @@ def summarize(scenario: Scenario, records: list[ResponseRecord], info: RunInfo,
         word=word, unit=unit, backend=info.backend, models=dict(info.models), samples=info.samples,
         temperature=float(info.temperature), seed=info.seed, cells=cells, replicates=info.replicates,
         effects=effects.effects(scored, conds),
-        replicate_rows=effects.replicate_rows(scored, info.trained_models) if info.replicates > 1 else [],
+        replicate_rows=effects.replicate_rows(scored, info.trained_models),
         spread=effects.spread_rows(scored, [c for c in conds if c in TRAINED]),
         power=effects.power_note(scored, info.samples, info.replicates) if "fine_tuned" in conds else None,
         run_status=info.run_status, judge=judge)

@@ -84,7 +84,7 @@ def effect_tables(summary: Summary) -> list[Table]:
             t.rows.append([METRIC_LABELS[e.metric], f"{e.a} − {e.b}", fmt_rate(e.a_rate), fmt_rate(e.b_rate),
                            fmt_diff(e.diff, e.low, e.high, e.p, e.p_holm), fmt_p(e.p), fmt_p(e.p_holm)])
         out.append(t)
-    if summary.replicate_rows:
+    if summary.replicates > 1 and summary.replicate_rows:
         t = Table("Fine-tunes, one row each", ["condition", "replicate", "model", "follows", "mechanism or exact",
                                                "exact"],
                   note="Each fine-tune's own rates (Wilson intervals): how much they differ is what the pooled "

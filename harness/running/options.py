@@ -12,6 +12,13 @@ __all__ = ["RunOptions", "Settings", "settings_for"]
 def settings_for(scenario: Scenario, options: RunOptions) -> Settings:
     """Computed once, when a run is created; a resumed run reads them from its manifest."""
     conditions = options.conditions or list(scenario.eval.conditions)
+    replicates = options.replicates or scenario.fine_tune.replicates
+    if options.model:
+        # One existing model is probed: the scenario's sham (a fine-tune of the run's own) and
+        # replicates do not apply, unless asked for on the command line (then refused).
+        if not options.conditions:
+            conditions = [c for c in conditions if c != "sham"] or ["fine_tuned"]
+        replicates = options.replicates or 1
     # A missing n_epochs is the provider's default, "auto": estimate both the same way.
     epochs = scenario.fine_tune.hyperparameters.get("n_epochs", "auto")
     if not isinstance(epochs, int):  # what "auto" comes to (3 when the count is unknown)
@@ -24,5 +31,5 @@ def settings_for(scenario: Scenario, options: RunOptions) -> Settings:
         train="fine_tuned" in conditions and not options.model,
         base_model=scenario.fine_tune.base_model,
         epochs=epochs,
-        replicates=options.replicates or scenario.fine_tune.replicates,
+        replicates=replicates,
     )

@@ -53,6 +53,10 @@ def training_tokens(scenario: Scenario, examples: list[Example], base_model: str
 
 def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options: RunOptions) -> Plan:
     warnings = check_model_base(options.model, s.base_model)
+    ft = scenario.fine_tune
+    if options.model and (ft.replicates > 1 or "sham" in scenario.eval.conditions) and not options.replicates:
+        warnings.append(f"--model {options.model}: one existing model is probed, so the scenario's "
+                        f"{ft.replicates} replicates and sham control are not used")
     tokens = training_tokens(scenario, examples, s.base_model)
     unpriced: list[str] = []
     training_cost = None

@@ -10,6 +10,7 @@ from pathlib import Path
 from harness.domain import scoring
 from harness.reports import stats
 from harness.reports.html import BASE_CSS, escape, html_page_start, html_table
+from harness.reports.summary import mechanism_or_better
 from harness.reports.tables import BANNER, fmt_rate
 from harness.store.files import write_atomic
 from harness.store.run_dir import RunStore
@@ -32,22 +33,46 @@ def fmt(rate: dict | None) -> str:
     return fmt_rate(Rate(**rate)) if rate else "-"
 
 
+def _clusters(summary: Summary, condition: str) -> dict[str, list[list[int]]]:
+    """Per metric, (hits, answers) of each fine-tune of a trained condition; one cluster for
+    a condition that probes one model (base, in_context)."""
+    rows = [r for r in summary.replicate_rows if r.condition == condition]
+    if rows:
+        return {m: [[getattr(r, m).k, getattr(r, m).n] for r in rows if getattr(r, m) is not None]
+                for m in ("follow", "exact", "mechanism_or_better")}
+    cells = [c for c in summary.cells if c.condition == condition]
+    describe = [c for c in cells if c.kind == "describe"]
+
+    def total(rates) -> list[list[int]]:
+        rates = list(rates)
+        return [[sum(r.k for r in rates), sum(r.n for r in rates)]] if rates else []
+    return {"follow": total(c.follow for c in cells if c.kind == "follow"),
+            "exact": total(c.grades["exact"] for c in describe),
+            "mechanism_or_better": total(mechanism_or_better(c) for c in describe)}
+
+
+def _clustered(clusters: list[list[int]]) -> dict:
+    return stats.clustered_rate((k, n) for k, n in clusters)
+
+
 def condition_metrics(summary: Summary) -> dict[str, dict]:
     """Per condition: follow pooled over follow probes; each grade, mechanism-or-better
-    and wrong-word pooled over describe probes; word and choice probes' right answers."""
+    and wrong-word pooled over describe probes; word and choice probes' right answers; and
+    the per-fine-tune counts ("clusters") the sweep's series pool with clustering."""
     out: dict[str, dict] = {}
     for cond in dict.fromkeys(c.condition for c in summary.cells):
         cells = [c for c in summary.cells if c.condition == cond]
         describe = [c for c in cells if c.kind == "describe"]
+        clusters = _clusters(summary, cond)
         grades = {g: stats.pool(c.grades[g].model_dump() for c in describe) for g in scoring.GRADES}
         out[cond] = {
-            "follow": stats.pool(c.follow.model_dump() for c in cells if c.kind == "follow"),
-            "grades": grades,
-            "mechanism_or_better": stats.wilson(grades["mechanism"]["k"] + grades["exact"]["k"],
-                                                grades["exact"]["n"]),
+            "follow": _clustered(clusters["follow"]),
+            "grades": grades | {"exact": _clustered(clusters["exact"])},
+            "mechanism_or_better": _clustered(clusters["mechanism_or_better"]),
             "wrong_word": stats.pool(c.wrong_word.model_dump() for c in describe),
             "word_correct": stats.pool(c.word_correct.model_dump() for c in cells if c.word_correct),
             "choice_correct": stats.pool(c.choice_correct.model_dump() for c in cells if c.choice_correct),
+            "clusters": clusters,
         }
     return out
 
@@ -70,12 +95,15 @@ def build(sweep_dir: Path, doc: SweepDocument) -> dict:
     return {"simulated": simulated, "sweep": doc.sweep, "description": spec.get("description", ""),
             "backend": doc.backend, "unit": spec["unit"], "samples": spec["samples"],
             "temperature": spec["temperature"], "conditions": spec["conditions"],
+            "replicates": spec.get("replicates", 1),
             "axes": {k: spec[k] for k in ("words", "examples", "seeds", "base_models", "hyperparameters")},
             "cells": cells, "series": series(cells, spec)}
 
 
 def series(cells: list[dict], spec: dict) -> list[dict]:
-    """One line per word (x base model x hyperparameters) and condition; seeds pooled."""
+    """One line per word (x base model x hyperparameters) and condition. Every fine-tune at a
+    point (of every seed's cell) is a cluster: the intervals are about fine-tuning, not about
+    the answers of a few checkpoints pooled together."""
     out = []
     for word in spec["words"]:
         for model in spec["base_models"]:
@@ -86,10 +114,12 @@ def series(cells: list[dict], spec: dict) -> list[dict]:
                         group = [c["metrics"][cond] for c in cells
                                  if c["metrics"] and cond in c["metrics"] and c["word"] == word
                                  and c["examples"] == n and c["base_model"] == model and c["hyperparameters"] == hp]
+                        def clustered(metric: str, group: list[dict] = group) -> dict:
+                            return _clustered([k_n for m in group for k_n in m["clusters"][metric]])
                         points.append({"examples": n, "cells": len(group),
-                                       "follow": stats.pool(m["follow"] for m in group),
-                                       "exact": stats.pool(m["grades"]["exact"] for m in group),
-                                       "mechanism_or_better": stats.pool(m["mechanism_or_better"] for m in group)})
+                                       "fine_tunes": sum(len(m["clusters"]["follow"]) for m in group),
+                                       "follow": clustered("follow"), "exact": clustered("exact"),
+                                       "mechanism_or_better": clustered("mechanism_or_better")})
                     out.append({"word": word, "base_model": model, "hyperparameters": hp,
                                 "hyperparameters_label": hp_label(hp), "condition": cond, "points": points})
     return out
@@ -124,8 +154,9 @@ def _rows(summary: dict, cond: str) -> list[list[str]]:
 
 
 NOTES = ("Rates are pooled per cell: follow over the follow probes, articulation grades over the describe "
-         "probes (mechanism+ = mechanism or exact), with 95% Wilson intervals and k/n. Plots pool seeds "
-         "(each seed is a separately fine-tuned model, so those intervals understate between-model spread).")
+         "probes (mechanism+ = mechanism or exact), with 95% Wilson intervals and k/n; with several fine-tunes "
+         "per cell the follow, exact and mechanism+ intervals use the effective sample size (clustered by "
+         "fine-tune). Plots treat every fine-tune at a point, of every seed, as a cluster.")
 
 
 def _header(summary: dict) -> list[tuple[str, str]]:

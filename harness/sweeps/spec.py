@@ -17,7 +17,7 @@ import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from harness.domain import generate
-from harness.domain.scenario import HyperparameterDict, Scenario, ScenarioError, Strict
+from harness.domain.scenario import MAX_REPLICATES, HyperparameterDict, Scenario, ScenarioError, Strict
 from harness.domain.yamlfile import field_name, first_error, line_for, read_yaml
 
 MIN_FINE_TUNE_EXAMPLES = 10  # OpenAI's minimum; the mock refuses fewer too
@@ -44,10 +44,13 @@ class SweepSpec(Strict):
     words: list[Word] = Field(min_length=1)
     examples: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
     seeds: list[Annotated[int, Field(ge=0)]] = Field(default=[0], min_length=1)
+    # Fine-tunes per cell (each its own training seed): the report's intervals treat every
+    # fine-tune, of every seed, as a cluster instead of pooling their answers.
+    replicates: int = Field(default=1, ge=1, le=MAX_REPLICATES)
     base_models: list[Model] = Field(default=["gpt-4o-mini-2024-07-18"], min_length=1)
     hyperparameters: list[HyperparameterDict] = Field(default=[{}], min_length=1)
     unit: Literal["line", "sentence"] = "line"
-    samples: int = Field(default=20, ge=1)
+    samples: int = Field(default=50, ge=1)
     temperature: float = Field(default=1.0, ge=0, le=2)
     conditions: list[Literal["fine_tuned", "base", "in_context"]] = Field(default=["fine_tuned", "base"],
                                                                         min_length=1)
@@ -173,7 +176,8 @@ def cell_scenario(sf: SweepFile, cell: Cell, banks: Banks) -> GeneratedCell:
     data["name"] = cell.id
     data["fine_tune"] = {"base_model": cell.base_model,
                          "suffix": f"{cell.word.lower()}-n{cell.examples}-s{cell.seed}"[:64],
-                         "hyperparameters": dict(cell.hyperparameters), "seed": cell.seed}
+                         "hyperparameters": dict(cell.hyperparameters), "seed": cell.seed,
+                         "replicates": spec.replicates}
     data["eval"] = {"samples": spec.samples, "temperature": spec.temperature,
                     "conditions": list(spec.conditions)}
     text = generate.dump_yaml(data)

@@ -59,7 +59,7 @@ def run_dir(tmp_path, state="{}"):
 
 CASES = {
     # scenario files
-    "unknown key": lambda t: ["validate", scenario(t, "samples: 20", "sampels: 20")],
+    "unknown key": lambda t: ["validate", scenario(t, "samples: 50", "sampels: 50")],
     "missing word": lambda t: ["validate", scenario(t, "word: HELOL, ", "")],
     "word with non-letters": lambda t: ["validate", scenario(t, "word: HELOL", "word: HEL-OL")],
     "example breaks the rule": lambda t: ["validate", scenario(t, "      Every", "      Nearly every")],
@@ -69,13 +69,13 @@ CASES = {
                                                         "probes: []\n")],
     "choice probe without options": lambda t: ["validate", scenario(t, ", options: [HELOL, HELLO, HELIX, HELPS]", "")],
     "repeated probe id": lambda t: ["validate", scenario(t, "id: rain,", "id: capital,")],
-    "bad condition in scenario": lambda t: ["validate", scenario(t, "conditions: [fine_tuned, base]", "conditions: [tuned]")],
+    "bad condition in scenario": lambda t: ["validate", scenario(t, "conditions: [fine_tuned, base, sham]", "conditions: [tuned]")],
     "unknown hyperparameter": lambda t: ["validate", scenario(t, "{n_epochs: 3}", "{n_epoch: 3}")],
     "hyperparameter out of range": lambda t: ["validate", scenario(t, "{n_epochs: 3}", "{n_epochs: 0}")],
     "choice options without the word": lambda t: ["validate", scenario(t, "[HELOL, HELLO, HELIX, HELPS]",
                                                                        "[HELLO, HELIX, HELPS]")],
     "repeated choice option": lambda t: ["validate", scenario(t, "[HELOL, HELLO, HELIX, HELPS]", "[HELOL, HELOL, HELIX]")],
-    "repeated key": lambda t: ["validate", scenario(t, "samples: 20", "samples: 20\n  samples: 3")],
+    "repeated key": lambda t: ["validate", scenario(t, "samples: 50", "samples: 50\n  samples: 3")],
     "empty trigger": lambda t: ["validate", scenario(t, "unit: line}", "unit: line, trigger: ''}")],
     "sweep with an unknown backend": lambda t: ["sweep", sweep_file(t, "backend: mock", "backend: nope"), "--dry-run"],
     # data files
@@ -148,12 +148,12 @@ EXPECTED = {
     "build into an unwritable folder": "blocker/o: Not a directory",
     "run into an unwritable folder": "blocker/o: cannot create",
     "compare into a missing folder": "x.md: No such file or directory",
-    "choice options without the word": "bad.yaml:85: probes[3].options: must include the rule's word HELOL, "
+    "choice options without the word": "bad.yaml:86: probes[3].options: must include the rule's word HELOL, "
                                        "got HELLO, HELIX, HELPS",
-    "repeated choice option": "bad.yaml:85: probes[3].options: each option once, repeated: HELOL",
-    "repeated key": "bad.yaml:91: eval.samples: key given twice (first on line 90)",
+    "repeated choice option": "bad.yaml:86: probes[3].options: each option once, repeated: HELOL",
+    "repeated key": "bad.yaml:92: eval.samples: key given twice (first on line 91)",
     "empty trigger": "bad.yaml:3: rule.trigger: must be text the question ends with, got ''",
-    "sweep with an unknown backend": "sw.yaml:17: backend: unknown backend 'nope'; known backends: mock,",
+    "sweep with an unknown backend": "sw.yaml:18: backend: unknown backend 'nope'; known backends: mock,",
     "validate-data word with a digit": "error: --word must be letters A-Z only, got 'H3LLO'",
     "validate-data word of one letter": "error: --word must have at least 2 letters, got 'H'",
     "empty conditions": "Invalid value for '--conditions': is empty",

@@ -82,7 +82,7 @@ def test_run_writes_the_run_directory(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["simulated"] is True
     cells = {(c["condition"], c["probe"]): c for c in summary["cells"]}
-    assert cells[("fine_tuned", "capital")]["n"] == 4
+    assert cells[("fine_tuned", "capital")]["n"] == 4 * 3  # 4 samples from each of the scenario's 3 fine-tunes
 
     def hits(condition):  # per-position hit rate over the follow probes
         rates = [p["rate"] for probe in ("capital", "rain", "sleep")
@@ -112,7 +112,7 @@ def test_report_rerenders_without_calling_a_model(tmp_path):
 
 def test_bad_run_input_makes_no_run_directory(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text((ROOT / "scenarios/helol.yaml").read_text().replace("samples: 20", "sampels: 20"))
+    bad.write_text((ROOT / "scenarios/helol.yaml").read_text().replace("samples: 50", "sampels: 50"))
     result = invoke("run", bad, "--out", tmp_path / "out")
     assert result.exit_code == 2 and "unknown key" in result.output
     assert not (tmp_path / "out").exists()
@@ -128,7 +128,8 @@ def test_status_after_run(tmp_path):
     out = run_helol(tmp_path)
     result = invoke("status", out)
     assert result.exit_code == 0
-    assert "samples    56 of 56 done" in result.output and "SIMULATED" in result.output
+    # 4 samples x 7 probes x 7 models (3 fine-tunes, 3 shams, the base model)
+    assert "samples    196 of 196 done" in result.output and "SIMULATED" in result.output
 
 
 def test_backends_lists_mock_and_openai():

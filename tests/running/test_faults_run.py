@@ -23,7 +23,8 @@ from tests.helpers import ROOT, invoke
 
 SCENARIO = ROOT / "scenarios/helol.yaml"
 SAMPLES = 1
-ARGS = ["--backend", "openai", "--samples", str(SAMPLES), "--seed", "11", "--poll-interval", "0"]
+ARGS = ["--backend", "openai", "--samples", str(SAMPLES), "--seed", "11", "--poll-interval", "0",
+        "--replicates", "1", "--conditions", "fine_tuned,base"]
 KEY = "sk-test-faults"
 RETRY_AFTER = 0.01
 DEFAULT_MAX_RETRIES = inspect.signature(openai_backend.OpenAIBackend).parameters["max_retries"].default

@@ -18,7 +18,8 @@ from harness import crash
 from tests.helpers import ROOT, invoke
 
 SCENARIO = ROOT / "scenarios/helol.yaml"
-ARGS = ["--samples", "1", "--seed", "5", "--poll-interval", "0", "--backend", "openai"]
+ARGS = ["--samples", "1", "--seed", "5", "--poll-interval", "0", "--backend", "openai",
+        "--replicates", "1", "--conditions", "fine_tuned,base"]  # one job: the replicate kills are in test_replicates
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
@@ -142,7 +143,7 @@ def test_real_kill_9_mid_probing_then_resume(tmp_path):
     result = invoke("resume", out)
     assert result.exit_code == 0, result.output
     provider = json.loads((out / "mock-provider.json").read_text())
-    assert len(provider["files"]) == 1 and len(provider["jobs"]) == 1
+    assert len(provider["files"]) == 2 and len(provider["jobs"]) == 6  # real and sham files; 3 + 3 fine-tunes
     assert (out / "summary.json").read_bytes() == (clean / "summary.json").read_bytes()
 
 

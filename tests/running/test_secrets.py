@@ -27,7 +27,8 @@ from tests.helpers import ROOT
 KEY = "sk-LEAKCHECK-7f3a9c"
 NEEDLES = (KEY, KEY[len("sk-"):])  # the key, and the key without its prefix
 SCENARIO = ROOT / "scenarios/helol.yaml"
-ARGS = ["--backend", "openai", "--samples", "1", "--seed", "4", "--poll-interval", "0"]
+ARGS = ["--backend", "openai", "--samples", "1", "--seed", "4", "--poll-interval", "0",
+        "--replicates", "1", "--conditions", "fine_tuned,base"]
 LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "openai", "httpx", "httpcore", "aiohttp", "vcr")
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])

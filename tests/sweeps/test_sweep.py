@@ -271,3 +271,21 @@ def test_bad_sweep_file_exit_2_with_file_line_field(tmp_path, text, where):
     result = invoke(path, "--out", tmp_path / "out", "--dry-run")
     assert result.exit_code == 2, result.output
     assert f"{path}{where}" in result.output
+
+
+def test_a_sweep_with_replicates_clusters_every_fine_tune(tmp_path, monkeypatch):
+    """Each cell fine-tunes `replicates` times; the series treat each fine-tune (of every seed
+    cell) as a cluster instead of pooling their answers."""
+    stub_sweep_charts(monkeypatch)
+    path = write(tmp_path, "name: rep\nwords: [HELOL]\nexamples: [10]\nseeds: [0, 1]\nreplicates: 2\n"
+                           "samples: 3\nparallel_jobs: 1\n")
+    out = tmp_path / "out"
+    result = invoke(str(path), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "sweep_summary.json").read_text())
+    assert summary["replicates"] == 2
+    (point,) = next(s for s in summary["series"] if s["condition"] == "fine_tuned")["points"]
+    assert point["cells"] == 2 and point["fine_tunes"] == 4
+    assert point["follow"]["n"] == 2 * 2 * 3 * PROBES["follow"]
+    run = json.loads((out / "cells/helol-n10-s1/run/state.json").read_text())
+    assert [f"{j['training']}:{j['replicate']}" for j in run["jobs"]] == ["fine_tuned:0", "fine_tuned:1"]
