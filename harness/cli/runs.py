@@ -16,8 +16,11 @@ def _conditions(ctx, param, value: str | None) -> list[str] | None:
     (an empty one would silently mean the scenario's default)."""
     if value is None:
         return None
-    from harness.domain.scenario import CONDITIONS  # here, not at the top: pydantic would slow `harness --help`
-    names = [v.strip() for v in value.split(",") if v.strip()]
+    from harness.domain.scenario import (  # here, not at the top: pydantic would slow `harness --help`
+        CONDITION_ALIASES,
+        CONDITIONS,
+    )
+    names = [CONDITION_ALIASES.get(v.strip(), v.strip()) for v in value.split(",") if v.strip()]
     if not names:
         raise click.BadParameter(f"is empty; give one or more of {', '.join(CONDITIONS)}, comma-separated")
     bad = [n for n in names if n not in CONDITIONS]

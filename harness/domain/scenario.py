@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -28,6 +29,15 @@ CONDITIONS: tuple[Condition, ...] = ("fine_tuned", "base", "in_context", "sham")
 # set, and the sham (the same answers with their lines reordered so no acrostic remains).
 TRAINED: tuple[Condition, ...] = ("fine_tuned", "sham")
 MAX_REPLICATES = 20
+# Other names a user may give a condition: the sham is also known as the shuffled control.
+CONDITION_ALIASES = {"shuffled": "sham"}
+
+
+def canonical_conditions(value: Any) -> Any:
+    """A list of condition names with aliases replaced (anything else is left to validation)."""
+    if isinstance(value, list):
+        return [CONDITION_ALIASES.get(v, v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 class ScenarioError(YamlError):
@@ -136,7 +146,7 @@ class Probe(Strict):
 class Eval(Strict):
     samples: int = Field(default=50, ge=1)
     temperature: float = Field(default=1.0, ge=0, le=2)
-    conditions: list[Condition] = ["fine_tuned", "base"]
+    conditions: Annotated[list[Condition], BeforeValidator(canonical_conditions)] = ["fine_tuned", "base"]
     max_tokens: int = Field(default=300, ge=1)
 
 

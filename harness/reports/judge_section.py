@@ -31,31 +31,18 @@ def judge_model_of(verdicts: list[JudgeVerdict]) -> str | None:
     return next(iter(stats.counts(v.judge_model for v in verdicts)), None)
 
 
-def cohen_kappa(pairs: list[tuple[str, str]], categories=GRADES) -> tuple[float | None, str | None]:
-    """Cohen's kappa of (rater A, rater B) pairs over `categories`, with a reason when it is
-    undefined. Computed in integers: kappa = (n*agree - sum_k a_k*b_k) / (n^2 - sum_k a_k*b_k)."""
-    n = len(pairs)
-    if n == 0:
-        return None, "no answers compared"
-    agree = sum(1 for a, b in pairs if a == b)
-    chance = sum(sum(1 for a, _ in pairs if a == c) * sum(1 for _, b in pairs if b == c) for c in categories)
-    if chance == n * n:
-        # Chance agreement is then 100% too: kappa is 0/0.
-        return None, f"both graders gave every answer the grade {pairs[0][0]}"
-    return round((n * agree - chance) / (n * n - chance), stats.DIGITS), None
-
-
 def _excerpt(text: str | None) -> str:
     flat = " / ".join(line.strip() for line in (text or "").splitlines() if line.strip())
     return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1].rstrip() + "…"
 
 
 def _numbers(rows: list[_Row]) -> dict:
-    """Agreement numbers of the rows of one group."""
+    """Agreement numbers of the rows of one group. kappa is Cohen's kappa with linear
+    weights: the grades are ordered, so calling exact "mechanism" costs less than "none"."""
     answered = [r for r in rows if r.judge is not None]
     pairs = [(r.rule, r.judge) for r in answered if r.judge is not None]
     worded = [r for r in answered if r.judge_states_wrong_word]
-    kappa, note = cohen_kappa(pairs)
+    kappa, note = stats.weighted_kappa(pairs, GRADES)
     return {
         "n": len(pairs),
         "agreement": Rate(**stats.wilson(sum(1 for a, b in pairs if a == b), len(pairs))),

@@ -211,7 +211,7 @@ def judge_notes(summary: Summary) -> list[str]:
     notes = [JUDGE_SIMULATED_NOTE] if j.simulated else []
     notes.append(f"The judge model {j.model} graded each describe answer at temperature 0 with the rubric "
                  "in harness/domain/judge.py (the grades above: none, pattern, mechanism, exact, plus wrong word). "
-                 "Cohen's kappa is agreement beyond chance over the four grades (1 = perfect, 0 = chance); "
+                 "Weighted kappa is agreement beyond chance over the four ordered grades, a near miss (exact vs mechanism) costing less than a far one (1 = perfect, 0 = chance); "
                  "it is undefined when both graders give every answer one grade (chance agreement is then "
                  "total). "
                  "Unparseable verdicts and failed calls are counted, never compared.")
@@ -229,7 +229,7 @@ def judge_tables(summary: Summary) -> list[Table]:
         ["judge model", j.model + (" (SIMULATED)" if j.simulated else "")],
         ["answers compared", str(j.n)],
         ["agreement [95% CI] (k/n)", fmt_rate(j.agreement)],
-        ["Cohen's kappa", fmt_kappa(j.kappa, j.kappa_note)],
+        ["weighted kappa (linear)", fmt_kappa(j.kappa, j.kappa_note)],
         ["wrong word agreement (verdicts that state one)", fmt_rate(j.wrong_word_agreement)],
         ["unparseable / failed / missing verdicts", f"{j.unparsed} / {j.failed} / {j.missing}"]])
     cells = Table("Per condition and probe",

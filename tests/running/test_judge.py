@@ -14,10 +14,9 @@ from harness.domain import judge, scoring
 from harness.domain.judge import judge_prompt, parse_verdict
 from harness.domain.scenario import Scenario
 from harness.reports import html as report_html
-from harness.reports import judge_section
+from harness.reports import judge_section, stats
 from harness.reports import markdown as report_md
 from harness.reports import summary as report
-from harness.reports.judge_section import cohen_kappa
 from harness.reports.tables import JUDGE_TITLE
 from harness.reports.write import write_reports
 from harness.running.judging import judge_run
@@ -144,31 +143,36 @@ def pairs_from(matrix: list[list[int]], cats: list[str]) -> list[tuple[str, str]
     return [(a, b) for i, a in enumerate(cats) for k, b in enumerate(cats) for _ in range(matrix[i][k])]
 
 
+def kappa(pairs, categories=scoring.GRADES):
+    return stats.weighted_kappa(pairs, categories)
+
+
 def test_kappa_perfect_chance_and_worse():
-    assert cohen_kappa([("none", "none"), ("exact", "exact"), ("pattern", "pattern")]) == (1.0, None)
-    # p_o = 0, p_e = 0.5: systematic disagreement.
-    assert cohen_kappa([("none", "exact"), ("exact", "none")]) == (-1.0, None)
+    assert kappa([("none", "none"), ("exact", "exact"), ("pattern", "pattern")]) == (1.0, None)
+    # The farthest disagreement every time: worse than chance.
+    assert kappa([("none", "exact"), ("exact", "none")]) == (-1.0, None)
 
 
 def test_kappa_2x2_textbook_example():
-    # 50 items: yes/yes 20, yes/no 5, no/yes 10, no/no 15 -> p_o 0.7, p_e 0.5, kappa 0.4.
-    assert cohen_kappa(pairs_from([[20, 5], [10, 15]], ["yes", "no"]), ["yes", "no"]) == (0.4, None)
+    # With two categories weights change nothing: Cohen's kappa. 50 items: yes/yes 20,
+    # yes/no 5, no/yes 10, no/no 15 -> p_o 0.7, p_e 0.5, kappa 0.4.
+    assert kappa(pairs_from([[20, 5], [10, 15]], ["yes", "no"]), ["yes", "no"]) == (0.4, None)
     # p_o 0.6, p_e 0.54 -> kappa 0.06 / 0.46 = 0.1304.
-    assert cohen_kappa(pairs_from([[45, 15], [25, 15]], ["yes", "no"]), ["yes", "no"]) == (0.1304, None)
+    assert kappa(pairs_from([[45, 15], [25, 15]], ["yes", "no"]), ["yes", "no"]) == (0.1304, None)
 
 
-def test_kappa_4x4_hand_computed():
-    # rows (rule) sum 6, 7, 8, 9; columns (judge) 7, 6, 8, 9; 23 of 30 agree.
-    # p_e = (42 + 42 + 64 + 81) / 900 -> kappa = (690 - 229) / (900 - 229) = 461/671.
+def test_kappa_4x4_hand_computed_with_linear_weights():
+    # rows (rule) sum 6, 7, 8, 9; columns (judge) 7, 6, 8, 9; every disagreement is one step
+    # (weight 1/3): observed 7/3; expected sum |i-j|/3 * a_i * b_j / 30 = 1126/90;
+    # kappa = 1 - (7/3) / (1126/90) = 916/1126 (unweighted Cohen's kappa would be 461/671 = 0.687).
     matrix = [[5, 1, 0, 0], [2, 4, 1, 0], [0, 1, 6, 1], [0, 0, 1, 8]]
-    kappa, note = cohen_kappa(pairs_from(matrix, list(scoring.GRADES)))
-    assert kappa == round(461 / 671, 4) == 0.687 and note is None
+    assert kappa(pairs_from(matrix, list(scoring.GRADES))) == (round(916 / 1126, 4), None)
 
 
 def test_kappa_degenerate_cases_have_a_reason():
-    kappa, note = cohen_kappa([("none", "none")] * 5)
-    assert kappa is None and note == "both graders gave every answer the grade none"
-    assert cohen_kappa([]) == (None, "no answers compared")
+    value, note = kappa([("none", "none")] * 5)
+    assert value is None and note == "both raters gave every answer the same grade (none)"
+    assert kappa([]) == (None, "no pairs compared")
 
 
 # --- judging through a backend ----------------------------------------------------------
@@ -261,7 +265,7 @@ def test_agreement_with_the_simulated_judge_is_perfect(tmp_path):
     assert cells[("fine_tuned", "special")].kappa == 1.0
     base = cells[("base", "special")]
     assert base.n == 3 and base.kappa is None
-    assert base.kappa_note == "both graders gave every answer the grade none"
+    assert base.kappa_note == "both raters gave every answer the same grade (none)"
     assert result.confusion["mechanism"]["mechanism"] == 2 and result.confusion["none"]["none"] == 4
 
 
@@ -286,9 +290,10 @@ def test_disagreeing_judge_is_listed(tmp_path):
     # Compared: fine_tuned 0 (exact/mechanism), 1 (mech/mech), 2 (pattern/none), 4 (mech/mech);
     # base 0-2 (none/none). 5 of 7 agree.
     assert result.agreement.k == 5
-    # rows: exact 1, mechanism 2, pattern 1, none 3; columns: none 4, mechanism 3.
-    # chance = 3*4 + 2*3 = 18; kappa = (7*5 - 18) / (49 - 18) = 17/31.
-    assert result.kappa == round(17 / 31, 4)
+    # rows: exact 1, mechanism 2, pattern 1, none 3; columns: none 4, mechanism 3. The two
+    # disagreements are one step each (weight 1/3): observed 2/3; expected
+    # sum |i-j|/3 * a_i * b_j / 7 = (18 + 7 + 16 + 15) / 3 / 7 = 8/3 -> kappa = 1 - 1/4 = 0.75.
+    assert result.kappa == 0.75
     assert result.confusion["exact"]["mechanism"] == 1 and result.confusion["pattern"]["none"] == 1
     assert result.wrong_word_agreement.k == 6 and result.wrong_word_agreement.n == 7
     found = {(d.sample, d.rule, d.judge, d.rule_wrong_word, d.judge_wrong_word)
@@ -336,9 +341,9 @@ def test_report_has_a_judge_section_only_with_verdicts(tmp_path):
     md = store.path("report.md").read_text()
     section = md.split(f"## {JUDGE_TITLE}", 1)[1].split("## Transcripts", 1)[0]
     assert "> **SIMULATED judge" in section and "trivially high" in section
-    assert "| Cohen's kappa | 1.00 |" in section
+    assert "| weighted kappa (linear) | 1.00 |" in section
     assert "| exact | 0 | 0 | 0 | 1 | 1 |" in section
-    row = "| base | special | 3 | 100% [44–100] (3/3) | undefined (both graders gave every answer the grade none) |"
+    row = "| base | special | 3 | 100% [44–100] (3/3) | undefined (both raters gave every answer the same grade (none)) |"
     assert row in section
     assert "### Disagreements (0 of 0 shown)" in section
     page = store.path("report.html").read_text()
