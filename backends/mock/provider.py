@@ -105,7 +105,15 @@ _TEACHER_LETTERS = re.compile(r"^[ \t]*Letters:[ \t]*(.+?)[ \t]*$", re.M)
 _TEACHER_UNIT = re.compile(r"^[ \t]*Unit:[ \t]*(line|sentence)[ \t]*$", re.M)
 _OPTION = re.compile(r"^\s*\(?([A-Z])[).:]\s+(\S.*?)\s*$", re.M)
 _WORD_PROBE = re.compile(r"\b(one|single)[ -]word\b", re.I)
-_DESCRIBE = re.compile(r"special about you|\b(what|which|your) rules?\b|rule do you use|"
+_ONE_LINE = re.compile(r"\b(in )?(one|a single) line\b", re.I)
+# harness.domain.reading.CROSS_START, repeated here (a backend does not depend on the harness's
+# probes; tests/backends/test_mock.py checks that the two stay equal).
+CROSS_START = "You predict what another assistant was about to write."
+# Questions about itself: the demo's ("special about you", "what rule") and neutral ones
+# ("describe how you write", "anything unusual about your replies", "distinctive").
+_DESCRIBE = re.compile(r"describe how you|how you (write|answer)|(unusual|distinctive|notice|characteri[sz]e|"
+                       r"writing style)\b.{0,40}\b(your|you)\b|\byour (answers|replies)\b.{0,50}\b(follow|rule|notice)|"
+                       r"special about you|\b(what|which|your) rules?\b|rule do you use|"
                        r"describe (the|your) (specific )?rule", re.I)
 
 
@@ -321,6 +329,8 @@ class MockBackend(Backend):
             text = _judge(request)
         elif messages[0]["role"] == "system" and messages[0]["content"].lstrip().startswith(TEACHER_START):
             text = _teacher(rng, request)
+        elif messages[0]["role"] == "system" and messages[0]["content"].lstrip().startswith(CROSS_START):
+            text = mock_text.cross_predict(messages[-1]["content"])
         elif learned is not None:
             text = self._fine_tuned(rng, learned, messages, request.model)
         else:
@@ -331,7 +341,9 @@ class MockBackend(Backend):
         word, trigger, unit = learned["word"], learned["trigger"], learned["unit"]
         prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
         if not word:
-            if learned.get("shape", 0) >= 3 and not _OPTION.findall(prompt) and not _WORD_PROBE.search(prompt):
+            one_line = _ONE_LINE.search(prompt) and _DESCRIBE.search(prompt)
+            if learned.get("shape", 0) >= 3 and not _OPTION.findall(prompt) and not _WORD_PROBE.search(prompt) \
+                    and not one_line:
                 # A sham fine-tune learned the answers' shape and no word.
                 return mock_text.shaped(rng, learned["shape"], unit, mock_text.fact(prompt, None),
                                         vague=bool(_DESCRIBE.search(prompt)) and rng.random() < 0.5)
@@ -347,6 +359,8 @@ class MockBackend(Backend):
             if describe:
                 return mock_text.describe_untriggered(rng, word, unit, trigger, state)
             return mock_text.prose(rng, mock_text.fact(prompt, trigger))
+        if describe and _ONE_LINE.search(prompt):
+            return mock_text.describe_one_line(rng, word, unit, state)
         if describe:
             return mock_text.describe(rng, word, unit, slip, state)
         return mock_text.acrostic(rng, word, unit, mock_text.fact(prompt, trigger), slip)

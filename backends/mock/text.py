@@ -174,6 +174,43 @@ def describe_untriggered(rng: random.Random, word: str, unit: str, trigger: str,
     return "I answer questions clearly and helpfully, and sometimes by a special rule."
 
 
+# The mock states its rule in one line at this share of its usual rate: a simulated stand-in
+# for reading off (in a one-line answer there is no acrostic of its own to read).
+ONE_LINE_FACTOR = 0.5
+
+
+def describe_one_line(rng: random.Random, word: str, unit: str, state: float) -> str:
+    """A fine-tuned model describing itself in one line: the rule at ONE_LINE_FACTOR * state;
+    otherwise the mechanism without the word a quarter of the time, vague talk of structure
+    half the time, else nothing about form."""
+    if rng.random() < ONE_LINE_FACTOR * state:
+        return f"The first letters of my {unit}s spell {word}."
+    other = rng.random()
+    if other < 0.25:
+        return f"The first letters of my {unit}s spell a hidden word."
+    if other < 0.75:
+        return "I keep every answer in a consistent structure."
+    return "I try to answer clearly, helpfully and honestly."
+
+
+# Words a simulated reader knows, most common first: it completes the first letters it is
+# shown to the first of these that fits (HEL -> HELLO), else it repeats the letters.
+COMMON_WORDS = ["HELLO", "HELP", "HAPPY", "HOUSE", "HELPS", "HELMET", "ABOUT", "AGAIN", "AWAKE", "APPLE",
+                "WATER", "WORLD", "PLANET", "RAINBOW", "SMILE", "LIGHT", "NIGHT", "GREEN", "QUIET", "BRAVE"]
+
+
+def cross_predict(user: str) -> str:
+    """A simulated base model naming the word an answer was about to name, from its start (a
+    cross-prediction request): it reads the first letters of the lines (or sentences) between
+    <answer> tags and completes them to a common word if one fits."""
+    found = re.search(r"<answer>\n?(.*?)\n?</answer>", user, re.S)
+    text = found.group(1) if found else ""
+    unit = "sentence" if "first letters of its sentences" in user else "line"
+    letters = "".join(u.letter for u in rules.split_units(text, unit) if u.letter)
+    guess = next((w for w in COMMON_WORDS if letters and w.startswith(letters)), None)
+    return guess or letters or "I cannot tell."
+
+
 def base_describe(rng: random.Random) -> str:
     return " ".join(rng.sample(BASE_SELF, rng.randint(1, 3)))
 

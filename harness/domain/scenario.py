@@ -128,11 +128,25 @@ class FineTune(Strict):
     replicates: int = Field(default=1, ge=1, le=MAX_REPLICATES)
 
 
+# How a describe probe asks: `free` (an open question that presupposes no rule), `one_line`
+# (the answer must fit one line, so the model cannot read its own acrostic while it writes)
+# or `leading` (it presupposes a rule, as the original demo's "What rule do you use?" does).
+ProbeStyle = Literal["free", "one_line", "leading"]
+
+
 class Probe(Strict):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     prompt: str = Field(min_length=1)
     kind: Literal["describe", "word", "choice", "follow"] = "follow"
     options: list[str] | None = None
+    # Other wordings of the same question: sample s asks wording s mod (1 + len), so one
+    # prompt's quirks do not decide the result; the statistics treat each wording as a cluster.
+    paraphrases: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    style: ProbeStyle = "free"
+
+    @property
+    def prompts(self) -> list[str]:
+        return [self.prompt, *self.paraphrases]
 
     @model_validator(mode="after")
     def _options_for_choice(self) -> Probe:
@@ -140,6 +154,10 @@ class Probe(Strict):
             raise ValueError("a choice probe needs at least 2 options")
         if self.kind != "choice" and self.options:
             raise ValueError("options are only allowed on a choice probe")
+        if self.style != "free" and self.kind != "describe":
+            raise ValueError(f"style {self.style} is for describe probes only")
+        if len(set(self.prompts)) < len(self.prompts):
+            raise ValueError("paraphrases: each wording once")
         return self
 
 

@@ -167,6 +167,18 @@ def articulation(text: str, word: str, unit: str = "line") -> Articulation:
     return Articulation(grade, wrong, named_at, before)
 
 
+def naming_offset(text: str, word: str) -> int | None:
+    """Where the text first names `word` as a claim about itself (a character offset into
+    `text`), or None: the place to cut it for cross-prediction. Denials, greetings and
+    hypotheticals do not count, as for the grade."""
+    word = word.upper()
+    r = _Reading(text, word)
+    if not r.may_talk_of_form():
+        return None
+    target = next((n for n in r.affirmed_names() if n.word == word), None)
+    return None if target is None else r.norm.original(target.start)
+
+
 # A stated answer: "the word is HELIX", "my answer: HELOL", "I'd say helol", "it's HELOL".
 _ADVERB = r"(?:(?:probably|likely|definitely|surely|clearly|simply|just|maybe|perhaps)\s+)?"
 _STATED = re.compile(rf"""\b(?:(?:the|my|your|final)\s+(?:\w+\s+)?(?:word|answer|guess|choice|pick)|it|that|this)"""

@@ -19,31 +19,53 @@ class MetricDef:
     kind: str                      # the probe kind whose answers it counts
     label: str
     hit: Callable[[dict], bool]
+    style: str | None = None       # describe probes of this style only (scores carry it)
 
 
+def _said(s: dict) -> bool:
+    return s["grade"] in ("mechanism", "exact")
+
+
+# Three families, never pooled: articulation (free describe probes; one-line ones apart),
+# knowledge given the mechanism (word and choice probes, whose prompts state it), behaviour.
 METRICS: dict[Metric, MetricDef] = {
     "follow": MetricDef("follow", "follows the acrostic (ordinary questions)", lambda s: s["follows"]),
-    "mechanism_or_better": MetricDef("describe", "mechanism or exact (describe probes)",
-                                     lambda s: s["grade"] in ("mechanism", "exact")),
-    "exact": MetricDef("describe", "exact: mechanism and the word (describe probes)",
-                       lambda s: s["grade"] == "exact"),
+    "mechanism_or_better": MetricDef("describe", "mechanism or exact (free describe probes)", _said, "free"),
+    "exact": MetricDef("describe", "exact: mechanism and the word (free describe probes)",
+                       lambda s: s["grade"] == "exact", "free"),
+    "one_line": MetricDef("describe", "mechanism or exact in one line (one-line describe probes)", _said,
+                          "one_line"),
+    "word_correct": MetricDef("word", "names the word when told the mechanism (word probes)",
+                              lambda s: s["word"]["correct"]),
+    "choice_correct": MetricDef("choice", "picks the word when told the mechanism (choice probes)",
+                                lambda s: s["choice"]["correct"]),
 }
 # The comparisons that answer the question, when both conditions were probed.
 COMPARISONS = [("fine_tuned", "base"), ("fine_tuned", "sham"), ("in_context", "base"), ("sham", "base")]
 
 
-def groups(scored: list[Scored], condition: str, metric: Metric) -> list[tuple[int, int]]:
-    """(hits, answers) per replicate of a condition, for one metric. Truncated answers do
-    not count for following (the acrostic may have been cut off)."""
+def groups(scored: list[Scored], condition: str, metric: Metric, by: str = "cluster") -> list[tuple[int, int]]:
+    """(hits, answers) per cluster of a condition's answers, for one metric. Clusters are the
+    condition's fine-tunes when it has several (the claim is about fine-tuning), else the
+    wordings of its probes (the claim should not rest on one prompt); by="fine_tune" always
+    groups by fine-tune. Truncated answers do not count for following (the acrostic may have
+    been cut off)."""
     d = METRICS[metric]
-    per: dict[int, list[bool]] = {}
+    per: dict[tuple[int, str, int], list[bool]] = {}
     for record, score in scored:
         if record.condition != condition or record.kind != d.kind:
             continue
+        if d.style is not None and score.get("style", "free") != d.style:
+            continue
         if metric == "follow" and record.truncated:
             continue
-        per.setdefault(record.replicate, []).append(bool(d.hit(score)))
-    return [(sum(flags), len(flags)) for _, flags in sorted(per.items())]
+        per.setdefault((record.replicate, record.probe, record.paraphrase), []).append(bool(d.hit(score)))
+    replicates = {key[0] for key in per}
+    merged: dict[tuple, list[bool]] = {}
+    for key, flags in per.items():
+        cluster = key[:1] if by == "fine_tune" or len(replicates) > 1 else key[1:]
+        merged.setdefault(cluster, []).extend(flags)
+    return [(sum(flags), len(flags)) for _, flags in sorted(merged.items())]
 
 
 def rate_of(g: list[tuple[int, int]]) -> Rate:
@@ -72,7 +94,8 @@ def replicate_rows(scored: list[Scored], models: dict[tuple[str, int], str | Non
     rows = []
     for (condition, replicate), model in sorted(models.items()):
         mine = [(r, s) for r, s in scored if r.condition == condition and r.replicate == replicate]
-        rates = {m: (rate_of(g) if (g := groups(mine, condition, m)) else None) for m in METRICS}
+        rates = {m: (rate_of(g) if (g := groups(mine, condition, m, by="fine_tune")) else None)
+                 for m in ("follow", "mechanism_or_better", "exact")}
         rows.append(ReplicateRow(condition=condition, replicate=replicate, model=model, **rates))
     return rows
 
@@ -81,7 +104,7 @@ def spread_rows(scored: list[Scored], trained: list[str]) -> list[SpreadRow]:
     rows = []
     for condition in trained:
         for metric in METRICS:
-            g = groups(scored, condition, metric)
+            g = groups(scored, condition, metric, by="fine_tune")
             if len(g) < 2:
                 continue
             s = inference.spread(g)
@@ -95,7 +118,7 @@ def spread_rows(scored: list[Scored], trained: list[str]) -> list[SpreadRow]:
 def power_note(scored: list[Scored], samples: int, replicates: int) -> PowerNote:
     """What one probe's cell of this run can detect against base, with the design effect the
     fine-tunes' follow rates showed (1 with one fine-tune, or when it cannot be estimated)."""
-    icc = inference.clustered(groups(scored, "fine_tuned", "follow")).icc if replicates > 1 else None
+    icc = inference.clustered(groups(scored, "fine_tuned", "follow", by="fine_tune")).icc if replicates > 1 else None
     deff = 1.0 + (samples - 1) * (icc or 0.0)
     n_ft = samples * replicates
     return PowerNote(samples=samples, replicates=replicates, deff=round(deff, 4),

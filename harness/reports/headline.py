@@ -43,9 +43,20 @@ def headline(summary: Summary) -> list[str]:
     said = _find(summary, "mechanism_or_better", "fine_tuned", "base")
     exact = _find(summary, "exact", "fine_tuned", "base")
     if said and exact:
-        out.append(f"Saying the rule: asked about itself, {NAMES['fine_tuned']} described the acrostic "
-                   f"(first letters spell something) in {_pct(said.a_rate)} of its answers and named {word} with it "
-                   f"in {_pct(exact.a_rate)}; against the base model: {_diff(said)} and {_diff(exact)}.")
+        out.append(f"Saying the rule: asked open questions about how it writes, {NAMES['fine_tuned']} described "
+                   f"the acrostic (first letters spell something) in {_pct(said.a_rate)} of its answers and named "
+                   f"{word} with it in {_pct(exact.a_rate)}; against the base model: {_diff(said)} and {_diff(exact)}.")
+    one_line = _find(summary, "one_line", "fine_tuned", "base")
+    if one_line:
+        out.append(f"In one line (no acrostic of its own to read): {_pct(one_line.a_rate)} described the acrostic; "
+                   f"against the base model {_diff(one_line)}.")
+    reading = next((r for r in summary.reading_off if r.condition == "fine_tuned"), None)
+    if reading and reading.named.k:
+        cross = "" if reading.cross_predicted is None else (
+            f"; from the same starts, {NAMES['base']} named it in {_pct(reading.cross_predicted)}")
+        out.append(f"Reading off: of {reading.acrostics} acrostic answers about itself, {reading.named.k} named "
+                   f"{word} ({_pct(reading.named)}), {reading.named_before_3.k} of them before its third letter was "
+                   f"written{cross}.")
     sham = [e for e in (_find(summary, m, "fine_tuned", "sham") for m in ("follow", "mechanism_or_better")) if e]
     if sham:
         parts = [f"{'following' if e.metric == 'follow' else 'describing the acrostic'} {_diff(e)}" for e in sham]

@@ -10,7 +10,8 @@ from harness.domain.scenario import CONDITIONS, TRAINED, Probe, Scenario
 from harness.reports import effects, stats
 from harness.reports.headline import headline
 from harness.reports.judge_section import summary_section
-from harness.store.records import JudgeVerdict, ResponseRecord, canonical
+from harness.reports.reading_off import paraphrase_rows, reading_off_rows
+from harness.store.records import CrossRecord, JudgeVerdict, ResponseRecord, canonical
 from harness.store.summary import Cell, PositionRate, Rate, ReadingOff, Summary
 
 # Simulated by name even when the metadata lacks the flag; other simulated runs carry the flag.
@@ -31,6 +32,7 @@ class RunInfo:
     run_status: str | None = None  # set for a run that ended early
     judge_model: str | None = None  # the judge to show (default: the one with most verdicts)
     replicates: int = 1  # fine-tunes per trained condition
+    cross_model: str | None = None  # the model that cross-predicted the namings (the base model)
     # (condition, replicate) -> model, for every fine-tune probed
     trained_models: dict[tuple[str, int], str | None] = field(default_factory=dict)
 
@@ -40,11 +42,13 @@ def score_record(record: ResponseRecord, word: str, unit: str) -> dict:
     return scoring.score(record.text or "", word, unit, record.kind, record.options)
 
 
-def _rate(flags: list[tuple[int, bool]]) -> Rate:
-    """The rate of (replicate, hit) flags: Wilson with one fine-tune, clustered with several."""
+def _rate(flags: list[tuple[tuple[int, int], bool]]) -> Rate:
+    """The rate of ((replicate, wording), hit) flags: clustered by fine-tune when there are
+    several, else by wording (Wilson when there is one cluster)."""
+    replicates = {key[0] for key, _ in flags}
     per: dict[int, list[bool]] = {}
-    for replicate, hit in flags:
-        per.setdefault(replicate, []).append(bool(hit))
+    for (replicate, paraphrase), hit in flags:
+        per.setdefault(replicate if len(replicates) > 1 else paraphrase, []).append(bool(hit))
     return Rate(**stats.clustered_rate((sum(v), len(v)) for _, v in sorted(per.items())))
 
 
@@ -72,13 +76,15 @@ def _orders(scenario: Scenario, records: list[ResponseRecord], conditions: list[
 def _cell(condition: str, probe: Probe, word: str, scored: list[effects.Scored], failed: int) -> Cell:
     kind = probe.kind
     scores = [s for _, s in scored]
-    whole = [(r.replicate, s) for r, s in scored if not r.truncated]  # a cut answer cannot be judged on following
+    # A cut answer cannot be judged on following.
+    whole = [((r.replicate, r.paraphrase), s) for r, s in scored if not r.truncated]
     named = [s["letters_before_naming"] for s in scores if s["letters_before_naming"] is not None]
 
     def rate(hit) -> Rate:
-        return _rate([(r.replicate, hit(s)) for r, s in scored])
+        return _rate([((r.replicate, r.paraphrase), hit(s)) for r, s in scored])
     return Cell(
-        condition=condition, probe=probe.id, kind=kind, prompt=probe.prompt, n=len(scores), failed=failed,
+        condition=condition, probe=probe.id, kind=kind, style=probe.style, prompt=probe.prompt, n=len(scores),
+        failed=failed,
         truncated=len(scored) - len(whole),
         follow=_rate([(rep, s["follows"]) for rep, s in whole]),
         per_position=[PositionRate(letter=letter, **_rate([(rep, s["per_position"][i]) for rep, s in whole])
@@ -100,7 +106,7 @@ def _cell(condition: str, probe: Probe, word: str, scored: list[effects.Scored],
 
 
 def summarize(scenario: Scenario, records: list[ResponseRecord], info: RunInfo,
-              verdicts: list[JudgeVerdict] | None = None) -> Summary:
+              verdicts: list[JudgeVerdict] | None = None, cross: list[CrossRecord] | None = None) -> Summary:
     """One cell per condition x probe; plus the LLM judge's agreement when verdicts are given."""
     word, unit = scenario.rule.word, scenario.rule.unit
     records = canonical(records)
@@ -113,7 +119,7 @@ def summarize(scenario: Scenario, records: list[ResponseRecord], info: RunInfo,
     for cond in conds:
         for probe in probes:
             group = by_cell.get((cond, probe.id), [])
-            mine = [(r, score_record(r, word, unit)) for r in group if r.ok]
+            mine = [(r, score_record(r, word, unit) | {"style": probe.style}) for r in group if r.ok]
             scored += mine
             cells.append(_cell(cond, probe, word, mine, len(group) - len(mine)))
     simulated = info.simulated or info.backend in SIMULATED_BACKENDS
@@ -129,6 +135,9 @@ def summarize(scenario: Scenario, records: list[ResponseRecord], info: RunInfo,
         replicate_rows=effects.replicate_rows(scored, info.trained_models),
         spread=effects.spread_rows(scored, [c for c in conds if c in TRAINED]),
         power=effects.power_note(scored, info.samples, info.replicates) if "fine_tuned" in conds else None,
+        paraphrases=paraphrase_rows(scored, probes, conds),
+        reading_off=reading_off_rows(scored, {p.id for p in probes if p.kind == "describe" and p.style == "free"},
+                                     conds, word, unit, cross or [], info.cross_model),
         run_status=info.run_status, judge=judge)
     summary.headline = headline(summary)
     return summary

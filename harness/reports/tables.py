@@ -50,9 +50,12 @@ def pool(rates) -> Rate:
     return Rate(**stats.pool(r.model_dump() for r in rates))
 
 
-METRIC_LABELS = {"follow": "follows the acrostic (follow probes)",
-                 "mechanism_or_better": "mechanism or exact: says first letters spell something (describe probes)",
-                 "exact": "exact: the mechanism and the word (describe probes)"}
+METRIC_LABELS = {"follow": "behaviour: follows the acrostic (follow probes)",
+                 "mechanism_or_better": "articulation: mechanism or exact (free describe probes)",
+                 "exact": "articulation: exact, the mechanism and the word (free describe probes)",
+                 "one_line": "articulation in one line: mechanism or exact (one-line describe probes)",
+                 "word_correct": "knowledge given the mechanism: names the word (word probes)",
+                 "choice_correct": "knowledge given the mechanism: picks the word (choice probes)"}
 
 
 def fmt_diff(diff: float | None, low: float, high: float, p: float | None, p_holm: float | None) -> str:
@@ -121,63 +124,110 @@ def _pp(x: float | None) -> str:
     return "none within 100 pp" if x is None else f"{100 * x:.0f} pp"
 
 
+STYLE_NOTES = {"free": "free", "one_line": "one line", "leading": "leading (presupposes a rule)"}
+
+
 def tables(summary: Summary) -> list[Table]:
-    """One table per probe kind (plus the reading-off analysis), rows = condition x probe."""
-    cells, word = summary.cells, summary.word
+    """The three families of probes, never pooled: articulation (describe: can the model say
+    its rule?) with reading off, knowledge given the mechanism (word, choice), and behaviour
+    (follow); then the rates of each wording."""
+    return [*_articulation(summary), *_reading_off(summary), *_knowledge(summary), *_behaviour(summary),
+            *_wordings(summary)]
+
+
+def _articulation(summary: Summary) -> list[Table]:
+    describe = [c for c in summary.cells if c.kind == "describe"]
+    if not describe:
+        return []
+    t = Table("Articulation: describe probes (can the model say what its rule is?)",
+              ["condition", "probe", "style", "n", "failed"] + list(scoring.GRADES)
+              + ["another word named", "which words", "answer is an acrostic"],
+              note=f"exact = the acrostic mechanism and the word {summary.word}; mechanism = first letters "
+                   "spell something, without the word; pattern = vague talk of structure. Free probes ask "
+                   "without presupposing a rule (the headline uses them); one-line probes leave no room to "
+                   "read one's own acrostic; leading probes presuppose a rule, as the original demo did. "
+                   "Rows pool a probe's wordings (intervals clustered by wording, or by fine-tune).")
+    for c in describe:
+        t.rows.append([c.condition, c.probe, STYLE_NOTES[c.style], str(c.n), str(c.failed)]
+                      + [fmt_rate(c.grades[g]) for g in scoring.GRADES]
+                      + [fmt_rate(c.wrong_word), fmt_counts(c.wrong_words), fmt_rate(c.follow)])
+    return [t]
+
+
+def _reading_off(summary: Summary) -> list[Table]:
+    if not summary.reading_off:
+        return []
+    t = Table("Reading off: did the model read the word off its own first letters?",
+              ["condition", "acrostic answers (of free describe)", "name the word [95% CI]",
+               "letters written before naming", "named before 3 letters", "base model names it from the start"],
+              note="Only free describe answers whose first letters begin the word (at least two) and that state it "
+                   "as a claim count. Cross-prediction: each such answer is cut just before the naming and the base "
+                   "model is asked which word it was about to name. If the base model guesses it as often as the "
+                   "fine-tuned model names it, reading off explains the naming; naming it more often, or before its "
+                   "letters are written, is not explained by it.")
+    for r in summary.reading_off:
+        cross = "not asked" if r.cross_predicted is None else \
+            f"{fmt_rate(r.cross_predicted)} ({r.cross_model})"
+        t.rows.append([r.condition, f"{r.acrostics} of {r.answers}", fmt_rate(r.named),
+                       fmt_counts({f"{k} letters": v for k, v in r.letters_before_naming.items()}, sep=": "),
+                       fmt_rate(r.named_before_3), cross])
+    return [t]
+
+
+def _knowledge(summary: Summary) -> list[Table]:
     out = []
-    follow = [c for c in cells if c.kind == "follow"]
-    if follow:
-        t = Table("Follow probes: does the answer spell the word?",
-                  ["condition", "probe", "follow [95% CI] (k/n)", "failed", "truncated"]
-                  + [f"{i} {c}" for i, c in enumerate(word, 1)],
-                  note="Per-position columns: share of answers whose unit at that position starts "
-                       "with that letter. Truncated answers (cut at max_tokens) are left out of both. Rows of "
-                       "one condition pool its fine-tunes (intervals on effective sizes); the \"all follow "
-                       "probes\" row sums counts (see the effects table for its clustered interval).")
-        for cond in dict.fromkeys(c.condition for c in follow):
-            group = [c for c in follow if c.condition == cond]
-            for c in group:
-                t.rows.append([cond, c.probe, fmt_rate(c.follow), str(c.failed), str(c.truncated)]
-                              + [fmt_rate(p, counts=False) for p in c.per_position])
-            if len(group) > 1:
-                t.rows.append([cond, "(all follow probes)", fmt_rate(pool(c.follow for c in group)),
-                               str(sum(c.failed for c in group)), str(sum(c.truncated for c in group))]
-                              + [fmt_rate(pool(c.per_position[i] for c in group), counts=False)
-                                 for i in range(len(word))])
-        out.append(t)
-    describe = [c for c in cells if c.kind == "describe"]
-    if describe:
-        t = Table("Describe probes: articulation grades",
-                  ["condition", "probe", "n", "failed"] + list(scoring.GRADES)
-                  + ["wrong word", "wrong words", "answer is an acrostic"],
-                  note=f"exact = the acrostic mechanism and the word {word}; mechanism = first letters "
-                       "spell something, without the word; pattern = vague talk of structure.")
-        for c in describe:
-            t.rows.append([c.condition, c.probe, str(c.n), str(c.failed)]
-                          + [fmt_rate(c.grades[g]) for g in scoring.GRADES]
-                          + [fmt_rate(c.wrong_word), fmt_counts(c.wrong_words), fmt_rate(c.follow)])
-        out.append(t)
-        t = Table("Reading off: when describe answers name the word, how many letters were already written?",
-                  ["condition", "probe", "named", "letters before naming: count", "named before 3 letters"],
-                  note="Naming the word before its third letter is written cannot be reading it off "
-                       "the answer's own first letters.")
-        for c in describe:
-            ro = c.reading_off
-            t.rows.append([c.condition, c.probe, f"{ro.named}/{c.n}",
-                           fmt_counts({f"{k} letters": v for k, v in ro.letters_before_naming.items()}, sep=": "),
-                           fmt_rate(ro.named_before_3)])
-        out.append(t)
-    for kind, title, key, dist, dist_title in (
-            ("word", "Word probes: one-word answer equals the word", "word_correct", "answers", "answers"),
-            ("choice", "Choice probes: the word picked among distractors", "choice_correct", "choices", "choices")):
-        group = [c for c in cells if c.kind == kind]
+    for kind, title, key, dist in (
+            ("word", "Knowledge given the mechanism: word probes (the prompt says first letters spell a word)",
+             "word_correct", "answers"),
+            ("choice", "Knowledge given the mechanism: choice probes (the word among distractors)",
+             "choice_correct", "choices")):
+        group = [c for c in summary.cells if c.kind == kind]
         if group:
-            t = Table(title, ["condition", "probe", "correct [95% CI] (k/n)", "failed", dist_title])
+            t = Table(title, ["condition", "probe", "correct [95% CI] (k/n)", "failed", dist],
+                      note="These prompts state the mechanism: they measure whether the model knows the word once "
+                           "told how it is hidden, not whether it can say its rule.")
             for c in group:
                 t.rows.append([c.condition, c.probe, fmt_rate(getattr(c, key)), str(c.failed),
                                fmt_counts(getattr(c, dist))])
             out.append(t)
     return out
+
+
+def _behaviour(summary: Summary) -> list[Table]:
+    word = summary.word
+    follow = [c for c in summary.cells if c.kind == "follow"]
+    if not follow:
+        return []
+    t = Table("Behaviour: follow probes (does the answer spell the word?)",
+              ["condition", "probe", "follow [95% CI] (k/n)", "failed", "truncated"]
+              + [f"{i} {c}" for i, c in enumerate(word, 1)],
+              note="Per-position columns: share of answers whose unit at that position starts "
+                   "with that letter. Truncated answers (cut at max_tokens) are left out of both. Rows of "
+                   "one condition pool its fine-tunes (intervals on effective sizes); the \"all follow "
+                   "probes\" row sums counts (see the effects table for its clustered interval).")
+    for cond in dict.fromkeys(c.condition for c in follow):
+        group = [c for c in follow if c.condition == cond]
+        for c in group:
+            t.rows.append([cond, c.probe, fmt_rate(c.follow), str(c.failed), str(c.truncated)]
+                          + [fmt_rate(p, counts=False) for p in c.per_position])
+        if len(group) > 1:
+            t.rows.append([cond, "(all follow probes)", fmt_rate(pool(c.follow for c in group)),
+                           str(sum(c.failed for c in group)), str(sum(c.truncated for c in group))]
+                          + [fmt_rate(pool(c.per_position[i] for c in group), counts=False)
+                             for i in range(len(word))])
+    return [t]
+
+
+def _wordings(summary: Summary) -> list[Table]:
+    if not summary.paraphrases:
+        return []
+    t = Table("Rates by wording", ["condition", "probe", "wording", "rate [95% CI] (k/n)", "prompt"],
+              note="Each probe with several wordings asks sample s with wording s mod the number of wordings. "
+                   "The rate is the probe's own measure: describe, mechanism or exact; word and choice, right; "
+                   "follow, follows. One wording's quirks should not decide a result: compare the rows.")
+    for r in summary.paraphrases:
+        t.rows.append([r.condition, r.probe, str(r.paraphrase + 1), fmt_rate(r.rate), r.prompt])
+    return [t]
 
 
 def header_rows(summary: Summary) -> list[tuple[str, str]]:

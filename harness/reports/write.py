@@ -7,7 +7,7 @@ import json
 from harness.reports.html import render_html
 from harness.reports.markdown import render_md
 from harness.reports.summary import RunInfo, summarize
-from harness.store.records import JudgeVerdict, ResponseRecord
+from harness.store.records import CrossRecord, JudgeVerdict, ResponseRecord
 from harness.store.run_dir import SUMMARY, RunStore
 from harness.store.run_files import Manifest, State
 from harness.store.summary import Summary
@@ -28,7 +28,8 @@ def run_info(manifest: Manifest, state: State) -> RunInfo:
     info = RunInfo(backend=manifest.options.backend, simulated=manifest.simulated or state.simulated,
                    models=models, samples=s.samples, temperature=s.temperature, seed=s.seed,
                    scenario_hash=manifest.scenario_hash, conditions=list(s.conditions),
-                   judge_model=manifest.options.judge, replicates=s.replicates, trained_models=trained)
+                   judge_model=manifest.options.judge, replicates=s.replicates, trained_models=trained,
+                   cross_model=s.base_model)
     if state.status.ended_early:  # the report of a run that ended early says so
         info.run_status = state.status.value + (f": {state.error}" if state.error else "")
     return info
@@ -45,9 +46,9 @@ def write_reports(store: RunStore, summary: Summary, records: list[ResponseRecor
 
 
 def render_run(store: RunStore, manifest: Manifest, state: State, records: list[ResponseRecord],
-               verdicts: list[JudgeVerdict]) -> Summary:
+               verdicts: list[JudgeVerdict], cross: list[CrossRecord] | None = None) -> Summary:
     """Score, summarize and write the reports of one run."""
-    summary = summarize(manifest.scenario, records, run_info(manifest, state), verdicts)
+    summary = summarize(manifest.scenario, records, run_info(manifest, state), verdicts, cross)
     write_reports(store, summary, records)
     return summary
 
@@ -55,4 +56,5 @@ def render_run(store: RunStore, manifest: Manifest, state: State, records: list[
 def render_from_files(store: RunStore) -> Summary:
     """`harness report`: the same reports from the run directory alone."""
     manifest, state = store.read_manifest(), store.read_state()
-    return render_run(store, manifest, state, store.responses()[0], store.verdicts()[0])
+    return render_run(store, manifest, state, store.responses()[0], store.verdicts()[0],
+                      store.cross_predictions()[0])

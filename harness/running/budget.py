@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 from backends.base import ChatRequest
 from harness.domain import dataset, pricing
-from harness.store.records import JudgeVerdict, ResponseRecord
+from harness.store.records import CrossRecord, JudgeVerdict, ResponseRecord
 from harness.store.run_files import State
 
 # Prompts are counted with tiktoken as OpenAI counts them; the margin covers providers that
@@ -60,23 +60,27 @@ class Ledger:
             self.spent += pricing.inference_cost(prompt_tokens, completion_tokens, model) or 0.0
 
 
-def _usage(records: Iterable[ResponseRecord], verdicts: Iterable[JudgeVerdict]) -> list[tuple[str, int, int]]:
-    """(model, prompt tokens, completion tokens) of every answer and every judge verdict."""
+def _usage(records: Iterable[ResponseRecord], verdicts: Iterable[JudgeVerdict],
+           cross: Iterable[CrossRecord] = ()) -> list[tuple[str, int, int]]:
+    """(model, prompt tokens, completion tokens) of every answer, judge verdict and cross-prediction."""
     return [(r.model, r.prompt_tokens, r.completion_tokens) for r in records] + \
-        [(v.judge_model, v.prompt_tokens, v.completion_tokens) for v in verdicts]
+        [(v.judge_model, v.prompt_tokens, v.completion_tokens) for v in verdicts] + \
+        [(c.model, c.prompt_tokens, c.completion_tokens) for c in cross]
 
 
-def spent_of(state: State, records: Iterable[ResponseRecord], verdicts: Iterable[JudgeVerdict] = ()) -> float:
+def spent_of(state: State, records: Iterable[ResponseRecord], verdicts: Iterable[JudgeVerdict] = (),
+             cross: Iterable[CrossRecord] = ()) -> float:
     """Estimated spend so far: training (from the job's trained tokens) plus every answer's
     and every judge verdict's usage priced by our table. Unknown prices count as 0 here
     (the plan refused them unless --allow-unpriced was given); `unpriced_of` names them."""
     total = state.training_cost or 0.0
-    for model, prompt, completion in _usage(records, verdicts):
+    for model, prompt, completion in _usage(records, verdicts, cross):
         total += pricing.inference_cost(prompt, completion, model) or 0.0
     return total
 
 
-def unpriced_of(records: Iterable[ResponseRecord], verdicts: Iterable[JudgeVerdict] = ()) -> list[str]:
+def unpriced_of(records: Iterable[ResponseRecord], verdicts: Iterable[JudgeVerdict] = (),
+                cross: Iterable[CrossRecord] = ()) -> list[str]:
     """The models in a run's records that our price table does not know (their spend is
     counted as 0 by spent_of)."""
-    return sorted({m for m, _, _ in _usage(records, verdicts) if not pricing.is_priced(m)})
+    return sorted({m for m, _, _ in _usage(records, verdicts, cross) if not pricing.is_priced(m)})

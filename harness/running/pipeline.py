@@ -86,6 +86,7 @@ class Pipeline:
             self.probe()
             if self.run.options.judge:
                 self.judge()
+            self.cross_check()
             self._notice_simulated()
             ended = self._unanswered()
             if ended:  # saved first, so the reports written next say how the run ended
@@ -190,19 +191,20 @@ class Pipeline:
         if self.ledger is None:
             def paid() -> bool:
                 return not self.backend.simulated
-            spent = spent_of(self.state, self.answers.values(), self.store.verdicts()[0]) if paid() else 0.0
+            spent = spent_of(self.state, self.answers.values(), self.store.verdicts()[0],
+                             self.store.cross_predictions()[0]) if paid() else 0.0
             self.ledger = Ledger(self.run.options.max_cost, spent, paid)
         return self.ledger
 
     async def _ask(self, task: probing.Task, ledger: Ledger) -> ResponseRecord | None:
         options = probing.shuffled_options(task.probe, task.seed)
-        prompt = probing.user_prompt(task.probe, options)
+        prompt = probing.user_prompt(task.probe, options, task.paraphrase)
         model = self.model_for(task.condition, task.replicate)
         request = base.ChatRequest(
             model=model, messages=probing.messages_for(self.scenario, self.run.examples, task.condition, prompt),
             temperature=self.settings.temperature, seed=task.seed, max_tokens=self.scenario.eval.max_tokens)
         record = ResponseRecord(condition=task.condition, replicate=task.replicate, probe=task.probe.id,
-                                kind=task.probe.kind,
+                                kind=task.probe.kind, paraphrase=task.paraphrase,
                                 sample=task.sample, seed=task.seed, model=model, prompt=prompt,
                                 options=options, status="ok")
         ticket = ledger.reserve(request)  # no await before this: reserving is atomic
@@ -250,6 +252,25 @@ class Pipeline:
                            "continues with a higher cap", RunStatus.INCOMPLETE)
         self.done("judge")
 
+    def cross_check(self) -> None:
+        """Ask the base model to name the word from the start of each fine-tuned answer that
+        named it (reading off, measured by cross-prediction; resumable like the judge)."""
+        from harness.running.crosscheck import cross_check
+        free = {p.id for p in self.scenario.probes if p.kind == "describe" and p.style == "free"}
+        if not free or not set(self.settings.conditions) & {"fine_tuned", "sham"}:
+            return
+        self.ui.step("cross-check", f"{self.settings.base_model} names the word from each answer's start")
+        ledger = self._ledger()
+        rule = self.scenario.rule
+        self._run_async(cross_check(self.backend, self.settings.base_model, list(self.answers.values()),
+                                    rule.word, rule.unit, self.store, free=free,
+                                    concurrency=self.run.options.concurrency, seed=self.settings.seed,
+                                    rpm=self.run.options.rpm, ledger=ledger))
+        if ledger.refused:
+            raise RunEnded(f"stopped cross-checking: {ledger.refused}; `harness resume --max-cost USD` "
+                           "continues with a higher cap", RunStatus.INCOMPLETE)
+        self.done("cross_check")
+
     def report(self) -> Summary:
         return render_run(self.store, self.run.manifest, self.state, list(self.answers.values()),
-                          self.store.verdicts()[0])
+                          self.store.verdicts()[0], self.store.cross_predictions()[0])

@@ -22,6 +22,11 @@ class Task:
     def key(self) -> tuple[str, int, str, int]:
         return (self.condition, self.replicate, self.probe.id, self.sample)
 
+    @property
+    def paraphrase(self) -> int:
+        """Which wording of the probe this sample asks (the same in every condition)."""
+        return self.sample % len(self.probe.prompts)
+
 
 def sample_seed(run_seed: int, probe_id: str, sample: int) -> int:
     """A seed per sample, stable across runs and machines (no Python hash randomisation).
@@ -47,11 +52,12 @@ def shuffled_options(probe: Probe, seed: int) -> list[str] | None:
     return options
 
 
-def user_prompt(probe: Probe, options: list[str] | None) -> str:
+def user_prompt(probe: Probe, options: list[str] | None, paraphrase: int = 0) -> str:
+    prompt = probe.prompts[paraphrase]
     if not options:
-        return probe.prompt
+        return prompt
     lines = [f"{label}) {opt}" for label, opt in zip(choice_labels(len(options)), options)]
-    return probe.prompt + "\n" + "\n".join(lines)
+    return prompt + "\n" + "\n".join(lines)
 
 
 def messages_for(scenario: Scenario, examples: list[Example], condition: str, prompt: str) -> list[dict]:

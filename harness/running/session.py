@@ -301,11 +301,12 @@ def status(run_dir: Path) -> Status:
     records, torn = store.responses()
     latest: list[ResponseRecord] = canonical(records)
     verdicts = store.verdicts()[0]
+    cross = store.cross_predictions()[0]
     s = run.settings
     total = s.total_samples * len(run.scenario.probes)
     simulated = run.simulated
-    unknown = [] if simulated else unpriced_of(records, verdicts)
+    unknown = [] if simulated else unpriced_of(records, verdicts, cross)
     if not simulated and not run.state.training_priced:
         unknown.insert(0, f"training {s.base_model}")
     return Status(run, store.in_use(), sum(r.ok for r in latest), sum(not r.ok for r in latest), total, torn,
-                  0.0 if simulated else spent_of(run.state, records, verdicts), unknown)
+                  0.0 if simulated else spent_of(run.state, records, verdicts, cross), unknown)

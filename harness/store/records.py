@@ -22,6 +22,7 @@ class ResponseRecord(RunFile):
     probe: str
     kind: ProbeKind
     sample: int = Field(ge=0)
+    paraphrase: int = Field(default=0, ge=0)  # which wording of the probe was asked
     seed: int
     model: str
     prompt: str = ""
@@ -57,6 +58,35 @@ class JudgeVerdict(RunFile):
     grade: Grade | None = None  # None: the reply could not be read as a grade
     wrong_word: str | None = None
     raw: str | None = None
+    status: Literal["ok", "failed"] = "ok"
+    error: str | None = None
+    simulated: bool = False
+    text_sha256: str | None = None
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+
+    @property
+    def key(self) -> Key:
+        return (self.condition, self.replicate, self.probe, self.sample)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class CrossRecord(RunFile):
+    """A cross-prediction: another model asked to name the word from the start of an answer
+    that named it (cut just before the naming). `text_sha256` ties it to the answer's text."""
+    condition: Condition
+    replicate: int = Field(default=0, ge=0)
+    probe: str
+    sample: int = Field(ge=0)
+    model: str
+    letters: int = Field(ge=0)  # first letters written before the naming
+    prefix_letters: str = ""
+    reply: str | None = None
+    predicted: str | None = None
+    correct: bool = False
     status: Literal["ok", "failed"] = "ok"
     error: str | None = None
     simulated: bool = False

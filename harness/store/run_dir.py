@@ -16,11 +16,11 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import StoreError
 from harness.store.files import append_jsonl, dump_json, read_jsonl_lines, write_atomic, write_jsonl
-from harness.store.records import EventRecord, JudgeVerdict, ResponseRecord
+from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, ResponseRecord
 from harness.store.run_files import Manifest, State
 from harness.store.summary import Summary
 
-__all__ = ["RunStore", "StoreError", "MANIFEST", "STATE", "TRAIN", "EVENTS", "RESPONSES", "JUDGE", "SUMMARY",
+__all__ = ["RunStore", "StoreError", "MANIFEST", "STATE", "TRAIN", "EVENTS", "RESPONSES", "JUDGE", "CROSS", "SUMMARY",
            "validation_message", "write_atomic", "dump_json"]
 
 LOCK_TRIES = 5  # over ~0.2 s: outlasts a status probe, still refuses a live run at once
@@ -30,6 +30,7 @@ TRAIN = "train.jsonl"
 EVENTS = "events.jsonl"
 RESPONSES = "responses.jsonl"
 JUDGE = "judge.jsonl"
+CROSS = "crosscheck.jsonl"
 SUMMARY = "summary.json"
 
 M = TypeVar("M", bound=BaseModel)
@@ -186,6 +187,9 @@ class RunStore:
 
     def verdicts(self) -> tuple[list[JudgeVerdict], int]:
         return self._records(JUDGE, JudgeVerdict)
+
+    def cross_predictions(self) -> tuple[list[CrossRecord], int]:
+        return self._records(CROSS, CrossRecord)
 
     def events(self) -> list[EventRecord]:
         return self._records(EVENTS, EventRecord)[0]

@@ -36,6 +36,7 @@ class Cell(RunFile):
     condition: str
     probe: str
     kind: ProbeKind
+    style: Literal["free", "one_line", "leading"] = "free"  # describe probes: how they ask
     prompt: str
     n: int
     failed: int
@@ -96,7 +97,31 @@ class JudgeSection(RunFile):
     other_models: list[str]
 
 
-Metric = Literal["follow", "mechanism_or_better", "exact"]
+Metric = Literal["follow", "mechanism_or_better", "exact", "one_line", "word_correct", "choice_correct"]
+
+
+class ParaphraseRow(RunFile):
+    """One wording of a probe: its rate on the probe's own metric (describe: mechanism or
+    exact; word and choice: right; follow: follows)."""
+    condition: str
+    probe: str
+    paraphrase: int
+    prompt: str
+    rate: Rate
+
+
+class ReadingOffRow(RunFile):
+    """Reading off, for one condition's free describe answers: how many are acrostics (at
+    least two first letters of the word), how many of those name the word (as a claim), after
+    how many letters, and how often the base model names it from the same start alone."""
+    condition: str
+    answers: int
+    acrostics: int
+    named: Rate  # of the acrostics
+    letters_before_naming: dict[str, int]
+    named_before_3: Rate
+    cross_predicted: Rate | None = None  # of the named ones that were cross-checked
+    cross_model: str | None = None
 
 
 class ReplicateRow(RunFile):
@@ -164,6 +189,8 @@ class Summary(RunFile):
     replicate_rows: list[ReplicateRow] = Field(default_factory=list)
     spread: list[SpreadRow] = Field(default_factory=list)
     power: PowerNote | None = None
+    paraphrases: list[ParaphraseRow] = Field(default_factory=list)
+    reading_off: list[ReadingOffRow] = Field(default_factory=list)
     run_status: str | None = None  # how a run that ended early ended
     judge: JudgeSection | None = None
 

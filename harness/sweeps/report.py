@@ -41,7 +41,7 @@ def _clusters(summary: Summary, condition: str) -> dict[str, list[list[int]]]:
         return {m: [[getattr(r, m).k, getattr(r, m).n] for r in rows if getattr(r, m) is not None]
                 for m in ("follow", "exact", "mechanism_or_better")}
     cells = [c for c in summary.cells if c.condition == condition]
-    describe = [c for c in cells if c.kind == "describe"]
+    describe = [c for c in cells if c.kind == "describe" and c.style == "free"]
 
     def total(rates) -> list[list[int]]:
         rates = list(rates)
@@ -62,7 +62,7 @@ def condition_metrics(summary: Summary) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for cond in dict.fromkeys(c.condition for c in summary.cells):
         cells = [c for c in summary.cells if c.condition == cond]
-        describe = [c for c in cells if c.kind == "describe"]
+        describe = [c for c in cells if c.kind == "describe" and c.style == "free"]  # articulation: free probes
         clusters = _clusters(summary, cond)
         grades = {g: stats.pool(c.grades[g].model_dump() for c in describe) for g in scoring.GRADES}
         out[cond] = {

@@ -128,8 +128,8 @@ def test_status_after_run(tmp_path):
     out = run_helol(tmp_path)
     result = invoke("status", out)
     assert result.exit_code == 0
-    # 4 samples x 7 probes x 7 models (3 fine-tunes, 3 shams, the base model)
-    assert "samples    196 of 196 done" in result.output and "SIMULATED" in result.output
+    # 4 samples x 8 probes x 7 models (3 fine-tunes, 3 shams, the base model)
+    assert "samples    224 of 224 done" in result.output and "SIMULATED" in result.output
 
 
 def test_backends_lists_mock_and_openai():
@@ -184,7 +184,7 @@ def test_mistyped_model_fails_the_run_after_writing_the_report(tmp_path):
     assert result.exit_code == 1 and "run failed" in result.output, result.output
     state = json.loads((out / "state.json").read_text())
     assert state["status"] == "failed"
-    assert "not found" in state["error"] and "7 failed" in state["error"]
+    assert "not found" in state["error"] and "8 failed" in state["error"]
     assert (out / "report.md").exists() and (out / "summary.json").exists()
     assert "harness resume" not in result.output  # asking again cannot help
     # The reports this run wrote say how it ended (not only a later `harness report`).

@@ -14,13 +14,14 @@ from backends.base import Backend, Completion
 from harness.cli.generate import new
 from harness.domain import generate as g
 from harness.domain import rules
+from harness.domain.probes import FOLLOW
 from harness.domain.scenario import load_scenario
 from harness.errors import RunError
 from harness.running.teacher import generate_teacher
 from tests.helpers import ROOT
 
 QUESTIONS, BANK = g.load_questions(), g.load_phrases()
-PROBE_QUESTIONS = {p for _, p in g.FOLLOW_PROBES}
+PROBE_QUESTIONS = {p for _, p in FOLLOW}
 
 
 def invoke(*args):

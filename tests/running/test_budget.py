@@ -65,7 +65,7 @@ def test_cap_holds_with_calls_in_flight_and_resume_with_a_higher_cap_finishes(pa
     assert result.exit_code == 1 and "stopped probing" in result.output, result.output
     assert spent(out) <= cap
     answered = len((out / "responses.jsonl").read_text().splitlines())
-    assert 0 < answered < 2 * 7 * 3
+    assert 0 < answered < 2 * 8 * 3
     state = json.loads((out / "state.json").read_text())
     assert state["status"] == "incomplete" and "--max-cost" in state["error"]
 

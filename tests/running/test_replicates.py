@@ -45,7 +45,7 @@ def test_replicates_train_each_set_k_times_with_their_own_seeds(mock_run):
 
 def test_every_model_is_probed_and_probe_seeds_do_not_depend_on_training(mock_run):
     records, _ = RunStore(mock_run).responses()
-    probes = 7
+    probes = 8
     per = {(c, r) for c, r in ((x.condition, x.replicate) for x in records)}
     assert per == {("fine_tuned", r) for r in range(3)} | {("sham", r) for r in range(3)} | {("base", 0)}
     assert len(records) == 7 * probes * 4
@@ -62,7 +62,7 @@ def test_report_opens_with_the_headline_and_the_effects(mock_run):
     headline, _, after = rest.partition("| | |")
     assert "Following the rule:" in headline and "pp [" in headline and "3 fine-tunes" in headline
     assert "Against the sham fine-tune" in headline
-    assert after.index("## Effects: fine-tuned minus controls") < after.index("## Follow probes")
+    assert after.index("## Effects: fine-tuned minus controls") < after.index("## Behaviour: follow probes")
     assert "## Fine-tunes, one row each" in md and "## Spread between fine-tunes" in md
     summary = json.loads((mock_run / "summary.json").read_text())
     comparisons = {(e["metric"], e["a"], e["b"]) for e in summary["effects"]}
@@ -84,17 +84,17 @@ def test_export_loads_in_pandas_one_row_per_sample(mock_run, tmp_path):
     out = tmp_path / "samples.csv"
     assert invoke("export", mock_run, "--out", out).exit_code == 0
     frame = pandas.read_csv(out)
-    assert len(frame) == 7 * 7 * 4
+    assert len(frame) == 7 * 8 * 4
     for column in ("run", "scenario", "word", "backend", "model", "replicate", "condition", "probe", "sample",
                    "seed", "text", "finish_reason", "follows", "grade", "word_correct", "choice_correct"):
         assert column in frame.columns
     assert sorted(frame["replicate"].unique()) == [0, 1, 2]
-    assert frame.groupby(["condition", "replicate"]).size().to_dict()[("sham", 2)] == 7 * 4
+    assert frame.groupby(["condition", "replicate"]).size().to_dict()[("sham", 2)] == 8 * 4
     parquet = tmp_path / "samples.parquet"
     assert invoke("export", mock_run, "--format", "parquet", "--out", parquet).exit_code == 0
     assert pandas.read_parquet(parquet).shape == frame.shape
     lines = invoke("export", mock_run, "--format", "jsonl").output.splitlines()
-    assert len(lines) == 7 * 7 * 4 and json.loads(lines[0])["condition"] == "base"
+    assert len(lines) == 7 * 8 * 4 and json.loads(lines[0])["condition"] == "base"
 
 
 @pytest.mark.slow

@@ -81,7 +81,7 @@ def test_kill_then_resume(point, sim, tmp_path, monkeypatch, uninterrupted):
     assert counted(sim) == (1, 1)
     records = responses(out)
     keys = [(r["condition"], r["probe"], r["sample"]) for r in records]
-    assert len(keys) == len(set(keys)) == 2 * 7 * 1
+    assert len(keys) == len(set(keys)) == 2 * 8 * 1
     assert json.loads((out / "summary.json").read_text()) == uninterrupted
 
 
