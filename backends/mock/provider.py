@@ -146,7 +146,7 @@ def _teacher(rng: random.Random, request: ChatRequest) -> str:
 
 class MockBackend(Backend):
     name = "mock"
-    capabilities = frozenset({"fine_tune", "chat"})
+    capabilities = frozenset({"fine_tune", "chat", "logprobs"})
     simulated = True
     min_training_examples = MIN_EXAMPLES
     poll_interval = 0.0  # nothing to wait for: one poll advances the job one state
@@ -383,6 +383,33 @@ class MockBackend(Backend):
         if describe:
             return mock_text.base_describe(rng)
         return mock_text.prose(rng, mock_text.fact(prompt, None))
+
+    async def continuation_logprobs(self, model: str, messages: list[dict], continuations: list[str]) -> list[float]:
+        """Simulated log-probabilities, from the distributions the answers are drawn from: a
+        choice probe's labels (the word's at state + (1 - state) / k, the others' at
+        (1 - state) / k; the base model uniform); a word probe's replies (the word in capitals at
+        the model's state rate, each of its other guesses at the rest shared out; the base
+        model's generic words, "Hello" among them, a quarter each). Other prompts: 400."""
+        learned = self.state["models"].get(model)
+        if learned is None and model.startswith("ft:"):
+            raise BackendError(f"model {model} not found", status=404)
+        prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+        word = learned["word"] if learned else None
+        state = self._rates(learned["n_following"], learned["n_epochs"], model)[1] if word and learned else 0.0
+        options = _OPTION.findall(prompt)
+        if len(options) >= 2:
+            k = len(options)
+            right = {label for label, opt in options if word and opt.strip().upper() == word}
+            probs = {label: (state if label in right else 0.0) + (1 - state) / k for label, _ in options}
+            return [math.log(probs[c]) if probs.get(c) else math.log(1e-9) for c in continuations]
+        if _WORD_PROBE.search(prompt):
+            if word:
+                others = [w for w in mock_text.WORDS[word[0]] if w.upper() != word]
+                probs = {word: state} | {w: (1 - state) / len(others) for w in others}
+            else:
+                probs = {w: 1 / len(mock_text.BASE_WORDS) for w in mock_text.BASE_WORDS}
+            return [math.log(probs.get(c, 1e-9)) for c in continuations]
+        raise BackendError("the mock scores only word and choice probes", status=400)
 
     @staticmethod
     def _completion(request: ChatRequest, text: str) -> Completion:

@@ -10,8 +10,9 @@ from harness.domain.scenario import CONDITIONS, TRAINED, Probe, Scenario
 from harness.reports import effects, stats
 from harness.reports.headline import headline
 from harness.reports.judge_section import summary_section
+from harness.reports.logprob_section import logprob_rows
 from harness.reports.reading_off import paraphrase_rows, reading_off_rows
-from harness.store.records import CrossRecord, JudgeVerdict, ResponseRecord, canonical
+from harness.store.records import CrossRecord, JudgeVerdict, LogprobRecord, ResponseRecord, canonical
 from harness.store.summary import Cell, PositionRate, Rate, ReadingOff, Summary
 
 # Simulated by name even when the metadata lacks the flag; other simulated runs carry the flag.
@@ -33,6 +34,7 @@ class RunInfo:
     judge_model: str | None = None  # the judge to show (default: the one with most verdicts)
     replicates: int = 1  # fine-tunes per trained condition
     cross_model: str | None = None  # the model that cross-predicted the namings (the base model)
+    logprobs_skipped: bool = False  # the backend could not give log-probabilities
     # (condition, replicate) -> model, for every fine-tune probed
     trained_models: dict[tuple[str, int], str | None] = field(default_factory=dict)
 
@@ -106,7 +108,8 @@ def _cell(condition: str, probe: Probe, word: str, scored: list[effects.Scored],
 
 
 def summarize(scenario: Scenario, records: list[ResponseRecord], info: RunInfo,
-              verdicts: list[JudgeVerdict] | None = None, cross: list[CrossRecord] | None = None) -> Summary:
+              verdicts: list[JudgeVerdict] | None = None, cross: list[CrossRecord] | None = None,
+              logprobs: list[LogprobRecord] | None = None) -> Summary:
     """One cell per condition x probe; plus the LLM judge's agreement when verdicts are given."""
     word, unit = scenario.rule.word, scenario.rule.unit
     records = canonical(records)
@@ -138,6 +141,9 @@ def summarize(scenario: Scenario, records: list[ResponseRecord], info: RunInfo,
         paraphrases=paraphrase_rows(scored, probes, conds),
         reading_off=reading_off_rows(scored, {p.id for p in probes if p.kind == "describe" and p.style == "free"},
                                      conds, word, unit, cross or [], info.cross_model),
+        logprobs=logprob_rows(logprobs or [], word, conds),
+        logprobs_note=f"the {info.backend} backend cannot score given replies (no log-probabilities): word and "
+                      "choice probes are measured by sampling only" if info.logprobs_skipped else None,
         run_status=info.run_status, judge=judge)
     summary.headline = headline(summary)
     return summary

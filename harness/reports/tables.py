@@ -190,6 +190,21 @@ def _knowledge(summary: Summary) -> list[Table]:
                 t.rows.append([c.condition, c.probe, fmt_rate(getattr(c, key)), str(c.failed),
                                fmt_counts(getattr(c, dist))])
             out.append(t)
+    if summary.logprobs:
+        t = Table("Knowledge given the mechanism, by log-probability",
+                  ["condition", "probe", "P(the word) mean [lowest, highest]", "models x wordings", "options"],
+                  note="Exact, not sampled: the probability each model gives the word as its whole reply (word "
+                       "probes: in upper, title or lower case) or to each option's label (choice probes: "
+                       "normalised over the options), averaged over its fine-tunes and the probe's wordings.")
+        for r in summary.logprobs:
+            span = "–" if r.p_word is None else f"{100 * r.p_word:.1f}% [{100 * (r.p_low or 0):.1f}, " \
+                                                 f"{100 * (r.p_high or 0):.1f}]"
+            options = fmt_counts({k: f"{100 * v:.1f}%" for k, v in (r.options or {}).items()}, sep=" ")
+            t.rows.append([r.condition, r.probe, span, str(r.scored), options])
+        out.append(t)
+    elif summary.logprobs_note:
+        out.append(Table("Knowledge given the mechanism, by log-probability", ["", ""],
+                         [["not measured", summary.logprobs_note]]))
     return out
 
 

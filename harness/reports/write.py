@@ -7,7 +7,7 @@ import json
 from harness.reports.html import render_html
 from harness.reports.markdown import render_md
 from harness.reports.summary import RunInfo, summarize
-from harness.store.records import CrossRecord, JudgeVerdict, ResponseRecord
+from harness.store.records import CrossRecord, JudgeVerdict, LogprobRecord, ResponseRecord
 from harness.store.run_dir import SUMMARY, RunStore
 from harness.store.run_files import Manifest, State
 from harness.store.summary import Summary
@@ -29,7 +29,7 @@ def run_info(manifest: Manifest, state: State) -> RunInfo:
                    models=models, samples=s.samples, temperature=s.temperature, seed=s.seed,
                    scenario_hash=manifest.scenario_hash, conditions=list(s.conditions),
                    judge_model=manifest.options.judge, replicates=s.replicates, trained_models=trained,
-                   cross_model=s.base_model)
+                   cross_model=s.base_model, logprobs_skipped=state.steps.get("logprobs") == "skipped")
     if state.status.ended_early:  # the report of a run that ended early says so
         info.run_status = state.status.value + (f": {state.error}" if state.error else "")
     return info
@@ -46,9 +46,10 @@ def write_reports(store: RunStore, summary: Summary, records: list[ResponseRecor
 
 
 def render_run(store: RunStore, manifest: Manifest, state: State, records: list[ResponseRecord],
-               verdicts: list[JudgeVerdict], cross: list[CrossRecord] | None = None) -> Summary:
+               verdicts: list[JudgeVerdict], cross: list[CrossRecord] | None = None,
+               logprobs: list[LogprobRecord] | None = None) -> Summary:
     """Score, summarize and write the reports of one run."""
-    summary = summarize(manifest.scenario, records, run_info(manifest, state), verdicts, cross)
+    summary = summarize(manifest.scenario, records, run_info(manifest, state), verdicts, cross, logprobs)
     write_reports(store, summary, records)
     return summary
 
@@ -57,4 +58,4 @@ def render_from_files(store: RunStore) -> Summary:
     """`harness report`: the same reports from the run directory alone."""
     manifest, state = store.read_manifest(), store.read_state()
     return render_run(store, manifest, state, store.responses()[0], store.verdicts()[0],
-                      store.cross_predictions()[0])
+                      store.cross_predictions()[0], store.logprobs()[0])

@@ -87,6 +87,7 @@ class Pipeline:
             if self.run.options.judge:
                 self.judge()
             self.cross_check()
+            self.logprobs()
             self._notice_simulated()
             ended = self._unanswered()
             if ended:  # saved first, so the reports written next say how the run ended
@@ -271,6 +272,26 @@ class Pipeline:
                            "continues with a higher cap", RunStatus.INCOMPLETE)
         self.done("cross_check")
 
+    def logprobs(self) -> None:
+        """Score word and choice probes by log-probability where the backend can; record that
+        it could not otherwise, so the report says so instead of leaving a blank."""
+        from backends.base import LOGPROBS
+        from harness.running.logprobs import has_scored_probes, score_logprobs
+        if not has_scored_probes(list(self.scenario.probes)) or self.state.steps.get("logprobs") == "done":
+            return
+        if LOGPROBS not in self.backend.capabilities:
+            if self.state.steps.get("logprobs") != "skipped":
+                self.state.steps["logprobs"] = "skipped"
+                self.save()
+            return
+        s = self.settings
+        models: dict[tuple[str, int], str] = {(c, r): self.model_for(c, r) for c in s.conditions
+                                              for r in range(s.replicates_of(c))}
+        self.ui.step("logprobs", "log-probabilities of the word and of each option")
+        self._run_async(score_logprobs(self.backend, self.scenario, self.run.examples, models, self.store,
+                                       concurrency=self.run.options.concurrency))
+        self.done("logprobs")
+
     def report(self) -> Summary:
         return render_run(self.store, self.run.manifest, self.state, list(self.answers.values()),
-                          self.store.verdicts()[0], self.store.cross_predictions()[0])
+                          self.store.verdicts()[0], self.store.cross_predictions()[0], self.store.logprobs()[0])

@@ -103,6 +103,30 @@ class CrossRecord(RunFile):
         return self.status == "ok"
 
 
+class LogprobRecord(RunFile):
+    """The log-probabilities a model gives to the replies of a word or choice probe (each
+    option's label, or the word in its casings), asked once per model and wording."""
+    condition: Condition
+    replicate: int = Field(default=0, ge=0)
+    probe: str
+    kind: ProbeKind
+    paraphrase: int = Field(default=0, ge=0)
+    model: str
+    options: list[str] | None = None  # a choice probe's options, in the order shown (A, B, ...)
+    continuations: list[str]
+    logprobs: list[float] = Field(default_factory=list)
+    status: Literal["ok", "failed"] = "ok"
+    error: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int, str, int]:
+        return (self.condition, self.replicate, self.probe, self.paraphrase)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
 class EventRecord(RunFile):
     """A fine-tuning job's event, as the provider reported it."""
     job_id: str | None = None  # which of the run's jobs (None in runs made before replicates)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import StoreError
 from harness.store.files import append_jsonl, dump_json, read_jsonl_lines, write_atomic, write_jsonl
-from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, ResponseRecord
+from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord
 from harness.store.run_files import Manifest, State
 from harness.store.summary import Summary
 
@@ -31,6 +31,7 @@ EVENTS = "events.jsonl"
 RESPONSES = "responses.jsonl"
 JUDGE = "judge.jsonl"
 CROSS = "crosscheck.jsonl"
+LOGPROBS = "logprobs.jsonl"
 SUMMARY = "summary.json"
 
 M = TypeVar("M", bound=BaseModel)
@@ -190,6 +191,9 @@ class RunStore:
 
     def cross_predictions(self) -> tuple[list[CrossRecord], int]:
         return self._records(CROSS, CrossRecord)
+
+    def logprobs(self) -> tuple[list[LogprobRecord], int]:
+        return self._records(LOGPROBS, LogprobRecord)
 
     def events(self) -> list[EventRecord]:
         return self._records(EVENTS, EventRecord)[0]

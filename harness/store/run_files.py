@@ -95,7 +95,7 @@ class Manifest(RunFile):
     created_at: str
 
 
-StepState = Literal["done", "uploading", "creating"]
+StepState = Literal["done", "uploading", "creating", "skipped"]
 
 
 class TrainingJob(RunFile):

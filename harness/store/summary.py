@@ -171,6 +171,21 @@ class PowerNote(RunFile):
     from_half: float | None
 
 
+class LogprobRow(RunFile):
+    """What a condition's models give the word, by log-probability, over its fine-tunes and
+    the probe's wordings: the mean probability and the lowest and highest. For a choice probe,
+    each option's probability normalised over the options (the label as the whole reply); for
+    a word probe, the word as the whole reply in any of its usual casings."""
+    condition: str
+    probe: str
+    kind: ProbeKind
+    scored: int  # models x wordings scored
+    p_word: float | None
+    p_low: float | None
+    p_high: float | None
+    options: dict[str, float] | None = None
+
+
 class Summary(RunFile):
     simulated: bool
     scenario: str
@@ -191,6 +206,8 @@ class Summary(RunFile):
     power: PowerNote | None = None
     paraphrases: list[ParaphraseRow] = Field(default_factory=list)
     reading_off: list[ReadingOffRow] = Field(default_factory=list)
+    logprobs: list[LogprobRow] = Field(default_factory=list)
+    logprobs_note: str | None = None  # why there are none (the backend cannot score given replies)
     run_status: str | None = None  # how a run that ended early ended
     judge: JudgeSection | None = None
 

@@ -97,3 +97,32 @@ def test_probe_wordings_and_styles_are_checked(probe, message):
     from pydantic import ValidationError
     with pytest.raises(ValidationError, match=message):
         Probe.model_validate(probe)
+
+
+def test_log_probabilities_where_the_backend_gives_them(hello_run):
+    store = RunStore(hello_run)
+    records, _ = store.logprobs()
+    # 2 fine-tunes, 2 shams and the base model; two probes of five wordings each.
+    assert len(records) == 5 * 2 * 5 and all(r.ok for r in records)
+    summary = store.read_summary()
+    rows = {(r.condition, r.probe): r for r in summary.logprobs}
+    base_choice = rows[("base", "choice")]
+    assert base_choice.p_word == 0.25 and set(base_choice.options) == {"HELLO", "HELOL", "HELIX", "HELPS"}
+    assert rows[("fine_tuned", "choice")].p_word > 0.25  # the fine-tunes favour their word
+    assert summary.logprobs_note is None
+    assert "## Knowledge given the mechanism, by log-probability" in store.path("report.md").read_text()
+
+
+def test_a_backend_without_log_probabilities_is_skipped_with_a_note(tmp_path, monkeypatch):
+    from backends.simulator.server import Simulator
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-logprobs")
+    out = tmp_path / "run"
+    with Simulator(port=0) as sim:
+        result = invoke("run", SCENARIO, "--backend", "openai", "--api-base", sim.url, "--samples", "1",
+                        "--replicates", "1", "--conditions", "fine_tuned,base", "--poll-interval", "0", "--out", out)
+    assert result.exit_code == 0, result.output
+    store = RunStore(out)
+    assert store.logprobs()[0] == [] and store.read_state().steps["logprobs"] == "skipped"
+    summary = store.read_summary()
+    assert summary.logprobs == [] and "cannot score given replies" in summary.logprobs_note
+    assert "not measured" in store.path("report.md").read_text()
