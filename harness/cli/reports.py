@@ -15,7 +15,9 @@ def report(run_dir: Path) -> None:
     """Re-score and re-render a run's reports from its files; calls no model."""
     from harness.cli import views
     from harness.running import session
-    views.print_summary(session.rerender(run_dir), run_dir)
+    done = session.rerender(run_dir)
+    views.print_summary(done.summary, run_dir)
+    views.print_rescoring(done)
 
 
 @click.command()

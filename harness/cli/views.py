@@ -8,8 +8,8 @@ from rich.markup import escape
 
 from harness.cli import console
 from harness.reports.tables import BANNER
-from harness.running.session import Prepared, Status
-from harness.store.summary import Summary
+from harness.running.session import Prepared, Rerendered, Status
+from harness.store.summary import Effect, Summary
 
 
 def _usd(x: float | None) -> str:
@@ -69,6 +69,40 @@ def _job_lines(st: Status) -> list[str]:
         return [f"job        {j.job_id or '-'} ({j.job_status or '-'})", f"model      {j.fine_tuned_model or '-'}"]
     return [f"job        {j.key}: {j.job_id or '-'} ({j.job_status or '-'}) -> {j.fine_tuned_model or '-'}"
             for j in jobs]
+
+
+def print_rescoring(done: Rerendered) -> None:
+    """Say when the run was scored by other rules before, and what that changed in the
+    numbers the headline rests on."""
+    new, old = done.summary, done.previous
+    if done.previous_unreadable:
+        console.err.print(f"note: the previous summary.json could not be read ({done.previous_unreadable}); "
+                          f"it was replaced by one scored with scorer {new.scorer_version}", markup=False)
+        return
+    if old is None or old.scorer_version == new.scorer_version:
+        return
+    lines = [f"note: re-scored with scorer {new.scorer_version}; the previous summary used scorer "
+             f"{old.scorer_version}. Headline numbers that changed:"]
+    before = {(e.metric, e.a, e.b): e for e in old.effects}
+    for e in new.effects:
+        was = before.get((e.metric, e.a, e.b))
+        if was is None or (was.a_rate.k, was.b_rate.k, was.diff) != (e.a_rate.k, e.b_rate.k, e.diff):
+            lines.append(f"  {e.metric} {e.a} - {e.b}: " + _effect(was) + f" -> {_effect(e)}")
+    if not old.effects:  # written before effects were reported: compare the cells' grades
+        for c in new.cells:
+            prior = next((x for x in old.cells if (x.condition, x.probe) == (c.condition, c.probe)), None)
+            if prior and c.kind == "describe" and any(prior.grades[g].k != c.grades[g].k for g in c.grades):
+                lines.append(f"  {c.condition}/{c.probe} grades (none, pattern, mechanism, exact): "
+                             f"{[prior.grades[g].k for g in prior.grades]} -> {[c.grades[g].k for g in c.grades]}")
+    if len(lines) == 1:
+        lines.append("  none")
+    console.err.print("\n".join(lines), markup=False)
+
+
+def _effect(e: Effect | None) -> str:
+    if e is None or e.diff is None:
+        return "n/a"
+    return f"{e.a_rate.k}/{e.a_rate.n} vs {e.b_rate.k}/{e.b_rate.n} ({100 * e.diff:+.0f} pp)"
 
 
 def print_status(st: Status) -> None:

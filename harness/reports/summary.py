@@ -131,7 +131,7 @@ def summarize(scenario: Scenario, records: list[ResponseRecord], info: RunInfo,
         judge = summary_section(records, verdicts, word, unit, simulated=simulated, model=info.judge_model,
                                 order=[(c.condition, c.probe) for c in cells])
     summary = Summary(
-        simulated=simulated, scenario=scenario.name, scenario_hash=info.scenario_hash or scenario.hash(),
+        scorer_version=scoring.SCORER_VERSION, simulated=simulated, scenario=scenario.name, scenario_hash=info.scenario_hash or scenario.hash(),
         word=word, unit=unit, backend=info.backend, models=dict(info.models), samples=info.samples,
         temperature=float(info.temperature), seed=info.seed, cells=cells, replicates=info.replicates,
         effects=effects.effects(scored, conds),

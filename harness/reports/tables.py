@@ -255,6 +255,7 @@ def header_rows(summary: Summary) -> list[tuple[str, str]]:
             ("models", models), ("samples", f"{summary.samples} per probe, condition and fine-tune"),
             ("fine-tunes", f"{summary.replicates} per trained condition"),
             ("temperature", str(summary.temperature)), ("seed", str(summary.seed)),
+            ("scoring rules", f"scorer {summary.scorer_version} (harness/domain/scoring.py)"),
             ("failed samples", str(failed))] + _judge_header(summary)
 
 

@@ -273,9 +273,25 @@ def cancel(run_dir: Path, *, api_base: str | None) -> Cancelled:
 
 # --- reading ---------------------------------------------------------------------------
 
-def rerender(run_dir: Path) -> Summary:
+@dataclass
+class Rerendered:
+    summary: Summary
+    previous: Summary | None  # the summary.json it replaced, when it could be read
+    previous_unreadable: str | None = None
+
+
+def rerender(run_dir: Path) -> Rerendered:
+    """Re-score and re-render from the files; keep what the old summary said, so a change of
+    the scoring rules can be shown."""
     from harness.reports.write import render_from_files
-    return render_from_files(RunStore(run_dir))
+    store = RunStore(run_dir)
+    previous, why = None, None
+    if store.path("summary.json").exists():
+        try:
+            previous = store.read_summary()
+        except StoreError as e:  # written by another version: re-scoring replaces it
+            why = str(e)
+    return Rerendered(render_from_files(store), previous, why)
 
 
 @dataclass

@@ -187,6 +187,7 @@ class LogprobRow(RunFile):
 
 
 class Summary(RunFile):
+    scorer_version: str = "1"  # the rules that scored it (harness.domain.scoring.SCORER_VERSION); "1": before versions
     simulated: bool
     scenario: str
     scenario_hash: str

@@ -80,3 +80,26 @@ def test_a_run_written_by_this_version_still_loads(finished):
     result = invoke("report", finished)
     assert result.exit_code == 0, result.output
     assert invoke("status", finished).exit_code == 0
+
+
+def test_report_says_when_the_scoring_rules_changed_and_what_moved(run_copy):
+    """A run scored by other rules: `harness report` re-scores it, names both versions and
+    the headline numbers that changed."""
+    summary = json.loads((run_copy / "summary.json").read_text())
+    assert summary["scorer_version"] == scoring_version()
+    effect = summary["effects"][0]
+    effect["a_rate"]["k"] = max(0, effect["a_rate"]["k"] - 1)
+    summary["scorer_version"] = "1"
+    (run_copy / "summary.json").write_text(json.dumps(summary))
+    result = invoke("report", run_copy)
+    assert result.exit_code == 0, result.output
+    assert f"re-scored with scorer {scoring_version()}; the previous summary used scorer 1" in result.output
+    assert f"  {effect['metric']} {effect['a']} - {effect['b']}: " in result.output
+    again = invoke("report", run_copy)
+    assert "re-scored" not in again.output  # same rules now: nothing to say
+    assert f"| scoring rules | scorer {scoring_version()}" in (run_copy / "report.md").read_text()
+
+
+def scoring_version() -> str:
+    from harness.domain.scoring import SCORER_VERSION
+    return SCORER_VERSION
