@@ -67,7 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from backends import mock_text
-from backends._files import write_atomic
+from backends._files import read_state_json, write_atomic
 from backends.base import (
     CANCELLED,
     FAILED,
@@ -256,12 +256,10 @@ class MockBackend(Backend):
         self.state_path = Path(state_path) if state_path is not None else None
         self.slip_rate, self.state_rule_rate = slip_rate, state_rule_rate
         self.steps_per_state = steps_per_state
-        self.state: dict[str, Any] = {"clock": 0, "files": {}, "jobs": {}, "models": {}}
+        defaults: dict[str, Any] = {"clock": 0, "files": {}, "jobs": {}, "models": {}}
+        self.state = dict(defaults)
         if self.state_path is not None and self.state_path.exists():
-            try:
-                self.state.update(json.loads(self.state_path.read_text(encoding="utf-8")))
-            except (OSError, json.JSONDecodeError) as e:
-                raise ConfigError(f"cannot read mock state {self.state_path}: {e}") from None
+            self.state = read_state_json(self.state_path, defaults, "mock provider state")
 
     def _save(self) -> None:
         if self.state_path is None:

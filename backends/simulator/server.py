@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from backends._files import write_atomic
+from backends._files import read_state_json, write_atomic
 from backends.base import CANCELLED, TERMINAL_STATES, Backend, BackendError, ConfigError, Job, JobSpec
 from backends.net import is_loopback
 from backends.simulator import faults as sim_faults
@@ -69,7 +69,7 @@ class SimApp:
         self._path = Path(f"{state_path}.sim.json") if state_path else None
         self.clock, self.files, self.jobs = 0, {}, {}
         if self._path and self._path.exists():
-            saved = json.loads(self._path.read_text())
+            saved = read_state_json(self._path, {"clock": 0, "files": {}, "jobs": {}}, "simulator state file")
             self.clock, self.files, self.jobs = saved["clock"], saved["files"], saved["jobs"]
 
     def build(self) -> web.Application:

@@ -7,24 +7,26 @@ from pathlib import Path
 
 import click
 
+from harness import limits
+from harness.cli import params
 from harness.cli.common import EXIT_BAD_INPUT, _fail, handle_errors
 
 
 @click.command("new")
 @click.argument("word")
-@click.option("--examples", "n", type=int, default=10, show_default=True, help="Number of examples.")
+@click.option("--examples", "n", type=params.count(1, limits.MAX_NEW_EXAMPLES), default=10, show_default=True, help="Number of examples.")
 @click.option("--unit", type=click.Choice(["line", "sentence"]), default="line", show_default=True)
 @click.option("--offline", is_flag=True, help="Answers from the phrase bank, no model (the default without --teacher).")
 @click.option("--teacher", help="Model that writes the answers, e.g. gpt-4o-2024-08-06.")
 @click.option("--backend", help="Backend of the teacher (default: openai).")
 @click.option("--api-base", help="Provider base URL for the teacher (e.g. the simulator).")
-@click.option("--retries", type=int, default=2, show_default=True, help="New tries for a failing answer before the question is replaced.")
-@click.option("--temperature", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Teacher temperature.")
-@click.option("--concurrency", type=int, default=4, show_default=True, help="Teacher requests in flight at once.")
+@click.option("--retries", type=params.count(0, limits.MAX_RETRIES), default=2, show_default=True, help="New tries for a failing answer before the question is replaced.")
+@click.option("--temperature", type=params.TEMPERATURE, default=1.0, show_default=True, help="Teacher temperature.")
+@click.option("--concurrency", type=params.CONCURRENCY, default=4, show_default=True, help="Teacher requests in flight at once.")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path), help="Record the teacher's HTTP traffic to this cassette.")
 @click.option("--replay", type=click.Path(dir_okay=False, path_type=Path), help="Replay the teacher's traffic from this cassette.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file (default: scenarios/<word>.yaml).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Chooses the questions and the offline phrasing.")
+@click.option("--seed", type=params.SEED, default=0, show_default=True, help="Chooses the questions and the offline phrasing.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @handle_errors
 def new(word: str, n: int, unit: str, offline: bool, teacher: str | None, backend: str | None, api_base: str | None,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from harness.cli import params
 from harness.cli.common import EXIT_FAILED, _fail, handle_errors
 
 
@@ -14,12 +15,12 @@ from harness.cli.common import EXIT_FAILED, _fail, handle_errors
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Sweep directory (default: runs/sweeps/<name>).")
 @click.option("--dry-run", is_flag=True, help="Print the matrix and the estimated total cost; call and write nothing.")
-@click.option("--max-cost", type=click.FloatRange(min=0), default=25.0, show_default=True,
+@click.option("--max-cost", type=params.USD, default=25.0, show_default=True,
               help="Refuse to start when the whole sweep's estimate exceeds this (USD).")
 @click.option("--allow-unpriced", is_flag=True, help="Run even when a model's price is unknown.")
 @click.option("--backend", help="Override the sweep file's backend.")
 @click.option("--api-base", help="Provider base URL (default: OPENAI_BASE_URL or the provider's).")
-@click.option("--poll-interval", type=click.FloatRange(min=0),
+@click.option("--poll-interval", type=params.POLL_INTERVAL,
               help="Seconds between job status polls (default: 0 on mock, 10 otherwise).")
 @handle_errors
 def sweep(target: Path, out_dir: Path | None, dry_run: bool, max_cost: float, allow_unpriced: bool,

@@ -16,8 +16,9 @@ Condition = Literal["fine_tuned", "base", "in_context"]
 
 
 class RunFile(BaseModel):
-    """Our files hold exactly our fields: an unknown key is a typo or another tool's file."""
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """Our files hold exactly our fields: an unknown key is a typo or another tool's file.
+    NaN and infinities are refused too (json.loads accepts them; a NaN cap disables a budget)."""
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class RunStatus(str, Enum):

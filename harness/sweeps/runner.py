@@ -116,7 +116,7 @@ def prepare(sf: SweepFile, backend: str | None, api_base: str | None) -> Prepare
 
 def say(text: str) -> None:
     """One progress line on stderr, never wrapped, never read as rich markup."""
-    console.err.print(text, soft_wrap=True, markup=False)
+    console.err.print(text)
 
 
 def usd(x: float | None) -> str:
@@ -125,8 +125,8 @@ def usd(x: float | None) -> str:
 
 def print_matrix(p: Prepared, statuses: Mapping[str, str]) -> None:
     spec = p.sf.spec
-    table = Table(title=f"sweep {spec.name}: {len(p.gen)} cells on {p.backend}"
-                          + (" [bold red]SIMULATED[/bold red]" if p.simulated else ""))
+    table = Table(title=console.styled(f"sweep {spec.name}: {len(p.gen)} cells on {p.backend}",
+                                       (" SIMULATED" if p.simulated else "", "bold red")))
     cols = ["cell", "word", "examples", "seed"]
     cols += ["base model"] if len(spec.base_models) > 1 else []
     cols += ["hyperparameters"] if len(spec.hyperparameters) > 1 else []
@@ -150,7 +150,7 @@ def print_estimate(p: Prepared, out=console.err) -> None:
         line += f" (no known price for {', '.join(p.unpriced)})"
     if p.simulated:
         line += " (SIMULATED backend: nothing is spent)"
-    out.print(line, soft_wrap=True, markup=False)
+    out.print(line)
 
 
 def check_budget(p: Prepared, max_cost: float, allow_unpriced: bool) -> None:
@@ -394,11 +394,11 @@ def command(target: Path, *, out_dir: Path | None, dry_run: bool, max_cost: floa
 def print_results(summary: dict, out_dir: Path) -> None:
     from harness.sweeps.report import fmt
     if summary["simulated"]:
-        console.out.print(f"[bold red]{BANNER}[/bold red]")
+        console.out.print(BANNER, style="bold red")
     cond = "fine_tuned" if "fine_tuned" in summary["conditions"] else summary["conditions"][0]
-    table = Table(title=f"sweep {summary['sweep']} ({cond})" + (" [bold red]SIMULATED[/bold red]"
-                                                               if summary["simulated"] else ""),
-                  caption="pooled rates with 95% Wilson intervals (k/n)")
+    table = Table(title=console.styled(f"sweep {summary['sweep']} ({cond})",
+                                       (" SIMULATED" if summary["simulated"] else "", "bold red")),
+                  caption="pooled rates with 95% Wilson intervals (k/n); mechanism+ = mechanism or exact")
     for col in ("cell", "follow", "exact", "mechanism+", "status"):
         table.add_column(col)
     for c in summary["cells"]:
@@ -407,5 +407,4 @@ def print_results(summary: dict, out_dir: Path) -> None:
             if m else ["-"] * 3
         table.add_row(c["id"], *rates, c["status"])
     console.out.print(table)
-    console.out.print(f"report: {out_dir / 'sweep_report.md'}  (also sweep_report.html, sweep_summary.json, plots/)",
-                      soft_wrap=True, markup=False)
+    console.out.print(f"report: {out_dir / 'sweep_report.md'}  (also sweep_report.html, sweep_summary.json, plots/)")
