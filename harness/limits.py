@@ -34,10 +34,11 @@ class LimitError(ValueError):
     """An input over one of the limits above (the message says which and how to fix it)."""
 
 
-def clip(text: object, limit: int = ECHO_CHARS) -> str:
-    """repr() of a value for an error message, cut to `limit` characters with a note of the
-    full length: an error must stay one short line whatever it quotes."""
-    shown = repr(text) if isinstance(text, str) else str(text)
+def clip(text: object, limit: int = ECHO_CHARS, quote: bool = True) -> str:
+    """repr() of a value (str() with quote=False) for an error message, cut to `limit`
+    characters with a note of the full length: an error stays one short line whatever it
+    quotes (a 100,000-letter word printed a 100 kB line)."""
+    shown = repr(text) if isinstance(text, str) and quote else str(text)
     if len(shown) <= limit:
         return shown
     size = f" ({len(text)} characters)" if isinstance(text, str) else ""
@@ -75,7 +76,7 @@ def json_depth(value: object) -> int:
     while todo:
         node, depth = todo.pop()
         if isinstance(node, dict):
-            children = node.values()
+            children: list = list(node.values())
         elif isinstance(node, list):
             children = node
         else:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -11,8 +13,23 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
+MAX_ERROR_CHARS = 600  # an error is one line a person reads, whatever input it quotes
+
+
+def one_line(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """A message as one line of at most `limit` characters: line breaks become spaces, and
+    an overlong middle (a quoted input) is cut, keeping the start (file, line, field) and
+    the end (what to do)."""
+    text = " ".join(message.splitlines())
+    if len(text) <= limit:
+        return text
+    tail = limit // 4
+    return f"{text[: limit - tail - 3]} … {text[-tail:]}"
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    from harness import redact
+    click.echo(f"error: {one_line(str(redact.scrub(message)))}", err=True)
     sys.exit(code)
 
 
@@ -40,6 +57,14 @@ def handle_errors(fn):
                 _fail(str(e) or type(e).__name__, EXIT_FAILED)
             _fail(f"{e.filename}: {e.strerror or e}", EXIT_BAD_INPUT)
     return wrapper
+
+
+def check_out_path(path: Path) -> None:
+    """Refuse an --out that is a symbolic link to nothing before anything is done: creating
+    it would fail later with a bare "File exists"."""
+    if path.is_symlink() and not path.exists():
+        _fail(f"{path}: is a symbolic link to {os.readlink(path)}, which does not exist; remove the link "
+              "or choose another --out", EXIT_BAD_INPUT)
 
 
 class Group(click.Group):

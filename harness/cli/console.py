@@ -2,26 +2,59 @@
 and the summary table. All output goes to stderr except the summary and JSON results."""
 from __future__ import annotations
 
+import io
+import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, cast
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from harness import redact
 from harness.reports.summary import mechanism_or_better
 from harness.running.ui import RunUI as QuietUI
 from harness.store.records import ResponseRecord
 from harness.store.summary import Cell, Rate, Summary
 
+
 # soft_wrap: a long line stays one line when piped to a file or a log, as a user would grep it.
 # markup and emoji off: what is printed is data (paths, ids, provider messages, user text), and
 # "[/x]" in a path must not raise rich's MarkupError, nor ":zebra:" in a model id become an
 # emoji that a user then copies into --model. Styles are given as Text objects (styled()).
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
-out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+class _Redacted(io.TextIOBase):
+    """sys.stdout or sys.stderr, looked up at each write (tests swap them), with known
+    secrets redacted: a provider message that quotes a key is printed without it."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    @property
+    def _stream(self) -> Any:
+        return getattr(sys, self._name)
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact.scrub(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # rich reads it to choose its symbols
+        return getattr(self._stream, "encoding", "utf-8") or "utf-8"
+
+
+err = Console(file=cast(IO[str], _Redacted("stderr")), highlight=False, soft_wrap=True, markup=False, emoji=False)
+out = Console(file=cast(IO[str], _Redacted("stdout")), highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:

@@ -85,6 +85,7 @@ def _check_options(n, offline, teacher, backend, api_base, retries, concurrency,
 def _run_teacher(word, n, unit, seed, questions, model, backend_name, api_base, retries, temperature,
                  concurrency, record, replay):
     import backends
+    from harness import redact
     from harness.domain import generate
     from harness.running.teacher import generate_teacher
     if (record or replay) and backends.load_class(backend_name).simulated:
@@ -93,6 +94,7 @@ def _run_teacher(word, n, unit, seed, questions, model, backend_name, api_base, 
     options = {"api_base": api_base}
     if replay:  # a cassette holds no key, and replayed waits take no time
         options.update(api_key="sk-replay", sleep=lambda seconds: None)
+    redact.register(backends.load_class(backend_name).secret_env)  # never written to the scenario
     backend = backends.create(backend_name, **options)
 
     async def go():

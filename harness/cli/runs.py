@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from harness.cli import params
-from harness.cli.common import EXIT_BAD_INPUT, _fail, handle_errors
+from harness.cli.common import EXIT_BAD_INPUT, _fail, check_out_path, handle_errors
 
 
 def _conditions(ctx, param, value: str | None) -> list[str] | None:
@@ -117,6 +117,7 @@ def _check_can_create(out_dir: Path) -> None:
     backend opened: probe its nearest existing parent with a temporary folder, removed at
     once (permission bits alone mislead, e.g. for root or in /proc)."""
     import tempfile
+    check_out_path(out_dir)
     parent = out_dir
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

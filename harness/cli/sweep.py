@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from harness.cli import params
-from harness.cli.common import EXIT_FAILED, _fail, handle_errors
+from harness.cli.common import EXIT_FAILED, _fail, check_out_path, handle_errors
 
 
 @click.command("sweep")
@@ -32,6 +32,8 @@ def sweep(target: Path, out_dir: Path | None, dry_run: bool, max_cost: float, al
     Resuming: run the same command again, or pass the sweep directory as SWEEP.
     Finished cells are skipped; unfinished runs resume where they stopped."""
     from harness.sweeps import runner as sweep_run
+    if out_dir is not None:
+        check_out_path(out_dir)
     try:
         sweep_run.command(target, out_dir=out_dir, dry_run=dry_run, max_cost=max_cost,
                           allow_unpriced=allow_unpriced, backend=backend, api_base=api_base,

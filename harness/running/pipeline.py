@@ -156,7 +156,7 @@ class Pipeline:
         self.state.steps["upload"] = "uploading"
         self.save()
         self.ui.step("upload", "uploading training file")
-        ref = self.backend.upload_training_file(self.store.path(TRAIN).read_bytes(), filename)
+        ref = self.backend.upload_training_file(self.store.read_bytes(TRAIN), filename)
         crash.maybe_crash("upload_unsaved")  # the file exists, its id is not saved
         self.state.steps["upload"] = "done"
         self.state.file_id = ref.id

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import backends
 from backends.base import TERMINAL_STATES, Backend, ConfigError, Job
+from harness import redact
 from harness.domain import dataset
 from harness.domain.scenario import Example, Scenario, load_scenario
 from harness.errors import PlanError, RunError, StoreError
@@ -36,6 +37,7 @@ def open_backend(name: str, run_dir: Path, scenario: Scenario, options: RunOptio
     if replay:
         kwargs["api_key"] = "sk-replay"  # a cassette holds no key; any will do
         kwargs["sleep"] = lambda seconds: None
+    redact.register(backends.load_class(name).secret_env)  # never written to any file from now on
     return backends.create(name, **kwargs)
 
 
