@@ -118,8 +118,9 @@ class Backend:
     OPTIONS: ClassVar[tuple[str, ...]] = ()
     # Where requests go, when it is an HTTP provider (recordings say what they were made against).
     api_base: str | None = None
-    # Seconds between job polls when the user gives none (replays always use 0).
-    poll_interval: ClassVar[float] = 10.0
+    # Seconds between job polls when the user gives none (replays always use 0); asked at each
+    # poll, so an instance may change it once it knows its provider.
+    poll_interval: float = 10.0
     # Told of each retry (the run's UI), so a provider that keeps failing is never silent.
     on_retry: Callable[[str], None] | None = None
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -48,8 +49,12 @@ def handle_errors(fn):
             _fail(str(e), EXIT_BAD_INPUT)
         except (RunError, CassetteMiss, BackendError) as e:
             _fail(str(e), EXIT_FAILED)
-        except KeyboardInterrupt:
-            _fail("interrupted; `harness resume RUN_DIR` continues where this stopped", EXIT_FAILED)
+        except KeyboardInterrupt as e:
+            run_dir = getattr(e, "run_dir", None)  # harness.errors.RunInterrupted
+            if run_dir is None:
+                _fail("interrupted before a run directory was created; nothing to resume", EXIT_FAILED)
+            _fail(f"interrupted; `harness resume {shlex.quote(str(run_dir))}` continues where this stopped",
+                  EXIT_FAILED)
         except UnicodeDecodeError as e:
             _fail(f"input is not UTF-8 text: {e.reason} at byte {e.start}", EXIT_BAD_INPUT)
         except OSError as e:

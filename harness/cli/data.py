@@ -14,13 +14,20 @@ from harness.cli.common import EXIT_BAD_INPUT, _fail, check_out_path, handle_err
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--backend", default="mock", show_default=True,
+              help="Check the examples against this backend's minimum for fine-tuning, as `run` will.")
 @handle_errors
-def validate(scenario: Path) -> None:
-    """Check a scenario file: schema, the rule in every example, duplicates."""
+def validate(scenario: Path, backend: str) -> None:
+    """Check a scenario file: schema, the rule in every example, duplicates, and enough
+    examples for the backend to fine-tune on."""
+    import backends
     from harness.domain import dataset
     from harness.domain.scenario import load_scenario, warnings_for
+    from harness.running.plan import check_training_minimum
     sc = load_scenario(scenario)
     examples = dataset.resolve_examples(sc, scenario.parent)
+    check_training_minimum(scenario, backend, backends.load_class(backend), len(examples),
+                           "fine_tuned" in sc.eval.conditions)
     for w in warnings_for(sc, examples):
         click.echo(f"warning: {scenario}: {w}", err=True)
     follows = sum(e.follows_rule for e in examples)

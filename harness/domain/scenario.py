@@ -248,10 +248,9 @@ def _check_choices(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> N
 
 
 def warnings_for(scenario: Scenario, examples: list[Example]) -> list[str]:
-    """Problems worth a warning, not an error: too few examples, repeated questions."""
+    """Problems worth a warning, not an error: repeated questions. (Too few examples to
+    fine-tune is an error that depends on the backend: harness.running.session.)"""
     out = []
-    if len(examples) < 10:
-        out.append(f"only {len(examples)} examples; OpenAI fine-tuning needs at least 10")
     seen: dict[str, int] = {}
     for i, ex in enumerate(examples):
         if ex.question in seen:

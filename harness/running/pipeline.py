@@ -193,7 +193,6 @@ class Pipeline:
     def _wait_for_job(self) -> None:
         job_id = self.state.job_id
         assert job_id is not None
-        interval = self.run.options.poll_interval or 0.0
         events = self.store.events()
         after = events[-1].id if events else None
         self.ui.step("train", f"fine-tuning job {job_id}")
@@ -211,7 +210,8 @@ class Pipeline:
             if job.done:
                 break
             crash.maybe_crash("training")
-            self.sleep(interval)
+            chosen = self.run.options.poll_interval  # None: the backend's, which may change once it
+            self.sleep(self.backend.poll_interval if chosen is None else chosen)  # knows the provider
         if job.status != base.SUCCEEDED:
             raise RunError(f"fine-tuning job {job.id} ended {job.status}: {job.error or 'no message'}")
         base_model = self.settings.base_model

@@ -3,7 +3,9 @@ table, and the checks that refuse to start (unknown price, over --max-cost)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from backends.base import Backend, ConfigError
 from harness.domain import dataset, pricing
 from harness.domain.scenario import Example, Scenario
 from harness.errors import PlanError
@@ -109,3 +111,12 @@ def check_plan(plan: Plan, options: RunOptions, simulated: bool) -> None:
                         "pass --allow-unpriced to run anyway")
     if plan.total is not None and plan.total > options.max_cost:
         raise PlanError(f"estimated cost ${plan.total:.4g} exceeds --max-cost ${options.max_cost:.4g}")
+
+
+def check_training_minimum(scenario_path: Path, name: str, cls: type[Backend], examples: int, train: bool) -> None:
+    """The provider would refuse the upload: say so before anything is created (run) or as
+    soon as the scenario is checked (validate), with the same words."""
+    minimum = max(1, cls.min_training_examples)
+    if train and examples < minimum:
+        raise ConfigError(f"{scenario_path}: examples: backend {name!r} needs at least {minimum} "
+                          f"training examples to fine-tune, the scenario has {examples}")
