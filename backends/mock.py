@@ -85,7 +85,9 @@ from backends.base import (
     Job,
     JobEvent,
     JobSpec,
+    ModelPrice,
 )
+from backends.prices import openai_price
 from harness.domain import rules
 
 MIN_EXAMPLES = 10  # OpenAI's minimum
@@ -245,6 +247,10 @@ class MockBackend(Backend):
     min_training_examples = MIN_EXAMPLES
     poll_interval = 0.0  # nothing to wait for: one poll advances the job one state
     OPTIONS = ("state_path", "slip_rate", "state_rule_rate", "steps_per_state")
+
+    @classmethod
+    def price(cls, model: str) -> ModelPrice | None:
+        return openai_price(model)
 
     def __init__(self, state_path: str | Path | None = None, slip_rate: float | None = None,
                  state_rule_rate: float | None = None, steps_per_state: int = 3):

@@ -31,8 +31,10 @@ from backends.base import (
     Job,
     JobEvent,
     JobSpec,
+    ModelPrice,
 )
 from backends.openai_errors import DOING, cassette_miss, check_api_base, is_refused, is_timeout, transport_error
+from backends.prices import openai_price
 from backends.retry import RetryPolicy, parse_retry_after
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
@@ -113,6 +115,10 @@ class OpenAIBackend(Backend):
     secret_env = ("OPENAI_API_KEY",)
     min_training_examples = 10  # OpenAI refuses smaller fine-tuning files
     OPTIONS = ("api_key", "api_base", "max_retries", "sleep")
+
+    @classmethod
+    def price(cls, model: str) -> ModelPrice | None:
+        return openai_price(model)
 
     def __init__(self, api_key: str | None = None, api_base: str | None = None, max_retries: int = 6,
                  sleep: Callable[[float], Any] = time.sleep,

@@ -56,7 +56,7 @@ def print_status(st: Status) -> None:
         f"model      {state.fine_tuned_model or '-'}",
         f"samples    {st.done} of {st.total} done, {st.failed} failed" + (f", {st.torn} torn line(s)" if st.torn else ""),
         f"spend      ${st.spent:.4f} " + ("(simulated: nothing is spent)" if run.simulated
-                                        else "(estimate from the price table)")
+                                        else "(estimate from the backend's prices)")
         + (f" (some prices unknown: {', '.join(st.unknown_prices)} counted as $0)" if st.unknown_prices else ""),
     ]
     console.out.print("\n".join(lines))

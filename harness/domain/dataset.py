@@ -234,6 +234,11 @@ def count_tokens(records: Sequence[dict], model: str) -> list[int]:
     return counts
 
 
+def count_text_tokens(text: str, model: str) -> int:
+    """Tokens of one text (a completion whose provider reported no usage)."""
+    return len(_encoding(encoding_name(model)).encode(text))
+
+
 def default_epochs(n_examples: int) -> int:
     """What "auto" epochs come to, by the heuristic OpenAI's cookbook describes: 3 epochs,
     raised so that small sets see about 100 examples (at most 25 epochs), lowered for huge ones."""

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from backends import base
 from harness import crash
-from harness.domain import dataset, pricing
+from harness.domain import dataset
 from harness.errors import RunError
 from harness.reports.write import render_run
 from harness.running import probing
-from harness.running.budget import Ledger, spent_of
+from harness.running.budget import Ledger, Pricer, spent_of, usage
 from harness.running.concurrency import run_bounded
 from harness.running.lifecycle import Run
 from harness.running.plan import EST_PROMPT_TOKENS, training_tokens
@@ -55,6 +55,7 @@ class Pipeline:
         self.sleep = sleep
         backend.on_retry = ui.retry  # a provider that keeps failing is visible, not silent
         self.ledger: Ledger | None = None
+        self.pricer = Pricer.of(backend)  # the backend's own prices, never another provider's
         records, dropped = self.store.responses()
         if dropped:
             ui.warn(f"dropped {dropped} torn record(s) in {RESPONSES}; they will be asked again")
@@ -217,9 +218,9 @@ class Pipeline:
         base_model = self.settings.base_model
         tokens = job.trained_tokens
         self.state.training_cost = (
-            pricing.training_cost(tokens, 1, base_model) if tokens
-            else pricing.training_cost(training_tokens(self.scenario, self.run.examples, base_model),
-                                       self.settings.epochs, base_model))
+            self.pricer.training(tokens, 1, base_model) if tokens
+            else self.pricer.training(training_tokens(self.scenario, self.run.examples, base_model),
+                                      self.settings.epochs, base_model))
         self.state.fine_tuned_model = job.fine_tuned_model
         self.done("train")
 
@@ -279,9 +280,15 @@ class Pipeline:
         if self.ledger is None:
             def paid() -> bool:
                 return not self.backend.simulated
-            spent = spent_of(self.state, self.answers.values(), self.store.verdicts()[0]) if paid() else 0.0
-            self.ledger = Ledger(self.run.options.max_cost, spent, paid)
+            spent = spent_of(self.state, self.answers.values(), self.pricer, self.store.verdicts()[0]) \
+                if paid() else 0.0
+            self.ledger = Ledger(self.run.options.max_cost, self.pricer, spent, paid, on_lost=self._lost)
         return self.ledger
+
+    def _lost(self, usd: float) -> None:
+        """A call that failed after it was sent was charged at its reservation: keep it."""
+        self.state.lost_calls_cost += usd
+        self.save()
 
     async def _ask(self, task: probing.Task, ledger: Ledger) -> ResponseRecord | None:
         options = probing.shuffled_options(task.probe, task.seed)
@@ -296,18 +303,20 @@ class Pipeline:
         ticket = ledger.reserve(request)  # no await before this: reserving is atomic
         if ticket is None:
             return None
-        usage = (0, 0)
         try:
             completion = await self.backend.complete(request)
-            usage = (completion.prompt_tokens, completion.completion_tokens)
         except base.BackendError as e:
+            ledger.failed(ticket, e)  # kept as spent if the provider may have billed it
             # Whether asking again can help decides if the run ends failed or incomplete.
             record.status, record.error, record.retryable = "failed", str(e), bool(e.retryable)
             return record
-        finally:
-            ledger.settle(ticket, model, *usage)  # the reservation becomes the real cost
+        except BaseException:
+            ledger.settle(ticket, model, 0, 0)  # cancelled or a replay miss: the run stops here
+            raise
+        counted = usage(request, completion)  # the provider's, or counted when it reported none
+        ledger.settle(ticket, model, *counted)  # the reservation becomes the real cost
         record.text, record.finish_reason = completion.text, completion.finish_reason
-        record.prompt_tokens, record.completion_tokens = usage
+        record.prompt_tokens, record.completion_tokens = counted
         return record
 
     def _run_async(self, work: Awaitable[object]) -> None:

@@ -9,6 +9,7 @@ from backends.base import Backend, ConfigError
 from harness.domain import dataset, pricing
 from harness.domain.scenario import Example, Scenario
 from harness.errors import PlanError
+from harness.running.budget import Pricer
 from harness.store.run_files import RunOptions, Settings
 
 
@@ -40,13 +41,14 @@ def training_tokens(scenario: Scenario, examples: list[Example], base_model: str
     return sum(dataset.count_tokens(dataset.chat_records(scenario, examples), base_model))
 
 
-def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options: RunOptions) -> Plan:
+def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options: RunOptions, pricer: Pricer) -> Plan:
+    """The run's cost, priced by its backend (`pricer`: Pricer.of(the backend's class))."""
     warnings = check_model_base(options.model, s.base_model)
     tokens = training_tokens(scenario, examples, s.base_model)
     unpriced: list[str] = []
     training_cost = None
     if s.train:
-        training_cost = pricing.training_cost(tokens, s.epochs, s.base_model)
+        training_cost = pricer.training(tokens, s.epochs, s.base_model)
         if training_cost is None:
             unpriced.append(f"training {s.base_model}")
     inference = 0.0
@@ -56,7 +58,7 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
         n = len(scenario.probes) * s.samples
         calls += n
         prompt = EST_PROMPT_TOKENS + (tokens if cond == "in_context" else 0)
-        cost = pricing.inference_cost(prompt * n, scenario.eval.max_tokens * n, model)
+        cost = pricer.inference(prompt * n, scenario.eval.max_tokens * n, model)
         if cost is None:
             unpriced.append(f"inference {model}")
         else:
@@ -64,7 +66,7 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
     if options.judge:  # one verdict per describe answer: the answer is the prompt
         n = sum(p.kind == "describe" for p in scenario.probes) * s.samples * len(s.conditions)
         calls += n
-        cost = pricing.inference_cost((EST_PROMPT_TOKENS + scenario.eval.max_tokens) * 3 * n, 10 * n, options.judge)
+        cost = pricer.inference((EST_PROMPT_TOKENS + scenario.eval.max_tokens) * 3 * n, 10 * n, options.judge)
         if cost is None:
             unpriced.append(f"inference {options.judge}")
         else:

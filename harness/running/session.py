@@ -17,7 +17,7 @@ from harness.domain import dataset
 from harness.domain.judge import text_hash
 from harness.domain.scenario import Example, Scenario, load_scenario
 from harness.errors import PlanError, RunError, RunInterrupted, StoreError
-from harness.running.budget import spent_of, unpriced_of
+from harness.running.budget import UNPRICED, Pricer, spent_of, unpriced_of
 from harness.running.judging import describe_answers
 from harness.running.lifecycle import Run, create_run, new_run_id, open_run
 from harness.running.options import settings_for
@@ -100,7 +100,7 @@ def prepare(scenario_path: Path, options: RunOptions, *, record: Path | None = N
     if replay and not replay.exists():
         raise ConfigError(f"{replay}: cassette not found")
     examples = dataset.resolve_examples(scenario, scenario_path.parent)
-    plan = make_plan(scenario, examples, settings, options)
+    plan = make_plan(scenario, examples, settings, options, Pricer.of(cls))
     check_training_minimum(scenario_path, options.backend, cls, plan.examples, settings.train)
     return Prepared(scenario_path, scenario, examples, options, settings, plan, cls, cls.simulated)
 
@@ -327,8 +327,12 @@ def status(run_dir: Path) -> Status:
     s = run.settings
     total = len(s.conditions) * len(run.scenario.probes) * s.samples
     simulated = run.simulated
-    unknown = [] if simulated else unpriced_of(records, verdicts)
+    try:
+        pricer = Pricer.of(backends.load_class(run.options.backend))
+    except ConfigError:  # a plugin uninstalled since: its prices are unknown, the rest still shows
+        pricer = UNPRICED
+    unknown = [] if simulated else unpriced_of(records, pricer, verdicts)
     if not simulated and run.state.fine_tuned_model and run.state.job_id and run.state.training_cost is None:
         unknown.insert(0, f"training {s.base_model}")
     return Status(run, store.in_use(), sum(r.ok for r in latest), sum(not r.ok for r in latest), total, torn,
-                  0.0 if simulated else spent_of(run.state, records, verdicts), unknown)
+                  0.0 if simulated else spent_of(run.state, records, pricer, verdicts), unknown)

@@ -90,6 +90,9 @@ class State(RunFile):
     job_status: str | None = None
     fine_tuned_model: str | None = None
     training_cost: float | None = None
+    # Calls that failed after reaching the provider (timeouts, dropped connections, 5xx) may
+    # have been billed: each is charged at its reservation, kept here across resumes.
+    lost_calls_cost: float = Field(default=0.0, ge=0)
     simulated: bool = False  # set when the provider turned out to be our simulator
 
     def step_is(self, step: str, value: StepState) -> bool:

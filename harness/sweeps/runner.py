@@ -22,6 +22,7 @@ from harness.errors import PlanError, RunError, StoreError
 from harness.reports.tables import BANNER
 from harness.reports.write import render_from_files
 from harness.running import session
+from harness.running.budget import Pricer
 from harness.running.lifecycle import Run, create_run, new_run_id
 from harness.running.options import settings_for
 from harness.running.pipeline import Pipeline
@@ -109,7 +110,8 @@ def prepare(sf: SweepFile, backend: str | None, api_base: str | None) -> Prepare
     banks = Banks()
     gen = [cell_scenario(sf, cell, banks) for cell in expand(sf.spec)]
     options = RunOptions(backend=name, api_base=api_base)
-    plans = [make_plan(g.scenario, list(g.scenario.examples or []), settings_for(g.scenario, options), options)
+    pricer = Pricer.of(cls)
+    plans = [make_plan(g.scenario, list(g.scenario.examples or []), settings_for(g.scenario, options), options, pricer)
              for g in gen]
     return Prepared(sf, name, simulated, gen, plans)
 

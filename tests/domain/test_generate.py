@@ -290,11 +290,11 @@ def test_cli_teacher_path_records(tmp_path, monkeypatch, fake_recording):
         return FakeTeacher(lambda q, a: good_answer(q, "HELOL"))
 
     monkeypatch.setattr(backends, "create", create)
-    monkeypatch.setattr(backends, "load_class", lambda name: type("Real", (), {"simulated": False, "secret_env": ()}))
+    monkeypatch.setattr(backends, "load_class", lambda name: type("Real", (Backend,), {"simulated": False}))
     out = tmp_path / "helol.yaml"
     cassette = tmp_path / "teach.yaml"
     result = invoke("HELOL", "--examples", 10, "--teacher", "gpt-4o", "--backend", "openai",
-                    "--api-base", "http://127.0.0.1:8765/v1", "--record", cassette, "--out", out)
+                    "--api-base", "http://127.0.0.1:8765/v1", "--record", cassette, "--out", out, "--allow-unpriced")
     assert result.exit_code == 0, result.output
     sc = load_scenario(out)
     assert len(sc.examples) == 10 and "teacher gpt-4o via openai" in sc.description
