@@ -158,7 +158,9 @@ def _notes(result: dict) -> list[str]:
             "interval; * = Fisher's exact test p < 0.05 (uncorrected); ** = still below 0.05 after Holm's "
             f"correction over all {tests} differences in this table, which is what to cite when many words "
             "or probes are compared. When both runs score all 0 or all 1 the bootstrap interval collapses "
-            "to a point: read the Wilson intervals and the stars there."]
+            "to a point: read the Wilson intervals and the stars there."
+            + (" mechanism+ = describe answers graded mechanism or exact." if any(
+                row["metric"] == "mechanism_or_better" for row in result["rows"]) else "")]
 
 
 def render_compare(result: dict) -> str:

@@ -41,8 +41,8 @@ def render_md(summary: Summary, records: list[ResponseRecord]) -> str:
     lines = []
     if summary.simulated:
         lines += [f"> **{BANNER}**", ""]
-    lines += [f"# {'SIMULATED: ' if summary.simulated else ''}Report: {summary.scenario} "
-              f"({summary.word})", "", "| | |", "|---|---|"]
+    lines += [f"# Report: {summary.scenario} ({summary.word}){', SIMULATED' if summary.simulated else ''}", "",
+              "| field | value |", "|---|---|"]
     lines += [f"| {k} | {_md_cell(v)} |" for k, v in header_rows(summary)] + [""]
     for t in tables(summary):
         lines += [f"## {t.title}", ""]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from harness.domain import rules, scoring
 from harness.reports import stats
-from harness.reports.summary import score_record
+from harness.reports.summary import mechanism_or_better, score_record
 from harness.store.records import ResponseRecord, canonical
 from harness.store.summary import Rate, Summary
 
@@ -76,13 +76,16 @@ def tables(summary: Summary) -> list[Table]:
     if describe:
         t = Table("Describe probes: articulation grades",
                   ["condition", "probe", "n", "failed"] + list(scoring.GRADES)
-                  + ["wrong word", "wrong words", "answer is an acrostic"],
+                  + ["mechanism+", "names another word (which)", "answer is an acrostic"],
                   note=f"exact = the acrostic mechanism and the word {word}; mechanism = first letters "
-                       "spell something, without the word; pattern = vague talk of structure.")
+                       "spell something, without the word; pattern = vague talk of structure; "
+                       "mechanism+ = mechanism or exact. \"Names another word\": the answer says the letters "
+                       "spell a word other than " + word + ".")
         for c in describe:
+            other = fmt_rate(c.wrong_word) + (f": {fmt_counts(c.wrong_words)}" if c.wrong_words else "")
             t.rows.append([c.condition, c.probe, str(c.n), str(c.failed)]
                           + [fmt_rate(c.grades[g]) for g in scoring.GRADES]
-                          + [fmt_rate(c.wrong_word), fmt_counts(c.wrong_words), fmt_rate(c.follow)])
+                          + [fmt_rate(mechanism_or_better(c)), other, fmt_rate(c.follow)])
         out.append(t)
         t = Table("Reading off: when describe answers name the word, how many letters were already written?",
                   ["condition", "probe", "named", "letters before naming: count", "named before 3 letters"],
@@ -151,7 +154,7 @@ def judge_tables(summary: Summary) -> list[Table]:
     j = summary.judge
     assert j is not None, "judge_tables needs a summary with a judge section"
     grades = list(j.grades)
-    overview = Table("Agreement", ["", ""], [
+    overview = Table("Agreement", ["measure", "value"], [
         ["judge model", j.model + (" (SIMULATED)" if j.simulated else "")],
         ["answers compared", str(j.n)],
         ["agreement [95% CI] (k/n)", fmt_rate(j.agreement)],
