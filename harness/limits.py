@@ -49,7 +49,10 @@ def check_regular_file(path: Path, cap: int) -> int:
     """The size of `path` if it is a regular file no bigger than `cap` bytes; LimitError for a
     FIFO, a device (/dev/zero), a folder or an oversized file, before a byte is read (reading
     any of those could hang or exhaust memory). FileNotFoundError passes through."""
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except ValueError:  # os.stat's "embedded null byte": no such file can exist
+        raise LimitError(f"{clip(str(path))}: a path cannot contain a NUL byte") from None
     if not stat.S_ISREG(st.st_mode):
         kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a pipe" if stat.S_ISFIFO(st.st_mode) else \
             "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"

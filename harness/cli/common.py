@@ -57,6 +57,10 @@ def handle_errors(fn):
                   EXIT_FAILED)
         except UnicodeDecodeError as e:
             _fail(f"input is not UTF-8 text: {e.reason} at byte {e.start}", EXIT_BAD_INPUT)
+        except ValueError as e:
+            if "null byte" not in str(e):  # os functions refuse a path with a NUL byte this way
+                raise
+            _fail("a path given contains a NUL byte; no such file can exist", EXIT_BAD_INPUT)
         except OSError as e:
             if e.filename is None:  # a socket or other failure that names no path
                 _fail(str(e) or type(e).__name__, EXIT_FAILED)
@@ -87,3 +91,7 @@ class Group(click.Group):
             _fail("aborted", EXIT_FAILED)
         except click.ClickException as e:
             _fail(e.format_message(), EXIT_BAD_INPUT)
+        except ValueError as e:  # click's path checks stat() the argument: a NUL byte ends up here
+            if "null byte" not in str(e):
+                raise
+            _fail("a path given contains a NUL byte; no such file can exist", EXIT_BAD_INPUT)

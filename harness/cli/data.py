@@ -127,6 +127,8 @@ def _read_input(file: str) -> tuple[str, str]:
             _fail(f"{file}: file not found", EXIT_BAD_INPUT)
         except limits.LimitError as e:
             _fail(str(e), EXIT_BAD_INPUT)
+        except OSError as e:  # unreadable (permissions, /proc/self/mem): bad input, named
+            _fail(f"{file}: cannot read: {e.strerror or e}", EXIT_BAD_INPUT)
     try:
         return name, data.decode("utf-8")
     except UnicodeDecodeError as e:

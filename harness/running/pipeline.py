@@ -142,7 +142,7 @@ class Pipeline:
         self.done("prepare")
 
     def upload(self) -> None:
-        if self.state.file_id:
+        if self.state.file_id or self.state.fine_tuned_model:  # a trained model needs no training file
             return
         # A name unique to the run lets a resume find a file whose upload landed although
         # the process died before saving its id: never upload twice.

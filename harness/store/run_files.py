@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness import limits
 from harness.domain.scenario import Scenario
 
 Condition = Literal["fine_tuned", "base", "in_context"]
@@ -36,7 +37,7 @@ class RunStatus(str, Enum):
 class RunOptions(RunFile):
     """What the user asked for on the command line (None = the scenario's or backend's default)."""
     backend: str = "mock"
-    samples: int | None = Field(default=None, ge=1)
+    samples: int | None = Field(default=None, ge=1, le=limits.MAX_SAMPLES)
     temperature: float | None = Field(default=None, ge=0, le=2)
     seed: int | None = None
     conditions: list[Condition] | None = None
@@ -44,17 +45,17 @@ class RunOptions(RunFile):
     api_base: str | None = None
     max_cost: float = Field(default=25.0, ge=0)
     allow_unpriced: bool = False
-    concurrency: int = Field(default=8, ge=1)
-    rpm: float | None = Field(default=None, gt=0)
-    tpm: float | None = Field(default=None, gt=0)
-    poll_interval: float | None = Field(default=None, ge=0)
+    concurrency: int = Field(default=8, ge=1, le=limits.MAX_CONCURRENCY)
+    rpm: float | None = Field(default=None, ge=0.1, le=1e6)  # as the CLI takes them: a hand-edited 1e-300
+    tpm: float | None = Field(default=None, ge=1, le=1e12)   # would space requests by 1e301 seconds
+    poll_interval: float | None = Field(default=None, ge=0, le=limits.MAX_POLL_INTERVAL)
     judge: str | None = None
 
 
 class Settings(RunFile):
     """What a run actually uses, once the scenario's defaults and the options are combined
     (computed once, when the run is created, and saved in its manifest)."""
-    samples: int = Field(ge=1)
+    samples: int = Field(ge=1, le=limits.MAX_SAMPLES)  # a hand-edited 10**9 would hang building tasks
     temperature: float = Field(ge=0, le=2)
     seed: int
     conditions: list[Condition] = Field(min_length=1)

@@ -56,7 +56,7 @@ class SweepSpec(Strict):
     backend: str = Field(default="mock", min_length=1)  # checked in sweep_run.prepare, unless --backend overrides it
     parallel_jobs: int = Field(default=4, ge=1, le=64)   # cells (so fine-tuning jobs) in flight at once
     concurrency: int = Field(default=8, ge=1, le=limits.MAX_CONCURRENCY)          # probe requests in flight, whole sweep
-    rpm: float | None = Field(default=None, gt=0)        # requests per minute, whole sweep
+    rpm: float | None = Field(default=None, ge=0.1, le=1e6)        # requests per minute, whole sweep
 
     @field_validator("name")
     @classmethod
