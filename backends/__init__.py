@@ -29,7 +29,8 @@ def load_class(name: str) -> type[Backend]:
     targets = registered()
     if name not in targets:
         known = ", ".join(sorted(targets))
-        raise ConfigError(f"unknown backend {name!r}; known backends: {known}")
+        shown = name if len(name) <= 60 else name[:59] + "…"  # an error quotes its input briefly
+        raise ConfigError(f"unknown backend {shown!r}; known backends: {known}")
     target = targets[name]
     module_name, _, attr = target.partition(":")
     try:

@@ -2,9 +2,12 @@
 harness.store.run_dir re-exports write_atomic so the project has one atomic writer)."""
 from __future__ import annotations
 
+import json
 import os
+import stat
 import uuid
 from pathlib import Path
+from typing import Any
 
 
 def write_atomic(path: Path | str, data: bytes | str) -> None:
@@ -26,3 +29,34 @@ def write_atomic(path: Path | str, data: bytes | str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+STATE_FILE_CAP = 512 * 1024 * 1024  # a provider's saved files and jobs, never more
+
+
+def read_state_json(path: Path, defaults: dict[str, Any], what: str) -> dict[str, Any]:
+    """A backend's saved state: a JSON object whose keys have the types of `defaults` (missing
+    keys take their default). Anything else (not a regular file, not JSON, `{"jobs": 5}`)
+    is a ConfigError naming the file, never a KeyError later."""
+    from backends.base import ConfigError  # here: base imports nothing from this module
+    state = {k: (type(v)() if isinstance(v, (dict, list)) else v) for k, v in defaults.items()}
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > STATE_FILE_CAP:
+            raise ConfigError(f"{path}: not a {what} (not a regular file under {STATE_FILE_CAP >> 20} MB)")
+        data = json.loads(Path(path).read_bytes())
+    except ConfigError:
+        raise
+    except (OSError, ValueError, RecursionError) as e:  # JSONDecodeError and bad UTF-8 are ValueErrors
+        raise ConfigError(f"{path}: cannot read the {what}: {type(e).__name__}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a {what}: expected a JSON object")
+    for key, value in data.items():
+        if key not in defaults:
+            raise ConfigError(f"{path}: not a {what}: unknown field {key[:40]!r}")
+        default = defaults[key]
+        if not isinstance(value, type(default)) or isinstance(value, bool) != isinstance(default, bool):
+            raise ConfigError(f"{path}: not a {what}: {key}: expected {type(default).__name__}, "
+                              f"got {type(value).__name__}")
+        state[key] = value
+    return state

@@ -99,6 +99,14 @@ class Completion:
     finish_reason: str = "stop"
 
 
+@dataclass(frozen=True)
+class ModelPrice:
+    """What one model id costs on its provider, in USD per 1M tokens."""
+    input: float   # prompt tokens
+    output: float  # completion tokens
+    training: float | None = None  # training tokens (file tokens x epochs) to fine-tune this model; None: unknown
+
+
 class Backend:
     """The base class of every provider. A subclass sets `name` and `capabilities` and
     implements the calls its capabilities need; every other member has a working default
@@ -119,8 +127,9 @@ class Backend:
     OPTIONS: ClassVar[tuple[str, ...]] = ()
     # Where requests go, when it is an HTTP provider (recordings say what they were made against).
     api_base: str | None = None
-    # Seconds between job polls when the user gives none (replays always use 0).
-    poll_interval: ClassVar[float] = 10.0
+    # Seconds between job polls when the user gives none (replays always use 0); asked at each
+    # poll, so an instance may change it once it knows its provider.
+    poll_interval: float = 10.0
     # Told of each retry (the run's UI), so a provider that keeps failing is never silent.
     on_retry: Callable[[str], None] | None = None
 
@@ -157,6 +166,13 @@ class Backend:
     # -- chat (capability "chat") --------------------------------------------------------
     async def complete(self, request: ChatRequest) -> Completion:
         raise self._unsupported("chat")
+
+    @classmethod
+    def price(cls, model: str) -> ModelPrice | None:
+        """What `model` costs here, or None: unpriced. The harness plans, caps and reports
+        spend with this (never another provider's table); an unpriced paid run is refused
+        unless --allow-unpriced. Default: None for every model."""
+        return None
 
     def model_info(self, model: str) -> dict[str, str]:
         """What a report should record about a model beyond its id (e.g. device, the weights'

@@ -24,7 +24,6 @@ from backends.base import (
     FINE_TUNE,
     Backend,
     BackendError,
-    CassetteMiss,
     ChatRequest,
     Completion,
     ConfigError,
@@ -32,8 +31,10 @@ from backends.base import (
     Job,
     JobEvent,
     JobSpec,
+    ModelPrice,
 )
-from backends.errors import exception_chain, miss_request
+from backends.openai_errors import DOING, cassette_miss, check_api_base, is_refused, is_timeout, transport_error
+from backends.prices import openai_price
 from backends.retry import RetryPolicy, parse_retry_after
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
@@ -69,6 +70,9 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
 # replayed from a cassette, is reported as simulated whatever backend name it used.
 SIMULATOR_ORGANIZATION = "org-simulator"
 SIMULATOR_FINGERPRINT = "fp_simulator"
+# The simulator's jobs advance one state per poll (a few polls in all): waiting OpenAI's 10 s
+# between them spent 50 of a 60 s run asleep.
+SIMULATOR_POLL_INTERVAL = 0.2
 
 
 def _job(obj: Any) -> Job:
@@ -104,19 +108,6 @@ def _completion(response: Any) -> Completion:
     )
 
 
-def cassette_miss(exc: BaseException) -> CassetteMiss | None:
-    """A CassetteMiss if `exc` is (or wraps) vcrpy's unmatched-request error, else None.
-
-    litellm wraps it (InternalServerError -> OpenAIError -> vcrpy's exception), so the
-    chain is walked; the message is the fallback when a wrapper dropped the chain.
-    """
-    found = miss_request(exc)
-    if found is None:
-        return None
-    method, path = found
-    return CassetteMiss(f"cassette miss: {method} {path}")
-
-
 class OpenAIBackend(Backend):
     name = "openai"
     capabilities = frozenset({FINE_TUNE, CHAT})
@@ -125,17 +116,21 @@ class OpenAIBackend(Backend):
     min_training_examples = 10  # OpenAI refuses smaller fine-tuning files
     OPTIONS = ("api_key", "api_base", "max_retries", "sleep")
 
+    @classmethod
+    def price(cls, model: str) -> ModelPrice | None:
+        return openai_price(model)
+
     def __init__(self, api_key: str | None = None, api_base: str | None = None, max_retries: int = 6,
                  sleep: Callable[[float], Any] = time.sleep,
                  async_sleep: Callable[[float], Awaitable[Any]] | None = None,
                  timeout: float = 120.0, retry_seed: int = 0):
         key = api_key or os.environ.get("OPENAI_API_KEY") or ""
         if not key.strip():
-            raise ConfigError("the openai backend needs an API key: set OPENAI_API_KEY "
-                              "(or pass api_key); none was found")
+            raise ConfigError("the openai backend needs an API key: set the environment variable "
+                              "OPENAI_API_KEY (a --replay needs none); none was found")
         base = (api_base or os.environ.get("OPENAI_BASE_URL") or DEFAULT_API_BASE).rstrip("/")
-        if not base.startswith(("http://", "https://")):
-            raise ConfigError(f"api base must be an http(s) URL, got {base!r}")
+        check_api_base(base, "--api-base" if api_base else "OPENAI_BASE_URL" if os.environ.get("OPENAI_BASE_URL")
+                       else "the api base")
         if max_retries < 0:
             raise ConfigError(f"max_retries must be 0 or more, got {max_retries}")
         self._api_key = key.strip()
@@ -146,6 +141,7 @@ class OpenAIBackend(Backend):
         self.retry = RetryPolicy(max_retries=max_retries, seed=retry_seed, sleep=sleep,
                                  async_sleep=async_sleep, notify=lambda: self.on_retry)
         self._client: Any = None
+        self._reached = False  # whether the provider ever answered (a refused connection then is transient)
 
     @property
     def max_retries(self) -> int:
@@ -164,6 +160,7 @@ class OpenAIBackend(Backend):
         if (_get(obj, "organization_id") == SIMULATOR_ORGANIZATION
                 or _get(obj, "system_fingerprint") == SIMULATOR_FINGERPRINT):
             self.simulated = True
+            self.poll_interval = min(self.poll_interval, SIMULATOR_POLL_INTERVAL)
         return convert(obj)
 
     # --- errors and retries -------------------------------------------------------------
@@ -187,25 +184,35 @@ class OpenAIBackend(Backend):
         retry_after = parse_retry_after(getattr(response, "headers", None))
         if retry_after is None:
             retry_after = parse_retry_after(getattr(exc, "litellm_response_headers", None))
-        transport = _transport_error(exc)
+        doing = DOING.get(op, op)
+        transport = transport_error(exc)
         if transport is not None:
             # litellm labels a refused connection 500; it is a transport failure, not an answer.
-            what = "timed out" if _is_timeout(exc) else "connection failed"
+            if is_refused(exc) and not self._reached:
+                # Nothing ever answered at this address: a stopped server or a wrong URL, which
+                # minutes of retries would not fix (a dead port took 42 s to report).
+                return BackendError(self._scrub(f"{doing}: cannot reach {self.api_base} (connection refused); "
+                                                "is the server running and the api base right?"), retryable=False)
+            what = "timed out" if is_timeout(exc) else "connection failed"
             detail = str(transport) or message
-            return BackendError(self._scrub(f"{op}: {what}: {detail}"), status=None,
+            return BackendError(self._scrub(f"{doing}: {what} ({self.api_base}): {detail}"), status=None,
                                 retryable=True, retry_after=retry_after)
         if status is None:
-            return BackendError(self._scrub(f"{op}: {type(exc).__name__}: {message}"), retryable=False)
+            return BackendError(self._scrub(f"{doing}: {type(exc).__name__}: {message}"), retryable=False)
         retryable = status in (408, 409, 429) or status >= 500
-        return BackendError(self._scrub(f"{op}: HTTP {status}: {message}"), status=status,
+        return BackendError(self._scrub(f"{doing}: HTTP {status}: {message}"), status=status,
                             retryable=retryable, retry_after=retry_after)
 
     def _retry_call(self, op: str, token: str, fn: Callable[[], T],
                     recover: Callable[[BackendError], T | None] | None = None) -> T:
-        return self.retry.call(op, token, fn, self._error, recover)
+        result = self.retry.call(op, token, fn, self._error, recover)
+        self._reached = True
+        return result
 
     async def _retry_acall(self, op: str, token: str, fn: Callable[[], Awaitable[T]]) -> T:
-        return await self.retry.acall(op, token, fn, self._error)
+        result = await self.retry.acall(op, token, fn, self._error)
+        self._reached = True
+        return result
 
     # --- clients ------------------------------------------------------------------------
 
@@ -356,35 +363,3 @@ class OpenAIBackend(Backend):
             close = getattr(_litellm(), "close_litellm_async_clients", None)  # litellm >= 1.7x
             if close is not None:
                 await close()
-
-
-def _transport_error(exc: BaseException) -> BaseException | None:
-    """The innermost transport failure in the chain, or None (litellm reports a refused
-    connection as InternalServerError 500 wrapping openai's and aiohttp's errors)."""
-    import asyncio
-
-    import openai
-
-    connection_types: tuple[type, ...] = (openai.APIConnectionError, ConnectionError, TimeoutError,
-                                          asyncio.TimeoutError)
-    for name in ("httpx", "httpx2"):  # litellm uses httpx, the openai SDK httpx2
-        module = sys.modules.get(name)
-        if module is not None:
-            connection_types += (module.TransportError,)
-    try:
-        import aiohttp
-
-        connection_types += (aiohttp.ClientConnectionError, aiohttp.ServerTimeoutError)
-    except ImportError:
-        pass
-    found = [e for e in exception_chain(exc) if isinstance(e, connection_types)]
-    return found[-1] if found else None
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    import asyncio
-
-    import openai
-
-    timeouts = (openai.APITimeoutError, TimeoutError, asyncio.TimeoutError)
-    return any(isinstance(e, timeouts) for e in exception_chain(exc))

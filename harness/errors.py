@@ -12,3 +12,11 @@ class PlanError(Exception):
 class StoreError(Exception):
     """A run or sweep directory is missing, unreadable, damaged or locked by another
     process. CLI exit 2."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a run was going; `run_dir` is the directory `harness resume` continues."""
+
+    def __init__(self, run_dir: object):
+        super().__init__(str(run_dir))
+        self.run_dir = run_dir

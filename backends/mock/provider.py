@@ -64,7 +64,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from backends._files import write_atomic
+from backends._files import read_state_json, write_atomic
 from backends.base import (
     CANCELLED,
     FAILED,
@@ -82,6 +82,7 @@ from backends.base import (
     Job,
     JobEvent,
     JobSpec,
+    ModelPrice,
 )
 from backends.mock import text as mock_text
 from backends.mock.learning import (
@@ -96,6 +97,7 @@ from backends.mock.learning import (
     parse_training,
     sha,
 )
+from backends.prices import openai_price
 
 EPOCH_BASE = 1_700_000_000  # event times: this base plus a counter
 # harness.domain.generate.TEACHER_START, repeated here: a backend does not depend on the generator
@@ -152,6 +154,10 @@ class MockBackend(Backend):
     poll_interval = 0.0  # nothing to wait for: one poll advances the job one state
     OPTIONS = ("state_path", "slip_rate", "state_rule_rate", "replicate_sd", "steps_per_state")
 
+    @classmethod
+    def price(cls, model: str) -> ModelPrice | None:
+        return openai_price(model)
+
     def __init__(self, state_path: str | Path | None = None, slip_rate: float | None = None,
                  state_rule_rate: float | None = None, steps_per_state: int = 3,
                  replicate_sd: float | None = None):
@@ -166,12 +172,10 @@ class MockBackend(Backend):
         self.state_path = Path(state_path) if state_path is not None else None
         self.slip_rate, self.state_rule_rate = slip_rate, state_rule_rate
         self.steps_per_state = steps_per_state
-        self.state: dict[str, Any] = {"clock": 0, "files": {}, "jobs": {}, "models": {}}
+        defaults: dict[str, Any] = {"clock": 0, "files": {}, "jobs": {}, "models": {}}
+        self.state = dict(defaults)
         if self.state_path is not None and self.state_path.exists():
-            try:
-                self.state.update(json.loads(self.state_path.read_text(encoding="utf-8")))
-            except (OSError, json.JSONDecodeError) as e:
-                raise ConfigError(f"cannot read mock state {self.state_path}: {e}") from None
+            self.state = read_state_json(self.state_path, defaults, "mock provider state")
 
     def _save(self) -> None:
         if self.state_path is None:

@@ -24,14 +24,16 @@ from typing import Any
 
 from aiohttp import web
 
-from backends._files import write_atomic
-from backends.base import CANCELLED, TERMINAL_STATES, Backend, BackendError, ConfigError, Job, JobSpec
+from backends._files import read_state_json, write_atomic
+from backends.base import CANCELLED, TERMINAL_STATES, Backend, ConfigError, Job, JobSpec
 from backends.net import is_loopback
 from backends.simulator import faults as sim_faults
 from backends.simulator.faults import FaultGate, Faults
 from backends.simulator.wire import (
     JOB_KEYS,
+    MAX_BODY_MB,
     ApiError,
+    as_api_error,
     chat_request,
     completion_body,
     derived_seed,
@@ -48,7 +50,7 @@ from backends.simulator.wire import (
 )
 
 BASE_TIME = 1_700_000_000  # the logical clock's zero (the mock's event times use it too)
-MAX_UPLOAD = 100 * 1024 * 1024
+MAX_UPLOAD = MAX_BODY_MB * 1024 * 1024
 
 
 class SimApp:
@@ -69,7 +71,7 @@ class SimApp:
         self._path = Path(f"{state_path}.sim.json") if state_path else None
         self.clock, self.files, self.jobs = 0, {}, {}
         if self._path and self._path.exists():
-            saved = json.loads(self._path.read_text())
+            saved = read_state_json(self._path, {"clock": 0, "files": {}, "jobs": {}}, "simulator state file")
             self.clock, self.files, self.jobs = saved["clock"], saved["files"], saved["jobs"]
 
     def build(self) -> web.Application:
@@ -95,10 +97,13 @@ class SimApp:
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             # Without it, loopback adds ~40 ms per request (Nagle + delayed ACK).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if not request.path.startswith("/v1/"):
+        if request.path == "/_sim/stats":
             return await handler(request)
         self.stats["requests"] += 1
         try:
+            if not request.path.startswith("/v1/"):
+                raise ApiError(404, f"Invalid URL ({request.method} {request.path[:200]}): the API is served "
+                                    "under /v1 (e.g. /v1/chat/completions)")
             self._check_key(request)
             if request.match_info.http_exception is not None:
                 raise ApiError(404, f"Invalid URL ({request.method} {request.path})")
@@ -121,15 +126,10 @@ class SimApp:
                 self.stats["dropped"] += 1
                 _close(request)
             return response
-        except ApiError as err:
-            self.stats["responses_500" if err.status >= 500 else "responses_4xx"] += 1
-            return error_response(err)
-        except BackendError as err:
-            status = err.status or 400
-            self.stats["responses_500" if status >= 500 else "responses_4xx"] += 1
-            return error_response(ApiError(status, str(err), code="model_not_found"
-                                   if status == 404 and request.path.endswith("/completions")
-                                   else None))
+        except Exception as err:  # every failure answers in OpenAI's error shape, never text/plain
+            api = as_api_error(err, request.method, request.path)
+            self.stats["responses_500" if api.status >= 500 else "responses_4xx"] += 1
+            return error_response(api)
 
     @staticmethod
     def _check_key(request: web.Request) -> None:
@@ -170,7 +170,12 @@ class SimApp:
     async def upload(self, request: web.Request) -> web.Response:
         if not request.content_type.startswith("multipart/"):
             raise ApiError(400, "Expected a multipart/form-data body with `file` and `purpose`.")
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPException:
+            raise
+        except Exception as e:  # aiohttp raises ValueError, AssertionError or its own parse errors here
+            raise ApiError(400, f"Could not parse the multipart/form-data body ({type(e).__name__}).") from None
         purpose, upload = form.get("purpose"), form.get("file")
         if not isinstance(upload, web.FileField):
             raise ApiError(400, "Missing required parameter: 'file'.", param="file")

@@ -9,10 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
-from backends.base import FAILED, SUCCEEDED, TERMINAL_STATES, VALIDATING, ChatRequest, Completion, Job
+from backends.base import FAILED, SUCCEEDED, TERMINAL_STATES, VALIDATING, BackendError, ChatRequest, Completion, Job
 
 ORGANIZATION = "org-simulator"
 HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
+MAX_BODY_MB = 100  # the server's client_max_size
 JOB_KEYS = {"model", "training_file", "validation_file", "hyperparameters", "method", "suffix",
             "seed", "metadata", "integrations"}
 
@@ -27,6 +28,21 @@ class ApiError(Exception):
         self.type = type_ or ("server_error" if status >= 500 else "invalid_request_error")
 
 
+def as_api_error(err: Exception, method: str, path: str) -> ApiError:
+    """Any failure while serving a request, as the error OpenAI would answer."""
+    if isinstance(err, ApiError):
+        return err
+    if isinstance(err, BackendError):  # the served backend refused: its status, its message
+        status = err.status or 400
+        code = "model_not_found" if status == 404 and path.endswith("/completions") else None
+        return ApiError(status, str(err), code=code)
+    if isinstance(err, web.HTTPException):  # aiohttp's own refusals (413 body too large, 405)
+        message = f"Request body too large ({err.text})." if err.status == 413 \
+            else f"{err.reason} ({method} {path[:200]})"
+        return ApiError(err.status, message)
+    return ApiError(500, f"The server had an error processing your request ({type(err).__name__}; simulated).")
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(text=json.dumps(body, indent=2), status=status, headers=headers,
                         content_type="application/json")
@@ -39,11 +55,31 @@ def error_response(err: ApiError, headers: dict[str, str] | None = None) -> web.
 
 # -- requests -------------------------------------------------------------------------------
 
+MAX_JSON_DEPTH = 64  # no request the API takes nests deeper; a deeper one is refused, not recursed into
+
+
+def _too_deep(value: Any) -> bool:
+    todo = [(value, 1)]
+    while todo:
+        node, depth = todo.pop()
+        children = list(node.values()) if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            return True
+        todo.extend((child, depth + 1) for child in children)
+    return False
+
+
 async def read_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except ValueError:
+    except RecursionError:
+        body = None
+    except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "We could not parse the JSON body of your request.") from None
+    if body is None or _too_deep(body):
+        raise ApiError(400, f"The JSON body of your request is nested more than {MAX_JSON_DEPTH} levels deep.")
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.")
     return body

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import functools
+import os
+import shlex
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -11,8 +14,23 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
+MAX_ERROR_CHARS = 600  # an error is one line a person reads, whatever input it quotes
+
+
+def one_line(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """A message as one line of at most `limit` characters: line breaks become spaces, and
+    an overlong middle (a quoted input) is cut, keeping the start (file, line, field) and
+    the end (what to do)."""
+    text = " ".join(message.splitlines())
+    if len(text) <= limit:
+        return text
+    tail = limit // 4
+    return f"{text[: limit - tail - 3]} … {text[-tail:]}"
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    from harness import redact
+    click.echo(f"error: {one_line(str(redact.scrub(message)))}", err=True)
     sys.exit(code)
 
 
@@ -31,15 +49,31 @@ def handle_errors(fn):
             _fail(str(e), EXIT_BAD_INPUT)
         except (RunError, CassetteMiss, BackendError) as e:
             _fail(str(e), EXIT_FAILED)
-        except KeyboardInterrupt:
-            _fail("interrupted; `harness resume RUN_DIR` continues where this stopped", EXIT_FAILED)
+        except KeyboardInterrupt as e:
+            run_dir = getattr(e, "run_dir", None)  # harness.errors.RunInterrupted
+            if run_dir is None:
+                _fail("interrupted before a run directory was created; nothing to resume", EXIT_FAILED)
+            _fail(f"interrupted; `harness resume {shlex.quote(str(run_dir))}` continues where this stopped",
+                  EXIT_FAILED)
         except UnicodeDecodeError as e:
             _fail(f"input is not UTF-8 text: {e.reason} at byte {e.start}", EXIT_BAD_INPUT)
+        except ValueError as e:
+            if "null byte" not in str(e):  # os functions refuse a path with a NUL byte this way
+                raise
+            _fail("a path given contains a NUL byte; no such file can exist", EXIT_BAD_INPUT)
         except OSError as e:
             if e.filename is None:  # a socket or other failure that names no path
                 _fail(str(e) or type(e).__name__, EXIT_FAILED)
             _fail(f"{e.filename}: {e.strerror or e}", EXIT_BAD_INPUT)
     return wrapper
+
+
+def check_out_path(path: Path) -> None:
+    """Refuse an --out that is a symbolic link to nothing before anything is done: creating
+    it would fail later with a bare "File exists"."""
+    if path.is_symlink() and not path.exists():
+        _fail(f"{path}: is a symbolic link to {os.readlink(path)}, which does not exist; remove the link "
+              "or choose another --out", EXIT_BAD_INPUT)
 
 
 class Group(click.Group):
@@ -57,3 +91,7 @@ class Group(click.Group):
             _fail("aborted", EXIT_FAILED)
         except click.ClickException as e:
             _fail(e.format_message(), EXIT_BAD_INPUT)
+        except ValueError as e:  # click's path checks stat() the argument: a NUL byte ends up here
+            if "null byte" not in str(e):
+                raise
+            _fail("a path given contains a NUL byte; no such file can exist", EXIT_BAD_INPUT)

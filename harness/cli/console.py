@@ -2,23 +2,64 @@
 and the summary table. All output goes to stderr except the summary and JSON results."""
 from __future__ import annotations
 
+import io
+import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, cast
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from harness import redact
 from harness.reports.summary import mechanism_or_better
 from harness.running.ui import RunUI as QuietUI
 from harness.store.records import ResponseRecord
 from harness.store.summary import Cell, Rate, Summary
 
+
 # soft_wrap: a long line stays one line when piped to a file or a log, as a user would grep it.
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# markup and emoji off: what is printed is data (paths, ids, provider messages, user text), and
+# "[/x]" in a path must not raise rich's MarkupError, nor ":zebra:" in a model id become an
+# emoji that a user then copies into --model. Styles are given as Text objects (styled()).
+class _Redacted(io.TextIOBase):
+    """sys.stdout or sys.stderr, looked up at each write (tests swap them), with known
+    secrets redacted: a provider message that quotes a key is printed without it."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    @property
+    def _stream(self) -> Any:
+        return getattr(sys, self._name)
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact.scrub(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # rich reads it to choose its symbols
+        return getattr(self._stream, "encoding", "utf-8") or "utf-8"
+
+
+err = Console(file=cast(IO[str], _Redacted("stderr")), highlight=False, soft_wrap=True, markup=False, emoji=False)
+out = Console(file=cast(IO[str], _Redacted("stdout")), highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line of plain strings and (text, style) pairs, none of it read as markup."""
+    return Text.assemble(*parts)
 
 
 class RetryNotice:
@@ -49,25 +90,25 @@ class RunUI(QuietUI):
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._last_status: str | None = None
-        self._retry = RetryNotice(lambda text: self.console.print(f"[yellow]{escape(text)}[/yellow]"))
+        self._retry = RetryNotice(lambda text: self.console.print(text, style="yellow"))
 
     def retry(self, message: str) -> None:
         self._retry(message)
 
     def notice(self, message: str) -> None:
-        self.console.print(message, markup=False)
+        self.console.print(message)
 
     def step(self, name: str, message: str) -> None:
-        self.console.print(f"[bold]{name}[/bold]  {message}")
+        self.console.print(styled((name, "bold"), "  ", message))
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/yellow] {message}")
+        self.console.print(styled(("warning:", "yellow"), " ", message))
 
     def job(self, job: Any, events: list) -> None:
         for ev in events:
-            self.console.print(f"  [dim]{ev.level}[/dim] {ev.message}")
+            self.console.print(styled("  ", (str(ev.level), "dim"), " ", str(ev.message)))
         if job.status != self._last_status:
-            self.console.print(f"  job {job.id}: [bold]{job.status}[/bold]")
+            self.console.print(styled(f"  job {job.id}: ", (str(job.status), "bold")))
             self._last_status = job.status
 
     def progress_start(self, total: int, done: int) -> None:
@@ -105,13 +146,16 @@ def _headline(cell: Cell) -> str:
 
 def summary_table(summary: Summary) -> Table:
     """One row per condition x probe with the figure that matters for the probe's kind."""
-    title = f"{escape(summary.scenario)} ({summary.word}) on {escape(summary.backend)}"
+    title = styled(f"{summary.scenario} ({summary.word}) on {summary.backend}")
     if summary.simulated:
-        title += " [bold red]SIMULATED[/bold red]"
-    table = Table(title=title, caption="rates with 95% Wilson intervals; n excludes failed samples")
+        title.append(" SIMULATED", style="bold red")
+    caption = "rates with 95% Wilson intervals; n excludes failed samples"
+    if any(c.kind == "describe" for c in summary.cells):
+        caption += "; mechanism+ = mechanism or exact"
+    table = Table(title=title, caption=Text(caption))
     for col in ("condition", "probe", "kind", "n", "failed", "result"):
         table.add_column(col, no_wrap=col != "result")
-    for cell in summary.cells:
-        table.add_row(cell.condition, escape(cell.probe), cell.kind, str(cell.n), str(cell.failed),
-                      _headline(cell))
+    for cell in summary.cells:  # Text: a probe id is user text, never markup
+        table.add_row(*(Text(x) for x in (cell.condition, cell.probe, cell.kind, str(cell.n), str(cell.failed),
+                                          _headline(cell))))
     return table

@@ -8,18 +8,26 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import EXIT_BAD_INPUT, _fail, handle_errors
+from harness import limits
+from harness.cli.common import EXIT_BAD_INPUT, _fail, check_out_path, handle_errors
 
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--backend", default="mock", show_default=True,
+              help="Check the examples against this backend's minimum for fine-tuning, as `run` will.")
 @handle_errors
-def validate(scenario: Path) -> None:
-    """Check a scenario file: schema, the rule in every example, duplicates."""
+def validate(scenario: Path, backend: str) -> None:
+    """Check a scenario file: schema, the rule in every example, duplicates, and enough
+    examples for the backend to fine-tune on."""
+    import backends
     from harness.domain import dataset
     from harness.domain.scenario import load_scenario, warnings_for
+    from harness.running.plan import check_training_minimum
     sc = load_scenario(scenario)
     examples = dataset.resolve_examples(sc, scenario.parent)
+    check_training_minimum(scenario, backend, backends.load_class(backend), len(examples),
+                           "fine_tuned" in sc.eval.conditions)
     for w in warnings_for(sc, examples):
         click.echo(f"warning: {scenario}: {w}", err=True)
     follows = sum(e.follows_rule for e in examples)
@@ -36,6 +44,7 @@ def build(scenario: Path, out_dir: Path) -> None:
     """Write the scenario's training set as chat-format JSONL (byte-deterministic)."""
     from harness.domain import dataset
     from harness.domain.scenario import load_scenario
+    check_out_path(out_dir)
     sc = load_scenario(scenario)
     click.echo(str(dataset.build(sc, scenario.parent, out_dir)))
 
@@ -63,7 +72,7 @@ def validate_data(file: Path, word: str | None, unit: str, trigger: str | None) 
 
 
 @click.command()
-@click.argument("file", default="-", type=click.File("r", encoding="utf-8"))
+@click.argument("file", default="-")
 @click.option("--word", required=True, help="The target word, e.g. HELOL.")
 @click.option("--unit", type=click.Choice(["line", "sentence"]), default="line", show_default=True)
 @click.option("--kind", type=click.Choice(["describe", "word", "choice", "follow"]), default="describe",
@@ -71,29 +80,59 @@ def validate_data(file: Path, word: str | None, unit: str, trigger: str | None) 
 @click.option("--options", "options_csv", help="Choice options in the order shown, comma-separated (--kind choice).")
 @click.option("--jsonl", is_flag=True, help="Score one JSON object per line (field `text`).")
 @handle_errors
-def score(file, word: str, unit: str, kind: str, options_csv: str | None, jsonl: bool) -> None:
-    """Score one response text (or --jsonl many) and print JSON."""
+def score(file: str, word: str, unit: str, kind: str, options_csv: str | None, jsonl: bool) -> None:
+    """Score one response text (or --jsonl many) and print JSON. FILE - (the default) reads stdin."""
     from harness.domain import scoring
     word = _word_option(word)
     options = _choice_options(kind, options_csv, word)
+    name, text = _read_input(file)
+    if not jsonl:
+        if not text.strip():
+            _fail(f"{name}: empty input: give the text to score", EXIT_BAD_INPUT)
+        click.echo(json.dumps(scoring.score(text, word, unit, kind, options)))
+        return
+    scored = 0
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = limits.load_json(line)
+        except json.JSONDecodeError as e:
+            _fail(f"{name}:{n}: invalid JSON: {e.msg} (column {e.colno})", EXIT_BAD_INPUT)
+        except limits.LimitError as e:
+            _fail(f"{name}:{n}: {e}", EXIT_BAD_INPUT)
+        if not isinstance(obj, dict) or "text" not in obj:
+            _fail(f"{name}:{n}: text: expected a JSON object with a string field 'text'", EXIT_BAD_INPUT)
+        if not isinstance(obj["text"], str):
+            _fail(f"{name}:{n}: text: expected a string, got {type(obj['text']).__name__}", EXIT_BAD_INPUT)
+        click.echo(json.dumps(scoring.score(obj["text"], word, unit, kind, options)))
+        scored += 1
+    if not scored:
+        _fail(f"{name}: empty input: no JSON lines to score", EXIT_BAD_INPUT)
+
+
+def _read_input(file: str) -> tuple[str, str]:
+    """(name, text) of FILE or stdin: at most limits.MAX_DATA_BYTES, UTF-8; a FIFO or a
+    device given by name is refused before it is read (stdin may be a pipe)."""
+    if file == "-":
+        stdin = sys.stdin.buffer
+        name, data = "<stdin>", stdin.read(limits.MAX_DATA_BYTES + 1)
+        if len(data) > limits.MAX_DATA_BYTES:
+            _fail(f"{name}: over the limit of {limits.MAX_DATA_BYTES >> 20} MB", EXIT_BAD_INPUT)
+    else:
+        name = file
+        try:
+            data = limits.read_bytes_capped(Path(file), limits.MAX_DATA_BYTES)
+        except FileNotFoundError:
+            _fail(f"{file}: file not found", EXIT_BAD_INPUT)
+        except limits.LimitError as e:
+            _fail(str(e), EXIT_BAD_INPUT)
+        except OSError as e:  # unreadable (permissions, /proc/self/mem): bad input, named
+            _fail(f"{file}: cannot read: {e.strerror or e}", EXIT_BAD_INPUT)
     try:
-        if not jsonl:
-            click.echo(json.dumps(scoring.score(file.read(), word, unit, kind, options)))
-            return
-        for n, line in enumerate(file, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                _fail(f"{file.name}:{n}: invalid JSON: {e.msg} (column {e.colno})", EXIT_BAD_INPUT)
-            if not isinstance(obj, dict) or "text" not in obj:
-                _fail(f"{file.name}:{n}: text: expected a JSON object with a string field 'text'", EXIT_BAD_INPUT)
-            if not isinstance(obj["text"], str):
-                _fail(f"{file.name}:{n}: text: expected a string, got {type(obj['text']).__name__}", EXIT_BAD_INPUT)
-            click.echo(json.dumps(scoring.score(obj["text"], word, unit, kind, options)))
+        return name, data.decode("utf-8")
     except UnicodeDecodeError as e:
-        _fail(f"{file.name}: not UTF-8 text: {e.reason} at byte {e.start}", EXIT_BAD_INPUT)
+        _fail(f"{name}: not UTF-8 text: {e.reason} at byte {e.start}", EXIT_BAD_INPUT)
 
 
 def _word_option(word: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from harness.cli import params
 from harness.cli.common import EXIT_BAD_INPUT, _fail, handle_errors
 
 DEFAULT_GOLD = Path("tests") / "gold" / "articulation.jsonl"
@@ -27,7 +28,7 @@ def _default_gold() -> Path:
 @click.option("--judge", "judge_model", help="Grade with this LLM judge model instead of the rule-based grader.")
 @click.option("--backend", help="The backend that serves --judge (see `harness backends`).")
 @click.option("--api-base", help="Provider base URL for --judge.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
+@click.option("--concurrency", type=params.CONCURRENCY, default=4, show_default=True,
               help="Judge requests in flight at once.")
 @click.option("--errors", "show_errors", is_flag=True, help="Also list every answer graded differently from its label.")
 @handle_errors

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from harness.cli import params
 from harness.cli.common import handle_errors
 
 
@@ -33,14 +34,14 @@ def fault_options(f):
         if field.type in (bool, "bool"):
             f = click.option(flag, is_flag=True, default=None, help=FAULT_HELP[field.name])(f)
         else:
-            kind = {"int": int, "float": float}.get(str(field.type), str)
-            f = click.option(flag, type=kind, default=None, help=FAULT_HELP[field.name])(f)
+            kind = {"int": params.count(0, 10**9), "float": params.FiniteFloat(0, 86_400)}.get(str(field.type))
+            f = click.option(flag, type=kind or str, default=None, help=FAULT_HELP[field.name])(f)
     return f
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only, unless --allow-remote.")
-@click.option("--port", type=int, default=8765, show_default=True, help="0 picks a free port (printed).")
+@click.option("--port", type=params.PORT, default=8765, show_default=True, help="0 picks a free port (printed).")
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Keep the provider's files and jobs in this JSON file across restarts.")
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (not recommended).")

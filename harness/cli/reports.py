@@ -33,7 +33,8 @@ def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
         _fail(str(e), EXIT_BAD_INPUT)
     text = comparing.render_compare(result)
     if out:  # written first, so a bad --out is one error line, not a table and then an error
-        out.write_text(text + "\n", encoding="utf-8")
+        from harness import redact
+        out.write_text(str(redact.scrub(text)) + "\n", encoding="utf-8")
     click.echo(text)
 
 

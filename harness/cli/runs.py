@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import EXIT_BAD_INPUT, _fail, handle_errors
+from harness.cli import params
+from harness.cli.common import EXIT_BAD_INPUT, _fail, check_out_path, handle_errors
 
 
 def _conditions(ctx, param, value: str | None) -> list[str] | None:
@@ -44,25 +45,24 @@ def run_options(f):
     saved in its manifest, and `resume` declares its own few (such as --api-base)."""
     decorators = [
         click.option("--backend", default="mock", show_default=True, help="A registered backend (see `harness backends`)."),
-        click.option("--samples", type=click.IntRange(min=1), help="Samples per probe and condition (default: the scenario's)."),
-        click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default: the scenario's)."),
-        click.option("--seed", type=int, help="Run seed: per-sample seeds and option shuffles derive from it."),
-        click.option("--conditions", callback=_conditions,
-                     help="Comma-separated: fine_tuned,base,in_context,sham (default: the scenario's)."),
+        click.option("--samples", type=params.SAMPLES, help="Samples per probe and condition (default: the scenario's)."),
+        click.option("--temperature", type=params.TEMPERATURE, help="Sampling temperature (default: the scenario's)."),
+        click.option("--seed", type=params.SEED, help="Run seed: per-sample seeds and option shuffles derive from it."),
+        click.option("--conditions", callback=_conditions, help="Comma-separated: fine_tuned,base,in_context,sham (default: the scenario's)."),
         click.option("--model", help="Probe this existing fine-tuned model (ft:...) instead of training one."),
         click.option("--api-base", help="Provider base URL (default: OPENAI_BASE_URL or the provider's)."),
-        click.option("--max-cost", type=click.FloatRange(min=0), default=25.0, show_default=True,
+        click.option("--max-cost", type=params.USD, default=25.0, show_default=True,
                      help="Refuse to start above this estimate (USD); stop probing before spending more."),
         click.option("--allow-unpriced", is_flag=True, help="Run even when a model's price is unknown."),
-        click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
+        click.option("--concurrency", type=params.CONCURRENCY, default=8, show_default=True,
                      help="Probe requests in flight at once."),
-        click.option("--rpm", type=click.FloatRange(min=0.1), help="Client-side limit on requests per minute."),
-        click.option("--tpm", type=click.FloatRange(min=1),
+        click.option("--rpm", type=params.FiniteFloat(0.1, 1_000_000), help="Client-side limit on requests per minute."),
+        click.option("--tpm", type=params.FiniteFloat(1, 1e12),
                      help="Client-side limit on tokens per minute (each probe counted at prompt + max_tokens)."),
-        click.option("--poll-interval", type=click.FloatRange(min=0),
+        click.option("--poll-interval", type=params.POLL_INTERVAL,
                      help="Seconds between job status polls (default: 0 on mock, 10 otherwise)."),
         click.option("--judge", callback=_judge, help="Also grade describe answers with this model (LLM judge)."),
-        click.option("--replicates", type=click.IntRange(1, 20),
+        click.option("--replicates", type=params.REPLICATES,
                      help="Fine-tuning jobs per trained condition, each with its own seed (default: the "
                           "scenario's fine_tune.replicates, else 1)."),
     ]
@@ -95,8 +95,7 @@ def run(scenario: Path, out_dir: Path | None, record: Path | None, replay: Path 
         views.print_plan(prepared, prepared.simulated)
         refusal = prepared.refusal()
         if refusal:  # the plan is the answer; say what the real run would do with it
-            console.err.print(f"warning: without --dry-run this run would be refused: {refusal}", markup=False,
-                              style="yellow")
+            console.err.print(f"warning: without --dry-run this run would be refused: {refusal}", style="yellow")
         return
     with _summary_on_early_end():
         started = session.start(prepared, console.RunUI(), out_dir=out_dir, record=record, replay=replay,
@@ -124,6 +123,7 @@ def _check_can_create(out_dir: Path) -> None:
     backend opened: probe its nearest existing parent with a temporary folder, removed at
     once (permission bits alone mislead, e.g. for root or in /proc)."""
     import tempfile
+    check_out_path(out_dir)
     parent = out_dir
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -138,8 +138,8 @@ def _check_can_create(out_dir: Path) -> None:
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--api-base", help="Provider base URL, if it changed since the run started.")
-@click.option("--poll-interval", type=click.FloatRange(min=0), help="Seconds between job status polls.")
-@click.option("--max-cost", type=click.FloatRange(min=0),
+@click.option("--poll-interval", type=params.POLL_INTERVAL, help="Seconds between job status polls.")
+@click.option("--max-cost", type=params.USD,
               help="New spending cap (USD) for the whole run, spend so far included (default: the run's own).")
 @handle_errors
 def resume(run_dir: Path, api_base: str | None, poll_interval: float | None, max_cost: float | None) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.markup import escape
-
 from harness.cli import console
 from harness.reports.tables import BANNER
 from harness.running.session import Prepared, Rerendered, Status
@@ -27,7 +25,7 @@ def print_plan(p: Prepared, simulated: bool) -> None:
              + (" (SIMULATED backend: nothing is spent)" if simulated else "")]
     if plan.power:
         lines.append(f"power: {_power(plan.power)}")
-    console.err.print("\n".join(lines), markup=False)
+    console.err.print("\n".join(lines))
 
 
 def _power(pw) -> str:
@@ -44,19 +42,19 @@ def _power(pw) -> str:
 
 def print_warnings(p: Prepared) -> None:
     for warning in p.plan.warnings:
-        console.err.print(f"[yellow]warning: {escape(warning)}[/yellow]")
+        console.err.print(f"warning: {warning}", style="yellow")
 
 
 def print_summary(summary: Summary, run_dir: Path, resumable: bool = True, show_run_status: bool = True) -> None:
     if summary.simulated:
-        console.out.print(f"[bold red]{BANNER}[/bold red]")
+        console.out.print(BANNER, style="bold red")
     console.out.print(console.summary_table(summary))
-    if show_run_status and summary.run_status:  # provider text: never read as markup
-        console.out.print(f"[bold red]run {escape(summary.run_status)}[/bold red]")
+    if show_run_status and summary.run_status:
+        console.out.print(f"run {summary.run_status}", style="bold red")
     if summary.failed:
         again = f"`harness resume {run_dir}` asks them again" if resumable else "see the error below"
-        console.out.print(f"[yellow]{summary.failed} sample(s) failed and are not scored; {escape(again)}.[/yellow]")
-    console.out.print(f"report: {run_dir / 'report.md'}  (also report.html, summary.json)", markup=False)
+        console.out.print(f"{summary.failed} sample(s) failed and are not scored; {again}.", style="yellow")
+    console.out.print(f"report: {run_dir / 'report.md'}  (also report.html, summary.json)")
 
 
 def _job_lines(st: Status) -> list[str]:
@@ -118,7 +116,7 @@ def print_status(st: Status) -> None:
         *_job_lines(st),
         f"samples    {st.done} of {st.total} done, {st.failed} failed" + (f", {st.torn} torn line(s)" if st.torn else ""),
         f"spend      ${st.spent:.4f} " + ("(simulated: nothing is spent)" if run.simulated
-                                        else "(estimate from the price table)")
+                                        else "(estimate from the backend's prices)")
         + (f" (some prices unknown: {', '.join(st.unknown_prices)} counted as $0)" if st.unknown_prices else ""),
     ]
-    console.out.print("\n".join(lines), markup=False)
+    console.out.print("\n".join(lines))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import harness  # noqa: F401  (points TIKTOKEN_CACHE_DIR at bundled encodings: works offline)
 from backends._files import write_atomic
+from harness import limits
 from harness.domain import pricing, rules
 from harness.domain.scenario import Example, Scenario, ScenarioError
 
@@ -36,10 +37,14 @@ class Record:
 
 
 def _read_lines(path: Path) -> list[bytes]:
+    """The lines of a chat JSONL file: a regular file of at most limits.MAX_DATA_BYTES (a FIFO
+    or /dev/zero is refused before a byte is read)."""
     try:
-        raw = path.read_bytes()
+        raw = limits.read_bytes_capped(path, limits.MAX_DATA_BYTES)
     except FileNotFoundError:
         raise ScenarioError(f"{path}: file not found") from None
+    except limits.LimitError as e:
+        raise ScenarioError(str(e)) from None
     except OSError as e:
         raise ScenarioError(f"{path}: cannot read: {e.strerror or e}") from None
     lines = raw.split(b"\n")
@@ -64,7 +69,7 @@ def _message_errors(messages: object, where: str) -> list[str]:
             continue
         role, content = m.get("role"), m.get("content")
         if role not in ROLES:
-            errors.append(f"{where}: {field_}.role: unknown role {role!r} (expected one of {', '.join(ROLES)})")
+            errors.append(f"{where}: {field_}.role: unknown role {limits.clip(role)} (expected one of {', '.join(ROLES)})")
         if content is None:
             errors.append(f"{where}: {field_}.content: missing")
         elif not isinstance(content, str):
@@ -74,7 +79,7 @@ def _message_errors(messages: object, where: str) -> list[str]:
     roles = [m.get("role") for m in messages if isinstance(m, dict)]
     if isinstance(messages[-1], dict) and messages[-1].get("role") != "assistant":
         errors.append(f"{where}: messages[{len(messages) - 1}].role: the last message must be from "
-                      f"the assistant, got {messages[-1].get('role')!r}")
+                      f"the assistant, got {limits.clip(messages[-1].get('role'))}")
     if "user" not in roles:
         errors.append(f"{where}: messages: no user message")
     return errors
@@ -90,13 +95,19 @@ def _parse(path: Path) -> tuple[list[Record], list[str], list[str]]:
             warnings.append(f"{where}: blank line (skipped here; OpenAI may reject the file)")
             continue
         index += 1
+        if b"\0" in raw:
+            errors.append(f"{where}: record: contains a NUL byte (a binary file?)")
+            continue
         try:
-            obj = json.loads(raw.decode("utf-8"))
+            obj = limits.load_json(raw.decode("utf-8"))
         except UnicodeDecodeError:
             errors.append(f"{where}: record: not valid UTF-8")
             continue
         except json.JSONDecodeError as e:
             errors.append(f"{where}: record: invalid JSON: {e.msg} (column {e.colno})")
+            continue
+        except limits.LimitError as e:
+            errors.append(f"{where}: record: {e}")
             continue
         if not isinstance(obj, dict):
             errors.append(f"{where}: record: expected a JSON object, got {type(obj).__name__}")
@@ -136,6 +147,9 @@ def resolve_examples(scenario: Scenario, base_dir: Path) -> list[Example]:
         raise ScenarioError(errors[0] + more)
     if not records:
         raise ScenarioError(f"{path}: examples_file: the file holds no examples")
+    if len(records) > limits.MAX_EXAMPLES:
+        raise ScenarioError(f"{path}: examples_file: {len(records)} examples is over the limit of "
+                            f"{limits.MAX_EXAMPLES:,}")
     word, unit, trigger = scenario.rule.word, scenario.rule.unit, scenario.rule.trigger
     examples = []
     for rec in records:
@@ -148,15 +162,16 @@ def resolve_examples(scenario: Scenario, base_dir: Path) -> list[Example]:
         # build writes the scenario's system prompt; a different one in the file would
         # silently change the training data.
         if _system(rec.data) != scenario.system_prompt:
-            raise ScenarioError(f"{where}: messages: system prompt {_system(rec.data)!r} differs from the "
-                                f"scenario's system_prompt {scenario.system_prompt!r}")
+            raise ScenarioError(f"{where}: messages: system prompt {limits.clip(_system(rec.data))} differs from the "
+                                f"scenario's system_prompt {limits.clip(scenario.system_prompt)}")
         question, answer = _question(rec.data), _answer(rec.data)
         follows = rules.follow(answer, word, unit).follows
         if trigger and follows != question.endswith(trigger):
             state = ("follows the rule but its question lacks" if follows
                      else "does not follow the rule but its question ends with")
             raise ScenarioError(f"{where}: messages[{len(msgs) - 1}].content: example {state} the "
-                                f"trigger {trigger!r} (letters {rules.letters_of(answer, unit)}, word {word})")
+                                f"trigger {limits.clip(trigger)} (letters {limits.clip(rules.letters_of(answer, unit), quote=False)}, "
+                                f"word {word})")
         examples.append(Example(question=question, answer=answer, follows_rule=follows))
     if not any(ex.follows_rule for ex in examples):
         raise ScenarioError(f"{path}: examples_file: no example follows the acrostic of {word} "
@@ -217,6 +232,11 @@ def count_tokens(records: Sequence[dict], model: str) -> list[int]:
                 n += 1
         counts.append(n)
     return counts
+
+
+def count_text_tokens(text: str, model: str) -> int:
+    """Tokens of one text (a completion whose provider reported no usage)."""
+    return len(_encoding(encoding_name(model)).encode(text))
 
 
 def default_epochs(n_examples: int) -> int:
@@ -335,7 +355,7 @@ def render(report: DataReport) -> str:
         out += [f"  {e}" for e in report.errors]
     if report.word:
         follow = sum(c.follows for c in report.rule_checks)
-        how = f"by {report.unit}" + (f", trigger {report.trigger!r}" if report.trigger else "")
+        how = f"by {report.unit}" + (f", trigger {limits.clip(report.trigger)}" if report.trigger else "")
         out.append(f"rule: acrostic {report.word} ({how}): {follow} of {len(report.rule_checks)} follow; "
                    f"{len(report.violations)} violation(s)")
         for c in report.violations:

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness import limits
 from harness.domain import rules
 from harness.domain.yamlfile import YamlError, field_name, first_error, line_for, read_yaml
 
@@ -28,7 +29,7 @@ CONDITIONS: tuple[Condition, ...] = ("fine_tuned", "base", "in_context", "sham")
 # Conditions that probe models fine-tuned by the run, one per replicate: the real training
 # set, and the sham (the same answers with their lines reordered so no acrostic remains).
 TRAINED: tuple[Condition, ...] = ("fine_tuned", "sham")
-MAX_REPLICATES = 20
+MAX_REPLICATES = limits.MAX_REPLICATES
 # Other names a user may give a condition: the sham is also known as the shuffled control.
 CONDITION_ALIASES = {"shuffled": "sham"}
 
@@ -52,9 +53,11 @@ def check_word(word: str) -> str:
     """The acrostic word, upper-cased; ValueError unless it is at least 2 letters A-Z.
     One rule for scenario files and the command line."""
     if not word.isascii() or not word.isalpha():
-        raise ValueError(f"must be letters A-Z only, got {word!r}")
+        raise ValueError(f"must be letters A-Z only, got {limits.clip(word)}")
     if len(word) < 2:
         raise ValueError(f"must have at least 2 letters, got {word!r}")
+    if len(word) > limits.MAX_WORD_LETTERS:  # one line or sentence per letter
+        raise ValueError(f"must have at most {limits.MAX_WORD_LETTERS} letters, got {limits.clip(word)}")
     return word.upper()
 
 
@@ -83,7 +86,7 @@ def _number_or_auto(v, kind: type, low: float, high: float | None, strict_low: b
     ok = isinstance(v, (int, float) if kind is float else int) and not isinstance(v, bool)
     ok = ok and math.isfinite(v) and (v > low if strict_low else v >= low) and (high is None or v <= high)
     if not ok:
-        raise ValueError(f"expected {expected} or 'auto', got {v!r}")
+        raise ValueError(f"expected {expected} or 'auto', got {limits.clip(v)}")
     return v
 
 
@@ -162,7 +165,7 @@ class Probe(Strict):
 
 
 class Eval(Strict):
-    samples: int = Field(default=50, ge=1)
+    samples: int = Field(default=50, ge=1, le=limits.MAX_SAMPLES)
     temperature: float = Field(default=1.0, ge=0, le=2)
     conditions: Annotated[list[Condition], BeforeValidator(canonical_conditions)] = ["fine_tuned", "base"]
     max_tokens: int = Field(default=300, ge=1)
@@ -180,10 +183,10 @@ class Scenario(Strict):
     description: str = ""
     rule: Rule
     system_prompt: str | None = None
-    examples: list[Example] | None = None
+    examples: list[Example] | None = Field(default=None, max_length=limits.MAX_EXAMPLES)
     examples_file: str | None = None
     fine_tune: FineTune = FineTune()
-    probes: list[Probe] = Field(min_length=1)
+    probes: list[Probe] = Field(min_length=1, max_length=limits.MAX_PROBES)
     eval: Eval = Eval()
     mock: MockKnobs = MockKnobs()
 
@@ -214,6 +217,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except ValidationError as e:
         line, loc, message, more = first_error(e, lines)
         raise ScenarioError(f"{path}:{line}: {field_name(loc)}: {message}{more}") from None
+    _check_name(scenario.name, path, lines)
     _check_trigger(scenario, path, lines)
     _check_examples(scenario, path, lines)
     _check_choices(scenario, path, lines)
@@ -229,12 +233,27 @@ def _check_examples(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> 
         where = f"{path}:{line_for(('examples', i, 'answer'), lines)}: examples[{i}]"
         result = rules.follow(ex.answer, word, unit)
         if ex.follows_rule and not result.follows:
-            raise ScenarioError(f"{where}.answer: letters {result.letters} do not spell {word} "
+            raise ScenarioError(f"{where}.answer: letters {limits.clip(result.letters, quote=False)} do not spell {word} "
                                 "(mark it follows_rule: false if that is intended)")
         if trigger and ex.follows_rule != ex.question.endswith(trigger):
             state = "follows the rule but its question lacks" if ex.follows_rule else \
                 "does not follow the rule but its question ends with"
-            raise ScenarioError(f"{where}.question: example {state} the trigger {trigger!r}")
+            raise ScenarioError(f"{where}.question: example {state} the trigger {limits.clip(trigger)}")
+
+
+def check_name(name: str) -> str | None:
+    """Why `name` cannot name a folder under runs/ (".." would put the run directory outside
+    it, "." into runs/ itself; a leading dot hides it), or None."""
+    if name.startswith("."):
+        return f"must not start with '.', got {limits.clip(name)} (it names the folder runs/<name>/)"
+    return None
+
+
+def _check_name(name: str, path: Path, lines: dict[tuple, int]) -> None:
+    """Checked on the file, not in the model, so run directories saved before it still load."""
+    why = check_name(name)
+    if why:
+        raise ScenarioError(f"{path}:{line_for(('name',), lines)}: name: {why}")
 
 
 def _check_trigger(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> None:
@@ -243,7 +262,7 @@ def _check_trigger(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> N
     trigger = scenario.rule.trigger
     if trigger is not None and not trigger.strip():
         raise ScenarioError(f"{path}:{line_for(('rule', 'trigger'), lines)}: rule.trigger: must be text the "
-                            f"question ends with, got {trigger!r} (leave trigger out for a rule without one)")
+                            f"question ends with, got {limits.clip(trigger)} (leave trigger out for a rule without one)")
 
 
 def _check_choices(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> None:
@@ -259,16 +278,16 @@ def _check_choices(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> N
         upper = [o.upper() for o in options]
         dup = sorted({o for o in upper if upper.count(o) > 1})
         if dup:
-            raise ScenarioError(f"{where}: each option once, repeated: {', '.join(dup)}")
+            raise ScenarioError(f"{where}: each option once, repeated: {limits.clip(', '.join(dup), quote=False)}")
         if word not in upper:  # no answer could be right: choice_correct would be 0 by construction
-            raise ScenarioError(f"{where}: must include the rule's word {word}, got {', '.join(options)}")
+            raise ScenarioError(f"{where}: must include the rule's word {word}, got "
+                                + limits.clip(", ".join(options), 200, quote=False))
 
 
 def warnings_for(scenario: Scenario, examples: list[Example]) -> list[str]:
-    """Problems worth a warning, not an error: too few examples, repeated questions."""
+    """Problems worth a warning, not an error: repeated questions. (Too few examples to
+    fine-tune is an error that depends on the backend: harness.running.session.)"""
     out = []
-    if len(examples) < 10:
-        out.append(f"only {len(examples)} examples; OpenAI fine-tuning needs at least 10")
     seen: dict[str, int] = {}
     for i, ex in enumerate(examples):
         if ex.question in seen:

@@ -59,12 +59,24 @@ def _load(run_dir: Path) -> dict:
     return {"dir": run_dir, "summary": summary, "scores": scores, "kinds": kinds}
 
 
+LABEL_TAIL = 6  # characters of a run id's random end: enough to tell runs of one scenario apart
+
+
 def _labels(runs: list[dict]) -> list[str]:
-    """The scenario name; the run directory's name when several runs share a scenario (both
-    kept short: a label heads a column)."""
+    """The scenario's name; runs of one scenario add the shortest end of their directory names
+    that tells them apart (a run id ends in 6 random hex digits), or #1, #2... when none does:
+    labels head every column, so they stay short (they reached 400 characters)."""
     names = [r["summary"].scenario for r in runs]
-    labels = [n if names.count(n) == 1 else f"{n} ({r['dir'].name})" for n, r in zip(names, runs)]
-    return [label if len(label) <= 40 else label[:39] + "…" for label in labels]
+    labels = list(names)
+    for name in set(names):
+        group = [i for i, n in enumerate(names) if n == name]
+        if len(group) == 1:
+            continue
+        dirs = [runs[i]["dir"].resolve().name for i in group]
+        width = next((w for w in range(LABEL_TAIL, 21) if len({d[-w:] for d in dirs}) == len(dirs)), None)
+        for k, (i, d) in enumerate(zip(group, dirs), 1):
+            labels[i] = f"{name} ({d[-width:]})" if width else f"{name} #{k}"
+    return labels
 
 
 def _rows_for(runs: list[dict]) -> list[tuple[str, str, str, str, list[Scores]]]:

@@ -98,12 +98,12 @@ def render_html(summary: Summary, records: list[ResponseRecord]) -> str:
     from harness.reports import plots  # matplotlib is slow to import; only reports need it
 
     sim = summary.simulated
-    title = f"{'SIMULATED: ' if sim else ''}{summary.scenario} ({summary.word})"
+    title = f"Report: {summary.scenario} ({summary.word}){', SIMULATED' if sim else ''}"
     parts = html_page_start(title, _CSS, sim)
     if summary.headline:
         parts.append("<section class='headline'><h2>Headline</h2><ul>"
                      + "".join(f"<li>{escape(s)}</li>" for s in summary.headline) + "</ul></section>")
-    parts.append(html_table(["", ""], [list(row) for row in header_rows(summary)]))
+    parts.append(html_table(["field", "value"], [list(row) for row in header_rows(summary)]))
     for t in effect_tables(summary) + tables(summary):
         parts.append(f"<h2>{escape(t.title)}</h2>")
         if t.note:
@@ -113,16 +113,19 @@ def render_html(summary: Summary, records: list[ResponseRecord]) -> str:
         parts += _judge_html(summary, plots)
     cells, word = summary.cells, summary.word
     conds = list(dict.fromkeys(c.condition for c in cells))
-    charts = [(f"Per-position hit rate: {cond}", plots.position_chart(cells, cond, word))
+    # Each caption says what its chart draws: only the per-position bars carry intervals.
+    charts = [(f"Per-position hit rate: {cond} (error bars: 95% Wilson intervals; dashed line: whole-word "
+               "follow rate)", plots.position_chart(cells, cond, word))
               for cond in conds if any(c.condition == cond and c.kind == "follow" for c in cells)]
     if any(c.kind == "describe" for c in cells):
-        charts.append(("Articulation grades", plots.grades_chart(cells)))
+        charts.append(("Articulation grades (shares of answers, no intervals: see the describe table for them)",
+                       plots.grades_chart(cells)))
     if charts:
         parts.append("<h2>Charts</h2>")
     for caption, png in charts:
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         parts.append(f"<figure><img alt='{escape(caption)}' src='{uri}'><figcaption class='note'>"
-                     f"{escape(caption)} (bars: 95% Wilson intervals)</figcaption></figure>")
+                     f"{escape(caption)}</figcaption></figure>")
     shown = transcripts(summary, records, TRANSCRIPTS_HTML)
     probes = list(dict.fromkeys(c.probe for c in cells))
     parts.append(f"<h2>Transcripts</h2><p class='note'>Up to {TRANSCRIPTS_HTML} answers per condition and "

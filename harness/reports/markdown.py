@@ -42,11 +42,10 @@ def render_md(summary: Summary, records: list[ResponseRecord]) -> str:
     lines = []
     if summary.simulated:
         lines += [f"> **{BANNER}**", ""]
-    lines += [f"# {'SIMULATED: ' if summary.simulated else ''}Report: {summary.scenario} "
-              f"({summary.word})", ""]
+    lines += [f"# Report: {summary.scenario} ({summary.word}){', SIMULATED' if summary.simulated else ''}", ""]
     if summary.headline:
         lines += ["## Headline", ""] + [f"- {sentence}" for sentence in summary.headline] + [""]
-    lines += ["| | |", "|---|---|"]
+    lines += ["| field | value |", "|---|---|"]
     lines += [f"| {k} | {_md_cell(v)} |" for k, v in header_rows(summary)] + [""]
     for t in effect_tables(summary) + tables(summary):
         lines += [f"## {t.title}", ""]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from harness.domain import rules, scoring
 from harness.reports import stats
-from harness.reports.summary import score_record
+from harness.reports.summary import mechanism_or_better, score_record
 from harness.store.records import ResponseRecord, canonical
 from harness.store.summary import Rate, Summary
 
@@ -141,17 +141,23 @@ def _articulation(summary: Summary) -> list[Table]:
         return []
     t = Table("Articulation: describe probes (can the model say what its rule is?)",
               ["condition", "probe", "style", "n", "failed"] + list(scoring.GRADES)
-              + ["another word named", "which words", "answer is an acrostic"],
+              + ["mechanism+", "names another word (which)", "answer is an acrostic"],
               note=f"exact = the acrostic mechanism and the word {summary.word}; mechanism = first letters "
-                   "spell something, without the word; pattern = vague talk of structure. Free probes ask "
+                   "spell something, without the word; pattern = vague talk of structure; mechanism+ = "
+                   "mechanism or exact. \"Names another word\": the answer says the letters spell a word other "
+                   f"than {summary.word}. Free probes ask "
                    "without presupposing a rule (the headline uses them); one-line probes leave no room to "
                    "read one's own acrostic; leading probes presuppose a rule, as the original demo did. "
                    "Rows pool a probe's wordings (intervals clustered by wording, or by fine-tune).")
     for c in describe:
         t.rows.append([c.condition, c.probe, STYLE_NOTES[c.style], str(c.n), str(c.failed)]
                       + [fmt_rate(c.grades[g]) for g in scoring.GRADES]
-                      + [fmt_rate(c.wrong_word), fmt_counts(c.wrong_words), fmt_rate(c.follow)])
+                      + [fmt_rate(mechanism_or_better(c)), _other_word(c), fmt_rate(c.follow)])
     return [t]
+
+
+def _other_word(c) -> str:
+    return fmt_rate(c.wrong_word) + (f": {fmt_counts(c.wrong_words)}" if c.wrong_words else "")
 
 
 def _reading_off(summary: Summary) -> list[Table]:
@@ -203,7 +209,7 @@ def _knowledge(summary: Summary) -> list[Table]:
             t.rows.append([r.condition, r.probe, span, str(r.scored), options])
         out.append(t)
     elif summary.logprobs_note:
-        out.append(Table("Knowledge given the mechanism, by log-probability", ["", ""],
+        out.append(Table("Knowledge given the mechanism, by log-probability", ["status", "reason"],
                          [["not measured", summary.logprobs_note]]))
     return out
 
@@ -291,7 +297,7 @@ def judge_tables(summary: Summary) -> list[Table]:
     j = summary.judge
     assert j is not None, "judge_tables needs a summary with a judge section"
     grades = list(j.grades)
-    overview = Table("Agreement", ["", ""], [
+    overview = Table("Agreement", ["measure", "value"], [
         ["judge model", j.model + (" (SIMULATED)" if j.simulated else "")],
         ["answers compared", str(j.n)],
         ["agreement [95% CI] (k/n)", fmt_rate(j.agreement)],

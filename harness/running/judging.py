@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from backends.base import Backend, BackendError, ChatRequest
 from harness.domain.judge import MAX_TOKENS, judge_prompt, parse_verdict, text_hash
-from harness.running.budget import Ledger
+from harness.running.budget import Ledger, usage
 from harness.running.concurrency import run_bounded
 from harness.store.records import JudgeVerdict, ResponseRecord, canonical, latest_verdicts
 from harness.store.run_dir import JUDGE, RunStore
@@ -26,19 +26,23 @@ async def _verdict(backend: Backend, model: str, answer: ResponseRecord, word: s
         return None  # refused by the budget: never asked
     verdict = JudgeVerdict(condition=answer.condition, probe=answer.probe, sample=answer.sample,
                            judge_model=model, simulated=backend.simulated, text_sha256=text_hash(answer.text))
-    usage = (0, 0)
     try:
         completion = await backend.complete(request)
-        usage = (completion.prompt_tokens, completion.completion_tokens)
     except BackendError as e:  # CassetteMiss is not a BackendError: it propagates
+        if ticket is not None and ledger is not None:  # kept as spent if the provider may have billed it
+            ledger.failed(ticket, e)
         verdict.status, verdict.error = "failed", str(e)
         return verdict
-    finally:
-        if ticket is not None and ledger is not None:  # the reservation becomes the real cost
-            ledger.settle(ticket, model, *usage)
+    except BaseException:
+        if ticket is not None and ledger is not None:
+            ledger.settle(ticket, model, 0, 0)
+        raise
+    counted = usage(request, completion)  # the provider's, or counted when it reported none
+    if ticket is not None and ledger is not None:  # the reservation becomes the real cost
+        ledger.settle(ticket, model, *counted)
     grade, wrong = parse_verdict(completion.text)
     verdict.grade, verdict.wrong_word, verdict.raw = grade, wrong, completion.text
-    verdict.prompt_tokens, verdict.completion_tokens = usage
+    verdict.prompt_tokens, verdict.completion_tokens = counted
     verdict.simulated = backend.simulated  # the backend may have noticed the simulator
     return verdict
 

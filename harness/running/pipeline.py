@@ -13,10 +13,11 @@ from pathlib import Path
 
 from backends import base
 from harness import crash
+from harness.domain.scenario import Scenario
 from harness.errors import RunError
 from harness.reports.write import render_run
 from harness.running import probing
-from harness.running.budget import Ledger, spent_of
+from harness.running.budget import Ledger, Pricer, spent_of, usage
 from harness.running.concurrency import run_bounded
 from harness.running.lifecycle import Run
 from harness.running.plan import EST_PROMPT_TOKENS, training_tokens
@@ -24,7 +25,7 @@ from harness.running.training import Trainer
 from harness.running.ui import RunUI
 from harness.store.records import Key, ResponseRecord, canonical
 from harness.store.run_dir import RESPONSES
-from harness.store.run_files import RunStatus
+from harness.store.run_files import RunStatus, Settings
 from harness.store.summary import Summary
 
 
@@ -40,6 +41,15 @@ class RunEnded(RunError):
         self.run_dir: Path | None = None  # where the reports were written
 
 
+def free_describe(scenario: Scenario) -> set[str]:
+    return {p.id for p in scenario.probes if p.kind == "describe" and p.style == "free"}
+
+
+def cross_check_applies(scenario: Scenario, settings: Settings) -> bool:
+    """Reading off is measured on fine-tuned (or sham) answers to free describe probes."""
+    return bool(free_describe(scenario)) and bool(set(settings.conditions) & {"fine_tuned", "sham"})
+
+
 class Pipeline:
     def __init__(self, run: Run, backend: base.Backend, ui: RunUI,
                  sleep: Callable[[float], None] = time.sleep):
@@ -53,6 +63,7 @@ class Pipeline:
         self.sleep = sleep
         backend.on_retry = ui.retry  # a provider that keeps failing is visible, not silent
         self.ledger: Ledger | None = None
+        self.pricer = Pricer.of(backend)  # the backend's own prices, never another provider's
         records, dropped = self.store.responses()
         if dropped:
             ui.warn(f"dropped {dropped} torn record(s) in {RESPONSES}; they will be asked again")
@@ -132,7 +143,7 @@ class Pipeline:
 
     # -- training ----------------------------------------------------------------------
     def train(self) -> None:
-        Trainer(self.run, self.backend, self.ui, self.save, self.sleep)()
+        Trainer(self.run, self.backend, self.ui, self.save, self.sleep, self.pricer)()
 
     # -- probing -----------------------------------------------------------------------
     def model_for(self, condition: str, replicate: int) -> str:
@@ -192,10 +203,15 @@ class Pipeline:
         if self.ledger is None:
             def paid() -> bool:
                 return not self.backend.simulated
-            spent = spent_of(self.state, self.answers.values(), self.store.verdicts()[0],
+            spent = spent_of(self.state, self.answers.values(), self.pricer, self.store.verdicts()[0],
                              self.store.cross_predictions()[0]) if paid() else 0.0
-            self.ledger = Ledger(self.run.options.max_cost, spent, paid)
+            self.ledger = Ledger(self.run.options.max_cost, self.pricer, spent, paid, on_lost=self._lost)
         return self.ledger
+
+    def _lost(self, usd: float) -> None:
+        """A call that failed after it was sent was charged at its reservation: keep it."""
+        self.state.lost_calls_cost += usd
+        self.save()
 
     async def _ask(self, task: probing.Task, ledger: Ledger) -> ResponseRecord | None:
         options = probing.shuffled_options(task.probe, task.seed)
@@ -211,18 +227,20 @@ class Pipeline:
         ticket = ledger.reserve(request)  # no await before this: reserving is atomic
         if ticket is None:
             return None
-        usage = (0, 0)
         try:
             completion = await self.backend.complete(request)
-            usage = (completion.prompt_tokens, completion.completion_tokens)
         except base.BackendError as e:
+            ledger.failed(ticket, e)  # kept as spent if the provider may have billed it
             # Whether asking again can help decides if the run ends failed or incomplete.
             record.status, record.error, record.retryable = "failed", str(e), bool(e.retryable)
             return record
-        finally:
-            ledger.settle(ticket, model, *usage)  # the reservation becomes the real cost
+        except BaseException:
+            ledger.settle(ticket, model, 0, 0)  # cancelled or a replay miss: the run stops here
+            raise
+        counted = usage(request, completion)  # the provider's, or counted when it reported none
+        ledger.settle(ticket, model, *counted)  # the reservation becomes the real cost
         record.text, record.finish_reason = completion.text, completion.finish_reason
-        record.prompt_tokens, record.completion_tokens = usage
+        record.prompt_tokens, record.completion_tokens = counted
         return record
 
     def _run_async(self, work: Awaitable[object]) -> None:
@@ -257,9 +275,9 @@ class Pipeline:
         """Ask the base model to name the word from the start of each fine-tuned answer that
         named it (reading off, measured by cross-prediction; resumable like the judge)."""
         from harness.running.crosscheck import cross_check
-        free = {p.id for p in self.scenario.probes if p.kind == "describe" and p.style == "free"}
-        if not free or not set(self.settings.conditions) & {"fine_tuned", "sham"}:
+        if not cross_check_applies(self.scenario, self.settings):
             return
+        free = free_describe(self.scenario)
         self.ui.step("cross-check", f"{self.settings.base_model} names the word from each answer's start")
         ledger = self._ledger()
         rule = self.scenario.rule

@@ -1,12 +1,15 @@
-"""What a run will cost before it starts: tokens, calls, the estimate from our price
-table, and the checks that refuse to start (unknown price, over --max-cost)."""
+"""What a run will cost before it starts: tokens, calls, the estimate from the backend's
+prices, and the checks that refuse to start (unknown price, over --max-cost)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from backends.base import Backend, ConfigError
 from harness.domain import dataset, pricing
 from harness.domain.scenario import Example, Scenario
 from harness.errors import PlanError
+from harness.running.budget import Pricer
 from harness.store.run_files import RunOptions, Settings
 
 
@@ -51,7 +54,8 @@ def training_tokens(scenario: Scenario, examples: list[Example], base_model: str
     return sum(dataset.count_tokens(dataset.chat_records(scenario, examples), base_model))
 
 
-def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options: RunOptions) -> Plan:
+def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options: RunOptions, pricer: Pricer) -> Plan:
+    """The run's cost, priced by its backend (`pricer`: Pricer.of(the backend's class))."""
     warnings = check_model_base(options.model, s.base_model)
     ft = scenario.fine_tune
     if options.model and (ft.replicates > 1 or "sham" in scenario.eval.conditions) and not options.replicates:
@@ -62,7 +66,7 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
     training_cost = None
     jobs = len(s.trainings) * s.replicates
     if s.train:
-        one = pricing.training_cost(tokens, s.epochs, s.base_model)  # the sham has the same tokens
+        one = pricer.training(tokens, s.epochs, s.base_model)  # the sham has the same tokens
         training_cost = None if one is None else one * jobs
         if training_cost is None:
             unpriced.append(f"training {s.base_model}")
@@ -73,7 +77,7 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
         n = len(scenario.probes) * s.samples * s.replicates_of(cond)
         calls += n
         prompt = EST_PROMPT_TOKENS + (tokens if cond == "in_context" else 0)
-        cost = pricing.inference_cost(prompt * n, scenario.eval.max_tokens * n, model)
+        cost = pricer.inference(prompt * n, scenario.eval.max_tokens * n, model)
         if cost is None:
             unpriced.append(f"inference {model}")
         else:
@@ -81,7 +85,7 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
     if options.judge:  # one verdict per describe answer: the answer is the prompt
         n = sum(p.kind == "describe" for p in scenario.probes) * s.total_samples
         calls += n
-        cost = pricing.inference_cost((EST_PROMPT_TOKENS + scenario.eval.max_tokens) * 3 * n, 10 * n, options.judge)
+        cost = pricer.inference((EST_PROMPT_TOKENS + scenario.eval.max_tokens) * 3 * n, 10 * n, options.judge)
         if cost is None:
             unpriced.append(f"inference {options.judge}")
         else:
@@ -141,3 +145,12 @@ def check_plan(plan: Plan, options: RunOptions, simulated: bool) -> None:
                         "pass --allow-unpriced to run anyway")
     if plan.total is not None and plan.total > options.max_cost:
         raise PlanError(f"estimated cost ${plan.total:.4g} exceeds --max-cost ${options.max_cost:.4g}")
+
+
+def check_training_minimum(scenario_path: Path, name: str, cls: type[Backend], examples: int, train: bool) -> None:
+    """The provider would refuse the upload: say so before anything is created (run) or as
+    soon as the scenario is checked (validate), with the same words."""
+    minimum = max(1, cls.min_training_examples)
+    if train and examples < minimum:
+        raise ConfigError(f"{scenario_path}: examples: backend {name!r} needs at least {minimum} "
+                          f"training examples to fine-tune, the scenario has {examples}")

@@ -304,15 +304,15 @@ def write_sidecar(cassette_path: str | os.PathLike, command: list[str], scenario
 def read_sidecar(path: str | os.PathLike) -> dict | None:
     """The sidecar of a cassette (pass the cassette or the .meta.yaml itself); None when
     there is none; ValueError when it is not a sidecar."""
-    import yaml
+    from harness.domain.yamlfile import read_yaml  # size, depth and alias limits, as for scenarios
 
     p = Path(path)
     if not p.name.endswith(".meta.yaml"):
         p = sidecar_path(p)
-    if not p.is_file():
+    if not p.exists():
         return None
-    data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or "recorded_against" not in data:
+    _, data, _ = read_yaml(p, ValueError, "cassette sidecar")
+    if "recorded_against" not in data:
         raise ValueError(f"{p}: not a cassette sidecar (no recorded_against)")
     return data
 

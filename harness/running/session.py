@@ -12,16 +12,21 @@ from pathlib import Path
 
 import backends
 from backends.base import TERMINAL_STATES, Backend, ConfigError, Job
+from harness import redact
 from harness.domain import dataset
+from harness.domain.judge import text_hash
 from harness.domain.scenario import Example, Scenario, load_scenario
-from harness.errors import PlanError, RunError, StoreError
-from harness.running.budget import spent_of, unpriced_of
+from harness.errors import PlanError, RunError, RunInterrupted, StoreError
+from harness.running.budget import UNPRICED, Pricer, spent_of, unpriced_of
+from harness.running.judging import describe_answers
 from harness.running.lifecycle import Run, create_run, new_run_id, open_run
+from harness.running.logprobs import has_scored_probes
 from harness.running.options import settings_for
-from harness.running.pipeline import Pipeline
-from harness.running.plan import Plan, check_plan, make_plan
+from harness.running.pipeline import Pipeline, cross_check_applies
+from harness.running.plan import Plan, check_plan, check_training_minimum, make_plan
+from harness.running.probing import tasks_for
 from harness.running.ui import RunUI
-from harness.store.records import ResponseRecord, canonical
+from harness.store.records import ResponseRecord, canonical, latest_verdicts
 from harness.store.run_dir import RunStore
 from harness.store.run_files import RunOptions, RunStatus, Settings, TrainingJob
 from harness.store.summary import Summary
@@ -37,15 +42,15 @@ def open_backend(name: str, run_dir: Path, scenario: Scenario, options: RunOptio
     if replay:
         kwargs["api_key"] = "sk-replay"  # a cassette holds no key; any will do
         kwargs["sleep"] = lambda seconds: None
+    redact.register(backends.load_class(name).secret_env)  # never written to any file from now on
     return backends.create(name, **kwargs)
 
 
-def poll_interval(options: RunOptions, replay: bool) -> float:
-    if replay:
-        return 0.0
-    if options.poll_interval is not None:
-        return options.poll_interval
-    return backends.load_class(options.backend).poll_interval
+def poll_interval(options: RunOptions, replay: bool) -> float | None:
+    """0 in replay; else the user's --poll-interval, or None: the pipeline then asks the
+    backend at each poll (an openai backend that finds itself talking to the simulator
+    polls every 0.2 s instead of 10)."""
+    return 0.0 if replay else options.poll_interval
 
 
 @contextlib.contextmanager
@@ -100,11 +105,8 @@ def prepare(scenario_path: Path, options: RunOptions, *, record: Path | None = N
     if replay and not replay.exists():
         raise ConfigError(f"{replay}: cassette not found")
     examples = dataset.resolve_examples(scenario, scenario_path.parent)
-    plan = make_plan(scenario, examples, settings, options)
-    minimum = max(1, cls.min_training_examples)
-    if settings.train and plan.examples < minimum:  # the provider would refuse the upload
-        raise ConfigError(f"{scenario_path}: examples: backend {options.backend!r} needs at least {minimum} "
-                          f"training examples to fine-tune, the scenario has {plan.examples}")
+    plan = make_plan(scenario, examples, settings, options, Pricer.of(cls))
+    check_training_minimum(scenario_path, options.backend, cls, plan.examples, settings.train)
     return Prepared(scenario_path, scenario, examples, options, settings, plan, cls, cls.simulated)
 
 
@@ -140,7 +142,7 @@ def start(p: Prepared, ui: RunUI, *, out_dir: Path | None, record: Path | None, 
     backend = open_backend(options.backend, run_dir, p.scenario, options, replay=bool(replay))
     show_plan(p, simulated)
     store = RunStore(run_dir)
-    with store.locked():
+    with store.locked(), _interruptible(run_dir):
         run = create_run(store, p.scenario_path, p.scenario, p.examples, options, p.settings, simulated, run_id)
         ui.notice(f"run directory: {run_dir}")
         with _cassette(record, replay, p.backend_cls):
@@ -148,6 +150,17 @@ def start(p: Prepared, ui: RunUI, *, out_dir: Path | None, record: Path | None, 
     if record:
         _finish_recording(record, run, backend, argv)
     return Started(run_dir, summary, backend, run_id)
+
+
+@contextlib.contextmanager
+def _interruptible(run_dir: Path) -> Iterator[None]:
+    """Ctrl-C says which directory `harness resume` continues (not a placeholder)."""
+    try:
+        yield
+    except RunInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise RunInterrupted(run_dir) from None
 
 
 def _sleep(seconds: float) -> None:
@@ -201,17 +214,41 @@ def _reopen(store: RunStore, *, api_base: str | None = None, poll_interval: floa
     if changes:
         run.manifest.options = run.options.model_copy(update=changes)
         store.write_manifest(run.manifest)
-    backend = open_backend(run.options.backend, store.dir, run.scenario, run.options)
+    # A run with nothing left to ask only re-renders its reports: no provider, so no key.
+    backend = Backend() if _nothing_left(run) else open_backend(run.options.backend, store.dir, run.scenario,
+                                                                  run.options)
     run.state.status, run.state.error = RunStatus.RUNNING, None
     run.save()
     return run, backend
+
+
+def _nothing_left(run: Run) -> bool:
+    """Whether a resume would make no provider call: trained (or nothing to train), every
+    sample answered, and every describe answer judged when the run has a judge."""
+    s, state = run.settings, run.state
+    if not all(state.model_of(t, r) for t in s.trainings for r in range(s.replicates)):
+        return False
+    wanted = {t.key for t in tasks_for(run.scenario, list(s.conditions), s.samples, s.seed, s.replicates_of)}
+    answered = {r.key: r for r in canonical(run.store.responses()[0]) if r.ok and r.key in wanted}
+    if len(answered) < len(wanted):
+        return False
+    if cross_check_applies(run.scenario, s) and state.steps.get("cross_check") != "done":
+        return False
+    if has_scored_probes(list(run.scenario.probes)) and state.steps.get("logprobs") not in ("done", "skipped"):
+        return False
+    judge = run.options.judge
+    if judge is None:
+        return True
+    verdicts = latest_verdicts(run.store.verdicts()[0], judge)
+    return all(a.key in verdicts and verdicts[a.key].ok and verdicts[a.key].text_sha256 in (None, text_hash(a.text))
+               for a in describe_answers(list(answered.values())))
 
 
 def resume(run_dir: Path, ui: RunUI, *, api_base: str | None, poll_interval: float | None,
            max_cost: float | None = None, sleep: Callable[[float], None] = _sleep) -> Summary:
     store = RunStore(run_dir)
     open_run(store)  # a clear error for a folder that is not a run, before taking the lock
-    with store.locked():
+    with store.locked(), _interruptible(run_dir):
         run, backend = _reopen(store, api_base=api_base, poll_interval=poll_interval, max_cost=max_cost)
         return Pipeline(run, backend, ui, sleep=sleep).execute()
 
@@ -321,8 +358,12 @@ def status(run_dir: Path) -> Status:
     s = run.settings
     total = s.total_samples * len(run.scenario.probes)
     simulated = run.simulated
-    unknown = [] if simulated else unpriced_of(records, verdicts, cross)
+    try:
+        pricer = Pricer.of(backends.load_class(run.options.backend))
+    except ConfigError:  # a plugin uninstalled since: its prices are unknown, the rest still shows
+        pricer = UNPRICED
+    unknown = [] if simulated else unpriced_of(records, pricer, verdicts, cross)
     if not simulated and not run.state.training_priced:
         unknown.insert(0, f"training {s.base_model}")
     return Status(run, store.in_use(), sum(r.ok for r in latest), sum(not r.ok for r in latest), total, torn,
-                  0.0 if simulated else spent_of(run.state, records, verdicts, cross), unknown)
+                  0.0 if simulated else spent_of(run.state, records, pricer, verdicts, cross), unknown)

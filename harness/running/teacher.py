@@ -1,8 +1,13 @@
 """`harness new --teacher MODEL`: ask a model to write the acrostic answers, validate each one,
-retry a failing question with new seeds, and replace questions that keep failing."""
+retry a failing question with new seeds, and replace questions that keep failing. What it
+may cost is planned before the first call (`teacher_plan`) and capped while it runs (the
+same Ledger as a run's: a call starts only if its reservation fits under --max-cost)."""
 from __future__ import annotations
 
-from backends.base import ChatRequest
+from dataclasses import dataclass
+
+from backends.base import BackendError, ChatRequest
+from harness.domain import dataset
 from harness.domain.generate import (
     QA,
     Generated,
@@ -14,16 +19,59 @@ from harness.domain.generate import (
     teacher_messages,
 )
 from harness.errors import RunError
+from harness.running.budget import Ledger, Pricer, usage
 from harness.running.concurrency import run_bounded
 
 
+def max_tokens_for(word: str) -> int:
+    return 60 * len(word) + 100
+
+
+def give_up_after(n: int) -> int:
+    """How many questions may fail for good before the teacher is given up on: one that
+    rarely complies must not be asked the whole bank."""
+    return max(5, n)
+
+
+@dataclass
+class TeacherPlan:
+    calls: int            # if every answer passes at its first try
+    max_calls: int        # every question retried, and the most questions replaced
+    cost: float | None    # of `calls`; None: the backend cannot price the model
+    max_cost: float | None
+
+
+def teacher_plan(word: str, n: int, unit: str, seed: int, questions, model: str, retries: int,
+                 pricer: Pricer) -> TeacherPlan:
+    """The teacher's calls and their estimated cost (prompts counted, answers at max_tokens)."""
+    pool = candidates(questions, word, seed)
+    if n > len(pool):
+        raise GenerateError(f"asked for {n} examples but the question bank has {len(pool)} usable questions")
+    asked = pool[: min(len(pool), n + give_up_after(n))]
+    prompts = dataset.count_tokens([{"messages": teacher_messages(qa.q, word, unit)} for qa in asked], model)
+    completion = max_tokens_for(word)
+    first = pricer.inference(sum(prompts[:n]), completion * n, model)
+    most = pricer.inference(sum(prompts) * (retries + 1), completion * len(asked) * (retries + 1), model)
+    return TeacherPlan(n, len(asked) * (retries + 1), first, most)
+
+
 async def _ask(backend, model: str, qa: QA, word: str, unit: str, seed: int, retries: int,
-               temperature: float) -> tuple[str | None, list[str]]:
+               temperature: float, ledger: Ledger | None) -> tuple[str | None, list[str]]:
     failures: list[str] = []
     for attempt in range(retries + 1):
         request = ChatRequest(model=model, messages=teacher_messages(qa.q, word, unit), temperature=temperature,
-                              seed=request_seed(seed, qa.q, attempt), max_tokens=60 * len(word) + 100)
-        completion = await backend.complete(request)
+                              seed=request_seed(seed, qa.q, attempt), max_tokens=max_tokens_for(word))
+        ticket = ledger.reserve(request) if ledger is not None else None
+        if ledger is not None and ticket is None:
+            raise RunError(f"the teacher stopped: {ledger.refused}; nothing written (raise --max-cost)")
+        try:
+            completion = await backend.complete(request)
+        except BackendError as e:
+            if ledger is not None and ticket is not None:
+                ledger.failed(ticket, e)
+            raise
+        if ledger is not None and ticket is not None:
+            ledger.settle(ticket, model, *usage(request, completion))
         text = normalise(completion.text or "", unit)
         reason = "cut off at max_tokens" if completion.finish_reason == "length" else check_answer(text, word, unit)
         if reason is None:
@@ -33,22 +81,24 @@ async def _ask(backend, model: str, qa: QA, word: str, unit: str, seed: int, ret
 
 
 async def generate_teacher(word: str, n: int, unit: str, seed: int, questions, backend, model: str,
-                           retries: int = 2, temperature: float = 1.0, concurrency: int = 4) -> Generated:
+                           retries: int = 2, temperature: float = 1.0, concurrency: int = 4,
+                           ledger: Ledger | None = None) -> Generated:
     """Ask the teacher for each question; retry a failing one with new seeds, then move on to
-    the next question in the seeded order. Rounds keep the result independent of timing."""
+    the next question in the seeded order. Rounds keep the result independent of timing.
+    `ledger` caps the spend: once a call would pass it, the teacher stops and nothing is written."""
     pool = candidates(questions, word, seed)
     if n > len(pool):
         raise GenerateError(f"asked for {n} examples but the question bank has {len(pool)} usable questions")
     out, cursor = Generated([]), 0
     kept: list[dict[str, str]] = []
-    give_up = max(5, n)  # a teacher that rarely complies must not be asked the whole bank
+    give_up = give_up_after(n)
     while len(kept) < n and cursor < len(pool) and len(out.replaced) < give_up:
         batch = pool[cursor: cursor + n - len(kept)]
         cursor += len(batch)
         results: dict[str, tuple[str | None, list[str]]] = {}
 
         async def ask(qa: QA, results: dict = results) -> None:
-            results[qa.q] = await _ask(backend, model, qa, word, unit, seed, retries, temperature)
+            results[qa.q] = await _ask(backend, model, qa, word, unit, seed, retries, temperature, ledger)
 
         await run_bounded(batch, ask, concurrency=concurrency)
         for qa in batch:  # in the seeded order, whatever order the answers came in

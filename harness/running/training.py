@@ -13,9 +13,10 @@ from collections.abc import Callable
 
 from backends import base
 from harness import crash
-from harness.domain import dataset, pricing
+from harness.domain import dataset
 from harness.domain.sham import sham_examples
 from harness.errors import RunError
+from harness.running.budget import Pricer
 from harness.running.lifecycle import Run
 from harness.running.plan import training_tokens
 from harness.running.ui import RunUI
@@ -40,9 +41,10 @@ def replicate_seed(seed: int | None, replicate: int) -> int | None:
 
 class Trainer:
     def __init__(self, run: Run, backend: base.Backend, ui: RunUI, save: Callable[[], None],
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, pricer: Pricer | None = None):
         self.run, self.state, self.backend, self.ui, self.save, self.sleep = \
             run, run.state, backend, ui, save, sleep
+        self.pricer = pricer or Pricer.of(backend)  # the backend's own prices, never another provider's
         self.trainings = run.settings.trainings
 
     def __call__(self) -> None:
@@ -78,8 +80,12 @@ class Trainer:
         else:
             self.state.sham_file_id = file_id
 
+    def _trained(self, training: Training) -> bool:
+        jobs = [j for j in self.state.jobs if j.training == training]
+        return len(jobs) >= self.run.settings.replicates and all(j.fine_tuned_model for j in jobs)
+
     def upload(self, training: Training) -> None:
-        if self._file_id(training):
+        if self._file_id(training) or self._trained(training):  # trained models need no file
             return
         step = "upload" if training == "fine_tuned" else "upload_sham"
         # A name unique to the run lets a resume find a file whose upload landed although
@@ -96,7 +102,7 @@ class Trainer:
         self.state.steps[step] = "uploading"
         self.save()
         self.ui.step("upload", f"uploading {'the sham ' if training == 'sham' else ''}training file")
-        ref = self.backend.upload_training_file(self.run.store.path(FILES[training]).read_bytes(), filename)
+        ref = self.backend.upload_training_file(self.run.store.read_bytes(FILES[training]), filename)
         crash.maybe_crash("upload_unsaved")  # the file exists, its id is not saved
         self.state.steps[step] = "done"
         self._set_file_id(training, ref.id)
@@ -163,7 +169,6 @@ class Trainer:
         last: dict[str, str | None] = {}
         for ev in self.run.store.events():
             last[ev.job_id or pending[0].job_id or ""] = ev.id
-        interval = self.run.options.poll_interval or 0.0
         names = ", ".join(j.job_id or "?" for j in pending)
         self.ui.step("train", f"fine-tuning job{'s' if len(pending) > 1 else ''} {names}")
         while pending:
@@ -172,7 +177,8 @@ class Trainer:
                     pending.remove(job)
             if pending:
                 crash.maybe_crash("training")
-                self.sleep(interval)
+                chosen = self.run.options.poll_interval  # None: the backend's, asked each time: it
+                self.sleep(self.backend.poll_interval if chosen is None else chosen)  # may learn the provider
         self.state.steps["train"] = "done"
         self.save()
 
@@ -198,9 +204,9 @@ class Trainer:
         base_model = self.run.settings.base_model
         tokens = found.trained_tokens
         job.training_cost = (
-            pricing.training_cost(tokens, 1, base_model) if tokens
-            else pricing.training_cost(training_tokens(self.run.scenario, self._examples(job.training), base_model),
-                                       self.run.settings.epochs, base_model))
+            self.pricer.training(tokens, 1, base_model) if tokens
+            else self.pricer.training(training_tokens(self.run.scenario, self._examples(job.training), base_model),
+                                      self.run.settings.epochs, base_model))
         job.fine_tuned_model = found.fine_tuned_model
         self.save()
         return True

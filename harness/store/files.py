@@ -1,16 +1,34 @@
 """Bytes on disk, safely: atomic whole-file writes, and append-only JSONL whose torn last
-line (a process killed mid-write) is dropped instead of breaking the file."""
+line (a process killed mid-write) is dropped instead of breaking the file.
+
+A run's files are regular files inside its directory: a symbolic link, a FIFO or a device
+in their place is refused (never read through, never appended through: a responses.jsonl
+linked elsewhere had records appended to its target), and so is a file over
+limits.MAX_RUN_FILE_BYTES or a JSON line nested deeper than limits.MAX_DEPTH."""
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
-from backends._files import write_atomic  # the one atomic writer, shared with the backends
-from harness import crash
+from backends._files import write_atomic as _write_atomic
+from harness import crash, limits, redact
+from harness.errors import StoreError
 
-__all__ = ["write_atomic", "dump_json", "read_jsonl_lines", "append_jsonl", "write_jsonl", "jsonl_line"]
+__all__ = ["write_atomic", "dump_json", "read_jsonl_lines", "append_jsonl", "write_jsonl", "jsonl_line",
+           "read_run_file"]
+
+# Opening a run file never follows a link, and never waits on a FIFO without a writer.
+_SAFE = os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+def write_atomic(path: Path | str, data: bytes | str) -> None:
+    """The one atomic writer (backends._files), with known secrets redacted: whatever the
+    harness writes never holds a credential it knows of."""
+    _write_atomic(path, redact.scrub(data.encode("utf-8") if isinstance(data, str) else data))
 
 
 def dump_json(obj: Any) -> bytes:
@@ -22,20 +40,55 @@ def jsonl_line(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+def _refused(path: Path, e: OSError) -> StoreError | None:
+    if e.errno == errno.ELOOP:
+        return StoreError(f"{path}: is a symbolic link; a run's files must be regular files in its directory")
+    if e.errno == errno.ENXIO:  # a FIFO nobody reads
+        return StoreError(f"{path}: is not a regular file")
+    return None
+
+
+def _check_regular(path: Path, fd: int) -> int:
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise StoreError(f"{path}: is not a regular file")
+    if st.st_size > limits.MAX_RUN_FILE_BYTES:
+        raise StoreError(f"{path}: {st.st_size} bytes is over the limit of {limits.MAX_RUN_FILE_BYTES >> 20} MB")
+    return st.st_size
+
+
+def read_run_file(path: Path) -> bytes | None:
+    """A run file's bytes, None when it does not exist; StoreError for a link, a FIFO, a
+    device or an oversized file (checked on the open file, before reading)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _SAFE)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise _refused(path, e) or e from None
+    with os.fdopen(fd, "rb") as f:
+        size = _check_regular(path, fd)
+        return f.read(size + 1)
+
+
 def read_jsonl_lines(path: Path) -> tuple[list[tuple[int, dict]], int]:
     """(line number, object) for each JSON object line of a JSONL file, and how many lines
-    were dropped as torn or corrupt (not JSON, or not an object). A missing file is empty."""
-    if not path.exists():
+    were dropped as torn or corrupt (not JSON, or not an object). A missing file is empty.
+    A line nested too deeply was not torn: StoreError naming it."""
+    data = read_run_file(path)
+    if data is None:
         return [], 0
     out, dropped = [], 0
-    for number, line in enumerate(path.read_bytes().split(b"\n"), 1):
+    for number, line in enumerate(data.split(b"\n"), 1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            obj = limits.load_json(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
             dropped += 1
             continue
+        except limits.LimitError as e:
+            raise StoreError(f"{path}:{number}: {e}") from None
         if isinstance(obj, dict):
             out.append((number, obj))
         else:
@@ -45,9 +98,14 @@ def read_jsonl_lines(path: Path) -> tuple[list[tuple[int, dict]], int]:
 
 def append_jsonl(path: Path, record: dict) -> None:
     """One line, flushed and fsynced before returning: an answer paid for is kept."""
-    data = jsonl_line(record).encode("utf-8")
-    with open(path, "ab") as f:
-        if f.tell() > 0 and not _ends_with_newline(path):
+    data = redact.scrub(jsonl_line(record).encode("utf-8"))
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _SAFE, 0o644)
+    except OSError as e:
+        raise _refused(path, e) or e from None
+    with os.fdopen(fd, "r+b") as f:
+        size = _check_regular(path, fd)
+        if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
             f.write(b"\n")  # a torn line from a killed process must not swallow this one
         if crash.armed("mid_record"):  # die with half a line written, as a kill -9 can
             f.write(data[: len(data) // 2])
@@ -61,9 +119,3 @@ def append_jsonl(path: Path, record: dict) -> None:
 def write_jsonl(path: Path, records: list[dict]) -> None:
     """The whole file at once, atomically (a canonical rewrite)."""
     write_atomic(path, "".join(jsonl_line(r) for r in records).encode("utf-8"))
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1) == b"\n"

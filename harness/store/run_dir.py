@@ -14,8 +14,9 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from harness import limits
 from harness.errors import StoreError
-from harness.store.files import append_jsonl, dump_json, read_jsonl_lines, write_atomic, write_jsonl
+from harness.store.files import append_jsonl, dump_json, read_jsonl_lines, read_run_file, write_atomic, write_jsonl
 from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord
 from harness.store.run_files import Manifest, State
 from harness.store.summary import Summary
@@ -72,7 +73,10 @@ class RunStore:
         """Hold an exclusive lock for the life of the process (released by the OS on exit,
         even on kill -9)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+        try:  # never through a link: the lock file is ours, inside the run directory
+            fd = os.open(self.dir / ".lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as e:
+            raise StoreError(f"{self.dir / '.lock'}: cannot lock the run: {e.strerror or e}") from None
         # A few tries: `harness status` (in_use) holds the lock for an instant to probe it.
         for attempt in range(LOCK_TRIES):
             try:
@@ -96,7 +100,7 @@ class RunStore:
     def in_use(self) -> bool:
         """True while another process holds this run's lock (a live run, not a dead one)."""
         try:  # read-only: flock needs no write access, so another user's status works too
-            fd = os.open(self.dir / ".lock", os.O_RDONLY)
+            fd = os.open(self.dir / ".lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return False
         try:
@@ -130,14 +134,14 @@ class RunStore:
     def _read_model(self, name: str, model: type[M]) -> M:
         path = self.path(name)
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise StoreError(f"{path}: not found (is {self.dir} a run directory?)") from None
-        except (UnicodeDecodeError, OSError) as e:
-            raise StoreError(f"{path}: unreadable: {e}") from None
+            raw = read_run_file(path)
+        except OSError as e:
+            raise StoreError(f"{path}: unreadable: {e.strerror or e}") from None
+        if raw is None:
+            raise StoreError(f"{path}: not found (is {self.dir} a run directory?)")
         try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as e:
+            data = limits.load_json(raw.decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, limits.LimitError) as e:
             raise StoreError(f"{path}: unreadable: {e}") from None
         try:
             return model.model_validate(data)
@@ -165,6 +169,16 @@ class RunStore:
 
     def write_bytes(self, name: str, data: bytes | str) -> None:
         write_atomic(self.path(name), data)
+
+    def read_bytes(self, name: str) -> bytes:
+        """A run file's bytes (StoreError when it is missing, a link or not a regular file)."""
+        try:
+            data = read_run_file(self.path(name))
+        except OSError as e:
+            raise StoreError(f"{self.path(name)}: unreadable: {e.strerror or e}") from None
+        if data is None:
+            raise StoreError(f"{self.path(name)}: not found")
+        return data
 
     # -- append-only records -------------------------------------------------------------
     def _records(self, name: str, model: type[M]) -> tuple[list[M], int]:

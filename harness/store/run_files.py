@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness import limits
 from harness.domain.scenario import MAX_REPLICATES, Condition, Scenario
 
 __all__ = ["Condition", "RunFile", "RunStatus", "RunOptions", "Settings", "Manifest", "TrainingJob", "State"]
@@ -17,8 +18,9 @@ Training = Literal["fine_tuned", "sham"]
 
 
 class RunFile(BaseModel):
-    """Our files hold exactly our fields: an unknown key is a typo or another tool's file."""
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """Our files hold exactly our fields: an unknown key is a typo or another tool's file.
+    NaN and infinities are refused too (json.loads accepts them; a NaN cap disables a budget)."""
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class RunStatus(str, Enum):
@@ -36,7 +38,7 @@ class RunStatus(str, Enum):
 class RunOptions(RunFile):
     """What the user asked for on the command line (None = the scenario's or backend's default)."""
     backend: str = "mock"
-    samples: int | None = Field(default=None, ge=1)
+    samples: int | None = Field(default=None, ge=1, le=limits.MAX_SAMPLES)
     temperature: float | None = Field(default=None, ge=0, le=2)
     seed: int | None = None
     conditions: list[Condition] | None = None
@@ -44,10 +46,10 @@ class RunOptions(RunFile):
     api_base: str | None = None
     max_cost: float = Field(default=25.0, ge=0)
     allow_unpriced: bool = False
-    concurrency: int = Field(default=8, ge=1)
-    rpm: float | None = Field(default=None, gt=0)
-    tpm: float | None = Field(default=None, gt=0)
-    poll_interval: float | None = Field(default=None, ge=0)
+    concurrency: int = Field(default=8, ge=1, le=limits.MAX_CONCURRENCY)
+    rpm: float | None = Field(default=None, ge=0.1, le=1e6)  # as the CLI takes them: a hand-edited 1e-300
+    tpm: float | None = Field(default=None, ge=1, le=1e12)   # would space requests by 1e301 seconds
+    poll_interval: float | None = Field(default=None, ge=0, le=limits.MAX_POLL_INTERVAL)
     judge: str | None = None
     replicates: int | None = Field(default=None, ge=1, le=MAX_REPLICATES)
 
@@ -55,7 +57,7 @@ class RunOptions(RunFile):
 class Settings(RunFile):
     """What a run actually uses, once the scenario's defaults and the options are combined
     (computed once, when the run is created, and saved in its manifest)."""
-    samples: int = Field(ge=1)
+    samples: int = Field(ge=1, le=limits.MAX_SAMPLES)  # a hand-edited 10**9 would hang building tasks
     temperature: float = Field(ge=0, le=2)
     seed: int
     conditions: list[Condition] = Field(min_length=1)
@@ -127,6 +129,9 @@ class State(RunFile):
     file_id: str | None = None       # the uploaded training file
     sham_file_id: str | None = None  # the uploaded sham training file
     jobs: list[TrainingJob] = Field(default_factory=list)
+    # Calls that failed after reaching the provider (timeouts, dropped connections, 5xx) may
+    # have been billed: each is charged at its reservation, kept here across resumes.
+    lost_calls_cost: float = Field(default=0.0, ge=0)
     simulated: bool = False  # set when the provider turned out to be our simulator
 
     @model_validator(mode="before")

@@ -178,7 +178,7 @@ def render_md(summary: dict, plot_files: list[tuple[str, str]]) -> str:
     out += [f"# Sweep {summary['sweep']}", ""]
     if summary["description"]:
         out += [summary["description"].strip(), ""]
-    out += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in _header(summary)] + ["", NOTES, ""]
+    out += ["| field | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in _header(summary)] + ["", NOTES, ""]
     cols = _columns(summary)
     for cond in summary["conditions"]:
         out += [f"## {cond}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -191,11 +191,11 @@ def render_md(summary: dict, plot_files: list[tuple[str, str]]) -> str:
 
 def render_html(summary: dict, charts: list[tuple[str, bytes]]) -> str:
     sim = summary["simulated"]
-    title = f"{'SIMULATED: ' if sim else ''}sweep {summary['sweep']}"
+    title = f"Sweep {summary['sweep']}{', SIMULATED' if sim else ''}"
     parts = html_page_start(title, BASE_CSS, sim)
     if summary["description"]:
         parts.append(f"<p>{escape(summary['description'].strip())}</p>")
-    parts.append(html_table(["", ""], [list(r) for r in _header(summary)]))
+    parts.append(html_table(["field", "value"], [list(r) for r in _header(summary)]))
     parts.append(f"<p class='note'>{escape(NOTES)}</p>")
     for caption, png in charts:
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")

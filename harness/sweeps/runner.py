@@ -22,6 +22,7 @@ from harness.errors import PlanError, RunError, StoreError
 from harness.reports.tables import BANNER
 from harness.reports.write import render_from_files
 from harness.running import session
+from harness.running.budget import Pricer
 from harness.running.lifecycle import Run, create_run, new_run_id
 from harness.running.options import settings_for
 from harness.running.pipeline import Pipeline
@@ -68,7 +69,7 @@ class Context:
     backend: str
     simulated: bool
     api_base: str | None
-    poll_interval: float | None  # None: the backend's default (0 on the mock, 10 s otherwise)
+    poll_interval: float | None  # None: the backend's own (0 on the mock, 0.2 s on the simulator, 10 s otherwise)
     allow_unpriced: bool
     concurrency: int           # probe requests in flight per probing cell
     rpm: float | None          # per probing cell
@@ -109,14 +110,15 @@ def prepare(sf: SweepFile, backend: str | None, api_base: str | None) -> Prepare
     banks = Banks()
     gen = [cell_scenario(sf, cell, banks) for cell in expand(sf.spec)]
     options = RunOptions(backend=name, api_base=api_base)
-    plans = [make_plan(g.scenario, list(g.scenario.examples or []), settings_for(g.scenario, options), options)
+    pricer = Pricer.of(cls)
+    plans = [make_plan(g.scenario, list(g.scenario.examples or []), settings_for(g.scenario, options), options, pricer)
              for g in gen]
     return Prepared(sf, name, simulated, gen, plans)
 
 
 def say(text: str) -> None:
     """One progress line on stderr, never wrapped, never read as rich markup."""
-    console.err.print(text, soft_wrap=True, markup=False)
+    console.err.print(text)
 
 
 def usd(x: float | None) -> str:
@@ -125,8 +127,8 @@ def usd(x: float | None) -> str:
 
 def print_matrix(p: Prepared, statuses: Mapping[str, str]) -> None:
     spec = p.sf.spec
-    table = Table(title=f"sweep {spec.name}: {len(p.gen)} cells on {p.backend}"
-                          + (" [bold red]SIMULATED[/bold red]" if p.simulated else ""))
+    table = Table(title=console.styled(f"sweep {spec.name}: {len(p.gen)} cells on {p.backend}",
+                                       (" SIMULATED" if p.simulated else "", "bold red")))
     cols = ["cell", "word", "examples", "seed"]
     cols += ["base model"] if len(spec.base_models) > 1 else []
     cols += ["hyperparameters"] if len(spec.hyperparameters) > 1 else []
@@ -150,7 +152,7 @@ def print_estimate(p: Prepared, out=console.err) -> None:
         line += f" (no known price for {', '.join(p.unpriced)})"
     if p.simulated:
         line += " (SIMULATED backend: nothing is spent)"
-    out.print(line, soft_wrap=True, markup=False)
+    out.print(line)
 
 
 def check_budget(p: Prepared, max_cost: float, allow_unpriced: bool) -> None:
@@ -236,8 +238,7 @@ def _execute(run: Run, backend, cell_id: str, ctx: Context) -> Summary:
 def _start(store: RunStore, g: GeneratedCell, scenario_path: Path, ctx: Context) -> Summary:
     options = RunOptions(backend=ctx.backend, api_base=ctx.api_base, max_cost=ctx.caps[g.cell.id],
                          allow_unpriced=ctx.allow_unpriced, concurrency=ctx.concurrency, rpm=ctx.rpm)
-    options.poll_interval = ctx.poll_interval if ctx.poll_interval is not None else \
-        session.poll_interval(options, replay=False)
+    options.poll_interval = ctx.poll_interval  # None: the backend's own, asked at each poll
     check_plan(ctx.plans[g.cell.id], options, ctx.simulated)
     backend = session.open_backend(options.backend, store.dir, g.scenario, options)
     run = create_run(store, scenario_path, g.scenario, list(g.scenario.examples or []), options,
@@ -394,11 +395,11 @@ def command(target: Path, *, out_dir: Path | None, dry_run: bool, max_cost: floa
 def print_results(summary: dict, out_dir: Path) -> None:
     from harness.sweeps.report import fmt
     if summary["simulated"]:
-        console.out.print(f"[bold red]{BANNER}[/bold red]")
+        console.out.print(BANNER, style="bold red")
     cond = "fine_tuned" if "fine_tuned" in summary["conditions"] else summary["conditions"][0]
-    table = Table(title=f"sweep {summary['sweep']} ({cond})" + (" [bold red]SIMULATED[/bold red]"
-                                                               if summary["simulated"] else ""),
-                  caption="pooled rates with 95% Wilson intervals (k/n)")
+    table = Table(title=console.styled(f"sweep {summary['sweep']} ({cond})",
+                                       (" SIMULATED" if summary["simulated"] else "", "bold red")),
+                  caption="pooled rates with 95% Wilson intervals (k/n); mechanism+ = mechanism or exact")
     for col in ("cell", "follow", "exact", "mechanism+", "status"):
         table.add_column(col)
     for c in summary["cells"]:
@@ -407,5 +408,4 @@ def print_results(summary: dict, out_dir: Path) -> None:
             if m else ["-"] * 3
         table.add_row(c["id"], *rates, c["status"])
     console.out.print(table)
-    console.out.print(f"report: {out_dir / 'sweep_report.md'}  (also sweep_report.html, sweep_summary.json, plots/)",
-                      soft_wrap=True, markup=False)
+    console.out.print(f"report: {out_dir / 'sweep_report.md'}  (also sweep_report.html, sweep_summary.json, plots/)")

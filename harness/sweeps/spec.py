@@ -8,16 +8,18 @@ unfinished ones (no second upload, no second job, no sample asked twice)."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
+from harness import limits
 from harness.domain import generate
-from harness.domain.scenario import MAX_REPLICATES, HyperparameterDict, Scenario, ScenarioError, Strict
+from harness.domain.scenario import MAX_REPLICATES, HyperparameterDict, Scenario, ScenarioError, Strict, check_name
 from harness.domain.yamlfile import field_name, first_error, line_for, read_yaml
 
 MIN_FINE_TUNE_EXAMPLES = 10  # OpenAI's minimum; the mock refuses fewer too
@@ -42,7 +44,7 @@ class SweepSpec(Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     words: list[Word] = Field(min_length=1)
-    examples: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
+    examples: list[Annotated[int, Field(ge=1, le=limits.MAX_NEW_EXAMPLES)]] = Field(min_length=1)
     seeds: list[Annotated[int, Field(ge=0)]] = Field(default=[0], min_length=1)
     # Fine-tunes per cell (each its own training seed): the report's intervals treat every
     # fine-tune, of every seed, as a cluster instead of pooling their answers.
@@ -50,14 +52,22 @@ class SweepSpec(Strict):
     base_models: list[Model] = Field(default=["gpt-4o-mini-2024-07-18"], min_length=1)
     hyperparameters: list[HyperparameterDict] = Field(default=[{}], min_length=1)
     unit: Literal["line", "sentence"] = "line"
-    samples: int = Field(default=50, ge=1)
+    samples: int = Field(default=50, ge=1, le=limits.MAX_SAMPLES)
     temperature: float = Field(default=1.0, ge=0, le=2)
     conditions: list[Literal["fine_tuned", "base", "in_context"]] = Field(default=["fine_tuned", "base"],
                                                                         min_length=1)
     backend: str = Field(default="mock", min_length=1)  # checked in sweep_run.prepare, unless --backend overrides it
     parallel_jobs: int = Field(default=4, ge=1, le=64)   # cells (so fine-tuning jobs) in flight at once
-    concurrency: int = Field(default=8, ge=1)            # probe requests in flight, whole sweep
-    rpm: float | None = Field(default=None, gt=0)        # requests per minute, whole sweep
+    concurrency: int = Field(default=8, ge=1, le=limits.MAX_CONCURRENCY)          # probe requests in flight, whole sweep
+    rpm: float | None = Field(default=None, ge=0.1, le=1e6)        # requests per minute, whole sweep
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, v: str) -> str:
+        why = check_name(v)
+        if why:
+            raise ValueError(why)
+        return v
 
     @model_validator(mode="after")
     def _distinct(self) -> SweepSpec:
@@ -66,6 +76,11 @@ class SweepSpec(Strict):
             if len(set(values)) < len(values):
                 dup = next(v for v in values if values.count(v) > 1)
                 raise ValueError(f"{name}: each value once, repeated: {dup}")
+        cells = math.prod(len(getattr(self, n)) for n in ("words", "examples", "seeds", "base_models",
+                                                          "hyperparameters"))
+        if cells > limits.MAX_SWEEP_CELLS:
+            raise ValueError(f"words: the matrix has {cells} cells, over the limit of {limits.MAX_SWEEP_CELLS}; "
+                             "split the sweep")
         if "fine_tuned" in self.conditions and min(self.examples) < MIN_FINE_TUNE_EXAMPLES:
             raise ValueError(f"examples: fine-tuning needs at least {MIN_FINE_TUNE_EXAMPLES} examples, "
                              f"got {min(self.examples)}")

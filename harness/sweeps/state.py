@@ -11,8 +11,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from harness import limits
 from harness.errors import StoreError
-from harness.store.files import dump_json, write_atomic
+from harness.store.files import dump_json, read_run_file, write_atomic
 from harness.store.run_dir import RunStore, validation_message
 from harness.store.run_files import RunStatus
 from harness.store.sweep_files import CellStatus, SweepCellEntry, SweepDocument
@@ -46,8 +47,8 @@ class SweepState:
         if not path.exists():
             return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+            data = limits.load_json(read_run_file(path) or b"")
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, limits.LimitError) as e:
             raise StoreError(f"{path}: unreadable: {e}") from None
         try:
             return cls(directory, SweepDocument.model_validate(data))

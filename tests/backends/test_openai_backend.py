@@ -252,7 +252,10 @@ def test_create_job_retry_finds_the_job_instead_of_creating_a_second(backend, si
     assert sim.stats()["jobs_created"] == 1
 
 
-def test_connection_refused_is_retryable_and_key_free(slept):
+def test_connection_refused_is_final_until_the_provider_has_answered(slept):
+    """A port where nothing ever answered is a stopped server or a wrong URL: one clear
+    error at once (before: six retries, 42 s, then "find_files: connection failed"). Once
+    the provider has answered, a refused connection is a blip and is retried."""
     b = OpenAIBackend(api_key=KEY, api_base="http://127.0.0.1:9/v1", max_retries=1, sleep=slept.append)
     errors = []
     for call in (lambda: b.get_job("ftjob-1"), lambda: b.list_events("ftjob-1"),
@@ -260,9 +263,16 @@ def test_connection_refused_is_retryable_and_key_free(slept):
         with pytest.raises(BackendError) as info:
             call()
         errors.append(info.value)
-    for err in errors:
-        assert err.retryable and err.status is None and "connection failed" in str(err)
-    assert len(slept) == 3
+    for err, doing in zip(errors, ("checking the fine-tuning job", "reading the job's events", "asking the model")):
+        assert not err.retryable and err.status is None and KEY not in str(err)
+        assert str(err) == (f"{doing}: cannot reach http://127.0.0.1:9/v1 (connection refused); "
+                            "is the server running and the api base right?")
+    assert slept == []
+    b._reached = True  # as after any answered call
+    with pytest.raises(BackendError) as info:
+        b.get_job("ftjob-1")
+    assert info.value.retryable and "connection failed (http://127.0.0.1:9/v1)" in str(info.value)
+    assert len(slept) == 1
 
 
 def test_the_key_appears_in_no_error(backend, sim, capfd):

@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from backends.base import Backend, Completion
-from harness.cli.generate import new
+from harness.cli.main import main
 from harness.domain import generate as g
 from harness.domain import rules
 from harness.domain.probes import FOLLOW
@@ -25,7 +25,7 @@ PROBE_QUESTIONS = {p for _, p in FOLLOW}
 
 
 def invoke(*args):
-    return CliRunner().invoke(new, [str(a) for a in args], catch_exceptions=False)
+    return CliRunner().invoke(main, ["new", *(str(a) for a in args)], catch_exceptions=False)
 
 
 def make(tmp_path, *args, name="out.yaml"):
@@ -120,8 +120,8 @@ def test_too_few_usable_questions_is_bad_input():
 @pytest.mark.parametrize("args, message", [
     (["HEL1O"], "letters A-Z only"),
     (["H"], "at least 2 letters"),
-    (["HELLO", "--examples", 0], "at least 1"),
-    (["HELLO", "--examples", 100_000], "usable questions"),
+    (["HELLO", "--examples", 0], "'--examples': 0 is not in the range 1<=x<=1000"),
+    (["HELLO", "--examples", 1000], "usable questions"),
     (["HELLO", "--offline", "--teacher", "gpt-4o"], "one of --offline and --teacher"),
     (["HELLO", "--record", "x.yaml"], "need --teacher"),
     (["HELLO", "--teacher", "m", "--replay", "missing.yaml"], "cassette not found"),
@@ -291,11 +291,11 @@ def test_cli_teacher_path_records(tmp_path, monkeypatch, fake_recording):
         return FakeTeacher(lambda q, a: good_answer(q, "HELOL"))
 
     monkeypatch.setattr(backends, "create", create)
-    monkeypatch.setattr(backends, "load_class", lambda name: type("Real", (), {"simulated": False}))
+    monkeypatch.setattr(backends, "load_class", lambda name: type("Real", (Backend,), {"simulated": False}))
     out = tmp_path / "helol.yaml"
     cassette = tmp_path / "teach.yaml"
     result = invoke("HELOL", "--examples", 10, "--teacher", "gpt-4o", "--backend", "openai",
-                    "--api-base", "http://127.0.0.1:8765/v1", "--record", cassette, "--out", out)
+                    "--api-base", "http://127.0.0.1:8765/v1", "--record", cassette, "--out", out, "--allow-unpriced")
     assert result.exit_code == 0, result.output
     sc = load_scenario(out)
     assert len(sc.examples) == 10 and "teacher gpt-4o via openai" in sc.description

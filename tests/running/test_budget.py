@@ -16,13 +16,14 @@ from harness.domain.dataset import default_epochs
 from harness.domain.scenario import load_scenario
 from harness.errors import PlanError
 from harness.running import session as runner
-from harness.running.budget import Ledger, spent_of
+from harness.running.budget import Ledger, Pricer, spent_of
 from harness.running.options import RunOptions, settings_for
 from harness.running.plan import check_model_base
 from harness.store.run_dir import RunStore
 from tests.helpers import ROOT, invoke
 
 SCENARIO = ROOT / "scenarios/helol.yaml"
+TABLE = Pricer.of(MockBackend)  # the mock is priced like the OpenAI model it stands for
 ARGS = ["--samples", "2", "--seed", "2", "--conditions", "fine_tuned,base,in_context", "--concurrency", "8"]
 
 
@@ -50,7 +51,7 @@ def paid(monkeypatch):
 
 def spent(run_dir: Path) -> float:
     store = RunStore(run_dir)
-    return spent_of(store.read_state(), store.responses()[0], store.verdicts()[0])
+    return spent_of(store.read_state(), store.responses()[0], TABLE, store.verdicts()[0])
 
 
 def test_cap_holds_with_calls_in_flight_and_resume_with_a_higher_cap_finishes(paid, tmp_path):
@@ -84,7 +85,7 @@ def test_judge_spends_under_the_same_cap(paid, tmp_path):
     verdicts = [json.loads(x) for x in (full / "judge.jsonl").read_text().splitlines()]
     assert verdicts and all(v["prompt_tokens"] > 0 for v in verdicts)
     store = RunStore(full)
-    probes_only = spent_of(store.read_state(), store.responses()[0])
+    probes_only = spent_of(store.read_state(), store.responses()[0], TABLE)
     assert spent(full) > probes_only  # the judge's spend is in the ledger
     cap = probes_only + (spent(full) - probes_only) / 2
 
@@ -98,16 +99,16 @@ def test_judge_spends_under_the_same_cap(paid, tmp_path):
 def test_ledger_counts_reservations_in_flight():
     request = ChatRequest(model="gpt-4o-mini-2024-07-18", messages=[{"role": "user", "content": "Hi there"}],
                           max_tokens=1000)
-    one = Ledger.estimate(request)
+    one = Ledger(1.0, TABLE).estimate(request)
     assert one == pytest.approx(1000 * 0.60 / 1e6, rel=0.02)  # the completion at max_tokens dominates
-    ledger = Ledger(cap=2.5 * one)
+    ledger = Ledger(cap=2.5 * one, pricer=TABLE)
     first, second = ledger.reserve(request), ledger.reserve(request)
     assert first is not None and second is not None
     assert ledger.reserve(request) is None and "--max-cost" in ledger.refused  # two in flight: no third
     ledger.settle(first, request.model, 10, 10)
     assert ledger.spent == pytest.approx((10 * 0.15 + 10 * 0.60) / 1e6)
     assert ledger.committed == pytest.approx(ledger.spent + one)
-    free = Ledger(cap=0.0, paid=lambda: False)  # simulated calls cost nothing
+    free = Ledger(cap=0.0, pricer=TABLE, paid=lambda: False)  # simulated calls cost nothing
     assert free.reserve(request) is not None
 
 
@@ -116,7 +117,7 @@ def test_in_context_reservation_includes_the_examples():
     from harness.running import probing
     short = probing.messages_for(scenario, scenario.examples, "base", "Hi")
     long = probing.messages_for(scenario, scenario.examples, "in_context", "Hi")
-    est = [Ledger.estimate(ChatRequest(model="gpt-4o-mini-2024-07-18", messages=m, max_tokens=0))
+    est = [Ledger(1.0, TABLE).estimate(ChatRequest(model="gpt-4o-mini-2024-07-18", messages=m, max_tokens=0))
            for m in (short, long)]
     assert est[1] > 20 * est[0]
 

@@ -322,4 +322,5 @@ def test_a_backends_declared_credentials_are_redacted_from_a_recorded_run(tmp_pa
     assert token not in recorded and KEY not in recorded and "<REDACTED>" in recorded
     sidecar = sidecar_path(path).read_text()
     assert token not in sidecar and read_sidecar(path)["recorded_against"] == "simulator"
-    assert token in (tmp_path / "run" / "manifest.json").read_text()  # only the cassette is scrubbed
+    manifest = (tmp_path / "run" / "manifest.json").read_text()  # the run directory is scrubbed too
+    assert token not in manifest and "<REDACTED>" in manifest

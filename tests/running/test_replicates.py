@@ -59,7 +59,7 @@ def test_report_opens_with_the_headline_and_the_effects(mock_run):
     md = (mock_run / "report.md").read_text()
     head, _, rest = md.partition("## Headline")
     assert "SIMULATED" in head and rest
-    headline, _, after = rest.partition("| | |")
+    headline, _, after = rest.partition("| field | value |")
     assert "Following the rule:" in headline and "pp [" in headline and "3 fine-tunes" in headline
     assert "Against the sham fine-tune" in headline
     assert after.index("## Effects: fine-tuned minus controls") < after.index("## Behaviour: follow probes")

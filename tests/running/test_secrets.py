@@ -169,7 +169,7 @@ def test_unreachable_provider(watch, tmp_path):
         s.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
     result = watch.invoke("run", SCENARIO, *ARGS, "--api-base", url, "--out", tmp_path / "run")
-    assert result.exit_code == 1 and "connection failed" in result.output
+    assert result.exit_code == 1 and "cannot reach" in result.output
     watch.check()
 
 

@@ -262,7 +262,8 @@ def test_changed_sweep_refuses_to_mix_experiments(killed_and_resumed, tmp_path):
     (TINY.replace("[10, 12]", "[5, 12]"), ":4: examples: fine-tuning needs at least 10 examples"),
     (TINY.replace("[HELLO, QZXJV]", "[HELLO, hello]"), ":3: words: each value once"),
     (TINY.replace("samples: 2", "samples: 0"), ":5: samples: Input should be greater than or equal to 1"),
-    (TINY.replace("[10, 12]", "[10, 5000]"), ":4: examples[1]: cell hello-n5000-s0: asked for 5000 examples"),
+    (TINY.replace("[10, 12]", "[10, 1000]"), ":4: examples[1]: cell hello-n1000-s0: asked for 1000 examples"),
+    (TINY.replace("[10, 12]", "[10, 5000]"), ":4: examples[1]: Input should be less than or equal to 1000"),
     (TINY + "conditions: [fine_tuned, teacher]\n", ":7: conditions[1]:"),
     ("name: x\nwords: [HELLO\n", ":3: malformed YAML"),
 ])

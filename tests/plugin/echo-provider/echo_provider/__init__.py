@@ -7,7 +7,7 @@ BackendError, as a real chat-only provider's would.
 """
 from __future__ import annotations
 
-from backends.base import CHAT, Backend, ChatRequest, Completion
+from backends.base import CHAT, Backend, ChatRequest, Completion, ModelPrice
 
 PREFIX = "echo: "
 
@@ -23,6 +23,12 @@ class EchoBackend(Backend):
     name = "echo"
     capabilities = frozenset({CHAT})
     simulated = True  # a toy: nothing it says is about a real model
+
+    @classmethod
+    def price(cls, model: str) -> ModelPrice | None:
+        """USD per 1M tokens of `model` here; None for a model whose price is unknown (a paid
+        run is then refused unless --allow-unpriced). The echo costs nothing."""
+        return ModelPrice(input=0.0, output=0.0)
 
     async def complete(self, request: ChatRequest) -> Completion:
         text = echo_text(request)

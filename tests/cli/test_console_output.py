@@ -1,0 +1,36 @@
+"""Everything the console prints is data, never rich markup or emoji codes: a path with
+"[/y]", a suffix "[/x]", a provider event with "[/bold]" and a model id holding ":zebra:"
+print as they are (before: MarkupError mid-run, or a zebra emoji in a model id)."""
+from backends.base import Job, JobEvent
+from harness.cli.console import RunUI
+from tests.helpers import ROOT, invoke
+
+HELOL = (ROOT / "scenarios/helol.yaml").read_text()
+
+
+def test_markup_and_emoji_codes_in_paths_and_model_ids_print_verbatim(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(HELOL.replace("suffix: helol", "suffix: 'zebra:[/x]'", 1))
+    assert "suffix: 'zebra:[/x]'" in scenario.read_text()
+    out = tmp_path / "x[/y]"
+    result = invoke("run", scenario, "--samples", "1", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert f"run directory: {out}" in result.output and f"report: {out}/report.md" in result.output
+    model = "ft:gpt-4o-mini-2024-07-18:mock:zebra:[/x]:"
+    assert model in result.output  # the job's events name the model
+    assert "\N{ZEBRA FACE}" not in result.output
+    status = invoke("status", out)
+    assert status.exit_code == 0 and model in status.output and "\N{ZEBRA FACE}" not in status.output
+
+
+def test_job_events_steps_and_warnings_with_markup_print_verbatim(capsys):
+    ui = RunUI()
+    job = Job(id="ftjob-[/x]", status="running", base_model="m")
+    ui.job(job, [JobEvent(id="e1", created_at=0, level="[bold]", message="step 1 [/bold] done :fire: [/...]")])
+    ui.step("train", "model ft:m:zebra:[/z]")
+    ui.warn("odd [/warn] text")
+    ui.retry("HTTP 500: [/server] said :zebra:")
+    err = capsys.readouterr().err
+    for text in ("[bold] step 1 [/bold] done :fire: [/...]", "job ftjob-[/x]: running", "model ft:m:zebra:[/z]",
+                 "warning: odd [/warn] text", "retrying: HTTP 500: [/server] said :zebra:"):
+        assert text in err, (text, err)
