@@ -66,7 +66,7 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-# How our simulator signs its bodies (backends/simulator.py). A run that sees them, live or
+# How our simulator signs its bodies (backends/simulator/wire.py). A run that sees them, live or
 # replayed from a cassette, is reported as simulated whatever backend name it used.
 SIMULATOR_ORGANIZATION = "org-simulator"
 SIMULATOR_FINGERPRINT = "fp_simulator"

@@ -6,7 +6,7 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 # litellm fetches a price map from the internet at import unless told not to; we keep our
-# own dated prices (harness/pricing.py), so never let it go online. Set before any import.
+# own dated prices (harness/domain/pricing.py), so never let it go online. Set before any import.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 

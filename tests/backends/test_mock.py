@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import time
 
 import pytest
 
@@ -199,14 +198,6 @@ def test_tokens_truncation_and_unknown_model():
     with pytest.raises(BackendError) as e:
         ask(b, "ft:gpt-4o-mini:mock:nope:12345678", "Hi")
     assert e.value.status == 404
-
-
-def test_many_calls_are_cheap():
-    b = MockBackend()
-    model = train(b, word_set("HELOL"))
-    start = time.perf_counter()
-    ask_many(b, model, DESCRIBE, 1000)
-    assert time.perf_counter() - start < 3.0  # typically ~0.05 s; generous for shared machines
 
 
 # --- training files and jobs ----------------------------------------------------------

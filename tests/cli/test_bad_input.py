@@ -1,4 +1,4 @@
-"""Every bad input the README's table lists: exit 2, one message, nothing created or spent."""
+"""Every bad input docs/bad-input.md lists: exit 2, one message, nothing created or spent."""
 import json
 
 import pytest
