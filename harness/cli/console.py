@@ -1,5 +1,5 @@
 """What a person sees while a run goes: steps, the job's status and events, a progress bar,
-and the summary table. All output goes to stderr except the summary and JSON results."""
+and the results (the headline and the effects, or the per-probe table when there are none). All output goes to stderr except the summary and JSON results."""
 from __future__ import annotations
 
 import io
@@ -17,7 +17,7 @@ from harness import redact
 from harness.reports.summary import mechanism_or_better
 from harness.running.ui import RunUI as QuietUI
 from harness.store.records import ResponseRecord
-from harness.store.summary import Cell, Rate, Summary
+from harness.store.summary import Cell, Effect, Rate, Summary
 
 
 # soft_wrap: a long line stays one line when piped to a file or a log, as a user would grep it.
@@ -159,3 +159,49 @@ def summary_table(summary: Summary) -> Table:
         table.add_row(*(Text(x) for x in (cell.condition, cell.probe, cell.kind, str(cell.n), str(cell.failed),
                                           _headline(cell))))
     return table
+
+
+# Short names for the console's effects table (report.md spells each one out).
+EFFECT_NAMES = {"follow": "follows", "mechanism_or_better": "mechanism+", "exact": "exact",
+                "one_line": "one line", "word_correct": "names word", "choice_correct": "picks word"}
+SHORT = {"fine_tuned": "ft", "base": "base", "sham": "sham", "in_context": "ctx"}
+
+
+def _diff(e: Effect) -> str:
+    if e.diff is None:
+        return "n/a"
+    star = "**" if e.p_holm is not None and e.p_holm < 0.05 else ""
+    return f"{100 * e.diff:+.0f} [{100 * e.low:+.0f}, {100 * e.high:+.0f}]{star}"
+
+
+def effects_table(summary: Summary) -> Table:
+    """What answers the question, one row per metric: each condition's rate, then the
+    fine-tuned model minus each control with its interval (the other comparisons, the counts
+    and the rates' intervals are in report.md)."""
+    title = styled(f"{summary.scenario} ({summary.word}) on {summary.backend}")
+    if summary.simulated:
+        title.append(" SIMULATED", style="bold red")
+    effects = [e for e in summary.effects if e.a == "fine_tuned"]
+    controls = list(dict.fromkeys(e.b for e in effects))
+    conditions = ["fine_tuned", *controls]
+    fine_tunes = f", over {summary.replicates} fine-tunes" if summary.replicates > 1 else ""
+    caption = ("ft = fine-tuned. Differences in percentage points with 95% intervals" + fine_tunes
+               + "; ** = p < 0.05 after Holm's correction. mechanism+ = mechanism or exact; exact = "
+               "the mechanism and the word; the describe rates are from free probes.")
+    table = Table(title=title, caption=Text(caption))
+    table.add_column("metric", no_wrap=True)
+    for c in conditions:
+        table.add_column(SHORT.get(c, c), justify="right", no_wrap=True)
+    for b in controls:
+        table.add_column(f"ft - {SHORT.get(b, b)}", justify="right", no_wrap=True)
+    for metric in dict.fromkeys(e.metric for e in effects):
+        row = {e.b: e for e in effects if e.metric == metric}
+        rates: dict[str, Rate] = {c: e.b_rate for c, e in row.items()}
+        rates["fine_tuned"] = next(iter(row.values())).a_rate
+        cells = [_rate_only(rates.get(c)) for c in conditions] + [_diff(row[b]) if b in row else "" for b in controls]
+        table.add_row(Text(EFFECT_NAMES.get(metric, metric)), *(Text(x) for x in cells))
+    return table
+
+
+def _rate_only(rate: Rate | None) -> str:
+    return "-" if rate is None or rate.rate is None else f"{rate.rate:.0%}"

@@ -48,13 +48,17 @@ def print_warnings(p: Prepared) -> None:
 def print_summary(summary: Summary, run_dir: Path, resumable: bool = True, show_run_status: bool = True) -> None:
     if summary.simulated:
         console.out.print(BANNER, style="bold red")
-    console.out.print(console.summary_table(summary))
+    headline = [s for s in summary.headline if not (summary.simulated and s.startswith("SIMULATED"))]
+    if headline:  # (the banner above already says SIMULATED)
+        console.out.print("\n".join(f"- {sentence}" for sentence in headline))
+    console.out.print(console.effects_table(summary) if summary.effects else console.summary_table(summary))
     if show_run_status and summary.run_status:
         console.out.print(f"run {summary.run_status}", style="bold red")
     if summary.failed:
         again = f"`harness resume {run_dir}` asks them again" if resumable else "see the error below"
         console.out.print(f"{summary.failed} sample(s) failed and are not scored; {again}.", style="yellow")
-    console.out.print(f"report: {run_dir / 'report.md'}  (also report.html, summary.json)")
+    more = "per-probe rates, wordings, fine-tunes: " if summary.effects else ""
+    console.out.print(f"{more}report: {run_dir / 'report.md'}  (also report.html, summary.json)")
 
 
 def _job_lines(st: Status) -> list[str]:

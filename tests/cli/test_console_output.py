@@ -34,3 +34,27 @@ def test_job_events_steps_and_warnings_with_markup_print_verbatim(capsys):
     for text in ("[bold] step 1 [/bold] done :fire: [/...]", "job ftjob-[/x]: running", "model ft:m:zebra:[/z]",
                  "warning: odd [/warn] text", "retrying: HTTP 500: [/server] said :zebra:"):
         assert text in err, (text, err)
+
+
+def test_a_run_prints_its_headline_and_effects_not_every_cell(capsys):
+    from harness.cli import views
+    from harness.store.summary import Summary
+    summary = Summary.model_validate_json((ROOT / "tests/data/replay/helol.summary.json").read_text())
+    views.print_summary(summary, ROOT / "d")
+    out = capsys.readouterr().out
+    assert summary.effects and "Following the rule:" in out
+    header = next(line for line in out.splitlines() if "metric" in line)
+    assert "ft - base" in header and "ft - sham" in header
+    follows = next(line for line in out.splitlines() if "follows" in line and "%" in line)
+    e = next(e for e in summary.effects if (e.metric, e.a, e.b) == ("follow", "fine_tuned", "base"))
+    assert f"{100 * e.diff:+.0f} [{100 * e.low:+.0f}, {100 * e.high:+.0f}]" in follows
+    assert out.count("SIMULATED (a simulated provider") == 1 and "- SIMULATED:" not in out
+    assert "per-probe rates" in out and "report.md" in out
+
+
+def test_a_run_without_effects_prints_the_per_probe_table(tmp_path):
+    result = invoke("run", ROOT / "scenarios/helol.yaml", "--samples", "1", "--conditions", "base",
+                    "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    assert "ft - base" not in result.output
+    assert all(probe in result.output for probe in ("capital", "rain", "sleep"))
