@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from backends.simulator import server
+from backends.simulator import app
 from backends.simulator.server import Simulator
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
@@ -61,7 +61,7 @@ def test_malformed_multipart(sim):
 
 
 def test_body_over_the_size_limit(monkeypatch):
-    monkeypatch.setattr(server, "MAX_UPLOAD", 1024 * 1024)  # the same path as 100 MB, in a fraction of the time
+    monkeypatch.setattr(app, "MAX_UPLOAD", 1024 * 1024)  # the same path as 100 MB, in a fraction of the time
     with Simulator(port=0) as sim:
         body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x" * 2 * 1024 * 1024}]})
         assert_openai_error(*request(sim, "POST", "/v1/chat/completions", body.encode(),
