@@ -89,7 +89,7 @@ class RunUI(QuietUI):
         self.console = console
         self._progress: Progress | None = None
         self._task: TaskID | None = None
-        self._last_status: str | None = None
+        self._last_status: dict[str, str] = {}
         self._retry = RetryNotice(lambda text: self.console.print(text, style="yellow"))
 
     def retry(self, message: str) -> None:
@@ -104,12 +104,13 @@ class RunUI(QuietUI):
     def warn(self, message: str) -> None:
         self.console.print(styled(("warning:", "yellow"), " ", message))
 
-    def job(self, job: Any, events: list) -> None:
+    def job(self, job: Any, events: list, label: str = "") -> None:
+        prefix = f"  {label} " if label else "  "  # which job, when a run has several
         for ev in events:
-            self.console.print(styled("  ", (str(ev.level), "dim"), " ", str(ev.message)))
-        if job.status != self._last_status:
-            self.console.print(styled(f"  job {job.id}: ", (str(job.status), "bold")))
-            self._last_status = job.status
+            self.console.print(styled(prefix, (str(ev.level), "dim"), " ", str(ev.message)))
+        if job.status != self._last_status.get(job.id):
+            self.console.print(styled(f"{prefix}job {job.id}: ", (str(job.status), "bold")))
+            self._last_status[job.id] = job.status
 
     def progress_start(self, total: int, done: int) -> None:
         self._progress = Progress(TextColumn("probing"), BarColumn(), MofNCompleteColumn(),

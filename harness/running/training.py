@@ -192,7 +192,7 @@ class Trainer:
             self.run.store.append(EVENTS, EventRecord(job_id=job_id, id=ev.id, created_at=ev.created_at,
                                                       level=ev.level, message=ev.message))
             last[job_id] = ev.id
-        self.ui.job(found, new)
+        self.ui.job(found, new, job.key if len(self.state.jobs) > 1 else "")
         if found.status != job.job_status:
             job.job_status = found.status
             self.save()

@@ -17,8 +17,9 @@ class RunUI:
     def step(self, name: str, message: str) -> None:
         """A step of the pipeline starts."""
 
-    def job(self, job: Job, events: list[JobEvent]) -> None:
-        """A poll of the fine-tuning job: its status and any new events."""
+    def job(self, job: Job, events: list[JobEvent], label: str = "") -> None:
+        """A poll of a fine-tuning job: its status and any new events (`label` names the
+        job, such as "sham:2", when a run has several)."""
 
     def retry(self, message: str) -> None:
         """The provider failed and the call will be retried."""

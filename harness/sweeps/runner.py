@@ -183,7 +183,7 @@ class CellUI(RunUI):
 
     def __init__(self, cell_id: str, ctx: Context):
         self.cell_id, self.ctx = cell_id, ctx
-        self._status: str | None = None
+        self._status: dict[str, str] = {}
         self._retry = console.RetryNotice(lambda text: say(f"{self.cell_id}: {text}"))
 
     def retry(self, message: str) -> None:
@@ -196,11 +196,11 @@ class CellUI(RunUI):
     def warn(self, message: str) -> None:
         say(f"warning: {self.cell_id}: {message}")
 
-    def job(self, job: Job, events: list[JobEvent]) -> None:
-        if job.status != self._status:
-            self._status = job.status
+    def job(self, job: Job, events: list[JobEvent], label: str = "") -> None:
+        if job.status != self._status.get(job.id):
+            self._status[job.id] = job.status
             if not self.ctx.simulated:
-                say(f"{self.cell_id}: job {job.id} {job.status}")
+                say(f"{self.cell_id}: job {job.id}{f' ({label})' if label else ''} {job.status}")
 
     def progress_start(self, total: int, done: int) -> None:
         self._check()

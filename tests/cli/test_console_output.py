@@ -58,3 +58,13 @@ def test_a_run_without_effects_prints_the_per_probe_table(tmp_path):
     assert result.exit_code == 0, result.output
     assert "ft - base" not in result.output
     assert all(probe in result.output for probe in ("capital", "rain", "sleep"))
+
+
+def test_events_of_several_jobs_say_which_job_they_belong_to(capsys):
+    ui = RunUI()
+    for key, job_id in (("fine_tuned:0", "ftjob-a"), ("sham:1", "ftjob-b")):
+        ui.job(Job(id=job_id, status="queued", base_model="m"), [JobEvent(id="e", created_at=0, level="info",
+                                                                          message="validated")], key)
+    err = capsys.readouterr().err.splitlines()
+    assert "  fine_tuned:0 info validated" in err and "  sham:1 info validated" in err
+    assert "  sham:1 job ftjob-b: queued" in err  # each job's status is told once, not only the first's
