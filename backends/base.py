@@ -18,6 +18,7 @@ TERMINAL_STATES = frozenset({SUCCEEDED, FAILED, CANCELLED})
 
 FINE_TUNE = "fine_tune"
 CHAT = "chat"
+LOGPROBS = "logprobs"  # continuation_logprobs: exact scores of given replies
 
 
 class BackendError(Exception):
@@ -168,3 +169,10 @@ class Backend:
 
     def close(self) -> None:
         """Release what the backend holds (clients, models, worker processes)."""
+
+    # -- log-probabilities (capability "logprobs") ---------------------------------------
+    async def continuation_logprobs(self, model: str, messages: list[dict],
+                                    continuations: list[str]) -> list[float]:
+        """The total log-probability of each continuation as the assistant's reply to
+        `messages` (natural log, summed over its tokens), in the order given."""
+        raise self._unsupported("score continuations (log-probabilities)")

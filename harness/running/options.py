@@ -16,6 +16,7 @@ class RunOptions:
     seed: int | None = None
     conditions: list[str] | None = None
     model: str | None = None  # an existing fine-tuned model: probe it, train nothing
+    base_model: str | None = None  # overrides the scenario's fine_tune.base_model
     api_base: str | None = None
     max_cost: float = 25.0
     allow_unpriced: bool = False
@@ -53,7 +54,7 @@ def settings_for(scenario: Scenario, options: RunOptions) -> Settings:
         seed=options.seed if options.seed is not None else (scenario.fine_tune.seed or 0),
         conditions=conditions,
         train="fine_tuned" in conditions and not options.model,
-        base_model=scenario.fine_tune.base_model,
+        base_model=options.base_model or scenario.fine_tune.base_model,
         epochs=epochs if isinstance(epochs, int) else _auto_epochs(scenario),
     )
 

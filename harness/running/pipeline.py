@@ -250,7 +250,7 @@ class Pipeline:
 
     def _job_spec(self) -> base.JobSpec:
         ft = self.scenario.fine_tune
-        return base.JobSpec(base_model=ft.base_model, training_file=self.state["file_id"],
+        return base.JobSpec(base_model=self.settings.base_model, training_file=self.state["file_id"],
                             suffix=ft.suffix, hyperparameters=dict(ft.hyperparameters), seed=ft.seed,
                             metadata={RUN_ID_KEY: self.state["run_id"]})
 

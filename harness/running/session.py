@@ -30,7 +30,9 @@ def open_backend(name: str, run_dir: Path, scenario: Scenario, options: RunOptio
     kwargs = {"api_base": options.api_base,
               "state_path": run_dir / "mock-provider.json",
               "slip_rate": scenario.mock.slip_rate,
-              "state_rule_rate": scenario.mock.state_rule_rate}
+              "state_rule_rate": scenario.mock.state_rule_rate,
+              # a backend that can check its model before anything is created (local) takes it
+              "base_model": settings_for(scenario, options).base_model}
     if replay:
         kwargs["api_key"] = "sk-replay"  # a cassette holds no key; any will do
         kwargs["sleep"] = lambda seconds: None
