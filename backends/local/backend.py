@@ -164,7 +164,7 @@ class LocalBackend(Backend):
 
     def _engine(self, base: models.ResolvedModel):
         from backends.local.engine import engine_for
-        return engine_for(base, self.device)
+        return engine_for(base, self.device, self.store.root / "converted")
 
     def model_info(self, model: str) -> dict[str, str]:
         base, adapter = self._target(model)

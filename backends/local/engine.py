@@ -21,10 +21,12 @@ from backends.local.models import ResolvedModel
 _ENGINES: dict[tuple, "Engine"] = {}
 
 
-def engine_for(model: ResolvedModel, device: str) -> "Engine":
+def engine_for(model: ResolvedModel, device: str, cache: Path | None = None) -> "Engine":
+    """The process's engine for this base model (loaded on first use); `cache` is where a
+    de-quantized GGUF is kept (see loading.load)."""
     key = (model.kind, model.folder, model.gguf_file, model.revision, device)
     if key not in _ENGINES:
-        _ENGINES[key] = Engine(model, device)
+        _ENGINES[key] = Engine(model, device, cache)
     return _ENGINES[key]
 
 
@@ -35,11 +37,11 @@ def loaded_engines() -> list["Engine"]:
 class Engine:
     """One base model on one device, with the adapters loaded so far."""
 
-    def __init__(self, model: ResolvedModel, device_preference: str):
+    def __init__(self, model: ResolvedModel, device_preference: str, cache: Path | None = None):
         from backends.local import loading
         self.model = model
         self.device = loading.choose_device(device_preference)
-        self.lm, self.tokenizer = loading.load(model, self.device)
+        self.lm, self.tokenizer = loading.load(model, self.device, cache)
         self.stop = loading.stop_ids(self.lm, self.tokenizer)
         self.context = int(getattr(self.lm.config, "max_position_embeddings", 0) or 1 << 30)
         self.peft = None  # a PeftModel around self.lm once an adapter is attached

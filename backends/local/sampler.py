@@ -2,8 +2,8 @@
 then one forward pass per new token for the rows still writing.
 
 Each row draws from its own torch.Generator seeded by its request's seed, on the CPU (the last
-position's logits are copied there), so what a row samples never depends on what the other
-rows drew, and the same logits give the same tokens on every device. Temperature 0 is argmax.
+position's logits are copied there), one uniform number per token, so what a row samples never
+depends on what the other rows drew, and the same logits give the same tokens on every device. Temperature 0 is argmax.
 A row stops at an end-of-turn token ("stop") or after its max_tokens ("length"); finished rows
 leave the batch and the cache, so a batch costs what its longest answers need, not width x
 longest. Left padding with an attention mask and per-row positions gives every row the same
@@ -37,16 +37,20 @@ def cache_name(lm) -> str:
 
 
 def _choose(logits, rows: list[Row], generators: list) -> list[int]:
+    """The next token of each row: argmax at temperature 0, else a draw from softmax(logits / T)
+    by inverting the row's cumulative distribution (float64) at one uniform number from the
+    row's own generator: one random number per row and step, the distributions in one batch."""
     import torch
     logits = logits.float().cpu()
-    greedy = logits.argmax(-1).tolist()
-    chosen = []
-    for j, row in enumerate(rows):
-        if row.temperature <= 0:
-            chosen.append(greedy[j])
-        else:
-            probs = torch.softmax(logits[j] / row.temperature, dim=-1)
-            chosen.append(int(torch.multinomial(probs, 1, generator=generators[j])))
+    chosen = logits.argmax(-1).tolist()
+    hot = [j for j, row in enumerate(rows) if row.temperature > 0]
+    if hot:
+        temperature = torch.tensor([rows[j].temperature for j in hot], dtype=torch.float64)
+        cdf = torch.softmax(logits[hot].double() / temperature[:, None], dim=-1).cumsum(-1)
+        u = torch.cat([torch.rand(1, generator=generators[j], dtype=torch.float64) for j in hot])
+        picked = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).clamp(max=cdf.shape[-1] - 1)
+        for j, token in zip(hot, picked[:, 0].tolist()):
+            chosen[j] = token
     return chosen
 
 

@@ -7,6 +7,7 @@ map from fine-tuned model ids to their jobs. No torch here.
     <store>/jobs/<job-id>/                 spec.json, state.json, events.jsonl, worker.log,
                                            checkpoint/, adapter/ (see backends.local.jobs)
     <store>/models/<key>.json              fine-tuned model key -> job id
+    <store>/converted/<hash of a GGUF>/    that GGUF de-quantized once (backends.local.loading)
 
 Several processes share a store (the harness, training workers, a second harness running
 `status` or `cancel`): every file is written atomically, events are appended under a lock.

@@ -50,7 +50,7 @@ def run(job_dir: Path) -> None:
     log(f"Loading {base.source} on {device} ({loading.dtype_name(device)}), "
         f"{torch.get_num_threads()} CPU threads")
     started = time.monotonic()
-    lm, tokenizer = loading.load(base, device)
+    lm, tokenizer = loading.load(base, device, job_dir.parent.parent / "converted")
     log(f"Loaded the base model in {time.monotonic() - started:.1f} s")
     hyper = Hyper(**spec["hyper"])
     model, tokens = training.train(lm, tokenizer, _conversations(Path(spec["training_path"])), hyper, job_dir,
