@@ -7,6 +7,7 @@ docs/local-backend.md explains the design, devices and determinism.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import time
@@ -66,6 +67,10 @@ class LocalBackend(Backend):
     def __init__(self, store_dir: str | Path | None = None, device: str | None = None,
                  base_model: str | None = None, max_batch: int = 16):
         from backends.local.loading import check_device  # no torch at import: checks the name only
+        missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
+        if missing:  # found without importing them (that takes seconds)
+            raise ConfigError(f"local backend: {', '.join(missing)} not installed; "
+                              "pip install 'hello-harness[local]' (see docs/local-backend.md)")
         self.store = Store(Path(store_dir) if store_dir else default_store())
         self.device = check_device(device or os.environ.get(DEVICE_ENV) or "auto")
         if max_batch < 1:
@@ -163,13 +168,27 @@ class LocalBackend(Backend):
             raise BackendError(str(e), status=404) from None
 
     def _engine(self, base: models.ResolvedModel):
+        """The loaded model; a model that fails to load fails the request that asked (every
+        request asks again, so a run whose model cannot load fails all its samples, loudly)."""
         from backends.local.engine import engine_for
-        return engine_for(base, self.device, self.store.root / "converted")
+        try:
+            return engine_for(base, self.device, self.store.root / "converted")
+        except ConfigError as e:
+            raise BackendError(str(e), status=400) from None
+        except (OSError, ValueError, RuntimeError) as e:  # unreadable weights, a format transformers refuses, OOM
+            raise BackendError(f"local backend: cannot load {base.name}: {type(e).__name__}: {e}", status=500) from None
 
     def model_info(self, model: str) -> dict[str, str]:
+        """Device and dtype, CPU threads (results repeat bit for bit only with the same), the
+        weights' source and revision or sha256, and for a fine-tuned model its job and adapter
+        hash. Imports torch but loads no weights; BackendError 404 for an unknown model."""
+        import torch
+
+        from backends.local.loading import choose_device, dtype_name
         base, adapter = self._target(model)
-        engine = self._engine(base)
-        info = {"backend": "local", "device": f"{engine.device} ({engine.dtype})", "source": base.source,
+        device = choose_device(self.device)
+        info = {"backend": "local", "device": f"{device} ({dtype_name(device)})",
+                "cpu_threads": str(torch.get_num_threads()), "source": base.source,
                 **models.weights_fingerprint(base)}
         if adapter is not None:
             info.update(job=adapter.parent.name,

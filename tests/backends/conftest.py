@@ -33,17 +33,13 @@ def store(tmp_path, monkeypatch) -> Path:
     return path
 
 
-# A small learning rate would leave a random 32-wide model where it was: this one moves it.
-TRAIN_HYPER = {"n_epochs": 3, "learning_rate": 0.02}
-
-
 @pytest.fixture(scope="session")
 def trained(tiny_model, tmp_path_factory):
     """One finished job on the tiny model, shared by the tests that only read it:
     (backend, job, training bytes)."""
     from backends.base import JobSpec
     from backends.local import LocalBackend
-    from tiny_model import training_jsonl, wait_for
+    from tiny_model import TRAIN_HYPER, training_jsonl, wait_for
     backend = LocalBackend(store_dir=tmp_path_factory.mktemp("store"), base_model=str(tiny_model))
     data = training_jsonl()
     file = backend.upload_training_file(data, "train.jsonl")

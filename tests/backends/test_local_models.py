@@ -157,3 +157,11 @@ def test_a_bad_device_name_is_refused(tmp_path, device, monkeypatch):
     monkeypatch.setenv("HARNESS_LOCAL_DEVICE", device or "tpu")
     with pytest.raises(ConfigError, match="expected one of auto, cpu, cuda"):
         LocalBackend(store_dir=tmp_path, device=device or None)
+
+
+def test_without_its_libraries_the_backend_says_what_to_install(tmp_path, monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "peft" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"peft not installed; pip install 'hello-harness\[local\]'"):
+        LocalBackend(store_dir=tmp_path)

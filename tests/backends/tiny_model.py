@@ -10,6 +10,8 @@ from pathlib import Path
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] "
           "+ '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
           "{% endif %}")
+# A small learning rate would leave a random 32-wide model where it was: this one moves it.
+TRAIN_HYPER = {"n_epochs": 3, "learning_rate": 0.02}
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CORPUS = [
     "Here is the answer. Every line starts with a letter. Light travels fast. Long rivers flow. Only once.",
