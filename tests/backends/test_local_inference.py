@@ -182,3 +182,22 @@ def test_a_prompt_longer_than_the_context_is_400(backend):
     with pytest.raises(BackendError, match="reads at most 2048") as e:
         _run(backend, [ChatRequest(job.fine_tuned_model, _ask("word " * 3000))])
     assert e.value.status == 400
+
+
+def test_rows_that_finish_leave_the_batch_without_disturbing_the_others():
+    """Greedy rows of different prompt lengths and max_tokens, together (rows leave the batch and
+    the cache as they finish) and each alone, on a model whose logits are far apart (so float
+    noise cannot flip a choice): the same tokens."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from backends.local.sampler import Row, sample
+    torch.manual_seed(0)
+    lm = LlamaForCausalLM(LlamaConfig(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, initializer_range=0.5)).eval()
+    rows = [Row([5, 6, 7], 2, 0.0, 0), Row([8, 9, 10, 11, 12, 13, 14], 9, 0.0, 0), Row([15], 5, 0.0, 0),
+            Row([16, 17, 18, 19], 7, 0.0, 0)]
+    together = sample(lm, rows, frozenset(), pad_id=0)
+    alone = [sample(lm, [row], frozenset(), pad_id=0)[0] for row in rows]
+    assert [s.tokens for s in together] == [s.tokens for s in alone]
+    assert [len(s.tokens) for s in together] == [2, 9, 5, 7] and {s.finish for s in together} == {"length"}
