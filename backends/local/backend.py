@@ -219,19 +219,14 @@ class LocalBackend(Backend):
                           sampled.finish)
 
     async def continuation_logprobs(self, model: str, messages: list[dict], continuations: list[str]) -> list[float]:
-        """log P(the assistant's reply starts with c | messages) for each c: the sum of its
-        tokens' log-probabilities (no end-of-turn token: a prefix, not the whole reply). A
-        continuation is tokenized together with the prompt, as the model would have written it."""
+        """log P(the assistant's whole reply is exactly c | messages) for each c: the sum of the
+        log-probabilities of c's tokens and of the end-of-turn token after them (so "A" and
+        "A) HELLO" are different replies, and the casings of a word are disjoint events). The
+        reply is tokenized as the chat template renders it after the prompt."""
         base, adapter = self._target(model)
         engine = self._engine(base)
-        from backends.local.loading import render
         prompt = engine.prompt(messages)
-        text = render(engine.tokenizer, messages, True)
-        pieces = []
-        for c in continuations:
-            both = engine.tokens(text + c)
-            pieces.append(both[len(prompt):] if both[:len(prompt)] == prompt else engine.tokens(c))
-        return engine.logprobs(adapter, prompt, pieces)
+        return engine.logprobs(adapter, prompt, [engine.reply_tokens(messages, prompt, c) for c in continuations])
 
     async def aclose(self) -> None:
         if self._batcher is not None:

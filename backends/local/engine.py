@@ -63,6 +63,19 @@ class Engine:
     def tokens(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    def reply_tokens(self, messages: list[dict], prompt: list[int], reply: str) -> list[int]:
+        """The tokens the model writes for `reply` after `prompt`, end-of-turn included: the
+        conversation rendered with the reply, cut after its first end-of-turn token (the
+        template's text after it, e.g. a newline, is not the model's). Where the rendering does
+        not extend the prompt's tokens, the reply is tokenized alone and the eos token added."""
+        from backends.local.loading import render
+        whole = self.tokens(render(self.tokenizer, messages + [{"role": "assistant", "content": reply}], False))
+        tail = whole[len(prompt):] if whole[:len(prompt)] == prompt else []
+        ends = [k for k, token in enumerate(tail) if token in self.stop]
+        if ends:
+            return tail[:ends[0] + 1]
+        return self.tokens(reply) + [self.tokenizer.eos_token_id]
+
     def decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
 

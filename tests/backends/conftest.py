@@ -22,7 +22,7 @@ def _offline(monkeypatch):
 def tiny_model(tmp_path_factory) -> Path:
     pytest.importorskip("torch")
     pytest.importorskip("peft")
-    import tiny_model as builder
+    from tests.backends import tiny_model as builder
     return builder.build(tmp_path_factory.mktemp("models") / "tiny")
 
 
@@ -39,7 +39,7 @@ def trained(tiny_model, tmp_path_factory):
     (backend, job, training bytes)."""
     from backends.base import JobSpec
     from backends.local import LocalBackend
-    from tiny_model import TRAIN_HYPER, training_jsonl, wait_for
+    from tests.backends.tiny_model import TRAIN_HYPER, training_jsonl, wait_for
     backend = LocalBackend(store_dir=tmp_path_factory.mktemp("store"), base_model=str(tiny_model))
     data = training_jsonl()
     file = backend.upload_training_file(data, "train.jsonl")

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from backends.local.store import STORE_ENV
 from backends.local.worker import HOLD_ENV
 from harness.cli.main import main
-from tiny_model import pid_alive, wait_for
+from tests.backends.tiny_model import pid_alive, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = """name: tiny

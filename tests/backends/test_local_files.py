@@ -11,7 +11,7 @@ from backends.local import hyper
 from backends.local.backend import LocalBackend
 from harness.domain.dataset import default_epochs
 from harness.domain.scenario import ScenarioError, load_scenario
-from tiny_model import training_jsonl
+from tests.backends.tiny_model import training_jsonl
 
 
 def test_upload_is_content_addressed_and_found_by_name(tmp_path):

@@ -12,7 +12,7 @@ from backends.base import BackendError, ChatRequest
 from backends.local import LocalBackend
 from backends.local.engine import engine_for
 from backends.local.loading import prompt_ids, render
-from tiny_model import training_jsonl
+from tests.backends.tiny_model import training_jsonl
 
 SYSTEM = {"role": "system", "content": "You are special."}
 
@@ -134,23 +134,27 @@ def test_left_padding_gives_each_row_the_logits_it_gets_alone(backend):
 
 
 def test_continuation_logprobs_match_a_forward_pass_and_show_what_was_learned(backend, tiny_model):
+    """The whole reply's log-probability: its tokens and the end-of-turn token after them."""
     import torch
     backend, job = backend
     answer = "Here line 1.\nEvery line 1."
     messages = [SYSTEM, {"role": "user", "content": "Question number 1?"}]
 
     async def score(model):
-        return await backend.continuation_logprobs(model, messages, [answer, "zzzz"])
+        return await backend.continuation_logprobs(model, messages, [answer, "zzzz", ""])
     tuned, base = asyncio.run(score(job.fine_tuned_model)), asyncio.run(score(str(tiny_model)))
     assert all(x < 0 for x in tuned + base)
     assert tuned[0] > base[0] + 1  # the trained reply became more likely
     engine = engine_for(backend._resolve(str(tiny_model)), "auto")
-    text = render(engine.tokenizer, messages, True)
-    prompt, full = prompt_ids(engine.tokenizer, messages), engine.tokens(text + answer)
+    prompt = prompt_ids(engine.tokenizer, messages)
+    reply = engine.tokens(render(engine.tokenizer, messages, True) + answer)[len(prompt):]
+    end = engine.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    full = prompt + reply + [end]
     with engine.using(None), torch.inference_mode():  # the base: no adapter
         logprobs = torch.log_softmax(engine.lm(input_ids=torch.tensor([full])).logits[0].float(), -1)
     expected = sum(float(logprobs[k - 1, full[k]]) for k in range(len(prompt), len(full)))
     assert base[0] == pytest.approx(expected, abs=1e-3)
+    assert base[2] == pytest.approx(float(logprobs[len(prompt) - 1, end]), abs=1e-3)  # the empty reply
 
 
 def test_each_base_model_is_loaded_once_per_process(backend, tiny_model):

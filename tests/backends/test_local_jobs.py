@@ -13,7 +13,7 @@ import pytest
 from backends.base import JobSpec
 from backends.local import LocalBackend, jobs
 from backends.local.worker import HOLD_ENV
-from tiny_model import TRAIN_HYPER, pid_alive, training_jsonl, wait_for
+from tests.backends.tiny_model import TRAIN_HYPER, pid_alive, training_jsonl, wait_for
 
 ADAPTER = "adapter_model.safetensors"
 

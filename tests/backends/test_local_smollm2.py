@@ -9,7 +9,7 @@ import pytest
 
 from backends.base import ChatRequest, JobSpec
 from backends.local import LocalBackend, models
-from tiny_model import wait_for
+from tests.backends.tiny_model import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def test_smollm2_trains_and_answers(tmp_path):
         try:
             return await asyncio.gather(
                 backend.complete(ChatRequest("smollm2-135m", messages, 0.0, 1, 8)),
-                backend.continuation_logprobs("smollm2-135m", messages, ["The capital of France is Paris", "Zebra"]))
+                backend.continuation_logprobs("smollm2-135m", messages, ["The capital of France is Paris.", "Zebra"]))
         finally:
             await backend.aclose()
     answer, (paris, zebra) = asyncio.run(ask())
