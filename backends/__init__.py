@@ -14,6 +14,7 @@ ENTRY_POINT_GROUP = "harness.backends"
 BUILTIN: dict[str, str] = {
     "mock": "backends.mock:MockBackend",
     "openai": "backends.openai:OpenAIBackend",
+    "local": "backends.local:LocalBackend",
 }
 
 

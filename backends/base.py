@@ -117,6 +117,9 @@ class Backend:
     # True for mock-like providers: reports must say "simulated". An instance may learn it
     # at run time (the openai backend notices our simulator's signature in its bodies).
     simulated: bool = False
+    # False for a provider that runs on the user's own machine (the local one): nothing is
+    # billed, so its price() is $0 and the harness shows compute time as the cost instead.
+    billed: ClassVar[bool] = True
     # The fewest examples the provider fine-tunes on: a run with fewer is refused before
     # anything is created or uploaded.
     min_training_examples: ClassVar[int] = 1

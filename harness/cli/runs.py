@@ -50,6 +50,7 @@ def run_options(f):
         click.option("--seed", type=params.SEED, help="Run seed: per-sample seeds and option shuffles derive from it."),
         click.option("--conditions", callback=_conditions, help="Comma-separated: fine_tuned,base,in_context,sham (default: the scenario's)."),
         click.option("--model", help="Probe this existing fine-tuned model (ft:...) instead of training one."),
+        click.option("--base-model", help="Use this base model instead of the scenario's fine_tune.base_model."),
         click.option("--api-base", help="Provider base URL (default: OPENAI_BASE_URL or the provider's)."),
         click.option("--max-cost", type=params.USD, default=25.0, show_default=True,
                      help="Refuse to start above this estimate (USD); stop probing before spending more."),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.cli import console
-from harness.reports.tables import BANNER
+from harness.reports.tables import BANNER, fmt_seconds
 from harness.running.session import Prepared, Rerendered, Status
 from harness.store.summary import Effect, Summary
 
@@ -17,12 +17,18 @@ def _usd(x: float | None) -> str:
 def print_plan(p: Prepared, simulated: bool) -> None:
     plan, s = p.plan, p.settings
     jobs = f" x {plan.jobs} fine-tuning jobs" if plan.jobs > 1 else ""
+    billed = p.backend_cls.billed  # a local backend bills nothing: dollars would mean nothing
+    training = (f" = training {_usd(plan.training_cost)}" if billed else "") if s.train else " (no training)"
     lines = [f"plan: {plan.examples} examples, {plan.training_tokens} tokens per epoch x {plan.epochs} epochs{jobs}"
-             + (f" = training {_usd(plan.training_cost)}" if s.train else " (no training)"),
-             f"      {plan.probe_calls} probe calls ({', '.join(s.conditions)}; "
-             f"{s.samples} samples at T={s.temperature}) = inference {_usd(plan.inference_cost)}",
-             f"      estimated total {_usd(plan.total)}"
-             + (" (SIMULATED backend: nothing is spent)" if simulated else "")]
+             + training,
+             f"      {plan.probe_calls} probe calls ({', '.join(s.conditions)}; {s.samples} samples at "
+             f"T={s.temperature})" + (f" = inference {_usd(plan.inference_cost)}" if billed else "")]
+    if billed:
+        lines.append(f"      estimated total {_usd(plan.total)}"
+                     + (" (SIMULATED backend: nothing is spent)" if simulated else ""))
+    else:
+        lines.append(f"      nothing is billed: the {p.options.backend} backend runs on this machine; its cost is "
+                     "compute time, which the report records")
     if plan.power:
         lines.append(f"power: {_power(plan.power)}")
     console.err.print("\n".join(lines))
@@ -120,7 +126,9 @@ def print_status(st: Status) -> None:
         *_job_lines(st),
         f"samples    {st.done} of {st.total} done, {st.failed} failed" + (f", {st.torn} torn line(s)" if st.torn else ""),
         f"spend      ${st.spent:.4f} " + ("(simulated: nothing is spent)" if run.simulated
+                                        else "(runs on this machine: nothing is billed)" if not st.billed
                                         else "(estimate from the backend's prices)")
         + (f" (some prices unknown: {', '.join(st.unknown_prices)} counted as $0)" if st.unknown_prices else ""),
+        f"time       probing {fmt_seconds(state.probe_seconds)} so far (wall clock)",
     ]
     console.out.print("\n".join(lines))

@@ -83,11 +83,20 @@ def _number_or_auto(v, kind: type, low: float, high: float | None, strict_low: b
     # Checked before pydantic's own coercion, which would take True as 1 and "3" as 3.
     if v == "auto":
         return v
-    ok = isinstance(v, (int, float) if kind is float else int) and not isinstance(v, bool)
-    ok = ok and math.isfinite(v) and (v > low if strict_low else v >= low) and (high is None or v <= high)
-    if not ok:
+    if not _in_range(v, kind, low, high, strict_low):
         raise ValueError(f"expected {expected} or 'auto', got {limits.clip(v)}")
     return v
+
+
+def _number(v, kind: type, low: float, high: float | None, strict_low: bool, expected: str):
+    if not _in_range(v, kind, low, high, strict_low):
+        raise ValueError(f"expected {expected}, got {limits.clip(v)}")
+    return v
+
+
+def _in_range(v, kind: type, low: float, high: float | None, strict_low: bool) -> bool:
+    ok = isinstance(v, (int, float) if kind is float else int) and not isinstance(v, bool)
+    return ok and math.isfinite(v) and (v > low if strict_low else v >= low) and (high is None or v <= high)
 
 
 class Hyperparameters(Strict):
@@ -110,6 +119,27 @@ class Hyperparameters(Strict):
     @classmethod
     def _lr(cls, v):
         return _number_or_auto(v, float, 0, None, True, "a number above 0")
+
+    # The local backend's own (LoRA); a provider that does not know them may refuse the job.
+    learning_rate: float | int | None = None
+    lora_r: int | None = None
+    lora_alpha: float | int | None = None
+
+    @field_validator("learning_rate", "lora_alpha", mode="before")
+    @classmethod
+    def _positive(cls, v):
+        return _number(v, float, 0, None, True, "a number above 0")
+
+    @field_validator("lora_r", mode="before")
+    @classmethod
+    def _rank(cls, v):
+        return _number(v, int, 1, 1024, False, "an integer from 1 to 1024")
+
+    @model_validator(mode="after")
+    def _one_learning_rate(self) -> Hyperparameters:
+        if self.learning_rate is not None and self.learning_rate_multiplier not in (None, "auto"):
+            raise ValueError("give learning_rate or learning_rate_multiplier, not both")
+        return self
 
 
 # Validated as Hyperparameters (unknown keys and bad values name their own line), kept as

@@ -13,7 +13,7 @@ from harness.reports.judge_section import summary_section
 from harness.reports.logprob_section import logprob_rows
 from harness.reports.reading_off import paraphrase_rows, reading_off_rows
 from harness.store.records import CrossRecord, JudgeVerdict, LogprobRecord, ResponseRecord, canonical
-from harness.store.summary import Cell, PositionRate, Rate, ReadingOff, Summary
+from harness.store.summary import Cell, Compute, PositionRate, Rate, ReadingOff, Summary
 
 # Simulated by name even when the metadata lacks the flag; other simulated runs carry the flag.
 SIMULATED_BACKENDS = {"mock"}
@@ -37,6 +37,8 @@ class RunInfo:
     logprobs_skipped: bool = False  # the backend could not give log-probabilities
     # (condition, replicate) -> model, for every fine-tune probed
     trained_models: dict[tuple[str, int], str | None] = field(default_factory=dict)
+    model_details: dict[str, dict[str, str]] = field(default_factory=dict)  # model -> the backend's model_info
+    compute: Compute | None = None  # what a real run took (None for a simulated one)
 
 
 def score_record(record: ResponseRecord, word: str, unit: str) -> dict:
@@ -144,6 +146,7 @@ def summarize(scenario: Scenario, records: list[ResponseRecord], info: RunInfo,
         logprobs=logprob_rows(logprobs or [], word, conds),
         logprobs_note=f"the {info.backend} backend cannot score given replies (no log-probabilities): word and "
                       "choice probes are measured by sampling only" if info.logprobs_skipped else None,
-        run_status=info.run_status, judge=judge)
+        run_status=info.run_status, judge=judge, model_details=dict(info.model_details),
+        compute=None if simulated else info.compute)
     summary.headline = headline(summary)
     return summary

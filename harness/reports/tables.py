@@ -262,7 +262,26 @@ def header_rows(summary: Summary) -> list[tuple[str, str]]:
             ("fine-tunes", f"{summary.replicates} per trained condition"),
             ("temperature", str(summary.temperature)), ("seed", str(summary.seed)),
             ("scoring rules", f"scorer {summary.scorer_version} (harness/domain/scoring.py)"),
-            ("failed samples", str(failed))] + _judge_header(summary)
+            ("failed samples", str(failed))] + _compute_header(summary) + _judge_header(summary)
+
+
+def _compute_header(summary: Summary) -> list[tuple[str, str]]:
+    """What a real run took and ran on: the cost of a local run is its time, not dollars."""
+    rows = [(f"model {model}", "; ".join(f"{k} {v}" for k, v in info.items()))
+            for model, info in summary.model_details.items()]
+    c = summary.compute
+    if c is not None:
+        jobs = c.fine_tuning_seconds
+        training = (f"fine-tuning {fmt_seconds(sum(jobs.values()))} over {len(jobs)} job(s) (from their events), "
+                    if jobs else "")
+        rows.append(("compute time", f"{training}probing {fmt_seconds(c.probing_seconds)} (wall clock)"))
+    return rows
+
+
+def fmt_seconds(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 def _judge_header(summary: Summary) -> list[tuple[str, str]]:

@@ -7,13 +7,13 @@ import json
 from harness.reports.html import render_html
 from harness.reports.markdown import render_md
 from harness.reports.summary import RunInfo, summarize
-from harness.store.records import CrossRecord, JudgeVerdict, LogprobRecord, ResponseRecord
+from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord
 from harness.store.run_dir import SUMMARY, RunStore
 from harness.store.run_files import Manifest, State
-from harness.store.summary import Summary
+from harness.store.summary import Compute, Summary
 
 
-def run_info(manifest: Manifest, state: State) -> RunInfo:
+def run_info(manifest: Manifest, state: State, events: list[EventRecord] | None = None) -> RunInfo:
     s = manifest.settings
     trained: dict[tuple[str, int], str | None] = {(c, r): state.model_of(c, r) for c in s.conditions if c in ("fine_tuned", "sham")
                for r in range(s.replicates)}
@@ -30,9 +30,24 @@ def run_info(manifest: Manifest, state: State) -> RunInfo:
                    scenario_hash=manifest.scenario_hash, conditions=list(s.conditions),
                    judge_model=manifest.options.judge, replicates=s.replicates, trained_models=trained,
                    cross_model=s.base_model, logprobs_skipped=state.steps.get("logprobs") == "skipped")
+    info.model_details = dict(state.model_info)
+    info.compute = Compute(fine_tuning_seconds=job_seconds(state, events or []), probing_seconds=state.probe_seconds)
     if state.status.ended_early:  # the report of a run that ended early says so
         info.run_status = state.status.value + (f": {state.error}" if state.error else "")
     return info
+
+
+def job_seconds(state: State, events: list[EventRecord]) -> dict[str, float]:
+    """Each job's time from its first event to its last, by job key ("fine_tuned:0"), as the
+    provider stamped them (whole seconds at OpenAI; a run made before replicates has one
+    job and events without a job id)."""
+    keys = {j.job_id: j.key for j in state.jobs if j.job_id}
+    times: dict[str, list[int]] = {}
+    for ev in events:
+        key = keys.get(ev.job_id or "") or (state.jobs[0].key if len(state.jobs) == 1 else None)
+        if key:
+            times.setdefault(key, []).append(ev.created_at)
+    return {key: float(max(t) - min(t)) for key, t in times.items()}
 
 
 def summary_json(summary: Summary) -> str:
@@ -49,7 +64,8 @@ def render_run(store: RunStore, manifest: Manifest, state: State, records: list[
                verdicts: list[JudgeVerdict], cross: list[CrossRecord] | None = None,
                logprobs: list[LogprobRecord] | None = None) -> Summary:
     """Score, summarize and write the reports of one run."""
-    summary = summarize(manifest.scenario, records, run_info(manifest, state), verdicts, cross, logprobs)
+    info = run_info(manifest, state, store.events())
+    summary = summarize(manifest.scenario, records, info, verdicts, cross, logprobs)
     write_reports(store, summary, records)
     return summary
 

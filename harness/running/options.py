@@ -29,7 +29,7 @@ def settings_for(scenario: Scenario, options: RunOptions) -> Settings:
         seed=options.seed if options.seed is not None else (scenario.fine_tune.seed or 0),
         conditions=conditions,
         train="fine_tuned" in conditions and not options.model,
-        base_model=scenario.fine_tune.base_model,
+        base_model=options.base_model or scenario.fine_tune.base_model,
         epochs=epochs,
         replicates=replicates,
     )

@@ -68,6 +68,9 @@ class Pipeline:
         if dropped:
             ui.warn(f"dropped {dropped} torn record(s) in {RESPONSES}; they will be asked again")
         self.answers: dict[Key, ResponseRecord] = {r.key: r for r in canonical(records)}
+        # The other records are read when their step comes; a damaged line is found now,
+        # before any work, rather than after probing.
+        self.store.events(), self.store.verdicts(), self.store.cross_predictions(), self.store.logprobs()
 
     # -- state -------------------------------------------------------------------------
     def save(self) -> None:
@@ -175,13 +178,17 @@ class Pipeline:
             self.ui.advance(record)
 
         o = self.run.options
+        self._record_model_info({self.model_for(t.condition, t.replicate) for t in todo})
         self.ui.progress_start(total, answered)
+        started = time.monotonic()
         try:
             self._run_async(run_bounded(todo, ask, concurrency=o.concurrency, rpm=o.rpm, tpm=o.tpm,
                                         tokens_per_request=self._tokens_per_request(),
                                         should_stop=lambda: ledger.refused is not None))
         finally:
             self.ui.progress_stop()
+            self.state.probe_seconds += time.monotonic() - started  # a local run's cost is its time
+            self.save()
         if ledger.refused:
             raise RunEnded(f"stopped probing: {ledger.refused}; `harness resume --max-cost USD` "
                            "continues with a higher cap", RunStatus.INCOMPLETE)
@@ -196,6 +203,15 @@ class Pipeline:
         if "in_context" in self.settings.conditions:
             prompt += training_tokens(self.scenario, self.run.examples, self.settings.base_model)
         return prompt + self.scenario.eval.max_tokens
+
+    def _record_model_info(self, models: set[str]) -> None:
+        """What the backend says about each model beyond its id (device, the weights' source
+        and hash), once per model, for the report."""
+        for model in sorted(models - set(self.state.model_info)):
+            info = self.backend.model_info(model)
+            if info:
+                self.state.model_info[model] = dict(info)
+        self.save()
 
     def _ledger(self) -> Ledger:
         """One ledger for the probe and judge steps, starting from what the run's files say

@@ -38,7 +38,9 @@ def open_backend(name: str, run_dir: Path, scenario: Scenario, options: RunOptio
     kwargs: dict[str, object] = {"api_base": options.api_base, "state_path": run_dir / "mock-provider.json",
                                  "slip_rate": scenario.mock.slip_rate,
                                  "state_rule_rate": scenario.mock.state_rule_rate,
-                                 "replicate_sd": scenario.mock.replicate_sd}
+                                 "replicate_sd": scenario.mock.replicate_sd,
+                                 # a backend that can check its model before anything is created (local) takes it
+                                 "base_model": settings_for(scenario, options).base_model}
     if replay:
         kwargs["api_key"] = "sk-replay"  # a cassette holds no key; any will do
         kwargs["sleep"] = lambda seconds: None
@@ -341,6 +343,7 @@ class Status:
     torn: int
     spent: float
     unknown_prices: list[str]
+    billed: bool = True  # False: the backend runs on this machine (its cost is time)
 
     @property
     def interrupted(self) -> bool:
@@ -358,12 +361,14 @@ def status(run_dir: Path) -> Status:
     s = run.settings
     total = s.total_samples * len(run.scenario.probes)
     simulated = run.simulated
+    billed = True
     try:
-        pricer = Pricer.of(backends.load_class(run.options.backend))
+        cls = backends.load_class(run.options.backend)
+        pricer, billed = Pricer.of(cls), cls.billed
     except ConfigError:  # a plugin uninstalled since: its prices are unknown, the rest still shows
         pricer = UNPRICED
     unknown = [] if simulated else unpriced_of(records, pricer, verdicts, cross)
     if not simulated and not run.state.training_priced:
         unknown.insert(0, f"training {s.base_model}")
     return Status(run, store.in_use(), sum(r.ok for r in latest), sum(not r.ok for r in latest), total, torn,
-                  0.0 if simulated else spent_of(run.state, records, pricer, verdicts, cross), unknown)
+                  0.0 if simulated else spent_of(run.state, records, pricer, verdicts, cross), unknown, billed)

@@ -43,6 +43,7 @@ class RunOptions(RunFile):
     seed: int | None = None
     conditions: list[Condition] | None = None
     model: str | None = None  # an existing fine-tuned model: probe it, train nothing
+    base_model: str | None = None  # overrides the scenario's fine_tune.base_model
     api_base: str | None = None
     max_cost: float = Field(default=25.0, ge=0)
     allow_unpriced: bool = False
@@ -132,6 +133,10 @@ class State(RunFile):
     # Calls that failed after reaching the provider (timeouts, dropped connections, 5xx) may
     # have been billed: each is charged at its reservation, kept here across resumes.
     lost_calls_cost: float = Field(default=0.0, ge=0)
+    # What the backend says about each model it served beyond its id (device, weights' hash),
+    # and the wall-clock seconds spent probing, over every attempt: a local run's cost.
+    model_info: dict[str, dict[str, str]] = Field(default_factory=dict)
+    probe_seconds: float = Field(default=0.0, ge=0)
     simulated: bool = False  # set when the provider turned out to be our simulator
 
     @model_validator(mode="before")

@@ -171,6 +171,14 @@ class PowerNote(RunFile):
     from_half: float | None
 
 
+class Compute(RunFile):
+    """What a real run took, for a backend that bills no money (the local one) and for any
+    other: each fine-tuning job's time from its first event to its last, and the wall-clock
+    time spent probing. Left out of simulated summaries, which must replay byte for byte."""
+    fine_tuning_seconds: dict[str, float] = Field(default_factory=dict)  # job key -> seconds
+    probing_seconds: float
+
+
 class LogprobRow(RunFile):
     """What a condition's models give the word, by log-probability, over its fine-tunes and
     the probe's wordings: the mean probability and the lowest and highest. For a choice probe,
@@ -211,12 +219,14 @@ class Summary(RunFile):
     logprobs_note: str | None = None  # why there are none (the backend cannot score given replies)
     run_status: str | None = None  # how a run that ended early ended
     judge: JudgeSection | None = None
+    model_details: dict[str, dict[str, str]] = Field(default_factory=dict)  # model -> backend's model_info
+    compute: Compute | None = None
 
     def to_json(self) -> dict:
         """The document as written: optional sections only when present."""
         data = self.model_dump(mode="json")
-        for key in ("run_status", "judge"):
-            if data[key] is None:
+        for key in ("run_status", "judge", "compute", "model_details"):
+            if not data[key]:
                 del data[key]
         return data
 

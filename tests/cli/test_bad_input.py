@@ -155,7 +155,7 @@ EXPECTED = {
     "repeated choice option": "bad.yaml:86: probes[3].options: each option once, repeated: HELOL",
     "repeated key": "bad.yaml:92: eval.samples: key given twice (first on line 91)",
     "empty trigger": "bad.yaml:3: rule.trigger: must be text the question ends with, got ''",
-    "sweep with an unknown backend": "sw.yaml:18: backend: unknown backend 'nope'; known backends: mock,",
+    "sweep with an unknown backend": "sw.yaml:18: backend: unknown backend 'nope'; known backends: local, mock,",
     "validate-data word with a digit": "error: --word must be letters A-Z only, got 'H3LLO'",
     "validate-data word of one letter": "error: --word must have at least 2 letters, got 'H'",
     "empty conditions": "Invalid value for '--conditions': is empty",

@@ -1,0 +1,266 @@
+"""The `local` backend: LoRA fine-tuning and inference of open-weights models on this machine.
+
+Nothing here imports torch, transformers or peft at module level: `harness backends` and
+every other backend stay fast. Training runs in a detached worker process (backends.local.jobs,
+backends.local.worker); inference loads each base model once per process (backends.local.engine).
+docs/local-backend.md explains the design, devices and determinism.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from backends.base import (
+    CHAT,
+    FINE_TUNE,
+    LOGPROBS,
+    QUEUED,
+    Backend,
+    BackendError,
+    ChatRequest,
+    Completion,
+    ConfigError,
+    FileRef,
+    Job,
+    JobEvent,
+    JobSpec,
+    ModelPrice,
+)
+from backends.local import hyper, jobs, models
+
+if TYPE_CHECKING:  # torch behind it: imported when the first request comes
+    from backends.local.engine import Batcher
+from backends.local.store import Store, append_event, default_store, read_events, read_json, sha, write_json
+
+DEVICE_ENV = "HARNESS_LOCAL_DEVICE"
+DEFAULT_MAX_TOKENS = 1024  # a request that sets no max_tokens (the harness always sets one)
+_SUFFIX_MAX = 64
+
+
+def parse_training(data: bytes) -> int:
+    """Validate chat JSONL as a provider would; returns the number of examples."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BackendError(f"training file is not UTF-8: {e}", status=400) from None
+    examples = 0
+    for no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise BackendError(f"training file line {no}: invalid JSON ({e.msg})", status=400) from None
+        messages = record.get("messages") if isinstance(record, dict) else None
+        if not isinstance(messages, list) or not messages:
+            raise BackendError(f"training file line {no}: expected an object with a non-empty 'messages' list",
+                               status=400)
+        for i, m in enumerate(messages):
+            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
+                raise BackendError(f"training file line {no}: message {i} needs role system, user or assistant",
+                                   status=400)
+            if not isinstance(m.get("content"), str):
+                raise BackendError(f"training file line {no}: message {i} has no text content", status=400)
+        if messages[-1]["role"] != "assistant":
+            raise BackendError(f"training file line {no}: the last message must be from the assistant", status=400)
+        examples += 1
+    if not examples:
+        raise BackendError("training file has no examples", status=400)
+    return examples
+
+
+class LocalBackend(Backend):
+    name = "local"
+    capabilities = frozenset({FINE_TUNE, CHAT, LOGPROBS})
+    simulated = False
+    billed = False  # this machine's time is the cost: every model is priced at $0
+    min_training_examples = 1
+    poll_interval = 2.0
+    OPTIONS = ("store_dir", "device", "base_model", "max_batch")
+
+    @classmethod
+    def price(cls, model: str) -> ModelPrice:
+        return ModelPrice(input=0.0, output=0.0, training=0.0)
+
+    def __init__(self, store_dir: str | Path | None = None, device: str | None = None,
+                 base_model: str | None = None, max_batch: int = 16):
+        from backends.local.loading import check_device  # no torch at import: checks the name only
+        missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
+        if missing:  # found without importing them (that takes seconds)
+            raise ConfigError(f"local backend: {', '.join(missing)} not installed; "
+                              "pip install 'hello-harness[local]' (see docs/local-backend.md)")
+        self.store = Store(Path(store_dir) if store_dir else default_store())
+        self.device = check_device(device or os.environ.get(DEVICE_ENV) or "auto")
+        if max_batch < 1:
+            raise ConfigError(f"local backend: max_batch must be at least 1, got {max_batch}")
+        self.max_batch = max_batch
+        self._resolved: dict[str, models.ResolvedModel] = {}
+        self._batcher: Batcher | None = None
+        if base_model:
+            self._resolve(base_model)  # a model that cannot be found is refused before a run starts
+
+    def _resolve(self, name: str) -> models.ResolvedModel:
+        if name not in self._resolved:
+            self._resolved[name] = models.resolve(name)
+        return self._resolved[name]
+
+    # -- files ---------------------------------------------------------------------------
+    def upload_training_file(self, data: bytes, filename: str) -> FileRef:
+        return self.store.put_file(data, filename, parse_training(data))
+
+    def find_files(self, filename: str) -> list[FileRef]:
+        return self.store.find_files(filename)
+
+    # -- jobs ----------------------------------------------------------------------------
+    @staticmethod
+    def _job(job_dir: Path, state: dict | None = None) -> Job:
+        spec = read_json(job_dir / "spec.json")
+        state = state or jobs.state(job_dir)
+        return Job(job_dir.name, state["status"], spec["base_model"], state.get("fine_tuned_model"),
+                   state.get("trained_tokens"), state.get("error"), dict(spec["metadata"]))
+
+    def create_job(self, spec: JobSpec) -> Job:
+        path = self.store.file_path(spec.training_file)
+        examples = read_json(path.with_suffix(".json"))["examples"]
+        try:
+            base = self._resolve(spec.base_model)
+        except ConfigError as e:
+            raise BackendError(str(e), status=400) from None
+        if spec.suffix is not None and (len(spec.suffix) > _SUFFIX_MAX or ":" in spec.suffix):
+            raise BackendError(f"suffix must be at most {_SUFFIX_MAX} characters without ':'", status=400)
+        params = hyper.resolve(dict(spec.hyperparameters), examples, spec.seed)
+        asked = {"base_model": spec.base_model, "training_file": spec.training_file, "suffix": spec.suffix,
+                 "hyperparameters": dict(spec.hyperparameters), "seed": spec.seed, "metadata": dict(spec.metadata)}
+        job_id, job_dir = self.store.new_job_dir("ftjob-local-" + sha(asked)[:24])
+        lock = jobs.lock_blocking(job_dir)  # held before the job is visible: nobody takes it for dead
+        write_json(job_dir / "spec.json", {
+            **asked, "created_at": _now(), "device": self.device, "model": base.as_dict(),
+            "hyper": params.as_dict(), "training_path": str(path), "examples": examples,
+            # the fine-tuned model id hashes what is trained, not metadata such as a run id
+            "train_key": sha(spec.training_file, base.as_dict(), spec.suffix, params.as_dict())})
+        write_json(job_dir / "state.json", {"status": QUEUED, "restarts": 0, "error": None,
+                                            "fine_tuned_model": None, "trained_tokens": None})
+        append_event(job_dir, f"Created fine-tuning job {job_id}: {base.source}, {examples} examples")
+        jobs.start(job_dir, lock)
+        return self._job(job_dir)
+
+    def get_job(self, job_id: str) -> Job:
+        job_dir = self.store.job_dir(job_id)
+        return self._job(job_dir, jobs.check(job_dir))
+
+    def list_events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
+        events = read_events(self.store.job_dir(job_id))
+        if after is not None:
+            ids = [e.id for e in events]
+            if after not in ids:
+                raise BackendError(f"event {after} not found in job {job_id}", status=400)
+            events = events[ids.index(after) + 1:]
+        return events
+
+    def cancel_job(self, job_id: str) -> Job:
+        job_dir = self.store.job_dir(job_id)
+        return self._job(job_dir, jobs.cancel(job_dir))
+
+    def find_jobs(self, metadata: dict[str, str]) -> list[Job]:
+        found = []
+        for job_id in self.store.job_ids():
+            job_dir = self.store.root / "jobs" / job_id
+            spec = read_json(job_dir / "spec.json")
+            if all(spec["metadata"].get(k) == v for k, v in metadata.items()):
+                found.append(self._job(job_dir))
+        return found
+
+    # -- models --------------------------------------------------------------------------
+    def _target(self, model: str) -> tuple[models.ResolvedModel, Path | None]:
+        """The base weights and the adapter (None for a base model) that `model` names."""
+        if model.startswith("ft:") and ":local:" in model:
+            job_id = self.store.model_job(model.rsplit(":", 1)[1])
+            adapter = self.store.root / "jobs" / job_id / "adapter" if job_id else None
+            if adapter is None or not (adapter / "adapter_config.json").is_file():
+                raise BackendError(f"model {model} not found in the local store {self.store.root}", status=404)
+            spec = read_json(adapter.parent / "spec.json")
+            return models.ResolvedModel(**spec["model"]), adapter
+        try:
+            return self._resolve(model), None
+        except ConfigError as e:
+            raise BackendError(str(e), status=404) from None
+
+    def _engine(self, base: models.ResolvedModel):
+        """The loaded model; a model that fails to load fails the request that asked (every
+        request asks again, so a run whose model cannot load fails all its samples, loudly)."""
+        from backends.local.engine import engine_for
+        try:
+            return engine_for(base, self.device, self.store.root / "converted")
+        except ConfigError as e:
+            raise BackendError(str(e), status=400) from None
+        except (OSError, ValueError, RuntimeError) as e:  # unreadable weights, a format transformers refuses, OOM
+            raise BackendError(f"local backend: cannot load {base.name}: {type(e).__name__}: {e}", status=500) from None
+
+    def model_info(self, model: str) -> dict[str, str]:
+        """Device and dtype, CPU threads (results repeat bit for bit only with the same), the
+        weights' source and revision or sha256, and for a fine-tuned model its job and adapter
+        hash. Imports torch but loads no weights; BackendError 404 for an unknown model."""
+        import torch
+
+        from backends.local.loading import choose_device, dtype_name
+        base, adapter = self._target(model)
+        device = choose_device(self.device)
+        info = {"backend": "local", "device": f"{device} ({dtype_name(device)})",
+                "cpu_threads": str(torch.get_num_threads()), "source": base.source,
+                **models.weights_fingerprint(base)}
+        if adapter is not None:
+            info.update(job=adapter.parent.name,
+                        adapter_sha256=models.file_sha256(adapter / "adapter_model.safetensors"))
+        for package in ("torch", "transformers", "peft"):
+            info[package] = metadata.version(package)
+        return info
+
+    # -- inference -----------------------------------------------------------------------
+    async def complete(self, request: ChatRequest) -> Completion:
+        from backends.local.engine import Batcher
+        from backends.local.sampler import Row
+        if not request.messages or not any(m.get("role") == "user" for m in request.messages):
+            raise BackendError("messages must include a user message", status=400)
+        base, adapter = self._target(request.model)
+        engine = self._engine(base)
+        prompt = engine.prompt(request.messages)
+        room = engine.context - len(prompt)
+        if room <= 0:
+            raise BackendError(f"the prompt has {len(prompt)} tokens; {base.name} reads at most {engine.context}",
+                               status=400)
+        wanted = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
+        row = Row(prompt, min(wanted, room), request.temperature, request.seed or 0)
+        if self._batcher is None:
+            self._batcher = Batcher(lambda key, payloads: key[0].generate(key[1], payloads), self.max_batch)
+        sampled = await self._batcher.submit((engine, adapter), row)
+        return Completion(engine.decode(sampled.tokens), request.model, len(prompt), len(sampled.tokens),
+                          sampled.finish)
+
+    async def continuation_logprobs(self, model: str, messages: list[dict], continuations: list[str]) -> list[float]:
+        """log P(the assistant's whole reply is exactly c | messages) for each c: the sum of the
+        log-probabilities of c's tokens and of the end-of-turn token after them (so "A" and
+        "A) HELLO" are different replies, and the casings of a word are disjoint events). The
+        reply is tokenized as the chat template renders it after the prompt."""
+        base, adapter = self._target(model)
+        engine = self._engine(base)
+        prompt = engine.prompt(messages)
+        return engine.logprobs(adapter, prompt, [engine.reply_tokens(messages, prompt, c) for c in continuations])
+
+    async def aclose(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
+            self._batcher = None
+
+    def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
+            self._batcher = None
+
+
+def _now() -> float:
+    return time.time()

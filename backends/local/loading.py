@@ -1,0 +1,183 @@
+"""Load a resolved model with transformers on the chosen device, and speak to it through its
+own chat template. Imports torch and transformers: only the training worker and the
+inference engine come here.
+
+Devices: CUDA (bfloat16, device_map="auto" so accelerate spreads a model too big for one
+GPU over several), else Apple's MPS (float32), else the CPU (float32).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from backends.base import ConfigError
+from backends.local.models import ResolvedModel
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def check_device(name: str) -> str:
+    base = name.split(":")[0]
+    if base not in DEVICES or (":" in name and base != "cuda"):
+        raise ConfigError(f"local backend: device {name!r}: expected one of auto, cpu, cuda, cuda:N, mps")
+    return name
+
+
+def choose_device(preference: str = "auto") -> str:
+    import torch
+    if preference == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if preference.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("local backend: device cuda was asked for, but torch sees no CUDA GPU "
+                          "(a CPU-only torch build, or no driver)")
+    if preference == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("local backend: device mps was asked for, but this torch has no MPS")
+    return preference
+
+
+def dtype_name(device: str) -> str:
+    return "bfloat16" if device.startswith("cuda") else "float32"
+
+
+def quiet_transformers() -> None:
+    """No download or de-quantisation progress bars, and no deprecation notices about the
+    libraries' own internals, in the harness's output."""
+    import warnings
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def load(model: ResolvedModel, device: str, cache: Path | None = None):
+    """(model, tokenizer), the model in eval mode on `device`. A GGUF is de-quantized once and
+    kept in `cache` (a folder of the store) as float32 safetensors: later loads, in this or a
+    worker process, read those (the same numbers, ~1 s instead of ~30 s for SmolLM2-135M)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    quiet_transformers()
+    folder, kwargs = model.folder, {}
+    converted = _converted_folder(model, cache)
+    if converted is not None and converted.is_dir():
+        folder = str(converted)
+    elif model.gguf_file:
+        kwargs["gguf_file"] = model.gguf_file
+        _quiet_gguf()
+    if model.kind == "hub" and model.revision:
+        kwargs["revision"] = model.revision
+    tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(f"local backend: model {model.name!r} has no chat template")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    dtype = getattr(torch, dtype_name(device))
+    lm: Any  # transformers' stubs type .to() too narrowly for a model from from_pretrained
+    if device.startswith("cuda"):
+        lm = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, device_map="auto", **kwargs)
+    else:
+        lm = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **kwargs)
+        if converted is not None and folder == model.folder and dtype == torch.float32:
+            _save_converted(lm, tokenizer, converted)
+        lm = lm.to(device)
+    lm.eval()
+    return lm, tokenizer
+
+
+def _converted_folder(model: ResolvedModel, cache: Path | None) -> Path | None:
+    weights = model.weights_path
+    if cache is None or not model.gguf_file or weights is None:
+        return None
+    from backends.local.models import file_sha256
+    return cache / file_sha256(weights)[:32]
+
+
+def _save_converted(lm, tokenizer, folder: Path) -> None:
+    """Write the de-quantized model beside the store, whole or not at all (a temporary folder
+    renamed into place; a second process converting at the same time loses the rename)."""
+    import copy
+    import shutil
+
+    from safetensors.torch import save_model
+    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    config = copy.deepcopy(lm.config)
+    if hasattr(config, "quantization_config"):  # it says "gguf", but the weights are de-quantized
+        del config.quantization_config
+    try:
+        tmp.mkdir(parents=True)
+        config.save_pretrained(tmp)
+        lm.generation_config.save_pretrained(tmp)
+        save_model(lm, str(tmp / "model.safetensors"))  # save_pretrained refuses a model loaded from GGUF
+        tokenizer.save_pretrained(tmp)
+        os.rename(tmp, folder)
+    except OSError:  # a full disk or a concurrent rename: loading worked, the cache is only a saving
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _quiet_gguf() -> None:
+    """transformers de-quantizes a GGUF under a tqdm bar of its own that its logging switch does
+    not reach: give that module a bar that is switched off."""
+    import functools
+
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    if not isinstance(gguf_utils.tqdm, functools.partial):
+        gguf_utils.tqdm = functools.partial(gguf_utils.tqdm, disable=True)
+
+
+def input_device(lm):
+    """Where inputs go: the embedding's device (the first of several under device_map)."""
+    return lm.get_input_embeddings().weight.device
+
+
+def stop_ids(lm, tokenizer) -> frozenset[int]:
+    """Token ids that end an answer: the generation config's eos ids and the tokenizer's."""
+    ids: set[int] = set()
+    eos = lm.generation_config.eos_token_id
+    if isinstance(eos, int):
+        ids.add(eos)
+    elif eos:
+        ids.update(eos)
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return frozenset(ids)
+
+
+# -- the chat template -------------------------------------------------------------------
+
+class TemplateError(ValueError):
+    """The model's chat template cannot be used to mark which tokens the assistant wrote."""
+
+
+def render(tokenizer, messages: list[dict], add_generation_prompt: bool) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
+    """The tokens of a conversation up to the assistant's turn (the template adds BOS itself)."""
+    return tokenizer(render(tokenizer, messages, True), add_special_tokens=False)["input_ids"]
+
+
+def training_example(tokenizer, messages: list[dict]) -> tuple[list[int], list[bool]]:
+    """(token ids, trained) for one conversation: a token is trained when it lies in an
+    assistant reply as the template renders it, its end-of-turn marker included. The spans come
+    from rendering each prefix: the text up to the assistant's turn, then through its reply."""
+    full = render(tokenizer, messages, False)
+    spans = []
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant" or m.get("weight", 1) == 0:
+            continue
+        before = render(tokenizer, messages[:i], True)
+        through = render(tokenizer, messages[: i + 1], False)
+        if not (full.startswith(through) and through.startswith(before)):
+            raise TemplateError("the model's chat template does not render a conversation as a prefix of its "
+                                "continuation, so the assistant's tokens cannot be told apart")
+        spans.append((len(before), len(through)))
+    encoded = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    ids = encoded["input_ids"]
+    trained = [any(a <= start < b for a, b in spans) for start, _ in encoded["offset_mapping"]]
+    return ids, trained
