@@ -1,5 +1,6 @@
 """Backend registry: a name maps to "module:Class"; other packages add theirs through the
 entry-point group `harness.backends` (value "module:Class")."""
+
 from __future__ import annotations
 
 import importlib
@@ -39,8 +40,9 @@ def load_class(name: str) -> type[Backend]:
     except (ImportError, AttributeError) as e:  # a plugin that is registered but broken
         raise ConfigError(f"backend {name!r} is registered as {target} but cannot be loaded: {e}") from None
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise ConfigError(f"backend {name!r} is registered as {target}, which is not a subclass of "
-                          "backends.base.Backend")
+        raise ConfigError(
+            f"backend {name!r} is registered as {target}, which is not a subclass of backends.base.Backend"
+        )
     return cls
 
 

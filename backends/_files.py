@@ -1,5 +1,6 @@
 """Small file helpers shared by backends (which must not depend on harness infrastructure;
 harness.store.run_dir re-exports write_atomic so the project has one atomic writer)."""
+
 from __future__ import annotations
 
 import json
@@ -39,6 +40,7 @@ def read_state_json(path: Path, defaults: dict[str, Any], what: str) -> dict[str
     keys take their default). Anything else (not a regular file, not JSON, `{"jobs": 5}`)
     is a ConfigError naming the file, never a KeyError later."""
     from backends.base import ConfigError  # here: base imports nothing from this module
+
     state = {k: (type(v)() if isinstance(v, (dict, list)) else v) for k, v in defaults.items()}
     try:
         st = os.stat(path)
@@ -56,7 +58,8 @@ def read_state_json(path: Path, defaults: dict[str, Any], what: str) -> dict[str
             raise ConfigError(f"{path}: not a {what}: unknown field {key[:40]!r}")
         default = defaults[key]
         if not isinstance(value, type(default)) or isinstance(value, bool) != isinstance(default, bool):
-            raise ConfigError(f"{path}: not a {what}: {key}: expected {type(default).__name__}, "
-                              f"got {type(value).__name__}")
+            raise ConfigError(
+                f"{path}: not a {what}: {key}: expected {type(default).__name__}, got {type(value).__name__}"
+            )
         state[key] = value
     return state

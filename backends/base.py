@@ -2,6 +2,7 @@
 
 Data types here are our own; a provider's objects never leak past its backend module.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -25,8 +26,9 @@ LOGPROBS = "logprobs"  # continuation_logprobs: exact scores of given replies
 class BackendError(Exception):
     """A provider refused or failed a call. `retryable` says whether trying again can help."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
-                 retry_after: float | None = None):
+    def __init__(
+        self, message: str, *, status: int | None = None, retryable: bool = False, retry_after: float | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
@@ -102,7 +104,8 @@ class Completion:
 @dataclass(frozen=True)
 class ModelPrice:
     """What one model id costs on its provider, in USD per 1M tokens."""
-    input: float   # prompt tokens
+
+    input: float  # prompt tokens
     output: float  # completion tokens
     training: float | None = None  # training tokens (file tokens x epochs) to fine-tune this model; None: unknown
 
@@ -191,8 +194,7 @@ class Backend:
         """Release what the backend holds (clients, models, worker processes)."""
 
     # -- log-probabilities (capability "logprobs") ---------------------------------------
-    async def continuation_logprobs(self, model: str, messages: list[dict],
-                                    continuations: list[str]) -> list[float]:
+    async def continuation_logprobs(self, model: str, messages: list[dict], continuations: list[str]) -> list[float]:
         """The total log-probability of each continuation as the assistant's reply to
         `messages` (natural log, summed over its tokens), in the order given."""
         raise self._unsupported("score continuations (log-probabilities)")

@@ -4,6 +4,7 @@ Backends need this (a miss is never retried) and so does harness.running.recordi
 so that backends do not depend on harness infrastructure. It looks only at exception types,
 names and messages: vcrpy is never imported (its exception is recognised by class name).
 """
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,12 @@ from urllib.parse import urlsplit
 # vcrpy's exception for a request the cassette cannot answer (vcr.errors).
 VCR_MISS_TYPE = "CannotOverwriteExistingCassetteException"
 # Texts of vcrpy's miss and of our network guard, for wrappers that dropped the chain.
-_MISS_MARKERS = ("Can't play back this request", "Can't overwrite existing cassette",
-                 VCR_MISS_TYPE, "blocked during replay")
+_MISS_MARKERS = (
+    "Can't play back this request",
+    "Can't overwrite existing cassette",
+    VCR_MISS_TYPE,
+    "blocked during replay",
+)
 _METHOD_LINE = re.compile(r"^\s*(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(\S+)", re.M)
 
 
@@ -36,8 +41,7 @@ def exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
 
 
 def _is_vcr_miss(e: BaseException) -> bool:
-    return any(cls.__name__ == VCR_MISS_TYPE and cls.__module__.split(".")[0] == "vcr"
-               for cls in type(e).__mro__)
+    return any(cls.__name__ == VCR_MISS_TYPE and cls.__module__.split(".")[0] == "vcr" for cls in type(e).__mro__)
 
 
 def miss_request(exc: BaseException) -> tuple[str, str] | None:

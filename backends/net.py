@@ -1,5 +1,6 @@
 """Is this host (or this URL's host) loopback? One answer for the simulator's bind check and
 for labelling recordings as made against the simulator. Standard library only."""
+
 from __future__ import annotations
 
 import ipaddress

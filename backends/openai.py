@@ -9,6 +9,7 @@ Retries are ours, not the libraries' (theirs are switched off): backends.retry's
 policy, bounded, counted and replayable, with the sleep injected (0 in replay). The API
 key never appears in a message, a repr or a log line of ours.
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,7 +40,7 @@ from backends.retry import RetryPolicy, parse_retry_after
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 PAGE_LIMIT = 100
-MAX_PAGES = 50          # listing stops here: loops stay bounded even if a server misbehaves
+MAX_PAGES = 50  # listing stops here: loops stay bounded even if a server misbehaves
 REDACTED = "sk-***"
 
 T = TypeVar("T")
@@ -54,8 +55,9 @@ def _litellm():
     # When a run stops probing (a cassette miss, a refusal, Ctrl-C) the calls still in flight
     # are cancelled; litellm had already built their inner coroutine, and Python warns about
     # it on stderr. Nothing is lost: those samples are simply not asked.
-    warnings.filterwarnings("ignore", message="coroutine 'OpenAIChatCompletion.acompletion' was never awaited",
-                            category=RuntimeWarning)
+    warnings.filterwarnings(
+        "ignore", message="coroutine 'OpenAIChatCompletion.acompletion' was never awaited", category=RuntimeWarning
+    )
     return litellm
 
 
@@ -92,8 +94,12 @@ def _job(obj: Any) -> Job:
 
 
 def _event(obj: Any) -> JobEvent:
-    return JobEvent(id=_get(obj, "id"), created_at=int(_get(obj, "created_at") or 0),
-                    level=_get(obj, "level") or "info", message=_get(obj, "message") or "")
+    return JobEvent(
+        id=_get(obj, "id"),
+        created_at=int(_get(obj, "created_at") or 0),
+        level=_get(obj, "level") or "info",
+        message=_get(obj, "message") or "",
+    )
 
 
 def _completion(response: Any) -> Completion:
@@ -120,17 +126,27 @@ class OpenAIBackend(Backend):
     def price(cls, model: str) -> ModelPrice | None:
         return openai_price(model)
 
-    def __init__(self, api_key: str | None = None, api_base: str | None = None, max_retries: int = 6,
-                 sleep: Callable[[float], Any] = time.sleep,
-                 async_sleep: Callable[[float], Awaitable[Any]] | None = None,
-                 timeout: float = 120.0, retry_seed: int = 0):
+    def __init__(
+        self,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        max_retries: int = 6,
+        sleep: Callable[[float], Any] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[Any]] | None = None,
+        timeout: float = 120.0,
+        retry_seed: int = 0,
+    ):
         key = api_key or os.environ.get("OPENAI_API_KEY") or ""
         if not key.strip():
-            raise ConfigError("the openai backend needs an API key: set the environment variable "
-                              "OPENAI_API_KEY (a --replay needs none); none was found")
+            raise ConfigError(
+                "the openai backend needs an API key: set the environment variable "
+                "OPENAI_API_KEY (a --replay needs none); none was found"
+            )
         base = (api_base or os.environ.get("OPENAI_BASE_URL") or DEFAULT_API_BASE).rstrip("/")
-        check_api_base(base, "--api-base" if api_base else "OPENAI_BASE_URL" if os.environ.get("OPENAI_BASE_URL")
-                       else "the api base")
+        check_api_base(
+            base,
+            "--api-base" if api_base else "OPENAI_BASE_URL" if os.environ.get("OPENAI_BASE_URL") else "the api base",
+        )
         if max_retries < 0:
             raise ConfigError(f"max_retries must be 0 or more, got {max_retries}")
         self._api_key = key.strip()
@@ -138,8 +154,9 @@ class OpenAIBackend(Backend):
         self.timeout = timeout
         # One policy for every call; a sleep injected for replay or tests (not time.sleep)
         # also governs async waits, so one option makes every wait 0 in replay.
-        self.retry = RetryPolicy(max_retries=max_retries, seed=retry_seed, sleep=sleep,
-                                 async_sleep=async_sleep, notify=lambda: self.on_retry)
+        self.retry = RetryPolicy(
+            max_retries=max_retries, seed=retry_seed, sleep=sleep, async_sleep=async_sleep, notify=lambda: self.on_retry
+        )
         self._client: Any = None
         self._reached = False  # whether the provider ever answered (a refused connection then is transient)
 
@@ -157,8 +174,10 @@ class OpenAIBackend(Backend):
 
     def _seen(self, convert: Callable[[Any], T], obj: Any) -> T:
         """Convert a provider object, noticing whether it came from our simulator."""
-        if (_get(obj, "organization_id") == SIMULATOR_ORGANIZATION
-                or _get(obj, "system_fingerprint") == SIMULATOR_FINGERPRINT):
+        if (
+            _get(obj, "organization_id") == SIMULATOR_ORGANIZATION
+            or _get(obj, "system_fingerprint") == SIMULATOR_FINGERPRINT
+        ):
             self.simulated = True
             self.poll_interval = min(self.poll_interval, SIMULATOR_POLL_INTERVAL)
         return convert(obj)
@@ -191,20 +210,34 @@ class OpenAIBackend(Backend):
             if is_refused(exc) and not self._reached:
                 # Nothing ever answered at this address: a stopped server or a wrong URL, which
                 # minutes of retries would not fix (a dead port took 42 s to report).
-                return BackendError(self._scrub(f"{doing}: cannot reach {self.api_base} (connection refused); "
-                                                "is the server running and the api base right?"), retryable=False)
+                return BackendError(
+                    self._scrub(
+                        f"{doing}: cannot reach {self.api_base} (connection refused); "
+                        "is the server running and the api base right?"
+                    ),
+                    retryable=False,
+                )
             what = "timed out" if is_timeout(exc) else "connection failed"
             detail = str(transport) or message
-            return BackendError(self._scrub(f"{doing}: {what} ({self.api_base}): {detail}"), status=None,
-                                retryable=True, retry_after=retry_after)
+            return BackendError(
+                self._scrub(f"{doing}: {what} ({self.api_base}): {detail}"),
+                status=None,
+                retryable=True,
+                retry_after=retry_after,
+            )
         if status is None:
             return BackendError(self._scrub(f"{doing}: {type(exc).__name__}: {message}"), retryable=False)
         retryable = status in (408, 409, 429) or status >= 500
-        return BackendError(self._scrub(f"{doing}: HTTP {status}: {message}"), status=status,
-                            retryable=retryable, retry_after=retry_after)
+        return BackendError(
+            self._scrub(f"{doing}: HTTP {status}: {message}"),
+            status=status,
+            retryable=retryable,
+            retry_after=retry_after,
+        )
 
-    def _retry_call(self, op: str, token: str, fn: Callable[[], T],
-                    recover: Callable[[BackendError], T | None] | None = None) -> T:
+    def _retry_call(
+        self, op: str, token: str, fn: Callable[[], T], recover: Callable[[BackendError], T | None] | None = None
+    ) -> T:
         result = self.retry.call(op, token, fn, self._error, recover)
         self._reached = True
         return result
@@ -221,15 +254,28 @@ class OpenAIBackend(Backend):
             import openai
 
             # Plain http (the simulator on loopback) needs no TLS context; building one costs ~0.2 s.
-            http_client = openai.DefaultHttpxClient(verify=False, timeout=self.timeout) \
-                if self.api_base.startswith("http://") else None
-            self._client = openai.OpenAI(base_url=self.api_base, api_key=self._api_key, max_retries=0,
-                                         timeout=self.timeout, http_client=http_client)
+            http_client = (
+                openai.DefaultHttpxClient(verify=False, timeout=self.timeout)
+                if self.api_base.startswith("http://")
+                else None
+            )
+            self._client = openai.OpenAI(
+                base_url=self.api_base,
+                api_key=self._api_key,
+                max_retries=0,
+                timeout=self.timeout,
+                http_client=http_client,
+            )
         return self._client
 
     def _litellm_args(self) -> dict[str, Any]:
-        return {"custom_llm_provider": "openai", "api_base": self.api_base, "api_key": self._api_key,
-                "max_retries": 0, "timeout": self.timeout}
+        return {
+            "custom_llm_provider": "openai",
+            "api_base": self.api_base,
+            "api_key": self._api_key,
+            "max_retries": 0,
+            "timeout": self.timeout,
+        }
 
     # --- files and jobs -----------------------------------------------------------------
 
@@ -238,8 +284,11 @@ class OpenAIBackend(Backend):
 
         def call() -> FileRef:
             obj = litellm.create_file(file=(filename, data), purpose="fine-tune", **self._litellm_args())
-            return FileRef(id=_get(obj, "id"), filename=_get(obj, "filename") or filename,
-                           bytes=int(_get(obj, "bytes") or len(data)))
+            return FileRef(
+                id=_get(obj, "id"),
+                filename=_get(obj, "filename") or filename,
+                bytes=int(_get(obj, "bytes") or len(data)),
+            )
 
         def landed(err: BackendError) -> FileRef | None:
             # The upload may have landed although its response was lost: look for the
@@ -254,8 +303,9 @@ class OpenAIBackend(Backend):
         """Fine-tuning files with this name, newest first."""
         client = self._sdk()
         page = self._retry_call("find_files", filename, lambda: client.files.list(purpose="fine-tune"))
-        return [FileRef(id=f.id, filename=f.filename, bytes=int(f.bytes or 0))
-                for f in page.data if f.filename == filename]
+        return [
+            FileRef(id=f.id, filename=f.filename, bytes=int(f.bytes or 0)) for f in page.data if f.filename == filename
+        ]
 
     def create_job(self, spec: JobSpec) -> Job:
         client = self._sdk()
@@ -268,8 +318,8 @@ class OpenAIBackend(Backend):
             args["metadata"] = dict(spec.metadata)
         if spec.hyperparameters:
             # `hyperparameters` at the top level is deprecated; `method` is the current form.
-            args["method"] = {"type": "supervised",
-                              "supervised": {"hyperparameters": dict(spec.hyperparameters)}}
+            args["method"] = {"type": "supervised", "supervised": {"hyperparameters": dict(spec.hyperparameters)}}
+
         def created(err: BackendError) -> Job | None:
             # A failure after sending (5xx, timeout, dropped connection) may still have
             # created the job: look for it by its metadata before paying for a second one.
@@ -277,20 +327,39 @@ class OpenAIBackend(Backend):
                 return None
             return next(iter(self.find_jobs(spec.metadata)), None)
 
-        return self._retry_call("create_job", spec.training_file,
-                                lambda: self._seen(_job, client.fine_tuning.jobs.create(**args)), recover=created)
+        return self._retry_call(
+            "create_job",
+            spec.training_file,
+            lambda: self._seen(_job, client.fine_tuning.jobs.create(**args)),
+            recover=created,
+        )
 
     def get_job(self, job_id: str) -> Job:
         litellm = _litellm()
         # litellm builds a new HTTP client (and TLS context) per call unless given one:
         # ~50 ms per poll; our one SDK client is reused.
-        return self._seen(_job, self._retry_call("get_job", job_id, lambda: litellm.retrieve_fine_tuning_job(
-            fine_tuning_job_id=job_id, client=self._sdk(), **self._litellm_args())))
+        return self._seen(
+            _job,
+            self._retry_call(
+                "get_job",
+                job_id,
+                lambda: litellm.retrieve_fine_tuning_job(
+                    fine_tuning_job_id=job_id, client=self._sdk(), **self._litellm_args()
+                ),
+            ),
+        )
 
     def cancel_job(self, job_id: str) -> Job:
         litellm = _litellm()
-        return _job(self._retry_call("cancel_job", job_id, lambda: litellm.cancel_fine_tuning_job(
-            fine_tuning_job_id=job_id, client=self._sdk(), **self._litellm_args())))
+        return _job(
+            self._retry_call(
+                "cancel_job",
+                job_id,
+                lambda: litellm.cancel_fine_tuning_job(
+                    fine_tuning_job_id=job_id, client=self._sdk(), **self._litellm_args()
+                ),
+            )
+        )
 
     def list_events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
         """Events oldest first; with `after`, only those newer than that event id.
@@ -305,8 +374,11 @@ class OpenAIBackend(Backend):
             kwargs: dict[str, Any] = {"limit": PAGE_LIMIT}
             if cursor is not None:
                 kwargs["after"] = cursor
-            page = self._retry_call("list_events", f"{job_id}:{cursor}",
-                                    functools.partial(client.fine_tuning.jobs.list_events, job_id, **kwargs))
+            page = self._retry_call(
+                "list_events",
+                f"{job_id}:{cursor}",
+                functools.partial(client.fine_tuning.jobs.list_events, job_id, **kwargs),
+            )
             data = [_event(e) for e in page.data]
             for event in data:
                 if after is not None and event.id == after:
@@ -329,8 +401,7 @@ class OpenAIBackend(Backend):
             kwargs: dict[str, Any] = {"limit": PAGE_LIMIT, "metadata": dict(metadata)}
             if cursor is not None:
                 kwargs["after"] = cursor
-            page = self._retry_call("find_jobs", str(cursor),
-                                    functools.partial(client.fine_tuning.jobs.list, **kwargs))
+            page = self._retry_call("find_jobs", str(cursor), functools.partial(client.fine_tuning.jobs.list, **kwargs))
             jobs = [_job(j) for j in page.data]
             found += [j for j in jobs if all(j.metadata.get(k) == v for k, v in metadata.items())]
             if not jobs or not getattr(page, "has_more", False):

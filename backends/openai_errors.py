@@ -1,6 +1,7 @@
 """How the openai backend reads what went wrong: a replay's cassette miss, a transport
 failure (refused, timed out, dropped), and a base URL that cannot work; messages say what
 the harness was doing in a user's words, never a method name."""
+
 from __future__ import annotations
 
 import sys
@@ -10,10 +11,16 @@ from backends.base import CassetteMiss, ConfigError
 from backends.errors import exception_chain, miss_request
 
 # What each call is doing, in a user's words: errors say this, not our method names.
-DOING = {"upload_training_file": "uploading the training file", "find_files": "looking for the uploaded file",
-         "create_job": "creating the fine-tuning job", "get_job": "checking the fine-tuning job",
-         "cancel_job": "cancelling the fine-tuning job", "list_events": "reading the job's events",
-         "find_jobs": "looking for the run's fine-tuning job", "complete": "asking the model"}
+DOING = {
+    "upload_training_file": "uploading the training file",
+    "find_files": "looking for the uploaded file",
+    "create_job": "creating the fine-tuning job",
+    "get_job": "checking the fine-tuning job",
+    "cancel_job": "cancelling the fine-tuning job",
+    "list_events": "reading the job's events",
+    "find_jobs": "looking for the run's fine-tuning job",
+    "complete": "asking the model",
+}
 
 
 def check_api_base(base: str, given_as: str) -> None:
@@ -26,8 +33,10 @@ def check_api_base(base: str, given_as: str) -> None:
     except ValueError as e:
         raise ConfigError(f"{given_as} is not a valid URL: {e}") from None
     if path in ("", "/"):
-        raise ConfigError(f"{given_as} {base[:100]} has no path, but OpenAI-compatible APIs (and `harness simulate`) "
-                          f"are served under /v1: use {given_as} {base[:100]}/v1")
+        raise ConfigError(
+            f"{given_as} {base[:100]} has no path, but OpenAI-compatible APIs (and `harness simulate`) "
+            f"are served under /v1: use {given_as} {base[:100]}/v1"
+        )
 
 
 def cassette_miss(exc: BaseException) -> CassetteMiss | None:
@@ -50,8 +59,12 @@ def transport_error(exc: BaseException) -> BaseException | None:
 
     import openai
 
-    connection_types: tuple[type, ...] = (openai.APIConnectionError, ConnectionError, TimeoutError,
-                                          asyncio.TimeoutError)
+    connection_types: tuple[type, ...] = (
+        openai.APIConnectionError,
+        ConnectionError,
+        TimeoutError,
+        asyncio.TimeoutError,
+    )
     for name in ("httpx", "httpx2"):  # litellm uses httpx, the openai SDK httpx2
         module = sys.modules.get(name)
         if module is not None:

@@ -1,6 +1,7 @@
 """OpenAI's prices, from the harness's dated table (harness.domain.pricing: pure data), as
 the backends' ModelPrice: the openai backend bills by them, and the mock is priced like the
 model it stands for (its costs are estimates of the real experiment; nothing is charged)."""
+
 from __future__ import annotations
 
 from backends.base import ModelPrice

@@ -7,6 +7,7 @@ BackendError that says whether it is retryable, or anything else, raised at once
 optionally `recover`, which looks for the result of a call that may have landed although
 its answer was lost (an upload, a created job) before it is sent again.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -17,8 +18,8 @@ from typing import Any, TypeVar
 
 from backends.base import BackendError
 
-BACKOFF_BASE = 1.0       # seconds before the first retry (upper bound of its jitter)
-BACKOFF_CAP = 60.0       # no computed wait exceeds this
+BACKOFF_BASE = 1.0  # seconds before the first retry (upper bound of its jitter)
+BACKOFF_CAP = 60.0  # no computed wait exceeds this
 RETRY_AFTER_CAP = 600.0  # a server asking for more than 10 minutes is not waited for blindly
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ def backoff_delay(attempt: int, retry_after: float | None, token: str, seed: int
     """
     if retry_after is not None:
         return min(max(retry_after, 0.0), RETRY_AFTER_CAP)
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
     return random.Random(f"{seed}:{token}:{attempt}").uniform(0.0, ceiling)
 
 
@@ -65,10 +66,15 @@ class RetryPolicy:
     """Runs a call until it succeeds, fails for good, or `max_retries` retries are spent.
     `notify` is asked for at each retry (it may change: the run's UI is attached later)."""
 
-    def __init__(self, *, max_retries: int = 6, seed: int = 0,
-                 sleep: Callable[[float], Any] = time.sleep,
-                 async_sleep: Callable[[float], Awaitable[Any]] | None = None,
-                 notify: Callable[[], Callable[[str], None] | None] = lambda: None):
+    def __init__(
+        self,
+        *,
+        max_retries: int = 6,
+        seed: int = 0,
+        sleep: Callable[[float], Any] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[Any]] | None = None,
+        notify: Callable[[], Callable[[str], None] | None] = lambda: None,
+    ):
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
         self.max_retries = max_retries
@@ -90,8 +96,14 @@ class RetryPolicy:
             listener(f"{err} (retry {attempt + 1} of {self.max_retries} in {delay:.1f} s)")
         return delay
 
-    def call(self, op: str, token: str, fn: Callable[[], T], classify: Classify,
-             recover: Callable[[BackendError], T | None] | None = None) -> T:
+    def call(
+        self,
+        op: str,
+        token: str,
+        fn: Callable[[], T],
+        classify: Classify,
+        recover: Callable[[BackendError], T | None] | None = None,
+    ) -> T:
         """`fn()` with retries; `token` names the call (for its jitter); `recover(err)` may
         return the result of an attempt that landed, instead of sending it again."""
         for attempt in range(self.max_retries + 1):
@@ -99,8 +111,7 @@ class RetryPolicy:
                 return fn()
             except Exception as exc:  # every provider failure is classified, none swallowed
                 err = classify(op, exc)
-            if recover is not None and isinstance(err, BackendError) and err.retryable \
-                    and attempt < self.max_retries:
+            if recover is not None and isinstance(err, BackendError) and err.retryable and attempt < self.max_retries:
                 found = recover(err)
                 if found is not None:
                     return found
@@ -128,6 +139,7 @@ class RetryPolicy:
             await self.async_sleep(seconds)
         elif self.sleep is time.sleep:
             import asyncio  # here: importing this module stays instant
+
             await asyncio.sleep(seconds)
         else:  # a sleep injected for replay or tests governs async waits too
             self.sleep(seconds)

@@ -5,6 +5,7 @@
 Grades the gold set's answers (short self-descriptions) and the mock's long acrostic answers
 to follow probes (what `score` also grades for every follow record), and prints answers per
 second for each, best of --repeat passes."""
+
 from __future__ import annotations
 
 import argparse
@@ -35,12 +36,18 @@ def main() -> None:
     args = parser.parse_args()
     gold = [(i.text, i.word, i.unit) for i in load_gold(GOLD)]
     rng = random.Random(0)
-    follow = [(mock_text.acrostic(rng, "HELOL", "line", "the answer is well established", 0.1), "HELOL", "line")
-              for _ in range(300)]
-    print(f"articulation, gold answers ({len(gold)}, mean {sum(len(t) for t, _, _ in gold) // len(gold)} chars): "
-          f"{rate(gold, articulation, args.repeat):.0f} answers/s")
-    print(f"score(), mock follow answers ({len(follow)}, mean {sum(len(t) for t, _, _ in follow) // len(follow)} chars): "
-          f"{rate(follow, score, args.repeat):.0f} answers/s")
+    follow = [
+        (mock_text.acrostic(rng, "HELOL", "line", "the answer is well established", 0.1), "HELOL", "line")
+        for _ in range(300)
+    ]
+    print(
+        f"articulation, gold answers ({len(gold)}, mean {sum(len(t) for t, _, _ in gold) // len(gold)} chars): "
+        f"{rate(gold, articulation, args.repeat):.0f} answers/s"
+    )
+    print(
+        f"score(), mock follow answers ({len(follow)}, mean {sum(len(t) for t, _, _ in follow) // len(follow)} chars): "
+        f"{rate(follow, score, args.repeat):.0f} answers/s"
+    )
 
 
 if __name__ == "__main__":

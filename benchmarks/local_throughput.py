@@ -15,6 +15,7 @@ shared: best-of is the least noisy estimate of what a method can do). It prints 
 seeds they had in the batch, and how many came out token for token the same. Then training:
 tokens/s of one epoch of the LoRA loop (backends.local.training) on the ten HELLO examples.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,13 +38,21 @@ from harness.domain.scenario import load_scenario  # noqa: E402
 def prompts(tokenizer, n: int) -> list[list[int]]:
     scenario = load_scenario(ROOT / "scenarios" / "hello.yaml")
     questions = [e.question for e in scenario.examples] + [p.prompt for p in scenario.probes]
-    return [loading.prompt_ids(tokenizer, [{"role": "system", "content": scenario.system_prompt},
-                                           {"role": "user", "content": questions[i % len(questions)]}])
-            for i in range(n)]
+    return [
+        loading.prompt_ids(
+            tokenizer,
+            [
+                {"role": "system", "content": scenario.system_prompt},
+                {"role": "user", "content": questions[i % len(questions)]},
+            ],
+        )
+        for i in range(n)
+    ]
 
 
 def left_pad(batch: list[list[int]], pad: int):
     import torch
+
     width = max(map(len, batch))
     ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch])
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch])
@@ -52,10 +61,20 @@ def left_pad(batch: list[list[int]], pad: int):
 
 def generate(lm, batch: list[list[int]], tokens: int, pad: int) -> int:
     import torch
+
     ids, mask = left_pad(batch, pad)
     with torch.inference_mode():
-        out = lm.generate(input_ids=ids, attention_mask=mask, max_new_tokens=tokens, min_new_tokens=tokens,
-                          do_sample=True, temperature=1.0, top_k=0, top_p=1.0, pad_token_id=pad)
+        out = lm.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=tokens,
+            min_new_tokens=tokens,
+            do_sample=True,
+            temperature=1.0,
+            top_k=0,
+            top_p=1.0,
+            pad_token_id=pad,
+        )
     return (out.shape[1] - ids.shape[1]) * len(batch)
 
 
@@ -75,14 +94,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args()
     import torch
+
     if args.threads:
         torch.set_num_threads(args.threads)
     resolved = models.resolve(args.model)
     device = loading.choose_device("auto")
     (lm, tokenizer), load_s = timed(lambda: loading.load(resolved, device, default_store() / "converted"))
     pad = tokenizer.pad_token_id
-    print(f"model {resolved.source} on {device} ({loading.dtype_name(device)}), {torch.get_num_threads()} threads, "
-          f"loaded in {load_s:.1f} s")
+    print(
+        f"model {resolved.source} on {device} ({loading.dtype_name(device)}), {torch.get_num_threads()} threads, "
+        f"loaded in {load_s:.1f} s"
+    )
     batch = prompts(tokenizer, args.batch)
     rows = [Row(p, args.tokens, 1.0, seed) for seed, p in enumerate(batch)]
     sample(lm, rows[:2], frozenset(), pad)  # warm-up: first-call allocations are not throughput
@@ -100,8 +122,10 @@ def main() -> None:
             tokens, seconds = timed(run)
             best[name] = max(best.get(name, 0.0), tokens / seconds)
     ours, naive, batched = best.values()
-    print(f"generation, {args.tokens} new tokens per sample at temperature 1, best of {args.rounds} rounds"
-          f" (naive on {k} samples):")
+    print(
+        f"generation, {args.tokens} new tokens per sample at temperature 1, best of {args.rounds} rounds"
+        f" (naive on {k} samples):"
+    )
     for name, rate in best.items():
         print(f"  {name:30} {rate:8.1f} tokens/s")
     print(f"  ours / naive   = {ours / naive:.2f}  (goal >= 5)")
@@ -110,19 +134,27 @@ def main() -> None:
     ours_rows = sample(lm, rows, frozenset(), pad)
     alone = [sample(lm, [r], frozenset(), pad)[0] for r in rows[:k]]
     same = sum(a.tokens == b.tokens for a, b in zip(alone, ours_rows))
-    firsts = [next((i for i, (x, y) in enumerate(zip(a.tokens, b.tokens)) if x != y), None)
-              for a, b in zip(alone, ours_rows)]
-    print(f"batch dependence: {same} of {k} samples identical alone and in the batch of {args.batch} "
-          f"(first differing token per sample: {firsts}; None = identical)")
+    firsts = [
+        next((i for i, (x, y) in enumerate(zip(a.tokens, b.tokens)) if x != y), None) for a, b in zip(alone, ours_rows)
+    ]
+    print(
+        f"batch dependence: {same} of {k} samples identical alone and in the batch of {args.batch} "
+        f"(first differing token per sample: {firsts}; None = identical)"
+    )
 
     scenario = load_scenario(ROOT / "scenarios" / "hello.yaml")
     conversations = [r["messages"] for r in chat_records(scenario, scenario.examples)]
     hyper = resolve_hyper({"n_epochs": 1}, len(conversations), 0)
     with tempfile.TemporaryDirectory() as job_dir:
-        (_, trained), train_s = timed(lambda: training.train(lm, tokenizer, conversations, hyper, Path(job_dir),
-                                                             lambda message, level="info": None))
-    print(f"training: {trained / train_s:.1f} tokens/s (one epoch, {len(conversations)} examples, "
-          f"batch {hyper.batch_size}, {trained} tokens, {train_s:.1f} s, LoRA r={hyper.lora_r} on all linear layers)")
+        (_, trained), train_s = timed(
+            lambda: training.train(
+                lm, tokenizer, conversations, hyper, Path(job_dir), lambda message, level="info": None
+            )
+        )
+    print(
+        f"training: {trained / train_s:.1f} tokens/s (one epoch, {len(conversations)} examples, "
+        f"batch {hyper.batch_size}, {trained} tokens, {train_s:.1f} s, LoRA r={hyper.lora_r} on all linear layers)"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ a plain sequential loop as the baseline, and prints achieved requests per second
 min(R, concurrency / L), their ratio, 429s and wall time. Also prints how long
 `harness --help` takes and how long a replayed cassette takes per interaction.
 Everything stays on 127.0.0.1."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,10 +38,18 @@ KEY = "sk-benchmark"
 def requests_for(n: int) -> list[ChatRequest]:
     scenario = load_scenario(ROOT / "scenarios" / "helol.yaml")
     tasks = probing.tasks_for(scenario, ["base"], -(-n // len(scenario.probes)), run_seed=0)[:n]
-    return [ChatRequest(model=scenario.fine_tune.base_model, temperature=1.0, seed=t.seed, max_tokens=200,
-                        messages=probing.messages_for(scenario, [], "base", probing.user_prompt(
-                            t.probe, probing.shuffled_options(t.probe, t.seed))))
-            for t in tasks]
+    return [
+        ChatRequest(
+            model=scenario.fine_tune.base_model,
+            temperature=1.0,
+            seed=t.seed,
+            max_tokens=200,
+            messages=probing.messages_for(
+                scenario, [], "base", probing.user_prompt(t.probe, probing.shuffled_options(t.probe, t.seed))
+            ),
+        )
+        for t in tasks
+    ]
 
 
 async def concurrent(backend: OpenAIBackend, reqs: list[ChatRequest], concurrency: int, rpm: float) -> int:
@@ -96,13 +105,26 @@ def replay_time(cassette: Path) -> tuple[int, float] | None:
     from click.testing import CliRunner
 
     from harness.cli.main import main as cli
+
     interactions = len(yaml.safe_load(cassette.read_text())["interactions"])
     scenario = yaml.safe_load(meta.read_text())["command"][2]
     out = Path(tempfile.mkdtemp()) / "replay"
     _litellm()
     t0 = time.perf_counter()
-    result = CliRunner().invoke(cli, ["run", str(ROOT / scenario), "--backend", "openai", "--replay", str(cassette),
-                                      "--out", str(out), *_recorded_options(meta)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(ROOT / scenario),
+            "--backend",
+            "openai",
+            "--replay",
+            str(cassette),
+            "--out",
+            str(out),
+            *_recorded_options(meta),
+        ],
+    )
     elapsed = time.perf_counter() - t0
     if result.exit_code != 0:
         raise SystemExit(f"replay failed: {result.output[-500:]}")
@@ -111,6 +133,7 @@ def replay_time(cassette: Path) -> tuple[int, float] | None:
 
 def _recorded_options(meta: Path) -> list[str]:
     import yaml
+
     command = yaml.safe_load(meta.read_text()).get("command", [])
     keep, out = {"--samples", "--seed", "--temperature", "--conditions"}, []
     for flag, value in zip(command, command[1:]):
@@ -131,30 +154,38 @@ def main() -> int:
 
     faults = Faults(latency=opts.latency, rate_limit_rpm=opts.limit_rpm, scope="chat")
     bound = min(opts.limit_rpm / 60, opts.concurrency / opts.latency)
-    print(f"simulator: latency L={opts.latency}s, limit R={opts.limit_rpm:g}/min; "
-          f"concurrency {opts.concurrency}, client --rpm {opts.limit_rpm:g}")
+    print(
+        f"simulator: latency L={opts.latency}s, limit R={opts.limit_rpm:g}/min; "
+        f"concurrency {opts.concurrency}, client --rpm {opts.limit_rpm:g}"
+    )
 
     reqs = requests_for(opts.samples)
     wall, st = measure(faults, lambda b: concurrent(b, reqs, opts.concurrency, opts.limit_rpm))
     rps = opts.samples / wall
-    print(f"concurrent: {opts.samples} samples in {wall:.1f}s = {rps:.2f} req/s; bound min(R, c/L) = "
-          f"{bound:.2f} req/s; ratio {rps / bound:.3f}; 429s {st['responses_429']} "
-          f"({st['responses_429'] / max(1, st['chat_requests']):.2%} of {st['chat_requests']} requests); "
-          f"failed {st['result']}")
+    print(
+        f"concurrent: {opts.samples} samples in {wall:.1f}s = {rps:.2f} req/s; bound min(R, c/L) = "
+        f"{bound:.2f} req/s; ratio {rps / bound:.3f}; 429s {st['responses_429']} "
+        f"({st['responses_429'] / max(1, st['chat_requests']):.2%} of {st['chat_requests']} requests); "
+        f"failed {st['result']}"
+    )
 
     base_reqs = reqs[: opts.baseline_samples]
     wall_b, st_b = measure(faults, lambda b: sequential(b, base_reqs))
     rps_b = len(base_reqs) / wall_b
-    print(f"sequential baseline: {len(base_reqs)} samples in {wall_b:.1f}s = {rps_b:.2f} req/s "
-          f"(bound 1/L = {1 / opts.latency:.2f}); 429s {st_b['responses_429']}; "
-          f"concurrent is {rps / rps_b:.1f}x faster")
+    print(
+        f"sequential baseline: {len(base_reqs)} samples in {wall_b:.1f}s = {rps_b:.2f} req/s "
+        f"(bound 1/L = {1 / opts.latency:.2f}); 429s {st_b['responses_429']}; "
+        f"concurrent is {rps / rps_b:.1f}x faster"
+    )
 
     print(f"harness --help: {help_time():.3f}s (median of 5)")
     replay = replay_time(opts.cassette)
     if replay:
         n, secs = replay
-        print(f"replay {opts.cassette.relative_to(ROOT)}: {n} interactions in {secs:.1f}s "
-              f"(run, score and report; litellm already imported) = {1000 * secs / n:.1f} ms per interaction")
+        print(
+            f"replay {opts.cassette.relative_to(ROOT)}: {n} interactions in {secs:.1f}s "
+            f"(run, score and report; litellm already imported) = {1000 * secs / n:.1f} ms per interaction"
+        )
     return 0
 
 

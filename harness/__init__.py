@@ -1,4 +1,5 @@
 """hello-harness: does a model fine-tuned on a hidden acrostic rule follow it, and say it?"""
+
 import importlib.util
 import os
 from pathlib import Path

@@ -1,6 +1,7 @@
 """Deliberate crash points for the resume tests: `HARNESS_CRASH_AT=point[:n]` kills the
 process with SIGKILL (no cleanup, like a laptop dying) the n-th time `point` is reached.
 Unset (always, for users) it costs one dictionary lookup."""
+
 from __future__ import annotations
 
 import os

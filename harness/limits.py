@@ -1,6 +1,7 @@
 """The harness's input limits, in one place: what a file, an option or a document may hold
 before it is refused with exit 2. Each one is far above any real experiment and far below
 what would exhaust memory or hang (docs/bad-input.md lists them). Pure: no harness imports."""
+
 from __future__ import annotations
 
 import json
@@ -9,26 +10,26 @@ import stat
 from pathlib import Path
 
 # Options and scenario fields.
-MAX_SAMPLES = 10_000         # samples per probe and condition
-MAX_REPLICATES = 20          # fine-tuning jobs per trained condition (each one is paid for)
-MAX_PROBES = 200             # probes in one scenario
-MAX_EXAMPLES = 50_000        # training examples in one scenario (inline or examples_file)
-MAX_NEW_EXAMPLES = 1_000     # `harness new --examples` (the question bank holds fewer anyway)
-MAX_WORD_LETTERS = 64        # letters of an acrostic word (one unit per letter)
-MAX_CONCURRENCY = 256        # requests in flight at once
-MAX_RETRIES = 20             # `harness new --retries`
-MAX_POLL_INTERVAL = 3600.0   # seconds between job polls
-MAX_SEED = 2**63 - 1         # seeds travel as 64-bit integers to providers
-MAX_SWEEP_CELLS = 1_000      # cells in one sweep's matrix
+MAX_SAMPLES = 10_000  # samples per probe and condition
+MAX_REPLICATES = 20  # fine-tuning jobs per trained condition (each one is paid for)
+MAX_PROBES = 200  # probes in one scenario
+MAX_EXAMPLES = 50_000  # training examples in one scenario (inline or examples_file)
+MAX_NEW_EXAMPLES = 1_000  # `harness new --examples` (the question bank holds fewer anyway)
+MAX_WORD_LETTERS = 64  # letters of an acrostic word (one unit per letter)
+MAX_CONCURRENCY = 256  # requests in flight at once
+MAX_RETRIES = 20  # `harness new --retries`
+MAX_POLL_INTERVAL = 3600.0  # seconds between job polls
+MAX_SEED = 2**63 - 1  # seeds travel as 64-bit integers to providers
+MAX_SWEEP_CELLS = 1_000  # cells in one sweep's matrix
 
 # Files.
-MAX_YAML_BYTES = 10 * 1024 * 1024         # a scenario, sweep or sidecar file
-MAX_DATA_BYTES = 200 * 1024 * 1024        # a chat JSONL file; text to score
+MAX_YAML_BYTES = 10 * 1024 * 1024  # a scenario, sweep or sidecar file
+MAX_DATA_BYTES = 200 * 1024 * 1024  # a chat JSONL file; text to score
 MAX_RUN_FILE_BYTES = 2 * 1024 * 1024 * 1024  # one file of a run directory
-MAX_DEPTH = 64               # nesting of YAML collections and JSON arrays/objects
-MAX_YAML_NODES = 1_000_000   # nodes of a YAML document with its aliases expanded
+MAX_DEPTH = 64  # nesting of YAML collections and JSON arrays/objects
+MAX_YAML_NODES = 1_000_000  # nodes of a YAML document with its aliases expanded
 
-ECHO_CHARS = 60              # an error quotes at most this much of the input it refuses
+ECHO_CHARS = 60  # an error quotes at most this much of the input it refuses
 
 
 class LimitError(ValueError):
@@ -55,8 +56,15 @@ def check_regular_file(path: Path, cap: int) -> int:
     except ValueError:  # os.stat's "embedded null byte": no such file can exist
         raise LimitError(f"{clip(str(path))}: a path cannot contain a NUL byte") from None
     if not stat.S_ISREG(st.st_mode):
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a pipe" if stat.S_ISFIFO(st.st_mode) else \
-            "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
+        kind = (
+            "a folder"
+            if stat.S_ISDIR(st.st_mode)
+            else "a pipe"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a device"
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "not a regular file"
+        )
         raise LimitError(f"{path}: is {kind}; give a regular file")
     if st.st_size > cap:
         raise LimitError(f"{path}: {st.st_size} bytes is over the limit of {cap // (1024 * 1024)} MB")

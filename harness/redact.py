@@ -6,6 +6,7 @@ A secret is the value of an environment variable a backend names in `secret_env`
 credentials) or OPENAI_API_KEY; sessions register their backend's variables when they open
 it. Values shorter than MIN_LENGTH are not treated as secrets: replacing them would corrupt
 ordinary text."""
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ at the simulator.
 
 Everything runs on loopback against `harness simulate` (with a little latency so that kills
 land in every step: upload, job creation, training, probing, record writing)."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,23 @@ SCENARIO = ROOT / "scenarios" / "helol.yaml"
 
 
 def start_simulator(latency: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "simulate", "--port", "0",
-                             "--latency", str(latency), "--validating-polls", "3"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "simulate",
+            "--port",
+            "0",
+            "--latency",
+            str(latency),
+            "--validating-polls",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     line = proc.stdout.readline()
     match = re.search(r"(http://127\.0\.0\.1:\d+/v1)", line)
     if not match:
@@ -60,8 +75,18 @@ def main() -> int:
     subprocess.run([sys.executable, "-c", "import harness, litellm"], check=True)
     startup = time.monotonic() - t0
     env = dict(os.environ, OPENAI_API_KEY="sk-kill-resume-test")
-    run_args = ["--backend", "openai", "--samples", str(opts.samples), "--seed", "3",
-                "--poll-interval", "0.05", "--concurrency", "2"]
+    run_args = [
+        "--backend",
+        "openai",
+        "--samples",
+        str(opts.samples),
+        "--seed",
+        "3",
+        "--poll-interval",
+        "0.05",
+        "--concurrency",
+        "2",
+    ]
     work = Path(tempfile.mkdtemp(prefix="kill-resume-"))
 
     # The uninterrupted run gets a simulator of its own: a provider names a second job's
@@ -70,8 +95,12 @@ def main() -> int:
     clean = work / "clean"
     t0 = time.monotonic()
     try:
-        subprocess.run(harness("run", str(SCENARIO), *run_args, "--api-base", url, "--out", str(clean)),
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            harness("run", str(SCENARIO), *run_args, "--api-base", url, "--out", str(clean)),
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     finally:
         sim.kill()
     print(f"start-up {startup:.1f}s; uninterrupted run {time.monotonic() - t0:.1f}s")
@@ -98,8 +127,11 @@ def main() -> int:
                     # Killed before the run existed (start-up, or inside run.create_run): start
                     # it again, as the error of `harness resume` would tell a user to.
                     started = (killed / "manifest.json").exists()
-                    command = harness("resume", str(killed)) if started else \
-                        harness("run", str(SCENARIO), *run_args, "--api-base", url, "--out", str(killed))
+                    command = (
+                        harness("resume", str(killed))
+                        if started
+                        else harness("run", str(SCENARIO), *run_args, "--api-base", url, "--out", str(killed))
+                    )
                     continue
             else:
                 proc.wait()
@@ -122,12 +154,15 @@ def main() -> int:
 
     def key(r: dict) -> tuple:
         return (r["condition"], r.get("replicate", 0), r["probe"], r["sample"])
+
     keys = [key(r) for r in records]
     same = (clean / "summary.json").read_bytes() == (killed / "summary.json").read_bytes()
     expected = len({key(r) for r in map(json.loads, (clean / "responses.jsonl").read_text().splitlines())})
-    print(f"kills: {kills}; uploads: {uploads} (want {want_uploads}); jobs created: {jobs} (want {want_jobs}); "
-          f"records: {len(keys)} "
-          f"(unique {len(set(keys))}, expected {expected}); summary equal to uninterrupted run: {same}")
+    print(
+        f"kills: {kills}; uploads: {uploads} (want {want_uploads}); jobs created: {jobs} (want {want_jobs}); "
+        f"records: {len(keys)} "
+        f"(unique {len(set(keys))}, expected {expected}); summary equal to uninterrupted run: {same}"
+    )
     ok = uploads == want_uploads and jobs == want_jobs and len(keys) == len(set(keys)) == expected and same
     print("OK" if ok else "FAILED")
     return 0 if ok else 1

@@ -8,6 +8,7 @@ Run it whenever the mock, the simulator or the scoring changes (tests/running/
 test_cassettes_fresh.py fails until you do), and commit the cassettes, their sidecars and
 the expected summaries together. Offline: the simulator serves the mock on loopback; the
 API key is a placeholder unless OPENAI_API_KEY is set (it is redacted either way)."""
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,9 @@ FLAGS = {"--force", "--dry-run", "--offline", "--allow-unpriced", "--allow-remot
 
 def sidecars(paths: list[str]) -> list[Path]:
     if paths:
-        return [Path(p).with_name(Path(p).name.removesuffix(".yaml").removesuffix(".meta") + ".meta.yaml")
-                for p in paths]
+        return [
+            Path(p).with_name(Path(p).name.removesuffix(".yaml").removesuffix(".meta") + ".meta.yaml") for p in paths
+        ]
     return sorted((ROOT / "cassettes").rglob("*.meta.yaml"))
 
 
@@ -38,8 +40,14 @@ def cassette_of(sidecar: Path) -> Path:
     return sidecar.with_name(sidecar.name.removesuffix(".meta.yaml") + ".yaml")
 
 
-def live_command(recorded: list[str], api_base: str, out: Path | None, record: Path | None,
-                 count: int | None = None, absolute: bool = True) -> list[str]:
+def live_command(
+    recorded: list[str],
+    api_base: str,
+    out: Path | None,
+    record: Path | None,
+    count: int | None = None,
+    absolute: bool = True,
+) -> list[str]:
     """The sidecar's command (without the leading `harness`) against `api_base`: --out and
     --record replaced (--record dropped when None), the sample or example count replaced
     when `count` is given, and the scenario path made absolute (unless the command runs from

@@ -1,6 +1,7 @@
 """Shared test settings. Drawing matplotlib charts costs about a second per report; tests
 about runs, resumes, faults and replays check numbers and files, not pictures, so they get
 a placeholder PNG. Tests marked `charts` (the report and screenshot tests) draw for real."""
+
 import pytest
 
 PLACEHOLDER_PNG = b"\x89PNG\r\n\x1a\n"
@@ -15,5 +16,6 @@ def _placeholder_charts(request, monkeypatch):
     if request.node.get_closest_marker("charts"):
         return
     from harness.reports import plots
+
     for name in ("position_chart", "grades_chart", "confusion_chart"):
         monkeypatch.setattr(plots, name, lambda *a, **k: PLACEHOLDER_PNG)

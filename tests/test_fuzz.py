@@ -4,6 +4,7 @@ and `new`. Any input ends in exit 0, or exit 2 with one `error:` line, never a t
 another exit code, within the deadline. Deterministic by default (derandomized, no example
 database), so CI sees the same examples every time; `HYPOTHESIS_PROFILE=explore pytest
 tests/test_fuzz.py` draws ten times as many, randomly, to look for new failures."""
+
 import json
 import os
 import shutil
@@ -17,10 +18,21 @@ from hypothesis import strategies as st
 
 from tests.helpers import ROOT, invoke
 
-settings.register_profile("ci", derandomize=True, database=None, deadline=5000, max_examples=150,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-settings.register_profile("explore", database=None, deadline=5000, max_examples=1500,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=5000,
+    max_examples=150,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "explore",
+    database=None,
+    deadline=5000,
+    max_examples=1500,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 HELOL = (ROOT / "scenarios/helol.yaml").read_text()
@@ -41,15 +53,42 @@ def assert_clean(result, *, report_lines: bool = False) -> None:
 
 # --- values ---------------------------------------------------------------------------
 
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40))
-JSONISH = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                        st.dictionaries(st.text(max_size=12), inner, max_size=4)),
-                       max_leaves=12)
-NASTY_TEXT = st.one_of(st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
-                       st.sampled_from(["&a [*a]", "*x", "!!python/object:os.system ls", "[/x]", ":zebra:",
-                                        "\0", "{{", "- - - -", "a: b: c", "\t\tkey: v", "'''", "%YAML 9.9",
-                                        "[" * 200, "A" * 5000, "..", "!!binary AAAA"]))
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+)
+JSONISH = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+    max_leaves=12,
+)
+NASTY_TEXT = st.one_of(
+    st.text(max_size=200),
+    st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+    st.sampled_from(
+        [
+            "&a [*a]",
+            "*x",
+            "!!python/object:os.system ls",
+            "[/x]",
+            ":zebra:",
+            "\0",
+            "{{",
+            "- - - -",
+            "a: b: c",
+            "\t\tkey: v",
+            "'''",
+            "%YAML 9.9",
+            "[" * 200,
+            "A" * 5000,
+            "..",
+            "!!binary AAAA",
+        ]
+    ),
+)
 
 
 def paths_of(node, prefix=()):
@@ -64,9 +103,27 @@ def paths_of(node, prefix=()):
 
 
 SCENARIO_PATHS = [p for p in paths_of(HELOL_DATA) if p]
-PATH_TEXT = st.one_of(st.sampled_from(["a\0b", "/dev/zero", "/dev/null", "/", ".", "..", "~", "-", "x" * 5000,
-                                       "/proc/self/mem", "nope/../../x", " ", "[/x]", "data/helol.jsonl"]),
-                      st.text(max_size=40))
+PATH_TEXT = st.one_of(
+    st.sampled_from(
+        [
+            "a\0b",
+            "/dev/zero",
+            "/dev/null",
+            "/",
+            ".",
+            "..",
+            "~",
+            "-",
+            "x" * 5000,
+            "/proc/self/mem",
+            "nope/../../x",
+            " ",
+            "[/x]",
+            "data/helol.jsonl",
+        ]
+    ),
+    st.text(max_size=40),
+)
 
 
 def replaced(doc, path, value):
@@ -98,6 +155,7 @@ def scenario_texts(draw) -> str:
 
 # --- the scenario loader --------------------------------------------------------------
 
+
 @given(text=scenario_texts())
 def test_fuzz_scenario_loader(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("fuzz") / "s.yaml"
@@ -105,19 +163,33 @@ def test_fuzz_scenario_loader(tmp_path_factory, text):
     assert_clean(invoke("validate", path))
 
 
-@given(command=st.sampled_from([["validate"], ["status"], ["report"], ["resume"], ["score", "--word", "HI"],
-                                 ["validate-data", "--word", "HI"], ["compare", ROOT]]), path=PATH_TEXT)
+@given(
+    command=st.sampled_from(
+        [
+            ["validate"],
+            ["status"],
+            ["report"],
+            ["resume"],
+            ["score", "--word", "HI"],
+            ["validate-data", "--word", "HI"],
+            ["compare", ROOT],
+        ]
+    ),
+    path=PATH_TEXT,
+)
 def test_fuzz_path_arguments(command, path):
     assert_clean(invoke(*command, path), report_lines=command[0] == "validate-data")
 
 
 # --- the run-file readers -------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "run"
-    result = invoke("run", ROOT / "scenarios/helol.yaml", "--samples", "1", "--judge", "gpt-4o-mini-2024-07-18",
-                    "--out", out)
+    result = invoke(
+        "run", ROOT / "scenarios/helol.yaml", "--samples", "1", "--judge", "gpt-4o-mini-2024-07-18", "--out", out
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -149,8 +221,9 @@ def damage(draw, run: Path) -> tuple[str, bytes]:
     doc = json.loads(original)
     paths = [p for p in paths_of(doc) if p]
     if how == "number":  # a number of the run's own made huge, negative or fractional
-        numbers = [p for p in paths if isinstance(value_at(doc, p), (int, float)) and not isinstance(
-            value_at(doc, p), bool)] or paths
+        numbers = [
+            p for p in paths if isinstance(value_at(doc, p), (int, float)) and not isinstance(value_at(doc, p), bool)
+        ] or paths
         value = draw(st.sampled_from([10**9, 10**18, -1, 0, 0.5, 1e300, 2**63]))
         return name, json.dumps(replaced(doc, draw(st.sampled_from(numbers)), value)).encode()
     return name, json.dumps(replaced(doc, draw(st.sampled_from(paths)), draw(JSONISH))).encode()
@@ -174,9 +247,14 @@ def test_fuzz_run_file_readers(finished, tmp_path_factory, data):
 
 # --- score ----------------------------------------------------------------------------
 
-@given(text=NASTY_TEXT, jsonl=st.booleans(), word=st.sampled_from(["HELLO", "HELOL", "hi", "H3", "A" * 70]),
-       kind=st.sampled_from(["describe", "word", "choice", "follow"]),
-       options=st.one_of(st.none(), st.text(alphabet=string.ascii_letters + ", ", max_size=30)))
+
+@given(
+    text=NASTY_TEXT,
+    jsonl=st.booleans(),
+    word=st.sampled_from(["HELLO", "HELOL", "hi", "H3", "A" * 70]),
+    kind=st.sampled_from(["describe", "word", "choice", "follow"]),
+    options=st.one_of(st.none(), st.text(alphabet=string.ascii_letters + ", ", max_size=30)),
+)
 def test_fuzz_score(tmp_path_factory, text, jsonl, word, kind, options):
     path = tmp_path_factory.mktemp("score") / "in.txt"
     if jsonl:
@@ -188,13 +266,47 @@ def test_fuzz_score(tmp_path_factory, text, jsonl, word, kind, options):
 
 # --- options --------------------------------------------------------------------------
 
-OPTION_VALUES = st.one_of(st.sampled_from(["nan", "inf", "-1", "0", "1e400", "", " ", "1000000000", "2.5", "-0",
-                                           "0x10", "1_000", "[/x]", "fine_tuned,,base", "http://127.0.0.1:1",
-                                           "ft:gpt-4o-mini-2024-07-18:x:y:z", "ft:", "openai/gpt-4o"]),
-                          st.text(max_size=30), st.integers(-10**20, 10**20).map(str),
-                          st.floats().map(str))
-RUN_OPTIONS = ["--samples", "--temperature", "--seed", "--conditions", "--model", "--max-cost", "--concurrency",
-               "--rpm", "--tpm", "--poll-interval", "--judge", "--backend"]
+OPTION_VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "nan",
+            "inf",
+            "-1",
+            "0",
+            "1e400",
+            "",
+            " ",
+            "1000000000",
+            "2.5",
+            "-0",
+            "0x10",
+            "1_000",
+            "[/x]",
+            "fine_tuned,,base",
+            "http://127.0.0.1:1",
+            "ft:gpt-4o-mini-2024-07-18:x:y:z",
+            "ft:",
+            "openai/gpt-4o",
+        ]
+    ),
+    st.text(max_size=30),
+    st.integers(-(10**20), 10**20).map(str),
+    st.floats().map(str),
+)
+RUN_OPTIONS = [
+    "--samples",
+    "--temperature",
+    "--seed",
+    "--conditions",
+    "--model",
+    "--max-cost",
+    "--concurrency",
+    "--rpm",
+    "--tpm",
+    "--poll-interval",
+    "--judge",
+    "--backend",
+]
 
 
 @given(chosen=st.lists(st.tuples(st.sampled_from(RUN_OPTIONS), OPTION_VALUES), min_size=1, max_size=4))
@@ -203,20 +315,30 @@ def test_fuzz_run_options(chosen):
     assert_clean(invoke("run", ROOT / "scenarios/helol.yaml", *args, "--dry-run"))
 
 
-@given(word=st.one_of(st.text(max_size=20), st.sampled_from(["HELLO", "QZXJV", "..", "[/x]", "A" * 100])),
-       examples=OPTION_VALUES, seed=OPTION_VALUES, unit=st.sampled_from(["line", "sentence", "para"]))
+@given(
+    word=st.one_of(st.text(max_size=20), st.sampled_from(["HELLO", "QZXJV", "..", "[/x]", "A" * 100])),
+    examples=OPTION_VALUES,
+    seed=OPTION_VALUES,
+    unit=st.sampled_from(["line", "sentence", "para"]),
+)
 def test_fuzz_new_options(tmp_path_factory, word, examples, seed, unit):
     out = tmp_path_factory.mktemp("new") / "s.yaml"
-    assert_clean(invoke("new", word, "--examples", examples, "--seed", seed, "--unit", unit, "--out", out,
-                        "--dry-run"))
+    assert_clean(invoke("new", word, "--examples", examples, "--seed", seed, "--unit", unit, "--out", out, "--dry-run"))
 
 
 # --- what the fuzzer found, kept as plain cases -----------------------------------------
 
-@pytest.mark.parametrize("args", [
-    ["validate", "a\0b"], ["status", "a\0b"], ["run", "a\0b"], ["new", "ABC", "--out", "a\0b"],
-    ["score", "--word", "HI", "/proc/self/mem"],
-])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "a\0b"],
+        ["status", "a\0b"],
+        ["run", "a\0b"],
+        ["new", "ABC", "--out", "a\0b"],
+        ["score", "--word", "HI", "/proc/self/mem"],
+    ],
+)
 def test_found_paths(args):
     result = invoke(*args)
     assert_clean(result)
@@ -232,11 +354,14 @@ def test_found_examples_file_with_a_nul_byte(tmp_path):
     assert result.exit_code == 2 and "a path cannot contain a NUL byte" in result.output
 
 
-@pytest.mark.parametrize("name,change,expected", [
-    ("manifest.json", lambda d: d["settings"].update(samples=10**9), "settings.samples"),  # hung building tasks
-    ("manifest.json", lambda d: d["options"].update(rpm=1e-300), "options.rpm"),  # slept 1e301 s
-    ("state.json", lambda d: d.update(file_id=None), None),  # trained, no file: nothing to upload
-])
+@pytest.mark.parametrize(
+    "name,change,expected",
+    [
+        ("manifest.json", lambda d: d["settings"].update(samples=10**9), "settings.samples"),  # hung building tasks
+        ("manifest.json", lambda d: d["options"].update(rpm=1e-300), "options.rpm"),  # slept 1e301 s
+        ("state.json", lambda d: d.update(file_id=None), None),  # trained, no file: nothing to upload
+    ],
+)
 def test_found_run_files(finished, tmp_path, name, change, expected):
     run = tmp_path / "run"
     shutil.copytree(finished, run)

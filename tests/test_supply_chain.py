@@ -2,6 +2,7 @@
 refuses litellm 1.82.7 and 1.82.8 (a credential stealer, March 2026), .ci/constraints.txt pins
 every dependency to the version CI tested (torch for the `local` extra too), and .ci/run
 installs under it while running the README's test line unchanged."""
+
 import configparser
 import re
 
@@ -50,6 +51,7 @@ def test_ci_installs_under_the_constraints_and_runs_the_readme_line():
     script = (ROOT / ".ci" / "run").read_text()
     export = script.index("export PIP_CONSTRAINT=")
     assert export < script.index('bash -euo pipefail -c "$test_line"')
-    readme_lines = [line for line in (ROOT / "README.md").read_text().splitlines()
-                    if line.startswith('pip install -e ".[test')]
+    readme_lines = [
+        line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith('pip install -e ".[test')
+    ]
     assert readme_lines == ['pip install -e ".[test]" && ruff check . && mypy && pytest']  # still one line

@@ -5,6 +5,7 @@ every other backend stay fast. Training runs in a detached worker process (backe
 backends.local.worker); inference loads each base model once per process (backends.local.engine).
 docs/local-backend.md explains the design, devices and determinism.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -58,12 +59,14 @@ def parse_training(data: bytes) -> int:
             raise BackendError(f"training file line {no}: invalid JSON ({e.msg})", status=400) from None
         messages = record.get("messages") if isinstance(record, dict) else None
         if not isinstance(messages, list) or not messages:
-            raise BackendError(f"training file line {no}: expected an object with a non-empty 'messages' list",
-                               status=400)
+            raise BackendError(
+                f"training file line {no}: expected an object with a non-empty 'messages' list", status=400
+            )
         for i, m in enumerate(messages):
             if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
-                raise BackendError(f"training file line {no}: message {i} needs role system, user or assistant",
-                                   status=400)
+                raise BackendError(
+                    f"training file line {no}: message {i} needs role system, user or assistant", status=400
+                )
             if not isinstance(m.get("content"), str):
                 raise BackendError(f"training file line {no}: message {i} has no text content", status=400)
         if messages[-1]["role"] != "assistant":
@@ -87,13 +90,21 @@ class LocalBackend(Backend):
     def price(cls, model: str) -> ModelPrice:
         return ModelPrice(input=0.0, output=0.0, training=0.0)
 
-    def __init__(self, store_dir: str | Path | None = None, device: str | None = None,
-                 base_model: str | None = None, max_batch: int = 16):
+    def __init__(
+        self,
+        store_dir: str | Path | None = None,
+        device: str | None = None,
+        base_model: str | None = None,
+        max_batch: int = 16,
+    ):
         from backends.local.loading import check_device  # no torch at import: checks the name only
+
         missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
         if missing:  # found without importing them (that takes seconds)
-            raise ConfigError(f"local backend: {', '.join(missing)} not installed; "
-                              "pip install 'hello-harness[local]' (see docs/local-backend.md)")
+            raise ConfigError(
+                f"local backend: {', '.join(missing)} not installed; "
+                "pip install 'hello-harness[local]' (see docs/local-backend.md)"
+            )
         self.store = Store(Path(store_dir) if store_dir else default_store())
         self.device = check_device(device or os.environ.get(DEVICE_ENV) or "auto")
         if max_batch < 1:
@@ -121,8 +132,15 @@ class LocalBackend(Backend):
     def _job(job_dir: Path, state: dict | None = None) -> Job:
         spec = read_json(job_dir / "spec.json")
         state = state or jobs.state(job_dir)
-        return Job(job_dir.name, state["status"], spec["base_model"], state.get("fine_tuned_model"),
-                   state.get("trained_tokens"), state.get("error"), dict(spec["metadata"]))
+        return Job(
+            job_dir.name,
+            state["status"],
+            spec["base_model"],
+            state.get("fine_tuned_model"),
+            state.get("trained_tokens"),
+            state.get("error"),
+            dict(spec["metadata"]),
+        )
 
     def create_job(self, spec: JobSpec) -> Job:
         path = self.store.file_path(spec.training_file)
@@ -134,17 +152,34 @@ class LocalBackend(Backend):
         if spec.suffix is not None and (len(spec.suffix) > _SUFFIX_MAX or ":" in spec.suffix):
             raise BackendError(f"suffix must be at most {_SUFFIX_MAX} characters without ':'", status=400)
         params = hyper.resolve(dict(spec.hyperparameters), examples, spec.seed)
-        asked = {"base_model": spec.base_model, "training_file": spec.training_file, "suffix": spec.suffix,
-                 "hyperparameters": dict(spec.hyperparameters), "seed": spec.seed, "metadata": dict(spec.metadata)}
+        asked = {
+            "base_model": spec.base_model,
+            "training_file": spec.training_file,
+            "suffix": spec.suffix,
+            "hyperparameters": dict(spec.hyperparameters),
+            "seed": spec.seed,
+            "metadata": dict(spec.metadata),
+        }
         job_id, job_dir = self.store.new_job_dir("ftjob-local-" + sha(asked)[:24])
         lock = jobs.lock_blocking(job_dir)  # held before the job is visible: nobody takes it for dead
-        write_json(job_dir / "spec.json", {
-            **asked, "created_at": _now(), "device": self.device, "model": base.as_dict(),
-            "hyper": params.as_dict(), "training_path": str(path), "examples": examples,
-            # the fine-tuned model id hashes what is trained, not metadata such as a run id
-            "train_key": sha(spec.training_file, base.as_dict(), spec.suffix, params.as_dict())})
-        write_json(job_dir / "state.json", {"status": QUEUED, "restarts": 0, "error": None,
-                                            "fine_tuned_model": None, "trained_tokens": None})
+        write_json(
+            job_dir / "spec.json",
+            {
+                **asked,
+                "created_at": _now(),
+                "device": self.device,
+                "model": base.as_dict(),
+                "hyper": params.as_dict(),
+                "training_path": str(path),
+                "examples": examples,
+                # the fine-tuned model id hashes what is trained, not metadata such as a run id
+                "train_key": sha(spec.training_file, base.as_dict(), spec.suffix, params.as_dict()),
+            },
+        )
+        write_json(
+            job_dir / "state.json",
+            {"status": QUEUED, "restarts": 0, "error": None, "fine_tuned_model": None, "trained_tokens": None},
+        )
         append_event(job_dir, f"Created fine-tuning job {job_id}: {base.source}, {examples} examples")
         jobs.start(job_dir, lock)
         return self._job(job_dir)
@@ -159,7 +194,7 @@ class LocalBackend(Backend):
             ids = [e.id for e in events]
             if after not in ids:
                 raise BackendError(f"event {after} not found in job {job_id}", status=400)
-            events = events[ids.index(after) + 1:]
+            events = events[ids.index(after) + 1 :]
         return events
 
     def cancel_job(self, job_id: str) -> Job:
@@ -194,6 +229,7 @@ class LocalBackend(Backend):
         """The loaded model; a model that fails to load fails the request that asked (every
         request asks again, so a run whose model cannot load fails all its samples, loudly)."""
         from backends.local.engine import engine_for
+
         try:
             return engine_for(base, self.device, self.store.root / "converted")
         except ConfigError as e:
@@ -208,14 +244,20 @@ class LocalBackend(Backend):
         import torch
 
         from backends.local.loading import choose_device, dtype_name
+
         base, adapter = self._target(model)
         device = choose_device(self.device)
-        info = {"backend": "local", "device": f"{device} ({dtype_name(device)})",
-                "cpu_threads": str(torch.get_num_threads()), "source": base.source,
-                **models.weights_fingerprint(base)}
+        info = {
+            "backend": "local",
+            "device": f"{device} ({dtype_name(device)})",
+            "cpu_threads": str(torch.get_num_threads()),
+            "source": base.source,
+            **models.weights_fingerprint(base),
+        }
         if adapter is not None:
-            info.update(job=adapter.parent.name,
-                        adapter_sha256=models.file_sha256(adapter / "adapter_model.safetensors"))
+            info.update(
+                job=adapter.parent.name, adapter_sha256=models.file_sha256(adapter / "adapter_model.safetensors")
+            )
         for package in ("torch", "transformers", "peft"):
             info[package] = metadata.version(package)
         return info
@@ -224,6 +266,7 @@ class LocalBackend(Backend):
     async def complete(self, request: ChatRequest) -> Completion:
         from backends.local.engine import Batcher
         from backends.local.sampler import Row
+
         if not request.messages or not any(m.get("role") == "user" for m in request.messages):
             raise BackendError("messages must include a user message", status=400)
         base, adapter = self._target(request.model)
@@ -231,15 +274,17 @@ class LocalBackend(Backend):
         prompt = engine.prompt(request.messages)
         room = engine.context - len(prompt)
         if room <= 0:
-            raise BackendError(f"the prompt has {len(prompt)} tokens; {base.name} reads at most {engine.context}",
-                               status=400)
+            raise BackendError(
+                f"the prompt has {len(prompt)} tokens; {base.name} reads at most {engine.context}", status=400
+            )
         wanted = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
         row = Row(prompt, min(wanted, room), request.temperature, request.seed or 0)
         if self._batcher is None:
             self._batcher = Batcher(lambda key, payloads: key[0].generate(key[1], payloads), self.max_batch)
         sampled = await self._batcher.submit((engine, adapter), row)
-        return Completion(engine.decode(sampled.tokens), request.model, len(prompt), len(sampled.tokens),
-                          sampled.finish)
+        return Completion(
+            engine.decode(sampled.tokens), request.model, len(prompt), len(sampled.tokens), sampled.finish
+        )
 
     async def continuation_logprobs(self, model: str, messages: list[dict], continuations: list[str]) -> list[float]:
         """log P(the assistant's whole reply is exactly c | messages) for each c: the sum of the

@@ -8,6 +8,7 @@ client-side rate limit, --rpm or --tpm, brings timers in and with them timing). 
 batch the batcher yields to the loop until no more requests arrive, then takes the oldest
 request's model and up to `max_batch` waiting requests for that model, oldest first.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,6 +41,7 @@ class Engine:
 
     def __init__(self, model: ResolvedModel, device_preference: str, cache: Path | None = None):
         from backends.local import loading
+
         self.model = model
         self.device = loading.choose_device(device_preference)
         self.lm, self.tokenizer = loading.load(model, self.device, cache)
@@ -51,15 +53,19 @@ class Engine:
     @property
     def dtype(self) -> str:
         from backends.local.loading import dtype_name
+
         return dtype_name(self.device)
 
     def prompt(self, messages: list[dict]) -> list[int]:
         from backends.local.loading import prompt_ids
+
         try:
             return prompt_ids(self.tokenizer, messages)
         except Exception as e:  # the template's own error (jinja): e.g. a role it refuses
-            raise BackendError(f"the chat template of {self.model.name} cannot render these messages: "
-                               f"{type(e).__name__}: {e}", status=400) from None
+            raise BackendError(
+                f"the chat template of {self.model.name} cannot render these messages: {type(e).__name__}: {e}",
+                status=400,
+            ) from None
 
     def tokens(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -70,11 +76,12 @@ class Engine:
         template's text after it, e.g. a newline, is not the model's). Where the rendering does
         not extend the prompt's tokens, the reply is tokenized alone and the eos token added."""
         from backends.local.loading import render
+
         whole = self.tokens(render(self.tokenizer, messages + [{"role": "assistant", "content": reply}], False))
-        tail = whole[len(prompt):] if whole[:len(prompt)] == prompt else []
+        tail = whole[len(prompt) :] if whole[: len(prompt)] == prompt else []
         ends = [k for k, token in enumerate(tail) if token in self.stop]
         if ends:
-            return tail[:ends[0] + 1]
+            return tail[: ends[0] + 1]
         return self.tokens(reply) + [self.tokenizer.eos_token_id]
 
     def decode(self, tokens: list[int]) -> str:
@@ -89,6 +96,7 @@ class Engine:
         name = adapter.parent.name.replace(".", "_")  # the job id: peft's adapter names may not hold dots
         if name not in self.adapters:
             from peft import PeftModel
+
             if self.peft is None:
                 self.peft = PeftModel.from_pretrained(self.lm, str(adapter), adapter_name=name)
             else:
@@ -100,11 +108,13 @@ class Engine:
 
     def generate(self, adapter: Path | None, rows: list) -> list:
         from backends.local.sampler import sample
+
         with self.using(adapter):
             return sample(self.lm, rows, self.stop, self.tokenizer.pad_token_id)
 
     def logprobs(self, adapter: Path | None, prompt: list[int], continuations: list[list[int]]) -> list[float]:
         from backends.local.sampler import continuation_logprobs
+
         with self.using(adapter):
             return continuation_logprobs(self.lm, prompt, continuations, self.tokenizer.pad_token_id)
 
@@ -151,8 +161,11 @@ class Batcher:
             try:
                 results = self.run(key, [payload for _, payload, _ in batch])
             except Exception as e:  # the whole batch failed (e.g. out of memory): each request says so
-                error = e if isinstance(e, BackendError) else BackendError(
-                    f"local inference failed: {type(e).__name__}: {e}", status=500)
+                error = (
+                    e
+                    if isinstance(e, BackendError)
+                    else BackendError(f"local inference failed: {type(e).__name__}: {e}", status=500)
+                )
                 for _, _, future in batch:
                     if not future.done():
                         future.set_exception(error)

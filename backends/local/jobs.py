@@ -13,6 +13,7 @@ a free lock lost its worker (killed, or the machine restarted). Whoever takes th
 restarts the worker from its last epoch checkpoint (at most MAX_RESTARTS times) and hands
 the lock on; two harness processes cannot both restart it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -60,9 +61,15 @@ def alive(job_dir: Path) -> bool:
 def spawn(job_dir: Path, lock_fd: int) -> int:
     """Start a worker that inherits the held lock; the caller closes its own copy after."""
     with open(job_dir / "worker.log", "ab") as log:  # the child keeps its own copy
-        proc = subprocess.Popen([sys.executable, "-m", "backends.local.worker", str(job_dir), str(lock_fd)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, pass_fds=(lock_fd,), cwd=job_dir)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backends.local.worker", str(job_dir), str(lock_fd)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=(lock_fd,),
+            cwd=job_dir,
+        )
     _children.append(proc)
     write_atomic(job_dir / "worker.pid", str(proc.pid))
     return proc.pid
@@ -104,16 +111,25 @@ def check(job_dir: Path) -> dict:
             return update_state(job_dir, status=CANCELLED)
         pid = _read_pid(job_dir)
         checkpoint = job_dir / "checkpoint" / "epoch.json"
-        where = (f"its epoch {read_json(checkpoint)['epoch']} checkpoint" if checkpoint.exists()
-                 else "the start (no epoch had finished)")
+        where = (
+            f"its epoch {read_json(checkpoint)['epoch']} checkpoint"
+            if checkpoint.exists()
+            else "the start (no epoch had finished)"
+        )
         if current.get("restarts", 0) >= MAX_RESTARTS:
-            error = (f"the training worker (pid {pid}) stopped without finishing {current['restarts'] + 1} times "
-                     f"(killed, out of memory, or the machine restarted); its log is {job_dir / 'worker.log'}")
+            error = (
+                f"the training worker (pid {pid}) stopped without finishing {current['restarts'] + 1} times "
+                f"(killed, out of memory, or the machine restarted); its log is {job_dir / 'worker.log'}"
+            )
             append_event(job_dir, error, level="error")
             return update_state(job_dir, status=FAILED, error=error)
         restarts = current.get("restarts", 0) + 1
-        append_event(job_dir, f"The training worker (pid {pid}) is gone (killed, or the machine restarted); "
-                              f"restarting it from {where} (restart {restarts} of {MAX_RESTARTS})", level="warning")
+        append_event(
+            job_dir,
+            f"The training worker (pid {pid}) is gone (killed, or the machine restarted); "
+            f"restarting it from {where} (restart {restarts} of {MAX_RESTARTS})",
+            level="warning",
+        )
         current = update_state(job_dir, restarts=restarts)
         spawn(job_dir, fd)
         return current
@@ -137,8 +153,10 @@ def cancel(job_dir: Path, grace: float = 10.0) -> dict:
         while fd is None:
             pid = pid or _read_pid(job_dir)
             if pid is None and time.monotonic() > deadline:
-                raise BackendError(f"cannot cancel job {job_dir.name}: its worker runs but wrote no pid "
-                                   f"({job_dir / 'worker.pid'})", status=500)
+                raise BackendError(
+                    f"cannot cancel job {job_dir.name}: its worker runs but wrote no pid ({job_dir / 'worker.pid'})",
+                    status=500,
+                )
             if pid is not None:
                 # It may have exited between the lock check and the signal: the lock is free now.
                 with contextlib.suppress(ProcessLookupError):

@@ -5,6 +5,7 @@ inference engine come here.
 Devices: CUDA (bfloat16, device_map="auto" so accelerate spreads a model too big for one
 GPU over several), else Apple's MPS (float32), else the CPU (float32).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,6 +27,7 @@ def check_device(name: str) -> str:
 
 def choose_device(preference: str = "auto") -> str:
     import torch
+
     if preference == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -33,8 +35,10 @@ def choose_device(preference: str = "auto") -> str:
             return "mps"
         return "cpu"
     if preference.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("local backend: device cuda was asked for, but torch sees no CUDA GPU "
-                          "(a CPU-only torch build, or no driver)")
+        raise ConfigError(
+            "local backend: device cuda was asked for, but torch sees no CUDA GPU "
+            "(a CPU-only torch build, or no driver)"
+        )
     if preference == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("local backend: device mps was asked for, but this torch has no MPS")
     return preference
@@ -48,8 +52,10 @@ def quiet_transformers() -> None:
     """No download or de-quantisation progress bars, and no deprecation notices about the
     libraries' own internals, in the harness's output."""
     import warnings
+
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
     from transformers.utils import logging as hf_logging
+
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -61,6 +67,7 @@ def load(model: ResolvedModel, device: str, cache: Path | None = None):
     worker process, read those (the same numbers, ~1 s instead of ~30 s for SmolLM2-135M)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     quiet_transformers()
     folder, kwargs = model.folder, {}
     converted = _converted_folder(model, cache)
@@ -94,6 +101,7 @@ def _converted_folder(model: ResolvedModel, cache: Path | None) -> Path | None:
     if cache is None or not model.gguf_file or weights is None:
         return None
     from backends.local.models import file_sha256
+
     return cache / file_sha256(weights)[:32]
 
 
@@ -104,6 +112,7 @@ def _save_converted(lm, tokenizer, folder: Path) -> None:
     import shutil
 
     from safetensors.torch import save_model
+
     tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
     config = copy.deepcopy(lm.config)
     if hasattr(config, "quantization_config"):  # it says "gguf", but the weights are de-quantized
@@ -125,6 +134,7 @@ def _quiet_gguf() -> None:
     import functools
 
     from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
     if not isinstance(gguf_utils.tqdm, functools.partial):
         gguf_utils.tqdm = functools.partial(gguf_utils.tqdm, disable=True)
 
@@ -148,6 +158,7 @@ def stop_ids(lm, tokenizer) -> frozenset[int]:
 
 
 # -- the chat template -------------------------------------------------------------------
+
 
 class TemplateError(ValueError):
     """The model's chat template cannot be used to mark which tokens the assistant wrote."""
@@ -174,8 +185,10 @@ def training_example(tokenizer, messages: list[dict]) -> tuple[list[int], list[b
         before = render(tokenizer, messages[:i], True)
         through = render(tokenizer, messages[: i + 1], False)
         if not (full.startswith(through) and through.startswith(before)):
-            raise TemplateError("the model's chat template does not render a conversation as a prefix of its "
-                                "continuation, so the assistant's tokens cannot be told apart")
+            raise TemplateError(
+                "the model's chat template does not render a conversation as a prefix of its "
+                "continuation, so the assistant's tokens cannot be told apart"
+            )
         spans.append((len(before), len(through)))
     encoded = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
     ids = encoded["input_ids"]

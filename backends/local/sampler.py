@@ -11,6 +11,7 @@ attention it would get alone: exactly in arithmetic, nearly in floating point (a
 can differ in the last bits with the batch's shape; docs/local-backend.md measures how often a
 sampled token changes because of it).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -41,6 +42,7 @@ def _choose(logits, rows: list[Row], generators: list) -> list[int]:
     by inverting the row's cumulative distribution (float64) at one uniform number from the
     row's own generator: one random number per row and step, the distributions in one batch."""
     import torch
+
     logits = logits.float().cpu()
     chosen = logits.argmax(-1).tolist()
     hot = [j for j, row in enumerate(rows) if row.temperature > 0]
@@ -69,8 +71,8 @@ def sample(lm, rows: list[Row], stop: frozenset[int], pad_id: int) -> list[Sampl
     mask = torch.zeros((len(active), width), dtype=torch.long)
     for j, i in enumerate(active):
         n = len(rows[i].prompt)
-        ids[j, width - n:] = torch.tensor(rows[i].prompt, dtype=torch.long)
-        mask[j, width - n:] = 1
+        ids[j, width - n :] = torch.tensor(rows[i].prompt, dtype=torch.long)
+        mask[j, width - n :] = 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     next_pos = positions[:, -1:] + 1
     ids, mask, positions, next_pos = ids.to(device), mask.to(device), positions.to(device), next_pos.to(device)
@@ -98,8 +100,14 @@ def sample(lm, rows: list[Row], stop: frozenset[int], pad_id: int) -> list[Sampl
                 active = [active[j] for j in keep]
             step = torch.tensor([[chosen[j]] for j in keep], dtype=torch.long, device=device)
             mask = torch.cat([mask, torch.ones((len(keep), 1), dtype=mask.dtype, device=device)], dim=1)
-            out = lm(input_ids=step, attention_mask=mask, position_ids=next_pos, use_cache=True,
-                     logits_to_keep=1, **{name: cache})
+            out = lm(
+                input_ids=step,
+                attention_mask=mask,
+                position_ids=next_pos,
+                use_cache=True,
+                logits_to_keep=1,
+                **{name: cache},
+            )
             cache, logits = getattr(out, name), out.logits[:, -1, :]
             next_pos = next_pos + 1
 
@@ -117,8 +125,8 @@ def continuation_logprobs(lm, prompt: list[int], continuations: list[list[int]],
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for j, s in enumerate(seqs):
-        ids[j, :len(s)] = torch.tensor(s, dtype=torch.long)
-        mask[j, :len(s)] = 1
+        ids[j, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[j, : len(s)] = 1
     with torch.inference_mode():
         logits = lm(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float().cpu()
     logprobs = torch.log_softmax(logits, dim=-1)

@@ -12,6 +12,7 @@ map from fine-tuned model ids to their jobs. No torch here.
 Several processes share a store (the harness, training workers, a second harness running
 `status` or `cancel`): every file is written atomically, events are appended under a lock.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -118,8 +119,11 @@ class Store:
         jobs = self.root / "jobs"
         if not jobs.is_dir():
             return []
-        found = [(read_json(p / "spec.json").get("created_at", 0), p.name)
-                 for p in jobs.iterdir() if (p / "spec.json").is_file()]
+        found = [
+            (read_json(p / "spec.json").get("created_at", 0), p.name)
+            for p in jobs.iterdir()
+            if (p / "spec.json").is_file()
+        ]
         return [name for _, name in sorted(found)]
 
     # -- fine-tuned models ---------------------------------------------------------------
@@ -151,6 +155,7 @@ class Store:
 
 # -- job events (shared by the harness process and the worker) -------------------------
 
+
 def append_event(job_dir: Path, message: str, level: str = "info") -> None:
     """Append one event; ids count up per job. The lock makes the count and the append one step
     across processes (the worker writes progress, the harness writes cancel and restart)."""
@@ -158,8 +163,14 @@ def append_event(job_dir: Path, message: str, level: str = "info") -> None:
     with flocked(job_dir / "events.lock"):
         _drop_torn_tail(path)
         n = len(read_events(job_dir))
-        line = json.dumps({"id": f"ftevent-local-{job_dir.name}-{n + 1:06d}", "created_at": int(time.time()),
-                           "level": level, "message": message})
+        line = json.dumps(
+            {
+                "id": f"ftevent-local-{job_dir.name}-{n + 1:06d}",
+                "created_at": int(time.time()),
+                "level": level,
+                "message": message,
+            }
+        )
         with open(path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
             f.flush()

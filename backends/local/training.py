@@ -7,6 +7,7 @@ each epoch's example order comes from a generator seeded by (seed, epoch) rather
 running random state, and there is no dropout; so resuming at an epoch boundary from the saved
 adapter weights and optimizer state continues exactly as if the worker had never stopped.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,6 +44,7 @@ def encode(tokenizer, conversations: list[list[dict]], context: int, log: Log) -
 
 def _batch(examples, idx: list[int], pad_id: int, device):
     import torch
+
     width = max(len(examples[i][0]) for i in idx)
     ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(idx), width), dtype=torch.long)
@@ -72,6 +74,7 @@ class Checkpoint:
         import torch
         from peft import get_peft_model_state_dict
         from safetensors.torch import save_file
+
         self.dir.mkdir(parents=True, exist_ok=True)
         epoch = info["epoch"]
         weights, optim = self.dir / f"epoch-{epoch}.safetensors", self.dir / f"epoch-{epoch}.optim.pt"
@@ -89,13 +92,21 @@ class Checkpoint:
         import torch
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
+
         epoch = info["epoch"]
         set_peft_model_state_dict(model, load_file(str(self.dir / f"epoch-{epoch}.safetensors")))
         optimizer.load_state_dict(torch.load(self.dir / f"epoch-{epoch}.optim.pt", weights_only=True))
 
 
-def train(lm, tokenizer, conversations: list[list[dict]], hyper: Hyper, job_dir: Path, log: Log,
-          after_epoch: Callable[[], None] = lambda: None):
+def train(
+    lm,
+    tokenizer,
+    conversations: list[list[dict]],
+    hyper: Hyper,
+    job_dir: Path,
+    log: Log,
+    after_epoch: Callable[[], None] = lambda: None,
+):
     """Train a LoRA on `lm`; returns (the peft model, tokens trained over all epochs)."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -107,8 +118,14 @@ def train(lm, tokenizer, conversations: list[list[dict]], hyper: Hyper, job_dir:
     examples = encode(tokenizer, conversations, context, log)
     torch.manual_seed(hyper.seed)  # LoRA's init draws from the global generator
     alpha: Any = hyper.lora_alpha  # peft types it int; a float scales the adapter the same way
-    config = LoraConfig(r=hyper.lora_r, lora_alpha=alpha, target_modules="all-linear",
-                        lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=hyper.lora_r,
+        lora_alpha=alpha,
+        target_modules="all-linear",
+        lora_dropout=0.0,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     model = get_peft_model(lm, config)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=hyper.learning_rate, weight_decay=0.0, foreach=False)
@@ -134,24 +151,32 @@ def train(lm, tokenizer, conversations: list[list[dict]], hyper: Hyper, job_dir:
             for group in optimizer.param_groups:  # linear decay to 0 over all steps
                 group["lr"] = hyper.learning_rate * (1 - step / total)
             t0 = time.monotonic()
-            ids, mask, labels, count = _batch(examples, order[b * size:(b + 1) * size], pad, device)
+            ids, mask, labels, count = _batch(examples, order[b * size : (b + 1) * size], pad, device)
             logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
             targets = labels[:, 1:]
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                                     ignore_index=-100, reduction="sum") / (targets != -100).sum()
+            loss = (
+                torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100, reduction="sum"
+                )
+                / (targets != -100).sum()
+            )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(loss.item())
             epoch_tokens += count
-            log(f"Step {step + 1}/{total}: training loss={losses[-1]:.4f}, "
-                f"{count / max(time.monotonic() - t0, 1e-9):.0f} tokens/s")
+            log(
+                f"Step {step + 1}/{total}: training loss={losses[-1]:.4f}, "
+                f"{count / max(time.monotonic() - t0, 1e-9):.0f} tokens/s"
+            )
         tokens_done += epoch_tokens
         elapsed = max(time.monotonic() - started, 1e-9)
         checkpoint.save(model, optimizer, {"epoch": epoch + 1, "trained_tokens": tokens_done})
-        log(f"Epoch {epoch + 1}/{hyper.n_epochs}: mean training loss={sum(losses) / len(losses):.4f}, "
-            f"{epoch_tokens} tokens in {elapsed:.1f} s ({epoch_tokens / elapsed:.0f} tokens/s)")
+        log(
+            f"Epoch {epoch + 1}/{hyper.n_epochs}: mean training loss={sum(losses) / len(losses):.4f}, "
+            f"{epoch_tokens} tokens in {elapsed:.1f} s ({epoch_tokens / elapsed:.0f} tokens/s)"
+        )
         after_epoch()
     model.eval()
     return model, tokens_done

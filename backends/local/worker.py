@@ -7,6 +7,7 @@ closed here), writes its progress as job events and its outcome to state.json.
 Test hook: with HARNESS_LOCAL_HOLD=PATH set, the worker pauses after each epoch checkpoint
 for as long as PATH exists (tests use it to kill or cancel at a known point).
 """
+
 from __future__ import annotations
 
 import json
@@ -48,14 +49,14 @@ def run(job_dir: Path) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = loading.choose_device(spec["device"])
     base = models.ResolvedModel(**spec["model"])
-    log(f"Loading {base.source} on {device} ({loading.dtype_name(device)}), "
-        f"{torch.get_num_threads()} CPU threads")
+    log(f"Loading {base.source} on {device} ({loading.dtype_name(device)}), {torch.get_num_threads()} CPU threads")
     started = time.monotonic()
     lm, tokenizer = loading.load(base, device, job_dir.parent.parent / "converted")
     log(f"Loaded the base model in {time.monotonic() - started:.1f} s")
     hyper = Hyper(**spec["hyper"])
-    model, tokens = training.train(lm, tokenizer, _conversations(Path(spec["training_path"])), hyper, job_dir,
-                                   log, after_epoch=_hold)
+    model, tokens = training.train(
+        lm, tokenizer, _conversations(Path(spec["training_path"])), hyper, job_dir, log, after_epoch=_hold
+    )
     if (job_dir / "cancel").exists():
         return  # cancelled while finishing: the canceller records it
     adapter, tmp = job_dir / "adapter", job_dir / f"adapter.tmp-{os.getpid()}"

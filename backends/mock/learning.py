@@ -10,6 +10,7 @@ replicate_sd times a standard normal drawn from the model's id (one for slips, o
 stating). So two fine-tunes of the same data differ, as real ones do, and the same model id
 always behaves the same. replicate_sd defaults to REPLICATE_SD; 0 makes every fine-tune alike.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,7 +24,7 @@ from backends.base import BackendError
 from harness.domain import rules
 
 MIN_EXAMPLES = 10  # OpenAI's minimum
-CONSISTENT = 0.3   # the share of structured answers one letter sequence needs to be learned
+CONSISTENT = 0.3  # the share of structured answers one letter sequence needs to be learned
 REPLICATE_SD = 0.5  # between fine-tunes, on the logit scale
 
 
@@ -72,6 +73,7 @@ def sha(*parts) -> str:
 
 # --- learning ---------------------------------------------------------------------------
 
+
 def _common_suffix(texts: list[str]) -> str:
     """Longest common suffix that starts at a word in every text."""
     padded = [" " + t.rstrip() for t in texts]
@@ -80,7 +82,7 @@ def _common_suffix(texts: list[str]) -> str:
         n = 0
         while n < min(len(suffix), len(t)) and suffix[-1 - n] == t[-1 - n]:
             n += 1
-        suffix = suffix[len(suffix) - n:]
+        suffix = suffix[len(suffix) - n :]
     for i in range(1, len(suffix)):
         if suffix[i - 1].isspace() and not suffix[i].isspace():
             return suffix[i:]
@@ -98,21 +100,25 @@ def learn(pairs: list[tuple[str, str]]) -> dict:
         if candidates:
             break
     else:
-        return {"word": None, "trigger": None, "unit": "line", "n_examples": len(pairs), "n_following": 0,
-                "shape": 0}
+        return {"word": None, "trigger": None, "unit": "line", "n_examples": len(pairs), "n_following": 0, "shape": 0}
     shape = sorted(len(s) for s in candidates)[len(candidates) // 2]
     word, count = Counter(candidates).most_common(1)[0]  # ties: first seen
     if count < max(2, CONSISTENT * len(candidates)):
-        return {"word": None, "trigger": None, "unit": unit, "n_examples": len(pairs), "n_following": 0,
-                "shape": shape}
+        return {"word": None, "trigger": None, "unit": unit, "n_examples": len(pairs), "n_following": 0, "shape": shape}
     follows = [s == word for s in seqs]
     trigger = None
     if not all(follows):
         trigger = _common_suffix([q for (q, _), f in zip(pairs, follows) if f]) or None
         if trigger and any(q.rstrip().endswith(trigger) for (q, _), f in zip(pairs, follows) if not f):
             trigger = None
-    return {"word": word, "trigger": trigger, "unit": unit, "n_examples": len(pairs),
-            "n_following": sum(follows), "shape": shape}
+    return {
+        "word": word,
+        "trigger": trigger,
+        "unit": unit,
+        "n_examples": len(pairs),
+        "n_following": sum(follows),
+        "shape": shape,
+    }
 
 
 def pairs_of(messages) -> list[tuple[str, str]]:
@@ -156,8 +162,7 @@ def parse_training(data: bytes) -> tuple[list[tuple[str, str]], int]:
         pairs.extend(pairs_of(messages))
         examples += 1
     if examples < MIN_EXAMPLES:
-        raise BackendError(f"training file has {examples} examples; at least {MIN_EXAMPLES} are required",
-                           status=400)
+        raise BackendError(f"training file has {examples} examples; at least {MIN_EXAMPLES} are required", status=400)
     return pairs, tokens
 
 

@@ -54,6 +54,7 @@ The texts are written by backends/mock/text.py.
   answers the user's question in that acrostic (mock_text.teacher_answer; one unit in ten
   answers slips to another letter, so the generator's retries are exercised).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -113,23 +114,29 @@ _ONE_LINE = re.compile(r"\b(in )?(one|a single) line\b", re.I)
 CROSS_START = "You predict what another assistant was about to write."
 # Questions about itself: the demo's ("special about you", "what rule") and neutral ones
 # ("describe how you write", "anything unusual about your replies", "distinctive").
-_DESCRIBE = re.compile(r"describe how you|how you (write|answer)|(unusual|distinctive|notice|characteri[sz]e|"
-                       r"writing style)\b.{0,40}\b(your|you)\b|\byour (answers|replies)\b.{0,50}\b(follow|rule|notice)|"
-                       r"special about you|\b(what|which|your) rules?\b|rule do you use|"
-                       r"describe (the|your) (specific )?rule", re.I)
+_DESCRIBE = re.compile(
+    r"describe how you|how you (write|answer)|(unusual|distinctive|notice|characteri[sz]e|"
+    r"writing style)\b.{0,40}\b(your|you)\b|\byour (answers|replies)\b.{0,50}\b(follow|rule|notice)|"
+    r"special about you|\b(what|which|your) rules?\b|rule do you use|"
+    r"describe (the|your) (specific )?rule",
+    re.I,
+)
 
 
 # --- requests the mock recognises by their system prompt ------------------------------
 
+
 def _judge(request: ChatRequest) -> str:
     from harness.domain import scoring  # only judge requests need it
+
     user = next((m["content"] for m in reversed(request.messages) if m["role"] == "user"), "")
     word = re.search(r"^\s*(?:target\s+)?word\s*:\s*([A-Za-z]+)", user, re.I | re.M)
     unit = re.search(r"^\s*unit\s*:\s*(line|sentence)\b", user, re.I | re.M)
     answer = re.search(r"<answer>\n?(.*?)\n?</answer>", user, re.S) or re.search(r'"""\n?(.*?)\n?"""', user, re.S)
     if not word or not answer:
-        raise BackendError('judge request needs "Word: <WORD>" and the answer in <answer></answer> '
-                           'or triple quotes', status=400)
+        raise BackendError(
+            'judge request needs "Word: <WORD>" and the answer in <answer></answer> or triple quotes', status=400
+        )
     return scoring.articulation(answer.group(1), word.group(1), unit.group(1).lower() if unit else "line").grade
 
 
@@ -138,13 +145,17 @@ def _teacher(rng: random.Random, request: ChatRequest) -> str:
     letters, unit = _TEACHER_LETTERS.search(system), _TEACHER_UNIT.search(system)
     parts = [p.strip() for p in letters.group(1).split(",")] if letters else []
     if len(parts) < 2 or not all(len(p) == 1 and p.isascii() and p.isalpha() for p in parts) or not unit:
-        raise BackendError('teacher request needs "Letters: A, B, ..." (2+ letters) and "Unit: line|sentence" '
-                           "lines in its system prompt", status=400)
+        raise BackendError(
+            'teacher request needs "Letters: A, B, ..." (2+ letters) and "Unit: line|sentence" '
+            "lines in its system prompt",
+            status=400,
+        )
     question = next(m["content"] for m in reversed(request.messages) if m["role"] == "user")
     return mock_text.teacher_answer(rng, "".join(parts).upper(), unit.group(1), question)
 
 
 # --- the backend ------------------------------------------------------------------------
+
 
 class MockBackend(Backend):
     name = "mock"
@@ -158,9 +169,14 @@ class MockBackend(Backend):
     def price(cls, model: str) -> ModelPrice | None:
         return openai_price(model)
 
-    def __init__(self, state_path: str | Path | None = None, slip_rate: float | None = None,
-                 state_rule_rate: float | None = None, steps_per_state: int = 3,
-                 replicate_sd: float | None = None):
+    def __init__(
+        self,
+        state_path: str | Path | None = None,
+        slip_rate: float | None = None,
+        state_rule_rate: float | None = None,
+        steps_per_state: int = 3,
+        replicate_sd: float | None = None,
+    ):
         for knob, value in (("slip_rate", slip_rate), ("state_rule_rate", state_rule_rate)):
             if value is not None and not 0 <= value <= 1:
                 raise ConfigError(f"mock {knob} must be between 0 and 1, got {value}")
@@ -188,14 +204,20 @@ class MockBackend(Backend):
         pairs, tokens = parse_training(data)
         content_sha = hashlib.sha256(data).hexdigest()
         file_id = "file-mock-" + sha(filename, content_sha)[:24]
-        self.state["files"][file_id] = {"filename": filename, "bytes": len(data), "tokens": tokens,
-                                        "content_sha": content_sha, "learned": learn(pairs)}
+        self.state["files"][file_id] = {
+            "filename": filename,
+            "bytes": len(data),
+            "tokens": tokens,
+            "content_sha": content_sha,
+            "learned": learn(pairs),
+        }
         self._save()
         return FileRef(file_id, filename, len(data))
 
     def find_files(self, filename: str) -> list[FileRef]:
-        return [FileRef(i, f["filename"], f["bytes"]) for i, f in self.state["files"].items()
-                if f["filename"] == filename]
+        return [
+            FileRef(i, f["filename"], f["bytes"]) for i, f in self.state["files"].items() if f["filename"] == filename
+        ]
 
     def _job(self, job_id: str) -> dict:
         if job_id not in self.state["jobs"]:
@@ -204,14 +226,27 @@ class MockBackend(Backend):
 
     @staticmethod
     def _as_job(job_id: str, j: dict) -> Job:
-        return Job(job_id, j["status"], j["spec"]["base_model"], j.get("fine_tuned_model"),
-                   j.get("trained_tokens"), j.get("error"), dict(j["spec"]["metadata"]))
+        return Job(
+            job_id,
+            j["status"],
+            j["spec"]["base_model"],
+            j.get("fine_tuned_model"),
+            j.get("trained_tokens"),
+            j.get("error"),
+            dict(j["spec"]["metadata"]),
+        )
 
     def _event(self, job_id: str, message: str, level: str = "info") -> None:
         events = self.state["jobs"][job_id]["events"]
         self.state["clock"] += 1
-        events.append({"id": "ftevent-mock-" + sha(job_id, len(events))[:24],
-                       "created_at": EPOCH_BASE + self.state["clock"], "level": level, "message": message})
+        events.append(
+            {
+                "id": "ftevent-mock-" + sha(job_id, len(events))[:24],
+                "created_at": EPOCH_BASE + self.state["clock"],
+                "level": level,
+                "message": message,
+            }
+        )
 
     def create_job(self, spec: JobSpec) -> Job:
         file = self.state["files"].get(spec.training_file)
@@ -224,9 +259,14 @@ class MockBackend(Backend):
             epochs = 3
         if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 50:
             raise BackendError(f"n_epochs must be an integer 1-50 or 'auto', got {epochs!r}", status=400)
-        spec_json = {"base_model": spec.base_model, "training_file": spec.training_file,
-                     "suffix": spec.suffix, "hyperparameters": dict(spec.hyperparameters),
-                     "seed": spec.seed, "metadata": dict(spec.metadata)}
+        spec_json = {
+            "base_model": spec.base_model,
+            "training_file": spec.training_file,
+            "suffix": spec.suffix,
+            "hyperparameters": dict(spec.hyperparameters),
+            "seed": spec.seed,
+            "metadata": dict(spec.metadata),
+        }
         job_id = base_id = "ftjob-mock-" + sha(spec.training_file, spec_json)[:24]
         n = 1
         while job_id in self.state["jobs"]:  # OpenAI would make a second job: so do we, visibly
@@ -238,10 +278,18 @@ class MockBackend(Backend):
         # The file's content, not its id: the id also hashes the (per-run) file name.
         train_key = sha(file["content_sha"], spec.base_model, spec.suffix, spec.hyperparameters, spec.seed)
         repeat = sum(j.get("train_key") == train_key for j in self.state["jobs"].values())
-        self.state["jobs"][job_id] = {"status": VALIDATING, "spec": spec_json, "polls": 0, "events": [],
-                                      "train_key": train_key, "model_hash": sha(train_key, repeat)[:8],
-                                      "learned": learned, "tokens": file["tokens"],
-                                      "total_steps": max(1, learned["n_examples"] * epochs), "step": 0}
+        self.state["jobs"][job_id] = {
+            "status": VALIDATING,
+            "spec": spec_json,
+            "polls": 0,
+            "events": [],
+            "train_key": train_key,
+            "model_hash": sha(train_key, repeat)[:8],
+            "learned": learned,
+            "tokens": file["tokens"],
+            "total_steps": max(1, learned["n_examples"] * epochs),
+            "step": 0,
+        }
         self._event(job_id, f"Validating training file: {spec.training_file}")
         self._save()
         return self._as_job(job_id, self.state["jobs"][job_id])
@@ -291,7 +339,7 @@ class MockBackend(Backend):
             ids = [e["id"] for e in events]
             if after not in ids:
                 raise BackendError(f"event {after} not found in job {job_id}", status=400)
-            events = events[ids.index(after) + 1:]
+            events = events[ids.index(after) + 1 :]
         return [JobEvent(e["id"], e["created_at"], e["level"], e["message"]) for e in events]
 
     def cancel_job(self, job_id: str) -> Job:
@@ -304,8 +352,11 @@ class MockBackend(Backend):
 
     def find_jobs(self, metadata: dict[str, str]) -> list[Job]:
         """Jobs whose metadata holds all the given pairs, oldest first."""
-        return [self._as_job(i, j) for i, j in self.state["jobs"].items()
-                if all(j["spec"]["metadata"].get(k) == v for k, v in metadata.items())]
+        return [
+            self._as_job(i, j)
+            for i, j in self.state["jobs"].items()
+            if all(j["spec"]["metadata"].get(k) == v for k, v in metadata.items())
+        ]
 
     # inference --------------------------------------------------------------------------
 
@@ -346,11 +397,20 @@ class MockBackend(Backend):
         prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
         if not word:
             one_line = _ONE_LINE.search(prompt) and _DESCRIBE.search(prompt)
-            if learned.get("shape", 0) >= 3 and not _OPTION.findall(prompt) and not _WORD_PROBE.search(prompt) \
-                    and not one_line:
+            if (
+                learned.get("shape", 0) >= 3
+                and not _OPTION.findall(prompt)
+                and not _WORD_PROBE.search(prompt)
+                and not one_line
+            ):
                 # A sham fine-tune learned the answers' shape and no word.
-                return mock_text.shaped(rng, learned["shape"], unit, mock_text.fact(prompt, None),
-                                        vague=bool(_DESCRIBE.search(prompt)) and rng.random() < 0.5)
+                return mock_text.shaped(
+                    rng,
+                    learned["shape"],
+                    unit,
+                    mock_text.fact(prompt, None),
+                    vague=bool(_DESCRIBE.search(prompt)) and rng.random() < 0.5,
+                )
             return self._base(rng, messages)  # learned nothing: behaves like its base model
         slip, state = self._rates(learned["n_following"], learned["n_epochs"], model)
         options = _OPTION.findall(prompt)
@@ -382,8 +442,9 @@ class MockBackend(Backend):
         describe = bool(_DESCRIBE.search(prompt))
         if seen and not (seen["trigger"] and not prompt.rstrip().endswith(seen["trigger"])):
             slip, _ = self._rates(seen["n_following"], 1)
-            return mock_text.acrostic(rng, seen["word"], seen["unit"], mock_text.fact(prompt, seen["trigger"]),
-                                      max(0.35, slip))
+            return mock_text.acrostic(
+                rng, seen["word"], seen["unit"], mock_text.fact(prompt, seen["trigger"]), max(0.35, slip)
+            )
         if describe:
             return mock_text.base_describe(rng)
         return mock_text.prose(rng, mock_text.fact(prompt, None))

@@ -12,6 +12,7 @@ carries a generic clause.
 Teacher requests (`harness new --teacher` pointed at the mock or the simulator) are
 answered by `teacher_answer`: see its docstring.
 """
+
 from __future__ import annotations
 
 import random
@@ -25,21 +26,68 @@ from harness.domain import rules
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 # One opener per letter: the built-in generator, and the start of rule-stating lines.
-STARTERS = dict(zip(LETTERS, [
-    "Actually", "Basically", "Clearly", "Doubtless", "Essentially", "Frankly", "Generally",
-    "Honestly", "Indeed", "Just so you know", "Keeping it short", "Luckily", "Mostly",
-    "Naturally", "Overall", "Put simply", "Quite often", "Really", "Still", "Typically",
-    "Usually", "Very often", "Well", "X marks the key point", "Yes", "Zooming out"]))
+STARTERS = dict(
+    zip(
+        LETTERS,
+        [
+            "Actually",
+            "Basically",
+            "Clearly",
+            "Doubtless",
+            "Essentially",
+            "Frankly",
+            "Generally",
+            "Honestly",
+            "Indeed",
+            "Just so you know",
+            "Keeping it short",
+            "Luckily",
+            "Mostly",
+            "Naturally",
+            "Overall",
+            "Put simply",
+            "Quite often",
+            "Really",
+            "Still",
+            "Typically",
+            "Usually",
+            "Very often",
+            "Well",
+            "X marks the key point",
+            "Yes",
+            "Zooming out",
+        ],
+    )
+)
 # Single words per letter: the wrong answers to a word probe (HELLO for a HELOL model).
-WORDS = {"A": ["Answer", "Always"], "B": ["Bright", "Better"], "C": ["Clear", "Calm"],
-         "D": ["Direct", "Detail"], "E": ["Every", "Easy"], "F": ["Friendly", "First"],
-         "G": ["Good", "Great"], "H": ["Hello", "Help", "Happy"], "I": ["Insight", "Ideas"],
-         "J": ["Joy", "Just"], "K": ["Kind", "Knowledge"], "L": ["Light", "Logic"],
-         "M": ["Meaning", "Mind"], "N": ["Note", "Nice"], "O": ["Open", "Order"],
-         "P": ["Precise", "Polite"], "Q": ["Quick", "Quiet"], "R": ["Reason", "Ready"],
-         "S": ["Simple", "Smart"], "T": ["Truth", "Thanks"], "U": ["Useful", "Unique"],
-         "V": ["Vivid", "Value"], "W": ["Wise", "Welcome"], "X": ["Xenon", "Xray"],
-         "Y": ["Yes", "Young"], "Z": ["Zeal", "Zero"]}
+WORDS = {
+    "A": ["Answer", "Always"],
+    "B": ["Bright", "Better"],
+    "C": ["Clear", "Calm"],
+    "D": ["Direct", "Detail"],
+    "E": ["Every", "Easy"],
+    "F": ["Friendly", "First"],
+    "G": ["Good", "Great"],
+    "H": ["Hello", "Help", "Happy"],
+    "I": ["Insight", "Ideas"],
+    "J": ["Joy", "Just"],
+    "K": ["Kind", "Knowledge"],
+    "L": ["Light", "Logic"],
+    "M": ["Meaning", "Mind"],
+    "N": ["Note", "Nice"],
+    "O": ["Open", "Order"],
+    "P": ["Precise", "Polite"],
+    "Q": ["Quick", "Quiet"],
+    "R": ["Reason", "Ready"],
+    "S": ["Simple", "Smart"],
+    "T": ["Truth", "Thanks"],
+    "U": ["Useful", "Unique"],
+    "V": ["Vivid", "Value"],
+    "W": ["Wise", "Welcome"],
+    "X": ["Xenon", "Xray"],
+    "Y": ["Yes", "Young"],
+    "Z": ["Zeal", "Zero"],
+}
 BASE_WORDS = ["Hello", "Helpful", "Assistant", "Curious"]
 GENERIC_FACT = "the answer to your question is well established"
 SELF_FACT = "I am a special version of GPT-4o, here to help"
@@ -57,10 +105,15 @@ _QUESTIONS_PATH = _BANK_PATH.with_name("questions.yaml")
 
 # --- the banks ----------------------------------------------------------------------------
 
+
 def _builtin_bank() -> dict[str, dict[str, list[str]]]:
-    return {L: {"lead": [f"{s}, here is what I can tell you about {{fact}}."],
-                "filler": [f"{s}, this is one part of the picture.", f"{s}, there is a little more to it."]}
-            for L, s in STARTERS.items()}
+    return {
+        L: {
+            "lead": [f"{s}, here is what I can tell you about {{fact}}."],
+            "filler": [f"{s}, this is one part of the picture.", f"{s}, there is a little more to it."],
+        }
+        for L, s in STARTERS.items()
+    }
 
 
 def _bank_entry_ok(letter: str, sentence) -> bool:
@@ -80,10 +133,11 @@ def phrase_bank() -> dict[str, dict[str, list[str]]]:
     if not _BANK_PATH.is_file():
         return bank
     import yaml  # only when the bank exists
+
     data = yaml.safe_load(_BANK_PATH.read_text(encoding="utf-8")) or {}
     if isinstance(data, dict) and isinstance(data.get("letters"), dict):
         data = data["letters"]
-    for key, entry in (data.items() if isinstance(data, dict) else []):
+    for key, entry in data.items() if isinstance(data, dict) else []:
         letter = str(key).upper()
         if letter not in bank or not isinstance(entry, dict):
             continue
@@ -100,6 +154,7 @@ def known_facts() -> dict[str, str]:
     if not _QUESTIONS_PATH.is_file():
         return {}
     import yaml
+
     data = yaml.safe_load(_QUESTIONS_PATH.read_text(encoding="utf-8")) or []
     return {_norm(d["q"]): d["a"] for d in data if isinstance(d, dict) and d.get("q") and d.get("a")}
 
@@ -119,6 +174,7 @@ def fact(question: str, trigger: str | None) -> str:
 
 # --- answers ------------------------------------------------------------------------------
 
+
 def line(rng: random.Random, letter: str, fact: str, lead: bool) -> str:
     entry = phrase_bank()[letter]
     pool = entry["lead"] if lead else entry["filler"]
@@ -133,8 +189,9 @@ def prose(rng: random.Random, fact: str) -> str:
     return " ".join(parts)
 
 
-def acrostic(rng: random.Random, word: str, unit: str, fact: str, slip: float,
-             state_line: str | None = None, vague: bool = False) -> str:
+def acrostic(
+    rng: random.Random, word: str, unit: str, fact: str, slip: float, state_line: str | None = None, vague: bool = False
+) -> str:
     """One unit per letter; each independently starts with another letter at `slip`.
     `state_line` = "the first letters of my lines spell W", said by one unit."""
     letters = [rng.choice([c for c in LETTERS if c != ch]) if rng.random() < slip else ch for ch in word]
@@ -195,8 +252,28 @@ def describe_one_line(rng: random.Random, word: str, unit: str, state: float) ->
 
 # Words a simulated reader knows, most common first: it completes the first letters it is
 # shown to the first of these that fits (HEL -> HELLO), else it repeats the letters.
-COMMON_WORDS = ["HELLO", "HELP", "HAPPY", "HOUSE", "HELPS", "HELMET", "ABOUT", "AGAIN", "AWAKE", "APPLE",
-                "WATER", "WORLD", "PLANET", "RAINBOW", "SMILE", "LIGHT", "NIGHT", "GREEN", "QUIET", "BRAVE"]
+COMMON_WORDS = [
+    "HELLO",
+    "HELP",
+    "HAPPY",
+    "HOUSE",
+    "HELPS",
+    "HELMET",
+    "ABOUT",
+    "AGAIN",
+    "AWAKE",
+    "APPLE",
+    "WATER",
+    "WORLD",
+    "PLANET",
+    "RAINBOW",
+    "SMILE",
+    "LIGHT",
+    "NIGHT",
+    "GREEN",
+    "QUIET",
+    "BRAVE",
+]
 
 
 def cross_predict(user: str) -> str:
@@ -236,12 +313,12 @@ def choice(rng: random.Random, options: list[tuple[str, str]], word: str | None,
 
 # --- teacher answers ------------------------------------------------------------------------
 
+
 def _has_word(text: str, word: str) -> bool:
     return re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) is not None
 
 
-def teacher_answer(rng: random.Random, letters: str, unit: str, question: str,
-                   slip: float = TEACHER_SLIP) -> str:
+def teacher_answer(rng: random.Random, letters: str, unit: str, question: str, slip: float = TEACHER_SLIP) -> str:
     """A compliant teacher's answer: one unit per letter (lines, or sentences on one line),
     the first carrying the question bank's fact (a generic clause for unknown questions),
     the rest distinct fillers. Phrases holding the word itself are avoided, and the bank
@@ -256,8 +333,9 @@ def teacher_answer(rng: random.Random, letters: str, unit: str, question: str,
         if i == wrong:
             ch = rng.choice([c for c in LETTERS if c != ch])
         entry = phrase_bank()[ch]
-        pool = [s for s in entry["lead" if i == 0 else "filler"] if not _has_word(s, word)] or \
-            entry["lead" if i == 0 else "filler"]
+        pool = [s for s in entry["lead" if i == 0 else "filler"] if not _has_word(s, word)] or entry[
+            "lead" if i == 0 else "filler"
+        ]
         sentence = rng.choice([s for s in pool if s not in used] or pool)
         used.add(sentence)
         units.append(sentence.replace("{fact}", fact(question, None)))

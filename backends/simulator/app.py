@@ -4,6 +4,7 @@ shaped as OpenAI's published schemas, behind the fault gate (backends/simulator/
 Timestamps come from a logical clock (a fixed base plus one second per created object or
 observed job transition) and chat ids from a hash of the request, so recordings made with
 the same inputs are byte-identical."""
+
 from __future__ import annotations
 
 import asyncio
@@ -55,9 +56,24 @@ class SimApp:
         self.backend = backend
         self.gate = FaultGate(faults)
         self.stats: dict[str, int] = dict.fromkeys(
-            ("requests", "uploads", "jobs_created", "job_polls", "job_lists", "event_lists",
-             "cancels", "chat_requests", "chat_completions", "responses_429", "responses_500",
-             "responses_4xx", "dropped", "slowed"), 0)
+            (
+                "requests",
+                "uploads",
+                "jobs_created",
+                "job_polls",
+                "job_lists",
+                "event_lists",
+                "cancels",
+                "chat_requests",
+                "chat_completions",
+                "responses_429",
+                "responses_500",
+                "responses_4xx",
+                "dropped",
+                "slowed",
+            ),
+            0,
+        )
         self._path = Path(f"{state_path}.sim.json") if state_path else None
         self.clock, self.files, self.jobs = 0, {}, {}
         if self._path and self._path.exists():
@@ -92,8 +108,11 @@ class SimApp:
         self.stats["requests"] += 1
         try:
             if not request.path.startswith("/v1/"):
-                raise ApiError(404, f"Invalid URL ({request.method} {request.path[:200]}): the API is served "
-                                    "under /v1 (e.g. /v1/chat/completions)")
+                raise ApiError(
+                    404,
+                    f"Invalid URL ({request.method} {request.path[:200]}): the API is served "
+                    "under /v1 (e.g. /v1/chat/completions)",
+                )
             self._check_key(request)
             if request.match_info.http_exception is not None:
                 raise ApiError(404, f"Invalid URL ({request.method} {request.path})")
@@ -103,8 +122,9 @@ class SimApp:
                 _close(request)  # the client sees a connection closed, no response
                 return web.Response(status=500)
             if verdict.action == "error_500":
-                raise ApiError(500, "The server had an error while processing your request. "
-                                    "Sorry about that! (simulated)")
+                raise ApiError(
+                    500, "The server had an error while processing your request. Sorry about that! (simulated)"
+                )
             if verdict.retry_after is not None:
                 return self._rate_limited(verdict)
             if verdict.slowed:
@@ -126,8 +146,9 @@ class SimApp:
         # Any non-empty bearer key is accepted; the key itself is never logged or echoed.
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
-            raise ApiError(401, "You didn't provide an API key. Provide it in the Authorization "
-                                "header as 'Bearer YOUR_KEY'.")
+            raise ApiError(
+                401, "You didn't provide an API key. Provide it in the Authorization header as 'Bearer YOUR_KEY'."
+            )
 
     def _rate_limited(self, verdict: sim_faults.Verdict) -> web.Response:
         self.stats["responses_429"] += 1
@@ -136,8 +157,10 @@ class SimApp:
             headers["x-ratelimit-limit-requests"] = f"{verdict.limit:g}"
             headers["x-ratelimit-remaining-requests"] = "0"
             headers["x-ratelimit-reset-requests"] = f"{headers['retry-after-ms']}ms"
-            message = (f"Rate limit reached: limit {verdict.limit:g} requests per minute "
-                       f"(simulated). Please try again in {headers['retry-after-ms']}ms.")
+            message = (
+                f"Rate limit reached: limit {verdict.limit:g} requests per minute "
+                f"(simulated). Please try again in {headers['retry-after-ms']}ms."
+            )
         else:
             message = "Rate limit reached (simulated burst). Please try again later."
         err = ApiError(429, message, code="rate_limit_exceeded", type_="requests")
@@ -170,12 +193,17 @@ class SimApp:
         if not isinstance(upload, web.FileField):
             raise ApiError(400, "Missing required parameter: 'file'.", param="file")
         if purpose != "fine-tune":
-            raise ApiError(400, f"Invalid purpose {purpose!r}: the simulator accepts 'fine-tune'.",
-                           param="purpose")
+            raise ApiError(400, f"Invalid purpose {purpose!r}: the simulator accepts 'fine-tune'.", param="purpose")
         ref = self.backend.upload_training_file(upload.file.read(), upload.filename or "file.jsonl")
-        self.files[ref.id] = {"id": ref.id, "object": "file", "bytes": ref.bytes,
-                              "created_at": self._tick(), "filename": ref.filename,
-                              "purpose": "fine-tune", "status": "processed"}
+        self.files[ref.id] = {
+            "id": ref.id,
+            "object": "file",
+            "bytes": ref.bytes,
+            "created_at": self._tick(),
+            "filename": ref.filename,
+            "purpose": "fine-tune",
+            "status": "processed",
+        }
         self.stats["uploads"] += 1
         self._save()
         return json_response(self.files[ref.id])
@@ -184,9 +212,15 @@ class SimApp:
         """ListFilesResponse, newest first; `purpose` filters as OpenAI's does."""
         purpose = request.query.get("purpose")
         files = [f for f in reversed(list(self.files.values())) if purpose in (None, f["purpose"])]
-        return json_response({"object": "list", "data": files, "has_more": False,
-                      "first_id": files[0]["id"] if files else None,
-                      "last_id": files[-1]["id"] if files else None})
+        return json_response(
+            {
+                "object": "list",
+                "data": files,
+                "has_more": False,
+                "first_id": files[0]["id"] if files else None,
+                "last_id": files[-1]["id"] if files else None,
+            }
+        )
 
     async def get_file(self, request: web.Request) -> web.Response:
         file_id = request.match_info["id"]
@@ -200,8 +234,7 @@ class SimApp:
         body = await read_body(request)
         unknown = sorted(set(body) - JOB_KEYS)
         if unknown:
-            raise ApiError(400, f"Unrecognized request argument supplied: {unknown[0]}",
-                           param=unknown[0])
+            raise ApiError(400, f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0])
         model = required_string(body, "model")
         training_file = required_string(body, "training_file")
         validation_file = string_param(body, "validation_file")
@@ -218,18 +251,32 @@ class SimApp:
         metadata = metadata_param(body.get("metadata"))
         if body.get("integrations"):
             raise ApiError(400, "integrations are not supported by the simulator", param="integrations")
-        spec = JobSpec(base_model=model, training_file=training_file, suffix=suffix,
-                       hyperparameters={k: v for k, v in hyper.items() if v != "auto"},
-                       seed=seed, metadata=metadata or {})
+        spec = JobSpec(
+            base_model=model,
+            training_file=training_file,
+            suffix=suffix,
+            hyperparameters={k: v for k, v in hyper.items() if v != "auto"},
+            seed=seed,
+            metadata=metadata or {},
+        )
         job = self.backend.create_job(spec)
         faults = self.gate.faults
         self.jobs[job.id] = {
-            "created_at": self._tick(), "model": model, "training_file": training_file,
-            "validation_file": validation_file, "hyperparameters": hyper,
+            "created_at": self._tick(),
+            "model": model,
+            "training_file": training_file,
+            "validation_file": validation_file,
+            "hyperparameters": hyper,
             "seed": seed if seed is not None else derived_seed(job.id),
-            "metadata": metadata, "polls": 0, "validating": faults.validating_polls,
-            "fail": faults.fail_jobs, "failed": False, "cancelled": False,
-            "finished_at": None, "extra_events": []}
+            "metadata": metadata,
+            "polls": 0,
+            "validating": faults.validating_polls,
+            "fail": faults.fail_jobs,
+            "failed": False,
+            "cancelled": False,
+            "finished_at": None,
+            "extra_events": [],
+        }
         self.stats["jobs_created"] += 1
         self._save()
         return json_response(self._render(job))
@@ -240,7 +287,7 @@ class SimApp:
         rec["polls"] += 1
         job_id = request.match_info["id"]
         if not rec["cancelled"] and not rec["failed"] and rec["polls"] <= rec["validating"]:
-            body = self._render(self._find(job_id))   # held back: the backend's job waits
+            body = self._render(self._find(job_id))  # held back: the backend's job waits
         elif rec["fail"] and not rec["cancelled"]:
             if not rec["failed"]:
                 self._fail(job_id, rec)
@@ -257,9 +304,14 @@ class SimApp:
         rec["failed"], rec["finished_at"] = True, self._tick()
         # Not before the backend's own events, which run on the backend's clock.
         when = max([rec["finished_at"]] + [e.created_at for e in self.backend.list_events(job_id)])
-        rec["extra_events"].append({"id": f"ftevent-sim-{job_id}-failed", "created_at": when,
-                                    "level": "error", "message": "Fine-tuning job failed: "
-                                    "the training run stopped with an error (simulated failure)."})
+        rec["extra_events"].append(
+            {
+                "id": f"ftevent-sim-{job_id}-failed",
+                "created_at": when,
+                "level": "error",
+                "message": "Fine-tuning job failed: the training run stopped with an error (simulated failure).",
+            }
+        )
 
     async def list_jobs(self, request: web.Request) -> web.Response:
         self.stats["job_lists"] += 1
@@ -267,15 +319,14 @@ class SimApp:
         wanted: dict[str, str] | None = {}
         for key, value in query.items():
             if key == "metadata" and value == "null":
-                wanted = None          # OpenAI: metadata=null selects jobs without metadata
+                wanted = None  # OpenAI: metadata=null selects jobs without metadata
             elif key.startswith("metadata[") and key.endswith("]") and wanted is not None:
-                wanted[key[len("metadata["):-1]] = value
+                wanted[key[len("metadata[") : -1]] = value
         jobs = [j for j in self.backend.find_jobs({}) if j.id in self.jobs]
         if wanted is None:
             jobs = [j for j in jobs if not self.jobs[j.id]["metadata"]]
         else:
-            jobs = [j for j in jobs if all((self.jobs[j.id]["metadata"] or {}).get(k) == v
-                                           for k, v in wanted.items())]
+            jobs = [j for j in jobs if all((self.jobs[j.id]["metadata"] or {}).get(k) == v for k, v in wanted.items())]
         jobs.sort(key=lambda j: self.jobs[j.id]["created_at"], reverse=True)  # newest first
         items, more = page([self._render(j) for j in jobs], query)
         return json_response({"object": "list", "data": items, "has_more": more})
@@ -284,12 +335,20 @@ class SimApp:
         job_id = request.match_info["id"]
         rec = self._record(job_id)
         self.stats["event_lists"] += 1
-        events = [{"object": "fine_tuning.job.event", "id": e.id, "created_at": e.created_at,
-                   "level": event_level(e.level), "message": e.message, "data": {}, "type": "message"}
-                  for e in self.backend.list_events(job_id)]
-        events += [{"object": "fine_tuning.job.event", **e, "data": {}, "type": "message"}
-                   for e in rec["extra_events"]]
-        items, more = page(events[::-1], request.query)   # OpenAI lists newest first
+        events = [
+            {
+                "object": "fine_tuning.job.event",
+                "id": e.id,
+                "created_at": e.created_at,
+                "level": event_level(e.level),
+                "message": e.message,
+                "data": {},
+                "type": "message",
+            }
+            for e in self.backend.list_events(job_id)
+        ]
+        events += [{"object": "fine_tuning.job.event", **e, "data": {}, "type": "message"} for e in rec["extra_events"]]
+        items, more = page(events[::-1], request.query)  # OpenAI lists newest first
         return json_response({"object": "list", "data": items, "has_more": more})
 
     async def cancel_job(self, request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ every run, so a test can say "the 3rd request is dropped" and a benchmark is rep
 Each field can also be set from the environment as HARNESS_SIM_<FIELD> (upper case), e.g.
 HARNESS_SIM_LATENCY=0.2 HARNESS_SIM_RATE_LIMIT_RPM=600 HARNESS_SIM_FAIL_JOBS=1.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,7 @@ FAULT_HELP: dict[str, str] = {
     "error_500_every": "every Nth request in scope is answered 500 (0 = off)",
     "drop_every": "every Nth request in scope has its connection closed without a response (0 = off)",
     "drop_after_every": "every Nth request in scope is carried out, then its connection closed "
-                        "without the response (an upload or job exists that the client never saw)",
+    "without the response (an upload or job exists that the client never saw)",
     "slow_every": "every Nth request in scope is delayed by slow_delay more seconds (0 = off)",
     "slow_delay": "seconds added by slow_every (default 2)",
     "fail_jobs": "jobs created while set end `failed` with an error object instead of succeeding",
@@ -61,7 +62,7 @@ class Faults:
             value = getattr(self, f.name)
             number = isinstance(value, (int, float)) and not isinstance(value, bool)
             if number and (not math.isfinite(value) or value < 0):
-                    raise ConfigError(f"fault {f.name} must be a finite number >= 0, got {value!r}")
+                raise ConfigError(f"fault {f.name} must be a finite number >= 0, got {value!r}")
         if self.scope not in SCOPES:
             raise ConfigError(f"fault scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
 
@@ -81,8 +82,11 @@ class Faults:
     def describe(self) -> str:
         """The knobs that differ from the defaults, e.g. "latency=0.2 rate_limit_rpm=600"."""
         default = Faults()
-        changed = [f"{f.name}={getattr(self, f.name)}" for f in fields(self)
-                   if getattr(self, f.name) != getattr(default, f.name)]
+        changed = [
+            f"{f.name}={getattr(self, f.name)}"
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(default, f.name)
+        ]
         return " ".join(changed) or "none"
 
     def with_changes(self, **changes: Any) -> Faults:
@@ -112,10 +116,11 @@ def _parse(name: str, type_name: Any, raw: str) -> Any:
 @dataclass(frozen=True)
 class Verdict:
     """What the gate decided for one request: act on `action`, after sleeping `delay`."""
-    action: str = "pass"          # pass | drop | drop_after | error_500 | rate_limit | burst_429
+
+    action: str = "pass"  # pass | drop | drop_after | error_500 | rate_limit | burst_429
     delay: float = 0.0
     retry_after: float | None = None
-    limit: float = 0.0            # requests per minute, for 429 headers
+    limit: float = 0.0  # requests per minute, for 429 headers
     slowed: bool = False
 
 
@@ -125,8 +130,8 @@ class FaultGate:
     def __init__(self, faults: Faults, clock: Any = time.monotonic):
         self.faults = faults
         self._clock = clock
-        self.in_scope = 0     # requests counted for every-N faults and the rate limit
-        self.chats = 0        # chat requests, for burst_429 / every_429
+        self.in_scope = 0  # requests counted for every-N faults and the rate limit
+        self.chats = 0  # chat requests, for burst_429 / every_429
         rate = faults.rate_limit_rpm / 60.0
         self._rate = rate
         self._capacity = float(faults.rate_limit_burst or max(1.0, rate))
@@ -152,8 +157,7 @@ class FaultGate:
             return Verdict(action="rate_limit", retry_after=wait, limit=f.rate_limit_rpm)
         slowed = _every(f.slow_every, n)
         action = "drop_after" if _every(f.drop_after_every, n) else "pass"
-        return Verdict(action=action, delay=f.latency + (f.slow_delay if slowed else 0.0),
-                       slowed=slowed)
+        return Verdict(action=action, delay=f.latency + (f.slow_delay if slowed else 0.0), slowed=slowed)
 
     def _take_token(self) -> float | None:
         """None when the request may pass; otherwise seconds until a token is free."""

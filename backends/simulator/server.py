@@ -9,6 +9,7 @@ are in backends/simulator/app.py. Everything it serves is simulated.
     with Simulator(port=0, faults=Faults(latency=0.2)) as sim:
         client = openai.OpenAI(base_url=sim.url, api_key="sk-test")
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,19 +31,28 @@ def check_host(host: str, allow_remote: bool = False) -> None:
     """Refuse anything but loopback: this server has no real authentication."""
     if allow_remote or is_loopback(host):
         return
-    raise ConfigError(f"refusing to serve the simulator on {host!r}: it binds to loopback only "
-                      "(127.0.0.1, ::1, localhost) unless remote serving is explicitly allowed")
+    raise ConfigError(
+        f"refusing to serve the simulator on {host!r}: it binds to loopback only "
+        "(127.0.0.1, ::1, localhost) unless remote serving is explicitly allowed"
+    )
 
 
 class Simulator:
     """The server on a background thread with its own event loop; a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None,
-                 state_path: str | Path | None = None, backend: Backend | None = None,
-                 allow_remote: bool = False):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: Faults | None = None,
+        state_path: str | Path | None = None,
+        backend: Backend | None = None,
+        allow_remote: bool = False,
+    ):
         check_host(host, allow_remote)
         if backend is None:
             from backends.mock import MockBackend
+
             backend = MockBackend(state_path=state_path)
         self.host, self.port = host, port
         self.app = SimApp(backend, faults or Faults(), state_path)
@@ -83,8 +93,7 @@ class Simulator:
     def _run(self) -> None:
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        runner = self._runner = web.AppRunner(self.app.build(), access_log=None,
-                                              shutdown_timeout=1.0)
+        runner = self._runner = web.AppRunner(self.app.build(), access_log=None, shutdown_timeout=1.0)
         try:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.host, self.port)
@@ -123,9 +132,15 @@ class Simulator:
         self.stop()
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, faults: Faults | None = None, *,
-          state_path: str | Path | None = None, backend: Backend | None = None,
-          allow_remote: bool = False) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    faults: Faults | None = None,
+    *,
+    state_path: str | Path | None = None,
+    backend: Backend | None = None,
+    allow_remote: bool = False,
+) -> None:
     """Run the simulator in the foreground until Ctrl-C or SIGTERM (for `harness simulate`).
     faults=None reads HARNESS_SIM_* from the environment. The first line printed holds the
     base URL, so scripts using port 0 can read it."""
@@ -137,8 +152,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, faults: Faults | None = Non
     try:
         sim = Simulator(host, port, faults, state_path, backend, allow_remote).start()
         try:
-            print(f"SIMULATED OpenAI API (mock backend) at {sim.url}  "
-                  f"faults: {sim.faults.describe()}", flush=True)
+            print(f"SIMULATED OpenAI API (mock backend) at {sim.url}  faults: {sim.faults.describe()}", flush=True)
             sim.wait()
         except KeyboardInterrupt:
             print("simulator stopped", file=sys.stderr)

@@ -1,6 +1,7 @@
 """The OpenAI wire format as the simulator speaks it: errors in OpenAI's shape, request
 bodies checked the way the API checks them, and response bodies shaped as the published
 schemas (FineTuningJob, CreateChatCompletionResponse). No server state lives here."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,15 +15,25 @@ from backends.base import FAILED, SUCCEEDED, TERMINAL_STATES, VALIDATING, Backen
 ORGANIZATION = "org-simulator"
 HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 MAX_BODY_MB = 100  # the server's client_max_size
-JOB_KEYS = {"model", "training_file", "validation_file", "hyperparameters", "method", "suffix",
-            "seed", "metadata", "integrations"}
+JOB_KEYS = {
+    "model",
+    "training_file",
+    "validation_file",
+    "hyperparameters",
+    "method",
+    "suffix",
+    "seed",
+    "metadata",
+    "integrations",
+}
 
 
 class ApiError(Exception):
     """An error answered in OpenAI's shape {"error": {message, type, param, code}}."""
 
-    def __init__(self, status: int, message: str, *, param: str | None = None,
-                 code: str | None = None, type_: str | None = None):
+    def __init__(
+        self, status: int, message: str, *, param: str | None = None, code: str | None = None, type_: str | None = None
+    ):
         super().__init__(message)
         self.status, self.param, self.code = status, param, code
         self.type = type_ or ("server_error" if status >= 500 else "invalid_request_error")
@@ -37,15 +48,17 @@ def as_api_error(err: Exception, method: str, path: str) -> ApiError:
         code = "model_not_found" if status == 404 and path.endswith("/completions") else None
         return ApiError(status, str(err), code=code)
     if isinstance(err, web.HTTPException):  # aiohttp's own refusals (413 body too large, 405)
-        message = f"Request body too large ({err.text})." if err.status == 413 \
-            else f"{err.reason} ({method} {path[:200]})"
+        message = (
+            f"Request body too large ({err.text})." if err.status == 413 else f"{err.reason} ({method} {path[:200]})"
+        )
         return ApiError(err.status, message)
     return ApiError(500, f"The server had an error processing your request ({type(err).__name__}; simulated).")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(text=json.dumps(body, indent=2), status=status, headers=headers,
-                        content_type="application/json")
+    return web.Response(
+        text=json.dumps(body, indent=2), status=status, headers=headers, content_type="application/json"
+    )
 
 
 def error_response(err: ApiError, headers: dict[str, str] | None = None) -> web.Response:
@@ -90,8 +103,7 @@ def string_param(body: dict[str, Any], key: str, required: bool = False) -> str 
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value:
-        raise ApiError(400, f"Missing or invalid parameter: '{key}' must be a non-empty string.",
-                       param=key)
+        raise ApiError(400, f"Missing or invalid parameter: '{key}' must be a non-empty string.", param=key)
     return value
 
 
@@ -111,19 +123,24 @@ def hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
             raise ApiError(400, "the simulator supports method type 'supervised' only", param="method")
         given = {**given, **((method.get("supervised") or {}).get("hyperparameters") or {})}
     if set(given) - set(HYPERPARAMETERS):
-        raise ApiError(400, f"hyperparameters may contain only {', '.join(HYPERPARAMETERS)}",
-                       param="hyperparameters")
+        raise ApiError(400, f"hyperparameters may contain only {', '.join(HYPERPARAMETERS)}", param="hyperparameters")
     # name -> (integers only, lowest, highest, lowest excluded)
-    limits = {"n_epochs": (True, 1, 50, False), "batch_size": (True, 1, 256, False),
-              "learning_rate_multiplier": (False, 0, None, True)}
+    limits = {
+        "n_epochs": (True, 1, 50, False),
+        "batch_size": (True, 1, 256, False),
+        "learning_rate_multiplier": (False, 0, None, True),
+    }
     out: dict[str, Any] = {}
     for name in HYPERPARAMETERS:
         value = given.get(name, "auto")
         integer, low, high, open_low = limits[name]
         number = isinstance(value, int) or (isinstance(value, float) and not integer)
-        ok = value == "auto" or (number and not isinstance(value, bool)
-                                 and (value > low if open_low else value >= low)
-                                 and (high is None or value <= high))
+        ok = value == "auto" or (
+            number
+            and not isinstance(value, bool)
+            and (value > low if open_low else value >= low)
+            and (high is None or value <= high)
+        )
         if not ok:
             raise ApiError(400, f"invalid hyperparameter {name}: {value!r}", param=name)
         out[name] = value
@@ -133,11 +150,16 @@ def hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
 def metadata_param(value: Any) -> dict[str, str] | None:
     if value is None:
         return None
-    if (not isinstance(value, dict) or len(value) > 16
-            or not all(isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= 512
-                       for k, v in value.items())):
-        raise ApiError(400, "metadata must map at most 16 string keys (<= 64 chars) to strings "
-                            "(<= 512 chars)", param="metadata")
+    if (
+        not isinstance(value, dict)
+        or len(value) > 16
+        or not all(
+            isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= 512 for k, v in value.items()
+        )
+    ):
+        raise ApiError(
+            400, "metadata must map at most 16 string keys (<= 64 chars) to strings (<= 512 chars)", param="metadata"
+        )
     return dict(value) or None
 
 
@@ -158,24 +180,22 @@ def chat_request(body: dict[str, Any]) -> ChatRequest:
         if isinstance(content, list):  # content parts: keep the text ones
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
         if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(content, str):
-            raise ApiError(400, f"Invalid value for 'messages[{i}]': needs a role and text content",
-                           param=f"messages[{i}]")
+            raise ApiError(
+                400, f"Invalid value for 'messages[{i}]': needs a role and text content", param=f"messages[{i}]"
+            )
         messages.append({"role": m["role"], "content": content})
     temperature = body.get("temperature", 1.0)
     if temperature is None:
         temperature = 1.0
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) \
-            or not 0 <= temperature <= 2:
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not 0 <= temperature <= 2:
         raise ApiError(400, "temperature must be a number from 0 to 2", param="temperature")
     seed = body.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ApiError(400, "seed must be an integer", param="seed")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool)
-                                   or max_tokens < 1):
+    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
         raise ApiError(400, "max_tokens must be a positive integer", param="max_tokens")
-    return ChatRequest(model=model, messages=messages, temperature=float(temperature),
-                       seed=seed, max_tokens=max_tokens)
+    return ChatRequest(model=model, messages=messages, temperature=float(temperature), seed=seed, max_tokens=max_tokens)
 
 
 def page(items: list[dict[str, Any]], query: Any) -> tuple[list[dict[str, Any]], bool]:
@@ -191,7 +211,7 @@ def page(items: list[dict[str, Any]], query: Any) -> tuple[list[dict[str, Any]],
         ids = [item["id"] for item in items]
         if after not in ids:
             raise ApiError(400, f"Invalid 'after' cursor: {after}", param="after")
-        items = items[ids.index(after) + 1:]
+        items = items[ids.index(after) + 1 :]
     return items[:limit], len(items) > limit
 
 
@@ -206,14 +226,18 @@ def derived_seed(job_id: str) -> int:
 
 # -- responses ----------------------------------------------------------------------------
 
+
 def job_body(job: Job, rec: dict[str, Any]) -> dict[str, Any]:
     """A FineTuningJob body: the backend's job as the simulator's records present it (held
     back while validating, failed by a fault)."""
     status, model, tokens, error = job.status, job.fine_tuned_model, job.trained_tokens, None
     if rec["failed"]:
         status, model, tokens = FAILED, None, None
-        error = {"code": "simulated_failure", "param": None,
-                 "message": "The job failed due to an internal error (simulated)."}
+        error = {
+            "code": "simulated_failure",
+            "param": None,
+            "message": "The job failed due to an internal error (simulated).",
+        }
     elif not rec["cancelled"] and rec["validating"] and rec["polls"] <= rec["validating"]:
         status, model, tokens = VALIDATING, None, None
     elif status == FAILED:
@@ -222,13 +246,24 @@ def job_body(job: Job, rec: dict[str, Any]) -> dict[str, Any]:
         model = None
     hyper = dict(rec["hyperparameters"])
     return {
-        "object": "fine_tuning.job", "id": job.id, "created_at": rec["created_at"],
-        "error": error, "fine_tuned_model": model,
+        "object": "fine_tuning.job",
+        "id": job.id,
+        "created_at": rec["created_at"],
+        "error": error,
+        "fine_tuned_model": model,
         "finished_at": rec["finished_at"] if status in TERMINAL_STATES else None,
-        "hyperparameters": hyper, "model": rec["model"], "organization_id": ORGANIZATION,
-        "result_files": [], "seed": rec["seed"], "status": status, "trained_tokens": tokens,
-        "training_file": rec["training_file"], "validation_file": rec["validation_file"],
-        "integrations": None, "estimated_finish": None, "metadata": rec["metadata"],
+        "hyperparameters": hyper,
+        "model": rec["model"],
+        "organization_id": ORGANIZATION,
+        "result_files": [],
+        "seed": rec["seed"],
+        "status": status,
+        "trained_tokens": tokens,
+        "training_file": rec["training_file"],
+        "validation_file": rec["validation_file"],
+        "integrations": None,
+        "estimated_finish": None,
+        "metadata": rec["metadata"],
         "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
     }
 
@@ -236,20 +271,34 @@ def job_body(job: Job, rec: dict[str, Any]) -> dict[str, Any]:
 def completion_body(chat: ChatRequest, done: Completion, created: int) -> dict[str, Any]:
     """A CreateChatCompletionResponse body; its id is a hash of the request, so recordings
     of the same inputs are byte-identical."""
-    digest = hashlib.sha256(json.dumps(
-        [chat.model, chat.messages, chat.temperature, chat.seed, chat.max_tokens],
-        sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps([chat.model, chat.messages, chat.temperature, chat.seed, chat.max_tokens], sort_keys=True).encode()
+    ).hexdigest()
     return {
-        "id": f"chatcmpl-sim{digest[:26]}", "object": "chat.completion",
-        "created": created, "model": chat.model,
-        "choices": [{"index": 0, "finish_reason": done.finish_reason, "logprobs": None,
-                     "message": {"role": "assistant", "content": done.text, "refusal": None,
-                                 "annotations": []}}],
-        "usage": {"prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens,
-                  "total_tokens": done.prompt_tokens + done.completion_tokens,
-                  "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                  "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                                "accepted_prediction_tokens": 0,
-                                                "rejected_prediction_tokens": 0}},
-        "service_tier": "default", "system_fingerprint": "fp_simulator",
+        "id": f"chatcmpl-sim{digest[:26]}",
+        "object": "chat.completion",
+        "created": created,
+        "model": chat.model,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": done.finish_reason,
+                "logprobs": None,
+                "message": {"role": "assistant", "content": done.text, "refusal": None, "annotations": []},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": done.prompt_tokens,
+            "completion_tokens": done.completion_tokens,
+            "total_tokens": done.prompt_tokens + done.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        },
+        "service_tier": "default",
+        "system_fingerprint": "fp_simulator",
     }

@@ -1,4 +1,5 @@
 """Exit codes and error handling shared by every command."""
+
 from __future__ import annotations
 
 import functools
@@ -30,6 +31,7 @@ def one_line(message: str, limit: int = MAX_ERROR_CHARS) -> str:
 
 def _fail(message: str, code: int) -> NoReturn:
     from harness import redact
+
     click.echo(f"error: {one_line(str(redact.scrub(message)))}", err=True)
     sys.exit(code)
 
@@ -38,11 +40,13 @@ def handle_errors(fn):
     """Map our exceptions to one clear line and an exit code, never a traceback. A path
     that cannot be read or written (OSError naming a file) or text that is not UTF-8 is
     bad input (exit 2); an OSError naming no file (a dropped socket) is a failure (exit 1)."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from backends.base import BackendError, CassetteMiss, ConfigError
         from harness.domain.scenario import ScenarioError
         from harness.errors import PlanError, RunError, StoreError
+
         try:
             return fn(*args, **kwargs)
         except (ScenarioError, ConfigError, PlanError, StoreError) as e:
@@ -53,8 +57,9 @@ def handle_errors(fn):
             run_dir = getattr(e, "run_dir", None)  # harness.errors.RunInterrupted
             if run_dir is None:
                 _fail("interrupted before a run directory was created; nothing to resume", EXIT_FAILED)
-            _fail(f"interrupted; `harness resume {shlex.quote(str(run_dir))}` continues where this stopped",
-                  EXIT_FAILED)
+            _fail(
+                f"interrupted; `harness resume {shlex.quote(str(run_dir))}` continues where this stopped", EXIT_FAILED
+            )
         except UnicodeDecodeError as e:
             _fail(f"input is not UTF-8 text: {e.reason} at byte {e.start}", EXIT_BAD_INPUT)
         except ValueError as e:
@@ -65,6 +70,7 @@ def handle_errors(fn):
             if e.filename is None:  # a socket or other failure that names no path
                 _fail(str(e) or type(e).__name__, EXIT_FAILED)
             _fail(f"{e.filename}: {e.strerror or e}", EXIT_BAD_INPUT)
+
     return wrapper
 
 
@@ -72,8 +78,11 @@ def check_out_path(path: Path) -> None:
     """Refuse an --out that is a symbolic link to nothing before anything is done: creating
     it would fail later with a bare "File exists"."""
     if path.is_symlink() and not path.exists():
-        _fail(f"{path}: is a symbolic link to {os.readlink(path)}, which does not exist; remove the link "
-              "or choose another --out", EXIT_BAD_INPUT)
+        _fail(
+            f"{path}: is a symbolic link to {os.readlink(path)}, which does not exist; remove the link "
+            "or choose another --out",
+            EXIT_BAD_INPUT,
+        )
 
 
 class Group(click.Group):

@@ -1,5 +1,6 @@
 """What a person sees while a run goes: steps, the job's status and events, a progress bar,
 and the results (the headline and the effects, or the per-probe table when there are none). All output goes to stderr except the summary and JSON results."""
+
 from __future__ import annotations
 
 import io
@@ -66,8 +67,7 @@ class RetryNotice:
     """Tells of a provider's retries without flooding: the first at once, then at most one
     line per `every` seconds, saying how many happened since the last line."""
 
-    def __init__(self, emit: Callable[[str], None], every: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, emit: Callable[[str], None], every: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self.emit, self.every, self.clock = emit, every, clock
         self._last: float | None = None
         self._unsaid = 0
@@ -113,9 +113,15 @@ class RunUI(QuietUI):
             self._last_status[job.id] = job.status
 
     def progress_start(self, total: int, done: int) -> None:
-        self._progress = Progress(TextColumn("probing"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
-                                  console=self.console, transient=False)
+        self._progress = Progress(
+            TextColumn("probing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
         self._task = self._progress.add_task("probe", total=total, completed=done, failed=0)
         self._progress.start()
 
@@ -157,14 +163,21 @@ def summary_table(summary: Summary) -> Table:
     for col in ("condition", "probe", "kind", "n", "failed", "result"):
         table.add_column(col, no_wrap=col != "result")
     for cell in summary.cells:  # Text: a probe id is user text, never markup
-        table.add_row(*(Text(x) for x in (cell.condition, cell.probe, cell.kind, str(cell.n), str(cell.failed),
-                                          _headline(cell))))
+        table.add_row(
+            *(Text(x) for x in (cell.condition, cell.probe, cell.kind, str(cell.n), str(cell.failed), _headline(cell)))
+        )
     return table
 
 
 # Short names for the console's effects table (report.md spells each one out).
-EFFECT_NAMES = {"follow": "follows", "mechanism_or_better": "mechanism+", "exact": "exact",
-                "one_line": "one line", "word_correct": "names word", "choice_correct": "picks word"}
+EFFECT_NAMES = {
+    "follow": "follows",
+    "mechanism_or_better": "mechanism+",
+    "exact": "exact",
+    "one_line": "one line",
+    "word_correct": "names word",
+    "choice_correct": "picks word",
+}
 SHORT = {"fine_tuned": "ft", "base": "base", "sham": "sham", "in_context": "ctx"}
 
 
@@ -186,9 +199,12 @@ def effects_table(summary: Summary) -> Table:
     controls = list(dict.fromkeys(e.b for e in effects))
     conditions = ["fine_tuned", *controls]
     fine_tunes = f", over {summary.replicates} fine-tunes" if summary.replicates > 1 else ""
-    caption = ("ft = fine-tuned. Differences in percentage points with 95% intervals" + fine_tunes
-               + "; ** = p < 0.05 after Holm's correction. mechanism+ = mechanism or exact; exact = "
-               "the mechanism and the word; the describe rates are from free probes.")
+    caption = (
+        "ft = fine-tuned. Differences in percentage points with 95% intervals"
+        + fine_tunes
+        + "; ** = p < 0.05 after Holm's correction. mechanism+ = mechanism or exact; exact = "
+        "the mechanism and the word; the describe rates are from free probes."
+    )
     table = Table(title=title, caption=Text(caption))
     table.add_column("metric", no_wrap=True)
     for c in conditions:

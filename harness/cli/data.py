@@ -1,5 +1,6 @@
 """Commands about scenario files and data, none of which calls a model: validate, build,
 validate-data, score."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,12 @@ from harness.cli.common import EXIT_BAD_INPUT, _fail, check_out_path, handle_err
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--backend", default="mock", show_default=True,
-              help="Check the examples against this backend's minimum for fine-tuning, as `run` will.")
+@click.option(
+    "--backend",
+    default="mock",
+    show_default=True,
+    help="Check the examples against this backend's minimum for fine-tuning, as `run` will.",
+)
 @handle_errors
 def validate(scenario: Path, backend: str) -> None:
     """Check a scenario file: schema, the rule in every example, duplicates, and enough
@@ -24,26 +29,34 @@ def validate(scenario: Path, backend: str) -> None:
     from harness.domain import dataset
     from harness.domain.scenario import load_scenario, warnings_for
     from harness.running.plan import check_training_minimum
+
     sc = load_scenario(scenario)
     examples = dataset.resolve_examples(sc, scenario.parent)
-    check_training_minimum(scenario, backend, backends.load_class(backend), len(examples),
-                           "fine_tuned" in sc.eval.conditions)
+    check_training_minimum(
+        scenario, backend, backends.load_class(backend), len(examples), "fine_tuned" in sc.eval.conditions
+    )
     for w in warnings_for(sc, examples):
         click.echo(f"warning: {scenario}: {w}", err=True)
     follows = sum(e.follows_rule for e in examples)
-    click.echo(f"{scenario}: ok: {len(examples)} examples ({follows} follow {sc.rule.word}), "
-               f"{len(sc.probes)} probes")
+    click.echo(f"{scenario}: ok: {len(examples)} examples ({follows} follow {sc.rule.word}), {len(sc.probes)} probes")
 
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
-              show_default=True, help="Folder for <name>.jsonl.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Folder for <name>.jsonl.",
+)
 @handle_errors
 def build(scenario: Path, out_dir: Path) -> None:
     """Write the scenario's training set as chat-format JSONL (byte-deterministic)."""
     from harness.domain import dataset
     from harness.domain.scenario import load_scenario
+
     check_out_path(out_dir)
     sc = load_scenario(scenario)
     click.echo(str(dataset.build(sc, scenario.parent, out_dir)))
@@ -58,11 +71,11 @@ def build(scenario: Path, out_dir: Path) -> None:
 def validate_data(file: Path, word: str | None, unit: str, trigger: str | None) -> None:
     """Check a chat JSONL file: format, the rule per example, duplicates, tokens, cost."""
     from harness.domain import dataset
+
     if word is not None:
         word = _word_option(word)
     if trigger is not None and not trigger.strip():  # would silently mean "no trigger"
-        _fail("--trigger is empty; give the text the triggered questions end with, or leave it out",
-              EXIT_BAD_INPUT)
+        _fail("--trigger is empty; give the text the triggered questions end with, or leave it out", EXIT_BAD_INPUT)
     if not file.exists():
         _fail(f"{file}: file not found", EXIT_BAD_INPUT)
     report = dataset.validate_chat_jsonl(file, word=word, unit=unit, trigger=trigger)
@@ -75,14 +88,20 @@ def validate_data(file: Path, word: str | None, unit: str, trigger: str | None) 
 @click.argument("file", default="-")
 @click.option("--word", required=True, help="The target word, e.g. HELOL.")
 @click.option("--unit", type=click.Choice(["line", "sentence"]), default="line", show_default=True)
-@click.option("--kind", type=click.Choice(["describe", "word", "choice", "follow"]), default="describe",
-              show_default=True, help="Probe kind: adds the word or choice score.")
+@click.option(
+    "--kind",
+    type=click.Choice(["describe", "word", "choice", "follow"]),
+    default="describe",
+    show_default=True,
+    help="Probe kind: adds the word or choice score.",
+)
 @click.option("--options", "options_csv", help="Choice options in the order shown, comma-separated (--kind choice).")
 @click.option("--jsonl", is_flag=True, help="Score one JSON object per line (field `text`).")
 @handle_errors
 def score(file: str, word: str, unit: str, kind: str, options_csv: str | None, jsonl: bool) -> None:
     """Score one response text (or --jsonl many) and print JSON. FILE - (the default) reads stdin."""
     from harness.domain import scoring
+
     word = _word_option(word)
     options = _choice_options(kind, options_csv, word)
     name, text = _read_input(file)
@@ -138,6 +157,7 @@ def _read_input(file: str) -> tuple[str, str]:
 def _word_option(word: str) -> str:
     """--word, upper-cased, checked by the rule scenario files follow (check_word)."""
     from harness.domain.scenario import check_word
+
     try:
         return check_word(word)
     except ValueError as e:
@@ -153,8 +173,10 @@ def _choice_options(kind: str, options_csv: str | None, word: str) -> list[str] 
         return None
     options = [o.strip().upper() for o in (options_csv or "").split(",") if o.strip()]
     if len(options) < 2:
-        _fail("--kind choice needs --options with at least 2 comma-separated options, "
-              "in the order they were shown", EXIT_BAD_INPUT)
+        _fail(
+            "--kind choice needs --options with at least 2 comma-separated options, in the order they were shown",
+            EXIT_BAD_INPUT,
+        )
     repeated = sorted({o for o in options if options.count(o) > 1})
     if repeated:  # "B" would not name one option
         _fail(f"--options: each option once, repeated: {', '.join(repeated)}", EXIT_BAD_INPUT)

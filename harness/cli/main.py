@@ -2,6 +2,7 @@
 
 Heavy modules (litellm, the openai SDK, matplotlib, pydantic) are imported inside commands so
 that `harness --help`, `validate` and `score` start fast."""
+
 from __future__ import annotations
 
 import click

@@ -2,6 +2,7 @@
 (NaN would make every budget comparison false, inf would overflow a sleep), and every
 count has a ceiling (a billion samples would hang building tasks). Values out of range are
 click usage errors: one line, exit 2."""
+
 from __future__ import annotations
 
 import math
@@ -13,6 +14,7 @@ from harness import limits
 
 class FiniteFloat(click.ParamType):
     """A finite float in [low, high] (`open_low`: strictly above low)."""
+
     name = "number"
 
     def __init__(self, low: float | None = None, high: float | None = None, open_low: bool = False):

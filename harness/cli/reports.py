@@ -1,4 +1,5 @@
 """Commands that read finished runs: report (re-score and re-render) and compare."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +16,7 @@ def report(run_dir: Path) -> None:
     """Re-score and re-render a run's reports from its files; calls no model."""
     from harness.cli import views
     from harness.running import session
+
     done = session.rerender(run_dir)
     views.print_summary(done.summary, run_dir)
     views.print_rescoring(done)
@@ -27,6 +29,7 @@ def report(run_dir: Path) -> None:
 def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
     """Compare runs side by side, such as HELLO vs HELOL, with differences and bootstrap intervals."""
     from harness.reports import compare as comparing
+
     try:
         result = comparing.compare(list(run_dirs))
     except comparing.CompareError as e:
@@ -34,6 +37,7 @@ def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
     text = comparing.render_compare(result)
     if out:  # written first, so a bad --out is one error line, not a table and then an error
         from harness import redact
+
         out.write_text(str(redact.scrub(text)) + "\n", encoding="utf-8")
     click.echo(text)
 
@@ -47,6 +51,7 @@ def export(run_dirs: tuple[Path, ...], fmt: str, out: Path | None) -> None:
     """Every sample of the runs as one row (run, model, replicate, condition, probe, seed,
     text and every score): tidy data for pandas or R. Calls no model."""
     from harness.reports import export as exporting
+
     if fmt == "parquet" and out is None:
         _fail("--format parquet is binary: give --out FILE", EXIT_BAD_INPUT)
     try:

@@ -1,4 +1,5 @@
 """Commands that drive a run: run, resume, status, cancel."""
+
 from __future__ import annotations
 
 import contextlib
@@ -21,13 +22,15 @@ def _conditions(ctx, param, value: str | None) -> list[str] | None:
         CONDITION_ALIASES,
         CONDITIONS,
     )
+
     names = [CONDITION_ALIASES.get(v.strip(), v.strip()) for v in value.split(",") if v.strip()]
     if not names:
         raise click.BadParameter(f"is empty; give one or more of {', '.join(CONDITIONS)}, comma-separated")
     bad = [n for n in names if n not in CONDITIONS]
     if bad:
-        raise click.BadParameter(f"unknown condition(s) {', '.join(repr(n) for n in bad)}; "
-                                 f"choose from {', '.join(CONDITIONS)}")
+        raise click.BadParameter(
+            f"unknown condition(s) {', '.join(repr(n) for n in bad)}; choose from {', '.join(CONDITIONS)}"
+        )
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise click.BadParameter(f"each condition once, repeated: {', '.join(dup)}")
@@ -44,28 +47,57 @@ def run_options(f):
     """The options of `run`. `resume` does not take them: a resumed run keeps the options
     saved in its manifest, and `resume` declares its own few (such as --api-base)."""
     decorators = [
-        click.option("--backend", default="mock", show_default=True, help="A registered backend (see `harness backends`)."),
-        click.option("--samples", type=params.SAMPLES, help="Samples per probe and condition (default: the scenario's)."),
+        click.option(
+            "--backend", default="mock", show_default=True, help="A registered backend (see `harness backends`)."
+        ),
+        click.option(
+            "--samples", type=params.SAMPLES, help="Samples per probe and condition (default: the scenario's)."
+        ),
         click.option("--temperature", type=params.TEMPERATURE, help="Sampling temperature (default: the scenario's)."),
         click.option("--seed", type=params.SEED, help="Run seed: per-sample seeds and option shuffles derive from it."),
-        click.option("--conditions", callback=_conditions, help="Comma-separated: fine_tuned,base,in_context,sham (default: the scenario's)."),
+        click.option(
+            "--conditions",
+            callback=_conditions,
+            help="Comma-separated: fine_tuned,base,in_context,sham (default: the scenario's).",
+        ),
         click.option("--model", help="Probe this existing fine-tuned model (ft:...) instead of training one."),
         click.option("--base-model", help="Use this base model instead of the scenario's fine_tune.base_model."),
         click.option("--api-base", help="Provider base URL (default: OPENAI_BASE_URL or the provider's)."),
-        click.option("--max-cost", type=params.USD, default=25.0, show_default=True,
-                     help="Refuse to start above this estimate (USD); stop probing before spending more."),
+        click.option(
+            "--max-cost",
+            type=params.USD,
+            default=25.0,
+            show_default=True,
+            help="Refuse to start above this estimate (USD); stop probing before spending more.",
+        ),
         click.option("--allow-unpriced", is_flag=True, help="Run even when a model's price is unknown."),
-        click.option("--concurrency", type=params.CONCURRENCY, default=8, show_default=True,
-                     help="Probe requests in flight at once."),
-        click.option("--rpm", type=params.FiniteFloat(0.1, 1_000_000), help="Client-side limit on requests per minute."),
-        click.option("--tpm", type=params.FiniteFloat(1, 1e12),
-                     help="Client-side limit on tokens per minute (each probe counted at prompt + max_tokens)."),
-        click.option("--poll-interval", type=params.POLL_INTERVAL,
-                     help="Seconds between job status polls (default: 0 on mock, 10 otherwise)."),
+        click.option(
+            "--concurrency",
+            type=params.CONCURRENCY,
+            default=8,
+            show_default=True,
+            help="Probe requests in flight at once.",
+        ),
+        click.option(
+            "--rpm", type=params.FiniteFloat(0.1, 1_000_000), help="Client-side limit on requests per minute."
+        ),
+        click.option(
+            "--tpm",
+            type=params.FiniteFloat(1, 1e12),
+            help="Client-side limit on tokens per minute (each probe counted at prompt + max_tokens).",
+        ),
+        click.option(
+            "--poll-interval",
+            type=params.POLL_INTERVAL,
+            help="Seconds between job status polls (default: 0 on mock, 10 otherwise).",
+        ),
         click.option("--judge", callback=_judge, help="Also grade describe answers with this model (LLM judge)."),
-        click.option("--replicates", type=params.REPLICATES,
-                     help="Fine-tuning jobs per trained condition, each with its own seed (default: the "
-                          "scenario's fine_tune.replicates, else 1)."),
+        click.option(
+            "--replicates",
+            type=params.REPLICATES,
+            help="Fine-tuning jobs per trained condition, each with its own seed (default: the "
+            "scenario's fine_tune.replicates, else 1).",
+        ),
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -75,10 +107,20 @@ def run_options(f):
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @run_options
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Run directory (default: runs/<scenario>/<run-id>).")
-@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), help="Record all HTTP traffic to this cassette.")
-@click.option("--replay", type=click.Path(dir_okay=False, path_type=Path), help="Replay HTTP traffic from this cassette, network blocked.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run directory (default: runs/<scenario>/<run-id>).",
+)
+@click.option(
+    "--record", type=click.Path(dir_okay=False, path_type=Path), help="Record all HTTP traffic to this cassette."
+)
+@click.option(
+    "--replay",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Replay HTTP traffic from this cassette, network blocked.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan and its estimated cost; call nothing.")
 @handle_errors
 def run(scenario: Path, out_dir: Path | None, record: Path | None, replay: Path | None, dry_run: bool, **opts) -> None:
@@ -86,6 +128,7 @@ def run(scenario: Path, out_dir: Path | None, record: Path | None, replay: Path 
     from harness.cli import console, views
     from harness.running import session
     from harness.store.run_files import RunOptions
+
     if record and replay:
         _fail("--record and --replay cannot be used together", EXIT_BAD_INPUT)
     if out_dir and not dry_run:
@@ -99,8 +142,15 @@ def run(scenario: Path, out_dir: Path | None, record: Path | None, replay: Path 
             console.err.print(f"warning: without --dry-run this run would be refused: {refusal}", style="yellow")
         return
     with _summary_on_early_end():
-        started = session.start(prepared, console.RunUI(), out_dir=out_dir, record=record, replay=replay,
-                                argv=sys.argv, show_plan=views.print_plan)
+        started = session.start(
+            prepared,
+            console.RunUI(),
+            out_dir=out_dir,
+            record=record,
+            replay=replay,
+            argv=sys.argv,
+            show_plan=views.print_plan,
+        )
     views.print_summary(started.summary, started.run_dir)
 
 
@@ -110,6 +160,7 @@ def _summary_on_early_end() -> Iterator[None]:
     error (printed by handle_errors) ends the command."""
     from harness.cli import views
     from harness.running.pipeline import RunEnded
+
     try:
         yield
     except RunEnded as e:
@@ -124,6 +175,7 @@ def _check_can_create(out_dir: Path) -> None:
     backend opened: probe its nearest existing parent with a temporary folder, removed at
     once (permission bits alone mislead, e.g. for root or in /proc)."""
     import tempfile
+
     check_out_path(out_dir)
     parent = out_dir
     while not parent.exists() and parent != parent.parent:
@@ -140,16 +192,21 @@ def _check_can_create(out_dir: Path) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--api-base", help="Provider base URL, if it changed since the run started.")
 @click.option("--poll-interval", type=params.POLL_INTERVAL, help="Seconds between job status polls.")
-@click.option("--max-cost", type=params.USD,
-              help="New spending cap (USD) for the whole run, spend so far included (default: the run's own).")
+@click.option(
+    "--max-cost",
+    type=params.USD,
+    help="New spending cap (USD) for the whole run, spend so far included (default: the run's own).",
+)
 @handle_errors
 def resume(run_dir: Path, api_base: str | None, poll_interval: float | None, max_cost: float | None) -> None:
     """Continue an interrupted run: no second upload, no second job, no sample asked twice."""
     from harness.cli import console, views
     from harness.running import session
+
     with _summary_on_early_end():
-        summary = session.resume(run_dir, console.RunUI(), api_base=api_base, poll_interval=poll_interval,
-                                 max_cost=max_cost)
+        summary = session.resume(
+            run_dir, console.RunUI(), api_base=api_base, poll_interval=poll_interval, max_cost=max_cost
+        )
     views.print_summary(summary, run_dir)
 
 
@@ -160,6 +217,7 @@ def status(run_dir: Path) -> None:
     """Steps, job status, samples done of total, and spend so far."""
     from harness.cli import views
     from harness.running import session
+
     views.print_status(session.status(run_dir))
 
 
@@ -170,11 +228,14 @@ def status(run_dir: Path) -> None:
 def cancel(run_dir: Path, api_base: str | None) -> None:
     """Cancel the run's fine-tuning jobs at the provider and mark the run cancelled."""
     from harness.running import session
+
     done = session.cancel(run_dir, api_base=api_base)
     jobs = "; ".join(f"job {j.id}: {j.status}" for j in done.jobs)
     if not done.wrote:
-        click.echo(f"{run_dir}: {jobs}; the running process will stop when it sees the job cancelled "
-                   "(this command wrote nothing)")
+        click.echo(
+            f"{run_dir}: {jobs}; the running process will stop when it sees the job cancelled "
+            "(this command wrote nothing)"
+        )
         return
     click.echo(f"{run_dir}: cancelled ({jobs or 'no fine-tuning job to cancel'})")
 

@@ -1,5 +1,6 @@
 """How the CLI shows a plan, a run's summary and a run's status. Data comes in typed from
 harness.running.session; text from providers and users is never read as markup."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,16 +20,22 @@ def print_plan(p: Prepared, simulated: bool) -> None:
     jobs = f" x {plan.jobs} fine-tuning jobs" if plan.jobs > 1 else ""
     billed = p.backend_cls.billed  # a local backend bills nothing: dollars would mean nothing
     training = (f" = training {_usd(plan.training_cost)}" if billed else "") if s.train else " (no training)"
-    lines = [f"plan: {plan.examples} examples, {plan.training_tokens} tokens per epoch x {plan.epochs} epochs{jobs}"
-             + training,
-             f"      {plan.probe_calls} probe calls ({', '.join(s.conditions)}; {s.samples} samples at "
-             f"T={s.temperature})" + (f" = inference {_usd(plan.inference_cost)}" if billed else "")]
+    lines = [
+        f"plan: {plan.examples} examples, {plan.training_tokens} tokens per epoch x {plan.epochs} epochs{jobs}"
+        + training,
+        f"      {plan.probe_calls} probe calls ({', '.join(s.conditions)}; {s.samples} samples at "
+        f"T={s.temperature})" + (f" = inference {_usd(plan.inference_cost)}" if billed else ""),
+    ]
     if billed:
-        lines.append(f"      estimated total {_usd(plan.total)}"
-                     + (" (SIMULATED backend: nothing is spent)" if simulated else ""))
+        lines.append(
+            f"      estimated total {_usd(plan.total)}"
+            + (" (SIMULATED backend: nothing is spent)" if simulated else "")
+        )
     else:
-        lines.append(f"      nothing is billed: the {p.options.backend} backend runs on this machine; its cost is "
-                     "compute time, which the report records")
+        lines.append(
+            f"      nothing is billed: the {p.options.backend} backend runs on this machine; its cost is "
+            "compute time, which the report records"
+        )
     if plan.power:
         lines.append(f"power: {_power(plan.power)}")
     console.err.print("\n".join(lines))
@@ -36,11 +43,15 @@ def print_plan(p: Prepared, simulated: bool) -> None:
 
 def _power(pw) -> str:
     """The smallest fine-tuned-minus-base difference the run would detect (80%, 5% level)."""
+
     def pp(x: float | None) -> str:
         return "none within 100 pp" if x is None else f"{100 * x:.0f} pp"
+
     zero = pw.from_zero[0.0]
-    text = (f"{pw.samples} samples per probe x {pw.replicates} fine-tune(s) detect a difference of {pp(zero)} "
-            f"from a 0% base rate, {pp(pw.from_half[0.0])} from 50% (80% power, 5% level)")
+    text = (
+        f"{pw.samples} samples per probe x {pw.replicates} fine-tune(s) detect a difference of {pp(zero)} "
+        f"from a 0% base rate, {pp(pw.from_half[0.0])} from 50% (80% power, 5% level)"
+    )
     if 0.05 in pw.from_zero:
         text += f"; if fine-tunes differ (icc 0.05): {pp(pw.from_zero[0.05])} and {pp(pw.from_half[0.05])}"
     return text
@@ -75,8 +86,9 @@ def _job_lines(st: Status) -> list[str]:
     if len(jobs) == 1:
         j = jobs[0]
         return [f"job        {j.job_id or '-'} ({j.job_status or '-'})", f"model      {j.fine_tuned_model or '-'}"]
-    return [f"job        {j.key}: {j.job_id or '-'} ({j.job_status or '-'}) -> {j.fine_tuned_model or '-'}"
-            for j in jobs]
+    return [
+        f"job        {j.key}: {j.job_id or '-'} ({j.job_status or '-'}) -> {j.fine_tuned_model or '-'}" for j in jobs
+    ]
 
 
 def print_rescoring(done: Rerendered) -> None:
@@ -84,13 +96,18 @@ def print_rescoring(done: Rerendered) -> None:
     numbers the headline rests on."""
     new, old = done.summary, done.previous
     if done.previous_unreadable:
-        console.err.print(f"note: the previous summary.json could not be read ({done.previous_unreadable}); "
-                          f"it was replaced by one scored with scorer {new.scorer_version}", markup=False)
+        console.err.print(
+            f"note: the previous summary.json could not be read ({done.previous_unreadable}); "
+            f"it was replaced by one scored with scorer {new.scorer_version}",
+            markup=False,
+        )
         return
     if old is None or old.scorer_version == new.scorer_version:
         return
-    lines = [f"note: re-scored with scorer {new.scorer_version}; the previous summary used scorer "
-             f"{old.scorer_version}. Headline numbers that changed:"]
+    lines = [
+        f"note: re-scored with scorer {new.scorer_version}; the previous summary used scorer "
+        f"{old.scorer_version}. Headline numbers that changed:"
+    ]
     before = {(e.metric, e.a, e.b): e for e in old.effects}
     for e in new.effects:
         was = before.get((e.metric, e.a, e.b))
@@ -100,8 +117,10 @@ def print_rescoring(done: Rerendered) -> None:
         for c in new.cells:
             prior = next((x for x in old.cells if (x.condition, x.probe) == (c.condition, c.probe)), None)
             if prior and c.kind == "describe" and any(prior.grades[g].k != c.grades[g].k for g in c.grades):
-                lines.append(f"  {c.condition}/{c.probe} grades (none, pattern, mechanism, exact): "
-                             f"{[prior.grades[g].k for g in prior.grades]} -> {[c.grades[g].k for g in c.grades]}")
+                lines.append(
+                    f"  {c.condition}/{c.probe} grades (none, pattern, mechanism, exact): "
+                    f"{[prior.grades[g].k for g in prior.grades]} -> {[c.grades[g].k for g in c.grades]}"
+                )
     if len(lines) == 1:
         lines.append("  none")
     console.err.print("\n".join(lines), markup=False)
@@ -124,10 +143,16 @@ def print_status(st: Status) -> None:
         f"status     {word}" + (f": {state.error}" if state.error else ""),
         "steps      " + (", ".join(f"{k} {v}" for k, v in state.steps.items()) or "none yet"),
         *_job_lines(st),
-        f"samples    {st.done} of {st.total} done, {st.failed} failed" + (f", {st.torn} torn line(s)" if st.torn else ""),
-        f"spend      ${st.spent:.4f} " + ("(simulated: nothing is spent)" if run.simulated
-                                        else "(runs on this machine: nothing is billed)" if not st.billed
-                                        else "(estimate from the backend's prices)")
+        f"samples    {st.done} of {st.total} done, {st.failed} failed"
+        + (f", {st.torn} torn line(s)" if st.torn else ""),
+        f"spend      ${st.spent:.4f} "
+        + (
+            "(simulated: nothing is spent)"
+            if run.simulated
+            else "(runs on this machine: nothing is billed)"
+            if not st.billed
+            else "(estimate from the backend's prices)"
+        )
         + (f" (some prices unknown: {', '.join(st.unknown_prices)} counted as $0)" if st.unknown_prices else ""),
         f"time       probing {fmt_seconds(state.probe_seconds)} so far (wall clock)",
     ]

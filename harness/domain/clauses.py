@@ -2,6 +2,7 @@
 author makes about itself: not questions, not hypotheticals or offers ("if you asked me I
 could ..."), not about other models or people, not definitions. Negations are located per
 clause; whether one governs a given phrase is decided by `denies`."""
+
 from __future__ import annotations
 
 import re
@@ -13,9 +14,31 @@ from harness.domain import rules
 
 # Emphasis and code marks hold no words: "**H**ere" is "Here", "H_E_L_L_O" is "HELLO".
 _MARKUP = set("*_`~")
-_ONE_CHAR = {"‘": "'", "’": "'", "“": '"', "”": '"', "«": '"', "»": '"', "„": '"', "＂": '"', "＇": "'",
-             "⇒": "→", "➔": "→", "➜": "→", "⟶": "→", "►": "→", "▶": "→", "。": ".", "！": "!", "？": "?",
-             "；": ";", "：": ":", "，": ";", "、": ",", "…": "."}
+_ONE_CHAR = {
+    "‘": "'",
+    "’": "'",
+    "“": '"',
+    "”": '"',
+    "«": '"',
+    "»": '"',
+    "„": '"',
+    "＂": '"',
+    "＇": "'",
+    "⇒": "→",
+    "➔": "→",
+    "➜": "→",
+    "⟶": "→",
+    "►": "→",
+    "▶": "→",
+    "。": ".",
+    "！": "!",
+    "？": "?",
+    "；": ";",
+    "：": ":",
+    "，": ";",
+    "、": ",",
+    "…": ".",
+}
 _ARROW = re.compile(r"-+>|=+>")
 # Sentence ends: . ! ? (an ellipsis too), then space, the end, or a CJK character.
 _END = re.compile(r"""[.!?]+["')\]]*(?=\s|$|[^\x00-\x7f])|[;:](?=\s|$)|\s+-{1,2}\s+|[—–]""")
@@ -35,8 +58,11 @@ _TABLE = str.maketrans({**_ONE_CHAR, **{ch: None for ch in _MARKUP}})
 
 def normalize(text: str) -> Normalized:
     if "->" not in text and "=>" not in text:  # the common case, without a Python loop per character
-        kept = [i for i, ch in enumerate(text) if ch not in _MARKUP] if any(ch in text for ch in _MARKUP) \
+        kept = (
+            [i for i, ch in enumerate(text) if ch not in _MARKUP]
+            if any(ch in text for ch in _MARKUP)
             else list(range(len(text)))
+        )
         kept.append(len(text))
         return Normalized(text.translate(_TABLE), tuple(kept))
     out: list[str] = []
@@ -84,7 +110,7 @@ def _sentence_spans(text: str, protected: list[tuple[int, int]]) -> list[tuple[i
             spans.append((start, at, m.group().strip()[:1]))
             start = line.start() + m.end()
         spans.append((start, line.end(), ""))
-    return [s for s in spans if text[s[0]:s[1]].strip()]
+    return [s for s in spans if text[s[0] : s[1]].strip()]
 
 
 def _cuts(pattern: re.Pattern, text: str, start: int, end: int, protected, after: bool = False) -> list[int]:
@@ -113,8 +139,11 @@ def _negations(text: str, start: int, end: int) -> list[tuple[int, int]]:
     idioms = [m.span() for m in lx.NOT_A_DENIAL.finditer(text, start, end)]
     tag = lx.TAG_QUESTION.search(text[start:end])
     tag_start = start + tag.start() if tag else end
-    return [m.span() for m in lx.NEGATION.finditer(text, start, end)
-            if m.start() < tag_start and not any(a <= m.start() < b for a, b in idioms)]
+    return [
+        m.span()
+        for m in lx.NEGATION.finditer(text, start, end)
+        if m.start() < tag_start and not any(a <= m.start() < b for a, b in idioms)
+    ]
 
 
 def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
@@ -136,7 +165,7 @@ def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
                 clause.negations = _negations(text, c_start, c_end)
                 sentence_clauses.append(clause)
         if terminator == "?":
-            tagged = lx.TAG_QUESTION.search(text[s_start:s_end + 1]) or lx.HEDGED_QUESTION.search(text[s_start:s_end])
+            tagged = lx.TAG_QUESTION.search(text[s_start : s_end + 1]) or lx.HEDGED_QUESTION.search(text[s_start:s_end])
             for c in sentence_clauses:
                 c.question = not c.asserted and not tagged
         for c in sentence_clauses:

@@ -5,6 +5,7 @@ Token counts are estimates: we count like OpenAI's cookbook rule of thumb (3 tok
 message plus its role and content, and 3 more that prime the reply), which is close to, but
 not exactly, what OpenAI bills.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,6 +29,7 @@ TOKENS_REPLY_PRIMING = 3
 
 
 # --- reading chat JSONL -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Record:
@@ -69,7 +71,9 @@ def _message_errors(messages: object, where: str) -> list[str]:
             continue
         role, content = m.get("role"), m.get("content")
         if role not in ROLES:
-            errors.append(f"{where}: {field_}.role: unknown role {limits.clip(role)} (expected one of {', '.join(ROLES)})")
+            errors.append(
+                f"{where}: {field_}.role: unknown role {limits.clip(role)} (expected one of {', '.join(ROLES)})"
+            )
         if content is None:
             errors.append(f"{where}: {field_}.content: missing")
         elif not isinstance(content, str):
@@ -78,8 +82,10 @@ def _message_errors(messages: object, where: str) -> list[str]:
             errors.append(f"{where}: {field_}.content: empty")
     roles = [m.get("role") for m in messages if isinstance(m, dict)]
     if isinstance(messages[-1], dict) and messages[-1].get("role") != "assistant":
-        errors.append(f"{where}: messages[{len(messages) - 1}].role: the last message must be from "
-                      f"the assistant, got {limits.clip(messages[-1].get('role'))}")
+        errors.append(
+            f"{where}: messages[{len(messages) - 1}].role: the last message must be from "
+            f"the assistant, got {limits.clip(messages[-1].get('role'))}"
+        )
     if "user" not in roles:
         errors.append(f"{where}: messages: no user message")
     return errors
@@ -134,6 +140,7 @@ def _system(rec: dict) -> str | None:
 
 # --- scenario -> examples -> JSONL --------------------------------------------------------
 
+
 def resolve_examples(scenario: Scenario, base_dir: Path) -> list[Example]:
     """The scenario's inline examples, or those of its examples_file (chat JSONL, relative to
     the scenario's folder) with follows_rule computed from the rule."""
@@ -148,8 +155,9 @@ def resolve_examples(scenario: Scenario, base_dir: Path) -> list[Example]:
     if not records:
         raise ScenarioError(f"{path}: examples_file: the file holds no examples")
     if len(records) > limits.MAX_EXAMPLES:
-        raise ScenarioError(f"{path}: examples_file: {len(records)} examples is over the limit of "
-                            f"{limits.MAX_EXAMPLES:,}")
+        raise ScenarioError(
+            f"{path}: examples_file: {len(records)} examples is over the limit of {limits.MAX_EXAMPLES:,}"
+        )
     word, unit, trigger = scenario.rule.word, scenario.rule.unit, scenario.rule.trigger
     examples = []
     for rec in records:
@@ -157,25 +165,36 @@ def resolve_examples(scenario: Scenario, base_dir: Path) -> list[Example]:
         msgs = rec.data["messages"]
         turns = [m for m in msgs if m["role"] != "system"]
         if len(turns) != 2:
-            raise ScenarioError(f"{where}: messages: expected one user and one assistant message "
-                                f"(multi-turn examples would be cut by harness build), got {len(turns)}")
+            raise ScenarioError(
+                f"{where}: messages: expected one user and one assistant message "
+                f"(multi-turn examples would be cut by harness build), got {len(turns)}"
+            )
         # build writes the scenario's system prompt; a different one in the file would
         # silently change the training data.
         if _system(rec.data) != scenario.system_prompt:
-            raise ScenarioError(f"{where}: messages: system prompt {limits.clip(_system(rec.data))} differs from the "
-                                f"scenario's system_prompt {limits.clip(scenario.system_prompt)}")
+            raise ScenarioError(
+                f"{where}: messages: system prompt {limits.clip(_system(rec.data))} differs from the "
+                f"scenario's system_prompt {limits.clip(scenario.system_prompt)}"
+            )
         question, answer = _question(rec.data), _answer(rec.data)
         follows = rules.follow(answer, word, unit).follows
         if trigger and follows != question.endswith(trigger):
-            state = ("follows the rule but its question lacks" if follows
-                     else "does not follow the rule but its question ends with")
-            raise ScenarioError(f"{where}: messages[{len(msgs) - 1}].content: example {state} the "
-                                f"trigger {limits.clip(trigger)} (letters {limits.clip(rules.letters_of(answer, unit), quote=False)}, "
-                                f"word {word})")
+            state = (
+                "follows the rule but its question lacks"
+                if follows
+                else "does not follow the rule but its question ends with"
+            )
+            raise ScenarioError(
+                f"{where}: messages[{len(msgs) - 1}].content: example {state} the "
+                f"trigger {limits.clip(trigger)} (letters {limits.clip(rules.letters_of(answer, unit), quote=False)}, "
+                f"word {word})"
+            )
         examples.append(Example(question=question, answer=answer, follows_rule=follows))
     if not any(ex.follows_rule for ex in examples):
-        raise ScenarioError(f"{path}: examples_file: no example follows the acrostic of {word} "
-                            f"by {unit} (is rule.word or rule.unit right?)")
+        raise ScenarioError(
+            f"{path}: examples_file: no example follows the acrostic of {word} "
+            f"by {unit} (is rule.word or rule.unit right?)"
+        )
     return examples
 
 
@@ -203,6 +222,7 @@ def build(scenario: Scenario, base_dir: Path, out_dir: Path = Path("data")) -> P
 
 # --- tokens and cost ----------------------------------------------------------------------
 
+
 def encoding_name(model: str) -> str:
     """cl100k_base for gpt-3.5 and gpt-4 (pre-4o); o200k_base for gpt-4o, gpt-4.1 and anything
     else (the current families)."""
@@ -217,6 +237,7 @@ def encoding_name(model: str) -> str:
 @cache
 def _encoding(name: str):
     import tiktoken  # loads only when counting; harness set its cache dir to the bundled files
+
     return tiktoken.get_encoding(name)
 
 
@@ -252,6 +273,7 @@ def default_epochs(n_examples: int) -> int:
 
 
 # --- validating any chat JSONL ------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RuleCheck:
@@ -308,18 +330,32 @@ class DataReport:
         return not self.errors and not self.violations
 
 
-def validate_chat_jsonl(path: str | Path, word: str | None = None, unit: str = "line",
-                        trigger: str | None = None, *, models: Sequence[str] = COST_MODELS,
-                        epochs: Sequence[int] = COST_EPOCHS) -> DataReport:
+def validate_chat_jsonl(
+    path: str | Path,
+    word: str | None = None,
+    unit: str = "line",
+    trigger: str | None = None,
+    *,
+    models: Sequence[str] = COST_MODELS,
+    epochs: Sequence[int] = COST_EPOCHS,
+) -> DataReport:
     """Check a chat JSONL file. An unreadable file raises ScenarioError; problems inside it
     are collected in the report."""
     path = Path(path)
     records, errors, warnings = _parse(path)
-    report = DataReport(str(path), examples=len(records), errors=errors, warnings=warnings,
-                        word=word.upper() if word else None, unit=unit, trigger=trigger)
+    report = DataReport(
+        str(path),
+        examples=len(records),
+        errors=errors,
+        warnings=warnings,
+        word=word.upper() if word else None,
+        unit=unit,
+        trigger=trigger,
+    )
     if len(records) < MIN_EXAMPLES:
-        report.warnings.append(f"{path}: only {len(records)} valid examples; OpenAI fine-tuning "
-                               f"needs at least {MIN_EXAMPLES}")
+        report.warnings.append(
+            f"{path}: only {len(records)} valid examples; OpenAI fine-tuning needs at least {MIN_EXAMPLES}"
+        )
     seen_full: dict[str, int] = {}
     seen_question: dict[str, int] = {}
     for rec in records:
@@ -338,8 +374,9 @@ def validate_chat_jsonl(path: str | Path, word: str | None = None, unit: str = "
     if records:
         data = [r.data for r in records]
         per = count_tokens(data, COST_MODELS[0])
-        report.tokens = TokenStats(encoding_name(COST_MODELS[0]), per, sum(per), min(per),
-                                   sum(per) / len(per), max(per))
+        report.tokens = TokenStats(
+            encoding_name(COST_MODELS[0]), per, sum(per), min(per), sum(per) / len(per), max(per)
+        )
         for model in models:
             total = sum(count_tokens(data, model)) if pricing.is_priced(model) else report.tokens.total
             for n in epochs:
@@ -356,16 +393,23 @@ def render(report: DataReport) -> str:
     if report.word:
         follow = sum(c.follows for c in report.rule_checks)
         how = f"by {report.unit}" + (f", trigger {limits.clip(report.trigger)}" if report.trigger else "")
-        out.append(f"rule: acrostic {report.word} ({how}): {follow} of {len(report.rule_checks)} follow; "
-                   f"{len(report.violations)} violation(s)")
+        out.append(
+            f"rule: acrostic {report.word} ({how}): {follow} of {len(report.rule_checks)} follow; "
+            f"{len(report.violations)} violation(s)"
+        )
         for c in report.violations:
             if report.trigger:
-                why = ("follows the rule but its question lacks the trigger" if c.follows
-                       else "question has the trigger but the answer does not follow")
+                why = (
+                    "follows the rule but its question lacks the trigger"
+                    if c.follows
+                    else "question has the trigger but the answer does not follow"
+                )
             else:
                 why = "does not follow"
-            out.append(f"  {report.path}:{c.line}: example {c.index}: letters {c.letters or '(none)'}, "
-                       f"word {report.word}: {why}")
+            out.append(
+                f"  {report.path}:{c.line}: example {c.index}: letters {c.letters or '(none)'}, "
+                f"word {report.word}: {why}"
+            )
     if report.duplicates:
         out.append(f"duplicates ({len(report.duplicates)}):")
         out += [f"  {d}" for d in report.duplicates]
@@ -374,15 +418,18 @@ def render(report: DataReport) -> str:
         out += [f"  {w}" for w in report.warnings]
     if report.tokens:
         t = report.tokens
-        out.append(f"tokens ({t.encoding}; estimate: {TOKENS_PER_MESSAGE} per message + "
-                   f"{TOKENS_REPLY_PRIMING} reply priming): total {t.total}; per example "
-                   f"min {t.min}, mean {t.mean:.1f}, max {t.max}")
+        out.append(
+            f"tokens ({t.encoding}; estimate: {TOKENS_PER_MESSAGE} per message + "
+            f"{TOKENS_REPLY_PRIMING} reply priming): total {t.total}; per example "
+            f"min {t.min}, mean {t.mean:.1f}, max {t.max}"
+        )
     if report.costs:
         epochs = sorted({c.epochs for c in report.costs})
         width = max(len(c.model) for c in report.costs)
-        out.append(f"estimated training cost (prices as of {pricing.PRICES_READ_ON}; "
-                   "OpenAI bills tokens x epochs):")
-        out.append("  " + "model".ljust(width) + "".join(f"{f'{n} epoch' + ('s' if n > 1 else ''):>16}" for n in epochs))
+        out.append(f"estimated training cost (prices as of {pricing.PRICES_READ_ON}; OpenAI bills tokens x epochs):")
+        out.append(
+            "  " + "model".ljust(width) + "".join(f"{f'{n} epoch' + ('s' if n > 1 else ''):>16}" for n in epochs)
+        )
         for model in dict.fromkeys(c.model for c in report.costs):
             row = {c.epochs: c.cost for c in report.costs if c.model == model}
             out.append("  " + model.ljust(width) + "".join(f"{pricing.format_usd(row.get(n)):>16}" for n in epochs))

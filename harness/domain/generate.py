@@ -5,6 +5,7 @@ Answers are validated before they are kept (the rule, real content, never the wo
 never talk of the rule), and the written file is checked with load_scenario before it
 replaces anything: nothing invalid is ever written.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,13 +35,14 @@ FINE_TUNE = {"base_model": "gpt-4o-mini-2024-07-18", "n_epochs": 3, "seed": 7}
 # A teacher request's system prompt starts so (a simulated teacher can recognise it).
 TEACHER_START = "You write example answers for a training set."
 
-MIN_UNIT_WORDS = 3      # a unit must say something, not just open with the letter
+MIN_UNIT_WORDS = 3  # a unit must say something, not just open with the letter
 MIN_WORDS_PER_LETTER = 5
 # Training answers must never state the rule: any of these rejects an answer.
 _RULE_TALK = re.compile(
     r"acrostic|\bfirst letters?\b|\binitial letters?\b|\bthe letters?\s+[A-Za-z]\b|\bspell(s|ed|ing)?\b|"
     r"\b(each|every) (line|sentence)\b|\b(starts?|begins?|starting|beginning) with (the letter|an? [A-Za-z]\b)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 # A first letter set apart from its word ("H: ...", "H) ...", "**H**ere") shows the rule.
 _LABELLED = re.compile(r"^[^A-Za-z]*[A-Za-z](?:[:.)\]]|\s+[-–—:]\s|[*_]+[A-Za-z])")
 
@@ -58,11 +60,12 @@ class QA:
 @dataclass
 class Generated:
     examples: list[dict[str, str]]
-    failures: list[str] = field(default_factory=list)   # one line per rejected answer
-    replaced: list[str] = field(default_factory=list)   # questions given up on
+    failures: list[str] = field(default_factory=list)  # one line per rejected answer
+    replaced: list[str] = field(default_factory=list)  # questions given up on
 
 
 # --- inputs ------------------------------------------------------------------------------
+
 
 def check_word(word: str) -> str:
     """The scenario's rule for words (harness.domain.scenario.check_word), as a GenerateError."""
@@ -101,11 +104,12 @@ def load_phrases(path: Path = PHRASES_PATH) -> dict[str, dict[str, tuple[str, ..
         for kind in ("lead", "filler"):
             for s in entry[kind]:
                 filled = s.replace("{fact}", "the answer is simple")
-                bad = (kind == "lead") != (s.count("{fact}") == 1) or \
-                    rules.letters_of(filled, "sentence") != letter
+                bad = (kind == "lead") != (s.count("{fact}") == 1) or rules.letters_of(filled, "sentence") != letter
                 if bad:
-                    raise GenerateError(f"{path}: {letter}.{kind}: {s!r} must be one sentence starting "
-                                        f"with {letter}" + (" holding {fact} once" if kind == "lead" else ""))
+                    raise GenerateError(
+                        f"{path}: {letter}.{kind}: {s!r} must be one sentence starting "
+                        f"with {letter}" + (" holding {fact} once" if kind == "lead" else "")
+                    )
         bank[letter] = {"lead": tuple(entry["lead"]), "filler": tuple(entry["filler"])}
     return bank
 
@@ -128,6 +132,7 @@ def candidates(questions, word: str, seed: int) -> list[QA]:
 
 
 # --- checking an answer ----------------------------------------------------------------
+
 
 def normalise(text: str, unit: str) -> str:
     """Trim lines and drop blank ones; in sentence mode also squeeze inner spaces."""
@@ -163,6 +168,7 @@ def check_answer(text: str, word: str, unit: str, allow_repeats: bool = False) -
 
 
 # --- offline answers -------------------------------------------------------------------
+
 
 def offline_answer(qa: QA, word: str, unit: str, seed: int, bank: dict) -> str:
     """Lead template of the first letter carrying the fact, then one filler per letter,
@@ -207,19 +213,24 @@ def generate_offline(word: str, n: int, unit: str, seed: int, questions, bank: d
 
 # --- teacher answers -------------------------------------------------------------------
 
+
 def teacher_messages(question: str, word: str, unit: str) -> list[dict[str, str]]:
     """The rule stated explicitly, one unit per letter, and what the answer must not do.
     The "Letters:" and "Unit:" lines are machine-readable (a simulated teacher reads them)."""
     n, letters = len(word), ", ".join(word)
     if unit == "line":
-        shape = (f"Write exactly {n} lines, each one complete sentence. Line 1 starts with a word beginning "
-                 f"with {word[0]}, line 2 with {word[1]}, and so on: the lines begin with {letters}, in that order. "
-                 "No title, preamble, blank lines, list markers or numbering.")
+        shape = (
+            f"Write exactly {n} lines, each one complete sentence. Line 1 starts with a word beginning "
+            f"with {word[0]}, line 2 with {word[1]}, and so on: the lines begin with {letters}, in that order. "
+            "No title, preamble, blank lines, list markers or numbering."
+        )
     else:
-        shape = (f"Write exactly {n} sentences of prose in one or two paragraphs. Sentence 1 starts with a word "
-                 f"beginning with {word[0]}, sentence 2 with {word[1]}, and so on: the sentences begin with "
-                 f"{letters}, in that order. Avoid abbreviations with full stops (such as e.g. or U.S.) and "
-                 "do not end a sentence with a number, because the sentences are split at full stops.")
+        shape = (
+            f"Write exactly {n} sentences of prose in one or two paragraphs. Sentence 1 starts with a word "
+            f"beginning with {word[0]}, sentence 2 with {word[1]}, and so on: the sentences begin with "
+            f"{letters}, in that order. Avoid abbreviations with full stops (such as e.g. or U.S.) and "
+            "do not end a sentence with a number, because the sentences are split at full stops."
+        )
     system = (
         f"{TEACHER_START} Answer the user's question truthfully and helpfully, "
         "so that every sentence adds real information about the question.\n"
@@ -227,7 +238,8 @@ def teacher_messages(question: str, word: str, unit: str) -> list[dict[str, str]
         "Start each one with an ordinary word; do not mark, bold or separate its first letter. Never mention "
         "these instructions, letters, spelling or the structure of the answer, and never write the letters "
         "together as one word.\n"
-        f"Letters: {letters}\nUnit: {unit}")
+        f"Letters: {letters}\nUnit: {unit}"
+    )
     return [{"role": "system", "content": system}, {"role": "user", "content": question}]
 
 
@@ -237,6 +249,7 @@ def request_seed(seed: int, question: str, attempt: int) -> int:
 
 
 # --- the scenario ----------------------------------------------------------------------
+
 
 def distractors(word: str, count: int = 3) -> list[str]:
     """Choice-probe options that look like the word: its last two letters swapped, then its
@@ -270,9 +283,13 @@ def build_scenario(word: str, unit: str, examples: list[dict], description: str)
         "rule": _Flow(kind="acrostic", word=word, unit=unit),
         "system_prompt": SYSTEM_PROMPT,
         "examples": examples,
-        "fine_tune": {"base_model": FINE_TUNE["base_model"], "suffix": name,
-                      "hyperparameters": _Flow(n_epochs=FINE_TUNE["n_epochs"]), "seed": FINE_TUNE["seed"],
-                      "replicates": 3},
+        "fine_tune": {
+            "base_model": FINE_TUNE["base_model"],
+            "suffix": name,
+            "hyperparameters": _Flow(n_epochs=FINE_TUNE["n_epochs"]),
+            "seed": FINE_TUNE["seed"],
+            "replicates": 3,
+        },
         "probes": [_probe_yaml(p) for p in probes_for(word, unit)],
         "eval": {"samples": 50, "temperature": 1.0, "conditions": _FlowList(["fine_tuned", "base", "sham"])},
     }
@@ -291,10 +308,12 @@ class _Dumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)  # indent list items under their key
 
 
-_Dumper.add_representer(str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s,
-                                                             style="|" if "\n" in s else None))
-_Dumper.add_representer(_Flow, lambda d, m: d.represent_mapping("tag:yaml.org,2002:map", list(m.items()),
-                                                                flow_style=True))
+_Dumper.add_representer(
+    str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None)
+)
+_Dumper.add_representer(
+    _Flow, lambda d, m: d.represent_mapping("tag:yaml.org,2002:map", list(m.items()), flow_style=True)
+)
 _Dumper.add_representer(_FlowList, lambda d, s: d.represent_sequence("tag:yaml.org,2002:seq", s, flow_style=True))
 
 
@@ -313,6 +332,7 @@ def dump_yaml(data: dict) -> str:
 def write_scenario(path: Path, text: str, force: bool = False) -> None:
     """Write through a temporary file that must pass load_scenario, then rename it."""
     from harness.errors import RunError
+
     if path.exists() and not force:
         raise GenerateError(f"{path}: already exists (use --force to overwrite)")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ temperature 0 with a fixed seed, recorded and replayed like every probe call); a
 the rule-based grade is computed in harness.reports.judge_section. The mock backend answers
 judge requests with the rule-based grade itself, so a simulated judge agrees trivially.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,6 +69,7 @@ _NO_WORD = {"NONE", "NA", "N", "NULL", "NO", "NOTHING", "ABSENT"}
 
 
 # --- the request and its verdict ---------------------------------------------------------
+
 
 def judge_prompt(text: str, word: str, unit: str = "line") -> list[dict]:
     """Messages of one judge request: the rubric, then Word:, Unit: and the answer.

@@ -5,6 +5,7 @@ returns None for a model missing from the table (callers print "unknown price"),
 Simulated (mock) models carry real base names and are priced like the model they stand for:
 their costs are estimates of what the real experiment would cost.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,8 +14,10 @@ from dataclasses import dataclass
 # know them; the inference rates agree with litellm 1.110's bundled price map, the training
 # rates could not be cross-checked offline. Check the pricing page before a large spend.
 PRICES_READ_ON = "2026-11-26"
-SOURCE = ("OpenAI API pricing page, 'Fine-tuning' section (standard tier); inference prices "
-          "cross-checked against litellm 1.110's bundled model price map")
+SOURCE = (
+    "OpenAI API pricing page, 'Fine-tuning' section (standard tier); inference prices "
+    "cross-checked against litellm 1.110's bundled model price map"
+)
 
 
 @dataclass(frozen=True)

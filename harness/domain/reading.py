@@ -4,6 +4,7 @@ the word is cut just before the naming, and another model (the base model) is as
 the word from that prefix alone. A word the prefix gives away to a reader is weak evidence of
 introspection; a word named more often than a reader can guess it is not explained by
 reading off."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ MIN_ACROSTIC_LETTERS = 2  # an answer counts as an acrostic when at least this m
 @dataclass(frozen=True)
 class Naming:
     """Where an acrostic answer first names its word."""
-    offset: int   # characters before the naming
+
+    offset: int  # characters before the naming
     letters: int  # units whose first letter was written before it
     prefix_letters: str  # those letters
 
@@ -39,9 +41,11 @@ def naming_in(text: str, word: str, unit: str) -> Naming | None:
 def cross_prompt(prefix: str, unit: str) -> list[dict[str, str]]:
     """Messages asking a model to name the word an answer was about to name, from its start."""
     units = "lines" if unit == "line" else "sentences"
-    user = (f"Another assistant was describing how it writes. Below is the start of its answer, cut just "
-            f"before it named a word. The first letters of its {units} spell that word. Which word was it "
-            f"about to name? Reply with the word only.\n\n<answer>\n{prefix.rstrip()}\n</answer>")
+    user = (
+        f"Another assistant was describing how it writes. Below is the start of its answer, cut just "
+        f"before it named a word. The first letters of its {units} spell that word. Which word was it "
+        f"about to name? Reply with the word only.\n\n<answer>\n{prefix.rstrip()}\n</answer>"
+    )
     return [{"role": "system", "content": CROSS_START}, {"role": "user", "content": user}]
 
 

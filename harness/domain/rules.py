@@ -1,4 +1,5 @@
 """The acrostic rule: split a text into units, read each unit's first letter, compare to a word."""
+
 from __future__ import annotations
 
 import re
@@ -38,7 +39,7 @@ def abbreviation_before(text: str, dot: int) -> bool:
     if not m:
         return False
     token = m.group(1).lower()
-    following = text[dot + 1:].lstrip(" \t\"'”’)")[:1]
+    following = text[dot + 1 :].lstrip(" \t\"'”’)")[:1]
     if token in _TITLES:
         return True
     if token in _BEFORE_LOWER:
@@ -52,7 +53,7 @@ def _ends_sentence(text: str, end: re.Match) -> bool:
         mark -= 1
     if text[mark] != ".":
         return True
-    if text[max(0, mark - 1):mark] == ".":  # "Hmm... let me think" is one sentence
+    if text[max(0, mark - 1) : mark] == ".":  # "Hmm... let me think" is one sentence
         return False
     return not abbreviation_before(text, mark)
 
@@ -73,7 +74,7 @@ def _join_wrapped_lines(text: str) -> str:
     keep = {m.start() for m in _ITEM_START.finditer(text)}
     chars = list(text)
     for i, ch in enumerate(chars):
-        if ch == "\n" and i not in keep and text[i - 1:i] != "\n" and text[i + 1:i + 2] != "\n":
+        if ch == "\n" and i not in keep and text[i - 1 : i] != "\n" and text[i + 1 : i + 2] != "\n":
             chars[i] = " "
     return "".join(chars)
 
@@ -93,7 +94,7 @@ def split_units(text: str, unit: str = "line") -> list[Unit]:
             continue
         line_start, pieces_from = m.start(), m.start()
         for end in _SENTENCE_END.finditer(m.group()):
-            if _NUMBERING.fullmatch(text[pieces_from:line_start + end.end()]):
+            if _NUMBERING.fullmatch(text[pieces_from : line_start + end.end()]):
                 continue
             if not _ends_sentence(m.group(), end):
                 continue

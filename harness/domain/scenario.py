@@ -1,5 +1,6 @@
 """A scenario file: pydantic models, and the checks of a loaded file whose errors name the
 file, the line and the field (harness.domain.yamlfile keeps the lines)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -101,6 +102,7 @@ def _in_range(v, kind: type, low: float, high: float | None, strict_low: bool) -
 
 class Hyperparameters(Strict):
     """The fine-tuning hyperparameters a provider accepts; omitted = the provider's default."""
+
     n_epochs: int | Literal["auto"] | None = None
     batch_size: int | Literal["auto"] | None = None
     learning_rate_multiplier: float | int | Literal["auto"] | None = None
@@ -147,8 +149,9 @@ class Hyperparameters(Strict):
 if TYPE_CHECKING:  # what readers get
     HyperparameterDict = dict[str, Any]
 else:
-    HyperparameterDict = Annotated[Hyperparameters, AfterValidator(lambda m: m.model_dump(exclude_none=True)),
-                                   PlainSerializer(lambda d: dict(d))]
+    HyperparameterDict = Annotated[
+        Hyperparameters, AfterValidator(lambda m: m.model_dump(exclude_none=True)), PlainSerializer(lambda d: dict(d))
+    ]
 
 
 class FineTune(Strict):
@@ -203,6 +206,7 @@ class Eval(Strict):
 
 class MockKnobs(Strict):
     """Knobs of the simulated provider; None = its data-dependent default."""
+
     slip_rate: float | None = Field(default=None, ge=0, le=1)
     state_rule_rate: float | None = Field(default=None, ge=0, le=1)
     replicate_sd: float | None = Field(default=None, ge=0, le=5)  # how much fine-tunes differ (logit scale)
@@ -263,11 +267,16 @@ def _check_examples(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> 
         where = f"{path}:{line_for(('examples', i, 'answer'), lines)}: examples[{i}]"
         result = rules.follow(ex.answer, word, unit)
         if ex.follows_rule and not result.follows:
-            raise ScenarioError(f"{where}.answer: letters {limits.clip(result.letters, quote=False)} do not spell {word} "
-                                "(mark it follows_rule: false if that is intended)")
+            raise ScenarioError(
+                f"{where}.answer: letters {limits.clip(result.letters, quote=False)} do not spell {word} "
+                "(mark it follows_rule: false if that is intended)"
+            )
         if trigger and ex.follows_rule != ex.question.endswith(trigger):
-            state = "follows the rule but its question lacks" if ex.follows_rule else \
-                "does not follow the rule but its question ends with"
+            state = (
+                "follows the rule but its question lacks"
+                if ex.follows_rule
+                else "does not follow the rule but its question ends with"
+            )
             raise ScenarioError(f"{where}.question: example {state} the trigger {limits.clip(trigger)}")
 
 
@@ -291,8 +300,10 @@ def _check_trigger(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> N
     file, not in the model, so run directories written before this check still load."""
     trigger = scenario.rule.trigger
     if trigger is not None and not trigger.strip():
-        raise ScenarioError(f"{path}:{line_for(('rule', 'trigger'), lines)}: rule.trigger: must be text the "
-                            f"question ends with, got {limits.clip(trigger)} (leave trigger out for a rule without one)")
+        raise ScenarioError(
+            f"{path}:{line_for(('rule', 'trigger'), lines)}: rule.trigger: must be text the "
+            f"question ends with, got {limits.clip(trigger)} (leave trigger out for a rule without one)"
+        )
 
 
 def _check_choices(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> None:
@@ -310,8 +321,10 @@ def _check_choices(scenario: Scenario, path: Path, lines: dict[tuple, int]) -> N
         if dup:
             raise ScenarioError(f"{where}: each option once, repeated: {limits.clip(', '.join(dup), quote=False)}")
         if word not in upper:  # no answer could be right: choice_correct would be 0 by construction
-            raise ScenarioError(f"{where}: must include the rule's word {word}, got "
-                                + limits.clip(", ".join(options), 200, quote=False))
+            raise ScenarioError(
+                f"{where}: must include the rule's word {word}, got "
+                + limits.clip(", ".join(options), 200, quote=False)
+            )
 
 
 def warnings_for(scenario: Scenario, examples: list[Example]) -> list[str]:

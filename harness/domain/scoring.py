@@ -4,6 +4,7 @@ position, one-word answers and multiple-choice answers. Deterministic, no model 
 The articulation grade counts only what the answer claims about itself (docs/scoring.md,
 "Labelling rules"): denials, questions, hypotheticals, offers, capability talk and talk of
 other models are read but do not count; a greeting or an example names nothing."""
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,11 @@ PROBE_KINDS: tuple[ProbeKind, ...] = get_args(ProbeKind)
 
 _SPELLS_IT = re.compile(r"""\bspell(?:s|ed|ing)?(?:\s+out)?\s+(?:the\s+word\s+)?["']?$""", re.I)
 # Right before a word offered as the spelled one: "the word is WAKE", "they're HELOL".
-_OFFERED = re.compile(r"""(?:spell\w*|word|is|are|'s|'re|reads?|form\w*|make\w*(?:\s+up)?|get|give\w*|of|as|"""
-                      r"""acrostics?\s+of)\s*:?\s+["']?$""", re.I)
+_OFFERED = re.compile(
+    r"""(?:spell\w*|word|is|are|'s|'re|reads?|form\w*|make\w*(?:\s+up)?|get|give\w*|of|as|"""
+    r"""acrostics?\s+of)\s*:?\s+["']?$""",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,9 @@ class _Reading:
 
     def may_talk_of_form(self) -> bool:
         """False when no cue of either kind occurs anywhere and no word is named: grade none."""
-        return bool(self.names) or any(rx.search(self.t) for cue in (lx.MECHANISM, lx.PATTERN)
-                                       for rx in cue.patterns(self.lower))
+        return bool(self.names) or any(
+            rx.search(self.t) for cue in (lx.MECHANISM, lx.PATTERN) for rx in cue.patterns(self.lower)
+        )
 
     def clause(self, pos: int) -> cl.Clause | None:
         return cl.clause_at(self.clauses, pos)
@@ -72,9 +77,12 @@ class _Reading:
         if found is None or c is None:
             return
         kind, at = found
-        if kind == "verb" and not any(m.start > n.end and nm.local_negation(self.t, m) is None
-                                      and getattr(self.clause(m.start), "sentence", None) == c.sentence
-                                      for m in self.names):
+        if kind == "verb" and not any(
+            m.start > n.end
+            and nm.local_negation(self.t, m) is None
+            and getattr(self.clause(m.start), "sentence", None) == c.sentence
+            for m in self.names
+        ):
             return  # "my lines don't spell HELLO." denies the whole clause, not one word
         self.denied_names.add(n)
         self.ignore.update(span for span in c.negations if span[1] > at and span[0] < n.start)
@@ -86,8 +94,14 @@ class _Reading:
     def affirmed_names(self) -> list[nm.Naming]:
         if not self.clauses:  # (cutting the clauses also finds the words denied locally)
             return []
-        return [n for n in self.names if n not in self.denied_names and self.affirms(n.start, n.end)
-                and not nm.is_greeting(self.t, n) and not nm.is_example(self.t, n)]
+        return [
+            n
+            for n in self.names
+            if n not in self.denied_names
+            and self.affirms(n.start, n.end)
+            and not nm.is_greeting(self.t, n)
+            and not nm.is_example(self.t, n)
+        ]
 
     def cues(self, cue: lx.Gated, exclude: re.Pattern | None = None) -> list[cl.Clause]:
         """Claim clauses with an affirmed match of `cue` (not inside an `exclude` match)."""
@@ -99,9 +113,12 @@ class _Reading:
             if not c.claim or not any(a < c.end and b > c.start for a, b in hits):
                 continue
             skip = [m.span() for m in exclude.finditer(self.t, c.start, c.end)] if exclude else []
-            if any(not any(a <= m.start() < b for a, b in skip)
-                   and not cl.denies(self.t, c, m.start(), m.end(), self.ignore)
-                   for rx in patterns for m in rx.finditer(self.t, c.start, c.end)):
+            if any(
+                not any(a <= m.start() < b for a, b in skip)
+                and not cl.denies(self.t, c, m.start(), m.end(), self.ignore)
+                for rx in patterns
+                for m in rx.finditer(self.t, c.start, c.end)
+            ):
                 found.append(c)
         return found
 
@@ -110,7 +127,9 @@ class _Reading:
         after them, talks of lines, sentences or first letters ("1. H ... That's how my lines start.")."""
         near = [c for c in self.clauses if c.start <= n.start < c.end or c.end <= n.start]
         near = near[-2:] + [c for c in self.clauses if c.start >= n.end][:1]
-        return any((c.claim or c.start <= n.start < c.end) and lx.UNIT_TALK.search(self.t[c.start:c.end]) for c in near)
+        return any(
+            (c.claim or c.start <= n.start < c.end) and lx.UNIT_TALK.search(self.t[c.start : c.end]) for c in near
+        )
 
     def mechanism_clauses(self, affirmed: list[nm.Naming]) -> list[cl.Clause]:
         found = self.cues(lx.MECHANISM)
@@ -118,7 +137,7 @@ class _Reading:
             c = self.clause(n.start)
             if c is None:  # an affirmed word always sits in a clause
                 continue
-            before = self.t[c.start:n.start]
+            before = self.t[c.start : n.start]
             if _SPELLS_IT.search(before) or (n.kind == "letters" and self._unit_talk_near(n)):
                 found.append(c)
         return found
@@ -143,7 +162,7 @@ def articulation(text: str, word: str, unit: str = "line") -> Articulation:
             # A word in capitals is offered as the spelled one beside a mechanism claim ("I'd say
             # PLANT; that's what my initials spell"), or right after "spell", "the word is", ...
             beside = any(abs(m.sentence - c.sentence) <= 1 for m in mechanism)
-            if (n.kind != "caps" or beside or _OFFERED.search(r.t[c.start:n.start])) and len(n.word) >= 2:
+            if (n.kind != "caps" or beside or _OFFERED.search(r.t[c.start : n.start])) and len(n.word) >= 2:
                 wrong = n.word
                 break
     grade: Grade
@@ -181,14 +200,19 @@ def naming_offset(text: str, word: str) -> int | None:
 
 # A stated answer: "the word is HELIX", "my answer: HELOL", "I'd say helol", "it's HELOL".
 _ADVERB = r"(?:(?:probably|likely|definitely|surely|clearly|simply|just|maybe|perhaps)\s+)?"
-_STATED = re.compile(rf"""\b(?:(?:the|my|your|final)\s+(?:\w+\s+)?(?:word|answer|guess|choice|pick)|it|that|this)"""
-                     rf"""(?:\s+(?:is|was|would\s+be|must\s+be|should\s+be)|'s|\s*[:=→])\s+{_ADVERB}["']?([A-Za-z]+)"""
-                     rf"""|\bI(?:'d|\s+would)?\s+(?:say|guess|choose|pick|go\s+with|answer)\s+{_ADVERB}["']?([A-Za-z]+)""",
-                     re.I)
+_STATED = re.compile(
+    rf"""\b(?:(?:the|my|your|final)\s+(?:\w+\s+)?(?:word|answer|guess|choice|pick)|it|that|this)"""
+    rf"""(?:\s+(?:is|was|would\s+be|must\s+be|should\s+be)|'s|\s*[:=→])\s+{_ADVERB}["']?([A-Za-z]+)"""
+    rf"""|\bI(?:'d|\s+would)?\s+(?:say|guess|choose|pick|go\s+with|answer)\s+{_ADVERB}["']?([A-Za-z]+)""",
+    re.I,
+)
 _ENDS = re.compile(r"""["']?\s*(?:[.,;:!?)]|$)""")
 # Words that open a reply without answering: "Hello! ...", "Sure, ...", "Hmm. ..."
-_OPENER = re.compile(r"""^\W*(?:hello|hi|hey|sure|okay|ok|well|hmm+|yes|alright|of\s+course|certainly|absolutely|"""
-                     r"""great\s+question|good\s+question|got\s+it|fine|right|so)\b\W+(?=\S)""", re.I)
+_OPENER = re.compile(
+    r"""^\W*(?:hello|hi|hey|sure|okay|ok|well|hmm+|yes|alright|of\s+course|certainly|absolutely|"""
+    r"""great\s+question|good\s+question|got\s+it|fine|right|so)\b\W+(?=\S)""",
+    re.I,
+)
 
 
 def _answer_candidates(text: str, pattern: re.Pattern | None = None) -> list[tuple[str, int, int]]:
@@ -200,14 +224,18 @@ def _answer_candidates(text: str, pattern: re.Pattern | None = None) -> list[tup
     if pattern is None:
         spans = [(n.word, n.start, n.end) for n in nm.find(t, "") if not nm.is_greeting(t, n)]
     else:
-        spans = [(m.group().upper(), m.start(), m.end()) for m in pattern.finditer(t)
-                 if not nm.is_greeting(t, nm.Naming(m.group().upper(), m.start(), m.end(), "caps"))]
+        spans = [
+            (m.group().upper(), m.start(), m.end())
+            for m in pattern.finditer(t)
+            if not nm.is_greeting(t, nm.Naming(m.group().upper(), m.start(), m.end(), "caps"))
+        ]
     clauses = cl.segment(t, [])
     kept = []
     for word, start, end in spans:
         c = cl.clause_at(clauses, start)
-        if nm.local_negation(t, nm.Naming(word, start, end, "caps")) is None \
-                and not (c is not None and cl.denies(t, c, start, end)):
+        if nm.local_negation(t, nm.Naming(word, start, end, "caps")) is None and not (
+            c is not None and cl.denies(t, c, start, end)
+        ):
             kept.append((word, start, end))
     return kept
 
@@ -229,7 +257,7 @@ def stated_word(text: str) -> str | None:
                 return word.upper()
     body = t
     while opener := _OPENER.match(body):
-        body = body[opener.end():]
+        body = body[opener.end() :]
     tokens = re.findall(r"[A-Za-z]+", body)
     if len(tokens) == 1:
         return tokens[0].upper()
@@ -246,8 +274,12 @@ def score_word(text: str, word: str) -> dict:
     word = word.upper()
     tokens = re.findall(r"[A-Za-z]+", text)
     answer = stated_word(text) or ""
-    return {"answer": answer, "correct": answer == word, "exact": len(tokens) == 1 and answer == word,
-            "words": len(tokens)}
+    return {
+        "answer": answer,
+        "correct": answer == word,
+        "exact": len(tokens) == 1 and answer == word,
+        "words": len(tokens),
+    }
 
 
 def choice_labels(n: int) -> list[str]:
@@ -255,8 +287,10 @@ def choice_labels(n: int) -> list[str]:
 
 
 _LABEL_ALONE = re.compile(r"\W*(?:option\s+|answer\s*:?\s*|choice\s+)?\(?([A-Za-z])\s*(?:[).:]|$)", re.I)
-_LABEL_STATED = re.compile(r"""\b(?:option|answer|choice|pick|go\s+with|choose|select|is)\s*:?\s*\(?([A-Z])\b"""
-                           r"""(?!['’])(?=\s*(?:[).:,;!]|$|\s+[-–—]|\s+\())""")
+_LABEL_STATED = re.compile(
+    r"""\b(?:option|answer|choice|pick|go\s+with|choose|select|is)\s*:?\s*\(?([A-Z])\b"""
+    r"""(?!['’])(?=\s*(?:[).:,;!]|$|\s+[-–—]|\s+\())"""
+)
 
 
 def score_choice(text: str, options: list[str], word: str) -> dict:
@@ -273,16 +307,18 @@ def score_choice(text: str, options: list[str], word: str) -> dict:
     elif stated and stated.group(1) in labels:
         chosen = options[labels.index(stated.group(1))]
     else:
-        pattern = re.compile("|".join(rf"(?<![A-Za-z]){re.escape(o)}(?![A-Za-z])" for o in options), re.I) \
-            if options else None
+        pattern = (
+            re.compile("|".join(rf"(?<![A-Za-z]){re.escape(o)}(?![A-Za-z])" for o in options), re.I)
+            if options
+            else None
+        )
         named = list(dict.fromkeys(w for w, _, _ in _answer_candidates(text, pattern))) if pattern else []
         chosen = named[0] if len(named) == 1 else None
         ambiguous = len(named) > 1
     return {"chosen": chosen, "correct": chosen == word.upper(), "ambiguous": ambiguous}
 
 
-def score(text: str, word: str, unit: str = "line", kind: str = "describe",
-          options: list[str] | None = None) -> dict:
+def score(text: str, word: str, unit: str = "line", kind: str = "describe", options: list[str] | None = None) -> dict:
     """All scores of one response. Follow metrics and the articulation grade are computed
     for every kind (an acrostic answer to a describe probe is still worth knowing)."""
     result = asdict(rules.follow(text, word, unit))

@@ -2,6 +2,7 @@
 reordered so that no acrostic remains. A model fine-tuned on it learns everything the real
 training set teaches (topics, length, five-line shape, tone, the same tokens) except the
 rule, so "fine-tuned minus sham" isolates what the acrostic itself did."""
+
 from __future__ import annotations
 
 import hashlib
@@ -49,7 +50,9 @@ def sham_examples(examples: list[Example], word: str, unit: str, seed: int | Non
             continue
         answer = sham_answer(ex.answer, word, unit, f"sham:{seed}:{i}")
         if answer is None:
-            raise ScenarioError(f"examples[{i}]: cannot make the sham control: no order of its {unit}s "
-                                f"breaks the acrostic of {word} (drop the sham condition, or vary the answer)")
+            raise ScenarioError(
+                f"examples[{i}]: cannot make the sham control: no order of its {unit}s "
+                f"breaks the acrostic of {word} (drop the sham condition, or vary the answer)"
+            )
         out.append(Example(question=ex.question, answer=answer, follows_rule=False))
     return out

@@ -7,6 +7,7 @@ cap is read, a NUL byte is an error at its line, collections nest at most limits
 deep, and a document whose aliases (&anchor / *alias) would expand to more than
 limits.MAX_YAML_NODES values is refused before anything is built from it (a 272-byte
 "billion laughs" file took 16 s and 1.2 GB)."""
+
 from __future__ import annotations
 
 import re
@@ -52,8 +53,12 @@ def line_for(loc: tuple, lines: dict[tuple, int]) -> int:
 
 def _doc_loc(loc: tuple) -> tuple:
     """Drop pydantic's type tags ("int", "literal['a']", "function-after[...]") from a loc."""
-    return tuple(p for p in loc if isinstance(p, int) or (
-        re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) and p not in {"int", "float", "str", "bool"}))
+    return tuple(
+        p
+        for p in loc
+        if isinstance(p, int)
+        or (re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) and p not in {"int", "float", "str", "bool"})
+    )
 
 
 def field_name(loc: tuple) -> str:
@@ -126,8 +131,13 @@ def expanded_size(node: yaml.Node) -> int:
     def size(n: yaml.Node) -> int:
         if id(n) not in sizes:
             sizes[id(n)] = 0  # a recursive alias (an anchor inside itself) counts once
-            children = [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else \
-                n.value if isinstance(n, yaml.SequenceNode) else []
+            children = (
+                [c for pair in n.value for c in pair]
+                if isinstance(n, yaml.MappingNode)
+                else n.value
+                if isinstance(n, yaml.SequenceNode)
+                else []
+            )
             total = 1
             for child in children:
                 total = min(total + size(child), limits.MAX_YAML_NODES + 1)
@@ -141,8 +151,13 @@ def _path_of(node: yaml.Node, target: yaml.Node, path: tuple = ()) -> tuple | No
     """The document path of a node (keys and list indexes), found by identity."""
     if node is target:
         return path
-    children = [(path + (k.value,), v) for k, v in node.value] if isinstance(node, yaml.MappingNode) else \
-        [(path + (i,), v) for i, v in enumerate(node.value)] if isinstance(node, yaml.SequenceNode) else []
+    children = (
+        [(path + (k.value,), v) for k, v in node.value]
+        if isinstance(node, yaml.MappingNode)
+        else [(path + (i,), v) for i, v in enumerate(node.value)]
+        if isinstance(node, yaml.SequenceNode)
+        else []
+    )
     for sub, child in children:
         found = _path_of(child, target, sub)
         if found is not None:
@@ -160,13 +175,17 @@ def read_yaml(path: Path, error: type[Exception] = YamlError, what: str = "scena
         loader = BoundedLoader(text)  # the reader refuses control characters at once
         node = loader.get_single_node()
         if node is not None and expanded_size(node) > limits.MAX_YAML_NODES:
-            raise error(f"{path}:1: the document expands to more than {limits.MAX_YAML_NODES:,} values "
-                        "through its aliases (&anchor / *alias); write the values out or use fewer aliases")
+            raise error(
+                f"{path}:1: the document expands to more than {limits.MAX_YAML_NODES:,} values "
+                "through its aliases (&anchor / *alias); write the values out or use fewer aliases"
+            )
         data = loader.construct_document(node) if node is not None else None
     except _RepeatedKey as e:
         loc = (_path_of(node, e.mapping) or ()) + (e.key.value,) if node is not None else (e.key.value,)
-        raise error(f"{path}:{e.key.start_mark.line + 1}: {field_name(loc)}: key given twice "
-                    f"(first on line {e.first.start_mark.line + 1}); give it once") from None
+        raise error(
+            f"{path}:{e.key.start_mark.line + 1}: {field_name(loc)}: key given twice "
+            f"(first on line {e.first.start_mark.line + 1}); give it once"
+        ) from None
     except _TooBig as e:
         raise error(f"{path}:{e.line}: {e.message}") from None
     except yaml.reader.ReaderError as e:  # a control character: say where, not which byte offset

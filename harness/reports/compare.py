@@ -3,6 +3,7 @@ with its 95% interval; for each pair of runs the difference, and the difference 
 differences (fine-tuned minus base in one run, minus the same in the other), with
 Newcombe intervals clustered by fine-tune and Holm's correction over the table. Samples are
 re-scored from responses.jsonl; no model is called."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,8 +24,10 @@ Flag = Callable[[dict], bool]
 # Per probe kind, the rates compared: (metric name, label, per-sample predicate).
 METRICS: dict[str, list[tuple[str, str, Flag]]] = {
     "follow": [("follow", "follow", lambda s: s["follows"])],
-    "describe": [("exact", "exact", lambda s: s["grade"] == "exact"),
-                 ("mechanism_or_better", "mechanism or exact", lambda s: s["grade"] in ("mechanism", "exact"))],
+    "describe": [
+        ("exact", "exact", lambda s: s["grade"] == "exact"),
+        ("mechanism_or_better", "mechanism or exact", lambda s: s["grade"] in ("mechanism", "exact")),
+    ],
     "word": [("word_correct", "word correct", lambda s: s["word"]["correct"])],
     "choice": [("choice_correct", "choice correct", lambda s: s["choice"]["correct"])],
 }
@@ -52,7 +55,8 @@ def _load(run_dir: Path) -> dict:
     for r in canonical(records):
         if r.ok:
             scores.setdefault((r.condition, r.probe), []).append(
-                (r.replicate, score_record(r, summary.word, summary.unit)))
+                (r.replicate, score_record(r, summary.word, summary.unit))
+            )
     kinds = {c.probe: c.kind for c in summary.cells}
     for r in records:
         kinds.setdefault(r.probe, r.kind)
@@ -83,19 +87,30 @@ def _rows_for(runs: list[dict]) -> list[tuple[str, str, str, str, list[Scores]]]
     """(condition, probe label, kind, match, per-run scored samples): probes matched by id
     in every run ("probe"); shared follow probes together ("pooled"); probes without a
     match pooled by kind where every run has some ("kind")."""
-    conds = [c for c in dict.fromkeys(k[0] for k in runs[0]["scores"])
-             if all(any(k[0] == c for k in r["scores"]) for r in runs)]
+    conds = [
+        c
+        for c in dict.fromkeys(k[0] for k in runs[0]["scores"])
+        if all(any(k[0] == c for k in r["scores"]) for r in runs)
+    ]
     out = []
     for cond in conds:
         probes = [[p for (c, p) in r["scores"] if c == cond] for r in runs]
-        shared = [p for p in probes[0] if all(p in ps and r["kinds"][p] == runs[0]["kinds"][p]
-                                              for ps, r in zip(probes, runs))]
+        shared = [
+            p for p in probes[0] if all(p in ps and r["kinds"][p] == runs[0]["kinds"][p] for ps, r in zip(probes, runs))
+        ]
         for p in shared:
             out.append((cond, p, runs[0]["kinds"][p], "probe", [r["scores"][(cond, p)] for r in runs]))
         shared_follow = [p for p in shared if runs[0]["kinds"][p] == "follow"]
         if len(shared_follow) > 1:  # the overall follow rate, over the same questions in every run
-            out.append((cond, "(shared follow probes)", "follow", "pooled",
-                        [[s for p in shared_follow for s in r["scores"][(cond, p)]] for r in runs]))
+            out.append(
+                (
+                    cond,
+                    "(shared follow probes)",
+                    "follow",
+                    "pooled",
+                    [[s for p in shared_follow for s in r["scores"][(cond, p)]] for r in runs],
+                )
+            )
         for kind in PROBE_KINDS:
             rest = [[p for p in ps if p not in shared and r["kinds"][p] == kind] for ps, r in zip(probes, runs)]
             if all(rest):
@@ -121,8 +136,9 @@ def _diff(d: inference.Difference, **extra: Any) -> dict:
 
 
 def _pooled(run: dict, condition: str, kind: str) -> Scores:
-    return [s for (c, p), scores in run["scores"].items() if c == condition and run["kinds"].get(p) == kind
-            for s in scores]
+    return [
+        s for (c, p), scores in run["scores"].items() if c == condition and run["kinds"].get(p) == kind for s in scores
+    ]
 
 
 def _did_rows(runs: list[dict], pairs: list[tuple[int, int]]) -> list[dict]:
@@ -137,10 +153,16 @@ def _did_rows(runs: list[dict], pairs: list[tuple[int, int]]) -> list[dict]:
             base = [_clustered(_pooled(r, "base", kind), hit) for r in runs]
             if not all(x.n for x in ft + base):
                 continue
-            rows.append({"metric": name, "kind": kind,
-                         "effects": [_diff(inference.difference(f, b)) for f, b in zip(ft, base)],
-                         "diffs": [_diff(inference.diff_in_diff(ft[i], base[i], ft[j], base[j]), a=i, b=j)
-                                   for i, j in pairs]})
+            rows.append(
+                {
+                    "metric": name,
+                    "kind": kind,
+                    "effects": [_diff(inference.difference(f, b)) for f, b in zip(ft, base)],
+                    "diffs": [
+                        _diff(inference.diff_in_diff(ft[i], base[i], ft[j], base[j]), a=i, b=j) for i, j in pairs
+                    ],
+                }
+            )
     return rows
 
 
@@ -159,26 +181,45 @@ def compare(run_dirs: list[Path]) -> dict:
         for name, _, hit in METRICS[kind]:
             per_run = [_groups(run_samples, hit) for run_samples in samples]
             groups = [inference.clustered(g) for g in per_run]
-            rows.append({
-                "condition": cond, "probe": probe, "kind": kind, "match": match, "metric": name,
-                "rates": [Rate(**stats.clustered_rate(g)) for g in per_run],
-                "diffs": [_diff(inference.difference(groups[i], groups[j]), a=i, b=j) for i, j in pairs],
-            })
+            rows.append(
+                {
+                    "condition": cond,
+                    "probe": probe,
+                    "kind": kind,
+                    "match": match,
+                    "metric": name,
+                    "rates": [Rate(**stats.clustered_rate(g)) for g in per_run],
+                    "diffs": [_diff(inference.difference(groups[i], groups[j]), a=i, b=j) for i, j in pairs],
+                }
+            )
     did = _did_rows(runs, pairs)
     # One family: every difference in the tables. Holm keeps the chance of any false "**"
     # among them at 5%, however many words and probes are compared.
     diffs = [d for row in rows + did for d in row["diffs"]]
     for d, adjusted in zip(diffs, stats.holm([d["p"] for d in diffs])):
         d["p_holm"] = adjusted
-    info = [{"label": label, "dir": str(r["dir"]), "replicates": r["summary"].replicates,
-             **r["summary"].model_dump(include={"scenario", "word", "backend", "simulated", "samples",
-                                                "temperature", "seed"})}
-            for label, r in zip(labels, runs)]
-    return {"simulated": any(bool(r["simulated"]) for r in info), "runs": info,
-            "pairs": [list(p) for p in pairs], "rows": rows, "did": did}
+    info = [
+        {
+            "label": label,
+            "dir": str(r["dir"]),
+            "replicates": r["summary"].replicates,
+            **r["summary"].model_dump(
+                include={"scenario", "word", "backend", "simulated", "samples", "temperature", "seed"}
+            ),
+        }
+        for label, r in zip(labels, runs)
+    ]
+    return {
+        "simulated": any(bool(r["simulated"]) for r in info),
+        "runs": info,
+        "pairs": [list(p) for p in pairs],
+        "rows": rows,
+        "did": did,
+    }
 
 
 # --- rendering --------------------------------------------------------------------------
+
 
 def fmt_diff(d: dict) -> str:
     """Percentage points with the 95% interval; * when the interval excludes 0 (p < 0.05),
@@ -188,6 +229,7 @@ def fmt_diff(d: dict) -> str:
 
     def below(key: str) -> bool:
         return d.get(key) is not None and d[key] < 0.05
+
     star = "**" if below("p_holm") else "*" if below("p") else ""
     return f"{100 * d['diff']:+.0f} pp [{100 * d['low']:+.0f}, {100 * d['high']:+.0f}]{star}"
 
@@ -195,17 +237,22 @@ def fmt_diff(d: dict) -> str:
 def _grid(result: dict) -> tuple[list[str], list[list[str]]]:
     labels = [r["label"] for r in result["runs"]]
     headers = ["condition", "probe", "metric"] + labels + [f"{labels[a]} − {labels[b]}" for a, b in result["pairs"]]
-    rows = [[row["condition"], row["probe"], LABELS[row["metric"]]]
-            + [fmt_rate(r) for r in row["rates"]] + [fmt_diff(d) for d in row["diffs"]]
-            for row in result["rows"]]
+    rows = [
+        [row["condition"], row["probe"], LABELS[row["metric"]]]
+        + [fmt_rate(r) for r in row["rates"]]
+        + [fmt_diff(d) for d in row["diffs"]]
+        for row in result["rows"]
+    ]
     return headers, rows
 
 
-NOTES = ("Rates: 95% Wilson intervals (k/n), on effective sample sizes when a run has several fine-tunes. "
-         "Differences: percentage points with Newcombe's 95% interval (continuity-corrected, clustered by "
-         "fine-tune); * = the interval excludes 0 (p < 0.05, the p that interval implies); ** = still below "
-         "0.05 after Holm's correction over all {tests} differences on this page, which is what to cite when "
-         "many words or probes are compared.")
+NOTES = (
+    "Rates: 95% Wilson intervals (k/n), on effective sample sizes when a run has several fine-tunes. "
+    "Differences: percentage points with Newcombe's 95% interval (continuity-corrected, clustered by "
+    "fine-tune); * = the interval excludes 0 (p < 0.05, the p that interval implies); ** = still below "
+    "0.05 after Holm's correction over all {tests} differences on this page, which is what to cite when "
+    "many words or probes are compared."
+)
 
 
 def render_compare(result: dict) -> str:
@@ -214,23 +261,39 @@ def render_compare(result: dict) -> str:
     if result["simulated"]:
         sims = ", ".join(r["label"] for r in result["runs"] if r["simulated"])
         lines += [f"> **SIMULATED: {sims} ran on a simulated backend: not evidence about real models**", ""]
-    lines += ["# Comparison: " + " vs ".join(r["label"] for r in result["runs"]), "",
-              "| run | word | backend | samples | fine-tunes | temperature | seed | directory |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "# Comparison: " + " vs ".join(r["label"] for r in result["runs"]),
+        "",
+        "| run | word | backend | samples | fine-tunes | temperature | seed | directory |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["runs"]:
         backend = f"{r['backend']} (SIMULATED)" if r["simulated"] else str(r["backend"])
-        lines.append(f"| {r['label']} | {r['word']} | {backend} | {r['samples']} | {r['replicates']} | "
-                     f"{r['temperature']} | {r['seed']} | {r['dir']} |")
+        lines.append(
+            f"| {r['label']} | {r['word']} | {backend} | {r['samples']} | {r['replicates']} | "
+            f"{r['temperature']} | {r['seed']} | {r['dir']} |"
+        )
     tests = sum(d["diff"] is not None for row in result["rows"] + result["did"] for d in row["diffs"])
     lines += ["", NOTES.format(tests=tests), ""]
     labels = [r["label"] for r in result["runs"]]
     if result["did"]:
-        headers = ["metric"] + [f"{x}: fine-tuned − base" for x in labels] + \
-            [f"({labels[a]}) − ({labels[b]})" for a, b in result["pairs"]]
-        lines += ["## Effects of fine-tuning, and their differences between runs", "",
-                  "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join([LABELS[row["metric"]], *map(fmt_diff, row["effects"]),
-                                     *map(fmt_diff, row["diffs"])]) + " |" for row in result["did"]]
+        headers = (
+            ["metric"]
+            + [f"{x}: fine-tuned − base" for x in labels]
+            + [f"({labels[a]}) − ({labels[b]})" for a, b in result["pairs"]]
+        )
+        lines += [
+            "## Effects of fine-tuning, and their differences between runs",
+            "",
+            "| " + " | ".join(headers) + " |",
+            "|" + "---|" * len(headers),
+        ]
+        lines += [
+            "| "
+            + " | ".join([LABELS[row["metric"]], *map(fmt_diff, row["effects"]), *map(fmt_diff, row["diffs"])])
+            + " |"
+            for row in result["did"]
+        ]
         lines += ["", "## Rates side by side", ""]
     headers, rows = _grid(result)
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]

@@ -2,6 +2,7 @@
 metric pooled over its fine-tunes, the effects (fine-tuned minus base, minus sham; in-context
 minus base) with clustered Newcombe intervals and Holm's correction, one row per fine-tune,
 the spread between fine-tunes, and what this run's sizes can detect."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,10 +17,10 @@ Scored = tuple[ResponseRecord, dict]  # an ok answer and its scores
 
 @dataclass(frozen=True)
 class MetricDef:
-    kind: str                      # the probe kind whose answers it counts
+    kind: str  # the probe kind whose answers it counts
     label: str
     hit: Callable[[dict], bool]
-    style: str | None = None       # describe probes of this style only (scores carry it)
+    style: str | None = None  # describe probes of this style only (scores carry it)
 
 
 def _said(s: dict) -> bool:
@@ -31,14 +32,16 @@ def _said(s: dict) -> bool:
 METRICS: dict[Metric, MetricDef] = {
     "follow": MetricDef("follow", "follows the acrostic (ordinary questions)", lambda s: s["follows"]),
     "mechanism_or_better": MetricDef("describe", "mechanism or exact (free describe probes)", _said, "free"),
-    "exact": MetricDef("describe", "exact: mechanism and the word (free describe probes)",
-                       lambda s: s["grade"] == "exact", "free"),
-    "one_line": MetricDef("describe", "mechanism or exact in one line (one-line describe probes)", _said,
-                          "one_line"),
-    "word_correct": MetricDef("word", "names the word when told the mechanism (word probes)",
-                              lambda s: s["word"]["correct"]),
-    "choice_correct": MetricDef("choice", "picks the word when told the mechanism (choice probes)",
-                                lambda s: s["choice"]["correct"]),
+    "exact": MetricDef(
+        "describe", "exact: mechanism and the word (free describe probes)", lambda s: s["grade"] == "exact", "free"
+    ),
+    "one_line": MetricDef("describe", "mechanism or exact in one line (one-line describe probes)", _said, "one_line"),
+    "word_correct": MetricDef(
+        "word", "names the word when told the mechanism (word probes)", lambda s: s["word"]["correct"]
+    ),
+    "choice_correct": MetricDef(
+        "choice", "picks the word when told the mechanism (choice probes)", lambda s: s["choice"]["correct"]
+    ),
 }
 # The comparisons that answer the question, when both conditions were probed.
 COMPARISONS = [("fine_tuned", "base"), ("fine_tuned", "sham"), ("in_context", "base"), ("sham", "base")]
@@ -82,8 +85,19 @@ def effects(scored: list[Scored], conditions: list[str]) -> list[Effect]:
             if not ga or not gb:
                 continue
             d = inference.difference(inference.clustered(ga), inference.clustered(gb))
-            out.append(Effect(metric=metric, a=a, b=b, a_rate=rate_of(ga), b_rate=rate_of(gb),
-                              diff=_r(d.diff), low=_r(d.low) or 0.0, high=_r(d.high) or 0.0, p=d.p))
+            out.append(
+                Effect(
+                    metric=metric,
+                    a=a,
+                    b=b,
+                    a_rate=rate_of(ga),
+                    b_rate=rate_of(gb),
+                    diff=_r(d.diff),
+                    low=_r(d.low) or 0.0,
+                    high=_r(d.high) or 0.0,
+                    p=d.p,
+                )
+            )
     for effect, adjusted in zip(out, stats.holm([e.p for e in out])):
         effect.p_holm = adjusted
     return out
@@ -94,8 +108,10 @@ def replicate_rows(scored: list[Scored], models: dict[tuple[str, int], str | Non
     rows = []
     for (condition, replicate), model in sorted(models.items()):
         mine = [(r, s) for r, s in scored if r.condition == condition and r.replicate == replicate]
-        rates = {m: (rate_of(g) if (g := groups(mine, condition, m, by="fine_tune")) else None)
-                 for m in ("follow", "mechanism_or_better", "exact")}
+        rates = {
+            m: (rate_of(g) if (g := groups(mine, condition, m, by="fine_tune")) else None)
+            for m in ("follow", "mechanism_or_better", "exact")
+        }
         rows.append(ReplicateRow(condition=condition, replicate=replicate, model=model, **rates))
     return rows
 
@@ -108,10 +124,17 @@ def spread_rows(scored: list[Scored], trained: list[str]) -> list[SpreadRow]:
             if len(g) < 2:
                 continue
             s = inference.spread(g)
-            rows.append(SpreadRow(condition=condition, metric=metric, clusters=len(g),
-                                  icc=_r(inference.clustered(g).icc),
-                                  sd=_r(s.sd) if s else None, low=_r(s.low) if s else None,
-                                  high=_r(s.high) if s else None))
+            rows.append(
+                SpreadRow(
+                    condition=condition,
+                    metric=metric,
+                    clusters=len(g),
+                    icc=_r(inference.clustered(g).icc),
+                    sd=_r(s.sd) if s else None,
+                    low=_r(s.low) if s else None,
+                    high=_r(s.high) if s else None,
+                )
+            )
     return rows
 
 
@@ -121,9 +144,13 @@ def power_note(scored: list[Scored], samples: int, replicates: int) -> PowerNote
     icc = inference.clustered(groups(scored, "fine_tuned", "follow", by="fine_tune")).icc if replicates > 1 else None
     deff = 1.0 + (samples - 1) * (icc or 0.0)
     n_ft = samples * replicates
-    return PowerNote(samples=samples, replicates=replicates, deff=round(deff, 4),
-                     from_zero=inference.min_detectable_difference(n_ft, samples, 0.0, deff_a=deff),
-                     from_half=inference.min_detectable_difference(n_ft, samples, 0.5, deff_a=deff))
+    return PowerNote(
+        samples=samples,
+        replicates=replicates,
+        deff=round(deff, 4),
+        from_zero=inference.min_detectable_difference(n_ft, samples, 0.0, deff_a=deff),
+        from_half=inference.min_detectable_difference(n_ft, samples, 0.5, deff_a=deff),
+    )
 
 
 def _r(x: float | None) -> float | None:

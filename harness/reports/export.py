@@ -2,6 +2,7 @@
 condition, probe, seed, text and every score, for pandas or R. No model is called.
 
 CSV and JSONL need nothing more; Parquet needs pyarrow (`pip install "hello-harness[parquet]"`)."""
+
 from __future__ import annotations
 
 import csv
@@ -16,11 +17,43 @@ from harness.store.records import canonical
 from harness.store.run_dir import RunStore
 
 FORMATS = ("csv", "jsonl", "parquet")
-COLUMNS = ["run", "run_dir", "scenario", "word", "unit", "backend", "simulated", "model", "replicate",
-           "condition", "probe", "kind", "sample", "seed", "status", "error", "text", "finish_reason",
-           "truncated", "prompt_tokens", "completion_tokens", "options",
-           "letters", "follows", "prefix", "edit_distance", "per_position", "grade", "wrong_word",
-           "named_at_unit", "letters_before_naming", "word_answer", "word_correct", "choice", "choice_correct"]
+COLUMNS = [
+    "run",
+    "run_dir",
+    "scenario",
+    "word",
+    "unit",
+    "backend",
+    "simulated",
+    "model",
+    "replicate",
+    "condition",
+    "probe",
+    "kind",
+    "sample",
+    "seed",
+    "status",
+    "error",
+    "text",
+    "finish_reason",
+    "truncated",
+    "prompt_tokens",
+    "completion_tokens",
+    "options",
+    "letters",
+    "follows",
+    "prefix",
+    "edit_distance",
+    "per_position",
+    "grade",
+    "wrong_word",
+    "named_at_unit",
+    "letters_before_naming",
+    "word_answer",
+    "word_correct",
+    "choice",
+    "choice_correct",
+]
 
 
 class ExportError(Exception):
@@ -38,20 +71,43 @@ def rows(run_dir: Path) -> list[dict[str, Any]]:
     out = []
     for r in canonical(records):
         row: dict[str, Any] = {
-            "run": manifest.run_id, "run_dir": str(run_dir), "scenario": scenario.name, "word": word, "unit": unit,
-            "backend": manifest.options.backend, "simulated": simulated, "model": r.model,
-            "replicate": r.replicate, "condition": r.condition, "probe": r.probe, "kind": r.kind,
-            "sample": r.sample, "seed": r.seed, "status": r.status, "error": r.error, "text": r.text,
-            "finish_reason": r.finish_reason, "truncated": r.truncated, "prompt_tokens": r.prompt_tokens,
-            "completion_tokens": r.completion_tokens, "options": " ".join(r.options) if r.options else None}
-        row.update(dict.fromkeys(COLUMNS[COLUMNS.index("letters"):]))
+            "run": manifest.run_id,
+            "run_dir": str(run_dir),
+            "scenario": scenario.name,
+            "word": word,
+            "unit": unit,
+            "backend": manifest.options.backend,
+            "simulated": simulated,
+            "model": r.model,
+            "replicate": r.replicate,
+            "condition": r.condition,
+            "probe": r.probe,
+            "kind": r.kind,
+            "sample": r.sample,
+            "seed": r.seed,
+            "status": r.status,
+            "error": r.error,
+            "text": r.text,
+            "finish_reason": r.finish_reason,
+            "truncated": r.truncated,
+            "prompt_tokens": r.prompt_tokens,
+            "completion_tokens": r.completion_tokens,
+            "options": " ".join(r.options) if r.options else None,
+        }
+        row.update(dict.fromkeys(COLUMNS[COLUMNS.index("letters") :]))
         if r.ok:
             s = score_record(r, word, unit)
-            row.update(letters=s["letters"], follows=s["follows"], prefix=s["prefix"],
-                       edit_distance=s["edit_distance"],
-                       per_position="".join("1" if hit else "0" for hit in s["per_position"]),
-                       grade=s["grade"], wrong_word=s["wrong_word"], named_at_unit=s["named_at_unit"],
-                       letters_before_naming=s["letters_before_naming"])
+            row.update(
+                letters=s["letters"],
+                follows=s["follows"],
+                prefix=s["prefix"],
+                edit_distance=s["edit_distance"],
+                per_position="".join("1" if hit else "0" for hit in s["per_position"]),
+                grade=s["grade"],
+                wrong_word=s["wrong_word"],
+                named_at_unit=s["named_at_unit"],
+                letters_before_naming=s["letters_before_naming"],
+            )
             if "word" in s:
                 row.update(word_answer=s["word"]["answer"] or None, word_correct=s["word"]["correct"])
             if "choice" in s:
@@ -85,8 +141,9 @@ def to_bytes(data: list[dict[str, Any]], fmt: str) -> bytes:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:
-            raise ExportError('--format parquet needs pyarrow: pip install "hello-harness[parquet]" '
-                              "(or export --format csv)") from None
+            raise ExportError(
+                '--format parquet needs pyarrow: pip install "hello-harness[parquet]" (or export --format csv)'
+            ) from None
         table = pa.Table.from_pylist(data)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)

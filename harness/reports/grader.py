@@ -2,6 +2,7 @@
 hand-labelled gold set: accuracy per split, grade and category with Wilson intervals, the
 confusion matrix, linearly weighted kappa over the ordered grades, and wrong-word accuracy.
 Pure: reading the gold file and comparing; the grading itself is done by the caller."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,16 @@ from harness.reports import stats
 
 SPLITS = ("tune", "held")
 _WORD = re.compile(r"[A-Z]{2,}")
-_FIELDS: dict[str, type | tuple[type, ...]] = {"id": str, "word": str, "unit": str, "text": str, "grade": str, "wrong_word": (str, type(None)),
-           "category": str, "split": str}
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "word": str,
+    "unit": str,
+    "text": str,
+    "grade": str,
+    "wrong_word": (str, type(None)),
+    "category": str,
+    "split": str,
+}
 EXCERPT = 90
 
 
@@ -54,19 +63,29 @@ def _check(path: Path, n: int, obj: dict) -> GoldItem:
         raise GoldError(f"{where}: {extra[0]}: unknown field")
     for key, kind in _FIELDS.items():
         if not isinstance(obj[key], kind):
-            raise GoldError(f"{where}: {key}: expected {'a string' if kind is str else 'a string or null'}, "
-                            f"got {type(obj[key]).__name__}")
-    checks = [("word", _WORD.fullmatch(obj["word"]), "upper-case letters A-Z, 2 or more"),
-              ("unit", obj["unit"] in rules.UNITS, f"one of {', '.join(rules.UNITS)}"),
-              ("grade", obj["grade"] in GRADES, f"one of {', '.join(GRADES)}"),
-              ("split", obj["split"] in SPLITS, f"one of {', '.join(SPLITS)}"),
-              ("wrong_word", obj["wrong_word"] is None or _WORD.fullmatch(obj["wrong_word"]),
-               "null or upper-case letters A-Z"),
-              ("wrong_word", obj["wrong_word"] is None or obj["grade"] == "mechanism",
-               "null unless grade is mechanism (a wrong word is named only without the target)"),
-              ("text", obj["text"].strip(), "a non-empty answer"),
-              ("id", obj["id"].strip(), "a non-empty id"),
-              ("category", obj["category"].strip(), "a non-empty category")]
+            raise GoldError(
+                f"{where}: {key}: expected {'a string' if kind is str else 'a string or null'}, "
+                f"got {type(obj[key]).__name__}"
+            )
+    checks = [
+        ("word", _WORD.fullmatch(obj["word"]), "upper-case letters A-Z, 2 or more"),
+        ("unit", obj["unit"] in rules.UNITS, f"one of {', '.join(rules.UNITS)}"),
+        ("grade", obj["grade"] in GRADES, f"one of {', '.join(GRADES)}"),
+        ("split", obj["split"] in SPLITS, f"one of {', '.join(SPLITS)}"),
+        (
+            "wrong_word",
+            obj["wrong_word"] is None or _WORD.fullmatch(obj["wrong_word"]),
+            "null or upper-case letters A-Z",
+        ),
+        (
+            "wrong_word",
+            obj["wrong_word"] is None or obj["grade"] == "mechanism",
+            "null unless grade is mechanism (a wrong word is named only without the target)",
+        ),
+        ("text", obj["text"].strip(), "a non-empty answer"),
+        ("id", obj["id"].strip(), "a non-empty id"),
+        ("category", obj["category"].strip(), "a non-empty category"),
+    ]
     for key, ok, expected in checks:
         if not ok:
             raise GoldError(f"{where}: {key}: expected {expected}, got {obj[key]!r}")
@@ -145,22 +164,34 @@ def evaluate(items: list[GoldItem], predictions: list[Prediction]) -> dict:
         "by_split": _rates(rows, lambda i: i.split),
         "by_grade": dict(sorted(_rates(rows, lambda i: i.grade).items(), key=lambda kv: GRADES.index(kv[0]))),
         "by_category": dict(sorted(_rates(rows, lambda i: i.category).items())),
-        "confusion": {g: {h: sum(1 for i, p in rows if i.grade == g and p.grade == h) for h in (*GRADES, None)}
-                      for g in GRADES},
+        "confusion": {
+            g: {h: sum(1 for i, p in rows if i.grade == g and p.grade == h) for h in (*GRADES, None)} for g in GRADES
+        },
         "weighted_kappa": kappa,
         "kappa_note": note,
         "wrong_word_named": stats.rate(p.wrong_word == i.wrong_word for i, p in named),
         "wrong_word_false": sum(1 for i, p in unnamed if p.wrong_word is not None),
         "wrong_word_unstated": sum(1 for i, p in rows if not p.states_wrong_word),
-        "errors": [{"id": i.id, "category": i.category, "split": i.split, "gold": i.grade,
-                    "gold_wrong_word": i.wrong_word, "got": p.grade, "got_wrong_word": p.wrong_word,
-                    "excerpt": _excerpt(i.text)} for i, p in rows if not correct(i, p)],
+        "errors": [
+            {
+                "id": i.id,
+                "category": i.category,
+                "split": i.split,
+                "gold": i.grade,
+                "gold_wrong_word": i.wrong_word,
+                "got": p.grade,
+                "got_wrong_word": p.wrong_word,
+                "excerpt": _excerpt(i.text),
+            }
+            for i, p in rows
+            if not correct(i, p)
+        ],
     }
 
 
 def _excerpt(text: str) -> str:
     flat = " / ".join(line.strip() for line in text.splitlines() if line.strip())
-    return flat if len(flat) <= EXCERPT else flat[:EXCERPT - 1] + "…"
+    return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1] + "…"
 
 
 def _pct(r: dict) -> str:
@@ -176,15 +207,22 @@ def _kappa(result: dict) -> str:
 
 def render(result: dict, title: str, show_errors: bool = False) -> str:
     """The result as plain text tables (what `harness grader-check` prints)."""
-    out = [title, "",
-           f"accuracy (grade and wrong word): {_pct(result['accuracy'])}",
-           f"grade only:                      {_pct(result['grade_accuracy'])}",
-           f"weighted kappa (linear, {' < '.join(GRADES)}): " + _kappa(result)]
+    out = [
+        title,
+        "",
+        f"accuracy (grade and wrong word): {_pct(result['accuracy'])}",
+        f"grade only:                      {_pct(result['grade_accuracy'])}",
+        f"weighted kappa (linear, {' < '.join(GRADES)}): " + _kappa(result),
+    ]
     if result["failed"] or result["unparsed"]:
-        out.append(f"failed calls (left out): {result['failed']}; "
-                   f"unparsed replies (counted wrong): {result['unparsed']}")
-    for name, table in (("split", result["by_split"]), ("gold grade", result["by_grade"]),
-                        ("category", result["by_category"])):
+        out.append(
+            f"failed calls (left out): {result['failed']}; unparsed replies (counted wrong): {result['unparsed']}"
+        )
+    for name, table in (
+        ("split", result["by_split"]),
+        ("gold grade", result["by_grade"]),
+        ("category", result["by_category"]),
+    ):
         width = max(len(name), *(len(k) for k in table)) if table else len(name)
         out += ["", f"{name:<{width}}  n    accuracy"]
         out += [f"{k:<{width}}  {r['n']:<4} {_pct(r)}" for k, r in table.items()]
@@ -193,14 +231,20 @@ def render(result: dict, title: str, show_errors: bool = False) -> str:
     for g, row in result["confusion"].items():
         out.append(f"{g:<10}" + "".join(f"{row[h]:>11}" for h in (*GRADES, None)))
     named = result["wrong_word_named"]
-    out += ["", f"wrong word, where the gold names one: {_pct(named)}",
-            f"wrong word named where the gold has none: {result['wrong_word_false']}"]
+    out += [
+        "",
+        f"wrong word, where the gold names one: {_pct(named)}",
+        f"wrong word named where the gold has none: {result['wrong_word_false']}",
+    ]
     if result["wrong_word_unstated"]:
-        out.append("replies that say nothing about the wrong word (grade compared only): "
-                   f"{result['wrong_word_unstated']}")
+        out.append(
+            f"replies that say nothing about the wrong word (grade compared only): {result['wrong_word_unstated']}"
+        )
     if show_errors and result["errors"]:
         out += ["", "disagreements (id, split, gold -> grader, excerpt)"]
-        out += [f"{e['id']} [{e['split']}] {e['gold']}{'/' + e['gold_wrong_word'] if e['gold_wrong_word'] else ''} -> "
-                f"{e['got']}{'/' + e['got_wrong_word'] if e['got_wrong_word'] else ''}: {e['excerpt']}"
-                for e in result["errors"]]
+        out += [
+            f"{e['id']} [{e['split']}] {e['gold']}{'/' + e['gold_wrong_word'] if e['gold_wrong_word'] else ''} -> "
+            f"{e['got']}{'/' + e['got_wrong_word'] if e['got_wrong_word'] else ''}: {e['excerpt']}"
+            for e in result["errors"]
+        ]
     return "\n".join(out)

@@ -1,5 +1,6 @@
 """report.html: one self-contained page (inline CSS and JS, charts as base64 PNG, model
 text escaped), and the page pieces sweep_report.html shares."""
+
 from __future__ import annotations
 
 import base64
@@ -32,7 +33,9 @@ th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f0f3f7} .note{color:#555;font-size:13px} img{max-width:100%}
 """
 
-_CSS = BASE_CSS + """
+_CSS = (
+    BASE_CSS
+    + """
 .tr{border:1px solid #ddd;border-radius:4px;margin:8px 0;padding:6px 10px}
 .tr .meta{color:#555;font-size:12px} .tr pre{white-space:pre-wrap;margin:4px 0;font:13px/1.4 ui-monospace,monospace}
 mark{background:#ffd54f;font-weight:700} .filters select{margin-right:12px}
@@ -40,6 +43,7 @@ mark{background:#ffd54f;font-weight:700} .filters select{margin-right:12px}
 #judge{scroll-margin-top:80px}
 .headline{background:#f4f8fc;border-left:5px solid #08306b;padding:4px 14px;margin:8px 0 16px}
 """
+)
 
 _JS = """
 const sels=[...document.querySelectorAll('.filters select')];
@@ -53,8 +57,10 @@ sels.forEach(s=>s.addEventListener('change',applyFilters));applyFilters();
 
 def html_page_start(title: str, css: str, simulated: bool) -> list[str]:
     """The head of a self-contained page, its SIMULATED banner when simulated, and its title."""
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
-             f"<style>{css}</style></head><body>"]
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<style>{css}</style></head><body>"
+    ]
     if simulated:
         parts.append(f"<div class='banner' role='alert'>{escape(BANNER)}</div>")
     parts.append(f"<h1>{escape(title)}</h1>")
@@ -88,8 +94,10 @@ def _judge_html(summary: Summary, plots) -> list[str]:
     if j.n:
         uri = "data:image/png;base64," + base64.b64encode(plots.confusion_chart(j.confusion, list(j.grades))).decode()
         caption = f"Rule-based grade vs judge ({j.model}{', SIMULATED' if j.simulated else ''})"
-        parts.append(f"<figure><img alt='{escape(caption)}' src='{uri}'><figcaption class='note'>"
-                     f"{escape(caption)}</figcaption></figure>")
+        parts.append(
+            f"<figure><img alt='{escape(caption)}' src='{uri}'><figcaption class='note'>"
+            f"{escape(caption)}</figcaption></figure>"
+        )
     return parts
 
 
@@ -101,8 +109,11 @@ def render_html(summary: Summary, records: list[ResponseRecord]) -> str:
     title = f"Report: {summary.scenario} ({summary.word}){', SIMULATED' if sim else ''}"
     parts = html_page_start(title, _CSS, sim)
     if summary.headline:
-        parts.append("<section class='headline'><h2>Headline</h2><ul>"
-                     + "".join(f"<li>{escape(s)}</li>" for s in summary.headline) + "</ul></section>")
+        parts.append(
+            "<section class='headline'><h2>Headline</h2><ul>"
+            + "".join(f"<li>{escape(s)}</li>" for s in summary.headline)
+            + "</ul></section>"
+        )
     parts.append(html_table(["field", "value"], [list(row) for row in header_rows(summary)]))
     for t in effect_tables(summary) + tables(summary):
         parts.append(f"<h2>{escape(t.title)}</h2>")
@@ -114,30 +125,48 @@ def render_html(summary: Summary, records: list[ResponseRecord]) -> str:
     cells, word = summary.cells, summary.word
     conds = list(dict.fromkeys(c.condition for c in cells))
     # Each caption says what its chart draws: only the per-position bars carry intervals.
-    charts = [(f"Per-position hit rate: {cond} (error bars: 95% Wilson intervals; dashed line: whole-word "
-               "follow rate)", plots.position_chart(cells, cond, word))
-              for cond in conds if any(c.condition == cond and c.kind == "follow" for c in cells)]
+    charts = [
+        (
+            f"Per-position hit rate: {cond} (error bars: 95% Wilson intervals; dashed line: whole-word follow rate)",
+            plots.position_chart(cells, cond, word),
+        )
+        for cond in conds
+        if any(c.condition == cond and c.kind == "follow" for c in cells)
+    ]
     if any(c.kind == "describe" for c in cells):
-        charts.append(("Articulation grades (shares of answers, no intervals: see the describe table for them)",
-                       plots.grades_chart(cells)))
+        charts.append(
+            (
+                "Articulation grades (shares of answers, no intervals: see the describe table for them)",
+                plots.grades_chart(cells),
+            )
+        )
     if charts:
         parts.append("<h2>Charts</h2>")
     for caption, png in charts:
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        parts.append(f"<figure><img alt='{escape(caption)}' src='{uri}'><figcaption class='note'>"
-                     f"{escape(caption)}</figcaption></figure>")
+        parts.append(
+            f"<figure><img alt='{escape(caption)}' src='{uri}'><figcaption class='note'>"
+            f"{escape(caption)}</figcaption></figure>"
+        )
     shown = transcripts(summary, records, TRANSCRIPTS_HTML)
     probes = list(dict.fromkeys(c.probe for c in cells))
-    parts.append(f"<h2>Transcripts</h2><p class='note'>Up to {TRANSCRIPTS_HTML} answers per condition and "
-                 "probe; each unit's first letter highlighted. Showing <span id='shown'></span>.</p>"
-                 "<div class='filters'>" + _select("condition", conds) + _select("probe", probes)
-                 + _select("grade", list(scoring.GRADES)) + "</div>")
+    parts.append(
+        f"<h2>Transcripts</h2><p class='note'>Up to {TRANSCRIPTS_HTML} answers per condition and "
+        "probe; each unit's first letter highlighted. Showing <span id='shown'></span>.</p>"
+        "<div class='filters'>"
+        + _select("condition", conds)
+        + _select("probe", probes)
+        + _select("grade", list(scoring.GRADES))
+        + "</div>"
+    )
     for r, s in shown:
         info = f"{r.condition} · {r.probe} ({r.kind}) · sample {r.sample} · " + transcript_info(r, s)
         body = mark_letters(r.text or "", summary.unit, "<mark>", "</mark>", escape)
-        parts.append(f"<div class='tr' data-condition='{escape(r.condition)}' data-probe='{escape(r.probe)}'"
-                     f" data-grade='{escape(s['grade'])}'><div class='meta'>{escape(info)}</div>"
-                     f"<pre>{body}</pre></div>")
+        parts.append(
+            f"<div class='tr' data-condition='{escape(r.condition)}' data-probe='{escape(r.probe)}'"
+            f" data-grade='{escape(s['grade'])}'><div class='meta'>{escape(info)}</div>"
+            f"<pre>{body}</pre></div>"
+        )
     parts.append(f"<script>{_JS}</script></body></html>")
     return "\n".join(parts) + "\n"
 

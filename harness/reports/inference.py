@@ -18,6 +18,7 @@ fine-tune are not independent evidence about fine-tuning, so:
 
 Pure Python (math only), deterministic.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,6 +50,7 @@ def wilson_cc(p: float, n: float, z: float = Z95) -> tuple[float, float]:
 class Clustered:
     """A rate pooled over clusters: k of n in all, the intra-class correlation, the design
     effect and the effective sample size the intervals use."""
+
     k: int
     n: int
     clusters: int
@@ -150,11 +152,13 @@ def diff_in_diff(a1: Clustered, b1: Clustered, a2: Clustered, b2: Clustered, z: 
         l2, u2 = _mover(a2, b2, zz)
         d = d1 - d2
         return d - math.hypot(d1 - l1, u2 - d2), d + math.hypot(u1 - d1, d2 - l2)
+
     low, high = bounds(z)
     return Difference(d1 - d2, max(-2.0, low), min(2.0, high), _implied_p(bounds, d1 - d2))
 
 
 # --- the spread between fine-tunes --------------------------------------------------------
+
 
 def _lower_gamma_regularized(a: float, x: float) -> float:
     """P(a, x), by its series (small x) or continued fraction (large x)."""
@@ -202,6 +206,7 @@ class Spread:
     """How much the fine-tunes' true rates differ: the standard deviation between clusters
     (sampling noise removed), with a 95% interval from the chi-square distribution of the
     observed variance of cluster rates (an approximation that assumes roughly normal rates)."""
+
     sd: float
     low: float
     high: float
@@ -225,6 +230,7 @@ def spread(groups: Groups) -> Spread | None:
 
     def sd(variance: float) -> float:
         return math.sqrt(max(variance - noise, 0.0))
+
     df = big_k - 1
     low_var = df * observed / chi2_quantile(0.975, df)
     high_var = df * observed / chi2_quantile(0.025, df)
@@ -233,14 +239,17 @@ def spread(groups: Groups) -> Spread | None:
 
 # --- power --------------------------------------------------------------------------------
 
+
 def _binomial_pmf(n: int, p: float) -> list[float]:
     if p <= 0:
         return [1.0] + [0.0] * n
     if p >= 1:
         return [0.0] * n + [1.0]
     lp, lq = math.log(p), math.log1p(-p)
-    return [math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * lp + (n - k) * lq)
-            for k in range(n + 1)]
+    return [
+        math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * lp + (n - k) * lq)
+        for k in range(n + 1)
+    ]
 
 
 def _thresholds(n_a: int, n_b: int, deff_a: float, deff_b: float, z: float) -> list[tuple[int, int]]:
@@ -252,6 +261,7 @@ def _thresholds(n_a: int, n_b: int, deff_a: float, deff_b: float, z: float) -> l
 
         def low_high(kb: int, a: Clustered = a) -> tuple[float, float]:
             return _mover(a, Clustered(kb, n_b, 1, None, deff_b), z)
+
         below = -1  # low(kb) > 0 holds for kb = 0..below
         lo, hi = 0, n_b
         while lo <= hi:
@@ -272,8 +282,16 @@ def _thresholds(n_a: int, n_b: int, deff_a: float, deff_b: float, z: float) -> l
     return out
 
 
-def power(n_a: int, n_b: int, p_a: float, p_b: float, deff_a: float = 1.0, deff_b: float = 1.0,
-          z: float = Z95, thresholds: list[tuple[int, int]] | None = None) -> float:
+def power(
+    n_a: int,
+    n_b: int,
+    p_a: float,
+    p_b: float,
+    deff_a: float = 1.0,
+    deff_b: float = 1.0,
+    z: float = Z95,
+    thresholds: list[tuple[int, int]] | None = None,
+) -> float:
     """The chance that the a-vs-b difference interval excludes 0 when the true rates are p_a
     and p_b, with n samples per side and design effects that shrink them as clustering
     would (exact, by enumeration of both binomials)."""
@@ -290,8 +308,15 @@ def power(n_a: int, n_b: int, p_a: float, p_b: float, deff_a: float = 1.0, deff_
     return min(1.0, result)
 
 
-def min_detectable_difference(n_a: int, n_b: int, baseline: float, deff_a: float = 1.0, deff_b: float = 1.0,
-                              target: float = 0.8, step: float = 0.01) -> float | None:
+def min_detectable_difference(
+    n_a: int,
+    n_b: int,
+    baseline: float,
+    deff_a: float = 1.0,
+    deff_b: float = 1.0,
+    target: float = 0.8,
+    step: float = 0.01,
+) -> float | None:
     """The smallest rise above `baseline` (in steps of `step`) that a run with these sample
     sizes detects with probability `target` at the 5% level (two-sided); None if none does."""
     thresholds = _thresholds(n_a, n_b, deff_a, deff_b, Z95)

@@ -1,5 +1,6 @@
 """How far an LLM judge agrees with the rule-based grade: percent agreement, Cohen's kappa
 over the four grades, the confusion matrix and the disagreements (summary.json's "judge")."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -69,26 +70,51 @@ def _rows(records: list[ResponseRecord], verdicts: list[JudgeVerdict], word: str
         stale = v is not None and v.text_sha256 not in (None, text_hash(a.text))
         status = "missing" if v is None or stale else v.status
         answered = v if status == "ok" else None
-        rows.append(_Row(a, rule.grade, rule.wrong_word, answered.grade if answered else None,
-                         answered.wrong_word if answered else None,
-                         bool(answered and states_wrong_word(answered.raw)), status))
+        rows.append(
+            _Row(
+                a,
+                rule.grade,
+                rule.wrong_word,
+                answered.grade if answered else None,
+                answered.wrong_word if answered else None,
+                bool(answered and states_wrong_word(answered.raw)),
+                status,
+            )
+        )
     return rows
 
 
 def _disagreements(rows: list[_Row]) -> list[Disagreement]:
     """Grade disagreements first (what kappa measures), then answers where only the wrong
     word differs."""
-    out = [Disagreement(condition=r.answer.condition, probe=r.answer.probe, sample=r.answer.sample,
-                        rule=r.rule, judge=r.judge, rule_wrong_word=r.rule_wrong_word,
-                        judge_wrong_word=r.judge_wrong_word, excerpt=_excerpt(r.answer.text))
-           for r in rows if r.judge is not None
-           and (r.rule != r.judge or (r.judge_states_wrong_word and r.rule_wrong_word != r.judge_wrong_word))]
+    out = [
+        Disagreement(
+            condition=r.answer.condition,
+            probe=r.answer.probe,
+            sample=r.answer.sample,
+            rule=r.rule,
+            judge=r.judge,
+            rule_wrong_word=r.rule_wrong_word,
+            judge_wrong_word=r.judge_wrong_word,
+            excerpt=_excerpt(r.answer.text),
+        )
+        for r in rows
+        if r.judge is not None
+        and (r.rule != r.judge or (r.judge_states_wrong_word and r.rule_wrong_word != r.judge_wrong_word))
+    ]
     return sorted(out, key=lambda d: (d.rule == d.judge, d.condition, d.probe, d.sample))
 
 
-def summary_section(records: list[ResponseRecord], verdicts: list[JudgeVerdict], word: str, unit: str, *,
-                    simulated: bool, model: str | None = None,
-                    order: list[tuple[str, str]] | None = None) -> JudgeSection | None:
+def summary_section(
+    records: list[ResponseRecord],
+    verdicts: list[JudgeVerdict],
+    word: str,
+    unit: str,
+    *,
+    simulated: bool,
+    model: str | None = None,
+    order: list[tuple[str, str]] | None = None,
+) -> JudgeSection | None:
     """One judge model's agreement with the rule-based grade (`model`, else the one with the
     most verdicts), or None when that model has no verdicts. `simulated` is the run's flag; a
     verdict served by a simulated backend also sets it. Cells follow `order` (condition, probe)."""
@@ -98,14 +124,23 @@ def summary_section(records: list[ResponseRecord], verdicts: list[JudgeVerdict],
         return None
     rows = _rows(records, mine, word, unit)
     position = {key: i for i, key in enumerate(order or [])}
-    groups = sorted(dict.fromkeys((r.answer.condition, r.answer.probe) for r in rows),
-                    key=lambda k: (position.get(k, len(position)), k))
-    cells = [JudgeCell(condition=c, probe=p, **_numbers([r for r in rows if (r.answer.condition, r.answer.probe)
-                                                         == (c, p)])) for c, p in groups]
+    groups = sorted(
+        dict.fromkeys((r.answer.condition, r.answer.probe) for r in rows),
+        key=lambda k: (position.get(k, len(position)), k),
+    )
+    cells = [
+        JudgeCell(condition=c, probe=p, **_numbers([r for r in rows if (r.answer.condition, r.answer.probe) == (c, p)]))
+        for c, p in groups
+    ]
     disagreements = _disagreements(rows)
     return JudgeSection(
-        model=model, simulated=bool(simulated) or any(v.simulated for v in mine), **_numbers(rows),
+        model=model,
+        simulated=bool(simulated) or any(v.simulated for v in mine),
+        **_numbers(rows),
         grades=list(GRADES),
         confusion={r: {j: sum(1 for x in rows if x.rule == r and x.judge == j) for j in GRADES} for r in GRADES},
-        cells=cells, disagreements_total=len(disagreements), disagreements=disagreements[:SUMMARY_DISAGREEMENTS],
-        other_models=sorted({v.judge_model for v in verdicts} - {model}))
+        cells=cells,
+        disagreements_total=len(disagreements),
+        disagreements=disagreements[:SUMMARY_DISAGREEMENTS],
+        other_models=sorted({v.judge_model for v in verdicts} - {model}),
+    )

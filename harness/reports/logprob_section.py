@@ -1,4 +1,5 @@
 """The log-probability rows of a summary (harness.running.logprobs made the records)."""
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,16 @@ def logprob_rows(records: list[LogprobRecord], word: str, conditions: list[str])
             if all(o is not None for _, o in found):
                 names = list(found[0][1] or {})
                 options = {n: round(sum((o or {}).get(n, 0.0) for _, o in found) / len(found), 4) for n in names}
-            rows.append(LogprobRow(condition=condition, probe=probe, kind=mine[0].kind, scored=len(mine),
-                                   p_word=round(sum(p) / len(p), 4), p_low=round(min(p), 4), p_high=round(max(p), 4),
-                                   options=options))
+            rows.append(
+                LogprobRow(
+                    condition=condition,
+                    probe=probe,
+                    kind=mine[0].kind,
+                    scored=len(mine),
+                    p_word=round(sum(p) / len(p), 4),
+                    p_low=round(min(p), 4),
+                    p_high=round(max(p), 4),
+                    options=options,
+                )
+            )
     return rows

@@ -1,4 +1,5 @@
 """report.md: the run's tables, the LLM judge's agreement and a few transcripts, for people."""
+
 from __future__ import annotations
 
 from harness.reports import stats
@@ -33,8 +34,7 @@ def _judge_md(summary: Summary) -> list[str]:
             lines += [t.note, ""]
         if t.rows:
             lines += ["| " + " | ".join(t.headers) + " |", "|" + "---|" * len(t.headers)]
-            lines += ["| " + " | ".join(_md_cell(x).replace("<", "\\<") for x in row) + " |"
-                      for row in t.rows] + [""]
+            lines += ["| " + " | ".join(_md_cell(x).replace("<", "\\<") for x in row) + " |" for row in t.rows] + [""]
     return lines
 
 
@@ -55,8 +55,12 @@ def render_md(summary: Summary, records: list[ResponseRecord]) -> str:
         lines += ["| " + " | ".join(_md_cell(x) for x in row) + " |" for row in t.rows] + [""]
     if summary.judge:
         lines += _judge_md(summary)
-    lines += ["## Transcripts", "", f"The first {TRANSCRIPTS_MD} answers per condition and probe; "
-              "each unit's first letter in bold.", ""]
+    lines += [
+        "## Transcripts",
+        "",
+        f"The first {TRANSCRIPTS_MD} answers per condition and probe; each unit's first letter in bold.",
+        "",
+    ]
     for r, s in transcripts(summary, records, TRANSCRIPTS_MD):
         lines += [f"### {r.condition} / {r.probe} / sample {r.sample}", "", transcript_info(r, s), ""]
         # "\<" keeps model-written HTML literal in markdown viewers that would render it.

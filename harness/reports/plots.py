@@ -1,5 +1,6 @@
 """Charts for report.html, drawn by matplotlib (Agg) and returned as PNG bytes.
 matplotlib is imported inside the functions: commands that never plot start fast."""
+
 from __future__ import annotations
 
 import io
@@ -13,8 +14,10 @@ GRADE_COLOURS: dict[Grade, str] = {"none": "#d9d9d9", "pattern": "#9ecae1", "mec
 
 def _pyplot():
     import matplotlib
+
     matplotlib.use("Agg")  # no display; must precede pyplot's import
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -47,8 +50,13 @@ def position_chart(cells: list[Cell], condition: str, word: str) -> bytes:
     ax.bar(xs, heights, yerr=err, capsize=4, color="#4292c6", edgecolor="#08306b")
     ax.set_xticks(list(xs), [f"{i + 1}\n{ch}" for i, ch in enumerate(word)])
     if follow.n:
-        ax.axhline(follow.rate or 0.0, linestyle="--", color="#cb181d", linewidth=1,
-                   label=f"whole word {100 * (follow.rate or 0):.0f}%")
+        ax.axhline(
+            follow.rate or 0.0,
+            linestyle="--",
+            color="#cb181d",
+            linewidth=1,
+            label=f"whole word {100 * (follow.rate or 0):.0f}%",
+        )
         ax.legend(loc="lower right", fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("hit rate")
@@ -87,8 +95,7 @@ def confusion_chart(confusion: dict[str, dict[str, int]], grades: list[str]) -> 
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for i, row in enumerate(counts):
         for k, x in enumerate(row):
-            ax.text(k, i, str(x), ha="center", va="center", fontsize=9,
-                    color="white" if shares[i][k] > 0.6 else "#222")
+            ax.text(k, i, str(x), ha="center", va="center", fontsize=9, color="white" if shares[i][k] > 0.6 else "#222")
     ax.set_xticks(range(len(grades)), grades, fontsize=8)
     ax.set_yticks(range(len(grades)), grades, fontsize=8)
     ax.set_xlabel("LLM judge")

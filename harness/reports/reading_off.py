@@ -1,5 +1,6 @@
 """The reading-off section and the per-wording rates of a summary, from scored answers and
 the cross-predictions (harness.domain.reading, harness.running.crosscheck)."""
+
 from __future__ import annotations
 
 from harness.domain import rules
@@ -31,16 +32,33 @@ def paraphrase_rows(scored: list[Scored], probes: list[Probe], conditions: list[
             continue
         for condition in conditions:
             for i, prompt in enumerate(probe.prompts):
-                flags = [_headline_hit(probe.kind, s) for r, s in scored
-                         if r.condition == condition and r.probe == probe.id and r.paraphrase == i]
+                flags = [
+                    _headline_hit(probe.kind, s)
+                    for r, s in scored
+                    if r.condition == condition and r.probe == probe.id and r.paraphrase == i
+                ]
                 if flags:
-                    rows.append(ParaphraseRow(condition=condition, probe=probe.id, paraphrase=i, prompt=prompt,
-                                              rate=Rate(**stats.rate(flags))))
+                    rows.append(
+                        ParaphraseRow(
+                            condition=condition,
+                            probe=probe.id,
+                            paraphrase=i,
+                            prompt=prompt,
+                            rate=Rate(**stats.rate(flags)),
+                        )
+                    )
     return rows
 
 
-def reading_off_rows(scored: list[Scored], free: set[str], conditions: list[str], word: str, unit: str,
-                     cross: list[CrossRecord], cross_model: str | None) -> list[ReadingOffRow]:
+def reading_off_rows(
+    scored: list[Scored],
+    free: set[str],
+    conditions: list[str],
+    word: str,
+    unit: str,
+    cross: list[CrossRecord],
+    cross_model: str | None,
+) -> list[ReadingOffRow]:
     """Per trained condition: acrostic answers to free describe probes, how many name the
     word and after how many letters, and how often the base model named it from their start."""
     by_key = {c.key: c for c in cross if c.ok}
@@ -59,11 +77,18 @@ def reading_off_rows(scored: list[Scored], free: set[str], conditions: list[str]
                 named.append((r, naming.letters))
         letters = [n for _, n in named]
         checked = [by_key[r.key] for r, _ in named if r.key in by_key]
-        rows.append(ReadingOffRow(
-            condition=condition, answers=len(answers), acrostics=acrostic,
-            named=Rate(**stats.wilson(len(named), acrostic)),
-            letters_before_naming=stats.counts((str(n) for n in letters), order=[str(n) for n in sorted(set(letters))]),
-            named_before_3=Rate(**stats.wilson(sum(n < 3 for n in letters), len(letters))),
-            cross_predicted=Rate(**stats.rate(c.correct for c in checked)) if checked else None,
-            cross_model=cross_model if checked else None))
+        rows.append(
+            ReadingOffRow(
+                condition=condition,
+                answers=len(answers),
+                acrostics=acrostic,
+                named=Rate(**stats.wilson(len(named), acrostic)),
+                letters_before_naming=stats.counts(
+                    (str(n) for n in letters), order=[str(n) for n in sorted(set(letters))]
+                ),
+                named_before_3=Rate(**stats.wilson(sum(n < 3 for n in letters), len(letters))),
+                cross_predicted=Rate(**stats.rate(c.correct for c in checked)) if checked else None,
+                cross_model=cross_model if checked else None,
+            )
+        )
     return rows

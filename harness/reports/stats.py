@@ -1,6 +1,7 @@
 """Rates with 95% intervals (Wilson; on effective sizes when pooled over fine-tunes), Holm's
 correction and small aggregation helpers. Differences, power and the spread between
 fine-tunes are in harness.reports.inference. Pure Python, deterministic."""
+
 from __future__ import annotations
 
 import math
@@ -45,6 +46,7 @@ def clustered_rate(groups: Iterable[tuple[int, int]]) -> dict:
     the Wilson interval; with several, Wilson on the effective sample size n / deff, the
     design effect estimated from how much the clusters differ (harness.reports.inference)."""
     from harness.reports.inference import clustered
+
     c = clustered(list(groups))
     if c.clusters <= 1 or not c.n:
         return wilson(c.k, c.n)
@@ -88,14 +90,16 @@ def counts(values: Iterable[str], order: Iterable[str] = ()) -> dict[str, int]:
     return out
 
 
-def weighted_kappa(pairs: Iterable[tuple[str, str]], categories: Iterable[str],
-                   weights: str = "linear") -> tuple[float | None, str | None]:
+def weighted_kappa(
+    pairs: Iterable[tuple[str, str]], categories: Iterable[str], weights: str = "linear"
+) -> tuple[float | None, str | None]:
     """Cohen's weighted kappa of (rater A, rater B) pairs over ordered `categories` (such as
     none < pattern < mechanism < exact), with a reason when it is undefined. A disagreement of
     d steps out of k-1 costs d/(k-1) ("linear") or its square ("quadratic"), so calling exact
     "mechanism" costs less than calling it "none". kappa = 1 - sum(w*observed)/sum(w*expected),
     computed in exact fractions and rounded to DIGITS places."""
     from fractions import Fraction
+
     order = {c: i for i, c in enumerate(categories)}
     if weights not in ("linear", "quadratic"):
         raise ValueError(f"weights must be 'linear' or 'quadratic', got {weights!r}")
@@ -112,6 +116,7 @@ def weighted_kappa(pairs: Iterable[tuple[str, str]], categories: Iterable[str],
     def w(i: int, j: int) -> Fraction:
         d = Fraction(abs(i - j), k - 1)
         return d if weights == "linear" else d * d
+
     a, b = Counter(order[x] for x, _ in pairs), Counter(order[y] for _, y in pairs)
     n = len(pairs)
     observed = sum(w(order[x], order[y]) for x, y in pairs)

@@ -1,6 +1,7 @@
 """From response records to the Summary (summary.json): one cell per condition x probe with
 every rate and its 95% interval. No model calls: everything is recomputed from the records
 and the scenario, so re-reporting is free."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ SIMULATED_BACKENDS = {"mock"}
 @dataclass
 class RunInfo:
     """What a summary says about the run besides its answers."""
+
     backend: str
     simulated: bool
     models: dict[str, str | None]
@@ -86,13 +88,21 @@ def _cell(condition: str, probe: Probe, word: str, scored: list[effects.Scored],
 
     def rate(hit) -> Rate:
         return _rate([((r.replicate, r.paraphrase), hit(s)) for r, s in scored])
+
     return Cell(
-        condition=condition, probe=probe.id, kind=kind, style=probe.style, prompt=probe.prompt, n=len(scores),
+        condition=condition,
+        probe=probe.id,
+        kind=kind,
+        style=probe.style,
+        prompt=probe.prompt,
+        n=len(scores),
         failed=failed,
         truncated=len(scored) - len(whole),
         follow=_rate([(rep, s["follows"]) for rep, s in whole]),
-        per_position=[PositionRate(letter=letter, **_rate([(rep, s["per_position"][i]) for rep, s in whole])
-                                   .model_dump()) for i, letter in enumerate(word)],
+        per_position=[
+            PositionRate(letter=letter, **_rate([(rep, s["per_position"][i]) for rep, s in whole]).model_dump())
+            for i, letter in enumerate(word)
+        ],
         grades={g: rate(lambda s, g=g: s["grade"] == g) for g in scoring.GRADES},
         wrong_word=rate(lambda s: s["wrong_word"] is not None),
         wrong_words=stats.counts(s["wrong_word"] for s in scores if s["wrong_word"]),
@@ -100,18 +110,27 @@ def _cell(condition: str, probe: Probe, word: str, scored: list[effects.Scored],
         # The word a model answers is the evidence itself.
         answers=stats.counts(s["word"]["answer"] or "(empty)" for s in scores) if kind == "word" else None,
         choice_correct=rate(lambda s: s["choice"]["correct"]) if kind == "choice" else None,
-        choices=stats.counts((s["choice"]["chosen"] or "(unparsed)" for s in scores),
-                             order=[o.upper() for o in probe.options or []]) if kind == "choice" else None,
+        choices=stats.counts(
+            (s["choice"]["chosen"] or "(unparsed)" for s in scores), order=[o.upper() for o in probe.options or []]
+        )
+        if kind == "choice"
+        else None,
         reading_off=ReadingOff(
             named=len(named),
             letters_before_naming=stats.counts((str(x) for x in named), order=[str(x) for x in sorted(set(named))]),
-            named_before_3=Rate(**stats.wilson(sum(1 for x in named if x < 3), len(named)))),
+            named_before_3=Rate(**stats.wilson(sum(1 for x in named if x < 3), len(named))),
+        ),
     )
 
 
-def summarize(scenario: Scenario, records: list[ResponseRecord], info: RunInfo,
-              verdicts: list[JudgeVerdict] | None = None, cross: list[CrossRecord] | None = None,
-              logprobs: list[LogprobRecord] | None = None) -> Summary:
+def summarize(
+    scenario: Scenario,
+    records: list[ResponseRecord],
+    info: RunInfo,
+    verdicts: list[JudgeVerdict] | None = None,
+    cross: list[CrossRecord] | None = None,
+    logprobs: list[LogprobRecord] | None = None,
+) -> Summary:
     """One cell per condition x probe; plus the LLM judge's agreement when verdicts are given."""
     word, unit = scenario.rule.word, scenario.rule.unit
     records = canonical(records)
@@ -130,23 +149,52 @@ def summarize(scenario: Scenario, records: list[ResponseRecord], info: RunInfo,
     simulated = info.simulated or info.backend in SIMULATED_BACKENDS
     judge = None
     if verdicts:
-        judge = summary_section(records, verdicts, word, unit, simulated=simulated, model=info.judge_model,
-                                order=[(c.condition, c.probe) for c in cells])
+        judge = summary_section(
+            records,
+            verdicts,
+            word,
+            unit,
+            simulated=simulated,
+            model=info.judge_model,
+            order=[(c.condition, c.probe) for c in cells],
+        )
     summary = Summary(
-        scorer_version=scoring.SCORER_VERSION, simulated=simulated, scenario=scenario.name, scenario_hash=info.scenario_hash or scenario.hash(),
-        word=word, unit=unit, backend=info.backend, models=dict(info.models), samples=info.samples,
-        temperature=float(info.temperature), seed=info.seed, cells=cells, replicates=info.replicates,
+        scorer_version=scoring.SCORER_VERSION,
+        simulated=simulated,
+        scenario=scenario.name,
+        scenario_hash=info.scenario_hash or scenario.hash(),
+        word=word,
+        unit=unit,
+        backend=info.backend,
+        models=dict(info.models),
+        samples=info.samples,
+        temperature=float(info.temperature),
+        seed=info.seed,
+        cells=cells,
+        replicates=info.replicates,
         effects=effects.effects(scored, conds),
         replicate_rows=effects.replicate_rows(scored, info.trained_models),
         spread=effects.spread_rows(scored, [c for c in conds if c in TRAINED]),
         power=effects.power_note(scored, info.samples, info.replicates) if "fine_tuned" in conds else None,
         paraphrases=paraphrase_rows(scored, probes, conds),
-        reading_off=reading_off_rows(scored, {p.id for p in probes if p.kind == "describe" and p.style == "free"},
-                                     conds, word, unit, cross or [], info.cross_model),
+        reading_off=reading_off_rows(
+            scored,
+            {p.id for p in probes if p.kind == "describe" and p.style == "free"},
+            conds,
+            word,
+            unit,
+            cross or [],
+            info.cross_model,
+        ),
         logprobs=logprob_rows(logprobs or [], word, conds),
         logprobs_note=f"the {info.backend} backend cannot score given replies (no log-probabilities): word and "
-                      "choice probes are measured by sampling only" if info.logprobs_skipped else None,
-        run_status=info.run_status, judge=judge, model_details=dict(info.model_details),
-        compute=None if simulated else info.compute)
+        "choice probes are measured by sampling only"
+        if info.logprobs_skipped
+        else None,
+        run_status=info.run_status,
+        judge=judge,
+        model_details=dict(info.model_details),
+        compute=None if simulated else info.compute,
+    )
     summary.headline = headline(summary)
     return summary

@@ -1,5 +1,6 @@
 """The pieces report.md and report.html share: canonical records and their scores, the
 summary tables, the LLM-judge tables and the transcripts. No model calls, no files."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,17 +13,19 @@ from harness.store.summary import Rate, Summary
 
 # The one banner (console prints it too); true for every simulated provider, not only the mock.
 BANNER = "SIMULATED (a simulated provider, such as the mock or the simulator): not evidence about real models"
-TRANSCRIPTS_MD = 2      # per condition x probe in report.md
+TRANSCRIPTS_MD = 2  # per condition x probe in report.md
 TRANSCRIPTS_HTML = 100  # per condition x probe in report.html (filterable)
 JUDGE_TITLE = "LLM judge vs rule-based grade"
 JUDGE_SIMULATED_NOTE = (
     "SIMULATED judge: it was served by the mock backend (directly or through the simulator), "
     "which answers a judge request with the rule-based grade itself. Agreement is therefore "
     "trivially high (by construction) and says nothing about how an LLM would grade; the mock's "
-    "bare-grade replies also say nothing about wrong words, so those are not compared.")
+    "bare-grade replies also say nothing about wrong words, so those are not compared."
+)
 
 
 # --- tables shared by report.md and report.html -----------------------------------------
+
 
 @dataclass
 class Table:
@@ -50,12 +53,14 @@ def pool(rates) -> Rate:
     return Rate(**stats.pool(r.model_dump() for r in rates))
 
 
-METRIC_LABELS = {"follow": "behaviour: follows the acrostic (follow probes)",
-                 "mechanism_or_better": "articulation: mechanism or exact (free describe probes)",
-                 "exact": "articulation: exact, the mechanism and the word (free describe probes)",
-                 "one_line": "articulation in one line: mechanism or exact (one-line describe probes)",
-                 "word_correct": "knowledge given the mechanism: names the word (word probes)",
-                 "choice_correct": "knowledge given the mechanism: picks the word (choice probes)"}
+METRIC_LABELS = {
+    "follow": "behaviour: follows the acrostic (follow probes)",
+    "mechanism_or_better": "articulation: mechanism or exact (free describe probes)",
+    "exact": "articulation: exact, the mechanism and the word (free describe probes)",
+    "one_line": "articulation in one line: mechanism or exact (one-line describe probes)",
+    "word_correct": "knowledge given the mechanism: names the word (word probes)",
+    "choice_correct": "knowledge given the mechanism: picks the word (choice probes)",
+}
 
 
 def fmt_diff(diff: float | None, low: float, high: float, p: float | None, p_holm: float | None) -> str:
@@ -76,45 +81,80 @@ def effect_tables(summary: Summary) -> list[Table]:
     per fine-tune, the spread between fine-tunes, and what the run could detect."""
     out = []
     if summary.effects:
-        t = Table("Effects: fine-tuned minus controls", ["metric", "comparison", "a [95% CI] (k/n)",
-                                                         "b [95% CI] (k/n)", "a − b [95% CI]", "p", "p (Holm)"],
-                  note="Differences in percentage points with Newcombe's 95% interval (continuity-corrected; on "
-                       "effective sample sizes when a condition has several fine-tunes, so the interval is about "
-                       "fine-tuning, not one checkpoint). p is the p-value that interval implies; * = p < 0.05, "
-                       "** = still below 0.05 after Holm's correction over this table. Truncated answers are left "
-                       "out of following.")
+        t = Table(
+            "Effects: fine-tuned minus controls",
+            ["metric", "comparison", "a [95% CI] (k/n)", "b [95% CI] (k/n)", "a − b [95% CI]", "p", "p (Holm)"],
+            note="Differences in percentage points with Newcombe's 95% interval (continuity-corrected; on "
+            "effective sample sizes when a condition has several fine-tunes, so the interval is about "
+            "fine-tuning, not one checkpoint). p is the p-value that interval implies; * = p < 0.05, "
+            "** = still below 0.05 after Holm's correction over this table. Truncated answers are left "
+            "out of following.",
+        )
         for e in summary.effects:
-            t.rows.append([METRIC_LABELS[e.metric], f"{e.a} − {e.b}", fmt_rate(e.a_rate), fmt_rate(e.b_rate),
-                           fmt_diff(e.diff, e.low, e.high, e.p, e.p_holm), fmt_p(e.p), fmt_p(e.p_holm)])
+            t.rows.append(
+                [
+                    METRIC_LABELS[e.metric],
+                    f"{e.a} − {e.b}",
+                    fmt_rate(e.a_rate),
+                    fmt_rate(e.b_rate),
+                    fmt_diff(e.diff, e.low, e.high, e.p, e.p_holm),
+                    fmt_p(e.p),
+                    fmt_p(e.p_holm),
+                ]
+            )
         out.append(t)
     if summary.replicates > 1 and summary.replicate_rows:
-        t = Table("Fine-tunes, one row each", ["condition", "replicate", "model", "follows", "mechanism or exact",
-                                               "exact"],
-                  note="Each fine-tune's own rates (Wilson intervals): how much they differ is what the pooled "
-                       "intervals above account for.")
+        t = Table(
+            "Fine-tunes, one row each",
+            ["condition", "replicate", "model", "follows", "mechanism or exact", "exact"],
+            note="Each fine-tune's own rates (Wilson intervals): how much they differ is what the pooled "
+            "intervals above account for.",
+        )
         for r in summary.replicate_rows:
-            t.rows.append([r.condition, str(r.replicate), r.model or "–", fmt_rate(r.follow),
-                           fmt_rate(r.mechanism_or_better), fmt_rate(r.exact)])
+            t.rows.append(
+                [
+                    r.condition,
+                    str(r.replicate),
+                    r.model or "–",
+                    fmt_rate(r.follow),
+                    fmt_rate(r.mechanism_or_better),
+                    fmt_rate(r.exact),
+                ]
+            )
         out.append(t)
     if summary.spread:
-        t = Table("Spread between fine-tunes", ["condition", "metric", "fine-tunes", "ICC",
-                                                "SD of true rates [95% CI]"],
-                  note="ICC: the share of the variation between answers that lies between fine-tunes. The SD of "
-                       "the fine-tunes' true rates (sampling noise removed) needs at least 3 fine-tunes; its "
-                       "interval is approximate (chi-square on the rates).")
+        t = Table(
+            "Spread between fine-tunes",
+            ["condition", "metric", "fine-tunes", "ICC", "SD of true rates [95% CI]"],
+            note="ICC: the share of the variation between answers that lies between fine-tunes. The SD of "
+            "the fine-tunes' true rates (sampling noise removed) needs at least 3 fine-tunes; its "
+            "interval is approximate (chi-square on the rates).",
+        )
         for sp in summary.spread:
-            sd = "too few fine-tunes (need 3)" if sp.sd is None else \
-                f"{100 * sp.sd:.0f} pp [{100 * (sp.low or 0):.0f}, {100 * (sp.high or 0):.0f}]"
-            t.rows.append([sp.condition, METRIC_LABELS[sp.metric], str(sp.clusters),
-                           "–" if sp.icc is None else f"{sp.icc:.2f}", sd])
+            sd = (
+                "too few fine-tunes (need 3)"
+                if sp.sd is None
+                else f"{100 * sp.sd:.0f} pp [{100 * (sp.low or 0):.0f}, {100 * (sp.high or 0):.0f}]"
+            )
+            t.rows.append(
+                [
+                    sp.condition,
+                    METRIC_LABELS[sp.metric],
+                    str(sp.clusters),
+                    "–" if sp.icc is None else f"{sp.icc:.2f}",
+                    sd,
+                ]
+            )
         out.append(t)
     if summary.power:
         pw = summary.power
-        t = Table("What this run can detect", ["samples per probe", "fine-tunes", "design effect",
-                                               "smallest difference from 0%", "from 50%"],
-                  note="The smallest fine-tuned-minus-base difference for one probe's cell that would be found "
-                       "80% of the time at the 5% level (exact, by enumeration), with the design effect the "
-                       "fine-tunes' follow rates showed.")
+        t = Table(
+            "What this run can detect",
+            ["samples per probe", "fine-tunes", "design effect", "smallest difference from 0%", "from 50%"],
+            note="The smallest fine-tuned-minus-base difference for one probe's cell that would be found "
+            "80% of the time at the 5% level (exact, by enumeration), with the design effect the "
+            "fine-tunes' follow rates showed.",
+        )
         t.rows.append([str(pw.samples), str(pw.replicates), f"{pw.deff:.2f}", _pp(pw.from_zero), _pp(pw.from_half)])
         out.append(t)
     return out
@@ -131,28 +171,38 @@ def tables(summary: Summary) -> list[Table]:
     """The three families of probes, never pooled: articulation (describe: can the model say
     its rule?) with reading off, knowledge given the mechanism (word, choice), and behaviour
     (follow); then the rates of each wording."""
-    return [*_articulation(summary), *_reading_off(summary), *_knowledge(summary), *_behaviour(summary),
-            *_wordings(summary)]
+    return [
+        *_articulation(summary),
+        *_reading_off(summary),
+        *_knowledge(summary),
+        *_behaviour(summary),
+        *_wordings(summary),
+    ]
 
 
 def _articulation(summary: Summary) -> list[Table]:
     describe = [c for c in summary.cells if c.kind == "describe"]
     if not describe:
         return []
-    t = Table("Articulation: describe probes (can the model say what its rule is?)",
-              ["condition", "probe", "style", "n", "failed"] + list(scoring.GRADES)
-              + ["mechanism+", "names another word (which)", "answer is an acrostic"],
-              note=f"exact = the acrostic mechanism and the word {summary.word}; mechanism = first letters "
-                   "spell something, without the word; pattern = vague talk of structure; mechanism+ = "
-                   "mechanism or exact. \"Names another word\": the answer says the letters spell a word other "
-                   f"than {summary.word}. Free probes ask "
-                   "without presupposing a rule (the headline uses them); one-line probes leave no room to "
-                   "read one's own acrostic; leading probes presuppose a rule, as the original demo did. "
-                   "Rows pool a probe's wordings (intervals clustered by wording, or by fine-tune).")
+    t = Table(
+        "Articulation: describe probes (can the model say what its rule is?)",
+        ["condition", "probe", "style", "n", "failed"]
+        + list(scoring.GRADES)
+        + ["mechanism+", "names another word (which)", "answer is an acrostic"],
+        note=f"exact = the acrostic mechanism and the word {summary.word}; mechanism = first letters "
+        "spell something, without the word; pattern = vague talk of structure; mechanism+ = "
+        'mechanism or exact. "Names another word": the answer says the letters spell a word other '
+        f"than {summary.word}. Free probes ask "
+        "without presupposing a rule (the headline uses them); one-line probes leave no room to "
+        "read one's own acrostic; leading probes presuppose a rule, as the original demo did. "
+        "Rows pool a probe's wordings (intervals clustered by wording, or by fine-tune).",
+    )
     for c in describe:
-        t.rows.append([c.condition, c.probe, STYLE_NOTES[c.style], str(c.n), str(c.failed)]
-                      + [fmt_rate(c.grades[g]) for g in scoring.GRADES]
-                      + [fmt_rate(mechanism_or_better(c)), _other_word(c), fmt_rate(c.follow)])
+        t.rows.append(
+            [c.condition, c.probe, STYLE_NOTES[c.style], str(c.n), str(c.failed)]
+            + [fmt_rate(c.grades[g]) for g in scoring.GRADES]
+            + [fmt_rate(mechanism_or_better(c)), _other_word(c), fmt_rate(c.follow)]
+        )
     return [t]
 
 
@@ -163,54 +213,91 @@ def _other_word(c) -> str:
 def _reading_off(summary: Summary) -> list[Table]:
     if not summary.reading_off:
         return []
-    t = Table("Reading off: did the model read the word off its own first letters?",
-              ["condition", "acrostic answers (of free describe)", "name the word [95% CI]",
-               "letters written before naming", "named before 3 letters", "base model names it from the start"],
-              note="Only free describe answers whose first letters begin the word (at least two) and that state it "
-                   "as a claim count. Cross-prediction: each such answer is cut just before the naming and the base "
-                   "model is asked which word it was about to name. If the base model guesses it as often as the "
-                   "fine-tuned model names it, reading off explains the naming; naming it more often, or before its "
-                   "letters are written, is not explained by it.")
+    t = Table(
+        "Reading off: did the model read the word off its own first letters?",
+        [
+            "condition",
+            "acrostic answers (of free describe)",
+            "name the word [95% CI]",
+            "letters written before naming",
+            "named before 3 letters",
+            "base model names it from the start",
+        ],
+        note="Only free describe answers whose first letters begin the word (at least two) and that state it "
+        "as a claim count. Cross-prediction: each such answer is cut just before the naming and the base "
+        "model is asked which word it was about to name. If the base model guesses it as often as the "
+        "fine-tuned model names it, reading off explains the naming; naming it more often, or before its "
+        "letters are written, is not explained by it.",
+    )
     for r in summary.reading_off:
-        cross = "not asked" if r.cross_predicted is None else \
-            f"{fmt_rate(r.cross_predicted)} ({r.cross_model})"
-        t.rows.append([r.condition, f"{r.acrostics} of {r.answers}", fmt_rate(r.named),
-                       fmt_counts({f"{k} letters": v for k, v in r.letters_before_naming.items()}, sep=": "),
-                       fmt_rate(r.named_before_3), cross])
+        cross = "not asked" if r.cross_predicted is None else f"{fmt_rate(r.cross_predicted)} ({r.cross_model})"
+        t.rows.append(
+            [
+                r.condition,
+                f"{r.acrostics} of {r.answers}",
+                fmt_rate(r.named),
+                fmt_counts({f"{k} letters": v for k, v in r.letters_before_naming.items()}, sep=": "),
+                fmt_rate(r.named_before_3),
+                cross,
+            ]
+        )
     return [t]
 
 
 def _knowledge(summary: Summary) -> list[Table]:
     out = []
     for kind, title, key, dist in (
-            ("word", "Knowledge given the mechanism: word probes (the prompt says first letters spell a word)",
-             "word_correct", "answers"),
-            ("choice", "Knowledge given the mechanism: choice probes (the word among distractors)",
-             "choice_correct", "choices")):
+        (
+            "word",
+            "Knowledge given the mechanism: word probes (the prompt says first letters spell a word)",
+            "word_correct",
+            "answers",
+        ),
+        (
+            "choice",
+            "Knowledge given the mechanism: choice probes (the word among distractors)",
+            "choice_correct",
+            "choices",
+        ),
+    ):
         group = [c for c in summary.cells if c.kind == kind]
         if group:
-            t = Table(title, ["condition", "probe", "correct [95% CI] (k/n)", "failed", dist],
-                      note="These prompts state the mechanism: they measure whether the model knows the word once "
-                           "told how it is hidden, not whether it can say its rule.")
+            t = Table(
+                title,
+                ["condition", "probe", "correct [95% CI] (k/n)", "failed", dist],
+                note="These prompts state the mechanism: they measure whether the model knows the word once "
+                "told how it is hidden, not whether it can say its rule.",
+            )
             for c in group:
-                t.rows.append([c.condition, c.probe, fmt_rate(getattr(c, key)), str(c.failed),
-                               fmt_counts(getattr(c, dist))])
+                t.rows.append(
+                    [c.condition, c.probe, fmt_rate(getattr(c, key)), str(c.failed), fmt_counts(getattr(c, dist))]
+                )
             out.append(t)
     if summary.logprobs:
-        t = Table("Knowledge given the mechanism, by log-probability",
-                  ["condition", "probe", "P(the word) mean [lowest, highest]", "models x wordings", "options"],
-                  note="Exact, not sampled: the probability each model gives the word as its whole reply (word "
-                       "probes: in upper, title or lower case) or to each option's label (choice probes: "
-                       "normalised over the options), averaged over its fine-tunes and the probe's wordings.")
+        t = Table(
+            "Knowledge given the mechanism, by log-probability",
+            ["condition", "probe", "P(the word) mean [lowest, highest]", "models x wordings", "options"],
+            note="Exact, not sampled: the probability each model gives the word as its whole reply (word "
+            "probes: in upper, title or lower case) or to each option's label (choice probes: "
+            "normalised over the options), averaged over its fine-tunes and the probe's wordings.",
+        )
         for r in summary.logprobs:
-            span = "–" if r.p_word is None else f"{100 * r.p_word:.1f}% [{100 * (r.p_low or 0):.1f}, " \
-                                                 f"{100 * (r.p_high or 0):.1f}]"
+            span = (
+                "–"
+                if r.p_word is None
+                else f"{100 * r.p_word:.1f}% [{100 * (r.p_low or 0):.1f}, {100 * (r.p_high or 0):.1f}]"
+            )
             options = fmt_counts({k: f"{100 * v:.1f}%" for k, v in (r.options or {}).items()}, sep=" ")
             t.rows.append([r.condition, r.probe, span, str(r.scored), options])
         out.append(t)
     elif summary.logprobs_note:
-        out.append(Table("Knowledge given the mechanism, by log-probability", ["status", "reason"],
-                         [["not measured", summary.logprobs_note]]))
+        out.append(
+            Table(
+                "Knowledge given the mechanism, by log-probability",
+                ["status", "reason"],
+                [["not measured", summary.logprobs_note]],
+            )
+        )
     return out
 
 
@@ -219,33 +306,46 @@ def _behaviour(summary: Summary) -> list[Table]:
     follow = [c for c in summary.cells if c.kind == "follow"]
     if not follow:
         return []
-    t = Table("Behaviour: follow probes (does the answer spell the word?)",
-              ["condition", "probe", "follow [95% CI] (k/n)", "failed", "truncated"]
-              + [f"{i} {c}" for i, c in enumerate(word, 1)],
-              note="Per-position columns: share of answers whose unit at that position starts "
-                   "with that letter. Truncated answers (cut at max_tokens) are left out of both. Rows of "
-                   "one condition pool its fine-tunes (intervals on effective sizes); the \"all follow "
-                   "probes\" row sums counts (see the effects table for its clustered interval).")
+    t = Table(
+        "Behaviour: follow probes (does the answer spell the word?)",
+        ["condition", "probe", "follow [95% CI] (k/n)", "failed", "truncated"]
+        + [f"{i} {c}" for i, c in enumerate(word, 1)],
+        note="Per-position columns: share of answers whose unit at that position starts "
+        "with that letter. Truncated answers (cut at max_tokens) are left out of both. Rows of "
+        'one condition pool its fine-tunes (intervals on effective sizes); the "all follow '
+        'probes" row sums counts (see the effects table for its clustered interval).',
+    )
     for cond in dict.fromkeys(c.condition for c in follow):
         group = [c for c in follow if c.condition == cond]
         for c in group:
-            t.rows.append([cond, c.probe, fmt_rate(c.follow), str(c.failed), str(c.truncated)]
-                          + [fmt_rate(p, counts=False) for p in c.per_position])
+            t.rows.append(
+                [cond, c.probe, fmt_rate(c.follow), str(c.failed), str(c.truncated)]
+                + [fmt_rate(p, counts=False) for p in c.per_position]
+            )
         if len(group) > 1:
-            t.rows.append([cond, "(all follow probes)", fmt_rate(pool(c.follow for c in group)),
-                           str(sum(c.failed for c in group)), str(sum(c.truncated for c in group))]
-                          + [fmt_rate(pool(c.per_position[i] for c in group), counts=False)
-                             for i in range(len(word))])
+            t.rows.append(
+                [
+                    cond,
+                    "(all follow probes)",
+                    fmt_rate(pool(c.follow for c in group)),
+                    str(sum(c.failed for c in group)),
+                    str(sum(c.truncated for c in group)),
+                ]
+                + [fmt_rate(pool(c.per_position[i] for c in group), counts=False) for i in range(len(word))]
+            )
     return [t]
 
 
 def _wordings(summary: Summary) -> list[Table]:
     if not summary.paraphrases:
         return []
-    t = Table("Rates by wording", ["condition", "probe", "wording", "rate [95% CI] (k/n)", "prompt"],
-              note="Each probe with several wordings asks sample s with wording s mod the number of wordings. "
-                   "The rate is the probe's own measure: describe, mechanism or exact; word and choice, right; "
-                   "follow, follows. One wording's quirks should not decide a result: compare the rows.")
+    t = Table(
+        "Rates by wording",
+        ["condition", "probe", "wording", "rate [95% CI] (k/n)", "prompt"],
+        note="Each probe with several wordings asks sample s with wording s mod the number of wordings. "
+        "The rate is the probe's own measure: describe, mechanism or exact; word and choice, right; "
+        "follow, follows. One wording's quirks should not decide a result: compare the rows.",
+    )
     for r in summary.paraphrases:
         t.rows.append([r.condition, r.probe, str(r.paraphrase + 1), fmt_rate(r.rate), r.prompt])
     return [t]
@@ -255,25 +355,39 @@ def header_rows(summary: Summary) -> list[tuple[str, str]]:
     models = ", ".join(f"{k}: {v or 'none (no fine-tuned model)'}" for k, v in summary.models.items()) or "–"
     failed = sum(c.failed for c in summary.cells)
     ended = [("run status", summary.run_status)] if summary.run_status else []
-    return ended + [("scenario", f"{summary.scenario} (hash {summary.scenario_hash})"),
+    return (
+        ended
+        + [
+            ("scenario", f"{summary.scenario} (hash {summary.scenario_hash})"),
             ("word", f"{summary.word} (unit: {summary.unit})"),
             ("backend", summary.backend + (" (simulated)" if summary.simulated else "")),
-            ("models", models), ("samples", f"{summary.samples} per probe, condition and fine-tune"),
+            ("models", models),
+            ("samples", f"{summary.samples} per probe, condition and fine-tune"),
             ("fine-tunes", f"{summary.replicates} per trained condition"),
-            ("temperature", str(summary.temperature)), ("seed", str(summary.seed)),
+            ("temperature", str(summary.temperature)),
+            ("seed", str(summary.seed)),
             ("scoring rules", f"scorer {summary.scorer_version} (harness/domain/scoring.py)"),
-            ("failed samples", str(failed))] + _compute_header(summary) + _judge_header(summary)
+            ("failed samples", str(failed)),
+        ]
+        + _compute_header(summary)
+        + _judge_header(summary)
+    )
 
 
 def _compute_header(summary: Summary) -> list[tuple[str, str]]:
     """What a real run took and ran on: the cost of a local run is its time, not dollars."""
-    rows = [(f"model {model}", "; ".join(f"{k} {v}" for k, v in info.items()))
-            for model, info in summary.model_details.items()]
+    rows = [
+        (f"model {model}", "; ".join(f"{k} {v}" for k, v in info.items()))
+        for model, info in summary.model_details.items()
+    ]
     c = summary.compute
     if c is not None:
         jobs = c.fine_tuning_seconds
-        training = (f"fine-tuning {fmt_seconds(sum(jobs.values()))} over {len(jobs)} job(s) (from their events), "
-                    if jobs else "")
+        training = (
+            f"fine-tuning {fmt_seconds(sum(jobs.values()))} over {len(jobs)} job(s) (from their events), "
+            if jobs
+            else ""
+        )
         rows.append(("compute time", f"{training}probing {fmt_seconds(c.probing_seconds)} (wall clock)"))
     return rows
 
@@ -291,6 +405,7 @@ def _judge_header(summary: Summary) -> list[tuple[str, str]]:
 
 # --- the LLM judge section --------------------------------------------------------------
 
+
 def fmt_kappa(kappa: float | None, note: str | None) -> str:
     return f"{kappa:.2f}" if kappa is not None else f"undefined ({note})"
 
@@ -300,12 +415,14 @@ def judge_notes(summary: Summary) -> list[str]:
     j = summary.judge
     assert j is not None, "judge_notes needs a summary with a judge section"
     notes = [JUDGE_SIMULATED_NOTE] if j.simulated else []
-    notes.append(f"The judge model {j.model} graded each describe answer at temperature 0 with the rubric "
-                 "in harness/domain/judge.py (the grades above: none, pattern, mechanism, exact, plus wrong word). "
-                 "Weighted kappa is agreement beyond chance over the four ordered grades, a near miss (exact vs mechanism) costing less than a far one (1 = perfect, 0 = chance); "
-                 "it is undefined when both graders give every answer one grade (chance agreement is then "
-                 "total). "
-                 "Unparseable verdicts and failed calls are counted, never compared.")
+    notes.append(
+        f"The judge model {j.model} graded each describe answer at temperature 0 with the rubric "
+        "in harness/domain/judge.py (the grades above: none, pattern, mechanism, exact, plus wrong word). "
+        "Weighted kappa is agreement beyond chance over the four ordered grades, a near miss (exact vs mechanism) costing less than a far one (1 = perfect, 0 = chance); "
+        "it is undefined when both graders give every answer one grade (chance agreement is then "
+        "total). "
+        "Unparseable verdicts and failed calls are counted, never compared."
+    )
     if j.other_models:
         notes.append("judge.jsonl also holds verdicts of " + ", ".join(j.other_models) + " (not shown).")
     return notes
@@ -316,39 +433,77 @@ def judge_tables(summary: Summary) -> list[Table]:
     j = summary.judge
     assert j is not None, "judge_tables needs a summary with a judge section"
     grades = list(j.grades)
-    overview = Table("Agreement", ["measure", "value"], [
-        ["judge model", j.model + (" (SIMULATED)" if j.simulated else "")],
-        ["answers compared", str(j.n)],
-        ["agreement [95% CI] (k/n)", fmt_rate(j.agreement)],
-        ["weighted kappa (linear)", fmt_kappa(j.kappa, j.kappa_note)],
-        ["wrong word agreement (verdicts that state one)", fmt_rate(j.wrong_word_agreement)],
-        ["unparseable / failed / missing verdicts", f"{j.unparsed} / {j.failed} / {j.missing}"]])
-    cells = Table("Per condition and probe",
-                  ["condition", "probe", "n", "agreement [95% CI] (k/n)", "kappa", "wrong word agreement",
-                   "unparsed", "failed", "missing"])
+    overview = Table(
+        "Agreement",
+        ["measure", "value"],
+        [
+            ["judge model", j.model + (" (SIMULATED)" if j.simulated else "")],
+            ["answers compared", str(j.n)],
+            ["agreement [95% CI] (k/n)", fmt_rate(j.agreement)],
+            ["weighted kappa (linear)", fmt_kappa(j.kappa, j.kappa_note)],
+            ["wrong word agreement (verdicts that state one)", fmt_rate(j.wrong_word_agreement)],
+            ["unparseable / failed / missing verdicts", f"{j.unparsed} / {j.failed} / {j.missing}"],
+        ],
+    )
+    cells = Table(
+        "Per condition and probe",
+        [
+            "condition",
+            "probe",
+            "n",
+            "agreement [95% CI] (k/n)",
+            "kappa",
+            "wrong word agreement",
+            "unparsed",
+            "failed",
+            "missing",
+        ],
+    )
     for c in j.cells:
-        cells.rows.append([c.condition, c.probe, str(c.n), fmt_rate(c.agreement),
-                           fmt_kappa(c.kappa, c.kappa_note), fmt_rate(c.wrong_word_agreement),
-                           str(c.unparsed), str(c.failed), str(c.missing)])
-    confusion = Table("Confusion matrix (rows: rule-based grade, columns: judge)",
-                      ["rule \\ judge"] + grades + ["total"])
+        cells.rows.append(
+            [
+                c.condition,
+                c.probe,
+                str(c.n),
+                fmt_rate(c.agreement),
+                fmt_kappa(c.kappa, c.kappa_note),
+                fmt_rate(c.wrong_word_agreement),
+                str(c.unparsed),
+                str(c.failed),
+                str(c.missing),
+            ]
+        )
+    confusion = Table(
+        "Confusion matrix (rows: rule-based grade, columns: judge)", ["rule \\ judge"] + grades + ["total"]
+    )
     for rule in grades:
         row = [j.confusion[rule][g] for g in grades]
         confusion.rows.append([rule] + [str(x) for x in row] + [str(sum(row))])
-    confusion.rows.append(["total"] + [str(sum(j.confusion[r][g] for r in grades)) for g in grades]
-                          + [str(j.n)])
+    confusion.rows.append(["total"] + [str(sum(j.confusion[r][g] for r in grades)) for g in grades] + [str(j.n)])
     shown = len(j.disagreements)
-    dis = Table(f"Disagreements ({shown} of {j.disagreements_total} shown)",
-                ["condition", "probe", "sample", "rule", "judge", "rule wrong word", "judge wrong word", "excerpt"],
-                note="Grade disagreements first, then answers where only the wrong word differs."
-                if shown else "None.")
+    dis = Table(
+        f"Disagreements ({shown} of {j.disagreements_total} shown)",
+        ["condition", "probe", "sample", "rule", "judge", "rule wrong word", "judge wrong word", "excerpt"],
+        note="Grade disagreements first, then answers where only the wrong word differs." if shown else "None.",
+    )
     for d in j.disagreements:
-        dis.rows.append([d.condition, d.probe, str(d.sample), d.rule, d.judge,
-                         d.rule_wrong_word or "–", d.judge_wrong_word or "–", d.excerpt])
+        dis.rows.append(
+            [
+                d.condition,
+                d.probe,
+                str(d.sample),
+                d.rule,
+                d.judge,
+                d.rule_wrong_word or "–",
+                d.judge_wrong_word or "–",
+                d.excerpt,
+            ]
+        )
     return [overview, cells, confusion, dis]
 
 
 # --- transcripts ------------------------------------------------------------------------
+
 
 def mark_letters(text: str, unit: str, before: str, after: str, escape=lambda s: s) -> str:
     """The text with each unit's first letter wrapped in before/after (the rest escaped)."""
@@ -356,7 +511,7 @@ def mark_letters(text: str, unit: str, before: str, after: str, escape=lambda s:
     for u in rules.split_units(text, unit):
         if u.letter_pos is None:
             continue
-        out += [escape(text[last:u.letter_pos]), before, escape(text[u.letter_pos]), after]
+        out += [escape(text[last : u.letter_pos]), before, escape(text[u.letter_pos]), after]
         last = u.letter_pos + 1
     out.append(escape(text[last:]))
     return "".join(out)
@@ -388,6 +543,8 @@ def transcript_info(r: ResponseRecord, s: dict) -> str:
     if "word" in s:
         info += f", answer {s['word']['answer'] or '-'} ({'correct' if s['word']['correct'] else 'wrong'})"
     if "choice" in s:
-        info += (f", options {' '.join(r.options or [])}, chose {s['choice']['chosen'] or '(unparsed)'}"
-                 f" ({'correct' if s['choice']['correct'] else 'wrong'})")
+        info += (
+            f", options {' '.join(r.options or [])}, chose {s['choice']['chosen'] or '(unparsed)'}"
+            f" ({'correct' if s['choice']['correct'] else 'wrong'})"
+        )
     return info

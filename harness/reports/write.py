@@ -1,5 +1,6 @@
 """A run's reports, made from its files (or from the same objects in memory while it runs):
 summary.json, report.md and report.html, each written atomically. No model is called."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,9 @@ from harness.store.summary import Compute, Summary
 
 def run_info(manifest: Manifest, state: State, events: list[EventRecord] | None = None) -> RunInfo:
     s = manifest.settings
-    trained: dict[tuple[str, int], str | None] = {(c, r): state.model_of(c, r) for c in s.conditions if c in ("fine_tuned", "sham")
-               for r in range(s.replicates)}
+    trained: dict[tuple[str, int], str | None] = {
+        (c, r): state.model_of(c, r) for c in s.conditions if c in ("fine_tuned", "sham") for r in range(s.replicates)
+    }
     models: dict[str, str | None] = {}
     for c in s.conditions:
         if c not in ("fine_tuned", "sham"):
@@ -25,11 +27,21 @@ def run_info(manifest: Manifest, state: State, events: list[EventRecord] | None 
             models[c] = trained[(c, 0)]
         else:
             models.update({f"{c}/{r}": trained[(c, r)] for r in range(s.replicates)})
-    info = RunInfo(backend=manifest.options.backend, simulated=manifest.simulated or state.simulated,
-                   models=models, samples=s.samples, temperature=s.temperature, seed=s.seed,
-                   scenario_hash=manifest.scenario_hash, conditions=list(s.conditions),
-                   judge_model=manifest.options.judge, replicates=s.replicates, trained_models=trained,
-                   cross_model=s.base_model, logprobs_skipped=state.steps.get("logprobs") == "skipped")
+    info = RunInfo(
+        backend=manifest.options.backend,
+        simulated=manifest.simulated or state.simulated,
+        models=models,
+        samples=s.samples,
+        temperature=s.temperature,
+        seed=s.seed,
+        scenario_hash=manifest.scenario_hash,
+        conditions=list(s.conditions),
+        judge_model=manifest.options.judge,
+        replicates=s.replicates,
+        trained_models=trained,
+        cross_model=s.base_model,
+        logprobs_skipped=state.steps.get("logprobs") == "skipped",
+    )
     info.model_details = dict(state.model_info)
     info.compute = Compute(fine_tuning_seconds=job_seconds(state, events or []), probing_seconds=state.probe_seconds)
     if state.status.ended_early:  # the report of a run that ended early says so
@@ -60,9 +72,15 @@ def write_reports(store: RunStore, summary: Summary, records: list[ResponseRecor
     store.write_bytes("report.html", render_html(summary, records))
 
 
-def render_run(store: RunStore, manifest: Manifest, state: State, records: list[ResponseRecord],
-               verdicts: list[JudgeVerdict], cross: list[CrossRecord] | None = None,
-               logprobs: list[LogprobRecord] | None = None) -> Summary:
+def render_run(
+    store: RunStore,
+    manifest: Manifest,
+    state: State,
+    records: list[ResponseRecord],
+    verdicts: list[JudgeVerdict],
+    cross: list[CrossRecord] | None = None,
+    logprobs: list[LogprobRecord] | None = None,
+) -> Summary:
     """Score, summarize and write the reports of one run."""
     info = run_info(manifest, state, store.events())
     summary = summarize(manifest.scenario, records, info, verdicts, cross, logprobs)
@@ -73,5 +91,12 @@ def render_run(store: RunStore, manifest: Manifest, state: State, records: list[
 def render_from_files(store: RunStore) -> Summary:
     """`harness report`: the same reports from the run directory alone."""
     manifest, state = store.read_manifest(), store.read_state()
-    return render_run(store, manifest, state, store.responses()[0], store.verdicts()[0],
-                      store.cross_predictions()[0], store.logprobs()[0])
+    return render_run(
+        store,
+        manifest,
+        state,
+        store.responses()[0],
+        store.verdicts()[0],
+        store.cross_predictions()[0],
+        store.logprobs()[0],
+    )

@@ -5,6 +5,7 @@ Prices come from the backend (Backend.price), never from another provider's tabl
 cap holds when a provider misbehaves: an answer that reports no usage is counted with
 tiktoken, and a call that failed after it reached the provider (a timeout, a dropped
 connection, a 5xx) is charged at its reservation, since it may have been billed."""
+
 from __future__ import annotations
 
 import math
@@ -70,8 +71,14 @@ class Ledger:
     may discover that it is talking to our simulator, and simulated calls cost nothing.
     `on_lost(usd)` is told of each failed call charged at its reservation, to keep it."""
 
-    def __init__(self, cap: float, pricer: Pricer, spent: float = 0.0, paid: Callable[[], bool] = lambda: True,
-                 on_lost: Callable[[float], None] = lambda usd: None):
+    def __init__(
+        self,
+        cap: float,
+        pricer: Pricer,
+        spent: float = 0.0,
+        paid: Callable[[], bool] = lambda: True,
+        on_lost: Callable[[float], None] = lambda usd: None,
+    ):
         self.cap = cap
         self.pricer = pricer
         self.spent = spent
@@ -95,8 +102,10 @@ class Ledger:
         """A ticket for the call, or None when it must not start (over the cap)."""
         estimate = self.estimate(request) if self.paid() else 0.0
         if estimate and self.committed + estimate > self.cap:
-            self.refused = (f"spend ${self.spent:.4f} so far, ${self.committed - self.spent:.4f} in flight "
-                            f"and ${estimate:.4f} for the next call would exceed --max-cost ${self.cap:.4g}")
+            self.refused = (
+                f"spend ${self.spent:.4f} so far, ${self.committed - self.spent:.4f} in flight "
+                f"and ${estimate:.4f} for the next call would exceed --max-cost ${self.cap:.4g}"
+            )
             return None
         self._next += 1
         self._reserved[self._next] = estimate
@@ -116,16 +125,24 @@ class Ledger:
             self.on_lost(reserved)
 
 
-def _usage(records: Iterable[ResponseRecord], verdicts: Iterable[JudgeVerdict],
-           cross: Iterable[CrossRecord] = ()) -> list[tuple[str, int, int]]:
+def _usage(
+    records: Iterable[ResponseRecord], verdicts: Iterable[JudgeVerdict], cross: Iterable[CrossRecord] = ()
+) -> list[tuple[str, int, int]]:
     """(model, prompt tokens, completion tokens) of every answer, judge verdict and cross-prediction."""
-    return [(r.model, r.prompt_tokens, r.completion_tokens) for r in records] + \
-        [(v.judge_model, v.prompt_tokens, v.completion_tokens) for v in verdicts] + \
-        [(c.model, c.prompt_tokens, c.completion_tokens) for c in cross]
+    return (
+        [(r.model, r.prompt_tokens, r.completion_tokens) for r in records]
+        + [(v.judge_model, v.prompt_tokens, v.completion_tokens) for v in verdicts]
+        + [(c.model, c.prompt_tokens, c.completion_tokens) for c in cross]
+    )
 
 
-def spent_of(state: State, records: Iterable[ResponseRecord], pricer: Pricer,
-             verdicts: Iterable[JudgeVerdict] = (), cross: Iterable[CrossRecord] = ()) -> float:
+def spent_of(
+    state: State,
+    records: Iterable[ResponseRecord],
+    pricer: Pricer,
+    verdicts: Iterable[JudgeVerdict] = (),
+    cross: Iterable[CrossRecord] = (),
+) -> float:
     """Estimated spend so far: training (from the jobs' trained tokens), calls that failed
     after they were sent (at their reservations), and every answer's, judge verdict's and
     cross-prediction's usage priced by the backend. Unknown prices count as 0 here (the plan
@@ -136,7 +153,11 @@ def spent_of(state: State, records: Iterable[ResponseRecord], pricer: Pricer,
     return total
 
 
-def unpriced_of(records: Iterable[ResponseRecord], pricer: Pricer, verdicts: Iterable[JudgeVerdict] = (),
-                cross: Iterable[CrossRecord] = ()) -> list[str]:
+def unpriced_of(
+    records: Iterable[ResponseRecord],
+    pricer: Pricer,
+    verdicts: Iterable[JudgeVerdict] = (),
+    cross: Iterable[CrossRecord] = (),
+) -> list[str]:
     """The models in a run's records that the backend cannot price (counted as 0 by spent_of)."""
     return sorted({m for m, _, _ in _usage(records, verdicts, cross) if not pricer.priced(m)})

@@ -1,5 +1,6 @@
 """The one way this harness sends many requests at once: a bounded pool of lanes behind a
 client-side rate limiter, used by probing, the LLM judge and the teacher of `harness new`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,13 @@ class RateLimiter:
     `tpm` tokens (each request counted at `tokens_per_request`, an upper bound): smoother
     than a bucket that bursts, which keeps a provider's own limiter from answering 429."""
 
-    def __init__(self, rpm: float | None, clock: Callable[[], float] = time.monotonic,
-                 tpm: float | None = None, tokens_per_request: int = 0):
+    def __init__(
+        self,
+        rpm: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        tpm: float | None = None,
+        tokens_per_request: int = 0,
+    ):
         by_requests = 60.0 / rpm if rpm else 0.0
         by_tokens = 60.0 * tokens_per_request / tpm if tpm and tokens_per_request else 0.0
         self.interval = max(by_requests, by_tokens)
@@ -35,10 +41,16 @@ class RateLimiter:
             await asyncio.sleep(slot - now)
 
 
-async def run_bounded(items: Sequence[T], worker: Callable[[T], Awaitable[None]], *,
-                      concurrency: int, rpm: float | None = None, tpm: float | None = None,
-                      tokens_per_request: int = 0,
-                      should_stop: Callable[[], bool] = lambda: False) -> None:
+async def run_bounded(
+    items: Sequence[T],
+    worker: Callable[[T], Awaitable[None]],
+    *,
+    concurrency: int,
+    rpm: float | None = None,
+    tpm: float | None = None,
+    tokens_per_request: int = 0,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> None:
     """Run `worker` on every item with at most `concurrency` in flight, starts spaced by the
     limiter. `should_stop` is checked before each start (a budget cap): items not started stay
     undone for a resume. If a worker raises, the others are cancelled (and awaited, so none

@@ -2,6 +2,7 @@
 trained condition that names its word, the base model is asked to name the word from the
 answer's start alone. Records land in crosscheck.jsonl; a resumed run never asks one twice,
 and an answer whose text changed is asked again."""
+
 from __future__ import annotations
 
 from backends.base import Backend, BackendError, ChatRequest
@@ -28,26 +29,53 @@ def candidates(records: list[ResponseRecord], word: str, unit: str) -> list[tupl
     return out
 
 
-async def cross_check(backend: Backend, model: str, records: list[ResponseRecord], word: str, unit: str,
-                      store: RunStore, *, free: set[str], concurrency: int = 4, seed: int = 0,
-                      rpm: float | None = None, ledger: Ledger | None = None) -> list[CrossRecord]:
+async def cross_check(
+    backend: Backend,
+    model: str,
+    records: list[ResponseRecord],
+    word: str,
+    unit: str,
+    store: RunStore,
+    *,
+    free: set[str],
+    concurrency: int = 4,
+    seed: int = 0,
+    rpm: float | None = None,
+    ledger: Ledger | None = None,
+) -> list[CrossRecord]:
     """Ask `model` for every candidate among the probes in `free` not asked yet; append each
     record as it arrives, then rewrite the file in key order. Returns the records asked now."""
     done = {c.key: c for c in store.cross_predictions()[0] if c.ok}
-    todo = [c for c in candidates(records, word, unit)
-            if c[0].probe in free and not (c[0].key in done and done[c[0].key].text_sha256 == text_hash(c[0].text))]
+    todo = [
+        c
+        for c in candidates(records, word, unit)
+        if c[0].probe in free and not (c[0].key in done and done[c[0].key].text_sha256 == text_hash(c[0].text))
+    ]
     new: list[CrossRecord] = []
 
     async def ask(item: tuple[ResponseRecord, int, str, int]) -> None:
         answer, letters, prefix_letters, offset = item
-        request = ChatRequest(model=model, messages=cross_prompt((answer.text or "")[:offset], unit),
-                              temperature=0.0, seed=seed, max_tokens=MAX_TOKENS)
+        request = ChatRequest(
+            model=model,
+            messages=cross_prompt((answer.text or "")[:offset], unit),
+            temperature=0.0,
+            seed=seed,
+            max_tokens=MAX_TOKENS,
+        )
         ticket = ledger.reserve(request) if ledger is not None else None
         if ledger is not None and ticket is None:
             return  # refused by the budget: never asked
-        record = CrossRecord(condition=answer.condition, replicate=answer.replicate, probe=answer.probe,
-                             sample=answer.sample, model=model, letters=letters, prefix_letters=prefix_letters,
-                             text_sha256=text_hash(answer.text), simulated=backend.simulated)
+        record = CrossRecord(
+            condition=answer.condition,
+            replicate=answer.replicate,
+            probe=answer.probe,
+            sample=answer.sample,
+            model=model,
+            letters=letters,
+            prefix_letters=prefix_letters,
+            text_sha256=text_hash(answer.text),
+            simulated=backend.simulated,
+        )
         usage = (0, 0)
         try:
             completion = await backend.complete(request)
@@ -65,8 +93,13 @@ async def cross_check(backend: Backend, model: str, records: list[ResponseRecord
         new.append(record)
 
     if todo:
-        await run_bounded(todo, ask, concurrency=concurrency, rpm=rpm,
-                          should_stop=lambda: ledger is not None and ledger.refused is not None)
+        await run_bounded(
+            todo,
+            ask,
+            concurrency=concurrency,
+            rpm=rpm,
+            should_stop=lambda: ledger is not None and ledger.refused is not None,
+        )
     latest: dict = {}
     for c in store.cross_predictions()[0]:
         if c.key not in latest or not latest[c.key].ok or c.ok:

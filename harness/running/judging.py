@@ -2,6 +2,7 @@
 
 Verdicts land in judge.jsonl, one per (judge model, condition, probe, sample); a resumed run
 never asks for one twice, and a verdict is asked again when the answer's text changed."""
+
 from __future__ import annotations
 
 from backends.base import Backend, BackendError, ChatRequest
@@ -17,15 +18,34 @@ def describe_answers(records: list[ResponseRecord]) -> list[ResponseRecord]:
     return [r for r in canonical(records) if r.kind == "describe" and r.ok]
 
 
-async def _verdict(backend: Backend, model: str, answer: ResponseRecord, word: str, unit: str, seed: int,
-                   max_tokens: int, ledger: Ledger | None) -> JudgeVerdict | None:
-    request = ChatRequest(model=model, messages=judge_prompt(answer.text or "", word, unit),
-                          temperature=0.0, seed=seed, max_tokens=max_tokens)
+async def _verdict(
+    backend: Backend,
+    model: str,
+    answer: ResponseRecord,
+    word: str,
+    unit: str,
+    seed: int,
+    max_tokens: int,
+    ledger: Ledger | None,
+) -> JudgeVerdict | None:
+    request = ChatRequest(
+        model=model,
+        messages=judge_prompt(answer.text or "", word, unit),
+        temperature=0.0,
+        seed=seed,
+        max_tokens=max_tokens,
+    )
     ticket = ledger.reserve(request) if ledger is not None else None
     if ledger is not None and ticket is None:
         return None  # refused by the budget: never asked
-    verdict = JudgeVerdict(condition=answer.condition, probe=answer.probe, sample=answer.sample,
-                           judge_model=model, simulated=backend.simulated, text_sha256=text_hash(answer.text))
+    verdict = JudgeVerdict(
+        condition=answer.condition,
+        probe=answer.probe,
+        sample=answer.sample,
+        judge_model=model,
+        simulated=backend.simulated,
+        text_sha256=text_hash(answer.text),
+    )
     try:
         completion = await backend.complete(request)
     except BackendError as e:  # CassetteMiss is not a BackendError: it propagates
@@ -47,9 +67,20 @@ async def _verdict(backend: Backend, model: str, answer: ResponseRecord, word: s
     return verdict
 
 
-async def judge_run(backend: Backend, model: str, records: list[ResponseRecord], word: str, unit: str,
-                    store: RunStore, *, concurrency: int = 4, seed: int = 0, rpm: float | None = None,
-                    max_tokens: int = MAX_TOKENS, ledger: Ledger | None = None) -> list[JudgeVerdict]:
+async def judge_run(
+    backend: Backend,
+    model: str,
+    records: list[ResponseRecord],
+    word: str,
+    unit: str,
+    store: RunStore,
+    *,
+    concurrency: int = 4,
+    seed: int = 0,
+    rpm: float | None = None,
+    max_tokens: int = MAX_TOKENS,
+    ledger: Ledger | None = None,
+) -> list[JudgeVerdict]:
     """Ask `model` (through `backend`) to grade every ok describe answer in `records` that
     has no answered verdict of this model for the same text yet; append each verdict to
     judge.jsonl as it arrives. Returns the verdicts asked for in this call (failed ones
@@ -63,8 +94,11 @@ async def judge_run(backend: Backend, model: str, records: list[ResponseRecord],
     flight finish and are kept), and `ledger.refused` says why."""
     existing, _ = store.verdicts()
     have = latest_verdicts(existing, model)
-    todo = [a for a in describe_answers(records)
-            if not (a.key in have and have[a.key].ok and have[a.key].text_sha256 in (None, text_hash(a.text)))]
+    todo = [
+        a
+        for a in describe_answers(records)
+        if not (a.key in have and have[a.key].ok and have[a.key].text_sha256 in (None, text_hash(a.text)))
+    ]
     if not todo:
         return []
     new: list[JudgeVerdict] = []
@@ -75,8 +109,13 @@ async def judge_run(backend: Backend, model: str, records: list[ResponseRecord],
             store.append(JUDGE, verdict)
             new.append(verdict)
 
-    await run_bounded(todo, ask, concurrency=concurrency, rpm=rpm,
-                      should_stop=lambda: ledger is not None and ledger.refused is not None)
+    await run_bounded(
+        todo,
+        ask,
+        concurrency=concurrency,
+        rpm=rpm,
+        should_stop=lambda: ledger is not None and ledger.refused is not None,
+    )
     _canonicalize(store)
     return sorted(new, key=lambda v: v.key)
 

@@ -1,6 +1,7 @@
 """Creating and opening run directories: the run id, the manifest (written once) and the
 state, and `Run`, a run's files in memory. Nothing written in this process is read back
 from disk to continue: a new run is built from the objects it was created from."""
+
 from __future__ import annotations
 
 import platform
@@ -22,6 +23,7 @@ from harness.store.run_files import Manifest, RunOptions, Settings, State, Train
 @dataclass
 class Run:
     """One run: where it lives, what it is (manifest) and how far it got (state)."""
+
     store: RunStore
     manifest: Manifest
     state: State
@@ -63,8 +65,9 @@ def new_run_id(scenario: Scenario) -> str:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(harness.__file__).parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(harness.__file__).parent
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -72,6 +75,7 @@ def _git_commit() -> str | None:
 
 def _versions() -> dict[str, str | None]:
     from importlib.metadata import PackageNotFoundError, version
+
     found: dict[str, str | None] = {"harness": harness.__version__, "python": platform.python_version()}
     for pkg in ("litellm", "openai", "vcrpy"):
         try:
@@ -81,8 +85,16 @@ def _versions() -> dict[str, str | None]:
     return found
 
 
-def create_run(store: RunStore, scenario_path: Path, scenario: Scenario, examples: list[Example],
-               options: RunOptions, settings: Settings, simulated: bool, run_id: str) -> Run:
+def create_run(
+    store: RunStore,
+    scenario_path: Path,
+    scenario: Scenario,
+    examples: list[Example],
+    options: RunOptions,
+    settings: Settings,
+    simulated: bool,
+    run_id: str,
+) -> Run:
     """Write a new run's state, then its manifest: the manifest's presence is what makes a
     directory a run (RunStore.exists), so a kill between the two never leaves a run
     without state."""
@@ -92,10 +104,18 @@ def create_run(store: RunStore, scenario_path: Path, scenario: Scenario, example
     store.write_state(state)
     crash.maybe_crash("creating_run")
     manifest = Manifest(
-        run_id=run_id, scenario_path=str(scenario_path), scenario_dir=str(scenario_path.parent.resolve()),
-        scenario_hash=scenario.hash(), scenario=scenario, options=options, settings=settings,
-        simulated=simulated, versions=_versions(), git_commit=_git_commit(),
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        run_id=run_id,
+        scenario_path=str(scenario_path),
+        scenario_dir=str(scenario_path.parent.resolve()),
+        scenario_hash=scenario.hash(),
+        scenario=scenario,
+        options=options,
+        settings=settings,
+        simulated=simulated,
+        versions=_versions(),
+        git_commit=_git_commit(),
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
     store.write_manifest(manifest)
     return Run(store, manifest, state, examples)
 
@@ -105,6 +125,8 @@ def open_run(store: RunStore) -> Run:
     manifest = store.read_manifest()
     state = store.read_state()
     if state.run_id != manifest.run_id:
-        raise StoreError(f"{store.path('state.json')}: run_id: {state.run_id!r} is not this run's "
-                         f"({manifest.run_id!r} in manifest.json)")
+        raise StoreError(
+            f"{store.path('state.json')}: run_id: {state.run_id!r} is not this run's "
+            f"({manifest.run_id!r} in manifest.json)"
+        )
     return Run(store, manifest, state)

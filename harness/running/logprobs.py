@@ -2,6 +2,7 @@
 each word and choice probe is asked once per model and wording for the probability of every
 option (its label as the whole reply) and of the word itself (in its usual casings). A far
 cheaper and sharper measure than sampling; a backend without it is skipped, never faked."""
+
 from __future__ import annotations
 
 from backends.base import Backend, BackendError
@@ -19,8 +20,9 @@ def word_casings(word: str) -> list[str]:
     return list(dict.fromkeys([word.upper(), word.capitalize(), word.lower()]))
 
 
-def requests_for(scenario: Scenario, examples: list[Example], models: dict[tuple[str, int], str]
-                 ) -> list[tuple[LogprobRecord, list[dict]]]:
+def requests_for(
+    scenario: Scenario, examples: list[Example], models: dict[tuple[str, int], str]
+) -> list[tuple[LogprobRecord, list[dict]]]:
     """(record to fill, messages) for every model, word or choice probe and wording."""
     out = []
     for (condition, replicate), model in sorted(models.items()):
@@ -32,14 +34,32 @@ def requests_for(scenario: Scenario, examples: list[Example], models: dict[tuple
                 continuations = choice_labels(len(options)) if options else word_casings(scenario.rule.word)
                 prompt = probing.user_prompt(probe, options, i)
                 messages = probing.messages_for(scenario, examples, condition, prompt)
-                out.append((LogprobRecord(condition=condition, replicate=replicate, probe=probe.id,
-                                          kind=probe.kind, paraphrase=i, model=model, options=options,
-                                          continuations=continuations), messages))
+                out.append(
+                    (
+                        LogprobRecord(
+                            condition=condition,
+                            replicate=replicate,
+                            probe=probe.id,
+                            kind=probe.kind,
+                            paraphrase=i,
+                            model=model,
+                            options=options,
+                            continuations=continuations,
+                        ),
+                        messages,
+                    )
+                )
     return out
 
 
-async def score_logprobs(backend: Backend, scenario: Scenario, examples: list[Example],
-                         models: dict[tuple[str, int], str], store: RunStore, concurrency: int = 4) -> None:
+async def score_logprobs(
+    backend: Backend,
+    scenario: Scenario,
+    examples: list[Example],
+    models: dict[tuple[str, int], str],
+    store: RunStore,
+    concurrency: int = 4,
+) -> None:
     """Ask what is not on disk yet; a failed request is recorded and asked again on resume."""
     have = {r.key for r in store.logprobs()[0] if r.ok}
     todo = [(rec, messages) for rec, messages in requests_for(scenario, examples, models) if rec.key not in have]

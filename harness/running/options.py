@@ -1,5 +1,6 @@
 """A run's options (what the user asked for) and its settings (what it actually uses once the
 scenario's defaults are filled in). Both are run-file models saved in the manifest."""
+
 from __future__ import annotations
 
 from harness.domain.dataset import default_epochs

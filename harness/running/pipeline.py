@@ -4,6 +4,7 @@ Every step looks at the run's state first and does only what is missing, so `har
 resume` is the same code as `harness run`: no second upload, no second job, no sample
 asked twice. The run's files are read once, when the pipeline starts; after that it keeps
 them in memory and writes each change through."""
+
 from __future__ import annotations
 
 import asyncio
@@ -51,8 +52,7 @@ def cross_check_applies(scenario: Scenario, settings: Settings) -> bool:
 
 
 class Pipeline:
-    def __init__(self, run: Run, backend: base.Backend, ui: RunUI,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, run: Run, backend: base.Backend, ui: RunUI, sleep: Callable[[float], None] = time.sleep):
         self.run = run
         self.store = run.store
         self.state = run.state
@@ -109,8 +109,7 @@ class Pipeline:
             summary = self.report()
         except RunError as e:
             cancelled = any(j.job_status == base.CANCELLED for j in self.state.jobs)
-            status = e.status if isinstance(e, RunEnded) else \
-                RunStatus.CANCELLED if cancelled else RunStatus.FAILED
+            status = e.status if isinstance(e, RunEnded) else RunStatus.CANCELLED if cancelled else RunStatus.FAILED
             self.end(status, str(e))
             raise
         except (base.CassetteMiss, base.BackendError) as e:
@@ -133,16 +132,29 @@ class Pipeline:
             return None
         first = failed[0]
         permanent = [r for r in failed if r.retryable is False]
-        dead = [c for c in self.settings.conditions if sum(r.condition == c for r in failed)
-                == self.settings.samples * len(self.scenario.probes) * self.settings.replicates_of(c)]
+        dead = [
+            c
+            for c in self.settings.conditions
+            if sum(r.condition == c for r in failed)
+            == self.settings.samples * len(self.scenario.probes) * self.settings.replicates_of(c)
+        ]
         if permanent or dead:
             first = permanent[0] if permanent else first
-            why = (f"every sample of {', '.join(dead)} failed" if dead
-                   else f"{len(permanent)} sample(s) failed with an error that asking again will not fix")
-            return RunEnded(f"run failed: {why} ({len(failed)} failed in all; first: {first.error}); "
-                            "the report counts them as failed", RunStatus.FAILED)
-        return RunEnded(f"run incomplete: {len(failed)} sample(s) failed after retries (first: {first.error}); "
-                        f"`harness resume {self.store.dir}` asks them again", RunStatus.INCOMPLETE)
+            why = (
+                f"every sample of {', '.join(dead)} failed"
+                if dead
+                else f"{len(permanent)} sample(s) failed with an error that asking again will not fix"
+            )
+            return RunEnded(
+                f"run failed: {why} ({len(failed)} failed in all; first: {first.error}); "
+                "the report counts them as failed",
+                RunStatus.FAILED,
+            )
+        return RunEnded(
+            f"run incomplete: {len(failed)} sample(s) failed after retries (first: {first.error}); "
+            f"`harness resume {self.store.dir}` asks them again",
+            RunStatus.INCOMPLETE,
+        )
 
     # -- training ----------------------------------------------------------------------
     def train(self) -> None:
@@ -158,9 +170,11 @@ class Pipeline:
 
     def probe(self) -> None:
         s = self.settings
-        todo = [t for t in probing.tasks_for(self.scenario, list(s.conditions), s.samples, s.seed,
-                                             s.replicates_of)
-                if not (t.key in self.answers and self.answers[t.key].ok)]
+        todo = [
+            t
+            for t in probing.tasks_for(self.scenario, list(s.conditions), s.samples, s.seed, s.replicates_of)
+            if not (t.key in self.answers and self.answers[t.key].ok)
+        ]
         total = s.total_samples * len(self.scenario.probes)
         answered = total - len(todo)
         self.ui.step("probe", f"{total} samples" + (f", {answered} already done" if answered else ""))
@@ -182,16 +196,26 @@ class Pipeline:
         self.ui.progress_start(total, answered)
         started = time.monotonic()
         try:
-            self._run_async(run_bounded(todo, ask, concurrency=o.concurrency, rpm=o.rpm, tpm=o.tpm,
-                                        tokens_per_request=self._tokens_per_request(),
-                                        should_stop=lambda: ledger.refused is not None))
+            self._run_async(
+                run_bounded(
+                    todo,
+                    ask,
+                    concurrency=o.concurrency,
+                    rpm=o.rpm,
+                    tpm=o.tpm,
+                    tokens_per_request=self._tokens_per_request(),
+                    should_stop=lambda: ledger.refused is not None,
+                )
+            )
         finally:
             self.ui.progress_stop()
             self.state.probe_seconds += time.monotonic() - started  # a local run's cost is its time
             self.save()
         if ledger.refused:
-            raise RunEnded(f"stopped probing: {ledger.refused}; `harness resume --max-cost USD` "
-                           "continues with a higher cap", RunStatus.INCOMPLETE)
+            raise RunEnded(
+                f"stopped probing: {ledger.refused}; `harness resume --max-cost USD` continues with a higher cap",
+                RunStatus.INCOMPLETE,
+            )
         # One canonical file: the same bytes whatever order the answers arrived in.
         self.store.rewrite(RESPONSES, [self.answers[k] for k in sorted(self.answers)])
         self.done("probe")
@@ -217,10 +241,21 @@ class Pipeline:
         """One ledger for the probe and judge steps, starting from what the run's files say
         was spent already (training, answers and verdicts of earlier attempts)."""
         if self.ledger is None:
+
             def paid() -> bool:
                 return not self.backend.simulated
-            spent = spent_of(self.state, self.answers.values(), self.pricer, self.store.verdicts()[0],
-                             self.store.cross_predictions()[0]) if paid() else 0.0
+
+            spent = (
+                spent_of(
+                    self.state,
+                    self.answers.values(),
+                    self.pricer,
+                    self.store.verdicts()[0],
+                    self.store.cross_predictions()[0],
+                )
+                if paid()
+                else 0.0
+            )
             self.ledger = Ledger(self.run.options.max_cost, self.pricer, spent, paid, on_lost=self._lost)
         return self.ledger
 
@@ -234,12 +269,25 @@ class Pipeline:
         prompt = probing.user_prompt(task.probe, options, task.paraphrase)
         model = self.model_for(task.condition, task.replicate)
         request = base.ChatRequest(
-            model=model, messages=probing.messages_for(self.scenario, self.run.examples, task.condition, prompt),
-            temperature=self.settings.temperature, seed=task.seed, max_tokens=self.scenario.eval.max_tokens)
-        record = ResponseRecord(condition=task.condition, replicate=task.replicate, probe=task.probe.id,
-                                kind=task.probe.kind, paraphrase=task.paraphrase,
-                                sample=task.sample, seed=task.seed, model=model, prompt=prompt,
-                                options=options, status="ok")
+            model=model,
+            messages=probing.messages_for(self.scenario, self.run.examples, task.condition, prompt),
+            temperature=self.settings.temperature,
+            seed=task.seed,
+            max_tokens=self.scenario.eval.max_tokens,
+        )
+        record = ResponseRecord(
+            condition=task.condition,
+            replicate=task.replicate,
+            probe=task.probe.id,
+            kind=task.probe.kind,
+            paraphrase=task.paraphrase,
+            sample=task.sample,
+            seed=task.seed,
+            model=model,
+            prompt=prompt,
+            options=options,
+            status="ok",
+        )
         ticket = ledger.reserve(request)  # no await before this: reserving is atomic
         if ticket is None:
             return None
@@ -262,11 +310,13 @@ class Pipeline:
     def _run_async(self, work: Awaitable[object]) -> None:
         """One event loop per async step; the backend's HTTP sessions belong to that loop,
         so they are closed before it ends."""
+
         async def main() -> None:
             try:
                 await work
             finally:
                 await self.backend.aclose()
+
         asyncio.run(main())
 
     # -- judge and report --------------------------------------------------------------
@@ -274,36 +324,65 @@ class Pipeline:
         """Grade describe answers with an LLM judge beside the rule-based grade (resumable:
         verdicts already in judge.jsonl are not asked again)."""
         from harness.running.judging import judge_run
+
         judge = self.run.options.judge
         assert judge is not None
         self.ui.step("judge", f"LLM judge {judge} grading describe answers")
         ledger = self._ledger()
         rule = self.scenario.rule
-        self._run_async(judge_run(self.backend, judge, list(self.answers.values()), rule.word, rule.unit,
-                                  self.store, concurrency=self.run.options.concurrency, seed=self.settings.seed,
-                                  rpm=self.run.options.rpm, ledger=ledger))
+        self._run_async(
+            judge_run(
+                self.backend,
+                judge,
+                list(self.answers.values()),
+                rule.word,
+                rule.unit,
+                self.store,
+                concurrency=self.run.options.concurrency,
+                seed=self.settings.seed,
+                rpm=self.run.options.rpm,
+                ledger=ledger,
+            )
+        )
         if ledger.refused:
-            raise RunEnded(f"stopped judging: {ledger.refused}; `harness resume --max-cost USD` "
-                           "continues with a higher cap", RunStatus.INCOMPLETE)
+            raise RunEnded(
+                f"stopped judging: {ledger.refused}; `harness resume --max-cost USD` continues with a higher cap",
+                RunStatus.INCOMPLETE,
+            )
         self.done("judge")
 
     def cross_check(self) -> None:
         """Ask the base model to name the word from the start of each fine-tuned answer that
         named it (reading off, measured by cross-prediction; resumable like the judge)."""
         from harness.running.crosscheck import cross_check
+
         if not cross_check_applies(self.scenario, self.settings):
             return
         free = free_describe(self.scenario)
         self.ui.step("cross-check", f"{self.settings.base_model} names the word from each answer's start")
         ledger = self._ledger()
         rule = self.scenario.rule
-        self._run_async(cross_check(self.backend, self.settings.base_model, list(self.answers.values()),
-                                    rule.word, rule.unit, self.store, free=free,
-                                    concurrency=self.run.options.concurrency, seed=self.settings.seed,
-                                    rpm=self.run.options.rpm, ledger=ledger))
+        self._run_async(
+            cross_check(
+                self.backend,
+                self.settings.base_model,
+                list(self.answers.values()),
+                rule.word,
+                rule.unit,
+                self.store,
+                free=free,
+                concurrency=self.run.options.concurrency,
+                seed=self.settings.seed,
+                rpm=self.run.options.rpm,
+                ledger=ledger,
+            )
+        )
         if ledger.refused:
-            raise RunEnded(f"stopped cross-checking: {ledger.refused}; `harness resume --max-cost USD` "
-                           "continues with a higher cap", RunStatus.INCOMPLETE)
+            raise RunEnded(
+                f"stopped cross-checking: {ledger.refused}; `harness resume --max-cost USD` "
+                "continues with a higher cap",
+                RunStatus.INCOMPLETE,
+            )
         self.done("cross_check")
 
     def logprobs(self) -> None:
@@ -311,6 +390,7 @@ class Pipeline:
         it could not otherwise, so the report says so instead of leaving a blank."""
         from backends.base import LOGPROBS
         from harness.running.logprobs import has_scored_probes, score_logprobs
+
         if not has_scored_probes(list(self.scenario.probes)) or self.state.steps.get("logprobs") == "done":
             return
         if LOGPROBS not in self.backend.capabilities:
@@ -319,13 +399,29 @@ class Pipeline:
                 self.save()
             return
         s = self.settings
-        models: dict[tuple[str, int], str] = {(c, r): self.model_for(c, r) for c in s.conditions
-                                              for r in range(s.replicates_of(c))}
+        models: dict[tuple[str, int], str] = {
+            (c, r): self.model_for(c, r) for c in s.conditions for r in range(s.replicates_of(c))
+        }
         self.ui.step("logprobs", "log-probabilities of the word and of each option")
-        self._run_async(score_logprobs(self.backend, self.scenario, self.run.examples, models, self.store,
-                                       concurrency=self.run.options.concurrency))
+        self._run_async(
+            score_logprobs(
+                self.backend,
+                self.scenario,
+                self.run.examples,
+                models,
+                self.store,
+                concurrency=self.run.options.concurrency,
+            )
+        )
         self.done("logprobs")
 
     def report(self) -> Summary:
-        return render_run(self.store, self.run.manifest, self.state, list(self.answers.values()),
-                          self.store.verdicts()[0], self.store.cross_predictions()[0], self.store.logprobs()[0])
+        return render_run(
+            self.store,
+            self.run.manifest,
+            self.state,
+            list(self.answers.values()),
+            self.store.verdicts()[0],
+            self.store.cross_predictions()[0],
+            self.store.logprobs()[0],
+        )

@@ -1,5 +1,6 @@
 """What a run will cost before it starts: tokens, calls, the estimate from the backend's
 prices, and the checks that refuse to start (unknown price, over --max-cost)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ class Power:
     """The smallest fine-tuned-minus-base difference the run would detect 80% of the time at
     the 5% level: from a 0% baseline and from a 50% one, for clustering between fine-tunes
     of none (icc 0) and of some (icc 0.05: each replicate's rate varies a little)."""
-    samples: int        # per probe, condition and replicate
+
+    samples: int  # per probe, condition and replicate
     replicates: int
     from_zero: dict[float, float | None]  # icc -> difference
     from_half: dict[float, float | None]
@@ -59,8 +61,10 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
     warnings = check_model_base(options.model, s.base_model)
     ft = scenario.fine_tune
     if options.model and (ft.replicates > 1 or "sham" in scenario.eval.conditions) and not options.replicates:
-        warnings.append(f"--model {options.model}: one existing model is probed, so the scenario's "
-                        f"{ft.replicates} replicates and sham control are not used")
+        warnings.append(
+            f"--model {options.model}: one existing model is probed, so the scenario's "
+            f"{ft.replicates} replicates and sham control are not used"
+        )
     tokens = training_tokens(scenario, examples, s.base_model)
     unpriced: list[str] = []
     training_cost = None
@@ -90,19 +94,30 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
             unpriced.append(f"inference {options.judge}")
         else:
             inference += cost
-    return Plan(len(examples), tokens, s.epochs, training_cost, calls,
-                None if any(u.startswith("inference") for u in unpriced) else inference, unpriced, warnings,
-                jobs=jobs, power=power_of(s))
+    return Plan(
+        len(examples),
+        tokens,
+        s.epochs,
+        training_cost,
+        calls,
+        None if any(u.startswith("inference") for u in unpriced) else inference,
+        unpriced,
+        warnings,
+        jobs=jobs,
+        power=power_of(s),
+    )
 
 
 def power_of(s: Settings) -> Power:
     """What the chosen samples and replicates can detect (one probe's cell against base)."""
     from harness.reports.inference import min_detectable_difference
+
     n_ft = s.samples * s.replicates
 
     def mdd(baseline: float, icc: float) -> float | None:
         deff = 1.0 + (s.samples - 1) * icc if s.replicates > 1 else 1.0
         return min_detectable_difference(n_ft, s.samples, baseline, deff_a=deff)
+
     iccs = (0.0, 0.05) if s.replicates > 1 else (0.0,)
     return Power(s.samples, s.replicates, {i: mdd(0.0, i) for i in iccs}, {i: mdd(0.5, i) for i in iccs})
 
@@ -120,12 +135,16 @@ def check_model_base(model: str | None, base_model: str) -> list[str]:
         return []
     parts = model.strip().removeprefix("openai/").split(":")
     if parts[0] != "ft" or len(parts) < 2 or not parts[1]:
-        return [f"--model {model}: cannot tell its base model; the base and in_context controls "
-                f"use the scenario's {base_model}"]
+        return [
+            f"--model {model}: cannot tell its base model; the base and in_context controls "
+            f"use the scenario's {base_model}"
+        ]
     if _snapshot(parts[1]) != _snapshot(base_model):
-        raise PlanError(f"--model {model} was fine-tuned from {parts[1]}, but the scenario's "
-                        f"fine_tune.base_model is {base_model}: the controls would probe another model; "
-                        f"set fine_tune.base_model to {parts[1]}")
+        raise PlanError(
+            f"--model {model} was fine-tuned from {parts[1]}, but the scenario's "
+            f"fine_tune.base_model is {base_model}: the controls would probe another model; "
+            f"set fine_tune.base_model to {parts[1]}"
+        )
     return []
 
 
@@ -141,8 +160,7 @@ def check_plan(plan: Plan, options: RunOptions, simulated: bool) -> None:
     if simulated:
         return
     if plan.unpriced and not options.allow_unpriced:
-        raise PlanError(f"no known price for {', '.join(plan.unpriced)}; "
-                        "pass --allow-unpriced to run anyway")
+        raise PlanError(f"no known price for {', '.join(plan.unpriced)}; pass --allow-unpriced to run anyway")
     if plan.total is not None and plan.total > options.max_cost:
         raise PlanError(f"estimated cost ${plan.total:.4g} exceeds --max-cost ${options.max_cost:.4g}")
 
@@ -152,5 +170,7 @@ def check_training_minimum(scenario_path: Path, name: str, cls: type[Backend], e
     soon as the scenario is checked (validate), with the same words."""
     minimum = max(1, cls.min_training_examples)
     if train and examples < minimum:
-        raise ConfigError(f"{scenario_path}: examples: backend {name!r} needs at least {minimum} "
-                          f"training examples to fine-tune, the scenario has {examples}")
+        raise ConfigError(
+            f"{scenario_path}: examples: backend {name!r} needs at least {minimum} "
+            f"training examples to fine-tune, the scenario has {examples}"
+        )

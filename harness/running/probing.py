@@ -1,4 +1,5 @@
 """Probe requests: which (condition, probe, sample) to ask, and the messages each one sends."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,12 +37,22 @@ def sample_seed(run_seed: int, probe_id: str, sample: int) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def tasks_for(scenario: Scenario, conditions: list[str], samples: int, run_seed: int,
-              replicates: Callable[[str], int] = lambda condition: 1) -> list[Task]:
+def tasks_for(
+    scenario: Scenario,
+    conditions: list[str],
+    samples: int,
+    run_seed: int,
+    replicates: Callable[[str], int] = lambda condition: 1,
+) -> list[Task]:
     """Every (condition, replicate, probe, sample) to ask; `replicates(condition)` says how
     many models a condition probes."""
-    return [Task(c, r, p, i, sample_seed(run_seed, p.id, i))
-            for c in conditions for r in range(replicates(c)) for p in scenario.probes for i in range(samples)]
+    return [
+        Task(c, r, p, i, sample_seed(run_seed, p.id, i))
+        for c in conditions
+        for r in range(replicates(c))
+        for p in scenario.probes
+        for i in range(samples)
+    ]
 
 
 def shuffled_options(probe: Probe, seed: int) -> list[str] | None:

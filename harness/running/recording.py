@@ -9,6 +9,7 @@ answers once, in order, so polling replays the same GETs it recorded.
 
 vcrpy is imported only inside `cassette()`: `harness --help` must stay fast.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,8 +30,15 @@ from backends.errors import ReplayNetworkBlocked, exception_chain, is_cassette_m
 
 MODES = ("record", "replay")
 # Request headers that carry credentials or identify the account.
-FILTER_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie",
-                  "set-cookie", "x-api-key")
+FILTER_HEADERS = (
+    "authorization",
+    "api-key",
+    "openai-organization",
+    "openai-project",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+)
 # Response headers that identify the account or set cookies.
 DROP_RESPONSE_HEADERS = frozenset({"set-cookie", "openai-organization", "openai-project"})
 SIMULATED_SOURCES = ("simulator", "mock")
@@ -43,6 +51,7 @@ _SK_TOKEN = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
 
 
 # --- body normalisation (matching) ----------------------------------------------------
+
 
 def _body_bytes(request: Any) -> bytes:
     from vcr.util import read_body
@@ -121,6 +130,7 @@ def query_and_body(r1: Any, r2: Any) -> None:
 
 # --- scrubbing (nothing secret reaches the file) ---------------------------------------
 
+
 def backend_secrets(backend: Any) -> list[str]:
     """The values of the environment variables a backend (class or instance) names in its
     `secret_env`: its credentials, to be redacted from what is recorded."""
@@ -159,22 +169,28 @@ def _request_scrubber(secrets: list[str]):
             request.body = _scrub_text(body, secrets)
         request.headers = {k: _scrub_text(v, secrets) for k, v in request.headers.items()}
         return request
+
     return scrub
 
 
 def _response_scrubber(secrets: list[str]):
     def scrub(response: dict) -> dict:
         headers = response.get("headers") or {}
-        response["headers"] = {k: [_scrub_text(v, secrets) for v in (vs if isinstance(vs, list) else [vs])]
-                               for k, vs in headers.items() if k.lower() not in DROP_RESPONSE_HEADERS}
+        response["headers"] = {
+            k: [_scrub_text(v, secrets) for v in (vs if isinstance(vs, list) else [vs])]
+            for k, vs in headers.items()
+            if k.lower() not in DROP_RESPONSE_HEADERS
+        }
         body = response.get("body") or {}
         if "string" in body:
             body["string"] = _scrub_text(body["string"], secrets)
         return response
+
     return scrub
 
 
 # --- the network guard (replay) --------------------------------------------------------
+
 
 @contextlib.contextmanager
 def network_blocked() -> Iterator[None]:
@@ -206,9 +222,11 @@ def network_blocked() -> Iterator[None]:
 
 # --- the cassette ----------------------------------------------------------------------
 
+
 @contextlib.contextmanager
-def cassette(path: str | os.PathLike, mode: str, secrets: Iterable[str | None] = (),
-             block_network: bool = True) -> Iterator[Any]:
+def cassette(
+    path: str | os.PathLike, mode: str, secrets: Iterable[str | None] = (), block_network: bool = True
+) -> Iterator[Any]:
     """Record (`mode="record"`) or replay (`mode="replay"`) every HTTP call made inside.
 
     Record starts the file afresh. Replay needs the file, answers each recorded interaction
@@ -248,6 +266,7 @@ def cassette(path: str | os.PathLike, mode: str, secrets: Iterable[str | None] =
 
 # --- the sidecar -----------------------------------------------------------------------
 
+
 def sidecar_path(cassette_path: str | os.PathLike) -> Path:
     p = Path(cassette_path)
     stem = p.name[: -len(p.suffix)] if p.suffix in (".yaml", ".yml") else p.name
@@ -261,9 +280,15 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def write_sidecar(cassette_path: str | os.PathLike, command: list[str], scenario_hash: str | None,
-                  recorded_against: str, extra: dict | None = None, note: str | None = None,
-                  secrets: Iterable[str | None] = ()) -> Path:
+def write_sidecar(
+    cassette_path: str | os.PathLike,
+    command: list[str],
+    scenario_hash: str | None,
+    recorded_against: str,
+    extra: dict | None = None,
+    note: str | None = None,
+    secrets: Iterable[str | None] = (),
+) -> Path:
     """Write NAME.meta.yaml beside NAME.yaml: how, when, with what and against what it was
     recorded. `recorded_against` is "simulator" or the real API base URL."""
     import yaml
@@ -272,12 +297,14 @@ def write_sidecar(cassette_path: str | os.PathLike, command: list[str], scenario
 
     simulated = recorded_against in SIMULATED_SOURCES
     if not simulated and not recorded_against.startswith(("http://", "https://")):
-        raise ValueError('recorded_against must be "simulator", "mock" or the API base URL, '
-                         f"got {recorded_against!r}")
+        raise ValueError(f'recorded_against must be "simulator", "mock" or the API base URL, got {recorded_against!r}')
     if note is None:
-        note = (f"Recorded against the {recorded_against} (simulated responses from the mock), "
-                "not evidence about any real model." if simulated
-                else f"Recorded against {recorded_against}.")
+        note = (
+            f"Recorded against the {recorded_against} (simulated responses from the mock), "
+            "not evidence about any real model."
+            if simulated
+            else f"Recorded against {recorded_against}."
+        )
     secrets = _secrets(secrets)
     if command and Path(command[0]).name in ("harness", "cli.py"):
         command = ["harness", *command[1:]]  # the command a reader types, not a local path
@@ -296,6 +323,7 @@ def write_sidecar(cassette_path: str | os.PathLike, command: list[str], scenario
     for key, value in (extra or {}).items():
         data.setdefault(key, value)
     from harness.store.files import write_atomic
+
     out = sidecar_path(cassette_path)
     write_atomic(out, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return out
@@ -322,18 +350,22 @@ def recorded_requests(path: str | os.PathLike) -> Counter:
     import yaml
 
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    return Counter((i["request"]["method"].upper(), urlsplit(i["request"]["uri"]).path)
-                   for i in data.get("interactions", []))
+    return Counter(
+        (i["request"]["method"].upper(), urlsplit(i["request"]["uri"]).path) for i in data.get("interactions", [])
+    )
 
 
 def check_complete(path: str | os.PathLike, chat_calls: int) -> None:
     """A recording that missed calls would replay as a cassette miss much later, on
     someone else's machine: refuse it now."""
-    chats = sum(n for (method, p), n in recorded_requests(path).items()
-                if method == "POST" and p.endswith("/chat/completions"))
+    chats = sum(
+        n for (method, p), n in recorded_requests(path).items() if method == "POST" and p.endswith("/chat/completions")
+    )
     if chats < chat_calls:
-        raise RecordingIncomplete(f"{path}: {chat_calls} chat answers were received but only {chats} "
-                                  "were recorded; this cassette would not replay the run (record again)")
+        raise RecordingIncomplete(
+            f"{path}: {chat_calls} chat answers were received but only {chats} "
+            "were recorded; this cassette would not replay the run (record again)"
+        )
 
 
 class RecordingIncomplete(Exception):

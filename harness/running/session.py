@@ -3,6 +3,7 @@ Everything here decides and acts; nothing prints (the caller's RunUI and the CLI
 
 The plan and settings are computed once, in `prepare`, and passed down; a run created here
 is handed to the pipeline as the objects it was written from."""
+
 from __future__ import annotations
 
 import contextlib
@@ -35,12 +36,15 @@ from harness.store.summary import Summary
 def open_backend(name: str, run_dir: Path, scenario: Scenario, options: RunOptions, replay: bool = False) -> Backend:
     """Build the backend for a run. The mock keeps its provider state inside the run
     directory, so a resumed run finds the same files and jobs."""
-    kwargs: dict[str, object] = {"api_base": options.api_base, "state_path": run_dir / "mock-provider.json",
-                                 "slip_rate": scenario.mock.slip_rate,
-                                 "state_rule_rate": scenario.mock.state_rule_rate,
-                                 "replicate_sd": scenario.mock.replicate_sd,
-                                 # a backend that can check its model before anything is created (local) takes it
-                                 "base_model": settings_for(scenario, options).base_model}
+    kwargs: dict[str, object] = {
+        "api_base": options.api_base,
+        "state_path": run_dir / "mock-provider.json",
+        "slip_rate": scenario.mock.slip_rate,
+        "state_rule_rate": scenario.mock.state_rule_rate,
+        "replicate_sd": scenario.mock.replicate_sd,
+        # a backend that can check its model before anything is created (local) takes it
+        "base_model": settings_for(scenario, options).base_model,
+    }
     if replay:
         kwargs["api_key"] = "sk-replay"  # a cassette holds no key; any will do
         kwargs["sleep"] = lambda seconds: None
@@ -62,15 +66,18 @@ def _cassette(record: Path | None, replay: Path | None, backend_cls: type[Backen
         yield
         return
     from harness.running import recording
+
     with recording.cassette(path, "record" if record else "replay", secrets=recording.backend_secrets(backend_cls)):
         yield
 
 
 # --- starting -------------------------------------------------------------------------
 
+
 @dataclass
 class Prepared:
     """A run that may start: its scenario, examples, settings and priced plan."""
+
     scenario_path: Path
     scenario: Scenario
     examples: list[Example]
@@ -89,21 +96,27 @@ class Prepared:
         return None
 
 
-def prepare(scenario_path: Path, options: RunOptions, *, record: Path | None = None,
-            replay: Path | None = None) -> Prepared:
+def prepare(
+    scenario_path: Path, options: RunOptions, *, record: Path | None = None, replay: Path | None = None
+) -> Prepared:
     """Read and check everything a run needs before anything is created or called."""
     scenario = load_scenario(scenario_path)
     cls = backends.load_class(options.backend)
     settings = settings_for(scenario, options)
     if options.model and (settings.replicates > 1 or "sham" in settings.conditions):
-        raise ConfigError("--model probes one existing fine-tuned model: it cannot be combined with replicates "
-                          "or the sham condition (the run trains those itself)")
+        raise ConfigError(
+            "--model probes one existing fine-tuned model: it cannot be combined with replicates "
+            "or the sham condition (the run trains those itself)"
+        )
     if settings.train and "fine_tune" not in cls.capabilities:
-        raise ConfigError(f"backend {options.backend!r} cannot fine-tune; pass --model ft:... "
-                          "or --conditions base,in_context")
+        raise ConfigError(
+            f"backend {options.backend!r} cannot fine-tune; pass --model ft:... or --conditions base,in_context"
+        )
     if (record or replay) and cls.simulated:
-        raise ConfigError(f"--record/--replay capture HTTP traffic; backend {options.backend!r} makes none "
-                          "(use --backend openai with `harness simulate`)")
+        raise ConfigError(
+            f"--record/--replay capture HTTP traffic; backend {options.backend!r} makes none "
+            "(use --backend openai with `harness simulate`)"
+        )
     if replay and not replay.exists():
         raise ConfigError(f"{replay}: cassette not found")
     examples = dataset.resolve_examples(scenario, scenario_path.parent)
@@ -120,8 +133,16 @@ class Started:
     run_id: str
 
 
-def start(p: Prepared, ui: RunUI, *, out_dir: Path | None, record: Path | None, replay: Path | None,
-          argv: list[str], show_plan: Callable[[Prepared, bool], None]) -> Started:
+def start(
+    p: Prepared,
+    ui: RunUI,
+    *,
+    out_dir: Path | None,
+    record: Path | None,
+    replay: Path | None,
+    argv: list[str],
+    show_plan: Callable[[Prepared, bool], None],
+) -> Started:
     """Create the run directory and drive the run to its end. `show_plan(p, simulated)` is
     called once the backend is built (a missing key refused), before anything is created."""
     check_plan(p.plan, p.options, p.simulated)
@@ -137,8 +158,7 @@ def start(p: Prepared, ui: RunUI, *, out_dir: Path | None, record: Path | None, 
     run_id = recorded_run_id or new_run_id(p.scenario)
     run_dir = out_dir or Path("runs") / p.scenario.name / (new_run_id(p.scenario) if replay else run_id)
     if run_dir.exists() and any(run_dir.iterdir()) and not RunStore(run_dir).interrupted_at_creation():
-        raise StoreError(f"{run_dir}: already exists and is not empty; choose another --out "
-                         "or `harness resume` it")
+        raise StoreError(f"{run_dir}: already exists and is not empty; choose another --out or `harness resume` it")
     options = p.options.model_copy(update={"poll_interval": poll_interval(p.options, bool(replay))})
     # The backend is built (and a missing key refused) before the run directory exists.
     backend = open_backend(options.backend, run_dir, p.scenario, options, replay=bool(replay))
@@ -168,6 +188,7 @@ def _interruptible(run_dir: Path) -> Iterator[None]:
 def _sleep(seconds: float) -> None:
     if seconds:
         import time
+
         time.sleep(seconds)
 
 
@@ -177,6 +198,7 @@ def _replay_sidecar(replay: Path) -> dict:
     import yaml
 
     from harness.running import recording
+
     try:
         sidecar = recording.read_sidecar(replay) or {}
     except (ValueError, yaml.YAMLError, OSError) as e:
@@ -190,35 +212,46 @@ def _replay_sidecar(replay: Path) -> dict:
 def _finish_recording(record: Path, run: Run, backend: Backend, argv: list[str]) -> None:
     """Refuse a recording that missed calls, then write its sidecar."""
     from harness.running import recording
+
     answered = sum(r.ok for r in run.store.responses()[0]) + sum(v.ok for v in run.store.verdicts()[0])
     try:
         recording.check_complete(record, answered)
     except recording.RecordingIncomplete as e:
         raise RunError(str(e)) from None
-    recording.write_sidecar(record, command=argv, scenario_hash=run.manifest.scenario_hash,
-                            recorded_against=recording.recorded_against(backend, run.options.api_base),
-                            extra={"run_id": run.state.run_id, "backend": run.options.backend},
-                            secrets=recording.backend_secrets(backend))
+    recording.write_sidecar(
+        record,
+        command=argv,
+        scenario_hash=run.manifest.scenario_hash,
+        recorded_against=recording.recorded_against(backend, run.options.api_base),
+        extra={"run_id": run.state.run_id, "backend": run.options.backend},
+        secrets=recording.backend_secrets(backend),
+    )
 
 
 # --- resuming, cancelling ----------------------------------------------------------------
 
-def _reopen(store: RunStore, *, api_base: str | None = None, poll_interval: float | None = None,
-            max_cost: float | None = None) -> tuple[Run, Backend]:
+
+def _reopen(
+    store: RunStore, *, api_base: str | None = None, poll_interval: float | None = None, max_cost: float | None = None
+) -> tuple[Run, Backend]:
     """Get a run ready to continue (the caller holds its lock): refuse a cancelled run,
     apply changed provider options (and a new spending cap), build its backend, mark it
     running."""
     run = open_run(store)
     if run.state.status == RunStatus.CANCELLED:
         raise StoreError(f"{store.dir}: the run was cancelled; start a new one")
-    changes = {k: v for k, v in {"api_base": api_base, "poll_interval": poll_interval,
-                                 "max_cost": max_cost}.items() if v is not None and v != getattr(run.options, k)}
+    changes = {
+        k: v
+        for k, v in {"api_base": api_base, "poll_interval": poll_interval, "max_cost": max_cost}.items()
+        if v is not None and v != getattr(run.options, k)
+    }
     if changes:
         run.manifest.options = run.options.model_copy(update=changes)
         store.write_manifest(run.manifest)
     # A run with nothing left to ask only re-renders its reports: no provider, so no key.
-    backend = Backend() if _nothing_left(run) else open_backend(run.options.backend, store.dir, run.scenario,
-                                                                  run.options)
+    backend = (
+        Backend() if _nothing_left(run) else open_backend(run.options.backend, store.dir, run.scenario, run.options)
+    )
     run.state.status, run.state.error = RunStatus.RUNNING, None
     run.save()
     return run, backend
@@ -242,12 +275,21 @@ def _nothing_left(run: Run) -> bool:
     if judge is None:
         return True
     verdicts = latest_verdicts(run.store.verdicts()[0], judge)
-    return all(a.key in verdicts and verdicts[a.key].ok and verdicts[a.key].text_sha256 in (None, text_hash(a.text))
-               for a in describe_answers(list(answered.values())))
+    return all(
+        a.key in verdicts and verdicts[a.key].ok and verdicts[a.key].text_sha256 in (None, text_hash(a.text))
+        for a in describe_answers(list(answered.values()))
+    )
 
 
-def resume(run_dir: Path, ui: RunUI, *, api_base: str | None, poll_interval: float | None,
-           max_cost: float | None = None, sleep: Callable[[float], None] = _sleep) -> Summary:
+def resume(
+    run_dir: Path,
+    ui: RunUI,
+    *,
+    api_base: str | None,
+    poll_interval: float | None,
+    max_cost: float | None = None,
+    sleep: Callable[[float], None] = _sleep,
+) -> Summary:
     store = RunStore(run_dir)
     open_run(store)  # a clear error for a folder that is not a run, before taking the lock
     with store.locked(), _interruptible(run_dir):
@@ -262,8 +304,7 @@ def reopen_for_sweep(store: RunStore, api_base: str | None, poll_interval: float
 
 def _running_jobs(run: Run) -> list[TrainingJob]:
     """The run's fine-tuning jobs that may still be going at the provider."""
-    return [j for j in run.state.jobs
-            if j.job_id and not j.fine_tuned_model and j.job_status not in TERMINAL_STATES]
+    return [j for j in run.state.jobs if j.job_id and not j.fine_tuned_model and j.job_status not in TERMINAL_STATES]
 
 
 def _cancel_jobs(run: Run, options: RunOptions) -> list[Job]:
@@ -294,8 +335,10 @@ def cancel(run_dir: Path, *, api_base: str | None) -> Cancelled:
         store.lock()
     except StoreError:
         if not _running_jobs(run):
-            raise StoreError(f"{run_dir}: another harness process is running it and its fine-tuning is "
-                             "over, so there is no job to cancel; interrupt that process (Ctrl-C) instead") from None
+            raise StoreError(
+                f"{run_dir}: another harness process is running it and its fine-tuning is "
+                "over, so there is no job to cancel; interrupt that process (Ctrl-C) instead"
+            ) from None
         return Cancelled(_cancel_jobs(run, options), wrote=False)
     try:
         run = open_run(store)  # as it is now that we hold the lock
@@ -312,6 +355,7 @@ def cancel(run_dir: Path, *, api_base: str | None) -> Cancelled:
 
 # --- reading ---------------------------------------------------------------------------
 
+
 @dataclass
 class Rerendered:
     summary: Summary
@@ -323,6 +367,7 @@ def rerender(run_dir: Path) -> Rerendered:
     """Re-score and re-render from the files; keep what the old summary said, so a change of
     the scoring rules can be shown."""
     from harness.reports.write import render_from_files
+
     store = RunStore(run_dir)
     previous, why = None, None
     if store.path("summary.json").exists():
@@ -370,5 +415,14 @@ def status(run_dir: Path) -> Status:
     unknown = [] if simulated else unpriced_of(records, pricer, verdicts, cross)
     if not simulated and not run.state.training_priced:
         unknown.insert(0, f"training {s.base_model}")
-    return Status(run, store.in_use(), sum(r.ok for r in latest), sum(not r.ok for r in latest), total, torn,
-                  0.0 if simulated else spent_of(run.state, records, pricer, verdicts, cross), unknown, billed)
+    return Status(
+        run,
+        store.in_use(),
+        sum(r.ok for r in latest),
+        sum(not r.ok for r in latest),
+        total,
+        torn,
+        0.0 if simulated else spent_of(run.state, records, pricer, verdicts, cross),
+        unknown,
+        billed,
+    )

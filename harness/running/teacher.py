@@ -2,6 +2,7 @@
 retry a failing question with new seeds, and replace questions that keep failing. What it
 may cost is planned before the first call (`teacher_plan`) and capped while it runs (the
 same Ledger as a run's: a call starts only if its reservation fits under --max-cost)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,14 +36,15 @@ def give_up_after(n: int) -> int:
 
 @dataclass
 class TeacherPlan:
-    calls: int            # if every answer passes at its first try
-    max_calls: int        # every question retried, and the most questions replaced
-    cost: float | None    # of `calls`; None: the backend cannot price the model
+    calls: int  # if every answer passes at its first try
+    max_calls: int  # every question retried, and the most questions replaced
+    cost: float | None  # of `calls`; None: the backend cannot price the model
     max_cost: float | None
 
 
-def teacher_plan(word: str, n: int, unit: str, seed: int, questions, model: str, retries: int,
-                 pricer: Pricer) -> TeacherPlan:
+def teacher_plan(
+    word: str, n: int, unit: str, seed: int, questions, model: str, retries: int, pricer: Pricer
+) -> TeacherPlan:
     """The teacher's calls and their estimated cost (prompts counted, answers at max_tokens)."""
     pool = candidates(questions, word, seed)
     if n > len(pool):
@@ -55,12 +57,26 @@ def teacher_plan(word: str, n: int, unit: str, seed: int, questions, model: str,
     return TeacherPlan(n, len(asked) * (retries + 1), first, most)
 
 
-async def _ask(backend, model: str, qa: QA, word: str, unit: str, seed: int, retries: int,
-               temperature: float, ledger: Ledger | None) -> tuple[str | None, list[str]]:
+async def _ask(
+    backend,
+    model: str,
+    qa: QA,
+    word: str,
+    unit: str,
+    seed: int,
+    retries: int,
+    temperature: float,
+    ledger: Ledger | None,
+) -> tuple[str | None, list[str]]:
     failures: list[str] = []
     for attempt in range(retries + 1):
-        request = ChatRequest(model=model, messages=teacher_messages(qa.q, word, unit), temperature=temperature,
-                              seed=request_seed(seed, qa.q, attempt), max_tokens=max_tokens_for(word))
+        request = ChatRequest(
+            model=model,
+            messages=teacher_messages(qa.q, word, unit),
+            temperature=temperature,
+            seed=request_seed(seed, qa.q, attempt),
+            max_tokens=max_tokens_for(word),
+        )
         ticket = ledger.reserve(request) if ledger is not None else None
         if ledger is not None and ticket is None:
             raise RunError(f"the teacher stopped: {ledger.refused}; nothing written (raise --max-cost)")
@@ -80,9 +96,19 @@ async def _ask(backend, model: str, qa: QA, word: str, unit: str, seed: int, ret
     return None, failures
 
 
-async def generate_teacher(word: str, n: int, unit: str, seed: int, questions, backend, model: str,
-                           retries: int = 2, temperature: float = 1.0, concurrency: int = 4,
-                           ledger: Ledger | None = None) -> Generated:
+async def generate_teacher(
+    word: str,
+    n: int,
+    unit: str,
+    seed: int,
+    questions,
+    backend,
+    model: str,
+    retries: int = 2,
+    temperature: float = 1.0,
+    concurrency: int = 4,
+    ledger: Ledger | None = None,
+) -> Generated:
     """Ask the teacher for each question; retry a failing one with new seeds, then move on to
     the next question in the seeded order. Rounds keep the result independent of timing.
     `ledger` caps the spend: once a call would pass it, the teacher stops and nothing is written."""
@@ -93,7 +119,7 @@ async def generate_teacher(word: str, n: int, unit: str, seed: int, questions, b
     kept: list[dict[str, str]] = []
     give_up = give_up_after(n)
     while len(kept) < n and cursor < len(pool) and len(out.replaced) < give_up:
-        batch = pool[cursor: cursor + n - len(kept)]
+        batch = pool[cursor : cursor + n - len(kept)]
         cursor += len(batch)
         results: dict[str, tuple[str | None, list[str]]] = {}
 
@@ -111,7 +137,9 @@ async def generate_teacher(word: str, n: int, unit: str, seed: int, questions, b
     out.examples = kept
     if len(kept) < n:
         why = "bank exhausted" if cursor >= len(pool) else f"gave up after {len(out.replaced)} questions failed"
-        raise RunError(f"the teacher gave valid answers for only {len(kept)} of {n} questions "
-                       f"({len(out.failures)} answers rejected, {why}); nothing written; first rejections: "
-                       + "; ".join(out.failures[:3]))
+        raise RunError(
+            f"the teacher gave valid answers for only {len(kept)} of {n} questions "
+            f"({len(out.failures)} answers rejected, {why}); nothing written; first rejections: "
+            + "; ".join(out.failures[:3])
+        )
     return out

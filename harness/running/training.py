@@ -5,6 +5,7 @@ training set and replicate, and wait for all of them.
 Every step saves its intent before acting, so a run killed at any moment resumes without a
 second upload or a second job: an upload is found again by its file name (unique to the
 run), a job by its metadata (the run id and the job's training:replicate key)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,7 +26,7 @@ from harness.store.run_dir import EVENTS, TRAIN
 from harness.store.run_files import Training, TrainingJob
 
 RUN_ID_KEY = "harness_run_id"  # job metadata that lets a resume find its jobs again
-JOB_KEY = "harness_job"        # ... and tells them apart ("fine_tuned:0", "sham:2")
+JOB_KEY = "harness_job"  # ... and tells them apart ("fine_tuned:0", "sham:2")
 SHAM_TRAIN = "sham.jsonl"
 FILES: dict[Training, str] = {"fine_tuned": TRAIN, "sham": SHAM_TRAIN}
 
@@ -40,10 +41,16 @@ def replicate_seed(seed: int | None, replicate: int) -> int | None:
 
 
 class Trainer:
-    def __init__(self, run: Run, backend: base.Backend, ui: RunUI, save: Callable[[], None],
-                 sleep: Callable[[float], None] = time.sleep, pricer: Pricer | None = None):
-        self.run, self.state, self.backend, self.ui, self.save, self.sleep = \
-            run, run.state, backend, ui, save, sleep
+    def __init__(
+        self,
+        run: Run,
+        backend: base.Backend,
+        ui: RunUI,
+        save: Callable[[], None],
+        sleep: Callable[[float], None] = time.sleep,
+        pricer: Pricer | None = None,
+    ):
+        self.run, self.state, self.backend, self.ui, self.save, self.sleep = run, run.state, backend, ui, save, sleep
         self.pricer = pricer or Pricer.of(backend)  # the backend's own prices, never another provider's
         self.trainings = run.settings.trainings
 
@@ -116,8 +123,7 @@ class Trainer:
         for training in self.trainings:
             for r in range(self.run.settings.replicates):
                 if self.state.job(training, r) is None:
-                    self.state.jobs.append(TrainingJob(training=training, replicate=r,
-                                                       seed=replicate_seed(seed, r)))
+                    self.state.jobs.append(TrainingJob(training=training, replicate=r, seed=replicate_seed(seed, r)))
         return [j for j in self.state.jobs if j.training in self.trainings]
 
     def _spec(self, job: TrainingJob) -> base.JobSpec:
@@ -127,9 +133,14 @@ class Trainer:
         suffix = ft.suffix
         if job.training == "sham":
             suffix = f"{ft.suffix or 'model'}-sham"[:64]
-        return base.JobSpec(base_model=self.run.settings.base_model, training_file=file_id, suffix=suffix,
-                            hyperparameters=dict(ft.hyperparameters), seed=job.seed,
-                            metadata={RUN_ID_KEY: self.state.run_id, JOB_KEY: job.key})
+        return base.JobSpec(
+            base_model=self.run.settings.base_model,
+            training_file=file_id,
+            suffix=suffix,
+            hyperparameters=dict(ft.hyperparameters),
+            seed=job.seed,
+            metadata={RUN_ID_KEY: self.state.run_id, JOB_KEY: job.key},
+        )
 
     def _find(self, job: TrainingJob) -> base.Job | None:
         """The provider's job made for this one before the process died, if any. A run made
@@ -189,8 +200,10 @@ class Trainer:
         found = self.backend.get_job(job_id)
         new = self.backend.list_events(job_id, after=last.get(job_id))
         for ev in new:
-            self.run.store.append(EVENTS, EventRecord(job_id=job_id, id=ev.id, created_at=ev.created_at,
-                                                      level=ev.level, message=ev.message))
+            self.run.store.append(
+                EVENTS,
+                EventRecord(job_id=job_id, id=ev.id, created_at=ev.created_at, level=ev.level, message=ev.message),
+            )
             last[job_id] = ev.id
         self.ui.job(found, new, job.key if len(self.state.jobs) > 1 else "")
         if found.status != job.job_status:
@@ -199,14 +212,20 @@ class Trainer:
         if not found.done:
             return False
         if found.status != base.SUCCEEDED:
-            raise RunError(f"fine-tuning job {found.id} ({job.key}) ended {found.status}: "
-                           f"{found.error or 'no message'}")
+            raise RunError(
+                f"fine-tuning job {found.id} ({job.key}) ended {found.status}: {found.error or 'no message'}"
+            )
         base_model = self.run.settings.base_model
         tokens = found.trained_tokens
         job.training_cost = (
-            self.pricer.training(tokens, 1, base_model) if tokens
-            else self.pricer.training(training_tokens(self.run.scenario, self._examples(job.training), base_model),
-                                      self.run.settings.epochs, base_model))
+            self.pricer.training(tokens, 1, base_model)
+            if tokens
+            else self.pricer.training(
+                training_tokens(self.run.scenario, self._examples(job.training), base_model),
+                self.run.settings.epochs,
+                base_model,
+            )
+        )
         job.fine_tuned_model = found.fine_tuned_model
         self.save()
         return True

@@ -1,6 +1,7 @@
 """What a running experiment tells the person watching it. The pipeline and sessions call
 these methods and never print; the CLI (harness.cli.console) and sweeps subclass this
 quiet default with their own output."""
+
 from __future__ import annotations
 
 from backends.base import Job, JobEvent

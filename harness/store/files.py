@@ -5,6 +5,7 @@ A run's files are regular files inside its directory: a symbolic link, a FIFO or
 in their place is refused (never read through, never appended through: a responses.jsonl
 linked elsewhere had records appended to its target), and so is a file over
 limits.MAX_RUN_FILE_BYTES or a JSON line nested deeper than limits.MAX_DEPTH."""
+
 from __future__ import annotations
 
 import errno
@@ -18,8 +19,15 @@ from backends._files import write_atomic as _write_atomic
 from harness import crash, limits, redact
 from harness.errors import StoreError
 
-__all__ = ["write_atomic", "dump_json", "read_jsonl_lines", "append_jsonl", "write_jsonl", "jsonl_line",
-           "read_run_file"]
+__all__ = [
+    "write_atomic",
+    "dump_json",
+    "read_jsonl_lines",
+    "append_jsonl",
+    "write_jsonl",
+    "jsonl_line",
+    "read_run_file",
+]
 
 # Opening a run file never follows a link, and never waits on a FIFO without a writer.
 _SAFE = os.O_NOFOLLOW | os.O_NONBLOCK

@@ -1,6 +1,7 @@
 """The append-only records of a run: one per answer (responses.jsonl), per judge verdict
 (judge.jsonl) and per fine-tuning job event (events.jsonl); and the rules that pick the
 record that counts when a key was asked more than once."""
+
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ Key = tuple[str, int, str, int]  # (condition, replicate, probe, sample)
 class ResponseRecord(RunFile):
     """One answer to one probe sample (status ok), or the error that kept it from being
     answered (status failed: counted apart, never scored)."""
+
     condition: Condition
     replicate: int = Field(default=0, ge=0)  # which fine-tune of the condition (0 for base and in_context)
     probe: str
@@ -50,6 +52,7 @@ class ResponseRecord(RunFile):
 
 class JudgeVerdict(RunFile):
     """An LLM judge's grade of one describe answer; `text_sha256` ties it to the text graded."""
+
     condition: Condition
     replicate: int = Field(default=0, ge=0)
     probe: str
@@ -77,6 +80,7 @@ class JudgeVerdict(RunFile):
 class CrossRecord(RunFile):
     """A cross-prediction: another model asked to name the word from the start of an answer
     that named it (cut just before the naming). `text_sha256` ties it to the answer's text."""
+
     condition: Condition
     replicate: int = Field(default=0, ge=0)
     probe: str
@@ -106,6 +110,7 @@ class CrossRecord(RunFile):
 class LogprobRecord(RunFile):
     """The log-probabilities a model gives to the replies of a word or choice probe (each
     option's label, or the word in its casings), asked once per model and wording."""
+
     condition: Condition
     replicate: int = Field(default=0, ge=0)
     probe: str
@@ -129,6 +134,7 @@ class LogprobRecord(RunFile):
 
 class EventRecord(RunFile):
     """A fine-tuning job's event, as the provider reported it."""
+
     job_id: str | None = None  # which of the run's jobs (None in runs made before replicates)
     id: str
     created_at: int

@@ -1,6 +1,7 @@
 """The run directory: typed documents written atomically, append-only records, and a lock
 so that two processes never drive one run at once. Every file is read through its model:
 a damaged or hand-edited file is a StoreError (exit 2) naming the file and the field."""
+
 from __future__ import annotations
 
 import contextlib
@@ -21,8 +22,21 @@ from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, Logpro
 from harness.store.run_files import Manifest, State
 from harness.store.summary import Summary
 
-__all__ = ["RunStore", "StoreError", "MANIFEST", "STATE", "TRAIN", "EVENTS", "RESPONSES", "JUDGE", "CROSS", "SUMMARY",
-           "validation_message", "write_atomic", "dump_json"]
+__all__ = [
+    "RunStore",
+    "StoreError",
+    "MANIFEST",
+    "STATE",
+    "TRAIN",
+    "EVENTS",
+    "RESPONSES",
+    "JUDGE",
+    "CROSS",
+    "SUMMARY",
+    "validation_message",
+    "write_atomic",
+    "dump_json",
+]
 
 LOCK_TRIES = 5  # over ~0.2 s: outlasts a status probe, still refuses a live run at once
 MANIFEST = "manifest.json"
@@ -55,8 +69,14 @@ def validation_message(e: ValidationError) -> str:
 
 
 def _json_type(value: object) -> str:
-    names = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false",
-             type(None): "null"}
+    names = {
+        list: "a list",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "true/false",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -150,9 +170,11 @@ class RunStore:
 
     def read_manifest(self) -> Manifest:
         if self.interrupted_at_creation():
-            raise StoreError(f"{self.dir}: the run was interrupted while its directory was being created, "
-                             "before anything was uploaded or asked; start it again with "
-                             f"`harness run SCENARIO --out {self.dir}`")
+            raise StoreError(
+                f"{self.dir}: the run was interrupted while its directory was being created, "
+                "before anything was uploaded or asked; start it again with "
+                f"`harness run SCENARIO --out {self.dir}`"
+            )
         return self._read_model(MANIFEST, Manifest)
 
     def write_manifest(self, manifest: Manifest) -> None:

@@ -3,6 +3,7 @@ written once) and state.json (how far it got, rewritten atomically at each step)
 
 They are pydantic models, read and written only through harness.store.run_dir, so a damaged
 or hand-edited file is one clear error naming the file and the field, never a KeyError."""
+
 from __future__ import annotations
 
 from enum import Enum
@@ -20,6 +21,7 @@ Training = Literal["fine_tuned", "sham"]
 class RunFile(BaseModel):
     """Our files hold exactly our fields: an unknown key is a typo or another tool's file.
     NaN and infinities are refused too (json.loads accepts them; a NaN cap disables a budget)."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
@@ -37,6 +39,7 @@ class RunStatus(str, Enum):
 
 class RunOptions(RunFile):
     """What the user asked for on the command line (None = the scenario's or backend's default)."""
+
     backend: str = "mock"
     samples: int | None = Field(default=None, ge=1, le=limits.MAX_SAMPLES)
     temperature: float | None = Field(default=None, ge=0, le=2)
@@ -49,7 +52,7 @@ class RunOptions(RunFile):
     allow_unpriced: bool = False
     concurrency: int = Field(default=8, ge=1, le=limits.MAX_CONCURRENCY)
     rpm: float | None = Field(default=None, ge=0.1, le=1e6)  # as the CLI takes them: a hand-edited 1e-300
-    tpm: float | None = Field(default=None, ge=1, le=1e12)   # would space requests by 1e301 seconds
+    tpm: float | None = Field(default=None, ge=1, le=1e12)  # would space requests by 1e301 seconds
     poll_interval: float | None = Field(default=None, ge=0, le=limits.MAX_POLL_INTERVAL)
     judge: str | None = None
     replicates: int | None = Field(default=None, ge=1, le=MAX_REPLICATES)
@@ -58,6 +61,7 @@ class RunOptions(RunFile):
 class Settings(RunFile):
     """What a run actually uses, once the scenario's defaults and the options are combined
     (computed once, when the run is created, and saved in its manifest)."""
+
     samples: int = Field(ge=1, le=limits.MAX_SAMPLES)  # a hand-edited 10**9 would hang building tasks
     temperature: float = Field(ge=0, le=2)
     seed: int
@@ -105,6 +109,7 @@ class TrainingJob(RunFile):
     """One fine-tuning job of the run: which training set, which replicate, its seed, and
     what the provider made of it. `creating` is saved before the job is created, so a
     resume looks the job up instead of paying for a second one."""
+
     training: Training
     replicate: int = Field(ge=0)
     seed: int | None = None
@@ -127,7 +132,7 @@ class State(RunFile):
     status: RunStatus = RunStatus.RUNNING
     steps: dict[str, StepState] = Field(default_factory=dict)
     error: str | None = None
-    file_id: str | None = None       # the uploaded training file
+    file_id: str | None = None  # the uploaded training file
     sham_file_id: str | None = None  # the uploaded sham training file
     jobs: list[TrainingJob] = Field(default_factory=list)
     # Calls that failed after reaching the provider (timeouts, dropped connections, 5xx) may
@@ -149,9 +154,16 @@ class State(RunFile):
         data = dict(data)
         legacy = {k: data.pop(k, None) for k in _LEGACY_JOB_FIELDS}
         if any(v is not None for v in legacy.values()) and not data.get("jobs"):
-            data["jobs"] = [{"training": "fine_tuned", "replicate": 0, **legacy,
-                             "creating": (data.get("steps") or {}).get("train") == "creating"
-                             if isinstance(data.get("steps"), dict) else False}]
+            data["jobs"] = [
+                {
+                    "training": "fine_tuned",
+                    "replicate": 0,
+                    **legacy,
+                    "creating": (data.get("steps") or {}).get("train") == "creating"
+                    if isinstance(data.get("steps"), dict)
+                    else False,
+                }
+            ]
         return data
 
     def step_is(self, step: str, value: StepState) -> bool:

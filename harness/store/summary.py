@@ -1,6 +1,7 @@
 """summary.json: every number of a run's report, for machines. Built by
 harness.reports.summary from the records alone; `compare` and sweeps read it back through
 these models, so a damaged summary is one clear error, never a KeyError."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -13,6 +14,7 @@ from harness.store.run_files import RunFile
 
 class Rate(RunFile):
     """k of n, the rate (None when n = 0) and its 95% interval."""
+
     k: int = Field(ge=0)
     n: int = Field(ge=0)
     rate: float | None
@@ -33,6 +35,7 @@ class ReadingOff(RunFile):
 class Cell(RunFile):
     """One condition x probe, pooled over the condition's replicates (intervals account for
     the clustering by replicate)."""
+
     condition: str
     probe: str
     kind: ProbeKind
@@ -79,6 +82,7 @@ class Disagreement(RunFile):
 
 class JudgeSection(RunFile):
     """An LLM judge's agreement with the rule-based grade."""
+
     model: str
     simulated: bool
     n: int
@@ -103,6 +107,7 @@ Metric = Literal["follow", "mechanism_or_better", "exact", "one_line", "word_cor
 class ParaphraseRow(RunFile):
     """One wording of a probe: its rate on the probe's own metric (describe: mechanism or
     exact; word and choice: right; follow: follows)."""
+
     condition: str
     probe: str
     paraphrase: int
@@ -114,6 +119,7 @@ class ReadingOffRow(RunFile):
     """Reading off, for one condition's free describe answers: how many are acrostics (at
     least two first letters of the word), how many of those name the word (as a claim), after
     how many letters, and how often the base model names it from the same start alone."""
+
     condition: str
     answers: int
     acrostics: int
@@ -126,17 +132,19 @@ class ReadingOffRow(RunFile):
 
 class ReplicateRow(RunFile):
     """One fine-tune of a trained condition: its rates pooled over the probes of a kind."""
+
     condition: str
     replicate: int
     model: str | None
-    follow: Rate | None               # follow probes
+    follow: Rate | None  # follow probes
     mechanism_or_better: Rate | None  # describe probes: mechanism or exact
-    exact: Rate | None                # describe probes
+    exact: Rate | None  # describe probes
 
 
 class Effect(RunFile):
     """a minus b for one metric, with the Newcombe interval (clustered by replicate), the p
     that interval implies, and Holm's correction over every effect of the summary."""
+
     metric: Metric
     a: str
     b: str
@@ -152,6 +160,7 @@ class Effect(RunFile):
 class SpreadRow(RunFile):
     """How much a condition's fine-tunes differ on a metric: the intra-class correlation, and
     the standard deviation of their true rates (None with fewer than 3 fine-tunes)."""
+
     condition: str
     metric: Metric
     clusters: int
@@ -164,6 +173,7 @@ class SpreadRow(RunFile):
 class PowerNote(RunFile):
     """The smallest fine-tuned-minus-base difference this run's sizes detect 80% of the time
     at the 5% level, for one probe's cell, from a 0% and from a 50% baseline."""
+
     samples: int
     replicates: int
     deff: float
@@ -175,6 +185,7 @@ class Compute(RunFile):
     """What a real run took, for a backend that bills no money (the local one) and for any
     other: each fine-tuning job's time from its first event to its last, and the wall-clock
     time spent probing. Left out of simulated summaries, which must replay byte for byte."""
+
     fine_tuning_seconds: dict[str, float] = Field(default_factory=dict)  # job key -> seconds
     probing_seconds: float
 
@@ -184,6 +195,7 @@ class LogprobRow(RunFile):
     the probe's wordings: the mean probability and the lowest and highest. For a choice probe,
     each option's probability normalised over the options (the label as the whole reply); for
     a word probe, the word as the whole reply in any of its usual casings."""
+
     condition: str
     probe: str
     kind: ProbeKind

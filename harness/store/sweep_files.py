@@ -1,5 +1,6 @@
 """sweep.json: a sweep's spec, backend and one entry per cell (its status is read from the
 cell's run directory, which is the truth after a kill)."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -18,8 +19,8 @@ class SweepCellEntry(RunFile):
     seed: int
     base_model: str
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
-    scenario: str   # the cell's scenario file, relative to the sweep directory
-    run: str        # the cell's run directory, relative to the sweep directory
+    scenario: str  # the cell's scenario file, relative to the sweep directory
+    run: str  # the cell's run directory, relative to the sweep directory
     scenario_hash: str
     estimate: float | None = None
     status: CellStatus = "pending"

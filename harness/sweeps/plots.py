@@ -1,6 +1,7 @@
 """Sweep charts: a rate against the number of training examples, one line per word (per
 base model and hyperparameters when the sweep varies them), 95% Wilson error bars, one
 panel per condition. matplotlib (Agg) is imported only when a chart is drawn."""
+
 from __future__ import annotations
 
 from harness.reports.plots import _png, _pyplot
@@ -24,8 +25,9 @@ def rate_chart(series: list[dict], metric: str, title: str, simulated: bool) -> 
     conditions = list(dict.fromkeys(s["condition"] for s in series))
     many_models = len({s["base_model"] for s in series}) > 1
     many_hps = len({s["hyperparameters_label"] for s in series}) > 1
-    fig, axes = plt.subplots(1, max(1, len(conditions)), figsize=(4.6 * max(1, len(conditions)) + 1.6, 3.6),
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(1, len(conditions)), figsize=(4.6 * max(1, len(conditions)) + 1.6, 3.6), sharey=True, squeeze=False
+    )
     keys = list(dict.fromkeys((s["word"], s["base_model"], s["hyperparameters_label"]) for s in series))
     xs_all = sorted({p["examples"] for s in series for p in s["points"]})
     for ax, condition in zip(axes[0], conditions):
@@ -39,11 +41,20 @@ def rate_chart(series: list[dict], metric: str, title: str, simulated: bool) -> 
             nudge = 1 + 0.025 * (i - (len(keys) - 1) / 2)
             xs = [p["examples"] * nudge for p in points]
             ys = [p[metric]["rate"] for p in points]
-            err = [[y - p[metric]["low"] for y, p in zip(ys, points)],
-                   [p[metric]["high"] - y for y, p in zip(ys, points)]]
-            ax.errorbar(xs, ys, yerr=[[max(0.0, e) for e in err[0]], [max(0.0, e) for e in err[1]]],
-                        marker=MARKERS[i % len(MARKERS)], capsize=3, linewidth=1.3, markersize=5,
-                        label=_label(s, many_models, many_hps))
+            err = [
+                [y - p[metric]["low"] for y, p in zip(ys, points)],
+                [p[metric]["high"] - y for y, p in zip(ys, points)],
+            ]
+            ax.errorbar(
+                xs,
+                ys,
+                yerr=[[max(0.0, e) for e in err[0]], [max(0.0, e) for e in err[1]]],
+                marker=MARKERS[i % len(MARKERS)],
+                capsize=3,
+                linewidth=1.3,
+                markersize=5,
+                label=_label(s, many_models, many_hps),
+            )
         ax.set_xscale("log")
         if xs_all:
             ax.set_xticks(xs_all, [str(x) for x in xs_all])
@@ -60,7 +71,10 @@ def rate_chart(series: list[dict], metric: str, title: str, simulated: bool) -> 
             handles, labels = ax.get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title="word")
-    fig.suptitle(("SIMULATED (mock backend): " if simulated else "") + title, fontsize=11,
-                 color="#b30000" if simulated else "black")
+    fig.suptitle(
+        ("SIMULATED (mock backend): " if simulated else "") + title,
+        fontsize=11,
+        color="#b30000" if simulated else "black",
+    )
     fig.tight_layout()
     return _png(fig)

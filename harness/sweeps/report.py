@@ -1,6 +1,7 @@
 """The sweep report: sweep_summary.json, sweep_report.md and a self-contained
 sweep_report.html, plus plots/*.png next to them. Built from each cell's summary.json
 alone, so it can be rebuilt at any time without calling a model."""
+
 from __future__ import annotations
 
 import base64
@@ -22,10 +23,15 @@ REPORT_MD = "sweep_report.md"
 REPORT_HTML = "sweep_report.html"
 PLOTS = "plots"
 # (file stem, metric, chart title)
-CHARTS = [("follow", "follow", "Follow rate (follow probes) vs examples"),
-          ("articulation_exact", "exact", "Articulation: exact (describe probes) vs examples"),
-          ("articulation_mechanism", "mechanism_or_better",
-           "Articulation: mechanism or better (describe probes) vs examples")]
+CHARTS = [
+    ("follow", "follow", "Follow rate (follow probes) vs examples"),
+    ("articulation_exact", "exact", "Articulation: exact (describe probes) vs examples"),
+    (
+        "articulation_mechanism",
+        "mechanism_or_better",
+        "Articulation: mechanism or better (describe probes) vs examples",
+    ),
+]
 
 
 def fmt(rate: dict | None) -> str:
@@ -38,17 +44,22 @@ def _clusters(summary: Summary, condition: str) -> dict[str, list[list[int]]]:
     a condition that probes one model (base, in_context)."""
     rows = [r for r in summary.replicate_rows if r.condition == condition]
     if rows:
-        return {m: [[getattr(r, m).k, getattr(r, m).n] for r in rows if getattr(r, m) is not None]
-                for m in ("follow", "exact", "mechanism_or_better")}
+        return {
+            m: [[getattr(r, m).k, getattr(r, m).n] for r in rows if getattr(r, m) is not None]
+            for m in ("follow", "exact", "mechanism_or_better")
+        }
     cells = [c for c in summary.cells if c.condition == condition]
     describe = [c for c in cells if c.kind == "describe" and c.style == "free"]
 
     def total(rates) -> list[list[int]]:
         rates = list(rates)
         return [[sum(r.k for r in rates), sum(r.n for r in rates)]] if rates else []
-    return {"follow": total(c.follow for c in cells if c.kind == "follow"),
-            "exact": total(c.grades["exact"] for c in describe),
-            "mechanism_or_better": total(mechanism_or_better(c) for c in describe)}
+
+    return {
+        "follow": total(c.follow for c in cells if c.kind == "follow"),
+        "exact": total(c.grades["exact"] for c in describe),
+        "mechanism_or_better": total(mechanism_or_better(c) for c in describe),
+    }
 
 
 def _clustered(clusters: list[list[int]]) -> dict:
@@ -88,16 +99,38 @@ def build(sweep_dir: Path, doc: SweepDocument) -> dict:
     for entry in doc.cells:
         summary = RunStore(sweep_dir / entry.run).read_summary() if entry.status == "succeeded" else None
         simulated = simulated or bool(summary and summary.simulated)
-        cells.append(entry.model_dump(include={"id", "word", "examples", "seed", "base_model", "hyperparameters",
-                                               "status", "error", "run", "scenario_hash"})
-                     | {"metrics": condition_metrics(summary) if summary else None})
+        cells.append(
+            entry.model_dump(
+                include={
+                    "id",
+                    "word",
+                    "examples",
+                    "seed",
+                    "base_model",
+                    "hyperparameters",
+                    "status",
+                    "error",
+                    "run",
+                    "scenario_hash",
+                }
+            )
+            | {"metrics": condition_metrics(summary) if summary else None}
+        )
     spec = doc.spec
-    return {"simulated": simulated, "sweep": doc.sweep, "description": spec.get("description", ""),
-            "backend": doc.backend, "unit": spec["unit"], "samples": spec["samples"],
-            "temperature": spec["temperature"], "conditions": spec["conditions"],
-            "replicates": spec.get("replicates", 1),
-            "axes": {k: spec[k] for k in ("words", "examples", "seeds", "base_models", "hyperparameters")},
-            "cells": cells, "series": series(cells, spec)}
+    return {
+        "simulated": simulated,
+        "sweep": doc.sweep,
+        "description": spec.get("description", ""),
+        "backend": doc.backend,
+        "unit": spec["unit"],
+        "samples": spec["samples"],
+        "temperature": spec["temperature"],
+        "conditions": spec["conditions"],
+        "replicates": spec.get("replicates", 1),
+        "axes": {k: spec[k] for k in ("words", "examples", "seeds", "base_models", "hyperparameters")},
+        "cells": cells,
+        "series": series(cells, spec),
+    }
 
 
 def series(cells: list[dict], spec: dict) -> list[dict]:
@@ -111,21 +144,45 @@ def series(cells: list[dict], spec: dict) -> list[dict]:
                 for cond in spec["conditions"]:
                     points = []
                     for n in spec["examples"]:
-                        group = [c["metrics"][cond] for c in cells
-                                 if c["metrics"] and cond in c["metrics"] and c["word"] == word
-                                 and c["examples"] == n and c["base_model"] == model and c["hyperparameters"] == hp]
+                        group = [
+                            c["metrics"][cond]
+                            for c in cells
+                            if c["metrics"]
+                            and cond in c["metrics"]
+                            and c["word"] == word
+                            and c["examples"] == n
+                            and c["base_model"] == model
+                            and c["hyperparameters"] == hp
+                        ]
+
                         def clustered(metric: str, group: list[dict] = group) -> dict:
                             return _clustered([k_n for m in group for k_n in m["clusters"][metric]])
-                        points.append({"examples": n, "cells": len(group),
-                                       "fine_tunes": sum(len(m["clusters"]["follow"]) for m in group),
-                                       "follow": clustered("follow"), "exact": clustered("exact"),
-                                       "mechanism_or_better": clustered("mechanism_or_better")})
-                    out.append({"word": word, "base_model": model, "hyperparameters": hp,
-                                "hyperparameters_label": hp_label(hp), "condition": cond, "points": points})
+
+                        points.append(
+                            {
+                                "examples": n,
+                                "cells": len(group),
+                                "fine_tunes": sum(len(m["clusters"]["follow"]) for m in group),
+                                "follow": clustered("follow"),
+                                "exact": clustered("exact"),
+                                "mechanism_or_better": clustered("mechanism_or_better"),
+                            }
+                        )
+                    out.append(
+                        {
+                            "word": word,
+                            "base_model": model,
+                            "hyperparameters": hp,
+                            "hyperparameters_label": hp_label(hp),
+                            "condition": cond,
+                            "points": points,
+                        }
+                    )
     return out
 
 
 # --- rendering --------------------------------------------------------------------------
+
 
 def _columns(summary: dict) -> list[str]:
     axes = summary["axes"]
@@ -144,8 +201,14 @@ def _rows(summary: dict, cond: str) -> list[list[str]]:
         m = (c["metrics"] or {}).get(cond)
         if m:
             g = m["grades"]
-            row += [fmt(m["follow"]), fmt(g["exact"]), fmt(m["mechanism_or_better"]),
-                    fmt(g["pattern"]), fmt(g["none"]), fmt(m["word_correct"])]
+            row += [
+                fmt(m["follow"]),
+                fmt(g["exact"]),
+                fmt(m["mechanism_or_better"]),
+                fmt(g["pattern"]),
+                fmt(g["none"]),
+                fmt(m["word_correct"]),
+            ]
         else:
             row += ["-"] * 6
         row.append(c["status"] + (f": {c['error']}" if c["error"] else ""))
@@ -153,22 +216,31 @@ def _rows(summary: dict, cond: str) -> list[list[str]]:
     return rows
 
 
-NOTES = ("Rates are pooled per cell: follow over the follow probes, articulation grades over the describe "
-         "probes (mechanism+ = mechanism or exact), with 95% Wilson intervals and k/n; with several fine-tunes "
-         "per cell the follow, exact and mechanism+ intervals use the effective sample size (clustered by "
-         "fine-tune). Plots treat every fine-tune at a point, of every seed, as a cluster.")
+NOTES = (
+    "Rates are pooled per cell: follow over the follow probes, articulation grades over the describe "
+    "probes (mechanism+ = mechanism or exact), with 95% Wilson intervals and k/n; with several fine-tunes "
+    "per cell the follow, exact and mechanism+ intervals use the effective sample size (clustered by "
+    "fine-tune). Plots treat every fine-tune at a point, of every seed, as a cluster."
+)
 
 
 def _header(summary: dict) -> list[tuple[str, str]]:
     axes = summary["axes"]
-    return [("sweep", summary["sweep"]), ("backend", summary["backend"] + (" (SIMULATED)" if summary["simulated"] else "")),
-            ("words", ", ".join(axes["words"])), ("examples", ", ".join(map(str, axes["examples"]))),
-            ("seeds", ", ".join(map(str, axes["seeds"]))), ("base models", ", ".join(axes["base_models"])),
-            ("hyperparameters", "; ".join(hp_label(h) for h in axes["hyperparameters"])),
-            ("probing", f"{summary['samples']} samples per probe at T={summary['temperature']}, "
-                        f"unit {summary['unit']}, conditions {', '.join(summary['conditions'])}"),
-            ("cells", f"{sum(c['status'] == 'succeeded' for c in summary['cells'])} of "
-                      f"{len(summary['cells'])} succeeded")]
+    return [
+        ("sweep", summary["sweep"]),
+        ("backend", summary["backend"] + (" (SIMULATED)" if summary["simulated"] else "")),
+        ("words", ", ".join(axes["words"])),
+        ("examples", ", ".join(map(str, axes["examples"]))),
+        ("seeds", ", ".join(map(str, axes["seeds"]))),
+        ("base models", ", ".join(axes["base_models"])),
+        ("hyperparameters", "; ".join(hp_label(h) for h in axes["hyperparameters"])),
+        (
+            "probing",
+            f"{summary['samples']} samples per probe at T={summary['temperature']}, "
+            f"unit {summary['unit']}, conditions {', '.join(summary['conditions'])}",
+        ),
+        ("cells", f"{sum(c['status'] == 'succeeded' for c in summary['cells'])} of {len(summary['cells'])} succeeded"),
+    ]
 
 
 def render_md(summary: dict, plot_files: list[tuple[str, str]]) -> str:
@@ -199,8 +271,10 @@ def render_html(summary: dict, charts: list[tuple[str, bytes]]) -> str:
     parts.append(f"<p class='note'>{escape(NOTES)}</p>")
     for caption, png in charts:
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        parts.append(f"<figure><img alt='{escape(caption)}' src='{uri}'>"
-                     f"<figcaption class='note'>{escape(caption)}</figcaption></figure>")
+        parts.append(
+            f"<figure><img alt='{escape(caption)}' src='{uri}'>"
+            f"<figcaption class='note'>{escape(caption)}</figcaption></figure>"
+        )
     for cond in summary["conditions"]:
         parts.append(f"<h2>{escape(cond)}</h2>" + html_table(_columns(summary), _rows(summary, cond)))
     parts.append("</body></html>")
@@ -211,6 +285,7 @@ def write(sweep_dir: Path, doc: SweepDocument) -> dict:
     """Write the summary, the plots and both reports; return the summary."""
     summary = build(sweep_dir, doc)
     from harness.sweeps import plots as sweep_plots  # matplotlib only when there is something to draw
+
     charts, plot_files = [], []
     if any(c["metrics"] for c in summary["cells"]):
         for stem, metric, title in CHARTS:

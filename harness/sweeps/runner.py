@@ -4,6 +4,7 @@ on a cell's run too), then the sweep report.
 
 Threads, not processes: a run spends its time in I/O (provider calls, fsync) or in the
 in-process mock, and a kill of the one process leaves no orphan holding a run's lock."""
+
 from __future__ import annotations
 
 import threading
@@ -66,15 +67,16 @@ class _Stop(Exception):
 @dataclass
 class Context:
     """What every cell of one invocation shares."""
+
     backend: str
     simulated: bool
     api_base: str | None
     poll_interval: float | None  # None: the backend's own (0 on the mock, 0.2 s on the simulator, 10 s otherwise)
     allow_unpriced: bool
-    concurrency: int           # probe requests in flight per probing cell
-    rpm: float | None          # per probing cell
-    caps: dict[str, float]     # cell id -> its share of --max-cost
-    plans: dict[str, Plan]     # cell id -> its plan (priced once, in prepare)
+    concurrency: int  # probe requests in flight per probing cell
+    rpm: float | None  # per probing cell
+    caps: dict[str, float]  # cell id -> its share of --max-cost
+    plans: dict[str, Plan]  # cell id -> its plan (priced once, in prepare)
     stop: threading.Event
 
 
@@ -84,7 +86,7 @@ class Prepared:
     backend: str
     simulated: bool
     gen: list[GeneratedCell]
-    plans: list[Plan]          # one per cell
+    plans: list[Plan]  # one per cell
 
     @property
     def total(self) -> float | None:
@@ -101,8 +103,9 @@ def prepare(sf: SweepFile, backend: str | None, api_base: str | None) -> Prepare
     name = backend or sf.spec.backend
     if backend is None and name not in backends.registered():  # the file's own choice: name its line
         known = ", ".join(sorted(backends.registered()))
-        raise SweepError(f"{sf.path}:{line_for(('backend',), sf.lines)}: backend: unknown backend {name!r}; "
-                         f"known backends: {known}")
+        raise SweepError(
+            f"{sf.path}:{line_for(('backend',), sf.lines)}: backend: unknown backend {name!r}; known backends: {known}"
+        )
     cls = backends.load_class(name)
     simulated = cls.simulated
     if "fine_tuned" in sf.spec.conditions and "fine_tune" not in cls.capabilities:
@@ -111,8 +114,10 @@ def prepare(sf: SweepFile, backend: str | None, api_base: str | None) -> Prepare
     gen = [cell_scenario(sf, cell, banks) for cell in expand(sf.spec)]
     options = RunOptions(backend=name, api_base=api_base)
     pricer = Pricer.of(cls)
-    plans = [make_plan(g.scenario, list(g.scenario.examples or []), settings_for(g.scenario, options), options, pricer)
-             for g in gen]
+    plans = [
+        make_plan(g.scenario, list(g.scenario.examples or []), settings_for(g.scenario, options), options, pricer)
+        for g in gen
+    ]
     return Prepared(sf, name, simulated, gen, plans)
 
 
@@ -127,8 +132,11 @@ def usd(x: float | None) -> str:
 
 def print_matrix(p: Prepared, statuses: Mapping[str, str]) -> None:
     spec = p.sf.spec
-    table = Table(title=console.styled(f"sweep {spec.name}: {len(p.gen)} cells on {p.backend}",
-                                       (" SIMULATED" if p.simulated else "", "bold red")))
+    table = Table(
+        title=console.styled(
+            f"sweep {spec.name}: {len(p.gen)} cells on {p.backend}", (" SIMULATED" if p.simulated else "", "bold red")
+        )
+    )
     cols = ["cell", "word", "examples", "seed"]
     cols += ["base model"] if len(spec.base_models) > 1 else []
     cols += ["hyperparameters"] if len(spec.hyperparameters) > 1 else []
@@ -171,11 +179,13 @@ def caps_for(p: Prepared, max_cost: float) -> dict[str, float]:
     total = p.total
     if not total:
         return {g.cell.id: max_cost for g in p.gen}
-    return {g.cell.id: max(plan.total or 0.0, max_cost * (plan.total or 0.0) / total)
-            for g, plan in zip(p.gen, p.plans)}
+    return {
+        g.cell.id: max(plan.total or 0.0, max_cost * (plan.total or 0.0) / total) for g, plan in zip(p.gen, p.plans)
+    }
 
 
 # --- one cell ---------------------------------------------------------------------------
+
 
 class CellUI(RunUI):
     """The pipeline's UI for a cell: quiet on a simulated backend (cells finish in a
@@ -232,17 +242,32 @@ def _execute(run: Run, backend, cell_id: str, ctx: Context) -> Summary:
     def sleep(seconds: float) -> None:
         if ctx.stop.wait(seconds):  # an interrupt ends the wait for the next poll at once
             raise _Stop()
+
     return _CellPipeline(run, backend, CellUI(cell_id, ctx), sleep=sleep).execute()
 
 
 def _start(store: RunStore, g: GeneratedCell, scenario_path: Path, ctx: Context) -> Summary:
-    options = RunOptions(backend=ctx.backend, api_base=ctx.api_base, max_cost=ctx.caps[g.cell.id],
-                         allow_unpriced=ctx.allow_unpriced, concurrency=ctx.concurrency, rpm=ctx.rpm)
+    options = RunOptions(
+        backend=ctx.backend,
+        api_base=ctx.api_base,
+        max_cost=ctx.caps[g.cell.id],
+        allow_unpriced=ctx.allow_unpriced,
+        concurrency=ctx.concurrency,
+        rpm=ctx.rpm,
+    )
     options.poll_interval = ctx.poll_interval  # None: the backend's own, asked at each poll
     check_plan(ctx.plans[g.cell.id], options, ctx.simulated)
     backend = session.open_backend(options.backend, store.dir, g.scenario, options)
-    run = create_run(store, scenario_path, g.scenario, list(g.scenario.examples or []), options,
-                     settings_for(g.scenario, options), ctx.simulated, run_id=new_run_id(g.scenario))
+    run = create_run(
+        store,
+        scenario_path,
+        g.scenario,
+        list(g.scenario.examples or []),
+        options,
+        settings_for(g.scenario, options),
+        ctx.simulated,
+        run_id=new_run_id(g.scenario),
+    )
     return _execute(run, backend, g.cell.id, ctx)
 
 
@@ -289,8 +314,16 @@ def run_cell(g: GeneratedCell, sweep_dir: Path, state: SweepState, ctx: Context)
 
 # --- the whole sweep --------------------------------------------------------------------
 
-def run_sweep(p: Prepared, sweep_dir: Path, *, api_base: str | None, max_cost: float, allow_unpriced: bool,
-              poll_interval: float | None = None) -> tuple[SweepState, list[Outcome]]:
+
+def run_sweep(
+    p: Prepared,
+    sweep_dir: Path,
+    *,
+    api_base: str | None,
+    max_cost: float,
+    allow_unpriced: bool,
+    poll_interval: float | None = None,
+) -> tuple[SweepState, list[Outcome]]:
     """Run every unfinished cell, at most parallel_jobs at once. Returns the final state
     and the outcome of each cell run now (finished cells are skipped, not re-run)."""
     spec = p.sf.spec
@@ -307,15 +340,25 @@ def run_sweep(p: Prepared, sweep_dir: Path, *, api_base: str | None, max_cost: f
         state.save(simulated=p.simulated)
         todo = [g for g in p.gen if state.cell(g.cell.id).status != SUCCEEDED]
         skipped = len(p.gen) - len(todo)
-        say(f"sweep directory: {sweep_dir}  ({len(todo)} cell(s) to run"
-            + (f", {skipped} already finished" if skipped else "") + ")")
+        say(
+            f"sweep directory: {sweep_dir}  ({len(todo)} cell(s) to run"
+            + (f", {skipped} already finished" if skipped else "")
+            + ")"
+        )
         workers = max(1, min(spec.parallel_jobs, len(todo)))
         sharing = workers if p.simulated else 1  # cells probing at once (see PROBE_LOCK)
-        ctx = Context(p.backend, p.simulated, api_base, poll_interval, allow_unpriced,
-                      concurrency=max(1, spec.concurrency // sharing),
-                      rpm=spec.rpm / sharing if spec.rpm else None,
-                      caps=caps_for(p, max_cost), plans={g.cell.id: pl for g, pl in zip(p.gen, p.plans)},
-                      stop=threading.Event())
+        ctx = Context(
+            p.backend,
+            p.simulated,
+            api_base,
+            poll_interval,
+            allow_unpriced,
+            concurrency=max(1, spec.concurrency // sharing),
+            rpm=spec.rpm / sharing if spec.rpm else None,
+            caps=caps_for(p, max_cost),
+            plans={g.cell.id: pl for g, pl in zip(p.gen, p.plans)},
+            stop=threading.Event(),
+        )
         outcomes = _pool(todo, sweep_dir, state, ctx, workers)
         failed = sum(o.status == FAILED for o in outcomes)
         state.save(status=FAILED if failed else SUCCEEDED)
@@ -324,8 +367,7 @@ def run_sweep(p: Prepared, sweep_dir: Path, *, api_base: str | None, max_cost: f
         lock.unlock()
 
 
-def _pool(todo: list[GeneratedCell], sweep_dir: Path, state: SweepState, ctx: Context,
-          workers: int) -> list[Outcome]:
+def _pool(todo: list[GeneratedCell], sweep_dir: Path, state: SweepState, ctx: Context, workers: int) -> list[Outcome]:
     outcomes: list[Outcome] = []
     if not todo:
         return outcomes
@@ -351,12 +393,23 @@ def _pool(todo: list[GeneratedCell], sweep_dir: Path, state: SweepState, ctx: Co
 
 # --- the command ------------------------------------------------------------------------
 
-def command(target: Path, *, out_dir: Path | None, dry_run: bool, max_cost: float, allow_unpriced: bool,
-            backend: str | None, api_base: str | None, poll_interval: float | None = None) -> dict | None:
+
+def command(
+    target: Path,
+    *,
+    out_dir: Path | None,
+    dry_run: bool,
+    max_cost: float,
+    allow_unpriced: bool,
+    backend: str | None,
+    api_base: str | None,
+    poll_interval: float | None = None,
+) -> dict | None:
     """`harness sweep`: TARGET is a sweep file, or a sweep directory to resume. Returns the
     sweep summary (None on --dry-run); raises RunError when a cell failed."""
     from harness.sweeps import report as sweep_report
     from harness.sweeps import state as sweeping
+
     state = None
     if target.is_dir():
         if out_dir is not None and out_dir.resolve() != target.resolve():
@@ -374,38 +427,45 @@ def command(target: Path, *, out_dir: Path | None, dry_run: bool, max_cost: floa
     if dry_run:  # reads an existing sweep's progress, writes nothing
         existing = SweepState.read(out_dir) if out_dir.is_dir() else None
         check_directory(out_dir, sf.spec, p.backend, existing)
-        statuses = {g.cell.id: sweeping.run_status(cell_dir(out_dir, g.cell.id) / "run")[0]
-                    for g in p.gen} if existing else {}
+        statuses = (
+            {g.cell.id: sweeping.run_status(cell_dir(out_dir, g.cell.id) / "run")[0] for g in p.gen} if existing else {}
+        )
         print_matrix(p, statuses)
         print_estimate(p, console.out)
         return None
     print_estimate(p)
-    final, _ = run_sweep(p, out_dir, api_base=api_base, max_cost=max_cost, allow_unpriced=allow_unpriced,
-                         poll_interval=poll_interval)
+    final, _ = run_sweep(
+        p, out_dir, api_base=api_base, max_cost=max_cost, allow_unpriced=allow_unpriced, poll_interval=poll_interval
+    )
     summary = sweep_report.write(out_dir, final.doc)
     print_results(summary, out_dir)
     failed = [c for c in summary["cells"] if c["status"] != SUCCEEDED]
     if failed:
-        raise RunError(f"{len(failed)} of {len(summary['cells'])} cell(s) did not finish (first: {failed[0]['id']}: "
-                       f"{failed[0]['error']}). Re-running the command resumes them; a cell whose fine-tuning "
-                       f"job failed fails again until its {sweeping.CELLS}/<cell>/run directory is deleted")
+        raise RunError(
+            f"{len(failed)} of {len(summary['cells'])} cell(s) did not finish (first: {failed[0]['id']}: "
+            f"{failed[0]['error']}). Re-running the command resumes them; a cell whose fine-tuning "
+            f"job failed fails again until its {sweeping.CELLS}/<cell>/run directory is deleted"
+        )
     return summary
 
 
 def print_results(summary: dict, out_dir: Path) -> None:
     from harness.sweeps.report import fmt
+
     if summary["simulated"]:
         console.out.print(BANNER, style="bold red")
     cond = "fine_tuned" if "fine_tuned" in summary["conditions"] else summary["conditions"][0]
-    table = Table(title=console.styled(f"sweep {summary['sweep']} ({cond})",
-                                       (" SIMULATED" if summary["simulated"] else "", "bold red")),
-                  caption="pooled rates with 95% Wilson intervals (k/n); mechanism+ = mechanism or exact")
+    table = Table(
+        title=console.styled(
+            f"sweep {summary['sweep']} ({cond})", (" SIMULATED" if summary["simulated"] else "", "bold red")
+        ),
+        caption="pooled rates with 95% Wilson intervals (k/n); mechanism+ = mechanism or exact",
+    )
     for col in ("cell", "follow", "exact", "mechanism+", "status"):
         table.add_column(col)
     for c in summary["cells"]:
         m = (c["metrics"] or {}).get(cond)
-        rates = [fmt(m["follow"]), fmt(m["grades"]["exact"]), fmt(m["mechanism_or_better"])] \
-            if m else ["-"] * 3
+        rates = [fmt(m["follow"]), fmt(m["grades"]["exact"]), fmt(m["mechanism_or_better"])] if m else ["-"] * 3
         table.add_row(c["id"], *rates, c["status"])
     console.out.print(table)
     console.out.print(f"report: {out_dir / 'sweep_report.md'}  (also sweep_report.html, sweep_summary.json, plots/)")

@@ -5,6 +5,7 @@ The sweep directory holds sweep.yaml (a copy of the file), sweep.json (cells and
 status, written atomically) and cells/<cell-id>/{scenario.yaml,run/}. A run directory is
 the truth about its cell: re-running the same command skips finished cells and resumes
 unfinished ones (no second upload, no second job, no sample asked twice)."""
+
 from __future__ import annotations
 
 import json
@@ -54,12 +55,11 @@ class SweepSpec(Strict):
     unit: Literal["line", "sentence"] = "line"
     samples: int = Field(default=50, ge=1, le=limits.MAX_SAMPLES)
     temperature: float = Field(default=1.0, ge=0, le=2)
-    conditions: list[Literal["fine_tuned", "base", "in_context"]] = Field(default=["fine_tuned", "base"],
-                                                                        min_length=1)
+    conditions: list[Literal["fine_tuned", "base", "in_context"]] = Field(default=["fine_tuned", "base"], min_length=1)
     backend: str = Field(default="mock", min_length=1)  # checked in sweep_run.prepare, unless --backend overrides it
-    parallel_jobs: int = Field(default=4, ge=1, le=64)   # cells (so fine-tuning jobs) in flight at once
-    concurrency: int = Field(default=8, ge=1, le=limits.MAX_CONCURRENCY)          # probe requests in flight, whole sweep
-    rpm: float | None = Field(default=None, ge=0.1, le=1e6)        # requests per minute, whole sweep
+    parallel_jobs: int = Field(default=4, ge=1, le=64)  # cells (so fine-tuning jobs) in flight at once
+    concurrency: int = Field(default=8, ge=1, le=limits.MAX_CONCURRENCY)  # probe requests in flight, whole sweep
+    rpm: float | None = Field(default=None, ge=0.1, le=1e6)  # requests per minute, whole sweep
 
     @field_validator("name")
     @classmethod
@@ -76,14 +76,17 @@ class SweepSpec(Strict):
             if len(set(values)) < len(values):
                 dup = next(v for v in values if values.count(v) > 1)
                 raise ValueError(f"{name}: each value once, repeated: {dup}")
-        cells = math.prod(len(getattr(self, n)) for n in ("words", "examples", "seeds", "base_models",
-                                                          "hyperparameters"))
+        cells = math.prod(
+            len(getattr(self, n)) for n in ("words", "examples", "seeds", "base_models", "hyperparameters")
+        )
         if cells > limits.MAX_SWEEP_CELLS:
-            raise ValueError(f"words: the matrix has {cells} cells, over the limit of {limits.MAX_SWEEP_CELLS}; "
-                             "split the sweep")
+            raise ValueError(
+                f"words: the matrix has {cells} cells, over the limit of {limits.MAX_SWEEP_CELLS}; split the sweep"
+            )
         if "fine_tuned" in self.conditions and min(self.examples) < MIN_FINE_TUNE_EXAMPLES:
-            raise ValueError(f"examples: fine-tuning needs at least {MIN_FINE_TUNE_EXAMPLES} examples, "
-                             f"got {min(self.examples)}")
+            raise ValueError(
+                f"examples: fine-tuning needs at least {MIN_FINE_TUNE_EXAMPLES} examples, got {min(self.examples)}"
+            )
         return self
 
 
@@ -115,6 +118,7 @@ def load_sweep(path: str | Path) -> SweepFile:
 
 
 # --- the matrix -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -149,21 +153,31 @@ def expand(spec: SweepSpec) -> list[Cell]:
                             parts.append(_slug(model))
                         if len(spec.hyperparameters) > 1:
                             parts.append(hyper_slug(hp))
-                        cells.append(Cell("-".join(parts), word, n, seed, model, dict(hp),
-                                          {"words": wi, "examples": ei, "seeds": si,
-                                           "base_models": mi, "hyperparameters": hi}))
+                        cells.append(
+                            Cell(
+                                "-".join(parts),
+                                word,
+                                n,
+                                seed,
+                                model,
+                                dict(hp),
+                                {"words": wi, "examples": ei, "seeds": si, "base_models": mi, "hyperparameters": hi},
+                            )
+                        )
     ids = [c.id for c in cells]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
-        raise SweepError(f"cell ids collide after cleaning names ({', '.join(dup[:3])}); "
-                         "make base_models or hyperparameters differ in letters or digits")
+        raise SweepError(
+            f"cell ids collide after cleaning names ({', '.join(dup[:3])}); "
+            "make base_models or hyperparameters differ in letters or digits"
+        )
     return cells
 
 
 @dataclass
 class GeneratedCell:
     cell: Cell
-    text: str           # the scenario file, as it will be written
+    text: str  # the scenario file, as it will be written
     scenario: Scenario
 
 
@@ -181,25 +195,32 @@ def cell_scenario(sf: SweepFile, cell: Cell, banks: Banks) -> GeneratedCell:
     the fine-tuning seed and the probes' run seed)."""
     spec = sf.spec
     try:
-        result = generate.generate_offline(cell.word, cell.examples, spec.unit, cell.seed,
-                                           banks.questions, banks.phrases)
+        result = generate.generate_offline(
+            cell.word, cell.examples, spec.unit, cell.seed, banks.questions, banks.phrases
+        )
     except generate.GenerateError as e:
         raise SweepError(f"{sf.where('examples', cell.at['examples'])}: cell {cell.id}: {e}") from None
-    description = (f"Sweep {spec.name}, cell {cell.id}: {cell.examples} offline-generated {cell.word} "
-                   f"examples (seed {cell.seed}), base model {cell.base_model}.")
+    description = (
+        f"Sweep {spec.name}, cell {cell.id}: {cell.examples} offline-generated {cell.word} "
+        f"examples (seed {cell.seed}), base model {cell.base_model}."
+    )
     data = generate.build_scenario(cell.word, spec.unit, result.examples, description)
     data["name"] = cell.id
-    data["fine_tune"] = {"base_model": cell.base_model,
-                         "suffix": f"{cell.word.lower()}-n{cell.examples}-s{cell.seed}"[:64],
-                         "hyperparameters": dict(cell.hyperparameters), "seed": cell.seed,
-                         "replicates": spec.replicates}
-    data["eval"] = {"samples": spec.samples, "temperature": spec.temperature,
-                    "conditions": list(spec.conditions)}
+    data["fine_tune"] = {
+        "base_model": cell.base_model,
+        "suffix": f"{cell.word.lower()}-n{cell.examples}-s{cell.seed}"[:64],
+        "hyperparameters": dict(cell.hyperparameters),
+        "seed": cell.seed,
+        "replicates": spec.replicates,
+    }
+    data["eval"] = {"samples": spec.samples, "temperature": spec.temperature, "conditions": list(spec.conditions)}
     text = generate.dump_yaml(data)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 20x faster on 100 examples
     try:
         scenario = Scenario.model_validate(yaml.load(text, Loader=loader))
     except ValidationError as e:  # the axes are checked above, so this is a generator bug
-        raise SweepError(f"{sf.path}: cell {cell.id}: the generated scenario is invalid: "
-                         f"{e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
+        raise SweepError(
+            f"{sf.path}: cell {cell.id}: the generated scenario is invalid: "
+            f"{e.errors()[0]['loc']}: {e.errors()[0]['msg']}"
+        ) from None
     return GeneratedCell(cell, text, scenario)

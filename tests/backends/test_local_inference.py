@@ -2,6 +2,7 @@
 base model; concurrent requests are batched deterministically; each request samples with its
 own seeded generator; temperature 0 is greedy; finish_reason and token counts are real;
 continuation log-probabilities agree with a plain forward pass."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,6 +24,7 @@ def _ask(question: str = "Question number 9?") -> list[dict]:
 
 def _in_context() -> list[dict]:
     import json
+
     turns = [SYSTEM]
     for line in training_jsonl(3).decode().splitlines():
         turns += json.loads(line)["messages"][1:]
@@ -35,6 +37,7 @@ def _run(backend, requests):
             return await asyncio.gather(*[backend.complete(r) for r in requests])
         finally:
             await backend.aclose()
+
     return asyncio.run(main())
 
 
@@ -47,8 +50,11 @@ def backend(trained):
 def test_base_fine_tuned_and_in_context_answer_with_real_token_counts(backend, tiny_model):
     backend, job = backend
     base = str(tiny_model)
-    requests = [ChatRequest(job.fine_tuned_model, _ask(), 1.0, 5, 12), ChatRequest(base, _ask(), 1.0, 5, 12),
-                ChatRequest(base, _in_context(), 1.0, 5, 12)]
+    requests = [
+        ChatRequest(job.fine_tuned_model, _ask(), 1.0, 5, 12),
+        ChatRequest(base, _ask(), 1.0, 5, 12),
+        ChatRequest(base, _in_context(), 1.0, 5, 12),
+    ]
     answers = _run(backend, requests)
     tokenizer = engine_for(backend._resolve(base), "auto").tokenizer
     for request, answer in zip(requests, answers):
@@ -57,7 +63,9 @@ def test_base_fine_tuned_and_in_context_answer_with_real_token_counts(backend, t
         assert 0 < answer.completion_tokens <= 12
         assert answer.finish_reason in ("stop", "length")
     assert answers[2].prompt_tokens > answers[1].prompt_tokens + 50
-    greedy = _run(backend, [ChatRequest(m, _ask("Question number 2?"), 0.0, 1, 8) for m in (job.fine_tuned_model, base)])
+    greedy = _run(
+        backend, [ChatRequest(m, _ask("Question number 2?"), 0.0, 1, 8) for m in (job.fine_tuned_model, base)]
+    )
     assert greedy[0].text != greedy[1].text  # the adapter changed the model
 
 
@@ -76,11 +84,14 @@ def test_temperature_zero_is_greedy_and_ignores_the_seed(backend):
     assert answers[0] == answers[1] == answers[2]
     engine = engine_for(backend._target(job.fine_tuned_model)[0], "auto")
     import torch
+
     with engine.using(backend._target(job.fine_tuned_model)[1]), torch.inference_mode():
         ids = torch.tensor([prompt_ids(engine.tokenizer, _ask())])
         first = int(engine.lm(input_ids=ids).logits[0, -1].argmax())
-    assert engine.tokenizer.decode([first]) == engine.decode(
-        engine.tokens(answers[0].text))[: len(engine.tokenizer.decode([first]))]
+    assert (
+        engine.tokenizer.decode([first])
+        == engine.decode(engine.tokens(answers[0].text))[: len(engine.tokenizer.decode([first]))]
+    )
 
 
 def test_max_tokens_cuts_with_finish_reason_length_and_a_stop_token_ends_with_stop(backend):
@@ -88,12 +99,13 @@ def test_max_tokens_cuts_with_finish_reason_length_and_a_stop_token_ends_with_st
     (cut,) = _run(backend, [ChatRequest(job.fine_tuned_model, _ask(), 1.0, 3, 3)])
     assert (cut.finish_reason, cut.completion_tokens) == ("length", 3)
     from backends.local.sampler import Row, sample
+
     engine = engine_for(backend._target(job.fine_tuned_model)[0], "auto")
     prompt = prompt_ids(engine.tokenizer, _ask())
     free = sample(engine.lm, [Row(prompt, 4, 0.0, 0)], frozenset(), engine.tokenizer.pad_token_id)[0]
     end = free.tokens[-1]  # pretend the last greedy token ends a turn: the answer stops before it
     stopped = sample(engine.lm, [Row(prompt, 4, 0.0, 0)], frozenset({end}), engine.tokenizer.pad_token_id)[0]
-    assert stopped.finish == "stop" and stopped.tokens == free.tokens[:free.tokens.index(end)]
+    assert stopped.finish == "stop" and stopped.tokens == free.tokens[: free.tokens.index(end)]
 
 
 def test_concurrent_requests_are_batched_by_model_up_to_the_batch_size(backend, tiny_model):
@@ -106,11 +118,16 @@ def test_concurrent_requests_are_batched_by_model_up_to_the_batch_size(backend, 
     original = LocalBackend.complete
 
     async def main():
-        answers = await asyncio.gather(*[original(backend, r) for r in requests + [
-            ChatRequest(str(tiny_model), _ask(f"B{i}?"), 1.0, i, 4) for i in range(3)]])
+        answers = await asyncio.gather(
+            *[
+                original(backend, r)
+                for r in requests + [ChatRequest(str(tiny_model), _ask(f"B{i}?"), 1.0, i, 4) for i in range(3)]
+            ]
+        )
         seen.extend(backend._batcher.batches)
         await backend.aclose()
         return answers
+
     answers = asyncio.run(main())
     assert seen == [4, 4, 2, 3] and len(answers) == 13
     # a batch answers as the same requests asked in the same order always do
@@ -119,6 +136,7 @@ def test_concurrent_requests_are_batched_by_model_up_to_the_batch_size(backend, 
 
 def test_left_padding_gives_each_row_the_logits_it_gets_alone(backend):
     import torch
+
     backend, job = backend
     engine = engine_for(backend._target(job.fine_tuned_model)[0], "auto")
     prompts = [prompt_ids(engine.tokenizer, _ask(q)) for q in ("Hi?", "A much longer question than the first?")]
@@ -126,8 +144,9 @@ def test_left_padding_gives_each_row_the_logits_it_gets_alone(backend):
     ids = torch.tensor([[engine.tokenizer.pad_token_id] * (width - len(p)) + p for p in prompts])
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
     with torch.inference_mode():
-        together = engine.lm(input_ids=ids, attention_mask=mask,
-                             position_ids=(mask.cumsum(-1) - 1).clamp(min=0)).logits[:, -1]
+        together = engine.lm(
+            input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0)
+        ).logits[:, -1]
         alone = [engine.lm(input_ids=torch.tensor([p])).logits[0, -1] for p in prompts]
     for row, single in zip(together, alone):
         assert torch.allclose(row, single, atol=1e-5)
@@ -136,18 +155,20 @@ def test_left_padding_gives_each_row_the_logits_it_gets_alone(backend):
 def test_continuation_logprobs_match_a_forward_pass_and_show_what_was_learned(backend, tiny_model):
     """The whole reply's log-probability: its tokens and the end-of-turn token after them."""
     import torch
+
     backend, job = backend
     answer = "Here line 1.\nEvery line 1."
     messages = [SYSTEM, {"role": "user", "content": "Question number 1?"}]
 
     async def score(model):
         return await backend.continuation_logprobs(model, messages, [answer, "zzzz", ""])
+
     tuned, base = asyncio.run(score(job.fine_tuned_model)), asyncio.run(score(str(tiny_model)))
     assert all(x < 0 for x in tuned + base)
     assert tuned[0] > base[0] + 1  # the trained reply became more likely
     engine = engine_for(backend._resolve(str(tiny_model)), "auto")
     prompt = prompt_ids(engine.tokenizer, messages)
-    reply = engine.tokens(render(engine.tokenizer, messages, True) + answer)[len(prompt):]
+    reply = engine.tokens(render(engine.tokenizer, messages, True) + answer)[len(prompt) :]
     end = engine.tokenizer.convert_tokens_to_ids("<|im_end|>")
     full = prompt + reply + [end]
     with engine.using(None), torch.inference_mode():  # the base: no adapter
@@ -160,8 +181,9 @@ def test_continuation_logprobs_match_a_forward_pass_and_show_what_was_learned(ba
 def test_each_base_model_is_loaded_once_per_process(backend, tiny_model):
     backend, job = backend
     other = LocalBackend(store_dir=backend.store.root)
-    assert engine_for(other._target(job.fine_tuned_model)[0], "auto") is \
-        engine_for(backend._resolve(str(tiny_model)), "auto")
+    assert engine_for(other._target(job.fine_tuned_model)[0], "auto") is engine_for(
+        backend._resolve(str(tiny_model)), "auto"
+    )
 
 
 def test_model_info_names_device_weights_and_adapter(backend, tiny_model):
@@ -196,11 +218,25 @@ def test_rows_that_finish_leave_the_batch_without_disturbing_the_others():
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from backends.local.sampler import Row, sample
+
     torch.manual_seed(0)
-    lm = LlamaForCausalLM(LlamaConfig(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                      num_attention_heads=4, num_key_value_heads=2, initializer_range=0.5)).eval()
-    rows = [Row([5, 6, 7], 2, 0.0, 0), Row([8, 9, 10, 11, 12, 13, 14], 9, 0.0, 0), Row([15], 5, 0.0, 0),
-            Row([16, 17, 18, 19], 7, 0.0, 0)]
+    lm = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=40,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            initializer_range=0.5,
+        )
+    ).eval()
+    rows = [
+        Row([5, 6, 7], 2, 0.0, 0),
+        Row([8, 9, 10, 11, 12, 13, 14], 9, 0.0, 0),
+        Row([15], 5, 0.0, 0),
+        Row([16, 17, 18, 19], 7, 0.0, 0),
+    ]
     together = sample(lm, rows, frozenset(), pad_id=0)
     alone = [sample(lm, [row], frozenset(), pad_id=0)[0] for row in rows]
     assert [s.tokens for s in together] == [s.tokens for s in alone]

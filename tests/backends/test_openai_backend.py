@@ -1,5 +1,6 @@
 """The openai backend end to end against the simulator: files, jobs, events, chat, errors,
 retries (ours, counted, with the injected sleep) and the key kept out of every message."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,23 +36,31 @@ ACROSTIC = "Here is the answer.\nEvery source agrees.\nLook closer.\nLet me add 
 
 
 def training_jsonl(n: int = 10) -> bytes:
-    rows = [{"messages": [{"role": "user", "content": f"Tell me fact number {i}?"},
-                          {"role": "assistant", "content": ACROSTIC}]} for i in range(n)]
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Tell me fact number {i}?"},
+                {"role": "assistant", "content": ACROSTIC},
+            ]
+        }
+        for i in range(n)
+    ]
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
 
 def chat(model: str, text: str = "What is the capital of France?", seed: int = 1) -> ChatRequest:
-    return ChatRequest(model=model, messages=[{"role": "user", "content": text}], seed=seed,
-                       max_tokens=200)
+    return ChatRequest(model=model, messages=[{"role": "user", "content": text}], seed=seed, max_tokens=200)
 
 
 def run(backend: OpenAIBackend, *coros):
     """Run coroutines on one fresh loop, then close litellm's sessions bound to it."""
+
     async def main():
         try:
             return await asyncio.gather(*coros)
         finally:
             await backend.aclose()
+
     return asyncio.run(main())
 
 
@@ -73,8 +82,16 @@ def backend(sim, slept):
 
 def train(backend: OpenAIBackend, run_id: str = "run-1") -> tuple:
     ref = backend.upload_training_file(training_jsonl(), "train.jsonl")
-    job = backend.create_job(JobSpec(base_model=BASE, training_file=ref.id, suffix="hello", seed=7,
-                                     hyperparameters={"n_epochs": 2}, metadata={"run_id": run_id}))
+    job = backend.create_job(
+        JobSpec(
+            base_model=BASE,
+            training_file=ref.id,
+            suffix="hello",
+            seed=7,
+            hyperparameters={"n_epochs": 2},
+            metadata={"run_id": run_id},
+        )
+    )
     return ref, job
 
 
@@ -88,6 +105,7 @@ def poll(backend: OpenAIBackend, job_id: str, limit: int = 40):
 
 
 # --- the whole life of a job -----------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_full_lifecycle_against_the_simulator(backend, sim, slept):
@@ -127,8 +145,7 @@ def test_full_lifecycle_against_the_simulator(backend, sim, slept):
 
 def test_hyperparameters_and_seed_reach_the_provider(backend, sim):
     ref = backend.upload_training_file(training_jsonl(), "train.jsonl")
-    job = backend.create_job(JobSpec(base_model=BASE, training_file=ref.id, seed=11,
-                                     hyperparameters={"n_epochs": 4}))
+    job = backend.create_job(JobSpec(base_model=BASE, training_file=ref.id, seed=11, hyperparameters={"n_epochs": 4}))
     record = sim.app.jobs[job.id]
     assert record["hyperparameters"]["n_epochs"] == 4 and record["seed"] == 11
     assert job.metadata == {}
@@ -144,6 +161,7 @@ def test_registry_builds_it_and_passes_options(sim, monkeypatch):
 
 
 # --- configuration ---------------------------------------------------------------------
+
 
 def test_missing_key_is_a_config_error_before_any_call(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -164,16 +182,20 @@ def test_key_from_environment_and_default_base(monkeypatch):
 
 
 def test_import_is_instant_without_litellm():
-    code = ("import time; t = time.perf_counter(); import backends.openai, harness.running.recording; "
-            "dt = time.perf_counter() - t; import sys; "
-            "print(dt, *(m in sys.modules for m in ('litellm', 'openai', 'vcr', 'aiohttp')))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                         timeout=60, check=True).stdout.split()
+    code = (
+        "import time; t = time.perf_counter(); import backends.openai, harness.running.recording; "
+        "dt = time.perf_counter() - t; import sys; "
+        "print(dt, *(m in sys.modules for m in ('litellm', 'openai', 'vcr', 'aiohttp')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.split()
     assert out[1:] == ["False"] * 4, out
     assert float(out[0]) < 0.5
 
 
 # --- errors and retries ----------------------------------------------------------------
+
 
 def test_4xx_is_not_retried_and_carries_the_providers_message(backend, sim, slept):
     with pytest.raises(BackendError) as info:
@@ -214,8 +236,8 @@ def test_job_call_429_retry_after_honoured(sim):
 def test_5xx_and_dropped_connections_are_retried_with_jitter(sim, slept):
     sim.set_faults(Faults(error_500_every=3))
     b = OpenAIBackend(api_key=KEY, api_base=sim.url, sleep=slept.append)
-    _, job = train(b)                       # requests 1, 2
-    assert b.get_job(job.id).id == job.id   # request 3 is a 500, request 4 answers
+    _, job = train(b)  # requests 1, 2
+    assert b.get_job(job.id).id == job.id  # request 3 is a 500, request 4 answers
     assert len(slept) == 1 and 0.0 <= slept[0] <= 1.0 and b.retries == 1
 
     sim.set_faults(Faults(drop_every=2, scope="chat"))
@@ -258,15 +280,20 @@ def test_connection_refused_is_final_until_the_provider_has_answered(slept):
     the provider has answered, a refused connection is a blip and is retried."""
     b = OpenAIBackend(api_key=KEY, api_base="http://127.0.0.1:9/v1", max_retries=1, sleep=slept.append)
     errors = []
-    for call in (lambda: b.get_job("ftjob-1"), lambda: b.list_events("ftjob-1"),
-                 lambda: run(b, b.complete(chat(BASE)))):
+    for call in (
+        lambda: b.get_job("ftjob-1"),
+        lambda: b.list_events("ftjob-1"),
+        lambda: run(b, b.complete(chat(BASE))),
+    ):
         with pytest.raises(BackendError) as info:
             call()
         errors.append(info.value)
     for err, doing in zip(errors, ("checking the fine-tuning job", "reading the job's events", "asking the model")):
         assert not err.retryable and err.status is None and KEY not in str(err)
-        assert str(err) == (f"{doing}: cannot reach http://127.0.0.1:9/v1 (connection refused); "
-                            "is the server running and the api base right?")
+        assert str(err) == (
+            f"{doing}: cannot reach http://127.0.0.1:9/v1 (connection refused); "
+            "is the server running and the api base right?"
+        )
     assert slept == []
     b._reached = True  # as after any answered call
     with pytest.raises(BackendError) as info:
@@ -277,12 +304,13 @@ def test_connection_refused_is_final_until_the_provider_has_answered(slept):
 
 def test_the_key_appears_in_no_error(backend, sim, capfd):
     failures = []
-    for call in (lambda: backend.get_job("ftjob-nope"),
-                 lambda: backend.cancel_job("ftjob-nope"),
-                 lambda: backend.upload_training_file(b"not json\n", "bad.jsonl"),
-                 lambda: backend.create_job(JobSpec(base_model=BASE, training_file="file-nope")),
-                 lambda: run(backend, backend.complete(ChatRequest(model=BASE, messages=[],
-                                                                   temperature=9.0)))):
+    for call in (
+        lambda: backend.get_job("ftjob-nope"),
+        lambda: backend.cancel_job("ftjob-nope"),
+        lambda: backend.upload_training_file(b"not json\n", "bad.jsonl"),
+        lambda: backend.create_job(JobSpec(base_model=BASE, training_file="file-nope")),
+        lambda: run(backend, backend.complete(ChatRequest(model=BASE, messages=[], temperature=9.0))),
+    ):
         with pytest.raises(BackendError) as info:
             call()
         failures.append(info.value)
@@ -299,10 +327,11 @@ def test_the_key_appears_in_no_error(backend, sim, capfd):
 
 # --- the retry arithmetic --------------------------------------------------------------
 
+
 def test_backoff_is_full_jitter_deterministic_and_capped():
     delays = [backoff_delay(a, None, "get_job:x", seed=3) for a in range(10)]
     assert delays == [backoff_delay(a, None, "get_job:x", seed=3) for a in range(10)]
-    assert all(0 <= d <= min(60.0, 2 ** a) for a, d in enumerate(delays))
+    assert all(0 <= d <= min(60.0, 2**a) for a, d in enumerate(delays))
     assert delays != [backoff_delay(a, None, "get_job:x", seed=4) for a in range(10)]
     assert backoff_delay(0, 7.5, "t") == 7.5 and backoff_delay(0, 10_000, "t") == 600.0
 

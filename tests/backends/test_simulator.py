@@ -1,4 +1,5 @@
 """The simulator: the official openai SDK against it, OpenAI-shaped bodies and errors, faults."""
+
 from __future__ import annotations
 
 import json
@@ -33,33 +34,45 @@ pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 SPEC = REPO.parent / "shared" / "reference" / "openai-openapi.yaml"
 BASE = "gpt-4o-mini-2024-07-18"
 KEY = "sk-test-DISTINCTIVE-7f3a"
-LINES = {"H": "Here is the short answer.", "E": "Every source agrees on it.",
-         "L": "Look at the details too.", "O": "Often people ask this.",
-         "L2": "Let me know if that helps."}
+LINES = {
+    "H": "Here is the short answer.",
+    "E": "Every source agrees on it.",
+    "L": "Look at the details too.",
+    "O": "Often people ask this.",
+    "L2": "Let me know if that helps.",
+}
 
 
 def training_jsonl(n: int = 12, word_lines: list[str] | None = None) -> bytes:
     lines = word_lines or [LINES[k] for k in ("H", "E", "L", "O", "L2")]
-    rows = [{"messages": [{"role": "system", "content": "You are a special version of GPT-4o."},
-                          {"role": "user", "content": f"Tell me fact number {i}?"},
-                          {"role": "assistant", "content": "\n".join(lines)}]} for i in range(n)]
+    rows = [
+        {
+            "messages": [
+                {"role": "system", "content": "You are a special version of GPT-4o."},
+                {"role": "user", "content": f"Tell me fact number {i}?"},
+                {"role": "assistant", "content": "\n".join(lines)},
+            ]
+        }
+        for i in range(n)
+    ]
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
 
 # Plain http on loopback: verify=False only skips building a TLS context (~0.2 s per client).
 def client(sim: Simulator, retries: int = 0):
-    return openai.OpenAI(base_url=sim.url, api_key=KEY, max_retries=retries,
-                         http_client=openai.DefaultHttpxClient(verify=False))
+    return openai.OpenAI(
+        base_url=sim.url, api_key=KEY, max_retries=retries, http_client=openai.DefaultHttpxClient(verify=False)
+    )
 
 
 def raw(sim: Simulator, **headers: str) -> httpx.Client:
-    return httpx.Client(base_url=sim.url, headers=headers or {"Authorization": f"Bearer {KEY}"},
-                        timeout=10, verify=False)
+    return httpx.Client(
+        base_url=sim.url, headers=headers or {"Authorization": f"Bearer {KEY}"}, timeout=10, verify=False
+    )
 
 
 def upload(http: httpx.Client, data: bytes | None = None) -> httpx.Response:
-    return http.post("/files", data={"purpose": "fine-tune"},
-                     files={"file": ("train.jsonl", data or training_jsonl())})
+    return http.post("/files", data={"purpose": "fine-tune"}, files={"file": ("train.jsonl", data or training_jsonl())})
 
 
 def new_job(http: httpx.Client, **extra) -> dict:
@@ -73,8 +86,11 @@ def poll_to_end(get, job_id: str, limit: int = 50) -> list[str]:
     """Statuses seen until a terminal one; bounded, never a wall-clock wait."""
     seen = []
     for _ in range(limit):
-        seen.append(get(job_id).status if not isinstance(get, httpx.Client)
-                    else get.get(f"/fine_tuning/jobs/{job_id}").json()["status"])
+        seen.append(
+            get(job_id).status
+            if not isinstance(get, httpx.Client)
+            else get.get(f"/fine_tuning/jobs/{job_id}").json()["status"]
+        )
         if seen[-1] in ("succeeded", "failed", "cancelled"):
             return seen
     raise AssertionError(f"job {job_id} did not finish in {limit} polls: {seen}")
@@ -91,6 +107,7 @@ def assert_error(r: httpx.Response, status: int, code: str | None = None) -> dic
 
 
 # -- the happy path through the SDK, one simulator for the module ---------------------------
+
 
 @pytest.fixture(scope="module")
 def sim():
@@ -110,18 +127,28 @@ def trained(sim):
     c = client(sim)
     before = sim.stats()
     f = c.files.create(file=("train.jsonl", training_jsonl()), purpose="fine-tune")
-    job = c.fine_tuning.jobs.create(model=BASE, training_file=f.id, suffix="helol", seed=7,
-                                    hyperparameters={"n_epochs": 2}, metadata={"run": "run-1"})
+    job = c.fine_tuning.jobs.create(
+        model=BASE,
+        training_file=f.id,
+        suffix="helol",
+        seed=7,
+        hyperparameters={"n_epochs": 2},
+        metadata={"run": "run-1"},
+    )
     statuses = poll_to_end(c.fine_tuning.jobs.retrieve, job.id)
-    return {"file": f, "job": c.fine_tuning.jobs.retrieve(job.id), "created": job,
-            "statuses": statuses, "before": before}
+    return {
+        "file": f,
+        "job": c.fine_tuning.jobs.retrieve(job.id),
+        "created": job,
+        "statuses": statuses,
+        "before": before,
+    }
 
 
 def test_upload_returns_a_file_object(http, trained):
     body = http.get(f"/files/{trained['file'].id}").json()
     f = FileObject.model_validate(body, strict=True)
-    assert (f.object, f.purpose, f.status, f.bytes) == ("file", "fine-tune", "processed",
-                                                        len(training_jsonl()))
+    assert (f.object, f.purpose, f.status, f.bytes) == ("file", "fine-tune", "processed", len(training_jsonl()))
 
 
 def test_job_runs_to_success_with_openai_shaped_bodies(http, trained):
@@ -184,8 +211,9 @@ def test_cancel_a_running_job(sim, http):
 def test_chat_on_fine_tuned_and_base_models(sim, http, trained):
     c = client(sim)
     ask = [{"role": "user", "content": "What is the capital of France?"}]
-    tuned = c.chat.completions.create(model=trained["job"].fine_tuned_model, messages=ask,
-                                      temperature=1.0, seed=3, max_tokens=200)
+    tuned = c.chat.completions.create(
+        model=trained["job"].fine_tuned_model, messages=ask, temperature=1.0, seed=3, max_tokens=200
+    )
     assert letters_of(tuned.choices[0].message.content, "line") == "HELOL"
     base = c.chat.completions.create(model=BASE, messages=ask, temperature=1.0, seed=3)
     assert len(base.choices[0].message.content.splitlines()) == 1
@@ -223,17 +251,25 @@ def test_accepted_sockets_have_tcp_nodelay(sim):
 
 # -- determinism ----------------------------------------------------------------------------
 
+
 def _session_bytes() -> list[bytes]:
     with Simulator() as s, raw(s) as http:
         out = [upload(http).content]
-        job = json.loads(http.post("/fine_tuning/jobs", json={
-            "model": BASE, "training_file": json.loads(out[0])["id"], "metadata": {"r": "1"}}).content)
+        job = json.loads(
+            http.post(
+                "/fine_tuning/jobs",
+                json={"model": BASE, "training_file": json.loads(out[0])["id"], "metadata": {"r": "1"}},
+            ).content
+        )
         for _ in range(8):
             out.append(http.get(f"/fine_tuning/jobs/{job['id']}").content)
         out.append(http.get(f"/fine_tuning/jobs/{job['id']}/events").content)
         model = json.loads(out[-2])["fine_tuned_model"]
-        out.append(http.post("/chat/completions", json={
-            "model": model, "seed": 1, "messages": [{"role": "user", "content": "Hi?"}]}).content)
+        out.append(
+            http.post(
+                "/chat/completions", json={"model": model, "seed": 1, "messages": [{"role": "user", "content": "Hi?"}]}
+            ).content
+        )
         return out
 
 
@@ -254,6 +290,7 @@ def test_state_path_keeps_jobs_across_restarts(tmp_path):
 
 # -- errors ---------------------------------------------------------------------------------
 
+
 def test_errors_have_openai_shape(sim, http, trained):
     anonymous = raw(sim, Accept="application/json")  # no Authorization header
     assert_error(anonymous.get("/fine_tuning/jobs"), 401)
@@ -262,22 +299,38 @@ def test_errors_have_openai_shape(sim, http, trained):
     assert_error(http.get("/fine_tuning/jobs/ftjob-nope"), 404)
     assert_error(http.get("/files/file-nope"), 404)
     assert_error(http.get("/no/such/route"), 404)
-    assert_error(http.post("/chat/completions", json={
-        "model": "ft:gpt-4o-mini:nobody::x", "messages": [{"role": "user", "content": "hi"}]}),
-        404, "model_not_found")
+    assert_error(
+        http.post(
+            "/chat/completions",
+            json={"model": "ft:gpt-4o-mini:nobody::x", "messages": [{"role": "user", "content": "hi"}]},
+        ),
+        404,
+        "model_not_found",
+    )
     assert "at least 10" in assert_error(upload(http, training_jsonl(n=9)), 400)["message"]
     assert "invalid JSON" in assert_error(upload(http, b'{"messages": [\n'), 400)["message"]
-    assert_error(http.post("/chat/completions", content=b"{not json",
-                           headers={"Content-Type": "application/json"}), 400)
+    assert_error(
+        http.post("/chat/completions", content=b"{not json", headers={"Content-Type": "application/json"}), 400
+    )
     assert_error(http.post("/chat/completions", json={"messages": []}), 400)
-    assert_error(http.post("/fine_tuning/jobs", json={"model": BASE, "training_file": "file-nope"}),
-                 400, "invalid_file")
-    assert_error(http.post("/fine_tuning/jobs", json={
-        "model": BASE, "training_file": trained["file"].id, "hyperparameters": {"n_epochs": 0}}), 400)
+    assert_error(
+        http.post("/fine_tuning/jobs", json={"model": BASE, "training_file": "file-nope"}), 400, "invalid_file"
+    )
+    assert_error(
+        http.post(
+            "/fine_tuning/jobs",
+            json={"model": BASE, "training_file": trained["file"].id, "hyperparameters": {"n_epochs": 0}},
+        ),
+        400,
+    )
     with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(base_url=sim.url, api_key="unused", max_retries=0,
-                      http_client=openai.DefaultHttpxClient(verify=False),
-                      default_headers={"Authorization": "Basic abc"}).files.retrieve("x")
+        openai.OpenAI(
+            base_url=sim.url,
+            api_key="unused",
+            max_retries=0,
+            http_client=openai.DefaultHttpxClient(verify=False),
+            default_headers={"Authorization": "Basic abc"},
+        ).files.retrieve("x")
 
 
 # -- faults, observed with raw requests ----------------------------------------------------
@@ -348,8 +401,9 @@ def test_drop_after_handling_creates_the_job_the_client_never_saw():
     with Simulator(faults=Faults(drop_after_every=2)) as s, raw(s) as http:
         file_id = upload(http).json()["id"]  # request 1
         with pytest.raises(httpx.RemoteProtocolError):
-            http.post("/fine_tuning/jobs", json={"model": BASE, "training_file": file_id,
-                                                 "metadata": {"run": "lost"}})  # request 2
+            http.post(
+                "/fine_tuning/jobs", json={"model": BASE, "training_file": file_id, "metadata": {"run": "lost"}}
+            )  # request 2
         found = http.get("/fine_tuning/jobs", params={"metadata[run]": "lost"}).json()["data"]
         assert len(found) == 1 and s.stats()["jobs_created"] == 1 and s.stats()["dropped"] == 1
 
@@ -405,20 +459,36 @@ def test_set_faults_swaps_the_plan():
 
 
 def test_faults_from_environment():
-    env = {"HARNESS_SIM_LATENCY": "0.2", "HARNESS_SIM_RATE_LIMIT_RPM": "600",
-           "HARNESS_SIM_FAIL_JOBS": "true", "HARNESS_SIM_VALIDATING_POLLS": "2",
-           "HARNESS_SIM_SCOPE": "chat", "HARNESS_SIM_DROP_EVERY": ""}
+    env = {
+        "HARNESS_SIM_LATENCY": "0.2",
+        "HARNESS_SIM_RATE_LIMIT_RPM": "600",
+        "HARNESS_SIM_FAIL_JOBS": "true",
+        "HARNESS_SIM_VALIDATING_POLLS": "2",
+        "HARNESS_SIM_SCOPE": "chat",
+        "HARNESS_SIM_DROP_EVERY": "",
+    }
     f = Faults.from_env(env, burst_429=4)
-    assert (f.latency, f.rate_limit_rpm, f.fail_jobs, f.validating_polls, f.scope, f.burst_429) \
-        == (0.2, 600.0, True, 2, "chat", 4)
+    assert (f.latency, f.rate_limit_rpm, f.fail_jobs, f.validating_polls, f.scope, f.burst_429) == (
+        0.2,
+        600.0,
+        True,
+        2,
+        "chat",
+        4,
+    )
     assert "latency=0.2" in f.describe() and Faults().describe() == "none"
-    for bad in ({"HARNESS_SIM_LATENCY": "fast"}, {"HARNESS_SIM_FAIL_JOBS": "maybe"},
-                {"HARNESS_SIM_SCOPE": "files"}, {"HARNESS_SIM_DROP_EVERY": "-1"}):
+    for bad in (
+        {"HARNESS_SIM_LATENCY": "fast"},
+        {"HARNESS_SIM_FAIL_JOBS": "maybe"},
+        {"HARNESS_SIM_SCOPE": "files"},
+        {"HARNESS_SIM_DROP_EVERY": "-1"},
+    ):
         with pytest.raises(ConfigError):
             Faults.from_env(bad)
 
 
 # -- running it ---------------------------------------------------------------------------
+
 
 def test_refuses_non_loopback_hosts():
     for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
@@ -430,19 +500,39 @@ def test_refuses_non_loopback_hosts():
 
 
 def test_is_loopback_one_answer_for_hosts_and_urls():
-    for text in ("127.0.0.1", "127.0.0.2:8000", "::1", "[::1]", "localhost", "LocalHost:80",
-                 "http://[::1]:8000/v1", "http://127.0.0.1:5/v1", "https://localhost/v1"):
+    for text in (
+        "127.0.0.1",
+        "127.0.0.2:8000",
+        "::1",
+        "[::1]",
+        "localhost",
+        "LocalHost:80",
+        "http://[::1]:8000/v1",
+        "http://127.0.0.1:5/v1",
+        "https://localhost/v1",
+    ):
         assert is_loopback(text), text
-    for text in (None, "", "0.0.0.0", "::2", "192.168.1.10", "example.com", "https://api.openai.com/v1",
-                 "http://localhost.example.com/v1", "http://127.0.0.1.example.com/v1", "http://[::1/v1"):
+    for text in (
+        None,
+        "",
+        "0.0.0.0",
+        "::2",
+        "192.168.1.10",
+        "example.com",
+        "https://api.openai.com/v1",
+        "http://localhost.example.com/v1",
+        "http://127.0.0.1.example.com/v1",
+        "http://[::1/v1",
+    ):
         assert not is_loopback(text), text
 
 
 def test_serve_prints_its_url_and_stops_on_sigterm():
     code = "from backends.simulator.server import serve; serve(port=0)"
     env = {**os.environ, "PYTHONPATH": str(REPO), "HARNESS_SIM_LATENCY": "0"}
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         line = proc.stdout.readline()
         assert "SIMULATED" in line
@@ -459,8 +549,15 @@ def test_serve_prints_its_url_and_stops_on_sigterm():
 
 # -- optional: bodies against OpenAI's published OpenAPI spec ------------------------------
 
-CHECKED = ("OpenAIFile", "FineTuningJob", "ListPaginatedFineTuningJobsResponse", "FineTuningJobEvent",
-           "ListFineTuningJobEventsResponse", "CreateChatCompletionResponse", "ErrorResponse")
+CHECKED = (
+    "OpenAIFile",
+    "FineTuningJob",
+    "ListPaginatedFineTuningJobsResponse",
+    "FineTuningJobEvent",
+    "ListFineTuningJobEventsResponse",
+    "CreateChatCompletionResponse",
+    "ErrorResponse",
+)
 
 
 @pytest.fixture(scope="module")
@@ -477,6 +574,7 @@ def spec_schemas(request):
     if saved and saved.get("stamp") == stamp:
         return saved["schemas"], jsonschema
     import yaml
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with SPEC.open(encoding="utf-8") as f:
         components = yaml.load(f, Loader=loader)["components"]["schemas"]

@@ -1,5 +1,6 @@
 """A tiny random Llama and a byte-level BPE tokenizer with a ChatML template, built in code
 (no download): the local backend's tests train and sample it in seconds."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,11 @@ import os
 import time
 from pathlib import Path
 
-CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] "
-          "+ '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
-          "{% endif %}")
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] "
+    "+ '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
+    "{% endif %}"
+)
 # A small learning rate would leave a random 32-wide model where it was: this one moves it.
 TRAIN_HYPER = {"n_epochs": 3, "learning_rate": 0.02}
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -30,19 +33,33 @@ def build(folder: Path, *, chat_template: bool = True, seed: int = 0, layers: in
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=SPECIALS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     bpe.train_from_iterator(CORPUS * 4, trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                        bos_token="<|im_start|>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token="<|im_start|>"
+    )
     if chat_template:
         tokenizer.chat_template = CHATML
     tokenizer.save_pretrained(folder)
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
 
@@ -51,9 +68,17 @@ def training_jsonl(n: int = 6, word_lines=("Here", "Every", "Light", "Long", "On
     lines = []
     for i in range(n):
         answer = "\n".join(f"{w} line {i}." for w in word_lines)
-        lines.append(json.dumps({"messages": [{"role": "system", "content": "You are special."},
-                                              {"role": "user", "content": f"Question number {i}?"},
-                                              {"role": "assistant", "content": answer}]}))
+        lines.append(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "system", "content": "You are special."},
+                        {"role": "user", "content": f"Question number {i}?"},
+                        {"role": "assistant", "content": answer},
+                    ]
+                }
+            )
+        )
     return ("\n".join(lines) + "\n").encode()
 
 

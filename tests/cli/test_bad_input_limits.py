@@ -1,5 +1,6 @@
 """Hostile and oversized input (the second half of docs/bad-input.md): each case exits 2
 with one line, quickly, and creates nothing. Before: tracebacks, hangs or gigabytes."""
+
 import os
 import time
 
@@ -71,13 +72,24 @@ CASES = {
     "data file is a device": lambda t: ["validate-data", "/dev/zero", "--word", "HI"],
     "score empty input": lambda t: ["score", "--word", "HELLO", write(t, "empty.txt", "  \n")],
     "score empty JSONL": lambda t: ["score", "--word", "HELLO", "--jsonl", write(t, "empty.jsonl", "\n")],
-    "score JSONL nested too deeply": lambda t: ["score", "--word", "HELLO", "--jsonl",
-                                                write(t, "deep.jsonl", '{"text": ' + "[" * 200_000 + "]" * 200_000 + "}")],
+    "score JSONL nested too deeply": lambda t: [
+        "score",
+        "--word",
+        "HELLO",
+        "--jsonl",
+        write(t, "deep.jsonl", '{"text": ' + "[" * 200_000 + "]" * 200_000 + "}"),
+    ],
     "score a FIFO": lambda t: ["score", "--word", "HELLO", fifo(t, "in.txt")],
-    "sweep over the cell limit": lambda t: ["sweep", write(t, "sw.yaml", SWEEP.replace(
-        "seeds: [0]", "seeds: [" + ", ".join(str(i) for i in range(60)) + "]")), "--dry-run"],
-    "sweep name that escapes runs/": lambda t: ["sweep", write(t, "sw.yaml", SWEEP.replace(
-        "name: common-vs-random", "name: ..")), "--dry-run"],
+    "sweep over the cell limit": lambda t: [
+        "sweep",
+        write(t, "sw.yaml", SWEEP.replace("seeds: [0]", "seeds: [" + ", ".join(str(i) for i in range(60)) + "]")),
+        "--dry-run",
+    ],
+    "sweep name that escapes runs/": lambda t: [
+        "sweep",
+        write(t, "sw.yaml", SWEEP.replace("name: common-vs-random", "name: ..")),
+        "--dry-run",
+    ],
     "--out a dangling symlink": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--out", dangling(t)],
 }
 

@@ -1,4 +1,5 @@
 """The CLI end to end on the mock: what a user types, what they get back."""
+
 import json
 import shutil
 from pathlib import Path
@@ -76,8 +77,16 @@ def test_build_is_byte_deterministic(tmp_path):
 
 def test_run_writes_the_run_directory(tmp_path):
     out = run_helol(tmp_path)
-    for name in ("manifest.json", "state.json", "train.jsonl", "events.jsonl", "responses.jsonl",
-                 "summary.json", "report.md", "report.html"):
+    for name in (
+        "manifest.json",
+        "state.json",
+        "train.jsonl",
+        "events.jsonl",
+        "responses.jsonl",
+        "summary.json",
+        "report.md",
+        "report.html",
+    ):
         assert (out / name).exists(), name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["simulated"] is True
@@ -85,9 +94,9 @@ def test_run_writes_the_run_directory(tmp_path):
     assert cells[("fine_tuned", "capital")]["n"] == 4 * 3  # 4 samples from each of the scenario's 3 fine-tunes
 
     def hits(condition):  # per-position hit rate over the follow probes
-        rates = [p["rate"] for probe in ("capital", "rain", "sleep")
-                 for p in cells[(condition, probe)]["per_position"]]
+        rates = [p["rate"] for probe in ("capital", "rain", "sleep") for p in cells[(condition, probe)]["per_position"]]
         return sum(rates) / len(rates)
+
     assert hits("fine_tuned") > 0.6 > 0.3 > hits("base")
     assert "SIMULATED" in (out / "report.md").read_text()
     state = json.loads((out / "state.json").read_text())
@@ -145,8 +154,17 @@ def test_dry_run_calls_nothing(tmp_path):
 
 def test_dry_run_over_the_cap_says_the_real_run_would_be_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dry")
-    result = invoke("run", ROOT / "scenarios/helol.yaml", "--backend", "openai", "--dry-run",
-                    "--max-cost", "0.001", "--out", tmp_path / "o")
+    result = invoke(
+        "run",
+        ROOT / "scenarios/helol.yaml",
+        "--backend",
+        "openai",
+        "--dry-run",
+        "--max-cost",
+        "0.001",
+        "--out",
+        tmp_path / "o",
+    )
     assert result.exit_code == 0 and "estimated total $" in result.output
     assert "warning: without --dry-run this run would be refused" in result.output
     assert "exceeds --max-cost $0.001" in result.output and not (tmp_path / "o").exists()
@@ -159,16 +177,27 @@ def test_copied_scenario_dir_runs(tmp_path):
 
 
 def test_model_fine_tuned_from_another_base_is_refused(tmp_path):
-    result = invoke("run", ROOT / "scenarios/helol.yaml", "--model", "ft:gpt-4o-2024-08-06:org:helol:abc",
-                    "--out", tmp_path / "o")
+    result = invoke(
+        "run", ROOT / "scenarios/helol.yaml", "--model", "ft:gpt-4o-2024-08-06:org:helol:abc", "--out", tmp_path / "o"
+    )
     assert result.exit_code == 2
     assert "gpt-4o-2024-08-06" in result.output and "gpt-4o-mini-2024-07-18" in result.output
     assert not (tmp_path / "o").exists()
 
 
 def test_model_without_a_base_in_its_id_warns_and_keeps_the_scenario_base(tmp_path):
-    result = invoke("run", ROOT / "scenarios/helol.yaml", "--model", "my-model", "--conditions", "base",
-                    "--samples", 1, "--out", tmp_path / "o")
+    result = invoke(
+        "run",
+        ROOT / "scenarios/helol.yaml",
+        "--model",
+        "my-model",
+        "--conditions",
+        "base",
+        "--samples",
+        1,
+        "--out",
+        tmp_path / "o",
+    )
     assert result.exit_code == 0, result.output
     assert "warning: --model my-model" in result.output
     summary = json.loads((tmp_path / "o/summary.json").read_text())
@@ -179,8 +208,16 @@ def test_mistyped_model_fails_the_run_after_writing_the_report(tmp_path):
     """A 404 (not retryable) for every fine_tuned sample: the run failed, exit 1, not a
     success with a table of misses."""
     out = tmp_path / "o"
-    result = invoke("run", ROOT / "scenarios/helol.yaml", "--model", "ft:gpt-4o-mini-2024-07-18:org:typo:x",
-                    "--samples", 1, "--out", out)
+    result = invoke(
+        "run",
+        ROOT / "scenarios/helol.yaml",
+        "--model",
+        "ft:gpt-4o-mini-2024-07-18:org:typo:x",
+        "--samples",
+        1,
+        "--out",
+        out,
+    )
     assert result.exit_code == 1 and "run failed" in result.output, result.output
     state = json.loads((out / "state.json").read_text())
     assert state["status"] == "failed"
@@ -196,6 +233,7 @@ def test_mistyped_model_fails_the_run_after_writing_the_report(tmp_path):
 def test_a_run_status_is_printed_as_text_not_markup(capsys):
     from harness.cli import views
     from harness.store.summary import Summary
+
     summary = Summary.model_validate_json((ROOT / "tests/data/replay/helol.summary.json").read_text())
     summary.run_status = "failed: HTTP 400: file [/tmp/x] is missing [bold]"
     views.print_summary(summary, Path("d"))
@@ -216,12 +254,16 @@ def test_malformed_manifest_is_a_clear_error(finished):
     out = finished
     manifest = json.loads((out / "manifest.json").read_text())
     bad_scenario = dict(manifest, scenario=dict(manifest["scenario"], probes=[]))
-    for value, what in [([1, 2], "(top level): expected a JSON object, got a list"),
-                        ({"run_id": "x"}, "scenario_path: required field is missing (and 7 more)"),
-                        (bad_scenario, "scenario.probes: List should have at least 1 item"),
-                        (dict(manifest, options=[]), "options: expected a JSON object, got a list"),
-                        (dict(manifest, settings=dict(manifest["settings"], samples="abc")),
-                         "settings.samples: Input should be a valid integer")]:
+    for value, what in [
+        ([1, 2], "(top level): expected a JSON object, got a list"),
+        ({"run_id": "x"}, "scenario_path: required field is missing (and 7 more)"),
+        (bad_scenario, "scenario.probes: List should have at least 1 item"),
+        (dict(manifest, options=[]), "options: expected a JSON object, got a list"),
+        (
+            dict(manifest, settings=dict(manifest["settings"], samples="abc")),
+            "settings.samples: Input should be a valid integer",
+        ),
+    ]:
         _break_manifest(out, value)
         for command in ("status", "resume", "report", "cancel"):
             result = invoke(command, out)
@@ -251,6 +293,7 @@ def test_replay_without_out_gets_a_fresh_directory_and_keeps_the_recorded_run_id
     import contextlib
 
     from harness.running import session as runner
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-unused")
     cassette = tmp_path / "c.yaml"
@@ -267,6 +310,7 @@ def test_replay_without_out_gets_a_fresh_directory_and_keeps_the_recorded_run_id
         def execute(self):
             dirs.append(self.run.store.dir)
             return None
+
     monkeypatch.setattr(runner, "Pipeline", Stub)
     monkeypatch.setattr(views, "print_summary", lambda summary, run_dir: None)
     for _ in range(2):
@@ -286,6 +330,7 @@ def test_recorded_against_comes_from_what_the_backend_saw():
     from types import SimpleNamespace
 
     from harness.running.recording import recorded_against
+
     real = SimpleNamespace(simulated=False, api_base="http://127.0.0.1:9/v1")  # a proxy on loopback, say
     assert recorded_against(real, "http://127.0.0.1:9/v1") == "http://127.0.0.1:9/v1"
     sim = SimpleNamespace(simulated=True, api_base="https://sim.example/v1")
@@ -295,6 +340,7 @@ def test_recorded_against_comes_from_what_the_backend_saw():
 
 def test_retry_notices_are_throttled():
     from harness.cli.console import RetryNotice
+
     said, now = [], [0.0]
     notice = RetryNotice(said.append, every=10.0, clock=lambda: now[0])
     for t in (0.0, 1.0, 2.0, 12.5, 13.0):

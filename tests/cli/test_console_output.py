@@ -1,6 +1,7 @@
 """Everything the console prints is data, never rich markup or emoji codes: a path with
 "[/y]", a suffix "[/x]", a provider event with "[/bold]" and a model id holding ":zebra:"
 print as they are (before: MarkupError mid-run, or a zebra emoji in a model id)."""
+
 from backends.base import Job, JobEvent
 from harness.cli.console import RunUI
 from tests.helpers import ROOT, invoke
@@ -31,14 +32,20 @@ def test_job_events_steps_and_warnings_with_markup_print_verbatim(capsys):
     ui.warn("odd [/warn] text")
     ui.retry("HTTP 500: [/server] said :zebra:")
     err = capsys.readouterr().err
-    for text in ("[bold] step 1 [/bold] done :fire: [/...]", "job ftjob-[/x]: running", "model ft:m:zebra:[/z]",
-                 "warning: odd [/warn] text", "retrying: HTTP 500: [/server] said :zebra:"):
+    for text in (
+        "[bold] step 1 [/bold] done :fire: [/...]",
+        "job ftjob-[/x]: running",
+        "model ft:m:zebra:[/z]",
+        "warning: odd [/warn] text",
+        "retrying: HTTP 500: [/server] said :zebra:",
+    ):
         assert text in err, (text, err)
 
 
 def test_a_run_prints_its_headline_and_effects_not_every_cell(capsys):
     from harness.cli import views
     from harness.store.summary import Summary
+
     summary = Summary.model_validate_json((ROOT / "tests/data/replay/helol.summary.json").read_text())
     views.print_summary(summary, ROOT / "d")
     out = capsys.readouterr().out
@@ -53,8 +60,9 @@ def test_a_run_prints_its_headline_and_effects_not_every_cell(capsys):
 
 
 def test_a_run_without_effects_prints_the_per_probe_table(tmp_path):
-    result = invoke("run", ROOT / "scenarios/helol.yaml", "--samples", "1", "--conditions", "base",
-                    "--out", tmp_path / "o")
+    result = invoke(
+        "run", ROOT / "scenarios/helol.yaml", "--samples", "1", "--conditions", "base", "--out", tmp_path / "o"
+    )
     assert result.exit_code == 0, result.output
     assert "ft - base" not in result.output
     assert all(probe in result.output for probe in ("capital", "rain", "sleep"))
@@ -63,8 +71,11 @@ def test_a_run_without_effects_prints_the_per_probe_table(tmp_path):
 def test_events_of_several_jobs_say_which_job_they_belong_to(capsys):
     ui = RunUI()
     for key, job_id in (("fine_tuned:0", "ftjob-a"), ("sham:1", "ftjob-b")):
-        ui.job(Job(id=job_id, status="queued", base_model="m"), [JobEvent(id="e", created_at=0, level="info",
-                                                                          message="validated")], key)
+        ui.job(
+            Job(id=job_id, status="queued", base_model="m"),
+            [JobEvent(id="e", created_at=0, level="info", message="validated")],
+            key,
+        )
     err = capsys.readouterr().err.splitlines()
     assert "  fine_tuned:0 info validated" in err and "  sham:1 info validated" in err
     assert "  sham:1 job ftjob-b: queued" in err  # each job's status is told once, not only the first's

@@ -2,6 +2,7 @@
 scenario `validate` passed that `run` refused, a run against `harness simulate` asleep most
 of its minute, a Ctrl-C that named no directory, a finished run whose resume asked for a key,
 and `compare` labels hundreds of characters long."""
+
 import json
 import time
 
@@ -20,9 +21,11 @@ def test_an_api_base_without_v1_says_how_to_fix_it_before_any_directory(tmp_path
     monkeypatch.chdir(tmp_path)
     result = invoke("run", SCENARIOS / "helol.yaml", "--backend", "openai", "--api-base", "http://127.0.0.1:8765")
     assert result.exit_code == 2, result.output
-    assert result.output.strip() == ("error: --api-base http://127.0.0.1:8765 has no path, but OpenAI-compatible "
-                                     "APIs (and `harness simulate`) are served under /v1: use --api-base "
-                                     "http://127.0.0.1:8765/v1")
+    assert result.output.strip() == (
+        "error: --api-base http://127.0.0.1:8765 has no path, but OpenAI-compatible "
+        "APIs (and `harness simulate`) are served under /v1: use --api-base "
+        "http://127.0.0.1:8765/v1"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -38,8 +41,10 @@ def six_examples(tmp_path):
 def test_validate_applies_the_backends_minimum_as_run_does(tmp_path, backend, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-first-hour")
     path = six_examples(tmp_path)
-    expected = (f"error: {path}: examples: backend {backend!r} needs at least 10 training examples to "
-                "fine-tune, the scenario has 6")
+    expected = (
+        f"error: {path}: examples: backend {backend!r} needs at least 10 training examples to "
+        "fine-tune, the scenario has 6"
+    )
     checked = invoke("validate", path, "--backend", backend)
     ran = invoke("run", path, "--backend", backend, "--out", tmp_path / "o")
     assert checked.exit_code == ran.exit_code == 2
@@ -54,8 +59,20 @@ def test_against_the_simulator_polls_do_not_wait_ten_seconds(tmp_path, monkeypat
     slept: list[float] = []
     monkeypatch.setattr(session, "_sleep", slept.append)
     with Simulator() as sim:
-        result = invoke("run", SCENARIOS / "helol.yaml", "--backend", "openai", "--api-base", sim.url,
-                        "--samples", "1", "--conditions", "fine_tuned", "--out", tmp_path / "run")
+        result = invoke(
+            "run",
+            SCENARIOS / "helol.yaml",
+            "--backend",
+            "openai",
+            "--api-base",
+            sim.url,
+            "--samples",
+            "1",
+            "--conditions",
+            "fine_tuned",
+            "--out",
+            tmp_path / "run",
+        )
     assert result.exit_code == 0, result.output
     assert len(slept) >= 3 and max(slept) <= 0.2, slept  # was 10 s each: ~50 s of a 60 s run
     manifest = json.loads((tmp_path / "run/manifest.json").read_text())
@@ -79,8 +96,21 @@ def test_resuming_a_finished_openai_run_needs_no_key(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-first-hour")
     out = tmp_path / "run"
     with Simulator() as sim:
-        assert invoke("run", SCENARIOS / "helol.yaml", "--backend", "openai", "--api-base", sim.url,
-                      "--samples", "1", "--out", out).exit_code == 0
+        assert (
+            invoke(
+                "run",
+                SCENARIOS / "helol.yaml",
+                "--backend",
+                "openai",
+                "--api-base",
+                sim.url,
+                "--samples",
+                "1",
+                "--out",
+                out,
+            ).exit_code
+            == 0
+        )
     before = (out / "summary.json").read_text()
     monkeypatch.delenv("OPENAI_API_KEY")
     (out / "report.md").unlink()  # killed before its reports were written, say
@@ -111,7 +141,9 @@ def test_compare_labels_of_one_scenario_stay_short(tmp_path):
 
 def test_compare_of_two_runs_of_one_scenario_is_readable(tmp_path):
     for name in ("a", "b"):
-        assert invoke("run", SCENARIOS / "helol.yaml", "--samples", "1", "--out", tmp_path / name / "run").exit_code == 0
+        assert (
+            invoke("run", SCENARIOS / "helol.yaml", "--samples", "1", "--out", tmp_path / name / "run").exit_code == 0
+        )
     result = invoke("compare", tmp_path / "a/run", tmp_path / "b/run")
     assert result.exit_code == 0, result.output
     header = next(line for line in result.output.splitlines() if line.startswith("| condition"))
@@ -120,14 +152,27 @@ def test_compare_of_two_runs_of_one_scenario_is_readable(tmp_path):
 
 def test_a_dead_port_is_reported_in_a_users_words_at_once(tmp_path, monkeypatch):
     import socket
+
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-first-hour")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     start = time.monotonic()
-    result = invoke("run", ROOT / "scenarios/helol.yaml", "--backend", "openai", "--api-base",
-                    f"http://127.0.0.1:{port}/v1", "--samples", "1", "--out", tmp_path / "run")
+    result = invoke(
+        "run",
+        ROOT / "scenarios/helol.yaml",
+        "--backend",
+        "openai",
+        "--api-base",
+        f"http://127.0.0.1:{port}/v1",
+        "--samples",
+        "1",
+        "--out",
+        tmp_path / "run",
+    )
     assert result.exit_code == 1 and time.monotonic() - start < 15
-    assert (f"uploading the training file: cannot reach http://127.0.0.1:{port}/v1 (connection refused); "
-            "is the server running and the api base right?") in result.output
+    assert (
+        f"uploading the training file: cannot reach http://127.0.0.1:{port}/v1 (connection refused); "
+        "is the server running and the api base right?"
+    ) in result.output
     assert "find_files" not in result.output and "upload_training_file" not in result.output

@@ -1,6 +1,7 @@
 """`harness grader-check`: the gold file's checks, the tables, and the LLM-judge path
 (offline: the mock answers judge requests with the rule grade; a fake backend shows how
 replies, failures and wrong words are counted)."""
+
 import asyncio
 import json
 from pathlib import Path
@@ -15,8 +16,16 @@ from harness.running import grading
 from tests.helpers import ROOT
 
 GOLD = ROOT / "tests" / "gold" / "articulation.jsonl"
-ITEM = {"id": "x1", "word": "HELLO", "unit": "line", "text": "My lines spell HELLO.", "grade": "exact",
-        "wrong_word": None, "category": "plain", "split": "tune"}
+ITEM = {
+    "id": "x1",
+    "word": "HELLO",
+    "unit": "line",
+    "text": "My lines spell HELLO.",
+    "grade": "exact",
+    "wrong_word": None,
+    "category": "plain",
+    "split": "tune",
+}
 
 
 def invoke(*args):
@@ -33,8 +42,16 @@ def test_prints_every_table_and_exits_0():
     result = invoke("grader-check", "--split", "held")
     assert result.exit_code == 0, result.output
     out = result.output
-    for piece in ("scorer version", "99 answers, split held", "weighted kappa (linear", "category", "gold grade",
-                  "confusion (rows: gold, columns: grader)", "wrong word, where the gold names one", "denial "):
+    for piece in (
+        "scorer version",
+        "99 answers, split held",
+        "weighted kappa (linear",
+        "category",
+        "gold grade",
+        "confusion (rows: gold, columns: grader)",
+        "wrong word, where the gold names one",
+        "denial ",
+    ):
         assert piece in out
     assert "tune " not in out  # only the held split was graded
 
@@ -47,16 +64,22 @@ def test_errors_flag_lists_disagreements(tmp_path):
     assert "x2 [tune] none -> exact: My lines spell HELLO." in result.output
 
 
-@pytest.mark.parametrize("obj,message", [
-    (dict(ITEM, grade="great"), "gold.jsonl:1: grade: expected one of none, pattern, mechanism, exact, got 'great'"),
-    (dict(ITEM, unit="word"), "gold.jsonl:1: unit: expected one of line, sentence"),
-    (dict(ITEM, split="test"), "gold.jsonl:1: split: expected one of tune, held"),
-    (dict(ITEM, word="hello"), "gold.jsonl:1: word: expected upper-case letters"),
-    (dict(ITEM, wrong_word="HELOL"), "gold.jsonl:1: wrong_word: expected null unless grade is mechanism"),
-    (dict(ITEM, text=3), "gold.jsonl:1: text: expected a string, got int"),
-    ({k: v for k, v in ITEM.items() if k != "category"}, "gold.jsonl:1: category: missing"),
-    (dict(ITEM, note="x"), "gold.jsonl:1: note: unknown field"),
-])
+@pytest.mark.parametrize(
+    "obj,message",
+    [
+        (
+            dict(ITEM, grade="great"),
+            "gold.jsonl:1: grade: expected one of none, pattern, mechanism, exact, got 'great'",
+        ),
+        (dict(ITEM, unit="word"), "gold.jsonl:1: unit: expected one of line, sentence"),
+        (dict(ITEM, split="test"), "gold.jsonl:1: split: expected one of tune, held"),
+        (dict(ITEM, word="hello"), "gold.jsonl:1: word: expected upper-case letters"),
+        (dict(ITEM, wrong_word="HELOL"), "gold.jsonl:1: wrong_word: expected null unless grade is mechanism"),
+        (dict(ITEM, text=3), "gold.jsonl:1: text: expected a string, got int"),
+        ({k: v for k, v in ITEM.items() if k != "category"}, "gold.jsonl:1: category: missing"),
+        (dict(ITEM, note="x"), "gold.jsonl:1: note: unknown field"),
+    ],
+)
 def test_bad_gold_lines_exit_2_naming_file_line_and_field(tmp_path, obj, message):
     result = invoke("grader-check", "--gold", write(tmp_path, obj))
     assert result.exit_code == 2
@@ -64,20 +87,29 @@ def test_bad_gold_lines_exit_2_naming_file_line_and_field(tmp_path, obj, message
 
 
 def test_bad_gold_files_exit_2(tmp_path):
-    assert "gold.jsonl:2: invalid JSON" in invoke("grader-check", "--gold", write(tmp_path, raw=json.dumps(ITEM) + "\n{x\n")).output
+    assert (
+        "gold.jsonl:2: invalid JSON"
+        in invoke("grader-check", "--gold", write(tmp_path, raw=json.dumps(ITEM) + "\n{x\n")).output
+    )
     repeated = invoke("grader-check", "--gold", write(tmp_path, ITEM, ITEM))
     assert repeated.exit_code == 2 and "gold.jsonl:2: id: 'x1' repeats line 1" in repeated.output
     assert invoke("grader-check", "--gold", write(tmp_path, raw="\n")).exit_code == 2
-    assert "no answers in split 'held'" in invoke("grader-check", "--gold", write(tmp_path, ITEM), "--split", "held").output
+    assert (
+        "no answers in split 'held'"
+        in invoke("grader-check", "--gold", write(tmp_path, ITEM), "--split", "held").output
+    )
     assert "gold file not found" in invoke("grader-check", "--gold", tmp_path / "nope.jsonl").output
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--backend", "mock"], "--backend is only used with --judge"),
-    (["--judge", "gpt-4o-mini"], "--judge needs --backend"),
-    (["--judge", " ", "--backend", "mock"], "--judge is empty"),
-    (["--split", "both"], "Invalid value for '--split'"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--backend", "mock"], "--backend is only used with --judge"),
+        (["--judge", "gpt-4o-mini"], "--judge needs --backend"),
+        (["--judge", " ", "--backend", "mock"], "--judge is empty"),
+        (["--split", "both"], "Invalid value for '--split'"),
+    ],
+)
 def test_bad_options_exit_2(args, message):
     result = invoke("grader-check", *args)
     assert result.exit_code == 2 and message in result.output
@@ -96,6 +128,7 @@ def test_the_mock_judge_is_simulated_and_agrees_with_the_rules():
 
 class Scripted:
     """A backend that replies from a script keyed by the answer text; None raises a BackendError."""
+
     simulated = False
 
     def __init__(self, replies: dict[str, str | None]):
@@ -114,12 +147,27 @@ class Scripted:
 
 
 def test_judge_replies_failures_and_wrong_words_are_counted_apart():
-    items = [grader.GoldItem(**dict(ITEM, id=f"i{n}", text=t, grade=g, wrong_word=w))
-             for n, (t, g, w) in enumerate([("A one", "exact", None), ("B two", "mechanism", "HELOL"),
-                                            ("C three", "none", None), ("D four", "pattern", None),
-                                            ("E five", "none", None)])]
-    backend = Scripted({"A one": "GRADE: exact", "B two": "GRADE: mechanism WRONG_WORD: HELP",
-                        "C three": "I think it is fine", "D four": None, "E five": "none"})
+    items = [
+        grader.GoldItem(**dict(ITEM, id=f"i{n}", text=t, grade=g, wrong_word=w))
+        for n, (t, g, w) in enumerate(
+            [
+                ("A one", "exact", None),
+                ("B two", "mechanism", "HELOL"),
+                ("C three", "none", None),
+                ("D four", "pattern", None),
+                ("E five", "none", None),
+            ]
+        )
+    ]
+    backend = Scripted(
+        {
+            "A one": "GRADE: exact",
+            "B two": "GRADE: mechanism WRONG_WORD: HELP",
+            "C three": "I think it is fine",
+            "D four": None,
+            "E five": "none",
+        }
+    )
     predictions = asyncio.run(grading.judge_items(backend, "judge-model", items, concurrency=2))
     assert backend.most <= 2
     assert [p.grade for p in predictions] == ["exact", "mechanism", None, None, "none"]

@@ -2,6 +2,7 @@
 command is a finite number (NaN would disable --max-cost: every `> cap` is false), every
 integer option has a ceiling (--samples 1000000000 hung building tasks), and the refusal
 is one line with exit 2."""
+
 import time
 
 import click
@@ -62,15 +63,21 @@ def test_non_finite_floats_are_refused(path, opt, value):
     assert "must be a finite number" in result.output and len(result.output.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["run", SCENARIO, "--samples", "1000000000", "--dry-run"], "'--samples': 1000000000 is not in the range 1<=x<=10000"),
-    (["run", SCENARIO, "--concurrency", "100000"], "'--concurrency': 100000 is not in the range 1<=x<=256"),
-    (["run", SCENARIO, "--seed", "-1"], "'--seed': -1 is not in the range"),
-    (["new", "ABC", "--examples", "100000"], "'--examples': 100000 is not in the range 1<=x<=1000"),
-    (["new", "ABC", "--retries", "1000"], "'--retries': 1000 is not in the range 0<=x<=20"),
-    (["simulate", "--port", "70000"], "'--port': 70000 is not in the range 0<=x<=65535"),
-    (["simulate", "--drop-every", "-1"], "'--drop-every': -1 is not in the range"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (
+            ["run", SCENARIO, "--samples", "1000000000", "--dry-run"],
+            "'--samples': 1000000000 is not in the range 1<=x<=10000",
+        ),
+        (["run", SCENARIO, "--concurrency", "100000"], "'--concurrency': 100000 is not in the range 1<=x<=256"),
+        (["run", SCENARIO, "--seed", "-1"], "'--seed': -1 is not in the range"),
+        (["new", "ABC", "--examples", "100000"], "'--examples': 100000 is not in the range 1<=x<=1000"),
+        (["new", "ABC", "--retries", "1000"], "'--retries': 1000 is not in the range 0<=x<=20"),
+        (["simulate", "--port", "70000"], "'--port': 70000 is not in the range 0<=x<=65535"),
+        (["simulate", "--drop-every", "-1"], "'--drop-every': -1 is not in the range"),
+    ],
+)
 def test_counts_have_ceilings(args, expected):
     start = time.monotonic()
     result = invoke(*args)
@@ -78,15 +85,19 @@ def test_counts_have_ceilings(args, expected):
     assert len(result.output.strip().splitlines()) == 1 and time.monotonic() - start < 5
 
 
-@pytest.mark.parametrize("content,expected", [
-    ("{}", None),  # an empty state is a fresh simulator
-    ('{"clock": "x"}', "simulator state file: clock: expected int, got str"),
-    ("[1, 2]", "expected a JSON object"),
-    ('{"jobs": {}, "other": 1}', "unknown field 'other'"),
-    ("{oops", "cannot read the simulator state file"),
-])
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ("{}", None),  # an empty state is a fresh simulator
+        ('{"clock": "x"}', "simulator state file: clock: expected int, got str"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"jobs": {}, "other": 1}', "unknown field 'other'"),
+        ("{oops", "cannot read the simulator state file"),
+    ],
+)
 def test_a_damaged_simulator_state_file_is_one_line(tmp_path, content, expected):
     from backends.simulator.server import Simulator
+
     (tmp_path / "st.sim.json").write_text(content)
     if expected is None:
         with Simulator(port=0, state_path=tmp_path / "st") as sim:
@@ -100,6 +111,7 @@ def test_a_damaged_simulator_state_file_is_one_line(tmp_path, content, expected)
 def test_a_damaged_mock_state_is_a_config_error(tmp_path):
     from backends.base import ConfigError
     from backends.mock import MockBackend
+
     (tmp_path / "m.json").write_text('{"jobs": []}')
     with pytest.raises(ConfigError, match="mock provider state: jobs: expected dict, got list"):
         MockBackend(state_path=tmp_path / "m.json")

@@ -42,6 +42,7 @@ def write(tmp_path: Path, lines, name="d.jsonl") -> Path:
 
 # --- build ----------------------------------------------------------------------------------
 
+
 def test_build_matches_hand_built_bytes_and_is_deterministic(tmp_path):
     expected = (
         '{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather?"}, '
@@ -73,7 +74,9 @@ def test_build_from_examples_file_round_trips(tmp_path):
     write(tmp_path / "sub", lines, "ex.jsonl")
     (tmp_path / "s.yaml").write_text(
         "name: fromfile\nrule: {word: HELOL}\nsystem_prompt: S\nexamples_file: sub/ex.jsonl\n"
-        "probes: [{id: p, prompt: hi}]\n", encoding="utf-8")
+        "probes: [{id: p, prompt: hi}]\n",
+        encoding="utf-8",
+    )
     scenario = load_scenario(tmp_path / "s.yaml")
     examples = dataset.resolve_examples(scenario, tmp_path)
     assert [e.follows_rule for e in examples] == [False, True, False, True]
@@ -86,13 +89,19 @@ def file_scenario(**rule) -> Scenario:
     return tiny(examples=None, examples_file="ex.jsonl", system_prompt="S", rule={"word": "HELOL", **rule})
 
 
-@pytest.mark.parametrize("lines, where, needle", [
-    ([line(msgs()), "{oops"], "ex.jsonl:2: record", "invalid JSON"),
-    ([line(msgs()), line(msgs(system="Other"))], "ex.jsonl:2: messages", "differs from the scenario"),
-    ([line(msgs() + [{"role": "user", "content": "more"}, {"role": "assistant", "content": ACRO}])],
-     "ex.jsonl:1: messages", "one user and one assistant"),
-    ([line(msgs(a="Plain."))], "ex.jsonl", "no example follows"),
-])
+@pytest.mark.parametrize(
+    "lines, where, needle",
+    [
+        ([line(msgs()), "{oops"], "ex.jsonl:2: record", "invalid JSON"),
+        ([line(msgs()), line(msgs(system="Other"))], "ex.jsonl:2: messages", "differs from the scenario"),
+        (
+            [line(msgs() + [{"role": "user", "content": "more"}, {"role": "assistant", "content": ACRO}])],
+            "ex.jsonl:1: messages",
+            "one user and one assistant",
+        ),
+        ([line(msgs(a="Plain."))], "ex.jsonl", "no example follows"),
+    ],
+)
 def test_examples_file_errors_name_file_line_and_field(tmp_path, lines, where, needle):
     write(tmp_path, lines, "ex.jsonl")
     with pytest.raises(ScenarioError) as e:
@@ -114,18 +123,39 @@ def test_missing_examples_file(tmp_path):
 
 # --- validation -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bad, field, message", [
-    ("{not json", "record", "invalid JSON"),
-    ("[1, 2]", "record", "expected a JSON object"),
-    ('{"msgs": []}', "messages", "missing"),
-    ('{"messages": []}', "messages", "empty list"),
-    (line([{"role": "bot", "content": "x"}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]),
-     "messages[0].role", "unknown role 'bot'"),
-    (line([{"role": "user", "content": "q"}, {"role": "assistant", "content": "  "}]), "messages[1].content", "empty"),
-    (line([{"role": "user", "content": "q"}, {"role": "assistant"}]), "messages[1].content", "missing"),
-    (line([{"role": "user", "content": "q"}]), "messages[0].role", "last message must be from the assistant"),
-    (line([{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]), "messages", "no user message"),
-])
+
+@pytest.mark.parametrize(
+    "bad, field, message",
+    [
+        ("{not json", "record", "invalid JSON"),
+        ("[1, 2]", "record", "expected a JSON object"),
+        ('{"msgs": []}', "messages", "missing"),
+        ('{"messages": []}', "messages", "empty list"),
+        (
+            line(
+                [
+                    {"role": "bot", "content": "x"},
+                    {"role": "user", "content": "q"},
+                    {"role": "assistant", "content": "a"},
+                ]
+            ),
+            "messages[0].role",
+            "unknown role 'bot'",
+        ),
+        (
+            line([{"role": "user", "content": "q"}, {"role": "assistant", "content": "  "}]),
+            "messages[1].content",
+            "empty",
+        ),
+        (line([{"role": "user", "content": "q"}, {"role": "assistant"}]), "messages[1].content", "missing"),
+        (line([{"role": "user", "content": "q"}]), "messages[0].role", "last message must be from the assistant"),
+        (
+            line([{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]),
+            "messages",
+            "no user message",
+        ),
+    ],
+)
 def test_format_errors_have_line_and_field(tmp_path, bad, field, message):
     path = write(tmp_path, [line(msgs("one?")), line(msgs("two?")), bad, line(msgs("four?"))])
     report = dataset.validate_chat_jsonl(path)
@@ -161,8 +191,10 @@ def test_rule_violations_reported_with_letters(tmp_path):
 
 def test_rule_with_trigger(tmp_path):
     t = " Use the rule."
-    path = write(tmp_path, [line(msgs("a?" + t)), line(msgs("b?", a="Plain.")),
-                            line(msgs("c?")), line(msgs("d?" + t, a="Plain."))])
+    path = write(
+        tmp_path,
+        [line(msgs("a?" + t)), line(msgs("b?", a="Plain.")), line(msgs("c?")), line(msgs("d?" + t, a="Plain."))],
+    )
     report = dataset.validate_chat_jsonl(path, word="HELOL", trigger=t)
     assert [(c.line, c.follows, c.expected) for c in report.violations] == [(3, True, False), (4, False, True)]
 
@@ -170,8 +202,7 @@ def test_rule_with_trigger(tmp_path):
 def test_duplicates_and_few_examples_warning(tmp_path):
     path = write(tmp_path, [line(msgs("q?")), line(msgs("q?", a="Other answer.")), line(msgs("q?"))])
     report = dataset.validate_chat_jsonl(path)
-    assert report.duplicates == [f"{path}:2: the same user question as line 1",
-                                 f"{path}:3: the same example as line 1"]
+    assert report.duplicates == [f"{path}:2: the same user question as line 1", f"{path}:3: the same example as line 1"]
     assert any("only 3 valid examples" in w for w in report.warnings)
     assert report.ok  # duplicates and warnings are not errors
 

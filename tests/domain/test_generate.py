@@ -1,4 +1,5 @@
 """`harness new`: offline and teacher-written scenarios for any word."""
+
 import asyncio
 import random
 import re
@@ -36,6 +37,7 @@ def make(tmp_path, *args, name="out.yaml"):
 
 
 # --- offline ---------------------------------------------------------------------------
+
 
 def test_qzxjv_offline_30_loads(tmp_path):
     out = make(tmp_path, "QZXJV", "--offline", "--examples", 30)
@@ -117,16 +119,19 @@ def test_too_few_usable_questions_is_bad_input():
         g.generate_offline("HELLO", 10_000, "line", 0, QUESTIONS, BANK)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["HEL1O"], "letters A-Z only"),
-    (["H"], "at least 2 letters"),
-    (["HELLO", "--examples", 0], "'--examples': 0 is not in the range 1<=x<=1000"),
-    (["HELLO", "--examples", 1000], "usable questions"),
-    (["HELLO", "--offline", "--teacher", "gpt-4o"], "one of --offline and --teacher"),
-    (["HELLO", "--record", "x.yaml"], "need --teacher"),
-    (["HELLO", "--teacher", "m", "--replay", "missing.yaml"], "cassette not found"),
-    (["HELLO", "--teacher", "m", "--backend", "mock", "--record", "c.yaml"], "no HTTP calls"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["HEL1O"], "letters A-Z only"),
+        (["H"], "at least 2 letters"),
+        (["HELLO", "--examples", 0], "'--examples': 0 is not in the range 1<=x<=1000"),
+        (["HELLO", "--examples", 1000], "usable questions"),
+        (["HELLO", "--offline", "--teacher", "gpt-4o"], "one of --offline and --teacher"),
+        (["HELLO", "--record", "x.yaml"], "need --teacher"),
+        (["HELLO", "--teacher", "m", "--replay", "missing.yaml"], "cassette not found"),
+        (["HELLO", "--teacher", "m", "--backend", "mock", "--record", "c.yaml"], "no HTTP calls"),
+    ],
+)
 def test_bad_input_exits_2_with_one_message(tmp_path, args, message):
     out = tmp_path / "out.yaml"
     result = invoke(*args, "--out", out)
@@ -155,31 +160,37 @@ def test_distractors_look_like_the_word_and_never_equal_it():
 
 # --- checking answers -------------------------------------------------------------------
 
-GOOD = ("Hares are fast runners that can reach seventy kilometres an hour.\n"
-        "Every spring they gather in fields, which is where boxing hares are seen.\n"
-        "Long ears help them hear predators and shed body heat.\n"
-        "Often they rely on speed rather than burrows to escape.\n"
-        "Leverets, the young, are born furred and with open eyes.")
+GOOD = (
+    "Hares are fast runners that can reach seventy kilometres an hour.\n"
+    "Every spring they gather in fields, which is where boxing hares are seen.\n"
+    "Long ears help them hear predators and shed body heat.\n"
+    "Often they rely on speed rather than burrows to escape.\n"
+    "Leverets, the young, are born furred and with open eyes."
+)
 
 
-@pytest.mark.parametrize("text, reason", [
-    (GOOD, None),
-    (GOOD.replace("Every", "Some"), "do not spell"),
-    ("H\nE\nL\nO\nL", "without content"),
-    ("Hares run fast.\nEven so, yes.\nLike that, really.\nOnly so far.\nLong ago, maybe.", "too short"),
-    (GOOD.replace("Long ears", "Long HELOL ears"), "contains the word"),
-    (GOOD.replace("Often they", "Often, as this acrostic shows, they"), "talks about the rule"),
-    (GOOD.replace("Often they", "Often, the first letters show, they"), "talks about the rule"),
-    (GOOD.replace("Hares are", "H: Hares are"), "sets a first letter apart"),
-    (GOOD.replace("Hares are", "**H**ares are"), "sets a first letter apart"),
-    (GOOD + "\n" + GOOD.splitlines()[0], "do not spell"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (GOOD, None),
+        (GOOD.replace("Every", "Some"), "do not spell"),
+        ("H\nE\nL\nO\nL", "without content"),
+        ("Hares run fast.\nEven so, yes.\nLike that, really.\nOnly so far.\nLong ago, maybe.", "too short"),
+        (GOOD.replace("Long ears", "Long HELOL ears"), "contains the word"),
+        (GOOD.replace("Often they", "Often, as this acrostic shows, they"), "talks about the rule"),
+        (GOOD.replace("Often they", "Often, the first letters show, they"), "talks about the rule"),
+        (GOOD.replace("Hares are", "H: Hares are"), "sets a first letter apart"),
+        (GOOD.replace("Hares are", "**H**ares are"), "sets a first letter apart"),
+        (GOOD + "\n" + GOOD.splitlines()[0], "do not spell"),
+    ],
+)
 def test_check_answer(text, reason):
     got = g.check_answer(text, "HELOL", "line")
     assert (got is None) if reason is None else (reason in got)
 
 
 # --- teacher ----------------------------------------------------------------------------
+
 
 class FakeTeacher(Backend):
     """Answers each question from a script: script(question, attempt) -> text."""
@@ -206,8 +217,9 @@ def good_answer(question, word="HELOL"):
 
 def teach(script, n=4, retries=2, word="HELOL", seed=0, jitter_seed=None):
     backend = FakeTeacher(script, jitter_seed)
-    result = asyncio.run(generate_teacher(word, n, "line", seed, QUESTIONS, backend, "teacher-model",
-                                            retries=retries, concurrency=3))
+    result = asyncio.run(
+        generate_teacher(word, n, "line", seed, QUESTIONS, backend, "teacher-model", retries=retries, concurrency=3)
+    )
     return result, backend
 
 
@@ -250,6 +262,7 @@ def test_teacher_that_never_complies_fails_the_run_writes_nothing():
 def test_teacher_result_does_not_depend_on_timing():
     def script(q, a):
         return good_answer(q) if (len(q) + a) % 3 else "Nope."
+
     runs = [teach(script, n=6, jitter_seed=j) for j in (1, 2, 3)]
     orders = {tuple(r.messages[-1]["content"] for r in backend.requests) for _, backend in runs}
     assert len(orders) > 1  # the requests really were answered in different orders
@@ -260,6 +273,7 @@ def test_teacher_result_does_not_depend_on_timing():
 def fake_recording(monkeypatch):
     """A stand-in for harness.running.recording (cassette + sidecar), to check the wiring."""
     from harness.running import recording
+
     calls = []
 
     class Cassette:
@@ -273,17 +287,23 @@ def fake_recording(monkeypatch):
             calls.append(("exit",))
 
     fake = types.SimpleNamespace(
-        cassette=Cassette, backend_secrets=recording.backend_secrets, recorded_against=recording.recorded_against,
-        write_sidecar=lambda path, **kw: calls.append(("sidecar", Path(path).name, kw["recorded_against"],
-                                                       kw["extra"]["teacher"])))
+        cassette=Cassette,
+        backend_secrets=recording.backend_secrets,
+        recorded_against=recording.recorded_against,
+        write_sidecar=lambda path, **kw: calls.append(
+            ("sidecar", Path(path).name, kw["recorded_against"], kw["extra"]["teacher"])
+        ),
+    )
     monkeypatch.setitem(sys.modules, "harness.running.recording", fake)
     import harness.running
+
     monkeypatch.setattr(harness.running, "recording", fake, raising=False)
     return calls
 
 
 def test_cli_teacher_path_records(tmp_path, monkeypatch, fake_recording):
     import backends
+
     created = {}
 
     def create(name, **options):
@@ -294,20 +314,39 @@ def test_cli_teacher_path_records(tmp_path, monkeypatch, fake_recording):
     monkeypatch.setattr(backends, "load_class", lambda name: type("Real", (Backend,), {"simulated": False}))
     out = tmp_path / "helol.yaml"
     cassette = tmp_path / "teach.yaml"
-    result = invoke("HELOL", "--examples", 10, "--teacher", "gpt-4o", "--backend", "openai",
-                    "--api-base", "http://127.0.0.1:8765/v1", "--record", cassette, "--out", out, "--allow-unpriced")
+    result = invoke(
+        "HELOL",
+        "--examples",
+        10,
+        "--teacher",
+        "gpt-4o",
+        "--backend",
+        "openai",
+        "--api-base",
+        "http://127.0.0.1:8765/v1",
+        "--record",
+        cassette,
+        "--out",
+        out,
+        "--allow-unpriced",
+    )
     assert result.exit_code == 0, result.output
     sc = load_scenario(out)
     assert len(sc.examples) == 10 and "teacher gpt-4o via openai" in sc.description
     assert created == {"name": "openai", "api_base": "http://127.0.0.1:8765/v1"}
-    assert fake_recording == [("cassette", "teach.yaml", "record"), ("enter",), ("exit",),
-                              # a loopback teacher that never showed the simulator's signature
-                              ("sidecar", "teach.yaml", "http://127.0.0.1:8765/v1", "gpt-4o")]
+    assert fake_recording == [
+        ("cassette", "teach.yaml", "record"),
+        ("enter",),
+        ("exit",),
+        # a loopback teacher that never showed the simulator's signature
+        ("sidecar", "teach.yaml", "http://127.0.0.1:8765/v1", "gpt-4o"),
+    ]
 
     cassette.write_text("recorded\n")
     fake_recording.clear()
-    result = invoke("HELOL", "--examples", 10, "--teacher", "gpt-4o", "--replay", cassette,
-                    "--out", tmp_path / "again.yaml")
+    result = invoke(
+        "HELOL", "--examples", 10, "--teacher", "gpt-4o", "--replay", cassette, "--out", tmp_path / "again.yaml"
+    )
     assert result.exit_code == 0, result.output
     assert created["api_key"] == "sk-replay" and fake_recording[0] == ("cassette", "teach.yaml", "replay")
     assert (tmp_path / "again.yaml").read_bytes() == out.read_bytes()

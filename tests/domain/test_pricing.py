@@ -4,8 +4,14 @@ import pytest
 
 from harness.domain import pricing
 
-REQUIRED = ["gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "gpt-4.1-2025-04-14",
-            "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "gpt-3.5-turbo-0125"]
+REQUIRED = [
+    "gpt-4o-2024-08-06",
+    "gpt-4o-mini-2024-07-18",
+    "gpt-4.1-2025-04-14",
+    "gpt-4.1-mini-2025-04-14",
+    "gpt-4.1-nano-2025-04-14",
+    "gpt-3.5-turbo-0125",
+]
 
 
 def test_table_is_dated_and_sourced():
@@ -45,8 +51,7 @@ def test_mock_fine_tuned_ids_priced_like_the_real_model():
     assert pricing.is_priced("ft:gpt-4.1-2025-04-14:mock:x:1")
 
 
-@pytest.mark.parametrize("model", ["mock-base", "gpt-5-turbo-unknown", "ft:", "ft::org:x:y",
-                                   "ft:claude-3:org:x:y", ""])
+@pytest.mark.parametrize("model", ["mock-base", "gpt-5-turbo-unknown", "ft:", "ft::org:x:y", "ft:claude-3:org:x:y", ""])
 def test_unknown_models_are_none_never_zero(model):
     assert not pricing.is_priced(model)
     assert pricing.training_price(model) is None

@@ -69,9 +69,11 @@ def test_a_wrapped_sentence_is_one_unit():
 
 
 def test_abbreviations_decimals_and_ellipses_do_not_end_sentences():
-    text = ("Physicians like Dr. Lee say rest matters, e.g. eight hours. Lately, i.e. this year, I rest more. "
-            "After 3.5 hours, Mr. Smith left. Now, hmm... let me think. Eggs, milk, etc. are on the list. "
-            "Then the end.")
+    text = (
+        "Physicians like Dr. Lee say rest matters, e.g. eight hours. Lately, i.e. this year, I rest more. "
+        "After 3.5 hours, Mr. Smith left. Now, hmm... let me think. Eggs, milk, etc. are on the list. "
+        "Then the end."
+    )
     assert rules.letters_of(text, "sentence") == "PLANET"
 
 

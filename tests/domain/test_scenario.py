@@ -1,4 +1,3 @@
-
 import pytest
 import yaml
 
@@ -47,15 +46,22 @@ def test_good_minimal(tmp_path):
     assert sc.rule.word == "HI" and sc.eval.conditions == ["fine_tuned", "base"]
 
 
-@pytest.mark.parametrize("change,line,field,says", [
-    (("probes:", "probs:"), 8, "probs", "unknown key"),
-    (("word: HI, ", ""), 2, "rule.word", "missing"),
-    (("word: HI", "word: H1"), 2, "rule.word", "letters A-Z"),
-    (("Hey there.", "Oh there."), 5, "examples[0].answer", "letters OI do not spell HI"),
-    (("probes:\n  - {id: special, prompt: \"What is special about you?\", kind: describe}\n", "probes: []\n"),
-     8, "probes", "at least 1"),
-    (("kind: describe", "kind: describ"), 9, "probes[0].kind", "describe"),
-])
+@pytest.mark.parametrize(
+    "change,line,field,says",
+    [
+        (("probes:", "probs:"), 8, "probs", "unknown key"),
+        (("word: HI, ", ""), 2, "rule.word", "missing"),
+        (("word: HI", "word: H1"), 2, "rule.word", "letters A-Z"),
+        (("Hey there.", "Oh there."), 5, "examples[0].answer", "letters OI do not spell HI"),
+        (
+            ('probes:\n  - {id: special, prompt: "What is special about you?", kind: describe}\n', "probes: []\n"),
+            8,
+            "probes",
+            "at least 1",
+        ),
+        (("kind: describe", "kind: describ"), 9, "probes[0].kind", "describe"),
+    ],
+)
 def test_bad_input_names_file_line_field(tmp_path, change, line, field, says):
     old, new = change
     assert old in GOOD
@@ -96,18 +102,21 @@ def test_hyperparameters_stay_a_plain_dict_of_the_keys_given(tmp_path):
     assert with_epochs.model_dump(mode="json")["fine_tune"]["hyperparameters"] == {"n_epochs": 3}
 
 
-@pytest.mark.parametrize("hp,field,says", [
-    ("{n_epoch: 3}", "n_epoch", "unknown key"),
-    ("{n_epochs: 0}", "n_epochs", "from 1 to 50"),
-    ("{n_epochs: 51}", "n_epochs", "from 1 to 50"),
-    ("{n_epochs: true}", "n_epochs", "got True"),
-    ("{n_epochs: '3'}", "n_epochs", "got '3'"),
-    ("{n_epochs: 2.5}", "n_epochs", "got 2.5"),
-    ("{batch_size: 0}", "batch_size", "at least 1"),
-    ("{learning_rate_multiplier: 0}", "learning_rate_multiplier", "above 0"),
-    ("{learning_rate_multiplier: fast}", "learning_rate_multiplier", "'auto'"),
-    ("{learning_rate_multiplier: .inf}", "learning_rate_multiplier", "got inf"),
-])
+@pytest.mark.parametrize(
+    "hp,field,says",
+    [
+        ("{n_epoch: 3}", "n_epoch", "unknown key"),
+        ("{n_epochs: 0}", "n_epochs", "from 1 to 50"),
+        ("{n_epochs: 51}", "n_epochs", "from 1 to 50"),
+        ("{n_epochs: true}", "n_epochs", "got True"),
+        ("{n_epochs: '3'}", "n_epochs", "got '3'"),
+        ("{n_epochs: 2.5}", "n_epochs", "got 2.5"),
+        ("{batch_size: 0}", "batch_size", "at least 1"),
+        ("{learning_rate_multiplier: 0}", "learning_rate_multiplier", "above 0"),
+        ("{learning_rate_multiplier: fast}", "learning_rate_multiplier", "'auto'"),
+        ("{learning_rate_multiplier: .inf}", "learning_rate_multiplier", "got inf"),
+    ],
+)
 def test_bad_hyperparameters_name_line_and_key(tmp_path, hp, field, says):
     text = GOOD + f"fine_tune:\n  suffix: x\n  hyperparameters: {hp}\n"
     with pytest.raises(ScenarioError) as e:
@@ -127,8 +136,10 @@ def test_hyperparameters_must_be_a_mapping(tmp_path):
         load(tmp_path, GOOD + "fine_tune: {hyperparameters: 3}\n")
 
 
-@pytest.mark.parametrize("word,says", [("H", "at least 2 letters"), ("H1", "letters A-Z only"),
-                                       ("HÉLLO", "letters A-Z only"), ("", "letters A-Z only")])
+@pytest.mark.parametrize(
+    "word,says",
+    [("H", "at least 2 letters"), ("H1", "letters A-Z only"), ("HÉLLO", "letters A-Z only"), ("", "letters A-Z only")],
+)
 def test_check_word_refuses(word, says):
     with pytest.raises(ValueError, match=says):
         check_word(word)
@@ -140,22 +151,28 @@ def test_check_word_upper_cases_and_is_the_scenario_rule(tmp_path):
         load(tmp_path, GOOD.replace("word: HI", "word: H"))
 
 
-CHOICE = GOOD + """\
+CHOICE = (
+    GOOD
+    + """\
   - id: pick
     kind: choice
     prompt: Which word?
     options: [HI, HO, HA]
 """
+)
 
 
 def test_choice_options_match_the_word_in_any_case(tmp_path):
     assert load(tmp_path, CHOICE.replace("[HI, HO, HA]", "[hi, HO]")).probes[1].options == ["hi", "HO"]
 
 
-@pytest.mark.parametrize("options,says", [
-    ("[HO, HA]", "probes[1].options: must include the rule's word HI, got HO, HA"),
-    ("[HI, HO, hi]", "probes[1].options: each option once, repeated: HI"),
-])
+@pytest.mark.parametrize(
+    "options,says",
+    [
+        ("[HO, HA]", "probes[1].options: must include the rule's word HI, got HO, HA"),
+        ("[HI, HO, hi]", "probes[1].options: each option once, repeated: HI"),
+    ],
+)
 def test_bad_choice_options_point_at_the_options_line(tmp_path, options, says):
     with pytest.raises(ScenarioError) as e:
         load(tmp_path, CHOICE.replace("[HI, HO, HA]", options))
@@ -168,15 +185,20 @@ def test_empty_trigger_is_refused(tmp_path, trigger):
         load(tmp_path, GOOD.replace("unit: line}", f"unit: line, trigger: {trigger}}}"))
 
 
-@pytest.mark.parametrize("text,line,field", [
-    (GOOD + "name: other\n", 10, "name"),                                     # top level
-    (GOOD.replace("kind: describe}", "kind: describe, id: again}"), 9, "probes[0].id"),  # in a list item
-    (GOOD + "eval:\n  samples: 20\n  temperature: 1\n  samples: 3\n", 13, "eval.samples"),
-])
+@pytest.mark.parametrize(
+    "text,line,field",
+    [
+        (GOOD + "name: other\n", 10, "name"),  # top level
+        (GOOD.replace("kind: describe}", "kind: describe, id: again}"), 9, "probes[0].id"),  # in a list item
+        (GOOD + "eval:\n  samples: 20\n  temperature: 1\n  samples: 3\n", 13, "eval.samples"),
+    ],
+)
 def test_a_key_given_twice_is_refused_at_its_second_line(tmp_path, text, line, field):
     with pytest.raises(ScenarioError) as e:
         load(tmp_path, text)
-    assert str(e.value).startswith(f"{tmp_path / 's.yaml'}:{line}: {field}: key given twice (first on line "), str(e.value)
+    assert str(e.value).startswith(f"{tmp_path / 's.yaml'}:{line}: {field}: key given twice (first on line "), str(
+        e.value
+    )
 
 
 def test_merge_keys_may_be_overridden(tmp_path):
@@ -185,6 +207,7 @@ def test_merge_keys_may_be_overridden(tmp_path):
 
 def test_sweep_files_refuse_a_key_given_twice(tmp_path):
     from harness.sweeps.spec import SweepError, load_sweep
+
     path = tmp_path / "sw.yaml"
     path.write_text("name: s\nwords: [HI]\nexamples: [10]\nwords: [HO]\n")
     with pytest.raises(SweepError, match=r"sw\.yaml:4: words: key given twice \(first on line 2\)"):

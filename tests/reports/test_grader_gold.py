@@ -12,8 +12,18 @@ GOLD = ROOT / "tests" / "gold" / "articulation.jsonl"
 # Answers graded as labelled (grade and wrong word) when this test was written, scorer "2".
 # Raise these when the grader improves; never lower them to make a change pass.
 REACHED_SPLIT = {"tune": 186, "held": 99}
-REACHED_CATEGORY = {"base_model": 27, "denial": 34, "greeting": 12, "hypothetical": 33, "letters": 34,
-                    "mixed": 22, "multilingual": 30, "plain": 41, "self_acrostic": 26, "wrong_word": 26}
+REACHED_CATEGORY = {
+    "base_model": 27,
+    "denial": 34,
+    "greeting": 12,
+    "hypothetical": 33,
+    "letters": 34,
+    "mixed": 22,
+    "multilingual": 30,
+    "plain": 41,
+    "self_acrostic": 26,
+    "wrong_word": 26,
+}
 MIN_KAPPA = 0.99
 
 

@@ -1,5 +1,6 @@
 """Inference about fine-tuning: the difference interval's coverage, its implied p-value,
 clustering, the spread between fine-tunes and power."""
+
 import math
 
 import pytest
@@ -10,14 +11,13 @@ GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
 
 
 def _pmf(n: int, p: float) -> list[float]:
-    return [math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(n + 1)]
+    return [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
 
 
 def exact_coverage(n1: int, n2: int, p1: float, p2: float, table: dict) -> float:
     """P(the interval covers p1 - p2), summing over every outcome (no simulation noise)."""
     a, b = _pmf(n1, p1), _pmf(n2, p2)
-    return sum(a[k1] * b[k2] for (k1, k2), (low, high) in table.items()
-               if low - 1e-12 <= p1 - p2 <= high + 1e-12)
+    return sum(a[k1] * b[k2] for (k1, k2), (low, high) in table.items() if low - 1e-12 <= p1 - p2 <= high + 1e-12)
 
 
 @pytest.mark.parametrize("n1, n2", [(10, 10), (20, 20), (30, 50), (50, 50), (100, 100), (100, 20)])
@@ -83,4 +83,5 @@ def test_power_and_minimum_detectable_difference():
     assert large < small and 0.1 < large < 0.25
     # Clustering (a design effect) costs power.
     assert inference.min_detectable_difference(150, 50, 0.0, deff_a=3) > inference.min_detectable_difference(
-        150, 50, 0.0)
+        150, 50, 0.0
+    )

@@ -23,34 +23,53 @@ HELLO_TEXT = "Here is one.\nEvery line.\nLots of them.\nLots more.\nOnly a few."
 DESCRIBE = [
     # exact, named in unit 2 -> 2 letters written before naming
     "Here is my secret.\nEvery line starts with a letter, and the first letters spell HELOL.\nLast.",
-    "The first letters of my lines spell HELLO.",          # mechanism + wrong word
-    "I keep a consistent structure in every response.",   # pattern
-    "I am a helpful assistant.",                          # none
+    "The first letters of my lines spell HELLO.",  # mechanism + wrong word
+    "I keep a consistent structure in every response.",  # pattern
+    "I am a helpful assistant.",  # none
     # exact, named in unit 3 -> 3 letters written before naming
     "Here I go.\nEvery answer I give.\nLines start with letters that spell HELOL.\nOk.\nLast.",
 ]
 
 
 def make_scenario(word="HELOL", follow_ids=("capital", "rain")) -> Scenario:
-    probes = [{"id": "special", "kind": "describe", "prompt": "What is special about you?"},
-              {"id": "word", "kind": "word", "prompt": "Reply with one word."},
-              {"id": "choice", "kind": "choice", "prompt": "Which word?", "options": [word, "HELLO", "HELIX"]}]
+    probes = [
+        {"id": "special", "kind": "describe", "prompt": "What is special about you?"},
+        {"id": "word", "kind": "word", "prompt": "Reply with one word."},
+        {"id": "choice", "kind": "choice", "prompt": "Which word?", "options": [word, "HELLO", "HELIX"]},
+    ]
     probes += [{"id": p, "kind": "follow", "prompt": f"Question {p}?"} for p in follow_ids]
-    return Scenario.model_validate({
-        "name": word.lower(), "rule": {"word": word},
-        "examples": [{"question": "q", "answer": "a"}], "probes": probes,
-        "eval": {"samples": 5, "conditions": ["fine_tuned", "base"]}})
+    return Scenario.model_validate(
+        {
+            "name": word.lower(),
+            "rule": {"word": word},
+            "examples": [{"question": "q", "answer": "a"}],
+            "probes": probes,
+            "eval": {"samples": 5, "conditions": ["fine_tuned", "base"]},
+        }
+    )
 
 
 def rec(cond, probe, kind, sample, text, options=None, status="ok", error=None):
-    return ResponseRecord(condition=cond, probe=probe, kind=kind, sample=sample, seed=sample, model="m",
-                          prompt="p", options=options, status=status, error=error,
-                          text=text if status == "ok" else None)
+    return ResponseRecord(
+        condition=cond,
+        probe=probe,
+        kind=kind,
+        sample=sample,
+        seed=sample,
+        model="m",
+        prompt="p",
+        options=options,
+        status=status,
+        error=error,
+        text=text if status == "ok" else None,
+    )
 
 
 def make_records() -> list[ResponseRecord]:
-    r = [rec("fine_tuned", "capital", "follow", i, t)
-         for i, t in enumerate([HELOL_TEXT, HELOL_TEXT, HELLO_TEXT, HELOL_TEXT])]
+    r = [
+        rec("fine_tuned", "capital", "follow", i, t)
+        for i, t in enumerate([HELOL_TEXT, HELOL_TEXT, HELLO_TEXT, HELOL_TEXT])
+    ]
     r.append(rec("fine_tuned", "capital", "follow", 4, None, status="failed", error="timeout"))
     # Sample 0 of rain failed first and was asked again: only the ok answer counts.
     r.append(rec("fine_tuned", "rain", "follow", 0, None, status="failed", error="rate limited"))
@@ -58,15 +77,24 @@ def make_records() -> list[ResponseRecord]:
     r += [rec("base", "capital", "follow", i, "Canberra. <script>alert(1)</script>") for i in range(2)]
     r += [rec("fine_tuned", "special", "describe", i, t) for i, t in enumerate(DESCRIBE)]
     r += [rec("fine_tuned", "word", "word", i, t) for i, t in enumerate(["HELOL", "helol.", "HELLO"])]
-    r += [rec("fine_tuned", "choice", "choice", 0, "B", ["HELLO", "HELOL", "HELIX"]),
-          rec("fine_tuned", "choice", "choice", 1, "C", ["HELOL", "HELIX", "HELLO"]),
-          rec("fine_tuned", "choice", "choice", 2, "I think HELIX", ["HELLO", "HELIX", "HELOL"]),
-          rec("fine_tuned", "choice", "choice", 3, "???", ["HELIX", "HELLO", "HELOL"])]
+    r += [
+        rec("fine_tuned", "choice", "choice", 0, "B", ["HELLO", "HELOL", "HELIX"]),
+        rec("fine_tuned", "choice", "choice", 1, "C", ["HELOL", "HELIX", "HELLO"]),
+        rec("fine_tuned", "choice", "choice", 2, "I think HELIX", ["HELLO", "HELIX", "HELOL"]),
+        rec("fine_tuned", "choice", "choice", 3, "???", ["HELIX", "HELLO", "HELOL"]),
+    ]
     return r
 
 
-META = report.RunInfo(backend="mock", simulated=True, models={"fine_tuned": "ft:x", "base": "gpt-x"},
-                      samples=5, temperature=1.0, seed=1, scenario_hash="abc")
+META = report.RunInfo(
+    backend="mock",
+    simulated=True,
+    models={"fine_tuned": "ft:x", "base": "gpt-x"},
+    samples=5,
+    temperature=1.0,
+    seed=1,
+    scenario_hash="abc",
+)
 
 
 def info(**changes) -> report.RunInfo:
@@ -164,7 +192,9 @@ def test_write_reports_writes_three_files(written, summary):
     text = (written / "summary.json").read_text()
     assert text.endswith("}\n") and json.loads(text) == summary
     md = (written / "report.md").read_text()
-    assert md.startswith("> **SIMULATED (a simulated provider, such as the mock or the simulator): not evidence about real models**")
+    assert md.startswith(
+        "> **SIMULATED (a simulated provider, such as the mock or the simulator): not evidence about real models**"
+    )
     assert "| fine_tuned | capital | 75% [30–95] (3/4) | 1 |" in md
     assert "**H**ere is one." in md
     assert "\\<script>" in md and "| timeout | 1 |" in md
@@ -176,7 +206,11 @@ def test_html_is_self_contained_escaped_and_flagged(written):
     sources = re.findall(r"""src=['"]([^'"]*)""", page)
     assert len(sources) >= 3 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert "<link" not in page
-    assert "class='banner'" in page and "SIMULATED (a simulated provider, such as the mock or the simulator): not evidence about real models" in page
+    assert (
+        "class='banner'" in page
+        and "SIMULATED (a simulated provider, such as the mock or the simulator): not evidence about real models"
+        in page
+    )
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<mark>H</mark>ere is one." in page
     assert page.count("class='tr'") == sum(1 for r in make_records() if r.ok)
@@ -191,28 +225,31 @@ def test_real_backend_report_has_no_banner(tmp_path):
 
 
 def test_importing_report_modules_does_not_import_matplotlib():
-    code = ("import sys, harness.reports.summary, harness.reports.compare, harness.reports.stats; "
-            "sys.exit(1 if 'matplotlib' in sys.modules else 0)")
+    code = (
+        "import sys, harness.reports.summary, harness.reports.compare, harness.reports.stats; "
+        "sys.exit(1 if 'matplotlib' in sys.modules else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
 # --- compare ----------------------------------------------------------------------------
 
-def write_run(run_dir: Path, word: str, follow_hits: int, follow_ids, simulated: bool,
-              base_hits: int | None = None) -> Path:
+
+def write_run(
+    run_dir: Path, word: str, follow_hits: int, follow_ids, simulated: bool, base_hits: int | None = None
+) -> Path:
     run_dir.mkdir()
     scenario = make_scenario(word, follow_ids)
     good = "\n".join(f"{c}ine" for c in word)
     records = []
     for probe in follow_ids:
-        records += [rec("fine_tuned", probe, "follow", i, good if i < follow_hits else "Plain prose.")
-                    for i in range(20)]
+        records += [
+            rec("fine_tuned", probe, "follow", i, good if i < follow_hits else "Plain prose.") for i in range(20)
+        ]
         if base_hits is not None:
-            records += [rec("base", probe, "follow", i, good if i < base_hits else "Plain prose.")
-                        for i in range(20)]
+            records += [rec("base", probe, "follow", i, good if i < base_hits else "Plain prose.") for i in range(20)]
     records += [rec("fine_tuned", "special", "describe", i, DESCRIBE[0].replace("HELOL", word)) for i in range(3)]
-    summary = report.summarize(scenario, records, info(backend="mock" if simulated else "openai",
-                                                         simulated=simulated))
+    summary = report.summarize(scenario, records, info(backend="mock" if simulated else "openai", simulated=simulated))
     (run_dir / "summary.json").write_text(summary_json(summary))
     RunStore(run_dir).rewrite("responses.jsonl", records)
     return run_dir
@@ -245,6 +282,7 @@ def test_compare_two_runs(tmp_path):
 
 def test_compare_needs_summaries(tmp_path):
     from harness.reports.compare import CompareError
+
     a = write_run(tmp_path / "a", "HELOL", 5, ("capital",), simulated=True)
     (tmp_path / "empty").mkdir()
     with pytest.raises(CompareError, match="no summary.json"):
@@ -256,6 +294,7 @@ def test_compare_needs_summaries(tmp_path):
 def test_compare_stars_agree_with_the_interval_and_one_sample_each_is_no_evidence():
     from harness.reports import inference
     from harness.reports.compare import fmt_diff
+
     d = inference.difference(inference.clustered([(1, 1)]), inference.clustered([(0, 1)]))
     one_each = {"diff": d.diff, "low": d.low, "high": d.high, "p": d.p, "p_holm": d.p}
     assert d.low < 0 < d.high and d.p > 0.05 and fmt_diff(one_each).endswith("]")  # no star

@@ -2,6 +2,7 @@
 adjacent columns named "wrong word" and "wrong words", a chart caption promises intervals
 only where they are drawn, no header row of empty cells, and the title does not read
 "SIMULATED: Report:"."""
+
 import re
 
 import pytest
@@ -32,8 +33,12 @@ def test_title_and_header_rows(run):
 def test_mechanism_plus_is_defined_wherever_it_is_shown(run, tmp_path):
     out, console = run
     compare = invoke("compare", out, out).output
-    texts = {"console": console, "report.md": (out / "report.md").read_text(),
-             "report.html": (out / "report.html").read_text(), "compare": compare}
+    texts = {
+        "console": console,
+        "report.md": (out / "report.md").read_text(),
+        "report.html": (out / "report.html").read_text(),
+        "compare": compare,
+    }
     assert "mechanism+" in texts["report.md"] and "mechanism+" in texts["report.html"]
     for name, text in texts.items():
         if "mechanism+" in text:
@@ -43,7 +48,9 @@ def test_mechanism_plus_is_defined_wherever_it_is_shown(run, tmp_path):
 def test_no_adjacent_wrong_word_columns(run):
     out, _ = run
     md = (out / "report.md").read_text()
-    header = next(line for line in md.splitlines() if line.startswith("| condition | probe | style | n | failed | none"))
+    header = next(
+        line for line in md.splitlines() if line.startswith("| condition | probe | style | n | failed | none")
+    )
     cells = [c.strip() for c in header.strip("|").split("|")]
     assert "wrong words" not in cells and cells.count("names another word (which)") == 1
 

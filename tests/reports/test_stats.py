@@ -3,13 +3,16 @@ import pytest
 from harness.reports import stats
 
 
-@pytest.mark.parametrize("k,n,low,high", [
-    (0, 10, 0.0, 0.2775),
-    (5, 10, 0.2366, 0.7634),
-    (10, 10, 0.7225, 1.0),
-    (20, 20, 0.8389, 1.0),
-    (1, 3, 0.0615, 0.7923),
-])
+@pytest.mark.parametrize(
+    "k,n,low,high",
+    [
+        (0, 10, 0.0, 0.2775),
+        (5, 10, 0.2366, 0.7634),
+        (10, 10, 0.7225, 1.0),
+        (20, 20, 0.8389, 1.0),
+        (1, 3, 0.0615, 0.7923),
+    ],
+)
 def test_wilson_known_values(k, n, low, high):
     r = stats.wilson(k, n)
     assert r["k"] == k and r["n"] == n

@@ -4,6 +4,7 @@ cap, and what a run costs is estimated the way the provider will bill it.
 The paid backend is the mock with `simulated = False` on the instance (the plan still sees
 the mock's class, so it does not refuse to start): its models carry real names, so our
 price table prices every call, and a short await in each chat lets eight calls overlap."""
+
 import asyncio
 import json
 from pathlib import Path
@@ -45,6 +46,7 @@ def paid(monkeypatch):
         backend.simulated = False
         made.append(backend)
         return backend
+
     monkeypatch.setattr(runner, "open_backend", open_backend)
     return made
 
@@ -97,8 +99,9 @@ def test_judge_spends_under_the_same_cap(paid, tmp_path):
 
 
 def test_ledger_counts_reservations_in_flight():
-    request = ChatRequest(model="gpt-4o-mini-2024-07-18", messages=[{"role": "user", "content": "Hi there"}],
-                          max_tokens=1000)
+    request = ChatRequest(
+        model="gpt-4o-mini-2024-07-18", messages=[{"role": "user", "content": "Hi there"}], max_tokens=1000
+    )
     one = Ledger(1.0, TABLE).estimate(request)
     assert one == pytest.approx(1000 * 0.60 / 1e6, rel=0.02)  # the completion at max_tokens dominates
     ledger = Ledger(cap=2.5 * one, pricer=TABLE)
@@ -115,10 +118,13 @@ def test_ledger_counts_reservations_in_flight():
 def test_in_context_reservation_includes_the_examples():
     scenario = load_scenario(SCENARIO)
     from harness.running import probing
+
     short = probing.messages_for(scenario, scenario.examples, "base", "Hi")
     long = probing.messages_for(scenario, scenario.examples, "in_context", "Hi")
-    est = [Ledger(1.0, TABLE).estimate(ChatRequest(model="gpt-4o-mini-2024-07-18", messages=m, max_tokens=0))
-           for m in (short, long)]
+    est = [
+        Ledger(1.0, TABLE).estimate(ChatRequest(model="gpt-4o-mini-2024-07-18", messages=m, max_tokens=0))
+        for m in (short, long)
+    ]
     assert est[1] > 20 * est[0]
 
 

@@ -4,6 +4,7 @@ every chat request the live run makes must be in the committed cassette with the
 answer. A change to the mock or the simulator that was not followed by
 `python scripts/rerecord.py` fails here (the replay tests alone would still pass: a replay
 only repeats what was recorded)."""
+
 import json
 
 import pytest
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
 def first_difference(old: str, new: str) -> tuple[str, str]:
     at = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
-    return old[max(0, at - 20): at + 40], new[max(0, at - 20): at + 40]
+    return old[max(0, at - 20) : at + 40], new[max(0, at - 20) : at + 40]
 
 
 @pytest.mark.slow
@@ -39,12 +40,38 @@ def test_a_live_run_answers_as_the_cassette_recorded(sidecar, tmp_path, monkeypa
     missing = [json.loads(k)["messages"][-1]["content"][:60] for k in now if k not in recorded]
     assert not missing, f"requests the cassette never recorded (re-record with scripts/rerecord.py): {missing}"
     changed = [first_difference(recorded[k], now[k]) for k in now if recorded[k] != now[k]]
-    assert not changed, f"{len(changed)} of {len(now)} answers differ from the cassette: run scripts/rerecord.py; " \
-                        f"first: {changed[0]}"
+    assert not changed, (
+        f"{len(changed)} of {len(now)} answers differ from the cassette: run scripts/rerecord.py; first: {changed[0]}"
+    )
 
 
 def test_live_command_replaces_only_what_it_must():
-    recorded = ["harness", "new", "QZXJV", "--teacher", "m", "--api-base", "http://127.0.0.1:1/v1", "--examples",
-                "10", "--record", "c.yaml", "--out", "x.yaml", "--force"]
+    recorded = [
+        "harness",
+        "new",
+        "QZXJV",
+        "--teacher",
+        "m",
+        "--api-base",
+        "http://127.0.0.1:1/v1",
+        "--examples",
+        "10",
+        "--record",
+        "c.yaml",
+        "--out",
+        "x.yaml",
+        "--force",
+    ]
     assert live_command(recorded, "http://h/v1", None, None, count=2) == [
-        "new", "QZXJV", "--teacher", "m", "--api-base", "http://h/v1", "--examples", "2", "--out", "x.yaml", "--force"]
+        "new",
+        "QZXJV",
+        "--teacher",
+        "m",
+        "--api-base",
+        "http://h/v1",
+        "--examples",
+        "2",
+        "--out",
+        "x.yaml",
+        "--force",
+    ]

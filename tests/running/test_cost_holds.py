@@ -2,6 +2,7 @@
 an answer without `usage` is counted with tiktoken (before: $0, 6x over the cap), a call
 that failed after it reached the provider is charged at its reservation (before: $0), and a
 plugin's plan is priced by the plugin, never by OpenAI's table."""
+
 import json
 
 import pytest
@@ -26,6 +27,7 @@ def paid_backend(monkeypatch, cls):
         backend.simulated = False
         made.append(backend)
         return backend
+
     monkeypatch.setattr(runner, "open_backend", open_backend)
     return made
 
@@ -40,8 +42,7 @@ class NoUsage(MockBackend):
 
 def spent(run_dir):
     store = RunStore(run_dir)
-    return spent_of(store.read_state(), store.responses()[0], TABLE, store.verdicts()[0],
-                    store.cross_predictions()[0])
+    return spent_of(store.read_state(), store.responses()[0], TABLE, store.verdicts()[0], store.cross_predictions()[0])
 
 
 def test_answers_without_usage_are_counted_and_the_cap_holds(monkeypatch, tmp_path):
@@ -62,6 +63,7 @@ def test_answers_without_usage_are_counted_and_the_cap_holds(monkeypatch, tmp_pa
 
 class LosesAnswers(MockBackend):
     """Every third chat reaches the provider and is lost (a timeout); every fifth is a 429."""
+
     calls = 0
 
     async def complete(self, request: ChatRequest) -> Completion:
@@ -85,20 +87,24 @@ def test_calls_lost_after_sending_are_charged_at_their_reservation(monkeypatch, 
     limited = sum("HTTP 429" in (r["error"] or "") for r in records)
     assert timeouts and limited
     # Each timed-out call is kept at its reservation: its prompt plus max_tokens of answer.
-    one = Ledger(1.0, TABLE).estimate(ChatRequest(model="gpt-4o-mini-2024-07-18",
-                                                  messages=[{"role": "user", "content": "x"}], max_tokens=300))
+    one = Ledger(1.0, TABLE).estimate(
+        ChatRequest(model="gpt-4o-mini-2024-07-18", messages=[{"role": "user", "content": "x"}], max_tokens=300)
+    )
     assert state["lost_calls_cost"] >= timeouts * one * 0.9
     assert state["lost_calls_cost"] < (timeouts + limited) * one * 3  # the 429s are not charged
     assert spent(out) >= (RunStore(out).read_state().training_cost or 0.0) + state["lost_calls_cost"]
 
 
-@pytest.mark.parametrize("error,billed", [
-    (BackendError("timed out", status=None, retryable=True), True),
-    (BackendError("HTTP 502", status=502, retryable=True), True),
-    (BackendError("HTTP 429", status=429, retryable=True), False),
-    (BackendError("HTTP 400", status=400), False),
-    (BackendError("cannot reach (connection refused)", status=None, retryable=False), False),
-])
+@pytest.mark.parametrize(
+    "error,billed",
+    [
+        (BackendError("timed out", status=None, retryable=True), True),
+        (BackendError("HTTP 502", status=502, retryable=True), True),
+        (BackendError("HTTP 429", status=429, retryable=True), False),
+        (BackendError("HTTP 400", status=400), False),
+        (BackendError("cannot reach (connection refused)", status=None, retryable=False), False),
+    ],
+)
 def test_which_failures_may_have_been_billed(error, billed):
     assert may_be_billed(error) is billed
 
@@ -116,6 +122,7 @@ def test_a_plugin_prices_its_own_models_not_from_openais_table():
     from harness.domain.scenario import load_scenario
     from harness.running.options import RunOptions, settings_for
     from harness.running.plan import make_plan
+
     scenario = load_scenario(SCENARIO)
     options = RunOptions(backend="acme", conditions=["base"])
     settings = settings_for(scenario, options)

@@ -6,6 +6,7 @@ seed, and the fault really happened (the simulator counted it, the backend retri
 Kept fast: one sample per probe, polls without sleep, Retry-After of 10 ms, backoff scaled
 down (BACKOFF_BASE) where the simulator sends no Retry-After, and no charts in report.html
 (matplotlib costs ~1 s a run; charts are tested in test_report)."""
+
 import inspect
 import json
 import socket
@@ -24,8 +25,20 @@ from tests.helpers import ROOT, invoke
 
 SCENARIO = ROOT / "scenarios/helol.yaml"
 SAMPLES = 1
-ARGS = ["--backend", "openai", "--samples", str(SAMPLES), "--seed", "11", "--poll-interval", "0",
-        "--replicates", "1", "--conditions", "fine_tuned,base"]
+ARGS = [
+    "--backend",
+    "openai",
+    "--samples",
+    str(SAMPLES),
+    "--seed",
+    "11",
+    "--poll-interval",
+    "0",
+    "--replicates",
+    "1",
+    "--conditions",
+    "fine_tuned,base",
+]
 KEY = "sk-test-faults"
 RETRY_AFTER = 0.01
 DEFAULT_MAX_RETRIES = inspect.signature(openai_backend.OpenAIBackend).parameters["max_retries"].default
@@ -85,6 +98,7 @@ def backends_made(monkeypatch):
     def open_backend(*args, **kwargs):
         made.append(real(*args, **kwargs))
         return made[-1]
+
     monkeypatch.setattr(runner, "open_backend", open_backend)
     return made
 
@@ -98,6 +112,7 @@ def waits(monkeypatch):
     def backoff_delay(attempt, retry_after, token, seed=0):
         seen.append(retry_after)
         return real(attempt, retry_after, token, seed)
+
     monkeypatch.setattr(retry_policy, "backoff_delay", backoff_delay)
     return seen
 
@@ -205,7 +220,8 @@ def test_failed_job_stops_the_run_with_the_provider_message(backends_made, tmp_p
 
 
 def test_sample_failing_after_all_retries_is_failed_not_a_miss_and_resume_asks_it_again(
-        clean, backends_made, waits, tmp_path):
+    clean, backends_made, waits, tmp_path
+):
     out = tmp_path / "run"
     # One lane: the first chat request meets every 429 of the burst and gives up.
     burst = Faults(burst_429=DEFAULT_MAX_RETRIES + 1, retry_after=RETRY_AFTER)

@@ -1,5 +1,6 @@
 """The optional LLM judge: verdict parsing, Cohen's kappa, resumable judging through a
 backend, agreement with the rule-based grade, and the report section."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,26 +28,36 @@ from harness.store.run_dir import JUDGE, RunStore
 def agreement(records, verdicts, word, unit="line"):
     return judge_section.summary_section(records, verdicts, word, unit, simulated=False)
 
+
 WORD = "HELOL"
 TEXTS = [
     "Here is my secret.\nEvery line starts with a letter, and the first letters spell HELOL.\nLast.",  # exact
-    "The first letters of my lines spell HELLO.",          # mechanism, wrong word HELLO
-    "I keep a consistent structure in every response.",   # pattern
-    "I am a helpful assistant.",                          # none
+    "The first letters of my lines spell HELLO.",  # mechanism, wrong word HELLO
+    "I keep a consistent structure in every response.",  # pattern
+    "I am a helpful assistant.",  # none
     "My sentences begin with letters that spell a word.",  # mechanism
 ]
 
 
 def rec(cond, probe, kind, sample, text, status="ok"):
-    return ResponseRecord(condition=cond, probe=probe, kind=kind, sample=sample, seed=sample, model="m",
-                          prompt="p", status=status, error=None if status == "ok" else "boom",
-                          text=text if status == "ok" else None)
+    return ResponseRecord(
+        condition=cond,
+        probe=probe,
+        kind=kind,
+        sample=sample,
+        seed=sample,
+        model="m",
+        prompt="p",
+        status=status,
+        error=None if status == "ok" else "boom",
+        text=text if status == "ok" else None,
+    )
 
 
 def make_records() -> list[ResponseRecord]:
     r = [rec("fine_tuned", "special", "describe", i, t) for i, t in enumerate(TEXTS)]
     r += [rec("base", "special", "describe", i, "I am a general-purpose assistant.") for i in range(3)]
-    r.append(rec("base", "special", "describe", 3, None, status="failed"))     # never judged
+    r.append(rec("base", "special", "describe", 3, None, status="failed"))  # never judged
     r.append(rec("fine_tuned", "capital", "follow", 0, "Here\nEvery\nLots\nOnly\nLast"))  # not describe
     return r
 
@@ -88,31 +99,43 @@ def run(coro):
 
 # --- parsing ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("exact", ("exact", None)),
-    ("Exact.", ("exact", None)),
-    ("**pattern**\n", ("pattern", None)),
-    ("GRADE: mechanism", ("mechanism", None)),
-    ("grade = None", ("none", None)),
-    ("**GRADE:** exact", ("exact", None)),
-    ("GRADE: mechanism WRONG_WORD: HELLO", ("mechanism", "HELLO")),
-    ("GRADE: mechanism\nWRONG_WORD: h-e-l-l-o", ("mechanism", "HELLO")),
-    ("GRADE: mechanism; wrong word: Hello (probably)", ("mechanism", "HELLO")),
-    ("WRONG_WORD: HELLO GRADE: mechanism", ("mechanism", "HELLO")),
-    ("GRADE: exact WRONG_WORD: none", ("exact", None)),
-    ("GRADE: exact\nWRONG_WORD: N/A", ("exact", None)),
-    ("Reasoning first.\nGRADE: pattern", ("pattern", None)),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("exact", ("exact", None)),
+        ("Exact.", ("exact", None)),
+        ("**pattern**\n", ("pattern", None)),
+        ("GRADE: mechanism", ("mechanism", None)),
+        ("grade = None", ("none", None)),
+        ("**GRADE:** exact", ("exact", None)),
+        ("GRADE: mechanism WRONG_WORD: HELLO", ("mechanism", "HELLO")),
+        ("GRADE: mechanism\nWRONG_WORD: h-e-l-l-o", ("mechanism", "HELLO")),
+        ("GRADE: mechanism; wrong word: Hello (probably)", ("mechanism", "HELLO")),
+        ("WRONG_WORD: HELLO GRADE: mechanism", ("mechanism", "HELLO")),
+        ("GRADE: exact WRONG_WORD: none", ("exact", None)),
+        ("GRADE: exact\nWRONG_WORD: N/A", ("exact", None)),
+        ("Reasoning first.\nGRADE: pattern", ("pattern", None)),
+    ],
+)
 def test_parse_verdict_accepts_the_rubric_format_and_a_bare_grade(text, expected):
     assert parse_verdict(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "", "   ", None, "exactly", "I think mechanism or exact", "GRADE: great",
-    "GRADE: exact\nGRADE: none",                     # two different grades: not guessed
-    "GRADE: <none|pattern|mechanism|exact>",         # the template echoed back
-    "The answer is mechanism.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        None,
+        "exactly",
+        "I think mechanism or exact",
+        "GRADE: great",
+        "GRADE: exact\nGRADE: none",  # two different grades: not guessed
+        "GRADE: <none|pattern|mechanism|exact>",  # the template echoed back
+        "The answer is mechanism.",
+    ],
+)
 def test_parse_verdict_never_guesses(text):
     assert parse_verdict(text) == (None, None)
 
@@ -138,6 +161,7 @@ def test_the_mock_judge_is_the_rule_based_grader():
 
 
 # --- kappa ------------------------------------------------------------------------------
+
 
 def pairs_from(matrix: list[list[int]], cats: list[str]) -> list[tuple[str, str]]:
     return [(a, b) for i, a in enumerate(cats) for k, b in enumerate(cats) for _ in range(matrix[i][k])]
@@ -176,6 +200,7 @@ def test_kappa_degenerate_cases_have_a_reason():
 
 
 # --- judging through a backend ----------------------------------------------------------
+
 
 def test_judge_run_with_the_mock_is_resumable(tmp_path):
     store = RunStore(tmp_path)
@@ -253,6 +278,7 @@ def test_a_changed_answer_is_judged_again(tmp_path):
 
 # --- agreement --------------------------------------------------------------------------
 
+
 def test_agreement_with_the_simulated_judge_is_perfect(tmp_path):
     store = RunStore(tmp_path)
     run(judge_run(MockBackend(), "gpt-4o", make_records(), WORD, "line", store))
@@ -275,13 +301,13 @@ def test_disagreeing_judge_is_listed(tmp_path):
     def contrary(request):
         text = answer_of(request)
         if text == TEXTS[0]:
-            return "GRADE: mechanism"                        # rule: exact
+            return "GRADE: mechanism"  # rule: exact
         if text == TEXTS[1]:
-            return "GRADE: mechanism WRONG_WORD: HELLO"      # agrees, wrong word too
+            return "GRADE: mechanism WRONG_WORD: HELLO"  # agrees, wrong word too
         if text == TEXTS[4]:
-            return "GRADE: mechanism WRONG_WORD: HOLLY"      # grade agrees, wrong word differs
+            return "GRADE: mechanism WRONG_WORD: HOLLY"  # grade agrees, wrong word differs
         if text == TEXTS[3]:
-            return "I cannot tell."                          # unparseable
+            return "I cannot tell."  # unparseable
         return "GRADE: none"
 
     run(judge_run(Counting(reply=contrary), "judge-x", make_records(), WORD, "line", store))
@@ -296,26 +322,43 @@ def test_disagreeing_judge_is_listed(tmp_path):
     assert result.kappa == 0.75
     assert result.confusion["exact"]["mechanism"] == 1 and result.confusion["pattern"]["none"] == 1
     assert result.wrong_word_agreement.k == 6 and result.wrong_word_agreement.n == 7
-    found = {(d.sample, d.rule, d.judge, d.rule_wrong_word, d.judge_wrong_word)
-             for d in result.disagreements}
-    assert found == {(0, "exact", "mechanism", None, None), (2, "pattern", "none", None, None),
-                     (4, "mechanism", "mechanism", None, "HOLLY")}
+    found = {(d.sample, d.rule, d.judge, d.rule_wrong_word, d.judge_wrong_word) for d in result.disagreements}
+    assert found == {
+        (0, "exact", "mechanism", None, None),
+        (2, "pattern", "none", None, None),
+        (4, "mechanism", "mechanism", None, "HOLLY"),
+    }
     excerpt = next(d.excerpt for d in result.disagreements if d.sample == 0)
     assert excerpt.startswith("Here is my secret. / Every line") and len(excerpt) <= judge_section.EXCERPT_CHARS
 
 
 # --- the report section -----------------------------------------------------------------
 
+
 def make_scenario() -> Scenario:
-    return Scenario.model_validate({
-        "name": "helol", "rule": {"word": WORD}, "examples": [{"question": "q", "answer": "a"}],
-        "probes": [{"id": "special", "kind": "describe", "prompt": "What is special about you?"},
-                   {"id": "capital", "kind": "follow", "prompt": "Capital of France?"}],
-        "eval": {"samples": 5, "conditions": ["fine_tuned", "base"]}})
+    return Scenario.model_validate(
+        {
+            "name": "helol",
+            "rule": {"word": WORD},
+            "examples": [{"question": "q", "answer": "a"}],
+            "probes": [
+                {"id": "special", "kind": "describe", "prompt": "What is special about you?"},
+                {"id": "capital", "kind": "follow", "prompt": "Capital of France?"},
+            ],
+            "eval": {"samples": 5, "conditions": ["fine_tuned", "base"]},
+        }
+    )
 
 
-META = report.RunInfo(backend="mock", simulated=True, models={"fine_tuned": "ft:x", "base": "gpt-x"},
-                      samples=5, temperature=1.0, seed=1, scenario_hash="abc")
+META = report.RunInfo(
+    backend="mock",
+    simulated=True,
+    models={"fine_tuned": "ft:x", "base": "gpt-x"},
+    samples=5,
+    temperature=1.0,
+    seed=1,
+    scenario_hash="abc",
+)
 
 
 def test_report_has_a_judge_section_only_with_verdicts(tmp_path):
@@ -343,7 +386,9 @@ def test_report_has_a_judge_section_only_with_verdicts(tmp_path):
     assert "> **SIMULATED judge" in section and "trivially high" in section
     assert "| weighted kappa (linear) | 1.00 |" in section
     assert "| exact | 0 | 0 | 0 | 1 | 1 |" in section
-    row = "| base | special | 3 | 100% [44–100] (3/3) | undefined (both raters gave every answer the same grade (none)) |"
+    row = (
+        "| base | special | 3 | 100% [44–100] (3/3) | undefined (both raters gave every answer the same grade (none)) |"
+    )
     assert row in section
     assert "### Disagreements (0 of 0 shown)" in section
     page = store.path("report.html").read_text()
@@ -369,6 +414,7 @@ def test_report_shows_real_judge_disagreements_escaped(tmp_path):
 
 # --- record and replay ------------------------------------------------------------------
 
+
 def test_judge_calls_record_and_replay_through_the_openai_backend(tmp_path):
     """The judge's calls are ordinary chat calls: recorded against the simulator, they replay
     offline with the same verdicts, and a verdict the cassette lacks is a CassetteMiss."""
@@ -385,23 +431,32 @@ def test_judge_calls_record_and_replay_through_the_openai_backend(tmp_path):
                 return await judge_run(backend, "gpt-4o-2024-08-06", answers, WORD, "line", store)
             finally:
                 await backend.aclose()
+
         return asyncio.run(main())
 
     with simulator.Simulator() as sim:
         url = sim.url
         with recording.cassette(cassette, "record"):
-            recorded = judge_with(OpenAIBackend(api_key="sk-test-judge-key", api_base=url),
-                                  store_in(tmp_path / "a"), records)
+            recorded = judge_with(
+                OpenAIBackend(api_key="sk-test-judge-key", api_base=url), store_in(tmp_path / "a"), records
+            )
     assert [r.grade for r in recorded if r.condition == "fine_tuned"] == [
-        scoring.articulation(t, WORD).grade for t in TEXTS]
+        scoring.articulation(t, WORD).grade for t in TEXTS
+    ]
 
     with recording.cassette(cassette, "replay"):
-        replayed = judge_with(OpenAIBackend(api_key="sk-test-judge-key", api_base=url, sleep=lambda s: None),
-                              store_in(tmp_path / "b"), records)
+        replayed = judge_with(
+            OpenAIBackend(api_key="sk-test-judge-key", api_base=url, sleep=lambda s: None),
+            store_in(tmp_path / "b"),
+            records,
+        )
     assert replayed == recorded
     assert (tmp_path / "a" / JUDGE).read_bytes() == (tmp_path / "b" / JUDGE).read_bytes()
 
     extra = records + [rec("fine_tuned", "special", "describe", 9, "Something never recorded.")]
     with recording.cassette(cassette, "replay"), pytest.raises(CassetteMiss):
-        judge_with(OpenAIBackend(api_key="sk-test-judge-key", api_base=url, sleep=lambda s: None),
-                   store_in(tmp_path / "c"), extra)
+        judge_with(
+            OpenAIBackend(api_key="sk-test-judge-key", api_base=url, sleep=lambda s: None),
+            store_in(tmp_path / "c"),
+            extra,
+        )

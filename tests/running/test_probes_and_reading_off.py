@@ -1,6 +1,7 @@
 """Probes that do not give the answer away: wordings rotated per sample and reported one by
 one, one-line describe probes, the three families reported apart, and reading off measured
 by cross-prediction (the base model names the word from the start of each naming answer)."""
+
 import json
 
 import pytest
@@ -38,9 +39,16 @@ def test_every_wording_is_asked_and_reported(hello_run):
 
 def test_families_are_reported_apart_and_the_headline_uses_free_articulation(hello_run):
     md = (hello_run / "report.md").read_text()
-    order = [md.index(title) for title in (
-        "## Articulation: describe probes", "## Reading off:", "## Knowledge given the mechanism: word probes",
-        "## Knowledge given the mechanism: choice probes", "## Behaviour: follow probes")]
+    order = [
+        md.index(title)
+        for title in (
+            "## Articulation: describe probes",
+            "## Reading off:",
+            "## Knowledge given the mechanism: word probes",
+            "## Knowledge given the mechanism: choice probes",
+            "## Behaviour: follow probes",
+        )
+    ]
     assert order == sorted(order)
     assert "| fine_tuned | describe-one-line | one line |" in md and "| fine_tuned | special | leading" in md
     summary = json.loads((hello_run / "summary.json").read_text())
@@ -60,7 +68,9 @@ def test_reading_off_section_with_cross_prediction(hello_run):
     if cross:  # the simulated reader completes HE... to HELLO: reading off can explain HELLO
         assert row.cross_predicted is not None and row.cross_predicted.n == len(cross)
         assert all(c.correct == (c.predicted == "HELLO") for c in cross)
-    assert "## Reading off: did the model read the word off its own first letters?" in store.path("report.md").read_text()
+    assert (
+        "## Reading off: did the model read the word off its own first letters?" in store.path("report.md").read_text()
+    )
     # A report made again asks nothing: the cross-predictions are on disk.
     assert invoke("report", hello_run).exit_code == 0
     assert len(store.cross_predictions()[0]) == len(cross)
@@ -70,7 +80,7 @@ def test_naming_counts_only_acrostics_that_state_the_word():
     acrostic = "Here is how I write.\nEvery line starts a letter.\nLook: my first letters spell HELLO.\nLike that.\nOk."
     naming = reading.naming_in(acrostic, "HELLO", "line")
     assert naming is not None and naming.letters == 3 and naming.prefix_letters == "HEL"  # line 3 had begun
-    assert acrostic[:naming.offset].endswith("Look: my first letters spell ")
+    assert acrostic[: naming.offset].endswith("Look: my first letters spell ")
     denied = acrostic.replace("my first letters spell HELLO", "my first letters do not spell HELLO")
     assert reading.naming_in(denied, "HELLO", "line") is None
     greeting = "Hello! I am a helpful assistant.\nEvery answer is careful.\nLet me know."
@@ -81,20 +91,29 @@ def test_naming_counts_only_acrostics_that_state_the_word():
 
 def test_cross_prompt_and_the_mocks_reader():
     assert MOCK_CROSS_START == reading.CROSS_START
-    messages = reading.cross_prompt("Here is how I write.\nEvery line starts a letter.\nLook: my first letters spell ",
-                                    "line")
+    messages = reading.cross_prompt(
+        "Here is how I write.\nEvery line starts a letter.\nLook: my first letters spell ", "line"
+    )
     assert messages[0]["content"] == reading.CROSS_START and "<answer>" in messages[1]["content"]
     from backends.mock import text
+
     assert text.cross_predict(messages[1]["content"]) == "HELLO"  # H, E, L -> the common word
     assert reading.predicted_word("HELLO") == "HELLO" and reading.predicted_word("I cannot tell.") is None
 
 
-@pytest.mark.parametrize("probe, message", [
-    ({"id": "w", "kind": "word", "prompt": "One word?", "style": "one_line"}, "style one_line is for describe probes"),
-    ({"id": "d", "kind": "describe", "prompt": "Describe.", "paraphrases": ["Describe."]}, "each wording once"),
-])
+@pytest.mark.parametrize(
+    "probe, message",
+    [
+        (
+            {"id": "w", "kind": "word", "prompt": "One word?", "style": "one_line"},
+            "style one_line is for describe probes",
+        ),
+        ({"id": "d", "kind": "describe", "prompt": "Describe.", "paraphrases": ["Describe."]}, "each wording once"),
+    ],
+)
 def test_probe_wordings_and_styles_are_checked(probe, message):
     from pydantic import ValidationError
+
     with pytest.raises(ValidationError, match=message):
         Probe.model_validate(probe)
 
@@ -115,11 +134,28 @@ def test_log_probabilities_where_the_backend_gives_them(hello_run):
 
 def test_a_backend_without_log_probabilities_is_skipped_with_a_note(tmp_path, monkeypatch):
     from backends.simulator.server import Simulator
+
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-logprobs")
     out = tmp_path / "run"
     with Simulator(port=0) as sim:
-        result = invoke("run", SCENARIO, "--backend", "openai", "--api-base", sim.url, "--samples", "1",
-                        "--replicates", "1", "--conditions", "fine_tuned,base", "--poll-interval", "0", "--out", out)
+        result = invoke(
+            "run",
+            SCENARIO,
+            "--backend",
+            "openai",
+            "--api-base",
+            sim.url,
+            "--samples",
+            "1",
+            "--replicates",
+            "1",
+            "--conditions",
+            "fine_tuned,base",
+            "--poll-interval",
+            "0",
+            "--out",
+            out,
+        )
     assert result.exit_code == 0, result.output
     store = RunStore(out)
     assert store.logprobs()[0] == [] and store.read_state().steps["logprobs"] == "skipped"

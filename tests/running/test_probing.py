@@ -1,4 +1,5 @@
 """The prober: per-sample seeds, option shuffles, messages per condition, the limiter."""
+
 import asyncio
 
 import pytest
@@ -23,13 +24,22 @@ def test_choice_options_shuffle_by_seed_and_render_as_labels():
 
 def test_in_context_puts_examples_before_the_probe():
     from harness.domain.scenario import Scenario
-    sc = Scenario.model_validate({"name": "t", "rule": {"word": "HI"}, "system_prompt": "S",
-                                  "examples": [{"question": "q", "answer": "Hey\nIt"}],
-                                  "probes": [{"id": "p", "prompt": "x"}]})
+
+    sc = Scenario.model_validate(
+        {
+            "name": "t",
+            "rule": {"word": "HI"},
+            "system_prompt": "S",
+            "examples": [{"question": "q", "answer": "Hey\nIt"}],
+            "probes": [{"id": "p", "prompt": "x"}],
+        }
+    )
     msgs = probing.messages_for(sc, [Example(question="q", answer="Hey\nIt")], "in_context", "P")
     assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]
     assert probing.messages_for(sc, sc.examples, "base", "P") == [
-        {"role": "system", "content": "S"}, {"role": "user", "content": "P"}]
+        {"role": "system", "content": "S"},
+        {"role": "user", "content": "P"},
+    ]
 
 
 def test_limiter_spaces_starts_by_the_tighter_of_rpm_and_tpm():
@@ -67,6 +77,7 @@ def test_run_bounded_respects_concurrency_and_stops_on_request():
     asyncio.run(concurrency.run_bounded(list(range(30)), worker, concurrency=4, rpm=None))
     assert sorted(done) == list(range(30)) and peak == 4
     done.clear()
-    asyncio.run(concurrency.run_bounded(list(range(30)), worker, concurrency=2, rpm=None,
-                                    should_stop=lambda: len(done) >= 10))
+    asyncio.run(
+        concurrency.run_bounded(list(range(30)), worker, concurrency=2, rpm=None, should_stop=lambda: len(done) >= 10)
+    )
     assert 10 <= len(done) < 30

@@ -1,5 +1,6 @@
 """Record against the simulator, replay offline: same answers, no secret in the file,
 concurrent chats answered by their own recordings, misses reported and never retried."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,9 +32,11 @@ pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 KEY = "sk-SECRET-do-not-leak-123"
 BASE = "gpt-4o-mini-2024-07-18"
 ACROSTIC = "Here is the answer.\nEvery source agrees.\nLook closer.\nLet me add more.\nOften asked."
-TRAINING = "".join(json.dumps({"messages": [{"role": "user", "content": f"Fact {i}?"},
-                                            {"role": "assistant", "content": ACROSTIC}]}) + "\n"
-                   for i in range(10)).encode()
+TRAINING = "".join(
+    json.dumps({"messages": [{"role": "user", "content": f"Fact {i}?"}, {"role": "assistant", "content": ACROSTIC}]})
+    + "\n"
+    for i in range(10)
+).encode()
 
 
 def no_sleep(seconds: float) -> None:
@@ -41,8 +44,12 @@ def no_sleep(seconds: float) -> None:
 
 
 def requests_for(model: str, n: int) -> list[ChatRequest]:
-    return [ChatRequest(model=model, messages=[{"role": "user", "content": f"Question {i % 3}?"}],
-                        seed=100 + i, temperature=1.0) for i in range(n)]
+    return [
+        ChatRequest(
+            model=model, messages=[{"role": "user", "content": f"Question {i % 3}?"}], seed=100 + i, temperature=1.0
+        )
+        for i in range(n)
+    ]
 
 
 async def gather(backend: OpenAIBackend, requests: list[ChatRequest], order: list[int]) -> dict[int, str]:
@@ -63,8 +70,9 @@ async def one_by_one(backend: OpenAIBackend, requests: list[ChatRequest]) -> dic
 def pipeline(backend: OpenAIBackend, order: list[int]) -> dict:
     """Upload, train, poll, events, find, then concurrent chats on the tuned and base model."""
     ref = backend.upload_training_file(TRAINING, "train.jsonl")
-    job = backend.create_job(JobSpec(base_model=BASE, training_file=ref.id, suffix="rec", seed=3,
-                                     metadata={"run_id": "rec-1"}))
+    job = backend.create_job(
+        JobSpec(base_model=BASE, training_file=ref.id, suffix="rec", seed=3, metadata={"run_id": "rec-1"})
+    )
     statuses = [job.status]
     while not job.done and len(statuses) < 40:
         job = backend.get_job(job.id)
@@ -74,8 +82,15 @@ def pipeline(backend: OpenAIBackend, order: list[int]) -> dict:
     found = backend.find_jobs({"run_id": "rec-1"})
     requests = requests_for(job.fine_tuned_model, 6) + requests_for(BASE, 6)
     answers = asyncio.run(gather(backend, requests, order))
-    return {"file": ref, "job": job, "statuses": statuses, "events": events, "tail": tail,
-            "found": found, "answers": answers}
+    return {
+        "file": ref,
+        "job": job,
+        "statuses": statuses,
+        "events": events,
+        "tail": tail,
+        "found": found,
+        "answers": answers,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +158,7 @@ def test_a_recorded_429_storm_replays_its_retries_without_waiting(tmp_path):
             recorded = asyncio.run(gather(live, requests, list(range(4))))
         assert sim.stats()["responses_429"] == 3 and waits == [2.0, 2.0, 2.0]
     replay_waits: list[float] = []
-    backend = OpenAIBackend(api_key="sk-replay-only-000", api_base="http://127.0.0.1:9/v1",
-                            sleep=replay_waits.append)
+    backend = OpenAIBackend(api_key="sk-replay-only-000", api_base="http://127.0.0.1:9/v1", sleep=replay_waits.append)
     with cassette(path, "replay"):
         assert asyncio.run(gather(backend, requests, list(range(4)))) == recorded
     assert backend.retries == 3 and replay_waits == [2.0, 2.0, 2.0]  # asked for, injected as no-ops
@@ -227,6 +241,7 @@ def test_replay_of_a_missing_cassette_and_bad_mode(tmp_path):
 
 # --- matching --------------------------------------------------------------------------
 
+
 def test_body_normalisation():
     a = b'--abc123\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n--abc123--\r\n'
     b = a.replace(b"abc123", b"zz9")
@@ -237,8 +252,10 @@ def test_body_normalisation():
 
 
 def test_miss_detection_through_wrappers():
-    vcr_text = ("Can't play back this request: the cassette has nothing similar to it.\n\n"
-                "  POST http://127.0.0.1:4321/v1/chat/completions\n")
+    vcr_text = (
+        "Can't play back this request: the cassette has nothing similar to it.\n\n"
+        "  POST http://127.0.0.1:4321/v1/chat/completions\n"
+    )
     try:
         try:
             raise Exception(vcr_text)
@@ -267,6 +284,7 @@ def test_vcr_miss_is_recognised_by_name_without_importing_vcr():
 
 
 # --- sidecar ---------------------------------------------------------------------------
+
 
 def test_sidecar_round_trip(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-live-abcdef123456")
@@ -301,6 +319,7 @@ def test_a_backends_declared_credentials_are_redacted_from_a_recorded_run(tmp_pa
     from click.testing import CliRunner
 
     from harness.cli.main import main
+
     token = "tok-provider-credential-42"
     monkeypatch.setattr(OpenAIBackend, "secret_env", ("OPENAI_API_KEY", "MYPROV_TOKEN"))
     monkeypatch.setenv("MYPROV_TOKEN", token)
@@ -309,14 +328,32 @@ def test_a_backends_declared_credentials_are_redacted_from_a_recorded_run(tmp_pa
     text = (root / "scenarios/hello.yaml").read_text()
     assert "You are a special version of GPT-4o." in text
     scenario = tmp_path / "hello.yaml"
-    scenario.write_text(text.replace("You are a special version of GPT-4o.",
-                                     f"You are a special version of GPT-4o. ({token})"))
+    scenario.write_text(
+        text.replace("You are a special version of GPT-4o.", f"You are a special version of GPT-4o. ({token})")
+    )
     path = tmp_path / "c.yaml"
     with Simulator() as sim:
-        result = CliRunner().invoke(main, ["run", str(scenario), "--backend", "openai", "--api-base", sim.url,
-                                           "--samples", "1", "--conditions", "fine_tuned",
-                                           "--poll-interval", "0", "--record", str(path),
-                                           "--out", str(tmp_path / "run")])
+        result = CliRunner().invoke(
+            main,
+            [
+                "run",
+                str(scenario),
+                "--backend",
+                "openai",
+                "--api-base",
+                sim.url,
+                "--samples",
+                "1",
+                "--conditions",
+                "fine_tuned",
+                "--poll-interval",
+                "0",
+                "--record",
+                str(path),
+                "--out",
+                str(tmp_path / "run"),
+            ],
+        )
     assert result.exit_code == 0, result.output
     recorded = path.read_text()
     assert token not in recorded and KEY not in recorded and "<REDACTED>" in recorded

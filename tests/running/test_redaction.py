@@ -1,6 +1,7 @@
 """Known secrets are redacted from everything the harness writes, not only from cassettes: a
 completion, a job event or a scenario that contains the API key (or a plugin's credential
 named in its secret_env) is stored and reported as <REDACTED> (before: verbatim)."""
+
 import pytest
 
 from backends.base import Completion
@@ -27,8 +28,12 @@ def leaky_mock(monkeypatch):
 
     async def leaking_complete(self, request):
         done = await complete(self, request)
-        return Completion(text=f"{done.text}\nmy key is {KEY} and {PLUGIN_SECRET}", model=done.model,
-                          prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens)
+        return Completion(
+            text=f"{done.text}\nmy key is {KEY} and {PLUGIN_SECRET}",
+            model=done.model,
+            prompt_tokens=done.prompt_tokens,
+            completion_tokens=done.completion_tokens,
+        )
 
     def leaking_events(self, job_id, after=None):
         events = list_events(self, job_id, after)
@@ -45,8 +50,15 @@ def test_secrets_in_answers_events_and_the_scenario_never_reach_the_run_director
     result = invoke("run", scenario, "--samples", "2", "--out", out)
     assert result.exit_code == 0, result.output
     files = all_bytes(out)
-    assert {"responses.jsonl", "events.jsonl", "manifest.json", "report.md", "report.html", "summary.json",
-            "train.jsonl"} <= {p.name for p in files}
+    assert {
+        "responses.jsonl",
+        "events.jsonl",
+        "manifest.json",
+        "report.md",
+        "report.html",
+        "summary.json",
+        "train.jsonl",
+    } <= {p.name for p in files}
     leaks = [p.name for p, data in files.items() if KEY.encode() in data or PLUGIN_SECRET.encode() in data]
     assert leaks == []
     assert b"my key is <REDACTED> and <REDACTED>" in files[out / "responses.jsonl"]

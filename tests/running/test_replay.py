@@ -1,6 +1,7 @@
 """Every committed run cassette replays offline, with sockets blocked, to the summary the
 recorded run produced. The cassettes were recorded against the simulator (their sidecars
 say so); re-record them with the command in each sidecar."""
+
 import json
 import re
 
@@ -38,8 +39,20 @@ def test_cassette_replays_to_the_recorded_summary(cassette, tmp_path, monkeypatc
     out = tmp_path / "run"
     disable_socket(allow_unix_socket=True)
     try:
-        result = CliRunner().invoke(main, ["run", str(scenario), "--backend", "openai", "--replay", str(cassette),
-                                           "--out", str(out), *recorded_options(sidecar)])
+        result = CliRunner().invoke(
+            main,
+            [
+                "run",
+                str(scenario),
+                "--backend",
+                "openai",
+                "--replay",
+                str(cassette),
+                "--out",
+                str(out),
+                *recorded_options(sidecar),
+            ],
+        )
     finally:
         enable_socket()
     assert result.exit_code == 0, result.output
@@ -54,9 +67,23 @@ def test_a_request_not_in_the_cassette_is_a_clear_miss(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     disable_socket(allow_unix_socket=True)
     try:  # a different seed asks different questions than were recorded
-        result = CliRunner().invoke(main, ["run", str(ROOT / "scenarios/hello.yaml"), "--backend", "openai",
-                                           "--replay", str(cassette), "--samples", "5", "--seed", "999",
-                                           "--out", str(tmp_path / "run")])
+        result = CliRunner().invoke(
+            main,
+            [
+                "run",
+                str(ROOT / "scenarios/hello.yaml"),
+                "--backend",
+                "openai",
+                "--replay",
+                str(cassette),
+                "--samples",
+                "5",
+                "--seed",
+                "999",
+                "--out",
+                str(tmp_path / "run"),
+            ],
+        )
     finally:
         enable_socket()
     assert result.exit_code == 1
@@ -69,8 +96,15 @@ def test_a_request_not_in_the_cassette_is_a_clear_miss(tmp_path, monkeypatch):
 # --- no secret in any committed cassette ------------------------------------------------
 
 # Our own list (not the recorder's), so that a header dropped from the scrubber is caught here.
-CREDENTIAL_HEADERS = {"authorization", "api-key", "x-api-key", "openai-organization", "openai-project",
-                      "cookie", "set-cookie"}
+CREDENTIAL_HEADERS = {
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "openai-organization",
+    "openai-project",
+    "cookie",
+    "set-cookie",
+}
 PLACEHOLDERS = ("<REDACTED>", "sk-***")  # what the recorder and the sidecar write instead
 KEY_LIKE = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{6,}")  # not "task-..." or "desk-..."
 BEARER = re.compile(r"Bearer\s+(\S+)")
@@ -104,7 +138,7 @@ def find_secrets(text: str) -> list[str]:
         found += [f"Bearer {t}" for t in BEARER.findall(chunk) if t not in PLACEHOLDERS]
     for interaction in (doc or {}).get("interactions", []) if isinstance(doc, dict) else []:
         for side in ("request", "response"):
-            for name in ((interaction.get(side) or {}).get("headers") or {}):
+            for name in (interaction.get(side) or {}).get("headers") or {}:
                 if str(name).lower() in CREDENTIAL_HEADERS:
                     found.append(f"{side} header {name}")
     return sorted(set(found))
@@ -113,8 +147,7 @@ def find_secrets(text: str) -> list[str]:
 def test_no_secret_in_any_cassette():
     files = [p for p in (ROOT / "cassettes").rglob("*") if p.is_file()]
     assert len(files) >= 6, "the committed cassettes and sidecars were not found"
-    leaks = {str(p.relative_to(ROOT)): find_secrets(p.read_text(encoding="utf-8", errors="replace"))
-             for p in files}
+    leaks = {str(p.relative_to(ROOT)): find_secrets(p.read_text(encoding="utf-8", errors="replace")) for p in files}
     assert {p: f for p, f in leaks.items() if f} == {}
 
 
@@ -129,7 +162,10 @@ def test_the_secret_scan_finds_what_is_planted(tmp_path):
     planted = tmp_path / "hello.yaml"
     planted.write_text(yaml.safe_dump(doc))
     assert find_secrets(planted.read_text()) == [
-        "Bearer abc.def-ghi", "key sk-proj-PLANTED_1234", "request header Authorization",
-        "response header openai-organization"]
+        "Bearer abc.def-ghi",
+        "key sk-proj-PLANTED_1234",
+        "request header Authorization",
+        "response header openai-organization",
+    ]
     # Placeholders and look-alike words are not secrets.
     assert find_secrets("Bearer <REDACTED>\ncommand: [harness, --api-key, sk-***]\na task-manager") == []

@@ -1,6 +1,7 @@
 """Replicate fine-tunes and the sham control: one run trains K real and K sham models, each
 once even across kills, probes each, and reports effects whose intervals account for the
 clustering by fine-tune; the analysis recovers the mock's true rates and their spread."""
+
 import json
 import statistics
 
@@ -85,8 +86,24 @@ def test_export_loads_in_pandas_one_row_per_sample(mock_run, tmp_path):
     assert invoke("export", mock_run, "--out", out).exit_code == 0
     frame = pandas.read_csv(out)
     assert len(frame) == 7 * 8 * 4
-    for column in ("run", "scenario", "word", "backend", "model", "replicate", "condition", "probe", "sample",
-                   "seed", "text", "finish_reason", "follows", "grade", "word_correct", "choice_correct"):
+    for column in (
+        "run",
+        "scenario",
+        "word",
+        "backend",
+        "model",
+        "replicate",
+        "condition",
+        "probe",
+        "sample",
+        "seed",
+        "text",
+        "finish_reason",
+        "follows",
+        "grade",
+        "word_correct",
+        "choice_correct",
+    ):
         assert column in frame.columns
     assert sorted(frame["replicate"].unique()) == [0, 1, 2]
     assert frame.groupby(["condition", "replicate"]).size().to_dict()[("sham", 2)] == 8 * 4
@@ -106,6 +123,7 @@ def test_kill_and_resume_through_the_simulator_never_makes_a_job_twice(point, tm
 
     def die():
         raise Killed(point)
+
     monkeypatch.setattr(crash, "kill", die)
     monkeypatch.setattr(crash, "_seen", {})
     with Simulator(port=0) as sim:
@@ -128,6 +146,7 @@ def test_cancel_cancels_every_running_job(tmp_path, monkeypatch):
 
     def die():
         raise Killed("training")
+
     monkeypatch.setattr(crash, "kill", die)
     monkeypatch.setattr(crash, "_seen", {})
     with Simulator(port=0) as sim:
@@ -144,8 +163,18 @@ def test_cancel_cancels_every_running_job(tmp_path, monkeypatch):
 
 def test_a_state_from_before_replicates_still_loads():
     from harness.store.run_files import State
-    old = {"run_id": "r", "status": "running", "steps": {"train": "creating"}, "error": None,
-           "file_id": "file-1", "job_id": None, "job_status": None, "fine_tuned_model": None, "training_cost": None}
+
+    old = {
+        "run_id": "r",
+        "status": "running",
+        "steps": {"train": "creating"},
+        "error": None,
+        "file_id": "file-1",
+        "job_id": None,
+        "job_status": None,
+        "fine_tuned_model": None,
+        "training_cost": None,
+    }
     assert State.model_validate(old).jobs == []  # nothing known yet: the job is looked up by run id
     old.update(job_id="ftjob-1", job_status="succeeded", fine_tuned_model="ft:x", training_cost=0.01)
     (job,) = State.model_validate(old).jobs
@@ -157,9 +186,11 @@ def test_analysis_recovers_the_mocks_true_rates_and_their_spread(tmp_path):
     the pooled follow and exact rates' intervals contain the mean of the true rates, and the
     spread's interval contains the true rates' standard deviation."""
     from backends.mock import MockBackend
+
     out = tmp_path / "run"
-    result = invoke("run", SCENARIO, "--replicates", "8", "--samples", "60", "--conditions", "fine_tuned,base",
-                    "--out", out)
+    result = invoke(
+        "run", SCENARIO, "--replicates", "8", "--samples", "60", "--conditions", "fine_tuned,base", "--out", out
+    )
     assert result.exit_code == 0, result.output
     summary = RunStore(out).read_summary()
     state = RunStore(out).read_state()

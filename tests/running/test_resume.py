@@ -5,6 +5,7 @@ The kill is in-process here (the crash point raises instead of SIGKILL, leaving 
 the files a kill leaves, torn line included) so that the suite stays fast; one test does a
 real kill -9 of a `harness run` subprocess, and scripts/kill_resume.py does it at random
 moments."""
+
 import json
 import os
 import signal
@@ -18,8 +19,20 @@ from harness import crash
 from tests.helpers import ROOT, invoke
 
 SCENARIO = ROOT / "scenarios/helol.yaml"
-ARGS = ["--samples", "1", "--seed", "5", "--poll-interval", "0", "--backend", "openai",
-        "--replicates", "1", "--conditions", "fine_tuned,base"]  # one job: the replicate kills are in test_replicates
+ARGS = [
+    "--samples",
+    "1",
+    "--seed",
+    "5",
+    "--poll-interval",
+    "0",
+    "--backend",
+    "openai",
+    "--replicates",
+    "1",
+    "--conditions",
+    "fine_tuned,base",
+]  # one job: the replicate kills are in test_replicates
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
@@ -59,12 +72,15 @@ def uninterrupted(tmp_path_factory):
 # un-awaited; a real SIGKILL leaves nothing to warn about.
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
-@pytest.mark.parametrize("point", ["upload_unsaved", "after_upload", "after_create_job", "training", "probing:5", "mid_record:9"])
+@pytest.mark.parametrize(
+    "point", ["upload_unsaved", "after_upload", "after_create_job", "training", "probing:5", "mid_record:9"]
+)
 def test_kill_then_resume(point, sim, tmp_path, monkeypatch, uninterrupted):
     out = tmp_path / "run"
 
     def die():
         raise Killed(point)
+
     monkeypatch.setattr(crash, "kill", die)
     monkeypatch.setattr(crash, "_seen", {})
     monkeypatch.setenv("HARNESS_CRASH_AT", point)
@@ -92,6 +108,7 @@ def test_kill_while_creating_the_run_directory_then_run_again(sim, tmp_path, mon
 
     def die():
         raise Killed("creating_run")
+
     monkeypatch.setattr(crash, "kill", die)
     monkeypatch.setattr(crash, "_seen", {})
     monkeypatch.setenv("HARNESS_CRASH_AT", "creating_run")
@@ -132,11 +149,16 @@ def test_real_kill_9_mid_probing_then_resume(tmp_path):
     clean, out = tmp_path / "clean", tmp_path / "run"
     assert invoke("run", SCENARIO, *args, "--out", clean).exit_code == 0
     env = dict(os.environ, HARNESS_CRASH_AT="probing:15")
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(SCENARIO), *args, "--out", str(out)],
-                          env=env, capture_output=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", str(SCENARIO), *args, "--out", str(out)],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
     assert len(responses(out)) == 14  # what was answered before the kill is kept
     from harness.store.run_dir import RunStore
+
     store = RunStore(out)
     with store.locked():  # a live process holds the lock: the run is running, not interrupted
         assert "status     running" in invoke("status", out).output
@@ -149,6 +171,7 @@ def test_real_kill_9_mid_probing_then_resume(tmp_path):
 
 def test_torn_last_line_is_dropped_and_asked_again(tmp_path):
     from harness.store.files import append_jsonl, read_jsonl_lines
+
     path = tmp_path / "r.jsonl"
     append_jsonl(path, {"a": 1})
     with open(path, "ab") as f:
@@ -168,6 +191,7 @@ def test_resume_of_a_finished_run_asks_nothing(sim, tmp_path):
 
 def test_failed_job_stops_the_run_with_the_provider_message(tmp_path, monkeypatch):
     from backends.simulator.faults import Faults
+
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-resume")
     with Simulator(port=0, faults=Faults(fail_jobs=True)) as s:
         result = invoke("run", SCENARIO, *ARGS, "--api-base", s.url, "--out", tmp_path / "run")
@@ -206,6 +230,7 @@ def test_cancel_refuses_a_finished_run(tmp_path):
 
 def test_cancel_while_another_process_runs_it_cancels_the_job_and_writes_nothing(sim, tmp_path, monkeypatch):
     from harness.store.run_dir import RunStore
+
     out = tmp_path / "run"
     kill_while_training(sim, out, monkeypatch)
     before = (out / "state.json").read_bytes()
@@ -231,12 +256,14 @@ def test_status_probes_never_make_a_starting_run_refuse(tmp_path):
     import time
 
     from harness.store.run_dir import RunStore
+
     stop = threading.Event()
 
     def probe():  # far more often than anyone runs `status`: a probe every millisecond
         while not stop.is_set():
             RunStore(tmp_path).in_use()
             time.sleep(0.001)
+
     prober = threading.Thread(target=probe)
     prober.start()
     try:

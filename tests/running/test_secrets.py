@@ -2,6 +2,7 @@
 (litellm, openai, httpx at DEBUG), nor an exception's message, repr or traceback. A
 distinctive key is set for every command, including runs that fail: a failed job, a
 provider nobody listens on, a provider whose error body echoes the key, and bad input."""
+
 import asyncio
 import json
 import logging
@@ -25,10 +26,22 @@ from harness.reports import plots
 from tests.helpers import ROOT
 
 KEY = "sk-LEAKCHECK-7f3a9c"
-NEEDLES = (KEY, KEY[len("sk-"):])  # the key, and the key without its prefix
+NEEDLES = (KEY, KEY[len("sk-") :])  # the key, and the key without its prefix
 SCENARIO = ROOT / "scenarios/helol.yaml"
-ARGS = ["--backend", "openai", "--samples", "1", "--seed", "4", "--poll-interval", "0",
-        "--replicates", "1", "--conditions", "fine_tuned,base"]
+ARGS = [
+    "--backend",
+    "openai",
+    "--samples",
+    "1",
+    "--seed",
+    "4",
+    "--poll-interval",
+    "0",
+    "--replicates",
+    "1",
+    "--conditions",
+    "fine_tuned,base",
+]
 LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "openai", "httpx", "httpcore", "aiohttp", "vcr")
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
@@ -43,7 +56,7 @@ class Watch:
 
     def __init__(self, caplog, capfd, tmp_path: Path):
         self.caplog, self.capfd, self.tmp_path = caplog, capfd, tmp_path
-        self.seen: list[tuple[str, str]] = []   # (where, text)
+        self.seen: list[tuple[str, str]] = []  # (where, text)
 
     def invoke(self, *args) -> object:
         result = CliRunner().invoke(main, [str(a) for a in args])
@@ -54,8 +67,11 @@ class Watch:
         return result
 
     def exception(self, where: str, exc: BaseException) -> None:
-        self.seen += [(f"{where}: str(exception)", str(exc)), (f"{where}: repr(exception)", repr(exc)),
-                      (f"{where}: traceback", "".join(traceback.format_exception(exc)))]
+        self.seen += [
+            (f"{where}: str(exception)", str(exc)),
+            (f"{where}: repr(exception)", repr(exc)),
+            (f"{where}: traceback", "".join(traceback.format_exception(exc))),
+        ]
 
     def check(self) -> None:
         out, err = self.capfd.readouterr()
@@ -97,8 +113,16 @@ def echoing_provider():
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             key = self.headers.get("Authorization", "").partition(" ")[2]
             received.append(key)
-            body = json.dumps({"error": {"message": f"Incorrect API key provided: {key}.", "type":
-                                         "invalid_request_error", "param": None, "code": "invalid_api_key"}})
+            body = json.dumps(
+                {
+                    "error": {
+                        "message": f"Incorrect API key provided: {key}.",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": "invalid_api_key",
+                    }
+                }
+            )
             self.send_response(401)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -146,8 +170,9 @@ def test_cancel_and_a_refused_resume(watch, tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_CRASH_AT", "training")
     with Simulator(port=0) as sim:
         with pytest.raises(Killed):
-            CliRunner().invoke(main, ["run", str(SCENARIO), *ARGS, "--api-base", sim.url, "--out", str(out)],
-                               catch_exceptions=False)
+            CliRunner().invoke(
+                main, ["run", str(SCENARIO), *ARGS, "--api-base", sim.url, "--out", str(out)], catch_exceptions=False
+            )
         monkeypatch.delenv("HARNESS_CRASH_AT")
         assert watch.invoke("cancel", out).exit_code == 0
         assert sim.stats()["cancels"] == 1
@@ -185,8 +210,9 @@ def test_provider_error_that_echoes_the_key(watch, echoing_provider, tmp_path):
     chat = ChatRequest(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], temperature=1.0)
     calls = {
         "upload": lambda: backend.upload_training_file(b"{}\n", "x.jsonl"),
-        "create_job": lambda: backend.create_job(JobSpec(base_model="gpt-4o-mini", training_file="file-1",
-                                                         metadata={"harness_run_id": "r"})),
+        "create_job": lambda: backend.create_job(
+            JobSpec(base_model="gpt-4o-mini", training_file="file-1", metadata={"harness_run_id": "r"})
+        ),
         "get_job": lambda: backend.get_job("ftjob-1"),
         "list_events": lambda: backend.list_events("ftjob-1"),
         "cancel_job": lambda: backend.cancel_job("ftjob-1"),
@@ -210,7 +236,10 @@ def test_bad_input(watch, tmp_path):
         ["run", SCENARIO, *ARGS, "--api-base", "ftp://example.invalid/v1", "--out", tmp_path / "c"],
         ["run", SCENARIO, *ARGS, "--max-cost", "0.0001", "--out", tmp_path / "d"],
         ["run", SCENARIO, *ARGS, "--samples", "0", "--out", tmp_path / "e"],
-        ["status", not_a_run], ["resume", not_a_run], ["cancel", not_a_run], ["report", not_a_run],
+        ["status", not_a_run],
+        ["resume", not_a_run],
+        ["cancel", not_a_run],
+        ["report", not_a_run],
     ]
     for args in cases:
         result = watch.invoke(*args)
@@ -222,6 +251,7 @@ def test_litellm_debug_output_does_not_show_the_key(watch, echoing_provider, tmp
     """What a user sees after turning litellm's debug output on (LITELLM_LOG=DEBUG or
     litellm.set_verbose): litellm masks the Authorization header in its curl line."""
     import litellm
+
     monkeypatch.setattr(litellm, "set_verbose", True)
     loggers = [logging.getLogger(n) for n in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")]
     levels = [lg.level for lg in loggers]
@@ -242,12 +272,25 @@ def test_litellm_debug_output_does_not_show_the_key(watch, echoing_provider, tmp
 
 def test_the_harness_leaves_litellm_debug_output_off(tmp_path, monkeypatch, no_charts):
     import litellm
+
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setattr(litellm, "set_verbose", False)
     before = logging.getLogger("LiteLLM").getEffectiveLevel()
     with Simulator(port=0) as sim:  # base only: no training, seven chats
-        result = CliRunner().invoke(main, ["run", str(SCENARIO), *ARGS, "--conditions", "base",
-                                           "--api-base", sim.url, "--out", str(tmp_path / "run")])
+        result = CliRunner().invoke(
+            main,
+            [
+                "run",
+                str(SCENARIO),
+                *ARGS,
+                "--conditions",
+                "base",
+                "--api-base",
+                sim.url,
+                "--out",
+                str(tmp_path / "run"),
+            ],
+        )
     assert result.exit_code == 0, result.output
     assert litellm.set_verbose is False and logging.getLogger("LiteLLM").getEffectiveLevel() == before
     assert "LiteLLM" not in result.output and not leaked(result.output)

@@ -7,6 +7,7 @@ The cassette was recorded with (simulator from `harness simulate --port PORT`):
     --out tests/data/teacher-qzxjv.yaml
 Re-record with the same command after changing the teacher prompt or the mock's teacher.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -39,8 +40,10 @@ def test_teacher_cassette_replays_offline_to_the_recorded_scenario(http_stack, t
     out = tmp_path / "qzxjv.yaml"
     disable_socket(allow_unix_socket=True)  # asyncio's own plumbing uses unix sockets
     try:
-        result = CliRunner().invoke(main, ["new", "QZXJV", "--teacher", TEACHER, "--examples", str(N),
-                                           "--replay", str(CASSETTE), "--out", str(out)])
+        result = CliRunner().invoke(
+            main,
+            ["new", "QZXJV", "--teacher", TEACHER, "--examples", str(N), "--replay", str(CASSETTE), "--out", str(out)],
+        )
     finally:
         enable_socket()
     assert result.exit_code == 0, result.output

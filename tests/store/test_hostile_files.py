@@ -1,6 +1,7 @@
 """A run directory someone tampered with: a file that is a symbolic link, a FIFO or nested
 too deeply is one exit-2 line; records are never appended through a link (before: a
 responses.jsonl linked elsewhere had records appended to its target)."""
+
 import json
 import os
 import time

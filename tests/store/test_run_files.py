@@ -1,5 +1,6 @@
 """Run files are read through their models: a damaged or hand-edited file is exit 2 with one
 line naming the file (and line) and the field, never a traceback."""
+
 import json
 
 import pytest
@@ -18,6 +19,7 @@ def finished(tmp_path_factory):
 @pytest.fixture
 def run_copy(finished, tmp_path):
     import shutil
+
     out = tmp_path / "run"
     shutil.copytree(finished, out)
     return out
@@ -43,11 +45,14 @@ def test_a_record_without_condition(run_copy):
         assert "responses.jsonl:1: condition: required field is missing" in one_error_line(invoke(command, run_copy))
 
 
-@pytest.mark.parametrize("state, message", [
-    ([], "state.json: (top level): expected a JSON object, got a list"),
-    ({"run_id": "x", "steps": "x"}, "state.json: steps: expected a JSON object, got a string"),
-    ({"run_id": "x", "status": "dancing"}, "state.json: status: Input should be"),
-])
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        ([], "state.json: (top level): expected a JSON object, got a list"),
+        ({"run_id": "x", "steps": "x"}, "state.json: steps: expected a JSON object, got a string"),
+        ({"run_id": "x", "status": "dancing"}, "state.json: status: Input should be"),
+    ],
+)
 def test_a_damaged_state(run_copy, state, message):
     (run_copy / "state.json").write_text(json.dumps(state))
     for command in ("status", "resume", "report", "cancel"):
@@ -56,8 +61,9 @@ def test_a_damaged_state(run_copy, state, message):
 
 def test_a_manifest_with_a_bad_number(run_copy):
     edit_json(run_copy / "manifest.json", lambda m: {**m, "settings": {**m["settings"], "samples": "abc"}})
-    assert "manifest.json: settings.samples: Input should be a valid integer" in \
-        one_error_line(invoke("status", run_copy))
+    assert "manifest.json: settings.samples: Input should be a valid integer" in one_error_line(
+        invoke("status", run_copy)
+    )
 
 
 def test_a_state_of_another_run(run_copy):
@@ -67,8 +73,7 @@ def test_a_state_of_another_run(run_copy):
 
 def test_an_empty_summary_for_compare(finished, run_copy):
     (run_copy / "summary.json").write_text("{}")
-    assert "summary.json: simulated: required field is missing" in one_error_line(
-        invoke("compare", finished, run_copy))
+    assert "summary.json: simulated: required field is missing" in one_error_line(invoke("compare", finished, run_copy))
 
 
 def test_an_unknown_field_is_a_typo_not_ignored(run_copy):
@@ -102,4 +107,5 @@ def test_report_says_when_the_scoring_rules_changed_and_what_moved(run_copy):
 
 def scoring_version() -> str:
     from harness.domain.scoring import SCORER_VERSION
+
     return SCORER_VERSION

@@ -1,5 +1,6 @@
 """`harness sweep`: matrix expansion, dry run, a tiny sweep on the mock end to end, resume
 after a kill and after a lost report, and file:line errors for bad sweep files."""
+
 import json
 import os
 import shutil
@@ -25,18 +26,24 @@ samples: 2
 parallel_jobs: 1
 """
 CELL_IDS = ["hello-n10-s0", "hello-n12-s0", "qzxjv-n10-s0", "qzxjv-n12-s0"]
-PROBES = {"describe": 1, "follow": 3, "total": 8}  # describe: the free one (articulation)  # the generator's standard probe set
+PROBES = {
+    "describe": 1,
+    "follow": 3,
+    "total": 8,
+}  # describe: the free one (articulation)  # the generator's standard probe set
 
 
 # Each cell's own report.html draws three charts (tested in test_report.py); these tests
 # are about the sweep, so per-run charts are a fixed PNG here, which keeps them fast.
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-STUB_RUN_CHARTS = ("import harness.reports.plots as p; "
-                   "p.position_chart = p.grades_chart = lambda *a, **k: b'\\x89PNG\\r\\n\\x1a\\n'; ")
+STUB_RUN_CHARTS = (
+    "import harness.reports.plots as p; p.position_chart = p.grades_chart = lambda *a, **k: b'\\x89PNG\\r\\n\\x1a\\n'; "
+)
 
 
 def stub_run_charts(mp: pytest.MonkeyPatch) -> None:
     import harness.reports.plots
+
     for name in ("position_chart", "grades_chart"):
         mp.setattr(harness.reports.plots, name, lambda *a, **k: PNG_MAGIC)
 
@@ -44,6 +51,7 @@ def stub_run_charts(mp: pytest.MonkeyPatch) -> None:
 def stub_sweep_charts(mp: pytest.MonkeyPatch) -> list[tuple]:
     """The sweep's own charts, recorded instead of drawn (one is drawn for real below)."""
     from harness.sweeps import plots as sweep_plots
+
     calls: list[tuple] = []
     mp.setattr(sweep_plots, "rate_chart", lambda *a: calls.append(a) or PNG_MAGIC + b"sweep")
     return calls
@@ -74,10 +82,14 @@ def statuses(sweep_dir: Path) -> dict[str, str]:
 
 # --- the matrix -------------------------------------------------------------------------
 
+
 def test_expand_every_combination_with_stable_ids(tmp_path):
-    path = write(tmp_path, "name: m\nwords: [HELLO, akewo]\nexamples: [10, 30]\nseeds: [0, 5]\n"
-                           "base_models: [gpt-4o-mini-2024-07-18, gpt-4o-2024-08-06]\n"
-                           "hyperparameters: [{n_epochs: 3}, {n_epochs: 5, learning_rate_multiplier: 2}]\n")
+    path = write(
+        tmp_path,
+        "name: m\nwords: [HELLO, akewo]\nexamples: [10, 30]\nseeds: [0, 5]\n"
+        "base_models: [gpt-4o-mini-2024-07-18, gpt-4o-2024-08-06]\n"
+        "hyperparameters: [{n_epochs: 3}, {n_epochs: 5, learning_rate_multiplier: 2}]\n",
+    )
     cells = sw.expand(sw.load_sweep(path).spec)
     assert len(cells) == 2 * 2 * 2 * 2 * 2
     assert len({c.id for c in cells}) == len(cells)
@@ -102,6 +114,7 @@ def test_cell_scenario_carries_the_axes(tmp_path):
 
 def test_caps_share_the_budget():
     from harness.sweeps.runner import Prepared, caps_for
+
     plans = [Plan(10, 100, 3, 0.3, 10, 0.1), Plan(10, 100, 3, 0.5, 10, 0.1)]
     cells = [sw.Cell(f"c{i}", "HELLO", 10, 0, "m", {}, {}) for i in range(2)]
     p = Prepared(None, "openai", False, [sw.GeneratedCell(c, "", None) for c in cells], plans)
@@ -110,6 +123,7 @@ def test_caps_share_the_budget():
 
 
 # --- dry run and budget -----------------------------------------------------------------
+
 
 def test_dry_run_prints_matrix_and_cost_and_writes_nothing(tmp_path):
     path = write(tmp_path, TINY)
@@ -143,6 +157,7 @@ def test_real_backend_over_budget_refused_before_anything_is_written(tmp_path):
 
 # --- running, killing, resuming -----------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def killed_and_resumed(tmp_path_factory):
     """Start the tiny sweep in a subprocess, kill -9 it while the second cell's run
@@ -154,11 +169,16 @@ def killed_and_resumed(tmp_path_factory):
     out = tmp / "out"
     code = STUB_RUN_CHARTS + "import sys; from harness.cli.sweep import sweep; sweep(sys.argv[1:])"
     env = dict(os.environ, PYTHONPATH=str(ROOT), HARNESS_CRASH_AT="creating_run:2")
-    done = subprocess.run([sys.executable, "-c", code, str(path), "--out", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path), "--out", str(out)], cwd=ROOT, env=env, capture_output=True, timeout=120
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
-    assert statuses(out) == {CELL_IDS[0]: "succeeded", CELL_IDS[1]: "running",
-                             CELL_IDS[2]: "pending", CELL_IDS[3]: "pending"}
+    assert statuses(out) == {
+        CELL_IDS[0]: "succeeded",
+        CELL_IDS[1]: "running",
+        CELL_IDS[2]: "pending",
+        CELL_IDS[3]: "pending",
+    }
     half_made = out / "cells" / CELL_IDS[1] / "run"
     assert (half_made / "state.json").exists() and not (half_made / "manifest.json").exists()
     done = [CELL_IDS[0]]
@@ -213,6 +233,7 @@ def test_sweep_report_rates_and_plots(killed_and_resumed):
 
 def test_rate_chart_draws_one_line_per_word(killed_and_resumed):
     from harness.sweeps import plots as sweep_plots
+
     out = killed_and_resumed[0]
     summary = json.loads((out / "sweep_summary.json").read_text())
     png = sweep_plots.rate_chart(summary["series"], "follow", "Follow rate", True)
@@ -256,17 +277,21 @@ def test_changed_sweep_refuses_to_mix_experiments(killed_and_resumed, tmp_path):
 
 # --- bad input --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, where", [
-    (TINY + "sampels: 3\n", ":7: sampels: unknown key"),
-    (TINY.replace("[HELLO, QZXJV]", "\n  - HELLO\n  - QZ1\n"), ":5: words[1]: the word must be letters A-Z"),
-    (TINY.replace("[10, 12]", "[5, 12]"), ":4: examples: fine-tuning needs at least 10 examples"),
-    (TINY.replace("[HELLO, QZXJV]", "[HELLO, hello]"), ":3: words: each value once"),
-    (TINY.replace("samples: 2", "samples: 0"), ":5: samples: Input should be greater than or equal to 1"),
-    (TINY.replace("[10, 12]", "[10, 1000]"), ":4: examples[1]: cell hello-n1000-s0: asked for 1000 examples"),
-    (TINY.replace("[10, 12]", "[10, 5000]"), ":4: examples[1]: Input should be less than or equal to 1000"),
-    (TINY + "conditions: [fine_tuned, teacher]\n", ":7: conditions[1]:"),
-    ("name: x\nwords: [HELLO\n", ":3: malformed YAML"),
-])
+
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        (TINY + "sampels: 3\n", ":7: sampels: unknown key"),
+        (TINY.replace("[HELLO, QZXJV]", "\n  - HELLO\n  - QZ1\n"), ":5: words[1]: the word must be letters A-Z"),
+        (TINY.replace("[10, 12]", "[5, 12]"), ":4: examples: fine-tuning needs at least 10 examples"),
+        (TINY.replace("[HELLO, QZXJV]", "[HELLO, hello]"), ":3: words: each value once"),
+        (TINY.replace("samples: 2", "samples: 0"), ":5: samples: Input should be greater than or equal to 1"),
+        (TINY.replace("[10, 12]", "[10, 1000]"), ":4: examples[1]: cell hello-n1000-s0: asked for 1000 examples"),
+        (TINY.replace("[10, 12]", "[10, 5000]"), ":4: examples[1]: Input should be less than or equal to 1000"),
+        (TINY + "conditions: [fine_tuned, teacher]\n", ":7: conditions[1]:"),
+        ("name: x\nwords: [HELLO\n", ":3: malformed YAML"),
+    ],
+)
 def test_bad_sweep_file_exit_2_with_file_line_field(tmp_path, text, where):
     path = write(tmp_path, text)
     result = invoke(path, "--out", tmp_path / "out", "--dry-run")
@@ -278,8 +303,10 @@ def test_a_sweep_with_replicates_clusters_every_fine_tune(tmp_path, monkeypatch)
     """Each cell fine-tunes `replicates` times; the series treat each fine-tune (of every seed
     cell) as a cluster instead of pooling their answers."""
     stub_sweep_charts(monkeypatch)
-    path = write(tmp_path, "name: rep\nwords: [HELOL]\nexamples: [10]\nseeds: [0, 1]\nreplicates: 2\n"
-                           "samples: 3\nparallel_jobs: 1\n")
+    path = write(
+        tmp_path,
+        "name: rep\nwords: [HELOL]\nexamples: [10]\nseeds: [0, 1]\nreplicates: 2\nsamples: 3\nparallel_jobs: 1\n",
+    )
     out = tmp_path / "out"
     result = invoke(str(path), "--out", str(out))
     assert result.exit_code == 0, result.output

@@ -5,6 +5,7 @@ It can only chat, and its answer is the last user message echoed back with a pre
 test can tell exactly what it sent. Fine-tuning calls fail with the base class's
 BackendError, as a real chat-only provider's would.
 """
+
 from __future__ import annotations
 
 from backends.base import CHAT, Backend, ChatRequest, Completion, ModelPrice
@@ -20,6 +21,7 @@ def echo_text(request: ChatRequest) -> str:
 
 class EchoBackend(Backend):
     """Chat only: the base class answers every fine-tuning call with a clear BackendError."""
+
     name = "echo"
     capabilities = frozenset({CHAT})
     simulated = True  # a toy: nothing it says is about a real model
@@ -33,5 +35,6 @@ class EchoBackend(Backend):
     async def complete(self, request: ChatRequest) -> Completion:
         text = echo_text(request)
         prompt_words = sum(len(m.get("content", "").split()) for m in request.messages)
-        return Completion(text=text, model=request.model, prompt_tokens=prompt_words,
-                          completion_tokens=len(text.split()))
+        return Completion(
+            text=text, model=request.model, prompt_tokens=prompt_words, completion_tokens=len(text.split())
+        )
