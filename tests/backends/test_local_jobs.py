@@ -91,6 +91,24 @@ def test_a_killed_worker_restarts_from_its_checkpoint_and_makes_the_same_adapter
     assert job.fine_tuned_model.rsplit(":", 1)[1] == reference.fine_tuned_model.rsplit(":", 1)[1]  # another store
 
 
+def test_jobs_on_one_machine_train_one_at_a_time(tiny_model, tmp_path, monkeypatch):
+    backend = LocalBackend(store_dir=tmp_path / "store")
+    hold = tmp_path / "hold"
+    hold.touch()
+    monkeypatch.setenv(HOLD_ENV, str(hold))  # the first pauses after its epoch 1, holding the slot
+    first = _start(backend, tiny_model, "first")
+    wait_for(lambda: any(m.startswith("Epoch 1/3") for m in _messages(backend, first)))
+    second = _start(backend, tiny_model, "second", seed=8)
+    wait_for(lambda: "Queued: another job is training on this machine" in _messages(backend, second))
+    assert backend.get_job(second.id).status == "queued"
+    assert not any(m.startswith("Loading ") for m in _messages(backend, second))
+    hold.unlink()
+    assert _finish(backend, first).status == "succeeded"
+    assert _finish(backend, second).status == "succeeded"
+    started = [m for m in _messages(backend, second) if m.startswith("Loading ")]
+    assert len(started) == 1  # it trained once the first had finished
+
+
 def test_a_worker_that_keeps_dying_fails_the_job_with_a_clear_message(tiny_model, tmp_path):
     backend = LocalBackend(store_dir=tmp_path / "store")
     job = _start(backend, tiny_model, "dies")
