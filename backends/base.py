@@ -131,6 +131,9 @@ class Backend:
     secret_env: ClassVar[tuple[str, ...]] = ()
     # Constructor keywords the harness may pass (others it offers are dropped).
     OPTIONS: ClassVar[tuple[str, ...]] = ()
+    # The fine-tuning hyperparameters the provider takes: a scenario with others is refused
+    # before anything is created (None: not checked, the provider decides).
+    HYPERPARAMETERS: ClassVar[tuple[str, ...] | None] = None
     # Where requests go, when it is an HTTP provider (recordings say what they were made against).
     api_base: str | None = None
     # Seconds between job polls when the user gives none (replays always use 0); asked at each

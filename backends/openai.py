@@ -121,6 +121,7 @@ class OpenAIBackend(Backend):
     secret_env = ("OPENAI_API_KEY",)
     min_training_examples = 10  # OpenAI refuses smaller fine-tuning files
     OPTIONS = ("api_key", "api_base", "max_retries", "sleep")
+    HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")  # supervised fine-tuning
 
     @classmethod
     def price(cls, model: str) -> ModelPrice | None:

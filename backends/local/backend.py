@@ -85,6 +85,7 @@ class LocalBackend(Backend):
     min_training_examples = 1
     poll_interval = 2.0
     OPTIONS = ("store_dir", "device", "base_model", "max_batch")
+    HYPERPARAMETERS = hyper.KNOWN
 
     @classmethod
     def price(cls, model: str) -> ModelPrice:

@@ -164,6 +164,7 @@ class MockBackend(Backend):
     min_training_examples = MIN_EXAMPLES
     poll_interval = 0.0  # nothing to wait for: one poll advances the job one state
     OPTIONS = ("state_path", "slip_rate", "state_rule_rate", "replicate_sd", "steps_per_state")
+    HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")  # OpenAI's, as it imitates OpenAI
 
     @classmethod
     def price(cls, model: str) -> ModelPrice | None:

@@ -28,12 +28,17 @@ def validate(scenario: Path, backend: str) -> None:
     import backends
     from harness.domain import dataset
     from harness.domain.scenario import load_scenario, warnings_for
-    from harness.running.plan import check_training_minimum
+    from harness.running.plan import check_fits_backend
 
     sc = load_scenario(scenario)
     examples = dataset.resolve_examples(sc, scenario.parent)
-    check_training_minimum(
-        scenario, backend, backends.load_class(backend), len(examples), "fine_tuned" in sc.eval.conditions
+    check_fits_backend(
+        scenario,
+        backend,
+        backends.load_class(backend),
+        len(examples),
+        "fine_tuned" in sc.eval.conditions,
+        dict(sc.fine_tune.hyperparameters),
     )
     for w in warnings_for(sc, examples):
         click.echo(f"warning: {scenario}: {w}", err=True)

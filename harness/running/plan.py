@@ -165,9 +165,18 @@ def check_plan(plan: Plan, options: RunOptions, simulated: bool) -> None:
         raise PlanError(f"estimated cost ${plan.total:.4g} exceeds --max-cost ${options.max_cost:.4g}")
 
 
-def check_training_minimum(scenario_path: Path, name: str, cls: type[Backend], examples: int, train: bool) -> None:
-    """The provider would refuse the upload: say so before anything is created (run) or as
-    soon as the scenario is checked (validate), with the same words."""
+def check_fits_backend(
+    scenario_path: Path, name: str, cls: type[Backend], examples: int, train: bool, hyperparameters: dict | None = None
+) -> None:
+    """The provider would refuse the upload or the job: say so before anything is created
+    (run) or as soon as the scenario is checked (validate), with the same words."""
+    known = cls.HYPERPARAMETERS
+    unknown = sorted(set(hyperparameters or {}) - set(known)) if known is not None and train else []
+    if unknown:
+        raise ConfigError(
+            f"{scenario_path}: fine_tune.hyperparameters: backend {name!r} does not take {', '.join(unknown)} "
+            f"(it takes {', '.join(known or ())})"
+        )
     minimum = max(1, cls.min_training_examples)
     if train and examples < minimum:
         raise ConfigError(

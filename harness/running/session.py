@@ -24,7 +24,7 @@ from harness.running.lifecycle import Run, create_run, new_run_id, open_run
 from harness.running.logprobs import has_scored_probes
 from harness.running.options import settings_for
 from harness.running.pipeline import Pipeline, cross_check_applies
-from harness.running.plan import Plan, check_plan, check_training_minimum, make_plan
+from harness.running.plan import Plan, check_fits_backend, check_plan, make_plan
 from harness.running.probing import tasks_for
 from harness.running.ui import RunUI
 from harness.store.records import ResponseRecord, canonical, latest_verdicts
@@ -121,7 +121,9 @@ def prepare(
         raise ConfigError(f"{replay}: cassette not found")
     examples = dataset.resolve_examples(scenario, scenario_path.parent)
     plan = make_plan(scenario, examples, settings, options, Pricer.of(cls))
-    check_training_minimum(scenario_path, options.backend, cls, plan.examples, settings.train)
+    check_fits_backend(
+        scenario_path, options.backend, cls, plan.examples, settings.train, dict(scenario.fine_tune.hyperparameters)
+    )
     return Prepared(scenario_path, scenario, examples, options, settings, plan, cls, cls.simulated)
 
 

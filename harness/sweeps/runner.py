@@ -112,6 +112,13 @@ def prepare(sf: SweepFile, backend: str | None, api_base: str | None) -> Prepare
         raise ConfigError(f"backend {name!r} cannot fine-tune; drop fine_tuned from the sweep's conditions")
     banks = Banks()
     gen = [cell_scenario(sf, cell, banks) for cell in expand(sf.spec)]
+    takes = cls.HYPERPARAMETERS  # the provider would refuse these jobs: say so before any is created
+    unknown = sorted({k for h in sf.spec.hyperparameters for k in h} - set(takes)) if takes is not None else []
+    if unknown and "fine_tuned" in sf.spec.conditions:
+        raise SweepError(
+            f"{sf.path}:{line_for(('hyperparameters',), sf.lines)}: hyperparameters: backend {name!r} does not "
+            f"take {', '.join(unknown)} (it takes {', '.join(takes or ())})"
+        )
     options = RunOptions(backend=name, api_base=api_base)
     pricer = Pricer.of(cls)
     plans = [

@@ -205,6 +205,17 @@ CASES = {
         "--out",
         t / "o",
     ],
+    "a local-only hyperparameter on mock": lambda t: [
+        "run",
+        scenario(t, "hyperparameters: {n_epochs: 3}", "hyperparameters: {n_epochs: 3, lora_r: 8}"),
+        "--out",
+        t / "o",
+    ],
+    "a local-only hyperparameter in a sweep": lambda t: [
+        "sweep",
+        sweep_file(t, "hyperparameters: [{n_epochs: 3}]", "hyperparameters: [{n_epochs: 3}, {learning_rate: 0.001}]"),
+        "--dry-run",
+    ],
     "missing API key": lambda t: ["run", ROOT / "scenarios/helol.yaml", "--backend", "openai", "--out", t / "o"],
     "estimate over --max-cost": lambda t: [
         "run",
@@ -282,6 +293,10 @@ EXPECTED = {
     "loaded: No module named 'no_such_module_xyz'",
     "too few examples to fine-tune": "bad.yaml: examples: backend 'mock' needs at least 10 training examples "
     "to fine-tune, the scenario has 0",
+    "a local-only hyperparameter on mock": "bad.yaml: fine_tune.hyperparameters: backend 'mock' does not take "
+    "lora_r (it takes n_epochs, batch_size, learning_rate_multiplier)",
+    "a local-only hyperparameter in a sweep": "sw.yaml:13: hyperparameters: backend 'mock' does not take "
+    "learning_rate (it takes n_epochs, batch_size, learning_rate_multiplier)",
 }
 
 
