@@ -382,10 +382,10 @@ def _compute_header(summary: Summary) -> list[tuple[str, str]]:
     ]
     c = summary.compute
     if c is not None:
-        jobs = c.fine_tuning_seconds
+        jobs, span = c.fine_tuning_seconds, c.fine_tuning_span_seconds
         training = (
-            f"fine-tuning {fmt_seconds(sum(jobs.values()))} over {len(jobs)} job(s) (from their events), "
-            if jobs
+            f"fine-tuning {fmt_seconds(span)} for {len(jobs)} job(s), from the first job event to the last; "
+            if jobs and span is not None
             else ""
         )
         rows.append(("compute time", f"{training}probing {fmt_seconds(c.probing_seconds)} (wall clock)"))

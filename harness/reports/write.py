@@ -43,7 +43,12 @@ def run_info(manifest: Manifest, state: State, events: list[EventRecord] | None 
         logprobs_skipped=state.steps.get("logprobs") == "skipped",
     )
     info.model_details = dict(state.model_info)
-    info.compute = Compute(fine_tuning_seconds=job_seconds(state, events or []), probing_seconds=state.probe_seconds)
+    stamps = [ev.created_at for ev in events or []]
+    info.compute = Compute(
+        fine_tuning_seconds=job_seconds(state, events or []),
+        fine_tuning_span_seconds=float(max(stamps) - min(stamps)) if stamps else None,
+        probing_seconds=state.probe_seconds,
+    )
     if state.status.ended_early:  # the report of a run that ended early says so
         info.run_status = state.status.value + (f": {state.error}" if state.error else "")
     return info

@@ -183,10 +183,12 @@ class PowerNote(RunFile):
 
 class Compute(RunFile):
     """What a real run took, for a backend that bills no money (the local one) and for any
-    other: each fine-tuning job's time from its first event to its last, and the wall-clock
-    time spent probing. Left out of simulated summaries, which must replay byte for byte."""
+    other: each fine-tuning job's time from its first event to its last (queueing included),
+    the fine-tuning phase from the first job event to the last, and the wall-clock time spent
+    probing. Left out of simulated summaries, which must replay byte for byte."""
 
     fine_tuning_seconds: dict[str, float] = Field(default_factory=dict)  # job key -> seconds
+    fine_tuning_span_seconds: float | None = None  # all jobs, first event to last
     probing_seconds: float
 
 
