@@ -69,8 +69,12 @@ MECHANISM = Gated(
         ),
         (
             "letter|charact",
+            # the verb whole ("forms", "formed"), not a longer word ("character formation")
             r"\b(?:letter|character)s?\s+(?:that\s+|which\s+)?(?:together\s+|then\s+)?(?:spell|form|make|read|create"
-            r"|compose|give)",
+            r"|compose|give)\w{0,3}\s+(?:out\s+|up\s+)?(?:(?:a|the|one|my|this|that|some)\s+)?(?:hidden\s+|secret\s+"
+            r"|single\s+|special\s+|whole\s+|real\s+|\w+-letter\s+)?(?:word|name|message|acrostic)\b"
+            r"|\b(?:letter|character)s?\s+(?:that\s+|which\s+)?(?:together\s+|then\s+)?(?:spell|form|make|read"
+            r"|create|compose|give)\w{0,3}\s+(?:out\s+)?[\"']?(?-i:[A-Z]{2,})\b",
         ),
         (
             "letter",

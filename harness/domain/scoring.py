@@ -17,7 +17,7 @@ from harness.domain import naming as nm
 from harness.domain import rules
 
 # Bump whenever a rule below (or in clauses, lexicon, naming, rules) changes a score.
-SCORER_VERSION = "2"
+SCORER_VERSION = "3"  # 3: "letters form ..." needs what they form (a word, a name, CAPS)
 Grade = Literal["none", "pattern", "mechanism", "exact"]  # ordered: each says more than the one before
 ProbeKind = Literal["describe", "word", "choice", "follow"]
 GRADES: tuple[Grade, ...] = get_args(Grade)
