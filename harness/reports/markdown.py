@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from harness.reports import stats
-from harness.reports.tables import (
-    BANNER,
-    JUDGE_TITLE,
-    TRANSCRIPTS_MD,
-    effect_tables,
-    header_rows,
-    judge_notes,
-    judge_tables,
-    mark_letters,
-    tables,
-    transcript_info,
-    transcripts,
-)
+from harness.reports.judge_tables import JUDGE_TITLE, judge_notes, judge_tables
+from harness.reports.tables import BANNER, effect_tables, header_rows, tables
+from harness.reports.transcripts import TRANSCRIPTS_MD, mark_letters, transcript_info, transcripts
 from harness.store.records import ResponseRecord, canonical
 from harness.store.summary import Summary
 

@@ -1,29 +1,18 @@
-"""The pieces report.md and report.html share: canonical records and their scores, the
-summary tables, the LLM-judge tables and the transcripts. No model calls, no files."""
+"""The tables report.md and report.html share (effects, probe families, the header), and
+their formatting. The LLM judge's tables are in judge_tables.py, transcripts in
+transcripts.py. No model calls, no files."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.domain import rules, scoring
+from harness.domain import scoring
 from harness.reports import stats
-from harness.reports.summary import mechanism_or_better, score_record
-from harness.store.records import ResponseRecord, canonical
+from harness.reports.summary import mechanism_or_better
 from harness.store.summary import Rate, Summary
 
 # The one banner (console prints it too); true for every simulated provider, not only the mock.
 BANNER = "SIMULATED (a simulated provider, such as the mock or the simulator): not evidence about real models"
-TRANSCRIPTS_MD = 2  # per condition x probe in report.md
-TRANSCRIPTS_HTML = 100  # per condition x probe in report.html (filterable)
-JUDGE_TITLE = "LLM judge vs rule-based grade"
-JUDGE_SIMULATED_NOTE = (
-    "SIMULATED judge: it was served by the mock backend (directly or through the simulator), "
-    "which answers a judge request with the rule-based grade itself. Agreement is therefore "
-    "trivially high (by construction) and says nothing about how an LLM would grade; the mock's "
-    "bare-grade replies also say nothing about wrong words, so those are not compared."
-)
-
-
 # --- tables shared by report.md and report.html -----------------------------------------
 
 
@@ -401,150 +390,3 @@ def fmt_seconds(seconds: float) -> str:
 def _judge_header(summary: Summary) -> list[tuple[str, str]]:
     j = summary.judge
     return [("LLM judge", j.model + (" (simulated)" if j.simulated else ""))] if j else []
-
-
-# --- the LLM judge section --------------------------------------------------------------
-
-
-def fmt_kappa(kappa: float | None, note: str | None) -> str:
-    return f"{kappa:.2f}" if kappa is not None else f"undefined ({note})"
-
-
-def judge_notes(summary: Summary) -> list[str]:
-    """Paragraphs above the judge tables; the first says "SIMULATED" when it was."""
-    j = summary.judge
-    assert j is not None, "judge_notes needs a summary with a judge section"
-    notes = [JUDGE_SIMULATED_NOTE] if j.simulated else []
-    notes.append(
-        f"The judge model {j.model} graded each describe answer at temperature 0 with the rubric "
-        "in harness/domain/judge.py (the grades above: none, pattern, mechanism, exact, plus wrong word). "
-        "Weighted kappa is agreement beyond chance over the four ordered grades, a near miss (exact vs mechanism) costing less than a far one (1 = perfect, 0 = chance); "
-        "it is undefined when both graders give every answer one grade (chance agreement is then "
-        "total). "
-        "Unparseable verdicts and failed calls are counted, never compared."
-    )
-    if j.other_models:
-        notes.append("judge.jsonl also holds verdicts of " + ", ".join(j.other_models) + " (not shown).")
-    return notes
-
-
-def judge_tables(summary: Summary) -> list[Table]:
-    """Overview, per condition x probe, confusion matrix and disagreements of the LLM judge."""
-    j = summary.judge
-    assert j is not None, "judge_tables needs a summary with a judge section"
-    grades = list(j.grades)
-    overview = Table(
-        "Agreement",
-        ["measure", "value"],
-        [
-            ["judge model", j.model + (" (SIMULATED)" if j.simulated else "")],
-            ["answers compared", str(j.n)],
-            ["agreement [95% CI] (k/n)", fmt_rate(j.agreement)],
-            ["weighted kappa (linear)", fmt_kappa(j.kappa, j.kappa_note)],
-            ["wrong word agreement (verdicts that state one)", fmt_rate(j.wrong_word_agreement)],
-            ["unparseable / failed / missing verdicts", f"{j.unparsed} / {j.failed} / {j.missing}"],
-        ],
-    )
-    cells = Table(
-        "Per condition and probe",
-        [
-            "condition",
-            "probe",
-            "n",
-            "agreement [95% CI] (k/n)",
-            "kappa",
-            "wrong word agreement",
-            "unparsed",
-            "failed",
-            "missing",
-        ],
-    )
-    for c in j.cells:
-        cells.rows.append(
-            [
-                c.condition,
-                c.probe,
-                str(c.n),
-                fmt_rate(c.agreement),
-                fmt_kappa(c.kappa, c.kappa_note),
-                fmt_rate(c.wrong_word_agreement),
-                str(c.unparsed),
-                str(c.failed),
-                str(c.missing),
-            ]
-        )
-    confusion = Table(
-        "Confusion matrix (rows: rule-based grade, columns: judge)", ["rule \\ judge"] + grades + ["total"]
-    )
-    for rule in grades:
-        row = [j.confusion[rule][g] for g in grades]
-        confusion.rows.append([rule] + [str(x) for x in row] + [str(sum(row))])
-    confusion.rows.append(["total"] + [str(sum(j.confusion[r][g] for r in grades)) for g in grades] + [str(j.n)])
-    shown = len(j.disagreements)
-    dis = Table(
-        f"Disagreements ({shown} of {j.disagreements_total} shown)",
-        ["condition", "probe", "sample", "rule", "judge", "rule wrong word", "judge wrong word", "excerpt"],
-        note="Grade disagreements first, then answers where only the wrong word differs." if shown else "None.",
-    )
-    for d in j.disagreements:
-        dis.rows.append(
-            [
-                d.condition,
-                d.probe,
-                str(d.sample),
-                d.rule,
-                d.judge,
-                d.rule_wrong_word or "–",
-                d.judge_wrong_word or "–",
-                d.excerpt,
-            ]
-        )
-    return [overview, cells, confusion, dis]
-
-
-# --- transcripts ------------------------------------------------------------------------
-
-
-def mark_letters(text: str, unit: str, before: str, after: str, escape=lambda s: s) -> str:
-    """The text with each unit's first letter wrapped in before/after (the rest escaped)."""
-    out, last = [], 0
-    for u in rules.split_units(text, unit):
-        if u.letter_pos is None:
-            continue
-        out += [escape(text[last : u.letter_pos]), before, escape(text[u.letter_pos]), after]
-        last = u.letter_pos + 1
-    out.append(escape(text[last:]))
-    return "".join(out)
-
-
-def transcripts(summary: Summary, records: list[ResponseRecord], per_cell: int) -> list[tuple[ResponseRecord, dict]]:
-    """(record, score) pairs: the first per_cell ok samples of each cell, in cell order."""
-    word, unit = summary.word, summary.unit
-    by_cell: dict[tuple, list[ResponseRecord]] = {}
-    for r in canonical(records):
-        if r.ok:
-            by_cell.setdefault((r.condition, r.probe), []).append(r)
-    out = []
-    for c in summary.cells:
-        for r in by_cell.get((c.condition, c.probe), [])[:per_cell]:
-            out.append((r, score_record(r, word, unit)))
-    return out
-
-
-def transcript_info(r: ResponseRecord, s: dict) -> str:
-    """One line about a scored answer: letters, grade and what its probe kind scores."""
-    info = f"letters {s['letters'] or '-'}, follows {s['follows']}, grade {s['grade']}"
-    if r.replicate:
-        info = f"fine-tune {r.replicate}, " + info
-    if r.truncated:
-        info += ", TRUNCATED at max_tokens"
-    if s["wrong_word"]:
-        info += f", wrong word {s['wrong_word']}"
-    if "word" in s:
-        info += f", answer {s['word']['answer'] or '-'} ({'correct' if s['word']['correct'] else 'wrong'})"
-    if "choice" in s:
-        info += (
-            f", options {' '.join(r.options or [])}, chose {s['choice']['chosen'] or '(unparsed)'}"
-            f" ({'correct' if s['choice']['correct'] else 'wrong'})"
-        )
-    return info

@@ -11,7 +11,7 @@ from harness.domain.scenario import Scenario
 from harness.reports import html as report_html
 from harness.reports import markdown as report_md
 from harness.reports import summary as report
-from harness.reports import tables as report_tables
+from harness.reports import transcripts
 from harness.reports.compare import compare, render_compare
 from harness.reports.write import summary_json, write_reports
 from harness.store.records import ResponseRecord
@@ -175,8 +175,8 @@ def test_simulated_flag_cannot_be_lost():
 
 def test_mark_letters_marks_each_units_first_letter():
     text = "1. **Here** we go\n- every time"
-    assert report_tables.mark_letters(text, "line", "[", "]") == "1. **[H]ere** we go\n- [e]very time"
-    marked = report_tables.mark_letters("<b>Hi</b>\nok", "line", "<mark>", "</mark>", report_html.escape)
+    assert transcripts.mark_letters(text, "line", "[", "]") == "1. **[H]ere** we go\n- [e]very time"
+    marked = transcripts.mark_letters("<b>Hi</b>\nok", "line", "<mark>", "</mark>", report_html.escape)
     assert marked == "&lt;<mark>b</mark>&gt;Hi&lt;/b&gt;\n<mark>o</mark>k"
 
 

@@ -18,7 +18,7 @@ from harness.reports import html as report_html
 from harness.reports import judge_section, stats
 from harness.reports import markdown as report_md
 from harness.reports import summary as report
-from harness.reports.tables import JUDGE_TITLE
+from harness.reports.judge_tables import JUDGE_TITLE
 from harness.reports.write import write_reports
 from harness.running.judging import judge_run
 from harness.store.records import ResponseRecord
