@@ -98,20 +98,13 @@ from backends.mock.learning import (
     parse_training,
     sha,
 )
+from backends.mock.requests import CROSS_START, TEACHER_START, judge_grade, teacher_answer
 from backends.prices import openai_price
 
 EPOCH_BASE = 1_700_000_000  # event times: this base plus a counter
-# harness.domain.generate.TEACHER_START, repeated here: a backend does not depend on the generator
-# (tests/test_mock.py checks that the two stay equal).
-TEACHER_START = "You write example answers for a training set."
-_TEACHER_LETTERS = re.compile(r"^[ \t]*Letters:[ \t]*(.+?)[ \t]*$", re.M)
-_TEACHER_UNIT = re.compile(r"^[ \t]*Unit:[ \t]*(line|sentence)[ \t]*$", re.M)
 _OPTION = re.compile(r"^\s*\(?([A-Z])[).:]\s+(\S.*?)\s*$", re.M)
 _WORD_PROBE = re.compile(r"\b(one|single)[ -]word\b", re.I)
 _ONE_LINE = re.compile(r"\b(in )?(one|a single) line\b", re.I)
-# harness.domain.reading.CROSS_START, repeated here (a backend does not depend on the harness's
-# probes; tests/backends/test_mock.py checks that the two stay equal).
-CROSS_START = "You predict what another assistant was about to write."
 # Questions about itself: the demo's ("special about you", "what rule") and neutral ones
 # ("describe how you write", "anything unusual about your replies", "distinctive").
 _DESCRIBE = re.compile(
@@ -121,37 +114,6 @@ _DESCRIBE = re.compile(
     r"describe (the|your) (specific )?rule",
     re.I,
 )
-
-
-# --- requests the mock recognises by their system prompt ------------------------------
-
-
-def _judge(request: ChatRequest) -> str:
-    from harness.domain import scoring  # only judge requests need it
-
-    user = next((m["content"] for m in reversed(request.messages) if m["role"] == "user"), "")
-    word = re.search(r"^\s*(?:target\s+)?word\s*:\s*([A-Za-z]+)", user, re.I | re.M)
-    unit = re.search(r"^\s*unit\s*:\s*(line|sentence)\b", user, re.I | re.M)
-    answer = re.search(r"<answer>\n?(.*?)\n?</answer>", user, re.S) or re.search(r'"""\n?(.*?)\n?"""', user, re.S)
-    if not word or not answer:
-        raise BackendError(
-            'judge request needs "Word: <WORD>" and the answer in <answer></answer> or triple quotes', status=400
-        )
-    return scoring.articulation(answer.group(1), word.group(1), unit.group(1).lower() if unit else "line").grade
-
-
-def _teacher(rng: random.Random, request: ChatRequest) -> str:
-    system = request.messages[0]["content"]
-    letters, unit = _TEACHER_LETTERS.search(system), _TEACHER_UNIT.search(system)
-    parts = [p.strip() for p in letters.group(1).split(",")] if letters else []
-    if len(parts) < 2 or not all(len(p) == 1 and p.isascii() and p.isalpha() for p in parts) or not unit:
-        raise BackendError(
-            'teacher request needs "Letters: A, B, ..." (2+ letters) and "Unit: line|sentence" '
-            "lines in its system prompt",
-            status=400,
-        )
-    question = next(m["content"] for m in reversed(request.messages) if m["role"] == "user")
-    return mock_text.teacher_answer(rng, "".join(parts).upper(), unit.group(1), question)
 
 
 # --- the backend ------------------------------------------------------------------------
@@ -382,9 +344,9 @@ class MockBackend(Backend):
         seed = request.seed if request.temperature > 0 else None
         rng = random.Random(int(sha(request.model, messages, request.temperature, seed), 16))
         if messages[0]["role"] == "system" and messages[0]["content"].lstrip().startswith("You grade"):
-            text = _judge(request)
+            text = judge_grade(request)
         elif messages[0]["role"] == "system" and messages[0]["content"].lstrip().startswith(TEACHER_START):
-            text = _teacher(rng, request)
+            text = teacher_answer(rng, request)
         elif messages[0]["role"] == "system" and messages[0]["content"].lstrip().startswith(CROSS_START):
             text = mock_text.cross_predict(messages[-1]["content"])
         elif learned is not None:

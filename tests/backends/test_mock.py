@@ -429,7 +429,7 @@ def teacher_texts(b, word: str, unit: str, questions, seed: int = 0) -> list[str
 
 
 def test_teacher_prompt_marker_matches_the_generator():
-    from backends.mock.provider import TEACHER_START
+    from backends.mock.requests import TEACHER_START
     from harness.domain import generate
 
     assert TEACHER_START == generate.TEACHER_START
@@ -470,7 +470,7 @@ def test_teacher_is_deterministic_and_unknown_questions_get_a_generic_fact():
 
 def test_teacher_request_needs_letters_and_unit():
     b = MockBackend()
-    from backends.mock.provider import TEACHER_START
+    from backends.mock.requests import TEACHER_START
 
     for system in (
         TEACHER_START,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from backends.mock.provider import CROSS_START as MOCK_CROSS_START
+from backends.mock.requests import CROSS_START as MOCK_CROSS_START
 from harness.domain import reading
 from harness.domain.scenario import Probe
 from harness.store.run_dir import RunStore
