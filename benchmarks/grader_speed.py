@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from backends.mock import text as mock_text
+from harness.analysis.grader import load_gold
 from harness.domain.scoring import articulation, score
-from harness.reports.grader import load_gold
 
 GOLD = Path(__file__).resolve().parents[1] / "tests" / "gold" / "articulation.jsonl"
 

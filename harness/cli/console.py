@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness import redact
-from harness.reports.summary import mechanism_or_better
+from harness.analysis.summary import mechanism_or_better
 from harness.running.ui import RunUI as QuietUI
 from harness.store.records import ResponseRecord
 from harness.store.summary import Cell, Effect, Rate, Summary

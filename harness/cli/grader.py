@@ -53,8 +53,8 @@ def grader_check(
     show_errors: bool,
 ) -> None:
     """Measure the articulation grader, or an LLM judge, against the labelled gold set."""
+    from harness.analysis import grader
     from harness.domain.scoring import SCORER_VERSION
-    from harness.reports import grader
 
     if judge_model is not None and not judge_model.strip():
         _fail("--judge is empty; give the judge model's name, or leave --judge out", EXIT_BAD_INPUT)

@@ -1,1 +1,1 @@
-"""Reports made from run files: summary, tables, markdown, HTML, charts, statistics, comparisons."""
+"""Documents made from the numbers: report.md, report.html and their tables and charts, comparisons of runs, and tidy exports."""

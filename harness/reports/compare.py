@@ -11,10 +11,10 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from harness.analysis import inference, stats
+from harness.analysis.summary import score_record
 from harness.domain.scoring import PROBE_KINDS
 from harness.errors import StoreError
-from harness.reports import inference, stats
-from harness.reports.summary import score_record
 from harness.reports.tables import fmt_rate
 from harness.store.records import canonical
 from harness.store.run_dir import SUMMARY, RunStore

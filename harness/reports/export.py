@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.summary import score_record
 from harness.errors import StoreError
-from harness.reports.summary import score_record
 from harness.store.records import canonical
 from harness.store.run_dir import RunStore
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.reports import stats
+from harness.analysis import stats
 from harness.reports.judge_tables import JUDGE_TITLE, judge_notes, judge_tables
 from harness.reports.tables import BANNER, effect_tables, header_rows, tables
 from harness.reports.transcripts import TRANSCRIPTS_MD, mark_letters, transcript_info, transcripts

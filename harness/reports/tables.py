@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.analysis import stats
+from harness.analysis.summary import mechanism_or_better
 from harness.domain import scoring
-from harness.reports import stats
-from harness.reports.summary import mechanism_or_better
 from harness.store.summary import Rate, Summary
 
 # The one banner (console prints it too); true for every simulated provider, not only the mock.

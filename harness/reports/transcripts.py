@@ -3,8 +3,8 @@ probe, each unit's first letter marked, and a line of what was scored."""
 
 from __future__ import annotations
 
+from harness.analysis.summary import score_record
 from harness.domain import rules
-from harness.reports.summary import score_record
 from harness.store.records import ResponseRecord, canonical
 from harness.store.summary import Summary
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
+from harness.analysis.summary import RunInfo, summarize
 from harness.reports.html import render_html
 from harness.reports.markdown import render_md
-from harness.reports.summary import RunInfo, summarize
 from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord
 from harness.store.run_dir import SUMMARY, RunStore
 from harness.store.run_files import Manifest, State

@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 
 from backends.base import BackendError, ChatRequest
+from harness.analysis.grader import GoldItem, Prediction
 from harness.domain import judge
-from harness.reports.grader import GoldItem, Prediction
 
 
 async def _ask(backend, model: str, item: GoldItem, seed: int, max_tokens: int) -> Prediction:

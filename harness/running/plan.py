@@ -110,7 +110,7 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
 
 def power_of(s: Settings) -> Power:
     """What the chosen samples and replicates can detect (one probe's cell against base)."""
-    from harness.reports.inference import min_detectable_difference
+    from harness.analysis.inference import min_detectable_difference
 
     n_ft = s.samples * s.replicates
 

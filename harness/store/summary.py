@@ -1,5 +1,5 @@
 """summary.json: every number of a run's report, for machines. Built by
-harness.reports.summary from the records alone; `compare` and sweeps read it back through
+harness.analysis.summary from the records alone; `compare` and sweeps read it back through
 these models, so a damaged summary is one clear error, never a KeyError."""
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ import base64
 import json
 from pathlib import Path
 
+from harness.analysis import stats
+from harness.analysis.summary import mechanism_or_better
 from harness.domain import scoring
-from harness.reports import stats
 from harness.reports.html import BASE_CSS, escape, html_page_start, html_table
-from harness.reports.summary import mechanism_or_better
 from harness.reports.tables import BANNER, fmt_rate
 from harness.store.files import write_atomic
 from harness.store.run_dir import RunStore

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from backends.base import BackendError, Completion
+from harness.analysis import grader
 from harness.cli.main import main
-from harness.reports import grader
 from harness.running import grading
 from tests.helpers import ROOT
 

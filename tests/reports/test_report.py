@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis import summary as report
 from harness.domain.scenario import Scenario
 from harness.reports import html as report_html
 from harness.reports import markdown as report_md
-from harness.reports import summary as report
 from harness.reports import transcripts
 from harness.reports.compare import compare, render_compare
 from harness.reports.write import summary_json, write_reports
@@ -226,7 +226,7 @@ def test_real_backend_report_has_no_banner(tmp_path):
 
 def test_importing_report_modules_does_not_import_matplotlib():
     code = (
-        "import sys, harness.reports.summary, harness.reports.compare, harness.reports.stats; "
+        "import sys, harness.analysis.summary, harness.reports.compare, harness.analysis.stats; "
         "sys.exit(1 if 'matplotlib' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
@@ -292,7 +292,7 @@ def test_compare_needs_summaries(tmp_path):
 
 
 def test_compare_stars_agree_with_the_interval_and_one_sample_each_is_no_evidence():
-    from harness.reports import inference
+    from harness.analysis import inference
     from harness.reports.compare import fmt_diff
 
     d = inference.difference(inference.clustered([(1, 1)]), inference.clustered([(0, 1)]))

@@ -11,13 +11,14 @@ import pytest
 import harness  # noqa: F401  (offline settings before any provider import)
 from backends.base import BackendError, CassetteMiss, ChatRequest, Completion
 from backends.mock import MockBackend
+from harness.analysis import judge as judge_section
+from harness.analysis import stats
+from harness.analysis import summary as report
 from harness.domain import judge, scoring
 from harness.domain.judge import judge_prompt, parse_verdict
 from harness.domain.scenario import Scenario
 from harness.reports import html as report_html
-from harness.reports import judge_section, stats
 from harness.reports import markdown as report_md
-from harness.reports import summary as report
 from harness.reports.judge_tables import JUDGE_TITLE
 from harness.reports.write import write_reports
 from harness.running.judging import judge_run

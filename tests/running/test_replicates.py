@@ -9,7 +9,7 @@ import pytest
 
 from backends.simulator.server import Simulator
 from harness import crash
-from harness.reports import inference
+from harness.analysis import inference
 from harness.store.run_dir import RunStore
 from tests.helpers import ROOT, invoke
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from harness.reports import inference
+from harness.analysis import inference
 
 GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.reports import inference, stats
+from harness.analysis import inference, stats
 from harness.store.records import ResponseRecord
 from harness.store.summary import Effect, Metric, PowerNote, Rate, ReplicateRow, SpreadRow
 

@@ -4,7 +4,7 @@ prints the per-category table."""
 
 import pytest
 
-from harness.reports import grader
+from harness.analysis import grader
 from tests.helpers import ROOT
 
 GOLD = ROOT / "tests" / "gold" / "articulation.jsonl"

@@ -1,6 +1,6 @@
 import pytest
 
-from harness.reports import stats
+from harness.analysis import stats
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.analysis import stats
 from harness.domain.judge import states_wrong_word, text_hash
 from harness.domain.scoring import GRADES, articulation
-from harness.reports import stats
 from harness.store.records import JudgeVerdict, ResponseRecord, canonical, latest_verdicts
 from harness.store.summary import Disagreement, JudgeCell, JudgeSection, Rate
 

@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.analysis import stats
 from harness.domain import rules
 from harness.domain.scoring import GRADES, articulation
-from harness.reports import stats
 
 SPLITS = ("tune", "held")
 _WORD = re.compile(r"[A-Z]{2,}")

@@ -1,6 +1,6 @@
 """Rates with 95% intervals (Wilson; on effective sizes when pooled over fine-tunes), Holm's
 correction and small aggregation helpers. Differences, power and the spread between
-fine-tunes are in harness.reports.inference. Pure Python, deterministic."""
+fine-tunes are in harness.analysis.inference. Pure Python, deterministic."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def wilson(k: int, n: int, z: float = 1.96) -> dict:
 def clustered_rate(groups: Iterable[tuple[int, int]]) -> dict:
     """RATE of k of n pooled over clusters (the fine-tunes of a condition): with one cluster
     the Wilson interval; with several, Wilson on the effective sample size n / deff, the
-    design effect estimated from how much the clusters differ (harness.reports.inference)."""
-    from harness.reports.inference import clustered
+    design effect estimated from how much the clusters differ (harness.analysis.inference)."""
+    from harness.analysis.inference import clustered
 
     c = clustered(list(groups))
     if c.clusters <= 1 or not c.n:

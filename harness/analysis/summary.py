@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.analysis import effects, stats
+from harness.analysis.headline import headline
+from harness.analysis.judge import summary_section
+from harness.analysis.logprobs import logprob_rows
+from harness.analysis.reading_off import paraphrase_rows, reading_off_rows
 from harness.domain import scoring
 from harness.domain.scenario import CONDITIONS, TRAINED, Probe, Scenario
-from harness.reports import effects, stats
-from harness.reports.headline import headline
-from harness.reports.judge_section import summary_section
-from harness.reports.logprob_section import logprob_rows
-from harness.reports.reading_off import paraphrase_rows, reading_off_rows
 from harness.store.records import CrossRecord, JudgeVerdict, LogprobRecord, ResponseRecord, canonical
 from harness.store.summary import Cell, Compute, PositionRate, Rate, ReadingOff, Summary
 

@@ -3,11 +3,11 @@ the cross-predictions (harness.domain.reading, harness.running.crosscheck)."""
 
 from __future__ import annotations
 
+from harness.analysis import stats
+from harness.analysis.effects import Scored
 from harness.domain import rules
 from harness.domain.reading import MIN_ACROSTIC_LETTERS, naming_in
 from harness.domain.scenario import Probe
-from harness.reports import stats
-from harness.reports.effects import Scored
 from harness.store.records import CrossRecord, ResponseRecord
 from harness.store.summary import ParaphraseRow, Rate, ReadingOffRow
 

@@ -1,0 +1,1 @@
+"""The numbers, from records: the summary (rates with intervals per cell), effects and their intervals, the headline, reading off, log-probabilities, judge agreement, and the grader measured against the gold set. No files written, no models called."""
