@@ -10,7 +10,7 @@ fine-tune are not independent evidence about fine-tuning, so:
   about that one checkpoint;
 - a difference of two rates gets Newcombe's interval with continuity-corrected Wilson limits
   (method 11 of Newcombe 1998, a MOVER combination), on effective sizes; its exact coverage
-  is at least 95% for n = 10..100 over the grid tested in tests/reports/test_inference.py;
+  is at least 95% for n = 10..100 over the grid tested in tests/analysis/test_inference.py;
 - the p-value of a difference is the one that interval implies: 2 * (1 - Phi(z*)), where z*
   is the z at which the interval first touches 0. So an interval that excludes 0 and
   p < 0.05 always agree; Holm's correction is applied over the p-values of a table;
