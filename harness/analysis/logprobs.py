@@ -1,4 +1,4 @@
-"""The log-probability rows of a summary (harness.running.logprobs made the records)."""
+"""The log-probability rows of a summary (harness.calls.logprobs made the records)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The reading-off section and the per-wording rates of a summary, from scored answers and
-the cross-predictions (harness.domain.reading, harness.running.crosscheck)."""
+the cross-predictions (harness.domain.reading, harness.calls.crosscheck)."""
 
 from __future__ import annotations
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import sys
-import time
-from collections.abc import Callable
 from typing import IO, Any, cast
 
 from rich.console import Console
@@ -16,6 +14,7 @@ from rich.text import Text
 
 from harness import redact
 from harness.analysis.summary import mechanism_or_better
+from harness.running.ui import RetryNotice
 from harness.running.ui import RunUI as QuietUI
 from harness.store.records import ResponseRecord
 from harness.store.summary import Cell, Effect, Rate, Summary
@@ -61,25 +60,6 @@ out = Console(file=cast(IO[str], _Redacted("stdout")), highlight=False, soft_wra
 def styled(*parts: str | tuple[str, str]) -> Text:
     """A line of plain strings and (text, style) pairs, none of it read as markup."""
     return Text.assemble(*parts)
-
-
-class RetryNotice:
-    """Tells of a provider's retries without flooding: the first at once, then at most one
-    line per `every` seconds, saying how many happened since the last line."""
-
-    def __init__(self, emit: Callable[[str], None], every: float = 10.0, clock: Callable[[], float] = time.monotonic):
-        self.emit, self.every, self.clock = emit, every, clock
-        self._last: float | None = None
-        self._unsaid = 0
-
-    def __call__(self, message: str) -> None:
-        self._unsaid += 1
-        now = self.clock()
-        if self._last is not None and now - self._last < self.every:
-            return
-        more = f" [{self._unsaid} retries since the last notice]" if self._unsaid > 1 else ""
-        self.emit(f"retrying: {message}{more}")
-        self._last, self._unsaid = now, 0
 
 
 class RunUI(QuietUI):

@@ -182,9 +182,9 @@ def _plan_teacher(
     price, as `run` does. Returns the cap for the run: None when nothing is spent (a
     simulated backend, or a replay, which the cassette answers)."""
     import backends
+    from harness.calls.budget import Pricer
+    from harness.calls.teacher import teacher_plan
     from harness.errors import PlanError
-    from harness.running.budget import Pricer
-    from harness.running.teacher import teacher_plan
 
     cls = backends.load_class(backend_name)
     plan = teacher_plan(word, n, unit, seed, questions, model, retries, Pricer.of(cls))
@@ -237,9 +237,9 @@ def _run_teacher(
 ):
     import backends
     from harness import redact
+    from harness.calls.budget import Ledger, Pricer
+    from harness.calls.teacher import generate_teacher
     from harness.domain import generate
-    from harness.running.budget import Ledger, Pricer
-    from harness.running.teacher import generate_teacher
 
     if (record or replay) and backends.load_class(backend_name).simulated:
         raise generate.GenerateError(

@@ -75,7 +75,7 @@ def grader_check(
         predictions = grader.rule_predictions(items)
         title = f"rule-based grader (scorer version {SCORER_VERSION})"
     else:
-        from harness.running.grading import judge_gold
+        from harness.calls.grading import judge_gold
 
         predictions, simulated = judge_gold(backend, judge_model, items, api_base=api_base, concurrency=concurrency)
         title = f"LLM judge {judge_model} via {backend}"

@@ -52,12 +52,12 @@ def sweep(
 
     Resuming: run the same command again, or pass the sweep directory as SWEEP.
     Finished cells are skipped; unfinished runs resume where they stopped."""
-    from harness.sweeps import runner as sweep_run
+    from harness.sweeps.cell import Interrupted
 
     if out_dir is not None:
         check_out_path(out_dir)
     try:
-        sweep_run.command(
+        run_sweep_command(
             target,
             out_dir=out_dir,
             dry_run=dry_run,
@@ -67,5 +67,71 @@ def sweep(
             api_base=api_base,
             poll_interval=poll_interval,
         )
-    except (sweep_run.Interrupted, KeyboardInterrupt):
+    except (Interrupted, KeyboardInterrupt):
         _fail("interrupted; run the same command again (or `harness sweep DIR`) to resume", EXIT_FAILED)
+
+
+def run_sweep_command(
+    target: Path,
+    *,
+    out_dir: Path | None,
+    dry_run: bool,
+    max_cost: float,
+    allow_unpriced: bool,
+    backend: str | None,
+    api_base: str | None,
+    poll_interval: float | None = None,
+) -> dict | None:
+    """`harness sweep`: TARGET is a sweep file, or a sweep directory to resume. Returns the
+    sweep summary (None on --dry-run); raises RunError when a cell failed."""
+    from harness.cli import console, views
+    from harness.errors import PlanError, RunError, StoreError
+    from harness.sweeps import report as sweep_report
+    from harness.sweeps import state as sweeping
+    from harness.sweeps.runner import prepare, run_sweep
+    from harness.sweeps.spec import load_sweep
+    from harness.sweeps.state import SUCCEEDED, SWEEP_COPY, SweepState, cell_dir, check_directory
+
+    state = None
+    if target.is_dir():
+        if out_dir is not None and out_dir.resolve() != target.resolve():
+            raise PlanError(f"{target} is a sweep directory: it is its own --out")
+        out_dir = target
+        state = SweepState.read(target)
+        if state is None:
+            raise StoreError(f"{target}: not a sweep directory (no {sweeping.SWEEP_STATE})")
+        sf = load_sweep(target / SWEEP_COPY)
+        backend = backend or state.doc.backend
+    else:
+        sf = load_sweep(target)
+    out_dir = out_dir or Path("runs") / "sweeps" / sf.spec.name
+    p = prepare(sf, backend, api_base)
+    if dry_run:  # reads an existing sweep's progress, writes nothing
+        existing = SweepState.read(out_dir) if out_dir.is_dir() else None
+        check_directory(out_dir, sf.spec, p.backend, existing)
+        statuses = (
+            {g.cell.id: sweeping.run_status(cell_dir(out_dir, g.cell.id) / "run")[0] for g in p.gen} if existing else {}
+        )
+        views.print_sweep_matrix(p, statuses)
+        views.print_sweep_estimate(p, console.out)
+        return None
+    views.print_sweep_estimate(p)
+    final, _ = run_sweep(
+        p,
+        out_dir,
+        api_base=api_base,
+        max_cost=max_cost,
+        allow_unpriced=allow_unpriced,
+        poll_interval=poll_interval,
+        say=console.err.print,
+    )
+    summary = sweep_report.write(out_dir, final.doc)
+    views.print_sweep_results(summary, out_dir)
+    failed = [c for c in summary["cells"] if c["status"] != SUCCEEDED]
+    if failed:
+        raise RunError(
+            f"{len(failed)} of {len(summary['cells'])} cell(s) did not finish (first: {failed[0]['id']}: "
+            f"{failed[0]['error']}). Re-running the command resumes them; a cell whose fine-tuning "
+            f"job failed fails again until its {sweeping.CELLS}/<cell>/run directory is deleted"
+        )
+    return summary

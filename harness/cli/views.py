@@ -1,14 +1,19 @@
-"""How the CLI shows a plan, a run's summary and a run's status. Data comes in typed from
+"""How the CLI shows a plan, a run's summary and a run's status, and a sweep's matrix,
+estimate and results. Data comes in typed from
 harness.running.session; text from providers and users is never read as markup."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+
+from rich.table import Table
 
 from harness.cli import console
 from harness.reports.tables import BANNER, fmt_seconds
 from harness.running.session import Prepared, Rerendered, Status
 from harness.store.summary import Effect, Summary
+from harness.sweeps.runner import Prepared as SweepPrepared
 
 
 def _usd(x: float | None) -> str:
@@ -157,3 +162,61 @@ def print_status(st: Status) -> None:
         f"time       probing {fmt_seconds(state.probe_seconds)} so far (wall clock)",
     ]
     console.out.print("\n".join(lines))
+
+
+# --- sweeps ---------------------------------------------------------------------------
+
+
+def print_sweep_matrix(p: SweepPrepared, statuses: Mapping[str, str]) -> None:
+    spec = p.sf.spec
+    table = Table(
+        title=console.styled(
+            f"sweep {spec.name}: {len(p.gen)} cells on {p.backend}", (" SIMULATED" if p.simulated else "", "bold red")
+        )
+    )
+    cols = ["cell", "word", "examples", "seed"]
+    cols += ["base model"] if len(spec.base_models) > 1 else []
+    cols += ["hyperparameters"] if len(spec.hyperparameters) > 1 else []
+    cols += ["tokens", "calls", "estimate"] + (["status"] if statuses else [])
+    for col in cols:
+        table.add_column(col, no_wrap=col in ("cell", "estimate", "status"))
+    for g, plan in zip(p.gen, p.plans):
+        c = g.cell
+        row = [c.id, c.word, str(c.examples), str(c.seed)]
+        row += [c.base_model] if len(spec.base_models) > 1 else []
+        row += [str(c.hyperparameters or "default")] if len(spec.hyperparameters) > 1 else []
+        row += [str(plan.training_tokens), str(plan.probe_calls), _usd(plan.total)]
+        row += [statuses.get(c.id, "pending")] if statuses else []
+        table.add_row(*row)
+    console.out.print(table)
+
+
+def print_sweep_estimate(p: SweepPrepared, out=console.err) -> None:
+    line = f"estimated total {_usd(p.total)} for {len(p.gen)} cells"
+    if p.unpriced:
+        line += f" (no known price for {', '.join(p.unpriced)})"
+    if p.simulated:
+        line += " (SIMULATED backend: nothing is spent)"
+    out.print(line)
+
+
+def print_sweep_results(summary: dict, out_dir: Path) -> None:
+    from harness.sweeps.report import fmt
+
+    if summary["simulated"]:
+        console.out.print(BANNER, style="bold red")
+    cond = "fine_tuned" if "fine_tuned" in summary["conditions"] else summary["conditions"][0]
+    table = Table(
+        title=console.styled(
+            f"sweep {summary['sweep']} ({cond})", (" SIMULATED" if summary["simulated"] else "", "bold red")
+        ),
+        caption="pooled rates with 95% Wilson intervals (k/n); mechanism+ = mechanism or exact",
+    )
+    for col in ("cell", "follow", "exact", "mechanism+", "status"):
+        table.add_column(col)
+    for c in summary["cells"]:
+        m = (c["metrics"] or {}).get(cond)
+        rates = [fmt(m["follow"]), fmt(m["grades"]["exact"]), fmt(m["mechanism_or_better"])] if m else ["-"] * 3
+        table.add_row(c["id"], *rates, c["status"])
+    console.out.print(table)
+    console.out.print(f"report: {out_dir / 'sweep_report.md'}  (also sweep_report.html, sweep_summary.json, plots/)")

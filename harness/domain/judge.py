@@ -2,7 +2,7 @@
 is sent and how its one-line reply is read.
 
 The rubric mirrors harness.domain.scoring's grades (none | pattern | mechanism | exact, plus
-wrong_word). Asking happens in harness.running.judging (through the run's own backend, at
+wrong_word). Asking happens in harness.calls.judging (through the run's own backend, at
 temperature 0 with a fixed seed, recorded and replayed like every probe call); agreement with
 the rule-based grade is computed in harness.analysis.judge. The mock backend answers
 judge requests with the rule-based grade itself, so a simulated judge agrees trivially.

@@ -11,10 +11,10 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Literal, get_args
 
-from harness.domain import clauses as cl
-from harness.domain import lexicon as lx
-from harness.domain import naming as nm
 from harness.domain import rules
+from harness.domain.articulation import clauses as cl
+from harness.domain.articulation import lexicon as lx
+from harness.domain.articulation import naming as nm
 
 # Bump whenever a rule below (or in clauses, lexicon, naming, rules) changes a score.
 SCORER_VERSION = "3"  # 3: "letters form ..." needs what they form (a word, a name, CAPS)

@@ -1,1 +1,1 @@
-"""Running an experiment: options, the plan and its budget, the pipeline, probing, recording, sessions that start, resume and cancel runs."""
+"""Running an experiment: its options and plan, the run directory's lifecycle, training, the pipeline, recording and replay, and the sessions that start, resume and cancel runs."""

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from backends import base
 from harness import crash
+from harness.calls import probing
+from harness.calls.budget import Ledger, Pricer, spent_of, usage
+from harness.calls.concurrency import run_bounded
 from harness.domain.scenario import Scenario
 from harness.errors import RunError
 from harness.reports.write import render_run
-from harness.running import probing
-from harness.running.budget import Ledger, Pricer, spent_of, usage
-from harness.running.concurrency import run_bounded
 from harness.running.lifecycle import Run
 from harness.running.plan import EST_PROMPT_TOKENS, training_tokens
 from harness.running.training import Trainer
@@ -323,7 +323,7 @@ class Pipeline:
     def judge(self) -> None:
         """Grade describe answers with an LLM judge beside the rule-based grade (resumable:
         verdicts already in judge.jsonl are not asked again)."""
-        from harness.running.judging import judge_run
+        from harness.calls.judging import judge_run
 
         judge = self.run.options.judge
         assert judge is not None
@@ -354,7 +354,7 @@ class Pipeline:
     def cross_check(self) -> None:
         """Ask the base model to name the word from the start of each fine-tuned answer that
         named it (reading off, measured by cross-prediction; resumable like the judge)."""
-        from harness.running.crosscheck import cross_check
+        from harness.calls.crosscheck import cross_check
 
         if not cross_check_applies(self.scenario, self.settings):
             return
@@ -389,7 +389,7 @@ class Pipeline:
         """Score word and choice probes by log-probability where the backend can; record that
         it could not otherwise, so the report says so instead of leaving a blank."""
         from backends.base import LOGPROBS
-        from harness.running.logprobs import has_scored_probes, score_logprobs
+        from harness.calls.logprobs import has_scored_probes, score_logprobs
 
         if not has_scored_probes(list(self.scenario.probes)) or self.state.steps.get("logprobs") == "done":
             return

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backends.base import Backend, ConfigError
+from harness.calls.budget import Pricer
 from harness.domain import dataset, pricing
 from harness.domain.scenario import Example, Scenario
 from harness.errors import PlanError
-from harness.running.budget import Pricer
 from harness.store.run_files import RunOptions, Settings
 
 

@@ -14,18 +14,18 @@ from pathlib import Path
 import backends
 from backends.base import TERMINAL_STATES, Backend, ConfigError, Job
 from harness import redact
+from harness.calls.budget import UNPRICED, Pricer, spent_of, unpriced_of
+from harness.calls.judging import describe_answers
+from harness.calls.logprobs import has_scored_probes
+from harness.calls.probing import tasks_for
 from harness.domain import dataset
 from harness.domain.judge import text_hash
 from harness.domain.scenario import Example, Scenario, load_scenario
 from harness.errors import PlanError, RunError, RunInterrupted, StoreError
-from harness.running.budget import UNPRICED, Pricer, spent_of, unpriced_of
-from harness.running.judging import describe_answers
 from harness.running.lifecycle import Run, create_run, new_run_id, open_run
-from harness.running.logprobs import has_scored_probes
 from harness.running.options import settings_for
 from harness.running.pipeline import Pipeline, cross_check_applies
 from harness.running.plan import Plan, check_fits_backend, check_plan, make_plan
-from harness.running.probing import tasks_for
 from harness.running.ui import RunUI
 from harness.store.records import ResponseRecord, canonical, latest_verdicts
 from harness.store.run_dir import RunStore

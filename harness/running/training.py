@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 from backends import base
 from harness import crash
+from harness.calls.budget import Pricer
 from harness.domain import dataset
 from harness.domain.sham import sham_examples
 from harness.errors import RunError
-from harness.running.budget import Pricer
 from harness.running.lifecycle import Run
 from harness.running.plan import training_tokens
 from harness.running.ui import RunUI

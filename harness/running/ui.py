@@ -4,6 +4,9 @@ quiet default with their own output."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from backends.base import Job, JobEvent
 from harness.store.records import ResponseRecord
 
@@ -33,3 +36,22 @@ class RunUI:
 
     def progress_stop(self) -> None:
         """Probing ended (or was interrupted)."""
+
+
+class RetryNotice:
+    """Tells of a provider's retries without flooding: the first at once, then at most one
+    line per `every` seconds, saying how many happened since the last line."""
+
+    def __init__(self, emit: Callable[[str], None], every: float = 10.0, clock: Callable[[], float] = time.monotonic):
+        self.emit, self.every, self.clock = emit, every, clock
+        self._last: float | None = None
+        self._unsaid = 0
+
+    def __call__(self, message: str) -> None:
+        self._unsaid += 1
+        now = self.clock()
+        if self._last is not None and now - self._last < self.every:
+            return
+        more = f" [{self._unsaid} retries since the last notice]" if self._unsaid > 1 else ""
+        self.emit(f"retrying: {message}{more}")
+        self._last, self._unsaid = now, 0

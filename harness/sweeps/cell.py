@@ -4,11 +4,11 @@ resumed, quiet or chatty as the backend deserves, stoppable when the sweep is in
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from backends.base import BackendError, CassetteMiss, ConfigError, Job, JobEvent
-from harness.cli import console
 from harness.errors import PlanError, RunError, StoreError
 from harness.reports.write import render_from_files
 from harness.running import session
@@ -16,7 +16,7 @@ from harness.running.lifecycle import Run, create_run, new_run_id
 from harness.running.options import settings_for
 from harness.running.pipeline import Pipeline
 from harness.running.plan import Plan, check_plan
-from harness.running.ui import RunUI
+from harness.running.ui import RetryNotice, RunUI
 from harness.store.records import ResponseRecord
 from harness.store.run_dir import RunStore
 from harness.store.run_files import RunOptions, RunStatus
@@ -62,11 +62,7 @@ class Context:
     caps: dict[str, float]  # cell id -> its share of --max-cost
     plans: dict[str, Plan]  # cell id -> its plan (priced once, in prepare)
     stop: threading.Event
-
-
-def say(text: str) -> None:
-    """One progress line on stderr, never wrapped, never read as rich markup."""
-    console.err.print(text)
+    say: Callable[[str], None] = lambda text: None  # a progress line for the person watching
 
 
 class CellUI(RunUI):
@@ -76,23 +72,23 @@ class CellUI(RunUI):
     def __init__(self, cell_id: str, ctx: Context):
         self.cell_id, self.ctx = cell_id, ctx
         self._status: dict[str, str] = {}
-        self._retry = console.RetryNotice(lambda text: say(f"{self.cell_id}: {text}"))
+        self._retry = RetryNotice(lambda text: ctx.say(f"{self.cell_id}: {text}"))
 
     def retry(self, message: str) -> None:
         self._retry(message)
 
     def step(self, name: str, message: str) -> None:
         if not self.ctx.simulated and name == "train":
-            say(f"{self.cell_id}: {message}")
+            self.ctx.say(f"{self.cell_id}: {message}")
 
     def warn(self, message: str) -> None:
-        say(f"warning: {self.cell_id}: {message}")
+        self.ctx.say(f"warning: {self.cell_id}: {message}")
 
     def job(self, job: Job, events: list[JobEvent], label: str = "") -> None:
         if job.status != self._status.get(job.id):
             self._status[job.id] = job.status
             if not self.ctx.simulated:
-                say(f"{self.cell_id}: job {job.id}{f' ({label})' if label else ''} {job.status}")
+                self.ctx.say(f"{self.cell_id}: job {job.id}{f' ({label})' if label else ''} {job.status}")
 
     def progress_start(self, total: int, done: int) -> None:
         self._check()

@@ -8,33 +8,28 @@ in-process mock, and a kill of the one process leaves no orphan holding a run's 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.table import Table
-
 import backends
 from backends.base import ConfigError
-from harness.cli import console
+from harness.calls.budget import Pricer
 from harness.domain.yamlfile import line_for
-from harness.errors import PlanError, RunError, StoreError
-from harness.reports.tables import BANNER
-from harness.running.budget import Pricer
+from harness.errors import PlanError
 from harness.running.options import settings_for
 from harness.running.plan import Plan, make_plan
 from harness.store.run_dir import RunStore
 from harness.store.run_files import RunOptions
-from harness.sweeps.cell import Context, Interrupted, Outcome, run_cell, say
-from harness.sweeps.spec import Banks, GeneratedCell, SweepError, SweepFile, cell_scenario, expand, load_sweep
+from harness.sweeps.cell import Context, Interrupted, Outcome, run_cell
+from harness.sweeps.spec import Banks, GeneratedCell, SweepError, SweepFile, cell_scenario, expand
 from harness.sweeps.state import (
     FAILED,
     SUCCEEDED,
     SWEEP_COPY,
     SweepState,
     build_state,
-    cell_dir,
     check_directory,
     check_unchanged,
     write_text,
@@ -89,43 +84,6 @@ def prepare(sf: SweepFile, backend: str | None, api_base: str | None) -> Prepare
     return Prepared(sf, name, simulated, gen, plans)
 
 
-def usd(x: float | None) -> str:
-    return "unknown price" if x is None else f"${x:.2f}"
-
-
-def print_matrix(p: Prepared, statuses: Mapping[str, str]) -> None:
-    spec = p.sf.spec
-    table = Table(
-        title=console.styled(
-            f"sweep {spec.name}: {len(p.gen)} cells on {p.backend}", (" SIMULATED" if p.simulated else "", "bold red")
-        )
-    )
-    cols = ["cell", "word", "examples", "seed"]
-    cols += ["base model"] if len(spec.base_models) > 1 else []
-    cols += ["hyperparameters"] if len(spec.hyperparameters) > 1 else []
-    cols += ["tokens", "calls", "estimate"] + (["status"] if statuses else [])
-    for col in cols:
-        table.add_column(col, no_wrap=col in ("cell", "estimate", "status"))
-    for g, plan in zip(p.gen, p.plans):
-        c = g.cell
-        row = [c.id, c.word, str(c.examples), str(c.seed)]
-        row += [c.base_model] if len(spec.base_models) > 1 else []
-        row += [str(c.hyperparameters or "default")] if len(spec.hyperparameters) > 1 else []
-        row += [str(plan.training_tokens), str(plan.probe_calls), usd(plan.total)]
-        row += [statuses.get(c.id, "pending")] if statuses else []
-        table.add_row(*row)
-    console.out.print(table)
-
-
-def print_estimate(p: Prepared, out=console.err) -> None:
-    line = f"estimated total {usd(p.total)} for {len(p.gen)} cells"
-    if p.unpriced:
-        line += f" (no known price for {', '.join(p.unpriced)})"
-    if p.simulated:
-        line += " (SIMULATED backend: nothing is spent)"
-    out.print(line)
-
-
 def check_budget(p: Prepared, max_cost: float, allow_unpriced: bool) -> None:
     """--max-cost covers the whole sweep. A simulated backend costs nothing: estimate only."""
     if p.simulated:
@@ -158,6 +116,7 @@ def run_sweep(
     max_cost: float,
     allow_unpriced: bool,
     poll_interval: float | None = None,
+    say: Callable[[str], None] = lambda text: None,
 ) -> tuple[SweepState, list[Outcome]]:
     """Run every unfinished cell, at most parallel_jobs at once. Returns the final state
     and the outcome of each cell run now (finished cells are skipped, not re-run)."""
@@ -193,6 +152,7 @@ def run_sweep(
             caps=caps_for(p, max_cost),
             plans={g.cell.id: pl for g, pl in zip(p.gen, p.plans)},
             stop=threading.Event(),
+            say=say,
         )
         outcomes = _pool(todo, sweep_dir, state, ctx, workers)
         failed = sum(o.status == FAILED for o in outcomes)
@@ -212,7 +172,7 @@ def _pool(todo: list[GeneratedCell], sweep_dir: Path, state: SweepState, ctx: Co
         for i, fut in enumerate(as_completed(futures), 1):
             o = fut.result()
             outcomes.append(o)
-            say(f"[{i}/{len(todo)}] {o.cell_id}: {o.status}" + (f": {o.error}" if o.error else ""))
+            ctx.say(f"[{i}/{len(todo)}] {o.cell_id}: {o.status}" + (f": {o.error}" if o.error else ""))
     except BaseException as e:
         # Ctrl-C (or a bug): stop the running cells at their next poll or answer, start no
         # new ones; every started run stays resumable.
@@ -224,83 +184,3 @@ def _pool(todo: list[GeneratedCell], sweep_dir: Path, state: SweepState, ctx: Co
         raise
     pool.shutdown(wait=True)
     return outcomes
-
-
-# --- the command ------------------------------------------------------------------------
-
-
-def command(
-    target: Path,
-    *,
-    out_dir: Path | None,
-    dry_run: bool,
-    max_cost: float,
-    allow_unpriced: bool,
-    backend: str | None,
-    api_base: str | None,
-    poll_interval: float | None = None,
-) -> dict | None:
-    """`harness sweep`: TARGET is a sweep file, or a sweep directory to resume. Returns the
-    sweep summary (None on --dry-run); raises RunError when a cell failed."""
-    from harness.sweeps import report as sweep_report
-    from harness.sweeps import state as sweeping
-
-    state = None
-    if target.is_dir():
-        if out_dir is not None and out_dir.resolve() != target.resolve():
-            raise PlanError(f"{target} is a sweep directory: it is its own --out")
-        out_dir = target
-        state = SweepState.read(target)
-        if state is None:
-            raise StoreError(f"{target}: not a sweep directory (no {sweeping.SWEEP_STATE})")
-        sf = load_sweep(target / SWEEP_COPY)
-        backend = backend or state.doc.backend
-    else:
-        sf = load_sweep(target)
-    out_dir = out_dir or Path("runs") / "sweeps" / sf.spec.name
-    p = prepare(sf, backend, api_base)
-    if dry_run:  # reads an existing sweep's progress, writes nothing
-        existing = SweepState.read(out_dir) if out_dir.is_dir() else None
-        check_directory(out_dir, sf.spec, p.backend, existing)
-        statuses = (
-            {g.cell.id: sweeping.run_status(cell_dir(out_dir, g.cell.id) / "run")[0] for g in p.gen} if existing else {}
-        )
-        print_matrix(p, statuses)
-        print_estimate(p, console.out)
-        return None
-    print_estimate(p)
-    final, _ = run_sweep(
-        p, out_dir, api_base=api_base, max_cost=max_cost, allow_unpriced=allow_unpriced, poll_interval=poll_interval
-    )
-    summary = sweep_report.write(out_dir, final.doc)
-    print_results(summary, out_dir)
-    failed = [c for c in summary["cells"] if c["status"] != SUCCEEDED]
-    if failed:
-        raise RunError(
-            f"{len(failed)} of {len(summary['cells'])} cell(s) did not finish (first: {failed[0]['id']}: "
-            f"{failed[0]['error']}). Re-running the command resumes them; a cell whose fine-tuning "
-            f"job failed fails again until its {sweeping.CELLS}/<cell>/run directory is deleted"
-        )
-    return summary
-
-
-def print_results(summary: dict, out_dir: Path) -> None:
-    from harness.sweeps.report import fmt
-
-    if summary["simulated"]:
-        console.out.print(BANNER, style="bold red")
-    cond = "fine_tuned" if "fine_tuned" in summary["conditions"] else summary["conditions"][0]
-    table = Table(
-        title=console.styled(
-            f"sweep {summary['sweep']} ({cond})", (" SIMULATED" if summary["simulated"] else "", "bold red")
-        ),
-        caption="pooled rates with 95% Wilson intervals (k/n); mechanism+ = mechanism or exact",
-    )
-    for col in ("cell", "follow", "exact", "mechanism+", "status"):
-        table.add_column(col)
-    for c in summary["cells"]:
-        m = (c["metrics"] or {}).get(cond)
-        rates = [fmt(m["follow"]), fmt(m["grades"]["exact"]), fmt(m["mechanism_or_better"])] if m else ["-"] * 3
-        table.add_row(c["id"], *rates, c["status"])
-    console.out.print(table)
-    console.out.print(f"report: {out_dir / 'sweep_report.md'}  (also sweep_report.html, sweep_summary.json, plots/)")

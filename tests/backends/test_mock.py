@@ -491,8 +491,8 @@ def test_teacher_request_needs_letters_and_unit():
 
 
 def test_generate_teacher_retries_slips_and_fills_every_question():
+    from harness.calls.teacher import generate_teacher
     from harness.domain import generate
-    from harness.running.teacher import generate_teacher
 
     result = asyncio.run(generate_teacher("QZXJV", 30, "line", 0, generate.load_questions(), MockBackend(), BASE))
     assert len(result.examples) == 30

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from backends.base import BackendError, Completion
 from harness.analysis import grader
+from harness.calls import grading
 from harness.cli.main import main
-from harness.running import grading
 from tests.helpers import ROOT
 
 GOLD = ROOT / "tests" / "gold" / "articulation.jsonl"

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from harness.domain import lexicon, scoring
+from harness.domain import scoring
+from harness.domain.articulation import framing, lexicon
 from tests.helpers import ROOT
 
 CASES = [
@@ -1361,11 +1362,11 @@ def _texts():
 def test_a_gated_branch_never_matches_without_its_keywords(cue):
     """The keyword gate only skips work: a branch that could match a text lacking all its
     keywords would silently miss cues."""
-    from harness.domain.clauses import normalize
+    from harness.domain.articulation.clauses import normalize
 
     for text in _texts():
         t = normalize(text).text
-        for keys, rx in getattr(lexicon, cue).branches:
+        for keys, rx in getattr(lexicon if hasattr(lexicon, cue) else framing, cue).branches:
             if rx.search(t):
                 assert any(k in t.lower() for k in keys), (cue, rx.pattern[:60], text)
 

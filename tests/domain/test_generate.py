@@ -12,13 +12,13 @@ import yaml
 from click.testing import CliRunner
 
 from backends.base import Backend, Completion
+from harness.calls.teacher import generate_teacher
 from harness.cli.main import main
 from harness.domain import generate as g
 from harness.domain import rules
 from harness.domain.probes import FOLLOW
 from harness.domain.scenario import load_scenario
 from harness.errors import RunError
-from harness.running.teacher import generate_teacher
 from tests.helpers import ROOT
 
 QUESTIONS, BANK = g.load_questions(), g.load_phrases()

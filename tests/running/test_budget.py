@@ -13,11 +13,11 @@ import pytest
 
 from backends.base import ChatRequest
 from backends.mock import MockBackend
+from harness.calls.budget import Ledger, Pricer, spent_of
 from harness.domain.dataset import default_epochs
 from harness.domain.scenario import load_scenario
 from harness.errors import PlanError
 from harness.running import session as runner
-from harness.running.budget import Ledger, Pricer, spent_of
 from harness.running.options import RunOptions, settings_for
 from harness.running.plan import check_model_base
 from harness.store.run_dir import RunStore
@@ -117,7 +117,7 @@ def test_ledger_counts_reservations_in_flight():
 
 def test_in_context_reservation_includes_the_examples():
     scenario = load_scenario(SCENARIO)
-    from harness.running import probing
+    from harness.calls import probing
 
     short = probing.messages_for(scenario, scenario.examples, "base", "Hi")
     long = probing.messages_for(scenario, scenario.examples, "in_context", "Hi")

@@ -9,8 +9,8 @@ import pytest
 
 from backends.base import Backend, BackendError, ChatRequest, Completion, ModelPrice
 from backends.mock import MockBackend
+from harness.calls.budget import Ledger, Pricer, may_be_billed, spent_of
 from harness.running import session as runner
-from harness.running.budget import Ledger, Pricer, may_be_billed, spent_of
 from harness.store.run_dir import RunStore
 from tests.helpers import ROOT, invoke
 

@@ -14,6 +14,7 @@ from backends.mock import MockBackend
 from harness.analysis import judge as judge_section
 from harness.analysis import stats
 from harness.analysis import summary as report
+from harness.calls.judging import judge_run
 from harness.domain import judge, scoring
 from harness.domain.judge import judge_prompt, parse_verdict
 from harness.domain.scenario import Scenario
@@ -21,7 +22,6 @@ from harness.reports import html as report_html
 from harness.reports import markdown as report_md
 from harness.reports.judge_tables import JUDGE_TITLE
 from harness.reports.write import write_reports
-from harness.running.judging import judge_run
 from harness.store.records import ResponseRecord
 from harness.store.run_dir import JUDGE, RunStore
 

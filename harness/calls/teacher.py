@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backends.base import BackendError, ChatRequest
+from harness.calls.budget import Ledger, Pricer, usage
+from harness.calls.concurrency import run_bounded
 from harness.domain import dataset
 from harness.domain.generate import (
     QA,
@@ -20,8 +22,6 @@ from harness.domain.generate import (
     teacher_messages,
 )
 from harness.errors import RunError
-from harness.running.budget import Ledger, Pricer, usage
-from harness.running.concurrency import run_bounded
 
 
 def max_tokens_for(word: str) -> int:

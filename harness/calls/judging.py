@@ -6,9 +6,9 @@ never asks for one twice, and a verdict is asked again when the answer's text ch
 from __future__ import annotations
 
 from backends.base import Backend, BackendError, ChatRequest
+from harness.calls.budget import Ledger, usage
+from harness.calls.concurrency import run_bounded
 from harness.domain.judge import MAX_TOKENS, judge_prompt, parse_verdict, text_hash
-from harness.running.budget import Ledger, usage
-from harness.running.concurrency import run_bounded
 from harness.store.records import JudgeVerdict, ResponseRecord, canonical, latest_verdicts
 from harness.store.run_dir import JUDGE, RunStore
 

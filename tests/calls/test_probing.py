@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
+from harness.calls import concurrency, probing
 from harness.domain.scenario import Example, Probe
-from harness.running import concurrency, probing
 
 
 def test_seeds_are_stable_and_differ_by_sample():

@@ -9,8 +9,8 @@ import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from harness.domain import lexicon as lx
 from harness.domain import rules
+from harness.domain.articulation import framing as fr
 
 # Emphasis and code marks hold no words: "**H**ere" is "Here", "H_E_L_L_O" is "HELLO".
 _MARKUP = set("*_`~")
@@ -128,20 +128,20 @@ def _pieces(start: int, end: int, cuts: list[int]) -> list[tuple[int, int]]:
 
 
 def _is_hypothetical(part: str, hypothetical: list[re.Pattern]) -> bool:
-    masked = lx.HEDGED_IF.sub(" ", part)
+    masked = fr.HEDGED_IF.sub(" ", part)
     if any(rx.search(masked) for rx in hypothetical):
         return True
     # "If my answers had a hidden structure, it would be ...": a counterfactual
-    return bool(lx.CONDITIONAL.search(masked) and lx.COUNTERFACTUAL_MODAL.search(masked))
+    return bool(fr.CONDITIONAL.search(masked) and fr.COUNTERFACTUAL_MODAL.search(masked))
 
 
 def _negations(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    idioms = [m.span() for m in lx.NOT_A_DENIAL.finditer(text, start, end)]
-    tag = lx.TAG_QUESTION.search(text[start:end])
+    idioms = [m.span() for m in fr.NOT_A_DENIAL.finditer(text, start, end)]
+    tag = fr.TAG_QUESTION.search(text[start:end])
     tag_start = start + tag.start() if tag else end
     return [
         m.span()
-        for m in lx.NEGATION.finditer(text, start, end)
+        for m in fr.NEGATION.finditer(text, start, end)
         if m.start() < tag_start and not any(a <= m.start() < b for a, b in idioms)
     ]
 
@@ -149,23 +149,23 @@ def _negations(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
     """The clauses of a normalized text, each marked claim or not, with its negations."""
     clauses: list[Clause] = []
-    hypothetical = lx.HYPOTHETICAL.patterns(text.lower())  # gated once for the whole text
+    hypothetical = fr.HYPOTHETICAL.patterns(text.lower())  # gated once for the whole text
     for s_no, (s_start, s_end, terminator) in enumerate(_sentence_spans(text, protected)):
         sentence_clauses = []
-        for p_start, p_end in _pieces(s_start, s_end, _cuts(lx.CONTRAST, text, s_start, s_end, protected)):
+        for p_start, p_end in _pieces(s_start, s_end, _cuts(fr.CONTRAST, text, s_start, s_end, protected)):
             in_hypothetical = _is_hypothetical(text[p_start:p_end], hypothetical)
-            cuts = _cuts(lx.COORDINATION, text, p_start, p_end, protected)
-            factive = _cuts(lx.FACTIVE, text, p_start, p_end, protected, after=True)
+            cuts = _cuts(fr.COORDINATION, text, p_start, p_end, protected)
+            factive = _cuts(fr.FACTIVE, text, p_start, p_end, protected, after=True)
             for c_start, c_end in _pieces(p_start, p_end, cuts + factive):
                 body = text[c_start:c_end]
                 clause = Clause(c_start, c_end, s_no, asserted=c_start in factive)
-                generic = lx.GENERIC_SUBJECT.search(body) is not None or lx.OTHER_MODEL.search(body) is not None
-                definition = lx.DEFINITION.search(body) is not None and not lx.FIRST_PERSON.search(body)
-                clause.claim = not (in_hypothetical or generic or definition or lx.CAPABILITY.search(body))
+                generic = fr.GENERIC_SUBJECT.search(body) is not None or fr.OTHER_MODEL.search(body) is not None
+                definition = fr.DEFINITION.search(body) is not None and not fr.FIRST_PERSON.search(body)
+                clause.claim = not (in_hypothetical or generic or definition or fr.CAPABILITY.search(body))
                 clause.negations = _negations(text, c_start, c_end)
                 sentence_clauses.append(clause)
         if terminator == "?":
-            tagged = lx.TAG_QUESTION.search(text[s_start : s_end + 1]) or lx.HEDGED_QUESTION.search(text[s_start:s_end])
+            tagged = fr.TAG_QUESTION.search(text[s_start : s_end + 1]) or fr.HEDGED_QUESTION.search(text[s_start:s_end])
             for c in sentence_clauses:
                 c.question = not c.asserted and not tagged
         for c in sentence_clauses:
@@ -192,6 +192,6 @@ def denies(text: str, clause: Clause, start: int, end: int, ignore: AbstractSet[
         if a < end:
             return True
         gap = text[end:a]
-        if len(gap) <= 60 and not lx.SEPARATES.search(gap):
+        if len(gap) <= 60 and not fr.SEPARATES.search(gap):
             return True
     return False

@@ -6,10 +6,10 @@ cheaper and sharper measure than sampling; a backend without it is skipped, neve
 from __future__ import annotations
 
 from backends.base import Backend, BackendError
+from harness.calls import probing
+from harness.calls.concurrency import run_bounded
 from harness.domain.scenario import Example, Probe, Scenario
 from harness.domain.scoring import choice_labels
-from harness.running import probing
-from harness.running.concurrency import run_bounded
 from harness.store.records import LogprobRecord
 from harness.store.run_dir import LOGPROBS, RunStore
 

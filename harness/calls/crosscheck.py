@@ -6,10 +6,10 @@ and an answer whose text changed is asked again."""
 from __future__ import annotations
 
 from backends.base import Backend, BackendError, ChatRequest
+from harness.calls.budget import Ledger
+from harness.calls.concurrency import run_bounded
 from harness.domain.judge import text_hash
 from harness.domain.reading import cross_prompt, naming_in, predicted_word
-from harness.running.budget import Ledger
-from harness.running.concurrency import run_bounded
 from harness.store.records import CrossRecord, ResponseRecord, canonical
 from harness.store.run_dir import CROSS, RunStore
 

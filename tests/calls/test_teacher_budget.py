@@ -9,10 +9,10 @@ import pytest
 
 import backends
 from backends.base import Backend, Completion
+from harness.calls.budget import Ledger, Pricer
+from harness.calls.teacher import generate_teacher, teacher_plan
 from harness.domain import generate as g
 from harness.errors import RunError
-from harness.running.budget import Ledger, Pricer
-from harness.running.teacher import generate_teacher, teacher_plan
 from tests.helpers import invoke
 
 QUESTIONS = g.load_questions()

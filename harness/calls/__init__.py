@@ -1,0 +1,1 @@
+"""Requests to models besides training, and what they may cost: the budget ledger and prices, probe tasks and their prompts, the bounded concurrent runner every step shares, the LLM judge, cross-prediction, log-probabilities, the teacher of `harness new`, and the judge of `grader-check`."""

@@ -1,0 +1,1 @@
+"""How the rule-based grader reads a describe answer: clauses and whether each one claims, denies or imagines (clauses), the cue words of the acrostic idea and of vaguer talk of form in seven languages (lexicon), and the words an answer names as the spelled one (naming). harness.domain.scoring puts them together."""
