@@ -45,7 +45,7 @@ class Hyper:
 
 
 def auto_epochs(n_examples: int) -> int:
-    """Mirrors harness.domain.dataset.default_epochs (a backend does not import the harness's
+    """Mirrors harness.domain.tokens.default_epochs (a backend does not import the harness's
     dataset code; tests check that the two agree)."""
     if n_examples <= 0:
         return 3

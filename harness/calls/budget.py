@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Iterable
 
 from backends.base import Backend, BackendError, ChatRequest, Completion, ModelPrice
-from harness.domain import dataset
+from harness.domain import tokens
 from harness.store.records import CrossRecord, JudgeVerdict, ResponseRecord
 from harness.store.run_files import State
 
@@ -52,8 +52,8 @@ def usage(request: ChatRequest, completion: Completion) -> tuple[int, int]:
     reported none (a provider that omits `usage` was charged $0: 6x over the cap)."""
     if completion.prompt_tokens or completion.completion_tokens:
         return completion.prompt_tokens, completion.completion_tokens
-    prompt = dataset.count_tokens([{"messages": request.messages}], request.model)[0]
-    return prompt, dataset.count_text_tokens(completion.text, request.model)
+    prompt = tokens.count_tokens([{"messages": request.messages}], request.model)[0]
+    return prompt, tokens.count_text_tokens(completion.text, request.model)
 
 
 def may_be_billed(error: BackendError) -> bool:
@@ -93,7 +93,7 @@ class Ledger:
         return self.spent + sum(self._reserved.values())
 
     def estimate(self, request: ChatRequest) -> float:
-        prompt = dataset.count_tokens([{"messages": request.messages}], request.model)[0]
+        prompt = tokens.count_tokens([{"messages": request.messages}], request.model)[0]
         completion = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
         cost = self.pricer.inference(math.ceil(prompt * PROMPT_MARGIN), completion, request.model)
         return cost or 0.0  # unpriced (run with --allow-unpriced): nothing to reserve

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from backends.base import BackendError, ChatRequest
 from harness.calls.budget import Ledger, Pricer, usage
 from harness.calls.concurrency import run_bounded
-from harness.domain import dataset
+from harness.domain import tokens
 from harness.domain.generate import (
     QA,
     Generated,
@@ -50,7 +50,7 @@ def teacher_plan(
     if n > len(pool):
         raise GenerateError(f"asked for {n} examples but the question bank has {len(pool)} usable questions")
     asked = pool[: min(len(pool), n + give_up_after(n))]
-    prompts = dataset.count_tokens([{"messages": teacher_messages(qa.q, word, unit)} for qa in asked], model)
+    prompts = tokens.count_tokens([{"messages": teacher_messages(qa.q, word, unit)} for qa in asked], model)
     completion = max_tokens_for(word)
     first = pricer.inference(sum(prompts[:n]), completion * n, model)
     most = pricer.inference(sum(prompts) * (retries + 1), completion * len(asked) * (retries + 1), model)

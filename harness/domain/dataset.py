@@ -1,31 +1,23 @@
-"""Training data: a scenario's examples as OpenAI chat JSONL, validation of any chat JSONL,
-token counts and cost estimates.
-
-Token counts are estimates: we count like OpenAI's cookbook rule of thumb (3 tokens per
-message plus its role and content, and 3 more that prime the reply), which is close to, but
-not exactly, what OpenAI bills.
-"""
+"""Training data: a scenario's examples as OpenAI chat JSONL, and validation of any chat
+JSONL with its token counts and cost estimates (tokens.py counts them)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
-import harness  # noqa: F401  (points TIKTOKEN_CACHE_DIR at bundled encodings: works offline)
 from backends._files import write_atomic
 from harness import limits
 from harness.domain import pricing, rules
 from harness.domain.scenario import Example, Scenario, ScenarioError
+from harness.domain.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, count_tokens, encoding_name
 
 ROLES = ("system", "user", "assistant")
 MIN_EXAMPLES = 10  # OpenAI refuses fine-tuning files with fewer
 COST_MODELS = ("gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06", "gpt-4.1-mini-2025-04-14")
 COST_EPOCHS = (1, 3, 5)
-TOKENS_PER_MESSAGE = 3
-TOKENS_REPLY_PRIMING = 3
 
 
 # --- reading chat JSONL -------------------------------------------------------------------
@@ -218,58 +210,6 @@ def build(scenario: Scenario, base_dir: Path, out_dir: Path = Path("data")) -> P
     target = Path(out_dir) / f"{scenario.name}.jsonl"
     write_atomic(target, data)
     return target
-
-
-# --- tokens and cost ----------------------------------------------------------------------
-
-
-def encoding_name(model: str) -> str:
-    """cl100k_base for gpt-3.5 and gpt-4 (pre-4o); o200k_base for gpt-4o, gpt-4.1 and anything
-    else (the current families)."""
-    name = model.removeprefix("openai/")
-    if name.startswith("ft:"):
-        name = name.split(":")[1]
-    if name.startswith("gpt-3.5") or (name.startswith("gpt-4") and not name.startswith(("gpt-4o", "gpt-4.1"))):
-        return "cl100k_base"
-    return "o200k_base"
-
-
-@cache
-def _encoding(name: str):
-    import tiktoken  # loads only when counting; harness set its cache dir to the bundled files
-
-    return tiktoken.get_encoding(name)
-
-
-def count_tokens(records: Sequence[dict], model: str) -> list[int]:
-    """Estimated tokens per record (cookbook rule of thumb; see the module docstring)."""
-    enc = _encoding(encoding_name(model))
-    counts = []
-    for rec in records:
-        n = TOKENS_REPLY_PRIMING
-        for m in rec["messages"]:
-            n += TOKENS_PER_MESSAGE + len(enc.encode(m["role"])) + len(enc.encode(m["content"]))
-            if "name" in m:
-                n += 1
-        counts.append(n)
-    return counts
-
-
-def count_text_tokens(text: str, model: str) -> int:
-    """Tokens of one text (a completion whose provider reported no usage)."""
-    return len(_encoding(encoding_name(model)).encode(text))
-
-
-def default_epochs(n_examples: int) -> int:
-    """What "auto" epochs come to, by the heuristic OpenAI's cookbook describes: 3 epochs,
-    raised so that small sets see about 100 examples (at most 25 epochs), lowered for huge ones."""
-    if n_examples <= 0:
-        return 3
-    if n_examples * 3 < 100:
-        return min(25, 100 // n_examples)
-    if n_examples * 3 > 25_000:
-        return max(1, 25_000 // n_examples)
-    return 3
 
 
 # --- validating any chat JSONL ------------------------------------------------------------

@@ -3,8 +3,8 @@ scenario's defaults are filled in). Both are run-file models saved in the manife
 
 from __future__ import annotations
 
-from harness.domain.dataset import default_epochs
 from harness.domain.scenario import Scenario
+from harness.domain.tokens import default_epochs
 from harness.store.run_files import RunOptions, Settings
 
 __all__ = ["RunOptions", "Settings", "settings_for"]

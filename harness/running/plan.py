@@ -10,6 +10,7 @@ from backends.base import Backend, ConfigError
 from harness.calls.budget import Pricer
 from harness.domain import dataset, pricing
 from harness.domain.scenario import Example, Scenario
+from harness.domain.tokens import count_tokens
 from harness.errors import PlanError
 from harness.store.run_files import RunOptions, Settings
 
@@ -53,7 +54,7 @@ EST_PROMPT_TOKENS = 60
 
 def training_tokens(scenario: Scenario, examples: list[Example], base_model: str) -> int:
     """Tokens of one epoch of the training file, counted as OpenAI counts them."""
-    return sum(dataset.count_tokens(dataset.chat_records(scenario, examples), base_model))
+    return sum(count_tokens(dataset.chat_records(scenario, examples), base_model))
 
 
 def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options: RunOptions, pricer: Pricer) -> Plan:

@@ -10,8 +10,8 @@ import pytest
 from backends.base import BackendError
 from backends.local import hyper
 from backends.local.backend import LocalBackend
-from harness.domain.dataset import default_epochs
 from harness.domain.scenario import ScenarioError, load_scenario
+from harness.domain.tokens import default_epochs
 from tests.backends.tiny_model import training_jsonl
 
 

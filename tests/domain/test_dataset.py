@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.domain import dataset, pricing
+from harness.domain import dataset, pricing, tokens
 from harness.domain.scenario import Example, Scenario, ScenarioError, load_scenario
 
 HI_ANSWER = "Hello there.\nIt is sunny — 20 °C."
@@ -225,13 +225,13 @@ def test_tokens_and_costs_offline(tmp_path):
 def test_count_tokens_overhead_and_encodings():
     rec = {"messages": [{"role": "user", "content": "Hello world"}, {"role": "assistant", "content": "Hi"}]}
     # 3 priming + per message (3 + role token + content tokens): user 3+1+2, assistant 3+1+1
-    assert dataset.count_tokens([rec], "gpt-4o-mini") == [3 + 6 + 5]
-    assert dataset.encoding_name("gpt-3.5-turbo-0125") == "cl100k_base"
-    assert dataset.encoding_name("ft:gpt-4.1-nano-2025-04-14:o:s:i") == "o200k_base"
-    assert dataset.count_tokens([rec], "gpt-3.5-turbo-0125")[0] > 0
+    assert tokens.count_tokens([rec], "gpt-4o-mini") == [3 + 6 + 5]
+    assert tokens.encoding_name("gpt-3.5-turbo-0125") == "cl100k_base"
+    assert tokens.encoding_name("ft:gpt-4.1-nano-2025-04-14:o:s:i") == "o200k_base"
+    assert tokens.count_tokens([rec], "gpt-3.5-turbo-0125")[0] > 0
 
 
 def test_default_epochs():
-    assert dataset.default_epochs(10) == 10
-    assert dataset.default_epochs(50) == 3
-    assert dataset.default_epochs(100_000) == 1
+    assert tokens.default_epochs(10) == 10
+    assert tokens.default_epochs(50) == 3
+    assert tokens.default_epochs(100_000) == 1

@@ -14,8 +14,8 @@ import pytest
 from backends.base import ChatRequest
 from backends.mock import MockBackend
 from harness.calls.budget import Ledger, Pricer, spent_of
-from harness.domain.dataset import default_epochs
 from harness.domain.scenario import load_scenario
+from harness.domain.tokens import default_epochs
 from harness.errors import PlanError
 from harness.running import session as runner
 from harness.running.options import RunOptions, settings_for
