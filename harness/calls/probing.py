@@ -1,4 +1,5 @@
-"""Probe requests: which (condition, probe, sample) to ask, and the messages each one sends."""
+"""Probe requests: which (condition, probe, sample) to ask, the messages each one sends, and
+asking one (reserved against the budget, recorded whatever happens)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from backends.base import Backend, BackendError, ChatRequest
+from harness.calls.budget import Ledger, usage
 from harness.domain.scenario import Example, Probe, Scenario
 from harness.domain.scoring import choice_labels
+from harness.store.records import ResponseRecord
 
 
 @dataclass(frozen=True)
@@ -83,3 +87,57 @@ def messages_for(scenario: Scenario, examples: list[Example], condition: str, pr
             messages.append({"role": "assistant", "content": ex.answer.strip()})
     messages.append({"role": "user", "content": prompt})
     return messages
+
+
+async def ask(
+    backend: Backend,
+    scenario: Scenario,
+    examples: list[Example],
+    task: Task,
+    model: str,
+    temperature: float,
+    ledger: Ledger,
+) -> ResponseRecord | None:
+    """One probe sample: its request reserved against the ledger, asked, and recorded (a
+    failed call as failed, with whether asking again can help). None when the budget
+    refused it: not started, so a resume asks it."""
+    options = shuffled_options(task.probe, task.seed)
+    prompt = user_prompt(task.probe, options, task.paraphrase)
+    request = ChatRequest(
+        model=model,
+        messages=messages_for(scenario, examples, task.condition, prompt),
+        temperature=temperature,
+        seed=task.seed,
+        max_tokens=scenario.eval.max_tokens,
+    )
+    record = ResponseRecord(
+        condition=task.condition,
+        replicate=task.replicate,
+        probe=task.probe.id,
+        kind=task.probe.kind,
+        paraphrase=task.paraphrase,
+        sample=task.sample,
+        seed=task.seed,
+        model=model,
+        prompt=prompt,
+        options=options,
+        status="ok",
+    )
+    ticket = ledger.reserve(request)  # no await before this: reserving is atomic
+    if ticket is None:
+        return None
+    try:
+        completion = await backend.complete(request)
+    except BackendError as e:
+        ledger.failed(ticket, e)  # kept as spent if the provider may have billed it
+        # Whether asking again can help decides if the run ends failed or incomplete.
+        record.status, record.error, record.retryable = "failed", str(e), bool(e.retryable)
+        return record
+    except BaseException:
+        ledger.settle(ticket, model, 0, 0)  # cancelled or a replay miss: the run stops here
+        raise
+    counted = usage(request, completion)  # the provider's, or counted when it reported none
+    ledger.settle(ticket, model, *counted)  # the reservation becomes the real cost
+    record.text, record.finish_reason = completion.text, completion.finish_reason
+    record.prompt_tokens, record.completion_tokens = counted
+    return record

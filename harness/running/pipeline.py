@@ -15,7 +15,7 @@ from pathlib import Path
 from backends import base
 from harness import crash
 from harness.calls import probing
-from harness.calls.budget import Ledger, Pricer, spent_of, usage
+from harness.calls.budget import Ledger, Pricer, spent_of
 from harness.calls.concurrency import run_bounded
 from harness.domain.scenario import Scenario
 from harness.errors import RunError
@@ -181,7 +181,10 @@ class Pipeline:
         ledger = self._ledger()
 
         async def ask(task: probing.Task) -> None:
-            record = await self._ask(task, ledger)
+            model = self.model_for(task.condition, task.replicate)
+            record = await probing.ask(
+                self.backend, self.scenario, self.run.examples, task, model, self.settings.temperature, ledger
+            )
             if record is None:  # refused by the budget: not started, a resume asks it
                 return
             crash.maybe_crash("probing")
@@ -263,49 +266,6 @@ class Pipeline:
         """A call that failed after it was sent was charged at its reservation: keep it."""
         self.state.lost_calls_cost += usd
         self.save()
-
-    async def _ask(self, task: probing.Task, ledger: Ledger) -> ResponseRecord | None:
-        options = probing.shuffled_options(task.probe, task.seed)
-        prompt = probing.user_prompt(task.probe, options, task.paraphrase)
-        model = self.model_for(task.condition, task.replicate)
-        request = base.ChatRequest(
-            model=model,
-            messages=probing.messages_for(self.scenario, self.run.examples, task.condition, prompt),
-            temperature=self.settings.temperature,
-            seed=task.seed,
-            max_tokens=self.scenario.eval.max_tokens,
-        )
-        record = ResponseRecord(
-            condition=task.condition,
-            replicate=task.replicate,
-            probe=task.probe.id,
-            kind=task.probe.kind,
-            paraphrase=task.paraphrase,
-            sample=task.sample,
-            seed=task.seed,
-            model=model,
-            prompt=prompt,
-            options=options,
-            status="ok",
-        )
-        ticket = ledger.reserve(request)  # no await before this: reserving is atomic
-        if ticket is None:
-            return None
-        try:
-            completion = await self.backend.complete(request)
-        except base.BackendError as e:
-            ledger.failed(ticket, e)  # kept as spent if the provider may have billed it
-            # Whether asking again can help decides if the run ends failed or incomplete.
-            record.status, record.error, record.retryable = "failed", str(e), bool(e.retryable)
-            return record
-        except BaseException:
-            ledger.settle(ticket, model, 0, 0)  # cancelled or a replay miss: the run stops here
-            raise
-        counted = usage(request, completion)  # the provider's, or counted when it reported none
-        ledger.settle(ticket, model, *counted)  # the reservation becomes the real cost
-        record.text, record.finish_reason = completion.text, completion.finish_reason
-        record.prompt_tokens, record.completion_tokens = counted
-        return record
 
     def _run_async(self, work: Awaitable[object]) -> None:
         """One event loop per async step; the backend's HTTP sessions belong to that loop,
