@@ -15,9 +15,9 @@ from harness.cli.common import EXIT_BAD_INPUT, _fail, handle_errors
 def report(run_dir: Path) -> None:
     """Re-score and re-render a run's reports from its files; calls no model."""
     from harness.cli import views
-    from harness.running import session
+    from harness.running import reading
 
-    done = session.rerender(run_dir)
+    done = reading.rerender(run_dir)
     views.print_summary(done.summary, run_dir)
     views.print_rescoring(done)
 

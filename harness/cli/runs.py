@@ -216,9 +216,9 @@ def resume(run_dir: Path, api_base: str | None, poll_interval: float | None, max
 def status(run_dir: Path) -> None:
     """Steps, job status, samples done of total, and spend so far."""
     from harness.cli import views
-    from harness.running import session
+    from harness.running import reading
 
-    views.print_status(session.status(run_dir))
+    views.print_status(reading.status(run_dir))
 
 
 @click.command()

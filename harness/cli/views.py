@@ -11,7 +11,8 @@ from rich.table import Table
 
 from harness.cli import console
 from harness.reports.tables import BANNER, fmt_seconds
-from harness.running.session import Prepared, Rerendered, Status
+from harness.running.reading import Rerendered, Status
+from harness.running.session import Prepared
 from harness.store.summary import Effect, Summary
 from harness.sweeps.runner import Prepared as SweepPrepared
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import backends
 from backends.base import TERMINAL_STATES, Backend, ConfigError, Job
 from harness import redact
-from harness.calls.budget import UNPRICED, Pricer, spent_of, unpriced_of
+from harness.calls.budget import Pricer
 from harness.calls.judging import describe_answers
 from harness.calls.logprobs import has_scored_probes
 from harness.calls.probing import tasks_for
@@ -27,7 +27,7 @@ from harness.running.options import settings_for
 from harness.running.pipeline import Pipeline, cross_check_applies
 from harness.running.plan import Plan, check_fits_backend, check_plan, make_plan
 from harness.running.ui import RunUI
-from harness.store.records import ResponseRecord, canonical, latest_verdicts
+from harness.store.records import canonical, latest_verdicts
 from harness.store.run_dir import RunStore
 from harness.store.run_files import RunOptions, RunStatus, Settings, TrainingJob
 from harness.store.summary import Summary
@@ -353,78 +353,3 @@ def cancel(run_dir: Path, *, api_base: str | None) -> Cancelled:
     finally:
         store.unlock()
     return Cancelled(jobs, wrote=True)
-
-
-# --- reading ---------------------------------------------------------------------------
-
-
-@dataclass
-class Rerendered:
-    summary: Summary
-    previous: Summary | None  # the summary.json it replaced, when it could be read
-    previous_unreadable: str | None = None
-
-
-def rerender(run_dir: Path) -> Rerendered:
-    """Re-score and re-render from the files; keep what the old summary said, so a change of
-    the scoring rules can be shown."""
-    from harness.reports.write import render_from_files
-
-    store = RunStore(run_dir)
-    previous, why = None, None
-    if store.path("summary.json").exists():
-        try:
-            previous = store.read_summary()
-        except StoreError as e:  # written by another version: re-scoring replaces it
-            why = str(e)
-    return Rerendered(render_from_files(store), previous, why)
-
-
-@dataclass
-class Status:
-    run: Run
-    in_use: bool
-    done: int
-    failed: int
-    total: int
-    torn: int
-    spent: float
-    unknown_prices: list[str]
-    billed: bool = True  # False: the backend runs on this machine (its cost is time)
-
-    @property
-    def interrupted(self) -> bool:
-        """A "running" run that no process holds was killed (or its machine slept)."""
-        return self.run.state.status == RunStatus.RUNNING and not self.in_use
-
-
-def status(run_dir: Path) -> Status:
-    store = RunStore(run_dir)
-    run = open_run(store)
-    records, torn = store.responses()
-    latest: list[ResponseRecord] = canonical(records)
-    verdicts = store.verdicts()[0]
-    cross = store.cross_predictions()[0]
-    s = run.settings
-    total = s.total_samples * len(run.scenario.probes)
-    simulated = run.simulated
-    billed = True
-    try:
-        cls = backends.load_class(run.options.backend)
-        pricer, billed = Pricer.of(cls), cls.billed
-    except ConfigError:  # a plugin uninstalled since: its prices are unknown, the rest still shows
-        pricer = UNPRICED
-    unknown = [] if simulated else unpriced_of(records, pricer, verdicts, cross)
-    if not simulated and not run.state.training_priced:
-        unknown.insert(0, f"training {s.base_model}")
-    return Status(
-        run,
-        store.in_use(),
-        sum(r.ok for r in latest),
-        sum(not r.ok for r in latest),
-        total,
-        torn,
-        0.0 if simulated else spent_of(run.state, records, pricer, verdicts, cross),
-        unknown,
-        billed,
-    )
