@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from backends import openai_shapes as shapes
 from backends.base import (
     CHAT,
     FINE_TUNE,
@@ -61,13 +62,6 @@ def _litellm():
     return litellm
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    """Read a field of a provider object or of a plain dict."""
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
 # How our simulator signs its bodies (backends/simulator/wire.py). A run that sees them, live or
 # replayed from a cassette, is reported as simulated whatever backend name it used.
 SIMULATOR_ORGANIZATION = "org-simulator"
@@ -75,43 +69,6 @@ SIMULATOR_FINGERPRINT = "fp_simulator"
 # The simulator's jobs advance one state per poll (a few polls in all): waiting OpenAI's 10 s
 # between them spent 50 of a 60 s run asleep.
 SIMULATOR_POLL_INTERVAL = 0.2
-
-
-def _job(obj: Any) -> Job:
-    error = _get(obj, "error")
-    if error is not None and not isinstance(error, str):
-        parts = [_get(error, "code"), _get(error, "message")]
-        error = ": ".join(str(p) for p in parts if p) or None
-    return Job(
-        id=_get(obj, "id"),
-        status=_get(obj, "status"),
-        base_model=_get(obj, "model"),
-        fine_tuned_model=_get(obj, "fine_tuned_model"),
-        trained_tokens=_get(obj, "trained_tokens"),
-        error=error,
-        metadata=dict(_get(obj, "metadata") or {}),
-    )
-
-
-def _event(obj: Any) -> JobEvent:
-    return JobEvent(
-        id=_get(obj, "id"),
-        created_at=int(_get(obj, "created_at") or 0),
-        level=_get(obj, "level") or "info",
-        message=_get(obj, "message") or "",
-    )
-
-
-def _completion(response: Any) -> Completion:
-    choice = _get(response, "choices")[0]
-    usage = _get(response, "usage")
-    return Completion(
-        text=_get(_get(choice, "message"), "content") or "",
-        model=_get(response, "model") or "",
-        prompt_tokens=int(_get(usage, "prompt_tokens") or 0) if usage is not None else 0,
-        completion_tokens=int(_get(usage, "completion_tokens") or 0) if usage is not None else 0,
-        finish_reason=_get(choice, "finish_reason") or "stop",
-    )
 
 
 class OpenAIBackend(Backend):
@@ -176,8 +133,8 @@ class OpenAIBackend(Backend):
     def _seen(self, convert: Callable[[Any], T], obj: Any) -> T:
         """Convert a provider object, noticing whether it came from our simulator."""
         if (
-            _get(obj, "organization_id") == SIMULATOR_ORGANIZATION
-            or _get(obj, "system_fingerprint") == SIMULATOR_FINGERPRINT
+            shapes.get(obj, "organization_id") == SIMULATOR_ORGANIZATION
+            or shapes.get(obj, "system_fingerprint") == SIMULATOR_FINGERPRINT
         ):
             self.simulated = True
             self.poll_interval = min(self.poll_interval, SIMULATOR_POLL_INTERVAL)
@@ -286,9 +243,9 @@ class OpenAIBackend(Backend):
         def call() -> FileRef:
             obj = litellm.create_file(file=(filename, data), purpose="fine-tune", **self._litellm_args())
             return FileRef(
-                id=_get(obj, "id"),
-                filename=_get(obj, "filename") or filename,
-                bytes=int(_get(obj, "bytes") or len(data)),
+                id=shapes.get(obj, "id"),
+                filename=shapes.get(obj, "filename") or filename,
+                bytes=int(shapes.get(obj, "bytes") or len(data)),
             )
 
         def landed(err: BackendError) -> FileRef | None:
@@ -331,7 +288,7 @@ class OpenAIBackend(Backend):
         return self._retry_call(
             "create_job",
             spec.training_file,
-            lambda: self._seen(_job, client.fine_tuning.jobs.create(**args)),
+            lambda: self._seen(shapes.job, client.fine_tuning.jobs.create(**args)),
             recover=created,
         )
 
@@ -340,7 +297,7 @@ class OpenAIBackend(Backend):
         # litellm builds a new HTTP client (and TLS context) per call unless given one:
         # ~50 ms per poll; our one SDK client is reused.
         return self._seen(
-            _job,
+            shapes.job,
             self._retry_call(
                 "get_job",
                 job_id,
@@ -352,7 +309,7 @@ class OpenAIBackend(Backend):
 
     def cancel_job(self, job_id: str) -> Job:
         litellm = _litellm()
-        return _job(
+        return shapes.job(
             self._retry_call(
                 "cancel_job",
                 job_id,
@@ -380,7 +337,7 @@ class OpenAIBackend(Backend):
                 f"{job_id}:{cursor}",
                 functools.partial(client.fine_tuning.jobs.list_events, job_id, **kwargs),
             )
-            data = [_event(e) for e in page.data]
+            data = [shapes.event(e) for e in page.data]
             for event in data:
                 if after is not None and event.id == after:
                     return newest_first[::-1]
@@ -403,7 +360,7 @@ class OpenAIBackend(Backend):
             if cursor is not None:
                 kwargs["after"] = cursor
             page = self._retry_call("find_jobs", str(cursor), functools.partial(client.fine_tuning.jobs.list, **kwargs))
-            jobs = [_job(j) for j in page.data]
+            jobs = [shapes.job(j) for j in page.data]
             found += [j for j in jobs if all(j.metadata.get(k) == v for k, v in metadata.items())]
             if not jobs or not getattr(page, "has_more", False):
                 break
@@ -427,7 +384,7 @@ class OpenAIBackend(Backend):
             kwargs["max_tokens"] = request.max_tokens
         token = f"{request.model}:{request.seed}:{len(request.messages)}"
         response = await self._retry_acall("complete", token, lambda: litellm.acompletion(**kwargs))
-        return self._seen(_completion, response)
+        return self._seen(shapes.completion, response)
 
     async def aclose(self) -> None:
         """Close litellm's cached aiohttp sessions (bound to the running event loop)."""
