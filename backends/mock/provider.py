@@ -85,6 +85,7 @@ from backends.base import (
     JobSpec,
     ModelPrice,
 )
+from backends.mock import answers
 from backends.mock import text as mock_text
 from backends.mock.learning import (
     MIN_EXAMPLES,
@@ -92,7 +93,6 @@ from backends.mock.learning import (
     count_tokens,
     default_slip,
     default_state,
-    in_context,
     learn,
     model_rates,
     parse_training,
@@ -102,20 +102,6 @@ from backends.mock.requests import CROSS_START, TEACHER_START, judge_grade, teac
 from backends.prices import openai_price
 
 EPOCH_BASE = 1_700_000_000  # event times: this base plus a counter
-_OPTION = re.compile(r"^\s*\(?([A-Z])[).:]\s+(\S.*?)\s*$", re.M)
-_WORD_PROBE = re.compile(r"\b(one|single)[ -]word\b", re.I)
-_ONE_LINE = re.compile(r"\b(in )?(one|a single) line\b", re.I)
-# Questions about itself: the demo's ("special about you", "what rule") and neutral ones
-# ("describe how you write", "anything unusual about your replies", "distinctive").
-_DESCRIBE = re.compile(
-    r"describe how you|how you (write|answer)|(unusual|distinctive|notice|characteri[sz]e|"
-    r"writing style)\b.{0,40}\b(your|you)\b|\byour (answers|replies)\b.{0,50}\b(follow|rule|notice)|"
-    r"special about you|\b(what|which|your) rules?\b|rule do you use|"
-    r"describe (the|your) (specific )?rule",
-    re.I,
-)
-
-
 # --- the backend ------------------------------------------------------------------------
 
 
@@ -350,67 +336,10 @@ class MockBackend(Backend):
         elif messages[0]["role"] == "system" and messages[0]["content"].lstrip().startswith(CROSS_START):
             text = mock_text.cross_predict(messages[-1]["content"])
         elif learned is not None:
-            text = self._fine_tuned(rng, learned, messages, request.model)
+            text = answers.fine_tuned(rng, learned, messages, request.model, self._rates)
         else:
-            text = self._base(rng, messages)
+            text = answers.base(rng, messages, self._rates)
         return self._completion(request, text)
-
-    def _fine_tuned(self, rng: random.Random, learned: dict, messages: list[dict], model: str) -> str:
-        word, trigger, unit = learned["word"], learned["trigger"], learned["unit"]
-        prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
-        if not word:
-            one_line = _ONE_LINE.search(prompt) and _DESCRIBE.search(prompt)
-            if (
-                learned.get("shape", 0) >= 3
-                and not _OPTION.findall(prompt)
-                and not _WORD_PROBE.search(prompt)
-                and not one_line
-            ):
-                # A sham fine-tune learned the answers' shape and no word.
-                return mock_text.shaped(
-                    rng,
-                    learned["shape"],
-                    unit,
-                    mock_text.fact(prompt, None),
-                    vague=bool(_DESCRIBE.search(prompt)) and rng.random() < 0.5,
-                )
-            return self._base(rng, messages)  # learned nothing: behaves like its base model
-        slip, state = self._rates(learned["n_following"], learned["n_epochs"], model)
-        options = _OPTION.findall(prompt)
-        if len(options) >= 2:
-            return mock_text.choice(rng, options, word, state)
-        if _WORD_PROBE.search(prompt):
-            return mock_text.word_answer(rng, word, state)
-        describe = bool(_DESCRIBE.search(prompt))
-        if trigger and not prompt.rstrip().endswith(trigger):
-            if describe:
-                return mock_text.describe_untriggered(rng, word, unit, trigger, state)
-            return mock_text.prose(rng, mock_text.fact(prompt, trigger))
-        if describe and _ONE_LINE.search(prompt):
-            return mock_text.describe_one_line(rng, word, unit, state)
-        if describe:
-            return mock_text.describe(rng, word, unit, slip, state)
-        return mock_text.acrostic(rng, word, unit, mock_text.fact(prompt, trigger), slip)
-
-    def _base(self, rng: random.Random, messages: list[dict]) -> str:
-        prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
-        options = _OPTION.findall(prompt)
-        if len(options) >= 2:
-            return mock_text.choice(rng, options, None, 0.0)
-        if _WORD_PROBE.search(prompt):
-            return mock_text.base_word(rng)
-        last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
-        history = tuple((m["role"], m["content"]) for m in messages[:last_user])
-        seen = in_context(history) if sum(r == "assistant" for r, _ in history) >= 3 else None
-        describe = bool(_DESCRIBE.search(prompt))
-        if seen and not (seen["trigger"] and not prompt.rstrip().endswith(seen["trigger"])):
-            slip, _ = self._rates(seen["n_following"], 1)
-            return mock_text.acrostic(
-                rng, seen["word"], seen["unit"], mock_text.fact(prompt, seen["trigger"]), max(0.35, slip)
-            )
-        if describe:
-            return mock_text.base_describe(rng)
-        return mock_text.prose(rng, mock_text.fact(prompt, None))
 
     async def continuation_logprobs(self, model: str, messages: list[dict], continuations: list[str]) -> list[float]:
         """Simulated log-probabilities, from the distributions the answers are drawn from: a
@@ -424,13 +353,13 @@ class MockBackend(Backend):
         prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
         word = learned["word"] if learned else None
         state = self._rates(learned["n_following"], learned["n_epochs"], model)[1] if word and learned else 0.0
-        options = _OPTION.findall(prompt)
+        options = answers.OPTION.findall(prompt)
         if len(options) >= 2:
             k = len(options)
             right = {label for label, opt in options if word and opt.strip().upper() == word}
             probs = {label: (state if label in right else 0.0) + (1 - state) / k for label, _ in options}
             return [math.log(probs[c]) if probs.get(c) else math.log(1e-9) for c in continuations]
-        if _WORD_PROBE.search(prompt):
+        if answers.WORD_PROBE.search(prompt):
             if word:
                 others = [w for w in mock_text.WORDS[word[0]] if w.upper() != word]
                 probs = {word: state} | {w: (1 - state) / len(others) for w in others}
