@@ -1,6 +1,6 @@
 """The simulated provider's words: phrase and question banks, and the answers built from them.
 
-backends/mock.py decides what kind of answer a request gets (and with what slip and
+backends/mock/answers.py decides what kind of answer a request gets (and with what slip and
 stating rates); this module writes it. Every builder draws only from the `random.Random`
 it is given, in a fixed order, so the same request always gives the same bytes.
 
