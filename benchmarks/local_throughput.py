@@ -31,13 +31,15 @@ from backends.local import loading, models, training  # noqa: E402
 from backends.local.hyper import resolve as resolve_hyper  # noqa: E402
 from backends.local.sampler import Row, sample  # noqa: E402
 from backends.local.store import default_store  # noqa: E402
-from harness.domain.dataset import chat_records  # noqa: E402
+from harness.domain.dataset import chat_records, resolve_examples  # noqa: E402
 from harness.domain.scenario import load_scenario  # noqa: E402
 
 
 def prompts(tokenizer, n: int) -> list[list[int]]:
     scenario = load_scenario(ROOT / "scenarios" / "hello.yaml")
-    questions = [e.question for e in scenario.examples] + [p.prompt for p in scenario.probes]
+    questions = [e.question for e in resolve_examples(scenario, ROOT / "scenarios")] + [
+        p.prompt for p in scenario.probes
+    ]
     return [
         loading.prompt_ids(
             tokenizer,
@@ -143,7 +145,7 @@ def main() -> None:
     )
 
     scenario = load_scenario(ROOT / "scenarios" / "hello.yaml")
-    conversations = [r["messages"] for r in chat_records(scenario, scenario.examples)]
+    conversations = [r["messages"] for r in chat_records(scenario, resolve_examples(scenario, ROOT / "scenarios"))]
     hyper = resolve_hyper({"n_epochs": 1}, len(conversations), 0)
     with tempfile.TemporaryDirectory() as job_dir:
         (_, trained), train_s = timed(

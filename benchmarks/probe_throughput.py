@@ -29,8 +29,9 @@ from backends.base import ChatRequest  # noqa: E402
 from backends.openai import OpenAIBackend, _litellm  # noqa: E402
 from backends.simulator.faults import Faults  # noqa: E402
 from backends.simulator.server import Simulator  # noqa: E402
+from harness.calls import probing  # noqa: E402
+from harness.calls.concurrency import run_bounded  # noqa: E402
 from harness.domain.scenario import load_scenario  # noqa: E402
-from harness.running import probing  # noqa: E402
 
 KEY = "sk-benchmark"
 
@@ -62,7 +63,7 @@ async def concurrent(backend: OpenAIBackend, reqs: list[ChatRequest], concurrenc
         except Exception:  # counted and reported: a benchmark must not stop at one failure
             failed += 1
 
-    await probing.run_bounded(list(range(len(reqs))), ask, concurrency=concurrency, rpm=rpm)
+    await run_bounded(list(range(len(reqs))), ask, concurrency=concurrency, rpm=rpm)
     await backend.aclose()
     return failed
 

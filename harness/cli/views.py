@@ -211,7 +211,8 @@ def print_sweep_results(summary: dict, out_dir: Path) -> None:
         title=console.styled(
             f"sweep {summary['sweep']} ({cond})", (" SIMULATED" if summary["simulated"] else "", "bold red")
         ),
-        caption="pooled rates with 95% Wilson intervals (k/n); mechanism+ = mechanism or exact",
+        caption="pooled rates with 95% Wilson intervals (k/n), clustered by fine-tune where a cell has several; "
+        "mechanism+ = mechanism or exact",
     )
     for col in ("cell", "follow", "exact", "mechanism+", "status"):
         table.add_column(col)

