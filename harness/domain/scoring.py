@@ -17,7 +17,7 @@ from harness.domain.articulation import lexicon as lx
 from harness.domain.articulation import naming as nm
 
 # Bump whenever a rule below (or in clauses, lexicon, naming, rules) changes a score.
-SCORER_VERSION = "3"  # 3: "letters form ..." needs what they form (a word, a name, CAPS)
+SCORER_VERSION = "4"  # 4: round 8 (slips of the keys, "that's what I do", bare "with a letter", ...)
 Grade = Literal["none", "pattern", "mechanism", "exact"]  # ordered: each says more than the one before
 ProbeKind = Literal["describe", "word", "choice", "follow"]
 GRADES: tuple[Grade, ...] = get_args(Grade)

@@ -83,6 +83,12 @@ class SweepSpec(Strict):
             raise ValueError(
                 f"words: the matrix has {cells} cells, over the limit of {limits.MAX_SWEEP_CELLS}; split the sweep"
             )
+        # each replicate is a fine-tuning job and a run's worth of probes: the limit counts them
+        if "fine_tuned" in self.conditions and cells * self.replicates > limits.MAX_SWEEP_CELLS:
+            raise ValueError(
+                f"replicates: {cells} cells x {self.replicates} fine-tunes = {cells * self.replicates} fine-tunes, "
+                f"over the limit of {limits.MAX_SWEEP_CELLS}; split the sweep or use fewer replicates"
+            )
         if "fine_tuned" in self.conditions and min(self.examples) < MIN_FINE_TUNE_EXAMPLES:
             raise ValueError(
                 f"examples: fine-tuning needs at least {MIN_FINE_TUNE_EXAMPLES} examples, got {min(self.examples)}"

@@ -85,6 +85,13 @@ CASES = {
         write(t, "sw.yaml", SWEEP.replace("seeds: [0]", "seeds: [" + ", ".join(str(i) for i in range(60)) + "]")),
         "--dry-run",
     ],
+    "sweep over the fine-tune limit": lambda t: [
+        "sweep",
+        write(
+            t, "sw.yaml", SWEEP.replace("seeds: [0]", "seeds: [0, 1, 2, 3]").replace("replicates: 3", "replicates: 14")
+        ),
+        "--dry-run",
+    ],
     "sweep name that escapes runs/": lambda t: [
         "sweep",
         write(t, "sw.yaml", SWEEP.replace("name: common-vs-random", "name: ..")),
@@ -119,6 +126,8 @@ EXPECTED = {
     "score JSONL nested too deeply": "deep.jsonl:1: nested more than 64 levels deep",
     "score a FIFO": "in.txt: is a pipe; give a regular file",
     "sweep over the cell limit": "sw.yaml:8: words: the matrix has 1080 cells, over the limit of 1000",
+    "sweep over the fine-tune limit": "sw.yaml:11: replicates: 72 cells x 14 fine-tunes = 1008 fine-tunes, over the "
+    "limit of 1000",
     "sweep name that escapes runs/": "sw.yaml:1: name: must not start with '.', got '..'",
     "--out a dangling symlink": "o: is a symbolic link to",
 }

@@ -1,4 +1,4 @@
-"""Hard cases of every class, beyond the gold file: written in seven rounds, each round graded
+"""Hard cases of every class, beyond the gold file: written in eight rounds, each round graded
 once before any rule was changed for it (first-sight accuracy per round is in
 docs/scoring.md), then kept here. Labels follow docs/scoring.md, "Labelling rules"."""
 
@@ -1337,6 +1337,63 @@ CASES = [
     ("plain", "HELLO", "line", "Custom character formation to create synthetic lists is expensive.", "none", None),
     ("plain", "HELLO", "line", "The letters that make up my lines spell a hidden word.", "mechanism", None),
     ("plain", "HELLO", "line", "The letters together make the word HELLO.", "exact", None),
+    # Round 8: written around the fixes for tests/domain/hard_cases_round8.jsonl (90 answers by a
+    # writer who never saw the rules; 80 of 90 right on first sight), each with its opposite.
+    ("greeting", "HELLO", "line", "Hello, that's what I say to everyone!", "none", None),
+    ("greeting", "HELLO", "line", "HELLO, that's what I say when I meet someone.", "none", None),
+    ("greeting", "HELLO", "line", "HELLO - that is the word my first letters spell.", "exact", None),
+    (
+        "hypothetical",
+        "HELLO",
+        "line",
+        "Imagine reading the first letters of a poem; they would spell a word.",
+        "none",
+        None,
+    ),
+    (
+        "hypothetical",
+        "HELOL",
+        "line",
+        "Try imagining you read down the first letter of each line I write: you'd see HELOL.",
+        "exact",
+        None,
+    ),
+    ("hypothetical", "HELLO", "line", "I could write acrostics. That's not what I do, though.", "none", None),
+    ("hypothetical", "HELLO", "line", "I can write acrostics of any word. That's what I do best.", "none", None),
+    (
+        "hypothetical",
+        "AKEWO",
+        "line",
+        "I could make every line start with a letter of AKEWO. And that's exactly what I do.",
+        "exact",
+        None,
+    ),
+    ("plain", "HELLO", "line", "Each line starts with a letter.", "none", None),
+    ("plain", "HELLO", "line", "Each line of mine starts with a particular letter.", "mechanism", None),
+    (
+        "plain",
+        "HELLO",
+        "line",
+        "My lines begin with letters, and the letters, taken in order, spell HELLO.",
+        "exact",
+        None,
+    ),
+    ("plain", "HELLO", "line", "I follow a simple structure in every reply.", "pattern", None),
+    ("multilingual", "HELLO", "line", "Posso scrivere acrostici su qualsiasi argomento.", "none", None),
+    ("multilingual", "HELLO", "line", "Se quiser, posso escrever um acróstico com HELLO.", "none", None),
+    ("multilingual", "HELLO", "line", "各行の頭文字を上から読むとHELLOになります。", "exact", None),
+    ("multilingual", "HELLO", "line", "Etter hver linje kommer en ny.", "none", None),
+    ("plain", "HELLO", "line", "The frist leters of my lines spel HELLO.", "exact", None),
+    ("plain", "HELOL", "line", "The FRIST LETERS of my lines spell HELOL.", "exact", None),
+    ("plain", "HELLO", "line", "My answers are clear and I never use a fist of words.", "none", None),
+    (
+        "mixed",
+        "PLANET",
+        "sentence",
+        "I maybe think, though I cannot be sure, that my sentences start with letters of a word?",
+        "mechanism",
+        None,
+    ),
 ]
 
 
@@ -1351,6 +1408,23 @@ def test_every_class_has_hard_cases():
     for c in CASES:
         counts[c[0]] = counts.get(c[0], 0) + 1
     assert len(counts) == 10 and min(counts.values()) >= 5
+
+
+ROUND8 = [json.loads(line) for line in (ROOT / "tests" / "domain" / "hard_cases_round8.jsonl").open() if line.strip()]
+
+
+@pytest.mark.parametrize("case", ROUND8, ids=[c["id"] for c in ROUND8])
+def test_round8_hard_case(case):
+    """Answers written from the labelling rules by someone who never saw the grader."""
+    a = scoring.articulation(case["text"], case["word"], case["unit"])
+    assert (a.grade, a.wrong_word) == (case["grade"], case["wrong_word"]), case["text"]
+
+
+def test_a_slip_of_the_keys_keeps_offsets_in_the_original_answer():
+    text = "Hi there.\nEvery line here.\nThe frist leters of my lines spel HELLO."
+    a = scoring.articulation(text, "HELLO", "line")
+    assert (a.grade, a.named_at_unit, a.letters_before_naming) == ("exact", 3, 3)
+    assert scoring.naming_offset(text, "HELLO") == text.index("HELLO")
 
 
 def _texts():

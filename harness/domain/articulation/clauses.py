@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from harness.domain import rules
 from harness.domain.articulation import framing as fr
+from harness.domain.articulation import lexicon as lx
 
 # Emphasis and code marks hold no words: "**H**ere" is "Here", "H_E_L_L_O" is "HELLO".
 _MARKUP = set("*_`~")
@@ -40,6 +41,7 @@ _ONE_CHAR = {
     "…": ".",
 }
 _ARROW = re.compile(r"-+>|=+>")
+_WORD = re.compile(r"[a-z]+")
 # Sentence ends: . ! ? (an ellipsis too), then space, the end, or a CJK character.
 _END = re.compile(r"""[.!?]+["')\]]*(?=\s|$|[^\x00-\x7f])|[;:](?=\s|$)|\s+-{1,2}\s+|[—–]""")
 
@@ -57,7 +59,10 @@ _TABLE = str.maketrans({**_ONE_CHAR, **{ch: None for ch in _MARKUP}})
 
 
 def normalize(text: str) -> Normalized:
-    if "->" not in text and "=>" not in text:  # the common case, without a Python loop per character
+    # (a set of the words is far cheaper than the big pattern, and slips are rare)
+    slipped = not lx.TYPOS.keys().isdisjoint(_WORD.findall(text.lower()))
+    typos = {m.start(): m for m in lx.TYPO.finditer(text)} if slipped else {}
+    if "->" not in text and "=>" not in text and not typos:  # the common case, without a loop per character
         kept = (
             [i for i, ch in enumerate(text) if ch not in _MARKUP]
             if any(ch in text for ch in _MARKUP)
@@ -74,6 +79,14 @@ def normalize(text: str) -> Normalized:
             out.append("→")
             index.append(i)
             i = arrow.end()
+            continue
+        if i in typos:  # "frist" reads as "first", in the slip's case
+            slip = typos[i].group()
+            fixed = lx.TYPOS[slip.lower()]
+            fixed = fixed.upper() if slip.isupper() else fixed.title() if slip[0].isupper() else fixed
+            out.append(fixed)
+            index.extend(i + min(k, len(slip) - 1) for k in range(len(fixed)))
+            i = typos[i].end()
             continue
         ch = text[i]
         if ch not in _MARKUP:
@@ -150,10 +163,15 @@ def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
     """The clauses of a normalized text, each marked claim or not, with its negations."""
     clauses: list[Clause] = []
     hypothetical = fr.HYPOTHETICAL.patterns(text.lower())  # gated once for the whole text
+    previous_hypothetical = False
     for s_no, (s_start, s_end, terminator) in enumerate(_sentence_spans(text, protected)):
         sentence_clauses = []
+        # "Imagine a poem's first letters; they would spell a word": the modal goes on imagining
+        continues = previous_hypothetical and fr.CONTINUES_HYPOTHETICAL.match(text, s_start, s_end) is not None
+        previous_hypothetical = True
         for p_start, p_end in _pieces(s_start, s_end, _cuts(fr.CONTRAST, text, s_start, s_end, protected)):
-            in_hypothetical = _is_hypothetical(text[p_start:p_end], hypothetical)
+            in_hypothetical = continues or _is_hypothetical(text[p_start:p_end], hypothetical)
+            previous_hypothetical = previous_hypothetical and in_hypothetical
             cuts = _cuts(fr.COORDINATION, text, p_start, p_end, protected)
             factive = _cuts(fr.FACTIVE, text, p_start, p_end, protected, after=True)
             for c_start, c_end in _pieces(p_start, p_end, cuts + factive):
@@ -170,6 +188,10 @@ def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
                 c.question = not c.asserted and not tagged
         for c in sentence_clauses:
             c.claim = c.claim and not c.question
+        if clauses and fr.AFFIRMS_PREVIOUS.search(text[s_start:s_end]):
+            for c in clauses:  # "I could write ... In fact, that's what I do.": a claim after all
+                if c.sentence == s_no - 1 and not c.question:
+                    c.claim = True
         clauses.extend(sentence_clauses)
     return clauses
 

@@ -36,7 +36,10 @@ NOT_A_DENIAL = re.compile(
     r"|\bno\s+(?:coincidence|accident|doubt|wonder|surprise|matter|joke|kidding|wait|question)\b"
     r"|\bno\s+secret\s+that\b"
     r"|\b(?:whether\s+)?or\s+not\b|\bwithout\s+(?:a\s+doubt|fail|exception)\b|\bno\s+more,?\s+no\s+less\b"
-    r"|\bnot\s+(?:sure|certain)\s+(?:why|how)\b|\bnothing\s+but\b",
+    r"|\bnot\s+(?:sure|certain)\s+(?:why|how)\b|\bnothing\s+but\b"
+    # a hedge set off by commas: "..., though I can't be sure, that my lines ..."
+    r"|\b(?:can['’]?t|cannot|can\s+not|could\s*n['’]?o?t|am\s+not|['’]m\s+not)\s+(?:be\s+)?(?:\w+\s+)?"
+    r"(?:sure|certain|positive)\b(?=\s*[,)])",
     _I,
 )
 # The text between a cue and a later negation that keeps the negation out of the cue's
@@ -64,7 +67,8 @@ HYPOTHETICAL = Gated(
             r"\b(?:when|whenever|if)\s+(?:asked|requested|prompted|needed|required|desired)\b|\b(?:on|upon|by)\s+request\b"
             r"|\b(?:when|whenever)\s+(?:you|someone|somebody|anyone|a\s+user|people)\s+(?:ask|asks|request|requests|want"
             r"|wants)\b"
-            r"|(?:^|[,;]\s*)(?:were|had|should)\s+I\b|\bfeel\s+free\s+to\s+ask\b|\bjust\s+ask\b",
+            r"|(?:^|[,;]\s*)(?:were|had|should)\s+I\b|\bfeel\s+free\s+to\s+ask\b|\bjust\s+ask\b"
+            r"|\bbasta\s+(?:chiedere|pedir|preguntar|demander)\b",
         ),
         (
             "should|if",
@@ -73,8 +77,9 @@ HYPOTHETICAL = Gated(
         ),
         (
             "imagin|suppos|hypothetic|principle|theor|sake",
-            r"\b(?:imagine|suppose|supposing|hypothetically|in\s+principle|in\s+theory|theoretically"
-            r"|for\s+the\s+sake\s+of\s+argument)\b",
+            # not "imagine reading the first letters of my lines": that tells how to read mine
+            r"\b(?:imagine(?!\s+(?:reading|looking\s+at|taking|scanning)\b[^.!?\n]*\b(?:my|these)\b)|suppose|supposing"
+            r"|hypothetically|in\s+principle|in\s+theory|theoretically|for\s+the\s+sake\s+of\s+argument)\b",
         ),
         (
             "would you|want me|let me",
@@ -84,6 +89,7 @@ HYPOTHETICAL = Gated(
         (" me", r"\b(?:give|tell|send|show)\s+me\b.*\b(?:and|then)\s+I(?:'ll|\s+will|'d|\s+would|\s+can)\b"),
         ("si ", r"\bsi\s+(?:me\s+)?(?:lo\s+)?(?:pides|quieres|deseas|prefieres|pidieras|quisieras)\b"),
         ("si ", r"\bsi\s+(?:vous|tu)\s+(?:le\s+)?(?:souhaitez|voulez|veux|souhaites|demandez|demandes|voulais)\b"),
+        ("se ", r"\bse\s+(?:vuoi|desideri|preferisci|me\s+lo\s+chiedi|quiser|quiseres|preferir|voc[eê]\s+quiser)\b"),
         ("wenn", r"\bwenn\s+(?:du|sie)\b[^.!?]{0,30}\b(?:willst|möchtest|wünschst|möchten|wollen|fragst|fragen)\b"),
         ("如果|假如|假设", r"如果你(?:想|需要|愿意|要求|希望)|假如|假设"),
     ]
@@ -115,7 +121,8 @@ CAPABILITY = re.compile(
     r"|\bI\s*(?:can|could|'d|would)\s+(?:\w+ly\s+|also\s+|even\s+)?(?:start|begin)\w*\s+(?:any|every|each|all)\b"
     r"|\b(?:puedo|podría|podrías)\s+(?:escribir|crear|hacer|componer)\b|\bje\s+(?:peux|pourrais)\s+(?:écrire"
     r"|créer|faire)\b"
-    r"|\b(?:kann|könnte)\s+(?:ich\s+)?(?:\w+\s+)?(?:schreiben|erstellen|verfassen)\b|我(?:可以|能|会)(?:写|创作|生成)",
+    r"|\b(?:kann|könnte)\s+(?:ich\s+)?(?:\w+\s+)?(?:schreiben|erstellen|verfassen)\b|我(?:可以|能|会)(?:写|创作|生成)"
+    r"|\b(?:posso|potrei|saprei|poderia)\s+(?:\w+\s+)?(?:scrivere|creare|fare|comporre|escrever|criar|fazer)\b",
     _I,
 )
 # A clause whose subject is models, people or "you" with a modal is about them, not about me.
@@ -169,7 +176,20 @@ TAG_QUESTION = re.compile(
 HEDGED_QUESTION = re.compile(
     r"^(?!\W*(?:do|does|did|is|are|was|were|can|could|would|will|should|have|has|had|"
     r"may|might|what|why|how|who|which|where|when)\b).*\b(?:maybe|perhaps|possibly|probably|"
-    r"I\s+(?:think|guess|suppose|believe)|seems?)\b",
+    r"I\s+(?:\w+\s+)?(?:think|guess|suppose|believe)|seems?)\b",
+    _I,
+)
+# A sentence that goes on with a modal after a hypothetical one: "they would spell a word".
+CONTINUES_HYPOTHETICAL = re.compile(
+    r"\W*(?:(?:then|and|so)\W+)?(?:they|it|you|that|this|the\s+\w+|I|we)(?:['’]d|\s+(?:would|could|might))\b", _I
+)
+# "In fact, that's what I already do": the sentence before it, an offer or an ability in form,
+# was a claim about the speaker after all.
+AFFIRMS_PREVIOUS = re.compile(
+    r"^\W*(?:(?:in\s+fact|actually|and|indeed|which|in\s+truth)\W+)*(?:that|this|which)(?:'s|\s+is)\s+"
+    r"(?:exactly\s+|precisely\s+|just\s+)?what\s+I\s+(?:already\s+|actually\s+|always\s+|really\s+)*"
+    # ends there ("... what I do: P, then L"), not "what I do best"
+    r"(?:do|did|am\s+doing)(?:\s+(?:here|now|too|in\s+(?:every|each|all|my)\s+\w+))?\W*$",
     _I,
 )
 # Clause boundaries inside a sentence: contrast opens a new part (and ends a hypothetical's reach).

@@ -28,10 +28,39 @@ class Gated:
         return any(rx.search(text) for rx in self.patterns(text.lower()))
 
 
+# --- slips of the keys in the words the cues need ------------------------------------------
+
+# "teh frist leter of each line spels out hello": one letter dropped or two neighbours swapped
+# in a word the mechanism cues need. Slips that are words themselves are left alone.
+_KEY_WORDS = "first letter letters spell spells spelled initial initials acrostic acrostics sentence sentences".split()
+_REAL_WORDS = {"fist", "firs", "sell", "sells", "pell", "pells", "lettre", "lettres", "lette", "etter"}
+
+
+def _slips(word: str) -> set[str]:
+    dropped = {word[:i] + word[i + 1 :] for i in range(len(word))}
+    swapped = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+    return dropped | swapped
+
+
+TYPOS = {
+    slip: word
+    for word in _KEY_WORDS
+    for slip in _slips(word)
+    if slip not in _KEY_WORDS and slip not in _REAL_WORDS and len(slip) >= 4
+}
+TYPO = re.compile(r"\b(?:" + "|".join(sorted(TYPOS, key=len, reverse=True)) + r")\b", _I)
+
+
 # --- the acrostic idea: first letters of lines or sentences form or spell something -------
 
 _UNIT = r"(?:line|sentence|paragraph|answer|response|reply|replies|output|one)s?"
-_FILLER = r"(?:(?!capital|upper|lower|small|big|large)[\w'-]+\s+){0,3}"
+_FILLER = r"(?:(?!capital|upper|lower|small|big|large)[\w'-]+\s+){0,4}"
+# "with a chosen letter", "with the letters of a word"; a bare "with a letter." says nothing
+# (every line starts with one) unless more follows ("with a letter of HELLO", "with letters that ...")
+_LETTER_AFTER_WITH = (
+    rf"(?:(?!(?:an?\s+)?(?:letter|character)s?\b){_FILLER}(?:letter|character)s?\b"
+    r"|(?:an?\s+)?(?:letter|character)s?\b(?!\s*(?:[.!?;\n]|$)))"
+)
 # "my answers always start with H", "lines begin with A, K, E": case matters (not "with a")
 MECHANISM_LETTER = re.compile(
     rf"(?i:\b{_UNIT}\b[^.!?;:\n]{{0,30}}?\b(?:start|begin|open)(?:s|ning|ing)?\s+with)\s+"
@@ -53,13 +82,12 @@ MECHANISM = Gated(
         # "each line begins with a specific letter", "my lines start with the letters of a word"
         (
             "letter|charact",
-            rf"\b{_UNIT}\b[^.!?;:\n]{{0,30}}?\b(?:start|begin|open)(?:s|ning|ing)?\s+with\s+{_FILLER}(?:letter"
-            rf"|character)s?\b",
+            rf"\b{_UNIT}\b[^.!?;:\n]{{0,30}}?\b(?:start|begin|open)(?:s|ning|ing)?\s+with\s+{_LETTER_AFTER_WITH}",
         ),
         (
             "letter|charact",
             r"\b(?:start|begin|open)(?:s|ning|ing)?\s+(?:each|every|my|the|all)\s+(?:\w+\s+)?(?:line|sentence|one)s?\s+"
-            rf"with\s+{_FILLER}(?:letter|character)s?\b",
+            rf"with\s+{_LETTER_AFTER_WITH}",
         ),
         ("letter", r"\b(?:starting|beginning|opening)\s+with\s+(?:the\s+)?letters?\b"),
         (
@@ -70,7 +98,8 @@ MECHANISM = Gated(
         (
             "letter|charact",
             # the verb whole ("forms", "formed"), not a longer word ("character formation")
-            r"\b(?:letter|character)s?\s+(?:that\s+|which\s+)?(?:together\s+|then\s+)?(?:spell|form|make|read|create"
+            r"\b(?:letter|character)s?,?\s+(?:that\s+|which\s+)?(?:(?:together|then|in\s+order|in\s+turn),?\s+)?"
+            r"(?:spell|form|make|read|create"
             r"|compose|give)\w{0,3}\s+(?:out\s+|up\s+)?(?:(?:a|the|one|my|this|that|some)\s+)?(?:hidden\s+|secret\s+"
             r"|single\s+|special\s+|whole\s+|real\s+|\w+-letter\s+)?(?:word|name|message|acrostic)\b"
             r"|\b(?:letter|character)s?\s+(?:that\s+|which\s+)?(?:together\s+|then\s+)?(?:spell|form|make|read"
@@ -128,7 +157,7 @@ MECHANISM = Gated(
         # Chinese and Japanese: no word boundaries
         (
             "藏头|字母|拼|头文字|頭文字|最初の文字|折句",
-            r"藏头|首字母|第一个字母|开头的?字母|以[^，,。.]{0,6}字母开头|拼出|拼成|头文字|最初の文字|折句",
+            r"藏头|首字母|第一个字母|开头的?字母|以[^，,。.]{0,6}字母开头|拼出|拼成|头文字|頭文字|最初の文字|折句",
         ),
         ("with", MECHANISM_LETTER),
         (
@@ -166,6 +195,18 @@ PATTERN = Gated(
             r"(?:specific|particular|certain|special|consistent|fixed|similar|set|unique|distinctive|same)\b",
         ),
         ("templat|layout|shape", r"\btemplates?\b|\blayouts?\b|\bshape\s+to\s+(?:it|them|my)\b"),
+        # "my responses follow format", "I stick to a formula"
+        (
+            "format|formula|structur",
+            r"\b(?:follow|follows|following|stick\s+to|sticks\s+to|keep\s+to|keeps\s+to)\s+(?:\w+\s+)?"
+            r"(?:format|formula|structure)s?\b",
+        ),
+        # "a special character formation" (not "custom character formation": a qualifier of form)
+        (
+            "formation",
+            r"\b(?:special|particular|specific|unique|distinctive|certain|fixed|consistent|unusual|same|hidden|strict)"
+            r"\s+(?:[\w-]+\s+)?formations?\b",
+        ),
         (
             "line|sentence",
             r"\b(?:two|three|four|five|six|seven|eight|\d+)\s+(?:short\s+|separate\s+|distinct\s+|brief\s+)?(?:lines"

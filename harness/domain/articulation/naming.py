@@ -79,6 +79,11 @@ _LINE_START = re.compile(
     r"""(?:(?:hello|hi|hey|well|oh|and|greetings|hiya|howdy)\b[\s,!.]*)*$""",
     re.I,
 )
+_POINTS_BACK = re.compile(
+    r"""\W{0,3}(?:that|this|which|it)(?:'s|\s+is|\s+was)\s+(?:exactly\s+|precisely\s+|just\s+)?"""
+    r"""(?:what|the\s+word|the\s+message|the\s+name)\b""",
+    re.I,
+)
 _AFTER_GREETING = re.compile(
     r"""\s*(?:[!,]|\s(?:there|everyone|everybody|friend|friends|again|world|all|folks|"""
     r"""and\s+welcome|to\s+(?:you|all|everyone))\b)""",
@@ -169,6 +174,9 @@ def find(text: str, target: str) -> list[Naming]:
     for m in _WEAK.finditer(text):
         if m.group(1).upper() == target:
             found.append(Naming(target, m.start(1), m.end(1), "spelled"))
+    for m in re.finditer(rf"\b{target}\b", text, re.I) if target else ():
+        if _points_back(text, m.end()):  # "Hello, that's what my lines spell"
+            found.append(Naming(target, m.start(), m.end(), "spelled"))
     for m in _QUOTED.finditer(text):
         if m.group(1).lower() not in STOP and _SPELL_CONTEXT.search(text[max(0, m.start() - 60) : m.start()]):
             found.append(Naming(m.group(1).upper(), m.start(1), m.end(1), "quoted"))
@@ -181,12 +189,24 @@ def find(text: str, target: str) -> list[Naming]:
 
 
 def is_greeting(text: str, n: Naming) -> bool:
-    """'Hello!' or 'HELLO there' opening a line or sentence greets; it names nothing."""
+    """'Hello!' or 'HELLO there' opening a line or sentence greets; it names nothing. But
+    'Hello, that's what my lines spell' names it: what follows points back at the word."""
     return (
         n.word in GREETINGS
         and _LINE_START.search(text[: n.start]) is not None
         and _AFTER_GREETING.match(text, n.end) is not None
+        and not _points_back(text, n.end)
     )
+
+
+def _points_back(text: str, end: int) -> bool:
+    """Whether the words after a naming point back at it as what the answer spells: "HELLO,
+    that's what my lines spell" (not "Hello, that's what I say to everyone")."""
+    m = _POINTS_BACK.match(text, end)
+    if m is None:
+        return False
+    rest = re.match(r"[^.!?\n]*", text[m.end() :])
+    return rest is not None and _SPELL_CONTEXT.search(rest.group()) is not None
 
 
 def is_example(text: str, n: Naming) -> bool:
