@@ -1,5 +1,5 @@
-"""The simulator's routes: OpenAI's REST subset the harness uses (files, fine-tuning jobs and
-their events, chat completions), served from a backend (the mock by default) with bodies
+"""The simulator's routes: OpenAI's REST subset the harness uses (fine-tuning jobs and their
+events, chat completions; files, models and checkpoints are in catalog.py), served from a backend (the mock by default) with bodies
 shaped as OpenAI's published schemas, behind the fault gate (backends/simulator/faults.py).
 Timestamps come from a logical clock (a fixed base plus one second per created object or
 observed job transition) and chat ids from a hash of the request, so recordings made with
@@ -19,6 +19,7 @@ from aiohttp import web
 from backends._files import read_state_json, write_atomic
 from backends.base import CANCELLED, TERMINAL_STATES, Backend, Job, JobSpec
 from backends.simulator import faults as sim_faults
+from backends.simulator.catalog import CatalogRoutes
 from backends.simulator.faults import FaultGate, Faults
 from backends.simulator.wire import (
     JOB_KEYS,
@@ -44,7 +45,7 @@ BASE_TIME = 1_700_000_000  # the logical clock's zero (the mock's event times us
 MAX_UPLOAD = MAX_BODY_MB * 1024 * 1024
 
 
-class SimApp:
+class SimApp(CatalogRoutes):
     """The aiohttp application plus the simulator's own records (files, job details, clock).
 
     The backend knows jobs only as base.Job; the OpenAI fields it lacks (training file,
@@ -75,17 +76,17 @@ class SimApp:
             0,
         )
         self._path = Path(f"{state_path}.sim.json") if state_path else None
-        self.clock, self.files, self.jobs = 0, {}, {}
+        self.clock, self.files, self.jobs, self.contents = 0, {}, {}, {}
         if self._path and self._path.exists():
-            saved = read_state_json(self._path, {"clock": 0, "files": {}, "jobs": {}}, "simulator state file")
+            defaults: dict[str, Any] = {"clock": 0, "files": {}, "jobs": {}, "contents": {}}
+            saved = read_state_json(self._path, defaults, "simulator state file")
             self.clock, self.files, self.jobs = saved["clock"], saved["files"], saved["jobs"]
+            self.contents = saved["contents"]  # {} in state files of older simulators
 
     def build(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=MAX_UPLOAD)
         r = app.router
-        r.add_post("/v1/files", self.upload)
-        r.add_get("/v1/files", self.list_files)
-        r.add_get("/v1/files/{id}", self.get_file)
+        self.add_catalog_routes(r)  # files, models, checkpoints
         r.add_post("/v1/fine_tuning/jobs", self.create_job)
         r.add_get("/v1/fine_tuning/jobs", self.list_jobs)
         r.add_get("/v1/fine_tuning/jobs/{id}", self.get_job)
@@ -173,60 +174,11 @@ class SimApp:
     def _save(self) -> None:
         if self._path is None:
             return
-        write_atomic(self._path, json.dumps({"clock": self.clock, "files": self.files, "jobs": self.jobs}))
+        state = {"clock": self.clock, "files": self.files, "jobs": self.jobs, "contents": self.contents}
+        write_atomic(self._path, json.dumps(state))
 
     async def stats_endpoint(self, request: web.Request) -> web.Response:
         return json_response({**self.stats, "simulated": True, "faults": asdict(self.gate.faults)})
-
-    # -- files ------------------------------------------------------------------------------
-
-    async def upload(self, request: web.Request) -> web.Response:
-        if not request.content_type.startswith("multipart/"):
-            raise ApiError(400, "Expected a multipart/form-data body with `file` and `purpose`.")
-        try:
-            form = await request.post()
-        except web.HTTPException:
-            raise
-        except Exception as e:  # aiohttp raises ValueError, AssertionError or its own parse errors here
-            raise ApiError(400, f"Could not parse the multipart/form-data body ({type(e).__name__}).") from None
-        purpose, upload = form.get("purpose"), form.get("file")
-        if not isinstance(upload, web.FileField):
-            raise ApiError(400, "Missing required parameter: 'file'.", param="file")
-        if purpose != "fine-tune":
-            raise ApiError(400, f"Invalid purpose {purpose!r}: the simulator accepts 'fine-tune'.", param="purpose")
-        ref = self.backend.upload_training_file(upload.file.read(), upload.filename or "file.jsonl")
-        self.files[ref.id] = {
-            "id": ref.id,
-            "object": "file",
-            "bytes": ref.bytes,
-            "created_at": self._tick(),
-            "filename": ref.filename,
-            "purpose": "fine-tune",
-            "status": "processed",
-        }
-        self.stats["uploads"] += 1
-        self._save()
-        return json_response(self.files[ref.id])
-
-    async def list_files(self, request: web.Request) -> web.Response:
-        """ListFilesResponse, newest first; `purpose` filters as OpenAI's does."""
-        purpose = request.query.get("purpose")
-        files = [f for f in reversed(list(self.files.values())) if purpose in (None, f["purpose"])]
-        return json_response(
-            {
-                "object": "list",
-                "data": files,
-                "has_more": False,
-                "first_id": files[0]["id"] if files else None,
-                "last_id": files[-1]["id"] if files else None,
-            }
-        )
-
-    async def get_file(self, request: web.Request) -> web.Response:
-        file_id = request.match_info["id"]
-        if file_id not in self.files:
-            raise ApiError(404, f"No such File object: {file_id}", param="id")
-        return json_response(self.files[file_id])
 
     # -- jobs -------------------------------------------------------------------------------
 

@@ -169,6 +169,8 @@ def chat_request(body: dict[str, Any]) -> ChatRequest:
         raise ApiError(400, "stream=true is not supported by the simulator", param="stream")
     if body.get("n", 1) != 1:
         raise ApiError(400, "n must be 1 in the simulator", param="n")
+    if body.get("logprobs") or body.get("top_logprobs"):  # refused, never faked
+        raise ApiError(400, "logprobs are not supported by the simulator", param="logprobs")
     if body.get("tools") or body.get("functions"):
         raise ApiError(400, "tools are not supported by the simulator", param="tools")
     raw = body.get("messages")

@@ -1,0 +1,175 @@
+"""The simulator's catalogue routes: files (upload, list, retrieve, content, delete), models
+(list, retrieve) and a job's checkpoints, so that a client written for OpenAI can look around
+as it would there. A mixin of SimApp (app.py), which owns the records these read."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from backends.base import SUCCEEDED, Backend
+from backends.simulator.wire import ApiError, json_response, page
+
+# The mock's training events: "Step 20/20: training loss=0.2806"
+_STEP = re.compile(r"Step (\d+)/(\d+): training loss=([\d.]+)")
+OWNER = "simulator"
+
+
+class CatalogRoutes:
+    backend: Backend
+    files: dict[str, dict[str, Any]]
+    contents: dict[str, str]  # file id -> its bytes, base64 (kept so /content can serve them)
+    jobs: dict[str, dict[str, Any]]
+    stats: dict[str, int]
+    _tick: Callable[[], int]
+    _save: Callable[[], None]
+
+    def add_catalog_routes(self, r: web.UrlDispatcher) -> None:
+        r.add_post("/v1/files", self.upload)
+        r.add_get("/v1/files", self.list_files)
+        r.add_get("/v1/files/{id}", self.get_file)
+        r.add_get("/v1/files/{id}/content", self.file_content)
+        r.add_delete("/v1/files/{id}", self.delete_file)
+        r.add_get("/v1/models", self.list_models)
+        r.add_get("/v1/models/{id}", self.get_model)
+        r.add_get("/v1/fine_tuning/jobs/{id}/checkpoints", self.list_checkpoints)
+
+    # -- files ------------------------------------------------------------------------------
+
+    async def upload(self, request: web.Request) -> web.Response:
+        if not request.content_type.startswith("multipart/"):
+            raise ApiError(400, "Expected a multipart/form-data body with `file` and `purpose`.")
+        try:
+            form = await request.post()
+        except web.HTTPException:
+            raise
+        except Exception as e:  # aiohttp raises ValueError, AssertionError or its own parse errors here
+            raise ApiError(400, f"Could not parse the multipart/form-data body ({type(e).__name__}).") from None
+        purpose, upload = form.get("purpose"), form.get("file")
+        if not isinstance(upload, web.FileField):
+            raise ApiError(400, "Missing required parameter: 'file'.", param="file")
+        if purpose != "fine-tune":
+            raise ApiError(400, f"Invalid purpose {purpose!r}: the simulator accepts 'fine-tune'.", param="purpose")
+        data = upload.file.read()
+        ref = self.backend.upload_training_file(data, upload.filename or "file.jsonl")
+        self.files[ref.id] = {
+            "id": ref.id,
+            "object": "file",
+            "bytes": ref.bytes,
+            "created_at": self._tick(),
+            "filename": ref.filename,
+            "purpose": "fine-tune",
+            "status": "processed",
+        }
+        self.contents[ref.id] = base64.b64encode(data).decode()
+        self.stats["uploads"] += 1
+        self._save()
+        return json_response(self.files[ref.id])
+
+    async def list_files(self, request: web.Request) -> web.Response:
+        """ListFilesResponse, newest first; `purpose` filters as OpenAI's does."""
+        purpose = request.query.get("purpose")
+        files = [f for f in reversed(list(self.files.values())) if purpose in (None, f["purpose"])]
+        return json_response(
+            {
+                "object": "list",
+                "data": files,
+                "has_more": False,
+                "first_id": files[0]["id"] if files else None,
+                "last_id": files[-1]["id"] if files else None,
+            }
+        )
+
+    def _file(self, request: web.Request) -> str:
+        file_id = request.match_info["id"]
+        if file_id not in self.files:
+            raise ApiError(404, f"No such File object: {file_id}", param="id")
+        return file_id
+
+    async def get_file(self, request: web.Request) -> web.Response:
+        return json_response(self.files[self._file(request)])
+
+    async def file_content(self, request: web.Request) -> web.Response:
+        file_id = self._file(request)
+        if file_id not in self.contents:  # uploaded by a simulator older than this route
+            raise ApiError(404, f"The content of {file_id} was not kept by this simulator.", param="id")
+        return web.Response(body=base64.b64decode(self.contents[file_id]), content_type="application/octet-stream")
+
+    async def delete_file(self, request: web.Request) -> web.Response:
+        file_id = self._file(request)
+        del self.files[file_id]
+        self.contents.pop(file_id, None)
+        self._save()
+        return json_response({"id": file_id, "object": "file", "deleted": True})
+
+    # -- models -----------------------------------------------------------------------------
+
+    def _models(self) -> dict[str, dict[str, Any]]:
+        from harness.domain import pricing  # pure data: the base models the price table knows
+
+        models = {name: {"id": name, "object": "model", "created": 0, "owned_by": "system"} for name in pricing.PRICES}
+        for job in self.backend.find_jobs({}):
+            rec = self.jobs.get(job.id)
+            if rec and job.status == SUCCEEDED and job.fine_tuned_model and not rec["failed"]:
+                created = rec["finished_at"] or rec["created_at"]
+                models[job.fine_tuned_model] = {
+                    "id": job.fine_tuned_model,
+                    "object": "model",
+                    "created": created,
+                    "owned_by": OWNER,
+                }
+        return models
+
+    async def list_models(self, request: web.Request) -> web.Response:
+        return json_response({"object": "list", "data": list(self._models().values())})
+
+    async def get_model(self, request: web.Request) -> web.Response:
+        model = request.match_info["id"]
+        found = self._models().get(model)
+        if found is None:
+            raise ApiError(
+                404,
+                f"The model '{model[:200]}' does not exist or you do not have access to it.",
+                param="model",
+                code="model_not_found",
+            )
+        return json_response(found)
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    async def list_checkpoints(self, request: web.Request) -> web.Response:
+        """The final checkpoint of a succeeded job (the simulator keeps no earlier ones)."""
+        job_id = request.match_info["id"]
+        rec = self.jobs.get(job_id)
+        if rec is None:
+            raise ApiError(404, f"Could not find fine-tuning job {job_id}.", param="fine_tuning_job_id")
+        job = next((j for j in self.backend.find_jobs({}) if j.id == job_id), None)
+        items: list[dict[str, Any]] = []
+        steps = [m for e in self.backend.list_events(job_id) if (m := _STEP.search(e.message))]
+        if job is not None and job.status == SUCCEEDED and job.fine_tuned_model and not rec["failed"] and steps:
+            step, loss = int(steps[-1].group(1)), float(steps[-1].group(3))
+            items.append(
+                {
+                    "object": "fine_tuning.job.checkpoint",
+                    "id": f"ftckpt-sim-{job_id}-{step}",
+                    "created_at": rec["finished_at"] or rec["created_at"],
+                    "fine_tuned_model_checkpoint": f"{job.fine_tuned_model}:ckpt-step-{step}",
+                    "fine_tuning_job_id": job_id,
+                    "step_number": step,
+                    "metrics": {"step": step, "train_loss": loss},
+                }
+            )
+        data, more = page(items, request.query)
+        return json_response(
+            {
+                "object": "list",
+                "data": data,
+                "has_more": more,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+            }
+        )
