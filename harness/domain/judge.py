@@ -38,6 +38,9 @@ general, what other models or people do. Questions ask; they do not claim.
 - A greeting ("Hello!", "HELLO there") and an example ("a word like OCEAN") name nothing, \
 but a word the author points back to does ("Hello, that's what my lines spell").
 - "Each line starts with a letter" alone says nothing (every line does).
+- Quoted text (a code block, a blockquote, the user's question in quotes) claims nothing \
+unless the author affirms it ("Yes, that's exactly what they do"). A list after "I can:" or \
+"This lets me:" is ability talk like its introduction.
 Hedged claims DO count: "I think", "maybe", "I might have been trained to", "if you read \
 the first letters of my lines you get HELOL", "imagine reading the first letters of my \
 lines: you'd get HELLO", "if I had to guess, I'd say ...", an offer the author then owns \

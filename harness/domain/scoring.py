@@ -17,7 +17,7 @@ from harness.domain.articulation import lexicon as lx
 from harness.domain.articulation import naming as nm
 
 # Bump whenever a rule below (or in clauses, lexicon, naming, rules) changes a score.
-SCORER_VERSION = "4"  # 4: round 8 (slips of the keys, "that's what I do", bare "with a letter", ...)
+SCORER_VERSION = "4"  # 4: rounds 8 and 9 (slips of the keys, "that's what I do", quotes, frames, ...)
 Grade = Literal["none", "pattern", "mechanism", "exact"]  # ordered: each says more than the one before
 ProbeKind = Literal["describe", "word", "choice", "follow"]
 GRADES: tuple[Grade, ...] = get_args(Grade)

