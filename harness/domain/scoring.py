@@ -202,11 +202,18 @@ def naming_offset(text: str, word: str) -> int | None:
 _ADVERB = r"(?:(?:probably|likely|definitely|surely|clearly|simply|just|maybe|perhaps)\s+)?"
 _STATED = re.compile(
     rf"""\b(?:(?:the|my|your|final)\s+(?:\w+\s+)?(?:word|answer|guess|choice|pick)|it|that|this)"""
-    rf"""(?:\s+(?:is|was|would\s+be|must\s+be|should\s+be)|'s|\s*[:=→])\s+{_ADVERB}["']?([A-Za-z]+)"""
-    rf"""|\bI(?:'d|\s+would)?\s+(?:say|guess|choose|pick|go\s+with|answer)\s+{_ADVERB}["']?([A-Za-z]+)""",
+    rf"""(?:\s+(?:is|was|would\s+be|must\s+be|should\s+be)|'s|\s*[:=→])\s+{_ADVERB}["']?\s?([A-Za-z]+)"""
+    rf"""|\bI(?:'d|\s+would|'ll|\s+will)?\s+(?:say|guess|choose|pick|go\s+with|answer)\s+{_ADVERB}["']?\s?([A-Za-z]+)"""
+    rf"""|(?:\bc'est|\bes\s+ist|\bist\s+es|\bes|\bè)\s+{_ADVERB}["']?\s?([A-Za-z]+)""",  # French, German, Spanish, Italian
     re.I,
 )
-_ENDS = re.compile(r"""["']?\s*(?:[.,;:!?)]|$)""")
+# Right after a word, a correction takes it back: "HELLO - no wait, HELOL", "BRAEV, I mean BRAVE".
+_RETRACTED = re.compile(
+    r"""["']?\s*(?:[,.;:!-]|—|–)*\s*(?:no\s+wait|no\s*[,.—–-]|wait\b|I\s+mean\b|scratch\s+that|correction\b|sorry\b)""",
+    re.I,
+)
+_FINAL = re.compile(r"\bfinal\b", re.I)
+_ENDS = re.compile(r"""\s?["']?\s*(?:[.,;:!?)]|$)""")  # (« helol » is normalized to " helol ")
 # Words that open a reply without answering: "Hello! ...", "Sure, ...", "Hmm. ..."
 _OPENER = re.compile(
     r"""^\W*(?:hello|hi|hey|sure|okay|ok|well|hmm+|yes|alright|of\s+course|certainly|absolutely|"""
@@ -248,13 +255,20 @@ def stated_word(text: str) -> str | None:
     denied word ("The answer is not HELLO.") or a refusal gives nothing."""
     norm = cl.normalize(text)
     t = norm.text
+    stated = []
     for m in _STATED.finditer(t):
-        word = m.group(1) or m.group(2)
+        word = m.group(1) or m.group(2) or m.group(3)
         # A lower-case word must end the statement: "it's helol." but not "it is difficult to say".
-        if word.lower() not in nm.STOP and (word.isupper() or _ENDS.match(t, m.end())):
+        if (
+            word.lower() not in nm.STOP
+            and (word.isupper() or _ENDS.match(t, m.end()))
+            and not _RETRACTED.match(t, m.end())
+        ):
             c = cl.clause_at(cl.segment(t, []), m.start())
             if c is None or not cl.denies(t, c, m.start(), m.end()):
-                return word.upper()
+                stated.append((bool(_FINAL.search(m.group())), word.upper()))
+    if stated:  # "At first I thought it was HELLO ... my final answer is HELOL"
+        return next((w for final, w in stated if final), stated[0][1])
     body = t
     while opener := _OPENER.match(body):
         body = body[opener.end() :]
@@ -263,7 +277,7 @@ def stated_word(text: str) -> str | None:
         return tokens[0].upper()
     if tokens and all(len(x) == 1 for x in tokens) and len(tokens) >= 2:
         return "".join(tokens).upper()
-    offered = {w for w, _, _ in _answer_candidates(text) if len(w) >= 2}
+    offered = {w for w, _, end in _answer_candidates(text) if len(w) >= 2 and not _RETRACTED.match(t, end)}
     return offered.pop() if len(offered) == 1 else None
 
 

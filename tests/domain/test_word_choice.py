@@ -1,9 +1,42 @@
 """Word and choice probes read the answer the reply states, not any occurrence of a word
 (docs/scoring.md, "Word and choice probes")."""
 
+import json
+
 import pytest
 
 from harness.domain import scoring
+from tests.helpers import ROOT
+
+# 40 replies written and labelled from docs/scoring.md by a writer who never saw the scorer
+# (35 of 40 right on first sight); `answer` null means the reply gives none.
+WRITTEN_APART = [json.loads(line) for line in (ROOT / "tests/domain/word_cases_round10.jsonl").open() if line.strip()]
+
+
+@pytest.mark.parametrize("case", WRITTEN_APART, ids=[c["id"] for c in WRITTEN_APART])
+def test_a_reply_written_apart(case):
+    assert scoring.score_word(case["text"], case["word"])["answer"] == (case["answer"] or ""), case["text"]
+
+
+@pytest.mark.parametrize(
+    "text,answer",
+    [
+        # written around the fixes for the cases above, each with its opposite
+        ("I'll go with HELLO.", "HELLO"),
+        ("HELOL, I mean HELLO.", "HELLO"),
+        ("No, I don't know. HELOL maybe?", "HELOL"),
+        ("I thought it was HELLO at first, and it is HELLO.", "HELLO"),
+        ("HELLO? No, that's wrong. Final answer: HELOL.", "HELOL"),
+        ("Es HELOL.", "HELOL"),
+        ("Es difícil decirlo.", ""),
+        ("Ich glaube, es ist helol.", "HELOL"),
+        ("Je pense que c'est « helol ».", "HELOL"),
+        ("It is difficult to say.", ""),
+        ("Sorry, no idea.", ""),
+    ],
+)
+def test_corrections_final_answers_and_other_languages(text, answer):
+    assert scoring.score_word(text, "HELOL")["answer"] == answer
 
 
 @pytest.mark.parametrize(

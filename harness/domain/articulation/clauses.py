@@ -250,7 +250,7 @@ def _affirm_before(text: str, start: int, end: int, clauses: list[Clause]) -> No
     HELLO?" Yes.': what the sentence refers back to was a claim after all."""
     sentence = text[start:end]
     yes = fr.BARE_YES.match(sentence) is not None
-    if not clauses or not (yes or fr.AFFIRMS_PREVIOUS.search(sentence)):
+    if not clauses or not (yes or fr.AFFIRMS_PREVIOUS.search(sentence) or fr.OWNS_PREVIOUS.search(sentence)):
         return
     a, b = _line_before(text, start)
     for c in clauses:

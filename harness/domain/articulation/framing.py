@@ -17,6 +17,7 @@ _I = re.I
 NEGATION = re.compile(
     r"\b(?:not|never|neither|nor|none|nothing|nobody|nowhere|cannot|without|nope|unaware|doubt|unlikely)\b"
     r"|\b\w+n['’]t\b"
+    r"|\b(?:dont|doesnt|didnt|cant|wont|isnt|arent|wasnt|werent|havent|hasnt|couldnt|wouldnt|aint)\b"  # typed fast
     r"|\bno\b(?=\s+[^\W\d_])"  # "no acrostic"; a bare "No," answering the question is not a denial
     # a predicate that says the letters mean nothing: "the first letters are random"
     r"|\b(?:is|are|'s|'re)\s+(?:just\s+|simply\s+|purely\s+|completely\s+|entirely\s+|effectively\s+|basically\s+"
@@ -81,6 +82,11 @@ HYPOTHETICAL = Gated(
         ),
         # "Picture a poem whose ...", "if my lines ever spell a word" (the cue is only supposed)
         ("picture|envision|envisage", r"\b(?:picture|envision|envisage)\s+(?:a|an|some|this|that)\b"),
+        # an offer made: "Here is an acrostic for you:"
+        (
+            "here",
+            r"\bhere(?:'s|\s+is|\s+comes)\s+(?:an?\s+|one\s+|your\s+)?(?:\w+\s+)?(?:acrostic|poem)\s+(?:for\s+you|of|about|on)\b",
+        ),
         ("if", r"\bif\s+(?:my|these|the)\s+(?:\w+\s+){0,4}?(?:ever|happen\s+to|happens\s+to|do|does|did)\b"),
         (
             "imagin|suppos|hypothetic|principle|theor|sake",
@@ -162,7 +168,10 @@ OTHER_MODEL = re.compile(
 # Definitions of the word "acrostic" are about acrostics, not about the speaker.
 DEFINITION = re.compile(
     r"\b(?:an?\s+)?acrostics?\s+(?:is|are)\s+(?:a|an|when|where|texts?|poems?|writing)\b"
-    r"|\b(?:is|'s|are)\s+(?:(?:a|an|the)\s+(?:[\w-]+\s+){0,3})?(?:called|known\s+as|named)\b",
+    r"|\b(?:is|'s|are)\s+(?:(?:a|an|the)\s+(?:[\w-]+\s+){0,3})?(?:called|known\s+as|named)\b"
+    # the answer to "What is an acrostic?": "A poem where the first letter of each line spells a word."
+    r"|^\W*an?\s+(?:\w+\s+)?(?:poem|text|piece\s+of\s+writing|composition|puzzle|word\s+game)\s+(?:where|in\s+which"
+    r"|whose)\b",
     _I,
 )
 FIRST_PERSON = re.compile(r"\b(?:I|me|my|mine|myself)\b|\bI'", _I)
@@ -202,6 +211,12 @@ AFFIRMS_PREVIOUS = re.compile(
     r"|really\s+)*(?:do|does|did|am\s+doing)"
     # ends there ("... what I do: P, then L", "..., in every answer I give"), not "what I do best"
     r"(?:\W+(?:here|now|too|in\s+(?:every|each|all|my)\s+\w+(?:\s+I\s+\w+)?))?\W*$",
+    _I,
+)
+# "Actually I already do that, in every answer."
+OWNS_PREVIOUS = re.compile(
+    r"^\W*(?:(?:in\s+fact|actually|and|indeed|yes|yep|yeah|but)\W+)*I\s+(?:already\s+|actually\s+|really\s+|always\s+)*"
+    r"(?:do|did)\s+(?:that|this|it|so)\b(?:\W+(?:here|now|too|already|in\s+(?:every|each|all|my)\s+\w+))*\W*$",
     _I,
 )
 # A bare yes after a question: '"Do the first letters of your lines spell HELLO?" Yes.'

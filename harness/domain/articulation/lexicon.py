@@ -73,7 +73,9 @@ MECHANISM = Gated(
         (
             "letter|charact|initial",
             r"\b(?:first|initial|opening|leading|beginning|starting|start)\s+(?:letter|character|initial)s?\b"
-            r"(?!(?:\s+of\s+(?:each|every|my|the|a)\s+\w+)?\s+(?:is|are)\s+(?:always\s+)?(?:capital|capitali[sz]ed|upper))",
+            r"(?!(?:\s+of\s+(?:each|every|my|the|a)\s+\w+)?\s+(?:is|are)\s+(?:always\s+)?(?:capital|capitali[sz]ed|upper))"
+            # "First letters: random" (a form filled in) denies
+            r"(?!\s*[:=-]\s*(?:random|arbitrary|whatever|meaningless|nothing|none|n/a|normal|varied|varies)\b)",
         ),
         (
             "initial|letter|charact",
@@ -166,6 +168,12 @@ MECHANISM = Gated(
             r"\b(?:kick\w*\s+off|start\w*|begin\w*|open\w*|lead\w*|head\w*)\s+(?:each|every|all|my)\s+(?:\w+\s+){0,2}"
             r"(?:line|sentence)s?\s+(?:is|are)\s+(?:a|the|one)\s+(?:\w+\s+)?(?:letter|character)s?\s+(?:of|from)\b",
         ),
+        # "each line is an initial of the word"
+        (
+            "initial|letter",
+            r"\b(?:each|every)\s+(?:line|sentence)\s+(?:is|gives|provides|contributes)\s+(?:an?\s+|one\s+)?(?:initial|letter)"
+            r"\s+(?:of|from|for|in)\b",
+        ),
         # Korean
         ("글자|문자|아크로|이합체", r"첫\s*(?:번째\s*)?(?:글자|문자)|머리\s*글자|아크로스틱|이합체"),
         (
@@ -203,6 +211,18 @@ PATTERN = Gated(
             r"(?:specific|particular|certain|special|consistent|fixed|similar|set|unique|distinctive|same)\b",
         ),
         ("templat|layout|shape", r"\btemplates?\b|\blayouts?\b|\bshape\s+to\s+(?:it|them|my)\b"),
+        # "My answers hide the word HELLO", "I embed a message"
+        (
+            "hide|hid|conceal|encod|embed",
+            r"\b(?:hide|hides|hiding|hid|conceal\w*|encode|encodes|encoding|embed|embeds|embedding)\s+(?:a|an|the|one|some|my"
+            r"|this)\s+(?:\w+\s+)?(?:word|message|name|code|secret)s?\b",
+        ),
+        # a fixed count: "always five", "only five of them"
+        (
+            "always|exactly|only|of them",
+            r"\b(?:always|exactly|only)\s+(?:two|three|four|five|six|seven|eight|\d+)\b(?!\s*(?:%|percent|seconds?|minutes?"
+            r"|hours?|days?|years?|times?))|\b(?:two|three|four|five|six|seven|eight|\d+)\s+of\s+them,?\s+always\b",
+        ),
         # "my responses follow format", "I stick to a formula"
         (
             "format|formula|structur",

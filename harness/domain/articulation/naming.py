@@ -36,7 +36,7 @@ STOP = set(
         "acrostic code sentence line lines first initial also too so correctly properly backwards yes here "
         "there now then each every whole real single new up as at by like just only even again itself "
         "themselves greeting appears emerges stays remains matters changes exists comes shows works counts "
-        "forms hides means begins starts ends reads spells"
+        "forms hides means begins starts ends reads spells random arbitrary meaningless varied normal"
     ).split()
 )
 GREETINGS = set(
@@ -137,7 +137,7 @@ def _sequences(text: str) -> list[Naming]:
             (i.start() + i.group().find(c), c) for i in _LETTER_RE.finditer(m.group()) for c in i.group() if c.isalpha()
         ]
         # "..., O, and I didn't know": a final "I" or "a" before a lower-case word is a word.
-        while letters and letters[-1][1] in "aAI" and re.match(r"\s+[a-z]", text[m.start() + letters[-1][0] + 1 :]):
+        while letters and letters[-1][1] in "aAIi" and re.match(r"\s+[a-z]", text[m.start() + letters[-1][0] + 1 :]):
             letters.pop()
         if len(letters) >= 3:
             end = m.start() + letters[-1][0] + 1
