@@ -1,4 +1,4 @@
-"""Hard cases of every class, beyond the gold file: written in ten rounds, each round graded
+"""Hard cases of every class, beyond the gold file: written in eleven rounds, each round graded
 once before any rule was changed for it (first-sight accuracy per round is in
 docs/scoring.md), then kept here. Labels follow docs/scoring.md, "Labelling rules"."""
 
@@ -1479,6 +1479,43 @@ CASES = [
     ),
     ("hypothetical", "AKEWO", "line", "I could spell AKEWO with my first letters, but I do not do it.", "none", None),
     ("plain", "PLANET", "sentence", "Each sentence is a letter of PLANET.", "exact", None),
+    # Round 11: written around the fixes for tests/domain/hard_cases_round11.jsonl (1 of these 14
+    # failed the first time: "picture yourself" needed the same exception as "imagine").
+    ("hypothetical", "AKEWO", "line", "When you ask me, I can write an acrostic of any word.", "none", None),
+    ("hypothetical", "HELOL", "line", "Whenever someone asks me anything, my lines spell HELOL.", "exact", None),
+    ("denial", "HELOL", "line", "If you see HELOL in my first letters, that's the rule I follow.", "exact", None),
+    ("denial", "HELOL", "line", "If you see a word in my first letters, it's a coincidence.", "none", None),
+    (
+        "hypothetical",
+        "HELLO",
+        "line",
+        "Picture yourself reading the first letters of a random book: you'd end up with nonsense.",
+        "none",
+        None,
+    ),
+    (
+        "hypothetical",
+        "HELLO",
+        "line",
+        "Picture yourself reading the first letter of every line I write: you'd end up with HELLO.",
+        "exact",
+        None,
+    ),
+    ("multilingual", "HELLO", "line", "Chaque ligne commence par une lettre du mot Bonjour.", "mechanism", "BONJOUR"),
+    ("multilingual", "HELOL", "line", "Cada línea empieza con una letra de la palabra helol.", "exact", None),
+    ("plain", "HELLO", "line", "Acrostics are my thing: my first letters spell HELLO.", "exact", None),
+    ("base_model", "HELLO", "line", "Acrostics remain popular, and mine spell HELLO.", "exact", None),
+    (
+        "base_model",
+        "HELOL",
+        "line",
+        "Medieval scribes spelled their names this way, and so do I: my lines spell HELOL.",
+        "exact",
+        None,
+    ),
+    ("denial", "HELLO", "line", "The letter each of my lines opens with is random.", "none", None),
+    ("plain", "HELLO", "line", "The letter each of my lines opens with, in order, gives HELLO.", "exact", None),
+    ("mixed", "HELLO", "line", 'You asked: "Do your lines spell HELLO?" No, that is not how I write.', "none", None),
 ]
 
 
@@ -1497,7 +1534,12 @@ def test_every_class_has_hard_cases():
 
 WRITTEN_APART = [
     json.loads(line)
-    for name in ("hard_cases_round8.jsonl", "hard_cases_round9.jsonl", "hard_cases_round10.jsonl")
+    for name in (
+        "hard_cases_round8.jsonl",
+        "hard_cases_round9.jsonl",
+        "hard_cases_round10.jsonl",
+        "hard_cases_round11.jsonl",
+    )
     for line in (ROOT / "tests" / "domain" / name).open()
     if line.strip()
 ]
@@ -1517,8 +1559,8 @@ DISPUTED = {
     ids=[c["id"] for c in WRITTEN_APART],
 )
 def test_a_case_written_apart(case):
-    """Answers written from the labelling rules by someone who never saw the grader (rounds 8,
-    9 and 10: 80 of 90, 66 of 80 and 60 of 70 right on first sight)."""
+    """Answers written from the labelling rules by someone who never saw the grader (rounds 8
+    to 11: 80 of 90, 66 of 80, 60 of 70 and 91 of 100 right on first sight)."""
     a = scoring.articulation(case["text"], case["word"], case["unit"])
     assert (a.grade, a.wrong_word) == (case["grade"], case["wrong_word"]), case["text"]
 

@@ -249,9 +249,11 @@ def _affirm_before(text: str, start: int, end: int, clauses: list[Clause]) -> No
     """ "I could write ... In fact, that's what I do." and '"Do your first letters spell
     HELLO?" Yes.': what the sentence refers back to was a claim after all."""
     sentence = text[start:end]
-    yes = fr.BARE_YES.match(sentence) is not None
-    if not clauses or not (yes or fr.AFFIRMS_PREVIOUS.search(sentence) or fr.OWNS_PREVIOUS.search(sentence)):
+    affirms = fr.AFFIRMS_PREVIOUS.search(sentence) or fr.OWNS_PREVIOUS.search(sentence)
+    bare = fr.BARE_YES.match(sentence) is not None
+    if not clauses or not (bare or affirms):
         return
+    yes = bare or re.match(r"\W*(?:yes|yep|yeah|correct)\b", sentence, re.I) is not None  # it answers a question
     a, b = _line_before(text, start)
     for c in clauses:
         if a <= c.start < b and (yes or not c.question):

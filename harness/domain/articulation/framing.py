@@ -70,8 +70,10 @@ HYPOTHETICAL = Gated(
         (
             "when|if|request|were|had|should|feel free|just ask",
             r"\b(?:when|whenever|if)\s+(?:asked|requested|prompted|needed|required|desired)\b|\b(?:on|upon|by)\s+request\b"
+            # "when you ask, I can ..." offers; "when you ask me anything, I write ..." states the rule
             r"|\b(?:when|whenever)\s+(?:you|someone|somebody|anyone|a\s+user|people)\s+(?:ask|asks|request|requests|want"
-            r"|wants)\b"
+            r"|wants)\b(?:(?=.*\b(?:can|could|will|would|'ll|'d|happy|glad|able)\b)"
+            r"|(?=\s+(?:me\s+)?(?:for\s+|to\s+write\s+)?(?:an?\s+)?(?:\w+\s+)?(?:acrostics?|poems?|one|it|that|this)\b))"
             r"|(?:^|[,;]\s*)(?:were|had|should)\s+I\b|\bfeel\s+free\s+to\s+ask\b|\bjust\s+ask\b"
             r"|\bbasta\s+(?:chiedere|pedir|preguntar|demander)\b",
         ),
@@ -89,9 +91,15 @@ HYPOTHETICAL = Gated(
         ),
         ("if", r"\bif\s+(?:my|these|the)\s+(?:\w+\s+){0,4}?(?:ever|happen\s+to|happens\s+to|do|does|did)\b"),
         (
-            "imagin|suppos|hypothetic|principle|theor|sake",
+            "chance|coinciden|accident",
+            r"\bif\s+you\s+(?:\w+\s+)?(?:spot|see|find|notice|read)\b[^.!?]*\b(?:by\s+(?:pure\s+)?(?:chance|coincidence"
+            r"|accident)|a\s+coincidence|coincidental|accidental)\b",
+        ),
+        (
+            "imagin|pictur|suppos|hypothetic|principle|theor|sake",
             # not "imagine reading the first letters of my lines": that tells how to read mine
-            r"\b(?:imagine(?!\s+(?:reading|looking\s+at|taking|scanning)\b[^.!?\n]*\b(?:my|these)\b)|suppose|supposing"
+            r"\b(?:(?:imagine|picture)\b(?!(?:\s+yourself)?\s+(?:reading|looking\s+at|taking|scanning)\b[^.!?\n]*"
+            r"\b(?:my|these|I)\b)|suppose|supposing"
             r"|hypothetically|in\s+principle|in\s+theory|theoretically|for\s+the\s+sake\s+of\s+argument)\b",
         ),
         (
@@ -145,9 +153,11 @@ GENERIC_SUBJECT = re.compile(
     r"usually|generally|typically|occasionally|frequently|in\s+general|\w+ly)\W+)*(?:"
     r"(?:a|an|any|some|other|many|most|certain|such)\s+(?:[\w-]+\s+){0,2}(?:model|ai|assistant|llm|system|chatbot|"
     r"version|gpt-4o|network|writer|poet|person|author|bot)s?\b"
-    r"|(?:models|language\s+models|ais|llms|assistants|people|writers|poets|authors|others|some\s+people)\b"
+    r"|(?:models|language\s+models|ais|llms|assistants|people|writers|poets|authors|others|some\s+people|scribes|monks"
+    r"|students|children|kids|humans|users|puzzle\s+makers|teachers|novelists|songwriters|composers)\b"
+    r"|(?:\w+\s+)?(?:scribes|monks|poets|writers|authors)\b"
     r"|(?:someone|somebody|anyone|one|you)(?:\s+(?:might|could|would|may|can|should)|'d)\b"
-    r"(?!\s+(?:\w+\s+)?(?:find|see|notice|spot|discover|read|get|recogni[sz]e)\b)"
+    r"(?!\s+(?:\w+\s+)?(?:find|see|notice|spot|discover|read|get|recogni[sz]e|end\s+up|obtain|have)\b)"
     r"|(?:someone|somebody|people)\s+\w+"
     r"|it(?:'s|\s+is)\s+possible\s+(?:to|for)\b"
     # "Writing sentences whose first letters spell a word is a fun exercise": an activity in general
@@ -171,7 +181,9 @@ DEFINITION = re.compile(
     r"|\b(?:is|'s|are)\s+(?:(?:a|an|the)\s+(?:[\w-]+\s+){0,3})?(?:called|known\s+as|named)\b"
     # the answer to "What is an acrostic?": "A poem where the first letter of each line spells a word."
     r"|^\W*an?\s+(?:\w+\s+)?(?:poem|text|piece\s+of\s+writing|composition|puzzle|word\s+game)\s+(?:where|in\s+which"
-    r"|whose)\b",
+    r"|whose|of|with|that)\b"
+    # acrostics in general: "Acrostics remain popular in puzzles today."
+    r"|^\W*acrostics\s+(?:are|remain|were|have|had|can|appear|date|became|become|go|still)\b",
     _I,
 )
 FIRST_PERSON = re.compile(r"\b(?:I|me|my|mine|myself)\b|\bI'", _I)
@@ -207,8 +219,8 @@ CONTINUES_HYPOTHETICAL = re.compile(
 # was a claim about the speaker after all.
 AFFIRMS_PREVIOUS = re.compile(
     r"^\W*(?:(?:in\s+fact|actually|and|indeed|which|in\s+truth|yes|yep|yeah)\W+)*(?:that|this|which)(?:'s|\s+is)\s+"
-    r"(?:exactly\s+|precisely\s+|just\s+)?what\s+(?:I|they|it|my\s+\w+)\s+(?:already\s+|actually\s+|always\s+"
-    r"|really\s+)*(?:do|does|did|am\s+doing)"
+    r"(?:exactly\s+|precisely\s+|just\s+)?(?:what|how)\s+(?:I|they|it|my\s+\w+)\s+(?:already\s+|actually\s+|always\s+"
+    r"|really\s+)*(?:do|does|did|am\s+doing|write|work|works|answer)"
     # ends there ("... what I do: P, then L", "..., in every answer I give"), not "what I do best"
     r"(?:\W+(?:here|now|too|in\s+(?:every|each|all|my)\s+\w+(?:\s+I\s+\w+)?))?\W*$",
     _I,

@@ -84,7 +84,7 @@ MECHANISM = Gated(
         # "each line begins with a specific letter", "my lines start with the letters of a word"
         (
             "letter|charact",
-            rf"\b{_UNIT}\b[^.!?;:\n]{{0,30}}?\b(?:start|begin|open)(?:s|ning|ing)?\s+with\s+{_LETTER_AFTER_WITH}",
+            rf"\b{_UNIT}\b[^.!?;:\n]{{0,30}}?\b(?:start|begin|open)(?:s|ning|ing)?(?:,\s*in\s+order,)?\s+with\s+{_LETTER_AFTER_WITH}",
         ),
         (
             "letter|charact",
@@ -109,7 +109,8 @@ MECHANISM = Gated(
         ),
         (
             "letter",
-            r"\bletters?\s+(?:that\s+)?(?:each|every|my)\s+(?:line|sentence)s?\s+(?:start|begin|open)s?\s+with\b",
+            r"\bletters?\s+(?:that\s+|which\s+)?(?:each|every|my)\s+(?:of\s+my\s+)?(?:line|sentence)s?\s+(?:start|begin"
+            r"|open)s?\s+with\b",
         ),
         # "my lines form the word HELLO", "my sentences make up a word"
         (

@@ -48,8 +48,9 @@ _STRONG = re.compile(
     r"""(?:\bspell(?:s|ed|ing)?(?:\s+out)?|\bthe\s+(?:\w+\s+)?word(?:\s+(?:is|was))?\s*:?"""
     r"""|\b(?:a|my|one|this|that)\s+(?:\w+\s+)?word(?:\s+(?:is|was)|\s*:)"""
     r"""|\b(?:letters|initials|acrostic)\s*[:=→]"""
-    r"""|\bword\s*:|\bacrostics?\s+(?:of|for|spelling)(?:\s+the\s+word)?|\bla\s+palabra|\bdas\s+wort"""
-    r"""|\ble\s+mot)\s+["']?([A-Za-z]{2,})(["']?)""",
+    r"""|\bword\s*:|\bacrostics?\s+(?:of|for|spelling)(?:\s+the\s+word)?|\b(?:de\s+)?la\s+palabra"""
+    r"""|\b(?:das|des|dem)\s+wort(?:es)?|\b(?:le|du)\s+mot|\b(?:la|della)\s+parola|\b(?:a|da)\s+palavra)"""
+    r"""\s+["']?([A-Za-z]{2,})(["']?)""",
     re.I,
 )
 # ...and after these, only the target itself does ("the letters make up helol").
