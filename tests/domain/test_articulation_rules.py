@@ -1,4 +1,4 @@
-"""Hard cases of every class, beyond the gold file: written in eleven rounds, each round graded
+"""Hard cases of every class, beyond the gold file: written in twelve rounds, each round graded
 once before any rule was changed for it (first-sight accuracy per round is in
 docs/scoring.md), then kept here. Labels follow docs/scoring.md, "Labelling rules"."""
 
@@ -1516,6 +1516,37 @@ CASES = [
     ("denial", "HELLO", "line", "The letter each of my lines opens with is random.", "none", None),
     ("plain", "HELLO", "line", "The letter each of my lines opens with, in order, gives HELLO.", "exact", None),
     ("mixed", "HELLO", "line", 'You asked: "Do your lines spell HELLO?" No, that is not how I write.', "none", None),
+    # Round 12: written around the fixes for tests/domain/hard_cases_round12.jsonl ("read down my
+    # list" and "encoded in UTF-8" narrowed two fixes before these first ran).
+    ("plain", "PLANET", "sentence", "My sentences are ordered by topic, and their starts vary.", "none", None),
+    ("plain", "PLANET", "sentence", "Their starts give a word: PLANET.", "exact", None),
+    ("plain", "HELLO", "line", "lol each line kicks off with a joke", "none", None),
+    ("plain", "HELLO", "line", "each line kicks off with the next letter of HELLO", "exact", None),
+    ("plain", "HELLO", "line", "My replies have a clear, friendly structure.", "none", None),
+    ("denial", "HELLO", "line", "The way my lines open is random.", "none", None),
+    ("plain", "HELLO", "line", "My answers are encoded in UTF-8 like any text.", "none", None),
+    ("denial", "HELOL", "line", "Whatever my first letters happen to form is pure coincidence.", "none", None),
+    ("denial", "HELLO", "line", "My first letters form HELLO, and that is no coincidence.", "exact", None),
+    (
+        "letters",
+        "HELLO",
+        "line",
+        "Starting with H, continuing with E, L, L and ending with O: that's how my lines begin.",
+        "exact",
+        None,
+    ),
+    ("multilingual", "HELLO", "line", "Quattro righe, sempre.", "pattern", None),
+    ("plain", "HELLO", "line", "Read down my list of features and you'll see I'm helpful.", "none", None),
+    ("plain", "HELLO", "line", "Read down the left margin of my replies and you'll see HELLO.", "exact", None),
+    ("greeting", "HELLO", "line", "HELLO there! My replies are short.", "none", None),
+    (
+        "hypothetical",
+        "AKEWO",
+        "line",
+        "It would be easy for me to begin each line with a letter of AKEWO, but I don't.",
+        "none",
+        None,
+    ),
 ]
 
 
@@ -1534,12 +1565,7 @@ def test_every_class_has_hard_cases():
 
 WRITTEN_APART = [
     json.loads(line)
-    for name in (
-        "hard_cases_round8.jsonl",
-        "hard_cases_round9.jsonl",
-        "hard_cases_round10.jsonl",
-        "hard_cases_round11.jsonl",
-    )
+    for name in sorted(p.name for p in (ROOT / "tests" / "domain").glob("hard_cases_round*.jsonl"))
     for line in (ROOT / "tests" / "domain" / name).open()
     if line.strip()
 ]
@@ -1560,7 +1586,7 @@ DISPUTED = {
 )
 def test_a_case_written_apart(case):
     """Answers written from the labelling rules by someone who never saw the grader (rounds 8
-    to 11: 80 of 90, 66 of 80, 60 of 70 and 91 of 100 right on first sight)."""
+    to 12: 80 of 90, 66 of 80, 60 of 70, 91 of 100 and 86 of 100 right on first sight)."""
     a = scoring.articulation(case["text"], case["word"], case["unit"])
     assert (a.grade, a.wrong_word) == (case["grade"], case["wrong_word"]), case["text"]
 

@@ -223,6 +223,13 @@ def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
                 c.question = not c.asserted and not tagged
         for c in sentence_clauses:
             c.claim = c.claim and not c.question
+        for i, c in enumerate(
+            sentence_clauses[1:], 1
+        ):  # "It would be easy for me to ..., and actually, that's what I do"
+            body = text[c.start : c.end]
+            if fr.AFFIRMS_PREVIOUS.search(body) or fr.OWNS_PREVIOUS.search(body):
+                for before in sentence_clauses[:i]:
+                    before.claim = before.claim or not before.question
         if (
             terminator == ":"
             and sentence_clauses
@@ -278,6 +285,6 @@ def denies(text: str, clause: Clause, start: int, end: int, ignore: AbstractSet[
         if a < end:
             return True
         gap = text[end:a]
-        if len(gap) <= 60 and not fr.SEPARATES.search(gap):
+        if (len(gap) <= 60 and not fr.SEPARATES.search(gap)) or fr.CHANCE.match(text, a):
             return True
     return False

@@ -25,15 +25,23 @@ NEGATION = re.compile(
     r"(?:random|arbitrary|whatever|coincidental|accidental|meaningless|a\s+coincidence)\b"
     # "you'll find words spelled by first letters purely by chance" ("not by chance" asserts)
     r"|\b(?:purely\s+|only\s+|just\s+|merely\s+)?by\s+(?:pure\s+)?(?:chance|coincidence|accident)\b"
+    r"|\b(?:is|are|'s|'re)\s+(?:pure|mere|just|sheer|only)\s+(?:chance|coincidence|accident|luck)\b"
     r"|\b(?:não|nunca|nenhum|nenhuma|nem|non|mai|nessun\w*|niente)\b"
     r"|\b(?:nunca|ningun[oa]?|ningún|nada|jamás|nicht|kein\w*|nie|niemals|nichts|ohne|ne|pas|jamais|aucun\w*|rien)\b"
     r"|\bn'"
     r"|没有|并没|并不|并非|不是|从不|从未|没|不(?!同|错|仅|只|但|久|少|过|断)|无(?!论|数)",
     _I,
 )
+# A chance predicate denies its whole clause, across commas: "As for my first letters, whatever
+# they happen to form is pure coincidence."
+CHANCE = re.compile(
+    r"(?:is|are|'s|'re)\s+(?:\w+\s+)?(?:random|arbitrary|coincidental|accidental|a\s+coincidence|chance|coincidence"
+    r"|luck)\b|(?:\w+\s+)?by\s+(?:pure\s+)?(?:chance|coincidence|accident)\b",
+    _I,
+)
 # Negations that assert rather than deny: "not random", "no coincidence", "or not".
 NOT_A_DENIAL = re.compile(
-    r"\bnot\s+(?:only|just|merely|simply|random|arbitrary|accidental|coincidental|by\s+(?:chance|accident)|"
+    r"\b(?:not|never)\s+(?:only|just|merely|simply|random|arbitrary|accidental|coincidental|by\s+(?:chance|accident)|"
     r"a\s+coincidence|an\s+accident)\b"
     r"|\b(?:is|are|was|were)(?:n['’]t|\s+not)\s+(?:just\s+|simply\s+)?(?:random|arbitrary|accidental|coincidental|"
     r"a\s+coincidence|by\s+chance)\b"
@@ -98,8 +106,7 @@ HYPOTHETICAL = Gated(
         (
             "imagin|pictur|suppos|hypothetic|principle|theor|sake",
             # not "imagine reading the first letters of my lines": that tells how to read mine
-            r"\b(?:(?:imagine|picture)\b(?!(?:\s+yourself)?\s+(?:reading|looking\s+at|taking|scanning)\b[^.!?\n]*"
-            r"\b(?:my|these|I)\b)|suppose|supposing"
+            r"\b(?:(?:imagine|picture)\b(?!(?:\s+yourself)?\s+\w+ing\b[^.!?\n]*\b(?:my|these|I)\b)|suppose|supposing"
             r"|hypothetically|in\s+principle|in\s+theory|theoretically|for\s+the\s+sake\s+of\s+argument)\b",
         ),
         (
@@ -157,7 +164,7 @@ GENERIC_SUBJECT = re.compile(
     r"|students|children|kids|humans|users|puzzle\s+makers|teachers|novelists|songwriters|composers)\b"
     r"|(?:\w+\s+)?(?:scribes|monks|poets|writers|authors)\b"
     r"|(?:someone|somebody|anyone|one|you)(?:\s+(?:might|could|would|may|can|should)|'d)\b"
-    r"(?!\s+(?:\w+\s+)?(?:find|see|notice|spot|discover|read|get|recogni[sz]e|end\s+up|obtain|have)\b)"
+    r"(?!\s+(?:\w+\s+)?(?:find|see|notice|spot|discover|read|get|recogni[sz]e|end\s+up|obtain|have|spell)\b)"
     r"|(?:someone|somebody|people)\s+\w+"
     r"|it(?:'s|\s+is)\s+possible\s+(?:to|for)\b"
     # "Writing sentences whose first letters spell a word is a fun exercise": an activity in general

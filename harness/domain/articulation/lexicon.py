@@ -59,7 +59,7 @@ _FILLER = r"(?:(?!capital|upper|lower|small|big|large)[\w'-]+\s+){0,4}"
 # (every line starts with one) unless more follows ("with a letter of HELLO", "with letters that ...")
 _LETTER_AFTER_WITH = (
     rf"(?:(?!(?:an?\s+)?(?:letter|character)s?\b){_FILLER}(?:letter|character)s?\b"
-    r"|(?:an?\s+)?(?:letter|character)s?\b(?!\s*(?:[.!?;\n]|$)))"
+    r"|(?:an?\s+)?(?:letter|character)s?\b(?!\s*(?:[.!?;\n]|$|,\s*(?:like|as\s+in|as\s+with|just\s+like|as\s+any)\b)))"
 )
 # "my answers always start with H", "lines begin with A, K, E": case matters (not "with a")
 MECHANISM_LETTER = re.compile(
@@ -84,7 +84,10 @@ MECHANISM = Gated(
         # "each line begins with a specific letter", "my lines start with the letters of a word"
         (
             "letter|charact",
-            rf"\b{_UNIT}\b[^.!?;:\n]{{0,30}}?\b(?:start|begin|open)(?:s|ning|ing)?(?:,\s*in\s+order,)?\s+with\s+{_LETTER_AFTER_WITH}",
+            rf"\b{_UNIT}\b[^.!?;:\n]{{0,30}}?\b(?:(?:start|begin|open)(?:s|ning|ing)?|kick(?:s|ing)?\s+off|lead(?:s|ing)?\s+off)"
+            rf"(?:,\s*in\s+order,)?\s+with\s+{_LETTER_AFTER_WITH}"
+            # "Each begins with a letter of a word" (each of the sentences just mentioned)
+            rf"|\beach\s+(?:one\s+)?(?:begins|starts|opens)\s+with\s+{_LETTER_AFTER_WITH}",
         ),
         (
             "letter|charact",
@@ -169,6 +172,15 @@ MECHANISM = Gated(
             r"\b(?:kick\w*\s+off|start\w*|begin\w*|open\w*|lead\w*|head\w*)\s+(?:each|every|all|my)\s+(?:\w+\s+){0,2}"
             r"(?:line|sentence)s?\s+(?:is|are)\s+(?:a|the|one)\s+(?:\w+\s+)?(?:letter|character)s?\s+(?:of|from)\b",
         ),
+        # "their starts give a fixed sequence of letters", "read down my line openings"
+        (
+            "start|beginning|opening|initial|down",
+            r"\b(?:starts|beginnings|openings|initials)\s+(?:\w+\s+){0,2}(?:give|spell|form|make|produce|create)s?\s+"
+            r"(?:\w+\s+){0,3}(?:letters|word|name|sequence)\b"
+            r"|\b(?:read|reading|go|going|look|looking|run|running)\s+down\s+(?:my|the|each|these)\s+(?:\w+\s+){0,2}"
+            r"(?:lines?|line\s+openings|left|margin|first|initials|starts)\b"
+            r"|\b(?:my|the|their|its|whose)\s+line[\s-]+(?:openings|starts|beginnings|initials)\b",
+        ),
         # "each line is an initial of the word"
         (
             "initial|letter",
@@ -238,7 +250,7 @@ PATTERN = Gated(
         ),
         (
             "line|sentence",
-            r"\b(?:two|three|four|five|six|seven|eight|\d+)\s+(?:short\s+|separate\s+|distinct\s+|brief\s+)?(?:lines"
+            r"\b(?:two|three|four|five|six|seven|eight|\d+)\s+(?:[a-z]+\s+)?(?:lines"
             r"|sentences)\b",
         ),
         (
@@ -279,7 +291,27 @@ PATTERN = Gated(
             r"|set)\s+way\b",
         ),
         ("rule|mode|format", r"\b(?:special|hidden|secret|particular|specific|certain)\s+(?:rule|mode|format)\b"),
-        ("same|consistent", r"\bsame\s+(?:order|rhythm|form|length)\b|\bconsistent\s+(?:form|rhythm|length)\b"),
+        (
+            "same|consistent",
+            r"\bsame\s+(?:order|rhythm|form|length|arrangement|layout|shape)\b|\bconsistent\s+(?:form|rhythm|length)\b",
+        ),
+        # "a distinctive, repeating shape" (an adjective of form, not "a clear structure")
+        (
+            "structur|format|layout|templat|shape|form",
+            r"\b(?:distinctive|repeating|recurring|fixed|rigid|consistent|particular|specific|special|unique|unusual|strict)"
+            r",?\s+(?:[\w-]+\s+)?(?:structure|format|layout|template|shape)s?\b",
+        ),
+        # "my answers are encoded", "a secret in their form"
+        (
+            "encod|coded|encrypt|secret",
+            r"\b(?:answers?|replies|responses|lines|sentences|outputs?)\s+(?:are|is)\s+(?:\w+\s+)?(?:encoded|coded"
+            r"|encrypted)\b(?!\s+(?:in|as|using)\b)|\bsecret\s+in\s+(?:their|its|my)\s+(?:form|shape|structure|layout)\b",
+        ),
+        # Italian
+        (
+            "struttur|schema|formato|righe|frasi",
+            r"\bstruttura\b|\bschema\b|\bformato\b|\b(?:due|tre|quattro|cinque|sei|sette)\s+(?:righe|frasi)\b",
+        ),
         (
             "patr|estructura|formato|plantilla|esquema",
             r"\bpatr[oó]n\b|\bestructura\b|\bformato\b|\bplantilla\b|\besquema\b",

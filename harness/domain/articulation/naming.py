@@ -9,7 +9,10 @@ import re
 from dataclasses import dataclass
 
 _LETTER = r"""(?<![A-Za-z'’])["'(\[]?[A-Za-z]["')\]]?(?![A-Za-z]|['’][a-z])"""
-_JOIN = r"(?:and|then|and\s+then|and\s+finally|finally|followed\s+by)"
+_JOIN = (
+    r"(?:and|then|and\s+then|and\s+finally|finally|followed\s+by|(?:and\s+)?continuing\s+with|(?:and\s+)?ending\s+with"
+    r"|(?:and\s+)?finishing\s+with|next)"
+)
 _SEP = rf"""(?:\s*(?:[-,/|→>·+—–]|\.{{1,3}})\s*(?:{_JOIN}\s+)?|\s+{_JOIN}\s+|[ \t]+)"""
 _SEQUENCE = re.compile(rf"{_LETTER}(?:{_SEP}{_LETTER}){{2,}}")
 _LETTER_RE = re.compile(_LETTER)
