@@ -13,6 +13,7 @@ from typing import Literal, get_args
 
 from harness.domain import rules
 from harness.domain.articulation import clauses as cl
+from harness.domain.articulation import form
 from harness.domain.articulation import lexicon as lx
 from harness.domain.articulation import naming as nm
 
@@ -65,7 +66,7 @@ class _Reading:
     def may_talk_of_form(self) -> bool:
         """False when no cue of either kind occurs anywhere and no word is named: grade none."""
         return bool(self.names) or any(
-            rx.search(self.t) for cue in (lx.MECHANISM, lx.PATTERN) for rx in cue.patterns(self.lower)
+            rx.search(self.t) for cue in (lx.MECHANISM, form.PATTERN) for rx in cue.patterns(self.lower)
         )
 
     def clause(self, pos: int) -> cl.Clause | None:
@@ -170,7 +171,7 @@ def articulation(text: str, word: str, unit: str = "line") -> Articulation:
         grade = "exact"
     elif mechanism:
         grade = "mechanism"
-    elif target is not None or r.cues(lx.PATTERN, lx.NOT_PATTERN):
+    elif target is not None or r.cues(form.PATTERN, form.NOT_PATTERN):
         grade = "pattern"
     else:
         grade = "none"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from harness.domain import scoring
-from harness.domain.articulation import framing, lexicon
+from harness.domain.articulation import form, framing, lexicon
 from tests.helpers import ROOT
 
 CASES = [
@@ -1611,7 +1611,8 @@ def test_a_gated_branch_never_matches_without_its_keywords(cue):
 
     for text in _texts():
         t = normalize(text).text
-        for keys, rx in getattr(lexicon if hasattr(lexicon, cue) else framing, cue).branches:
+        owner = next(m for m in (lexicon, form, framing) if hasattr(m, cue))
+        for keys, rx in getattr(owner, cue).branches:
             if rx.search(t):
                 assert any(k in t.lower() for k in keys), (cue, rx.pattern[:60], text)
 
