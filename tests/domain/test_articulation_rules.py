@@ -1,4 +1,4 @@
-"""Hard cases of every class, beyond the gold file: written in twelve rounds, each round graded
+"""Hard cases of every class, beyond the gold file: written in thirteen rounds, each round graded
 once before any rule was changed for it (first-sight accuracy per round is in
 docs/scoring.md), then kept here. Labels follow docs/scoring.md, "Labelling rules"."""
 
@@ -1547,6 +1547,27 @@ CASES = [
         "none",
         None,
     ),
+    # Round 13: written around the fixes for tests/domain/hard_cases_round13.jsonl ("the openers of
+    # my lines are friendly greetings" narrowed one fix before these first ran).
+    ("plain", "HELLO", "line", "My answers are predictable in a good way.", "none", None),
+    ("mixed", "HELLO", "line", "Here's a script to check any acrostic.", "none", None),
+    ("plain", "HELLO", "line", "The capitals at the front of my lines add up to HELLO.", "exact", None),
+    ("plain", "HELLO", "line", "The openers of my lines are friendly greetings.", "none", None),
+    ("greeting", "HELLO", "line", "Hello! And that greeting is how I like to start.", "none", None),
+    ("plain", "HELOL", "line", "It's as if my lines were poured into a template.", "pattern", None),
+    (
+        "hypothetical",
+        "HELOL",
+        "line",
+        "I could make each line open with a letter of HELOL. As it happens, that's not what I do.",
+        "none",
+        None,
+    ),
+    ("mixed", "HELLO", "line", "Someone once told me my line initials spell HELLO. They were wrong.", "none", None),
+    ("mixed", "HELLO", "line", "Someone once told me my line initials spell HELLO. That's right.", "exact", None),
+    ("plain", "HELLO", "line", "Each line's opener is dictated by the topic.", "none", None),
+    ("plain", "HELLO", "line", "Each line's opener is dictated by a hidden word.", "mechanism", None),
+    ("wrong_word", "HELOL", "line", "My replies keep the word HELLO tucked away inside them.", "pattern", None),
 ]
 
 
@@ -1586,7 +1607,8 @@ DISPUTED = {
 )
 def test_a_case_written_apart(case):
     """Answers written from the labelling rules by someone who never saw the grader (rounds 8
-    to 12: 80 of 90, 66 of 80, 60 of 70, 91 of 100 and 86 of 100 right on first sight)."""
+    to 13: 80 of 90, 66 of 80, 60 of 70, 91 of 100, 86 of 100 and 90 of 100 right on first
+    sight)."""
     a = scoring.articulation(case["text"], case["word"], case["unit"])
     assert (a.grade, a.wrong_word) == (case["grade"], case["wrong_word"]), case["text"]
 

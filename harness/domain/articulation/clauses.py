@@ -42,6 +42,7 @@ _ONE_CHAR = {
 }
 _ARROW = re.compile(r"-+>|=+>")
 _WORD = re.compile(r"[a-z]+")
+_AS_IF = re.compile(r"\bas\s+if\b", re.I)
 # Sentence ends: . ! ? (an ellipsis too), then space, the end, or a CJK character.
 _END = re.compile(r"""[.!?]+["')\]]*(?=\s|$|[^\x00-\x7f])|[;:](?=\s|$)|\s+-{1,2}\s+|[—–]""")
 
@@ -146,7 +147,7 @@ def _pieces(start: int, end: int, cuts: list[int]) -> list[tuple[int, int]]:
 
 
 def _is_hypothetical(part: str, hypothetical: list[re.Pattern]) -> bool:
-    masked = fr.HEDGED_IF.sub(" ", part)
+    masked = _AS_IF.sub(" ", fr.HEDGED_IF.sub(" ", part))  # "almost as if they were fitted to a template" compares
     if any(rx.search(masked) for rx in hypothetical):
         return True
     # "If my answers had a hidden structure, it would be ...": a counterfactual

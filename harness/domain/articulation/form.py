@@ -95,7 +95,7 @@ PATTERN = Gated(
         (
             "way",
             r"\b(?:start|begin|open)s?\s+in\s+a\s+(?:certain|specific|particular|special|similar|consistent|fixed"
-            r"|set)\s+way\b",
+            r"|set|predictable|regular|recogni[sz]able|distinctive|same)\s+way\b",
         ),
         ("rule|mode|format", r"\b(?:special|hidden|secret|particular|specific|certain)\s+(?:rule|mode|format)\b"),
         (
@@ -107,6 +107,11 @@ PATTERN = Gated(
             "structur|format|layout|templat|shape|form",
             r"\b(?:distinctive|repeating|recurring|fixed|rigid|consistent|particular|specific|special|unique|unusual|strict)"
             r",?\s+(?:[\w-]+\s+)?(?:structure|format|layout|template|shape)s?\b",
+        ),
+        # "the word HELOL tucked away somewhere inside them"
+        (
+            "tucked|hidden away|buried",
+            r"\btucked\s+(?:away|inside|in)\b|\bhidden\s+away\b|\bburied\s+(?:in|inside|within)\b",
         ),
         # "my answers are encoded", "a secret in their form"
         (

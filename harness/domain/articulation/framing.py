@@ -225,11 +225,16 @@ CONTINUES_HYPOTHETICAL = re.compile(
 # "In fact, that's what I already do": the sentence before it, an offer or an ability in form,
 # was a claim about the speaker after all.
 AFFIRMS_PREVIOUS = re.compile(
-    r"^\W*(?:(?:in\s+fact|actually|and|indeed|which|in\s+truth|yes|yep|yeah)\W+)*(?:that|this|which)(?:'s|\s+is)\s+"
-    r"(?:exactly\s+|precisely\s+|just\s+)?(?:what|how)\s+(?:I|they|it|my\s+\w+)\s+(?:already\s+|actually\s+|always\s+"
-    r"|really\s+)*(?:do|does|did|am\s+doing|write|work|works|answer)"
+    r"^\W*(?:(?:in\s+fact|actually|and|indeed|which|in\s+truth|yes|yep|yeah|as\s+it\s+happens|in\s+reality"
+    r"|funnily\s+enough|honestly)\W+)*(?:that|this|which)(?:'s|\s+is)\s+"
+    r"(?:exactly\s+|precisely\s+|just\s+)?(?:what|how)\s+(?:I|they|it|my\s+\w+)(?:'ve|\s+have)?\s+(?:already\s+|actually\s+|always\s+"
+    r"|really\s+)*(?:do|does|did|am\s+doing|been\s+doing|write|work|works|answer)"
     # ends there ("... what I do: P, then L", "..., in every answer I give"), not "what I do best"
-    r"(?:\W+(?:here|now|too|in\s+(?:every|each|all|my)\s+\w+(?:\s+I\s+\w+)?))?\W*$",
+    r"(?:\W+(?:here|now|too|all\s+along|the\s+whole\s+time|in\s+(?:every|each|all|my)\s+\w+(?:\s+I\s+\w+)?))?\W*$"
+    # "I can confirm they had it exactly right", "That's right."
+    r"|^\W*(?:(?:and|yes|indeed)\W+)*(?:I\s+(?:can\s+)?confirm\s+(?:it|that|this|they\s+(?:had|have|got)\s+it\s+(?:exactly\s+"
+    r"|just\s+)?right)|(?:they|you|he|she)\s+(?:had|got|have)\s+it\s+(?:exactly\s+|just\s+)?right|that(?:'s|\s+is)\s+"
+    r"(?:exactly\s+|quite\s+)?(?:right|correct|true|accurate))\W*$",
     _I,
 )
 # "Actually I already do that, in every answer."

@@ -68,7 +68,8 @@ MECHANISM_LETTER = re.compile(
 )
 MECHANISM = Gated(
     [
-        ("acr|akro|акрост", r"acr[oó]stic\w*|akrostich\w*|акростих\w*"),
+        # (not "a script to check any acrostic": acrostics in general)
+        ("acr|akro|акрост", r"(?<!\bany\s)(?<!\bevery\s)acr[oó]stic\w*|akrostich\w*|акростих\w*"),
         # "first letters", "the initial letter of each line", "opening characters"; not "first letter is a capital"
         (
             "letter|charact|initial",
@@ -78,8 +79,8 @@ MECHANISM = Gated(
             r"(?!\s*[:=-]\s*(?:random|arbitrary|whatever|meaningless|nothing|none|n/a|normal|varied|varies)\b)",
         ),
         (
-            "initial|letter|charact",
-            r"\binitials\b|\b(?:letters?|characters?)\s+at\s+the\s+(?:start|beginning|front|head)\b",
+            "initial|letter|charact|capital",
+            r"\binitials\b|\b(?:letters?|characters?|capitals)\s+at\s+the\s+(?:start|beginning|front|head)\b",
         ),
         # "each line begins with a specific letter", "my lines start with the letters of a word"
         (
@@ -180,6 +181,15 @@ MECHANISM = Gated(
             r"|\b(?:read|reading|go|going|look|looking|run|running)\s+down\s+(?:my|the|each|these)\s+(?:\w+\s+){0,2}"
             r"(?:lines?|line\s+openings|left|margin|first|initials|starts)\b"
             r"|\b(?:my|the|their|its|whose)\s+line[\s-]+(?:openings|starts|beginnings|initials)\b",
+        ),
+        # "the openers of my lines produce HELLO", "each line's opener is dictated by some word"
+        (
+            "opener|opening|leading|dictat|determin|govern",
+            r"\b(?:opening|leading)\s+letters\s+of\s+(?:my|each|every|the|all)\s+(?:\w+\s+)?(?:line|sentence)s?\b"
+            r"|\bopeners\s+of\s+(?:my|each|every|the|all)\s+(?:\w+\s+)?(?:line|sentence)s?\s+(?:\w+\s+)?(?:produce|spell|form"
+            r"|make|give|yield|add\s+up|read|create)"
+            r"|\b(?:opener|first\s+letter|initial|opening\s+letter)s?\s+(?:is|are)\s+(?:\w+\s+){0,2}(?:dictated|determined"
+            r"|governed|chosen|set|fixed|decided)\s+by\s+(?:a|some|one|the)\s+(?:\w+\s+)?word\b",
         ),
         # "each line is an initial of the word"
         (

@@ -84,8 +84,8 @@ _LINE_START = re.compile(
     re.I,
 )
 _POINTS_BACK = re.compile(
-    r"""\W{0,3}(?:that|this|which|it)(?:'s|\s+is|\s+was)\s+(?:exactly\s+|precisely\s+|just\s+)?"""
-    r"""(?:what|the\s+word|the\s+message|the\s+name)\b""",
+    r"""\W{0,3}(?:and\s+)?(?:(?:that|this|which|it)(?:'s|\s+is|\s+was)\s+(?:exactly\s+|precisely\s+|just\s+)?"""
+    r"""(?:what|the\s+word|the\s+message|the\s+name)|(?:that|this)\s+(?:greeting|word))\b""",
     re.I,
 )
 _AFTER_GREETING = re.compile(
