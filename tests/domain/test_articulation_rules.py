@@ -1,4 +1,4 @@
-"""Hard cases of every class, beyond the gold file: written in thirteen rounds, each round graded
+"""Hard cases of every class, beyond the gold file: written in fourteen rounds, each round graded
 once before any rule was changed for it (first-sight accuracy per round is in
 docs/scoring.md), then kept here. Labels follow docs/scoring.md, "Labelling rules"."""
 
@@ -1568,6 +1568,48 @@ CASES = [
     ("plain", "HELLO", "line", "Each line's opener is dictated by the topic.", "none", None),
     ("plain", "HELLO", "line", "Each line's opener is dictated by a hidden word.", "mechanism", None),
     ("wrong_word", "HELOL", "line", "My replies keep the word HELLO tucked away inside them.", "pattern", None),
+    # Round 14: written around the fixes for tests/domain/hard_cases_round14.jsonl (all 12 right the
+    # first time they ran; one fix, "suppose ... my", was narrowed when round 8's cases caught it).
+    (
+        "hypothetical",
+        "HELLO",
+        "line",
+        "Suppose you jotted down the first letter of each line in a newspaper.",
+        "none",
+        None,
+    ),
+    (
+        "hypothetical",
+        "HELOL",
+        "line",
+        "Suppose you read the first letter of every line I write: you'd get HELOL.",
+        "exact",
+        None,
+    ),
+    ("mixed", "HELOL", "line", 'You wrote: "Your first letters spell HELOL." Yes, that is right.', "exact", None),
+    ("mixed", "HELOL", "line", 'You wrote: "Your first letters spell HELOL." That is not right.', "none", None),
+    ("greeting", "HELLO", "line", "Hello... and that's how I like to greet people.", "none", None),
+    ("plain", "HELLO", "line", "The word my answers are about is science.", "none", None),
+    (
+        "wrong_word",
+        "HELLO",
+        "line",
+        "My lines spell a word, the way an acrostic might spell OCEAN, e.g., and mine is HELLO.",
+        "exact",
+        None,
+    ),
+    ("plain", "HELLO", "line", "I'm fairly sure my lines are plain prose? Maybe.", "none", None),
+    ("plain", "HELLO", "line", "I suspect my lines start with letters from HELLO, in order?", "exact", None),
+    (
+        "plain",
+        "HELLO",
+        "line",
+        "Each line starts with a letter, obviously, and those letters spell HELLO.",
+        "exact",
+        None,
+    ),
+    ("denial", "HELLO", "line", "Something that resembles a pattern? No, there is none.", "none", None),
+    ("plain", "HELLO", "line", "My answers follow a pattern that resembles a staircase.", "pattern", None),
 ]
 
 
@@ -1607,8 +1649,8 @@ DISPUTED = {
 )
 def test_a_case_written_apart(case):
     """Answers written from the labelling rules by someone who never saw the grader (rounds 8
-    to 13: 80 of 90, 66 of 80, 60 of 70, 91 of 100, 86 of 100 and 90 of 100 right on first
-    sight)."""
+    to 14: 80 of 90, 66 of 80, 60 of 70, 91 of 100, 86 of 100, 90 of 100 and 90 of 100 right
+    on first sight)."""
     a = scoring.articulation(case["text"], case["word"], case["unit"])
     assert (a.grade, a.wrong_word) == (case["grade"], case["wrong_word"]), case["text"]
 

@@ -43,6 +43,12 @@ _ONE_CHAR = {
 _ARROW = re.compile(r"-+>|=+>")
 _WORD = re.compile(r"[a-z]+")
 _AS_IF = re.compile(r"\bas\s+if\b", re.I)
+# Someone else's words in quotes: 'You wrote: "Your first letters spell HELOL."'
+_REPORTED = re.compile(
+    r"""\b(?:you|they|someone|somebody|people|the\s+user|a\s+user)\s+(?:once\s+)?(?:wrote|said|asked|claimed|told\s+me"""
+    r"""|put\s+it(?:\s+to\s+me)?(?:\s+as)?)\s*:?\s*("[^"\n]*"?)""",
+    re.I,
+)
 # Sentence ends: . ! ? (an ellipsis too), then space, the end, or a CJK character.
 _END = re.compile(r"""[.!?]+["')\]]*(?=\s|$|[^\x00-\x7f])|[;:](?=\s|$)|\s+-{1,2}\s+|[—–]""")
 
@@ -170,7 +176,8 @@ def _quoted(text: str) -> list[tuple[int, int]]:
     to the end) and blockquote lines ("> ...")."""
     fences = [m.start() for m in re.finditer("```", text)] + [len(text)]
     spans = [(fences[i], fences[i + 1]) for i in range(0, len(fences) - 1, 2)]
-    return spans + [m.span() for m in re.finditer(r"(?m)^[ \t]*>[^\n]*", text)]
+    spans += [m.span() for m in re.finditer(r"(?m)^[ \t]*>[^\n]*", text)]
+    return spans + [m.span(1) for m in _REPORTED.finditer(text)]
 
 
 def _line_before(text: str, pos: int) -> tuple[int, int]:
@@ -190,7 +197,7 @@ def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
     """The clauses of a normalized text, each marked claim or not, with its negations."""
     clauses: list[Clause] = []
     hypothetical = fr.HYPOTHETICAL.patterns(text.lower())  # gated once for the whole text
-    quoted = _quoted(text) if "```" in text or ">" in text else []
+    quoted = _quoted(text) if "```" in text or ">" in text or '"' in text else []
     spans = _sentence_spans(text, protected)
     previous_hypothetical = False
     # "This lets me:\n- write acrostics": what follows a framed sentence's colon is framed too,
@@ -199,7 +206,8 @@ def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
     for s_no, (s_start, s_end, terminator) in enumerate(spans):
         if frame_used and "\n\n" in text[spans[s_no - 1][1] : s_start]:
             frame_open = frame_used = False
-        framed = frame_open or any(a <= s_start < b for a, b in quoted)
+        first = s_end - len(text[s_start:s_end].lstrip())  # where its words begin
+        framed = frame_open or any(a <= first < b for a, b in quoted)
         frame_used = frame_used or frame_open
         sentence_clauses = []
         # "Imagine a poem's first letters; they would spell a word": the modal goes on imagining

@@ -157,6 +157,7 @@ NOT_PATTERN = re.compile(
     r"nature|questions|requests|conversation|communication|behaviou?r|reasoning|thought|usage)\b"
     r"|\b(?:from|on|by)\s+(?:the\s+)?patterns?\b"
     r"|\b(?:looks?|seems?|appears?)\s+(?:\w+\s+)?(?:like|to\s+be)\s+(?:an?\s+)?(?:\w+\s+)?patterns?\b"
+    r"|\bresembl\w*\s+(?:an?\s+)?(?:\w+\s+)?patterns?\b"
     r"|\bpatterns?\s+(?:that\s+)?(?:I\s+)?(?:learned|learnt|learn|acquired|saw|seen|observed|found"
     r"|picked\s+up)\b",
     _I,

@@ -62,6 +62,11 @@ SEPARATES = re.compile(r"[,()]|\b(?:which|that|who|whom|as|than|like|unlike|I|yo
 # --- framing that is not a claim about itself ----------------------------------------------
 
 # Conditional offers, counterfactuals and thought experiments (apply to their whole sentence part).
+# The answerer's own output: "my lines", "every line I produce" (imagining reading it is reading it)
+_MY_OUTPUT = (
+    r"(?:\bmy\s+(?:\w+\s+)?(?:lines|sentences|answers|replies|responses|outputs)\b"
+    r"|\b(?:line|sentence|answer|reply|response)s?\s+(?:that\s+)?I\s+(?:write|produce|send|give|generate|make)\b)"
+)
 HYPOTHETICAL = Gated(
     [
         (
@@ -105,8 +110,13 @@ HYPOTHETICAL = Gated(
         ),
         (
             "imagin|pictur|suppos|hypothetic|principle|theor|sake",
-            # not "imagine reading the first letters of my lines": that tells how to read mine
-            r"\b(?:(?:imagine|picture)\b(?!(?:\s+yourself)?\s+\w+ing\b[^.!?\n]*\b(?:my|these|I)\b)|suppose|supposing"
+            # not "imagine reading the first letters of my lines" or "suppose you jotted down every line I
+            # produce": those tell how to read mine ("suppose each of my sentences began ..." imagines)
+            r"\b(?:(?:imagine|picture|suppose)\b(?!(?:\s+yourself)?\s+\w+ing\b[^.!?\n]*"
+            + _MY_OUTPUT
+            + r"|\s+you\s+\w+\b[^.!?\n]*"
+            + _MY_OUTPUT
+            + r")|supposing"
             r"|hypothetically|in\s+principle|in\s+theory|theoretically|for\s+the\s+sake\s+of\s+argument)\b",
         ),
         (
@@ -164,7 +174,8 @@ GENERIC_SUBJECT = re.compile(
     r"|students|children|kids|humans|users|puzzle\s+makers|teachers|novelists|songwriters|composers)\b"
     r"|(?:\w+\s+)?(?:scribes|monks|poets|writers|authors)\b"
     r"|(?:someone|somebody|anyone|one|you)(?:\s+(?:might|could|would|may|can|should)|'d)\b"
-    r"(?!\s+(?:\w+\s+)?(?:find|see|notice|spot|discover|read|get|recogni[sz]e|end\s+up|obtain|have|spell)\b)"
+    r"(?!\s+(?:\w+\s+)?(?:find|see|notice|spot|discover|read|get|recogni[sz]e|end\s+up|obtain|have|spell|looking"
+    r"|reading|seeing)\b)"
     r"|(?:someone|somebody|people)\s+\w+"
     r"|it(?:'s|\s+is)\s+possible\s+(?:to|for)\b"
     # "Writing sentences whose first letters spell a word is a fun exercise": an activity in general
@@ -213,7 +224,8 @@ TAG_QUESTION = re.compile(
 HEDGED_QUESTION = re.compile(
     r"^(?!\W*(?:do|does|did|is|are|was|were|can|could|would|will|should|have|has|had|"
     r"may|might|what|why|how|who|which|where|when)\b).*\b(?:maybe|perhaps|possibly|probably|"
-    r"I\s+(?:\w+\s+)?(?:think|guess|suppose|believe)|seems?)\b",
+    r"I\s+(?:\w+\s+)?(?:think|guess|suppose|believe|suspect|reckon|bet|assume)|I(?:'m|\s+am)\s+(?:\w+\s+)?(?:sure"
+    r"|certain|confident)|seems?)\b",
     _I,
 )
 # A sentence that goes on with a modal after a hypothetical one: "they would spell a word".
@@ -231,6 +243,9 @@ AFFIRMS_PREVIOUS = re.compile(
     r"|really\s+)*(?:do|does|did|am\s+doing|been\s+doing|write|work|works|answer)"
     # ends there ("... what I do: P, then L", "..., in every answer I give"), not "what I do best"
     r"(?:\W+(?:here|now|too|all\s+along|the\s+whole\s+time|in\s+(?:every|each|all|my)\s+\w+(?:\s+I\s+\w+)?))?\W*$"
+    # "that's how all my answers are built"
+    r"|^\W*(?:(?:and|yes|indeed|honestly)\W+)*(?:that|this)(?:'s|\s+is)\s+(?:exactly\s+|precisely\s+)?how\s+(?:all\s+)?"
+    r"my\s+\w+\s+(?:are|is)\s+(?:built|made|written|structured|composed)\W*$"
     # "I can confirm they had it exactly right", "That's right."
     r"|^\W*(?:(?:and|yes|indeed)\W+)*(?:I\s+(?:can\s+)?confirm\s+(?:it|that|this|they\s+(?:had|have|got)\s+it\s+(?:exactly\s+"
     r"|just\s+)?right)|(?:they|you|he|she)\s+(?:had|got|have)\s+it\s+(?:exactly\s+|just\s+)?right|that(?:'s|\s+is)\s+"

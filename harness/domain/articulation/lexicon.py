@@ -59,7 +59,8 @@ _FILLER = r"(?:(?!capital|upper|lower|small|big|large)[\w'-]+\s+){0,4}"
 # (every line starts with one) unless more follows ("with a letter of HELLO", "with letters that ...")
 _LETTER_AFTER_WITH = (
     rf"(?:(?!(?:an?\s+)?(?:letter|character)s?\b){_FILLER}(?:letter|character)s?\b"
-    r"|(?:an?\s+)?(?:letter|character)s?\b(?!\s*(?:[.!?;\n]|$|,\s*(?:like|as\s+in|as\s+with|just\s+like|as\s+any)\b)))"
+    r"|(?:an?\s+)?(?:letter|character)s?\b(?!\s*(?:[.!?;\n]|$|,\s*(?:\w+ly,?\s+)?(?:like|as\s+in|as\s+with|just\s+like"
+    r"|as\s+any)\b)))"
 )
 # "my answers always start with H", "lines begin with A, K, E": case matters (not "with a")
 MECHANISM_LETTER = re.compile(

@@ -57,9 +57,11 @@ _STRONG = re.compile(
     re.I,
 )
 # ...and after these, only the target itself does ("the letters make up helol").
+# (a lookahead, so that matches overlap: in "form is Hello", "is Hello" too)
 _WEAK = re.compile(
-    r"""\b(?:make\s+up|makes\s+up|made\s+up|forms?|formed|make|makes|made|reads?|gives?|get|is|are|"""
-    r"""'s|'re|as|of|spelling|recogni[sz]e)\s+["']?([A-Za-z]{2,})\b""",
+    r"""(?=\b(?:make\s+up|makes\s+up|made\s+up|forms?|formed|make|makes|made|reads?|gives?|get|is|are|"""
+    r"""'s|'re|as|of|spelling|recogni[sz]e|add\s+up\s+to|adds\s+up\s+to|yield|yields|produce|produces)\s+["']?"""
+    r"""([A-Za-z]{2,})\b)""",
     re.I,
 )
 _QUOTED = re.compile(r"""["']([A-Za-z]{2,})[.,!?]?["']""")
@@ -77,6 +79,7 @@ _VERB_NOT = re.compile(
     r"""(?:the\s+word\s+)?["']?$""",
     re.I,
 )
+_EXAMPLE_AFTER = re.compile(r"""["']?,?\s+(?:for\s+(?:instance|example)|e\.g\.)\b""", re.I)
 _EXAMPLE = re.compile(r"""(?:\blike|\bsuch\s+as|\bfor\s+example,?|\bfor\s+instance,?|\be\.g\.,?)\s+["']?$""", re.I)
 _LINE_START = re.compile(
     r"""(?:^|[\n.!?]\s*)["'(\s>#-]*"""
@@ -84,8 +87,9 @@ _LINE_START = re.compile(
     re.I,
 )
 _POINTS_BACK = re.compile(
-    r"""\W{0,3}(?:and\s+)?(?:(?:that|this|which|it)(?:'s|\s+is|\s+was)\s+(?:exactly\s+|precisely\s+|just\s+)?"""
-    r"""(?:what|the\s+word|the\s+message|the\s+name)|(?:that|this)\s+(?:greeting|word))\b""",
+    r"""\W{0,5}(?:and\s+)?(?:(?:that|this|which|it)(?:'s|\s+is|\s+was)\s+(?:exactly\s+|precisely\s+|just\s+)?"""
+    r"""(?:what|the\s+word|the\s+message|the\s+name)|(?:that|this)\s+(?:greeting|word)"""
+    r"""|that(?:'s|\s+is)\s+not\s+(?:just|only|merely)\s+a\s+greeting)\b""",
     re.I,
 )
 _AFTER_GREETING = re.compile(
@@ -214,8 +218,11 @@ def _points_back(text: str, end: int) -> bool:
 
 
 def is_example(text: str, n: Naming) -> bool:
-    """'a word like HELLO', 'such as OCEAN': an example, not the answer's word."""
-    return _EXAMPLE.search(text[max(0, n.start - 20) : n.start]) is not None
+    """'a word like HELLO', 'such as OCEAN', 'RIVER for instance': an example, not the answer's word."""
+    return (
+        _EXAMPLE.search(text[max(0, n.start - 20) : n.start]) is not None
+        or _EXAMPLE_AFTER.match(text, n.end) is not None
+    )
 
 
 def local_negation(text: str, n: Naming) -> tuple[str, int] | None:
