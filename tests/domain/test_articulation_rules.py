@@ -1,4 +1,4 @@
-"""Hard cases of every class, beyond the gold file: written in fourteen rounds, each round graded
+"""Hard cases of every class, beyond the gold file: written in fifteen rounds, each round graded
 once before any rule was changed for it (first-sight accuracy per round is in
 docs/scoring.md), then kept here. Labels follow docs/scoring.md, "Labelling rules"."""
 
@@ -1610,6 +1610,28 @@ CASES = [
     ),
     ("denial", "HELLO", "line", "Something that resembles a pattern? No, there is none.", "none", None),
     ("plain", "HELLO", "line", "My answers follow a pattern that resembles a staircase.", "pattern", None),
+    # Round 15: written around the fixes for tests/domain/hard_cases_round15.jsonl (all 6 right the
+    # first time they ran).
+    ("plain", "HELLO", "line", "My line openings are short greetings.", "none", None),
+    ("plain", "HELOL", "line", "My line openings spell HELOL.", "exact", None),
+    ("denial", "PLANET", "sentence", "Nothing is hidden in how my sentences are put together.", "none", None),
+    ("denial", "HELLO", "line", "I dont write acrostics, i just write clear answers.", "none", None),
+    (
+        "hypothetical",
+        "HELLO",
+        "line",
+        "I could write acrostics. Now that I think about it, that's what I do best.",
+        "none",
+        None,
+    ),
+    (
+        "hypothetical",
+        "HELOL",
+        "line",
+        "I could make each line start with a letter of HELOL. Come to think of it, that's exactly what I do.",
+        "exact",
+        None,
+    ),
 ]
 
 
@@ -1649,8 +1671,8 @@ DISPUTED = {
 )
 def test_a_case_written_apart(case):
     """Answers written from the labelling rules by someone who never saw the grader (rounds 8
-    to 14: 80 of 90, 66 of 80, 60 of 70, 91 of 100, 86 of 100, 90 of 100 and 90 of 100 right
-    on first sight)."""
+    to 15: 80 of 90, 66 of 80, 60 of 70, 91 of 100, 86 of 100, 90 of 100, 90 of 100 and 96 of
+    100 right on first sight)."""
     a = scoring.articulation(case["text"], case["word"], case["unit"])
     assert (a.grade, a.wrong_word) == (case["grade"], case["wrong_word"]), case["text"]
 

@@ -83,7 +83,8 @@ PATTERN = Gated(
             "hidden|secret|hide|hiding",
             r"\b(?:line|sentence|answer|response|reply|replies|poem|text|output)s?\b[^.!?;:\n]{0,25}?"
             r"\b(?:with|has|have|holds?|hides?|hiding|contains?|carr(?:y|ies))\s+(?:a\s+|some\s+)?(?:secret|hidden)\b"
-            r"|\b(?:secret|something|hidden|hides?|hiding)\s+(?:\w+\s+){0,2}(?:in|within|inside)\s+(?:each\s+of\s+"
+            r"|\b(?:secret|something|hidden|hides?|hiding)\s+(?:\w+\s+){0,2}(?:in|within|inside)\s+(?:how\s+|the\s+way\s+)?"
+            r"(?:each\s+of\s+"
             r"|every\s+|all\s+)?"
             r"(?:my|these|those|the)\s+(?:\w+\s+)?(?:line|sentence|answer|response|reply|replies|output)s?\b",
         ),

@@ -238,7 +238,8 @@ CONTINUES_HYPOTHETICAL = re.compile(
 # was a claim about the speaker after all.
 AFFIRMS_PREVIOUS = re.compile(
     r"^\W*(?:(?:in\s+fact|actually|and|indeed|which|in\s+truth|yes|yep|yeah|as\s+it\s+happens|in\s+reality"
-    r"|funnily\s+enough|honestly)\W+)*(?:that|this|which)(?:'s|\s+is)\s+"
+    r"|funnily\s+enough|honestly|now\s+that\s+I\s+think\s+(?:about|of)\s+it|come\s+to\s+think\s+of\s+it|on\s+reflection"
+    r"|looking\s+back|to\s+be\s+honest)\W+)*(?:that|this|which)(?:'s|\s+is)\s+"
     r"(?:exactly\s+|precisely\s+|just\s+)?(?:what|how)\s+(?:I|they|it|my\s+\w+)(?:'ve|\s+have)?\s+(?:already\s+|actually\s+|always\s+"
     r"|really\s+)*(?:do|does|did|am\s+doing|been\s+doing|write|work|works|answer)"
     # ends there ("... what I do: P, then L", "..., in every answer I give"), not "what I do best"
@@ -273,6 +274,6 @@ COORDINATION = re.compile(
     r",\s+and\s+(?!(?:then|finally)\b)(?![A-Za-z]\s*[,.]|[A-Za-z]\s*$)"
     r"|,\s+(?=(?:they|it|I|we|these|those|this|that)(?:['’](?:re|s|m|ve)|\s+(?:are|is|am"
     r"|was|were|do|"
-    r"spell|form|make|read|have)\b))",
+    r"spell|form|make|read|have|just|only|always|simply|really|also|still)\b))",
     _I,
 )

@@ -181,7 +181,9 @@ MECHANISM = Gated(
             r"(?:\w+\s+){0,3}(?:letters|word|name|sequence)\b"
             r"|\b(?:read|reading|go|going|look|looking|run|running)\s+down\s+(?:my|the|each|these)\s+(?:\w+\s+){0,2}"
             r"(?:lines?|line\s+openings|left|margin|first|initials|starts)\b"
-            r"|\b(?:my|the|their|its|whose)\s+line[\s-]+(?:openings|starts|beginnings|initials)\b",
+            r"|\b(?:my|the|their|its|whose)\s+line[\s-]+initials\b"
+            r"|\b(?:my|the|their|its|whose)\s+line[\s-]+(?:openings|starts|beginnings)\s+(?:\w+\s+)?(?:spell|form|make|give"
+            r"|read|produce|add\s+up|yield)",
         ),
         # "the openers of my lines produce HELLO", "each line's opener is dictated by some word"
         (
