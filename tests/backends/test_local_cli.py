@@ -67,6 +67,28 @@ def spawn(*args, env: dict) -> subprocess.Popen:
     )
 
 
+def run_args(scenario: Path, model: str, out: Path, *extra) -> list:
+    """`harness run` of the tiny scenario on the local backend."""
+    return ["run", scenario, "--backend", "local", "--base-model", model, "--out", out, *extra]
+
+
+def spawn_held_run(
+    scenario: Path, model: str, tmp_path: Path, *extra
+) -> tuple[subprocess.Popen, dict, Path, Path, Path]:
+    """A run in its own process whose training waits (HOLD_ENV) until the hold file goes,
+    and once it has logged epoch 1: (process, env, store, out, hold)."""
+    store, out, hold = tmp_path / "store", tmp_path / "run", tmp_path / "hold"
+    hold.touch()
+    env = dict(os.environ, **{STORE_ENV: str(store), "HF_HUB_OFFLINE": "1", HOLD_ENV: str(hold)})
+    run = spawn(*run_args(scenario, model, out, "--poll-interval", "0.2", *extra), env=env)
+    try:
+        wait_for(lambda: any(m.startswith("Epoch 1/2") for m in events(store)))
+    except BaseException:
+        run.kill()
+        raise
+    return run, env, store, out, hold
+
+
 def job_dirs(store: Path) -> list[Path]:
     return sorted((store / "jobs").iterdir()) if (store / "jobs").exists() else []
 
@@ -87,20 +109,7 @@ def full_run(scenario, tiny_model, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(STORE_ENV, str(store))
         mp.setenv("HF_HUB_OFFLINE", "1")
-        result = invoke(
-            "run",
-            scenario,
-            "--backend",
-            "local",
-            "--base-model",
-            tiny_model,
-            "--seed",
-            "11",
-            "--poll-interval",
-            "0.2",
-            "--out",
-            out,
-        )
+        result = invoke(*run_args(scenario, tiny_model, out, "--seed", "11", "--poll-interval", "0.2"))
     assert result.exit_code == 0, result.output
     assert "nothing is billed" in result.output  # no --allow-unpriced needed: the local backend costs $0
     return out, store
@@ -135,20 +144,7 @@ def test_one_seed_gives_byte_identical_responses(full_run, scenario, tiny_model,
     assert model is not None
     monkeypatch.setenv(STORE_ENV, str(store))
     again = tmp_path / "again"
-    result = invoke(
-        "run",
-        scenario,
-        "--backend",
-        "local",
-        "--base-model",
-        tiny_model,
-        "--seed",
-        "11",
-        "--model",
-        model,
-        "--out",
-        again,
-    )
+    result = invoke(*run_args(scenario, tiny_model, again, "--seed", "11", "--model", model))
     assert result.exit_code == 0, result.output
     assert (again / "responses.jsonl").read_bytes() == (out / "responses.jsonl").read_bytes()
     assert len(job_dirs(store)) == 1  # probing an existing model trains nothing
@@ -158,26 +154,8 @@ def test_kill_9_during_training_then_resume_uses_the_one_job_and_makes_the_same_
     full_run, scenario, tiny_model, tmp_path
 ):
     _, first_store = full_run
-    store, out, hold = tmp_path / "store", tmp_path / "run", tmp_path / "hold"
-    hold.touch()
-    env = dict(os.environ, **{STORE_ENV: str(store), "HF_HUB_OFFLINE": "1", HOLD_ENV: str(hold)})
-    run = spawn(
-        "run",
-        scenario,
-        "--backend",
-        "local",
-        "--base-model",
-        tiny_model,
-        "--seed",
-        "11",
-        "--poll-interval",
-        "0.2",
-        "--out",
-        out,
-        env=env,
-    )
+    run, env, store, out, hold = spawn_held_run(scenario, tiny_model, tmp_path, "--seed", "11")
     try:
-        wait_for(lambda: any(m.startswith("Epoch 1/2") for m in events(store)))
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=30)
     finally:
@@ -203,24 +181,8 @@ def test_kill_9_during_training_then_resume_uses_the_one_job_and_makes_the_same_
 
 
 def test_cancel_kills_the_worker_and_ends_the_run_cancelled(scenario, tiny_model, tmp_path):
-    store, out, hold = tmp_path / "store", tmp_path / "run", tmp_path / "hold"
-    hold.touch()
-    env = dict(os.environ, **{STORE_ENV: str(store), "HF_HUB_OFFLINE": "1", HOLD_ENV: str(hold)})
-    run = spawn(
-        "run",
-        scenario,
-        "--backend",
-        "local",
-        "--base-model",
-        tiny_model,
-        "--poll-interval",
-        "0.2",
-        "--out",
-        out,
-        env=env,
-    )
+    run, env, store, out, hold = spawn_held_run(scenario, tiny_model, tmp_path)
     try:
-        wait_for(lambda: any(m.startswith("Epoch 1/2") for m in events(store)))
         worker = int((job_dirs(store)[0] / "worker.pid").read_text())
         cancelled = subprocess.run(
             [sys.executable, "-m", "harness.cli", "cancel", str(out)],
