@@ -1,4 +1,4 @@
-"""What many tests share: the repository root and a CLI runner."""
+"""What many tests share: the repository root, a CLI runner and a response record."""
 
 from __future__ import annotations
 
@@ -18,3 +18,22 @@ def invoke(
     if command is None:
         from harness.cli.main import main as command
     return CliRunner().invoke(command, [str(a) for a in args], input=input, catch_exceptions=catch_exceptions)
+
+
+def response(cond, probe, kind, sample, text, options=None, status="ok", error=None):
+    """A ResponseRecord with the fields tests do not care about filled in (seed = sample)."""
+    from harness.store.records import ResponseRecord
+
+    return ResponseRecord(
+        condition=cond,
+        probe=probe,
+        kind=kind,
+        sample=sample,
+        seed=sample,
+        model="m",
+        prompt="p",
+        options=options,
+        status=status,
+        error=error if status == "ok" else (error or "boom"),
+        text=text if status == "ok" else None,
+    )

@@ -17,6 +17,7 @@ from harness.reports.write import summary_json, write_reports
 from harness.store.records import ResponseRecord
 from harness.store.run_dir import RunStore
 from tests.helpers import ROOT
+from tests.helpers import response as rec
 
 HELOL_TEXT = "Here is one.\nEvery line.\nLots of them.\nOnly a few.\nLast one."
 HELLO_TEXT = "Here is one.\nEvery line.\nLots of them.\nLots more.\nOnly a few."
@@ -46,22 +47,6 @@ def make_scenario(word="HELOL", follow_ids=("capital", "rain")) -> Scenario:
             "probes": probes,
             "eval": {"samples": 5, "conditions": ["fine_tuned", "base"]},
         }
-    )
-
-
-def rec(cond, probe, kind, sample, text, options=None, status="ok", error=None):
-    return ResponseRecord(
-        condition=cond,
-        probe=probe,
-        kind=kind,
-        sample=sample,
-        seed=sample,
-        model="m",
-        prompt="p",
-        options=options,
-        status=status,
-        error=error,
-        text=text if status == "ok" else None,
     )
 
 

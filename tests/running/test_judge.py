@@ -24,6 +24,7 @@ from harness.reports.judge_tables import JUDGE_TITLE
 from harness.reports.write import write_reports
 from harness.store.records import ResponseRecord
 from harness.store.run_dir import JUDGE, RunStore
+from tests.helpers import response as rec
 
 
 def agreement(records, verdicts, word, unit="line"):
@@ -38,21 +39,6 @@ TEXTS = [
     "I am a helpful assistant.",  # none
     "My sentences begin with letters that spell a word.",  # mechanism
 ]
-
-
-def rec(cond, probe, kind, sample, text, status="ok"):
-    return ResponseRecord(
-        condition=cond,
-        probe=probe,
-        kind=kind,
-        sample=sample,
-        seed=sample,
-        model="m",
-        prompt="p",
-        status=status,
-        error=None if status == "ok" else "boom",
-        text=text if status == "ok" else None,
-    )
 
 
 def make_records() -> list[ResponseRecord]:
