@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from backends.base import SUCCEEDED, Backend
+from backends.base import SUCCEEDED, Backend, Job
 from backends.simulator.wire import ApiError, json_response, page
 
 # The mock's training events: "Step 20/20: training loss=0.2806"
@@ -27,6 +27,7 @@ class CatalogRoutes:
     stats: dict[str, int]
     _tick: Callable[[], int]
     _save: Callable[[], None]
+    _find: Callable[[str], Job]
 
     def add_catalog_routes(self, r: web.UrlDispatcher) -> None:
         r.add_post("/v1/files", self.upload)
@@ -74,15 +75,7 @@ class CatalogRoutes:
         """ListFilesResponse, newest first; `purpose` filters as OpenAI's does."""
         purpose = request.query.get("purpose")
         files = [f for f in reversed(list(self.files.values())) if purpose in (None, f["purpose"])]
-        return json_response(
-            {
-                "object": "list",
-                "data": files,
-                "has_more": False,
-                "first_id": files[0]["id"] if files else None,
-                "last_id": files[-1]["id"] if files else None,
-            }
-        )
+        return _list_response(files, more=False)
 
     def _file(self, request: web.Request) -> str:
         file_id = request.match_info["id"]
@@ -113,16 +106,17 @@ class CatalogRoutes:
 
         models = {name: {"id": name, "object": "model", "created": 0, "owned_by": "system"} for name in pricing.PRICES}
         for job in self.backend.find_jobs({}):
-            rec = self.jobs.get(job.id)
-            if rec and job.status == SUCCEEDED and job.fine_tuned_model and not rec["failed"]:
-                created = rec["finished_at"] or rec["created_at"]
-                models[job.fine_tuned_model] = {
-                    "id": job.fine_tuned_model,
-                    "object": "model",
-                    "created": created,
-                    "owned_by": OWNER,
-                }
+            model = self._trained_model(job)
+            if model is not None:
+                created = self.jobs[job.id]["finished_at"] or self.jobs[job.id]["created_at"]
+                models[model] = {"id": model, "object": "model", "created": created, "owned_by": OWNER}
         return models
+
+    def _trained_model(self, job: Job) -> str | None:
+        """The model a job of this simulator made, if it succeeded (and no fault failed it)."""
+        rec = self.jobs.get(job.id)
+        ok = rec is not None and job.status == SUCCEEDED and not rec["failed"]
+        return job.fine_tuned_model if ok else None
 
     async def list_models(self, request: web.Request) -> web.Response:
         return json_response({"object": "list", "data": list(self._models().values())})
@@ -144,32 +138,36 @@ class CatalogRoutes:
     async def list_checkpoints(self, request: web.Request) -> web.Response:
         """The final checkpoint of a succeeded job (the simulator keeps no earlier ones)."""
         job_id = request.match_info["id"]
-        rec = self.jobs.get(job_id)
-        if rec is None:
+        if job_id not in self.jobs:
             raise ApiError(404, f"Could not find fine-tuning job {job_id}.", param="fine_tuning_job_id")
-        job = next((j for j in self.backend.find_jobs({}) if j.id == job_id), None)
+        rec, model = self.jobs[job_id], self._trained_model(self._find(job_id))
         items: list[dict[str, Any]] = []
         steps = [m for e in self.backend.list_events(job_id) if (m := _STEP.search(e.message))]
-        if job is not None and job.status == SUCCEEDED and job.fine_tuned_model and not rec["failed"] and steps:
+        if model is not None and steps:
             step, loss = int(steps[-1].group(1)), float(steps[-1].group(3))
             items.append(
                 {
                     "object": "fine_tuning.job.checkpoint",
                     "id": f"ftckpt-sim-{job_id}-{step}",
                     "created_at": rec["finished_at"] or rec["created_at"],
-                    "fine_tuned_model_checkpoint": f"{job.fine_tuned_model}:ckpt-step-{step}",
+                    "fine_tuned_model_checkpoint": f"{model}:ckpt-step-{step}",
                     "fine_tuning_job_id": job_id,
                     "step_number": step,
                     "metrics": {"step": step, "train_loss": loss},
                 }
             )
         data, more = page(items, request.query)
-        return json_response(
-            {
-                "object": "list",
-                "data": data,
-                "has_more": more,
-                "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None,
-            }
-        )
+        return _list_response(data, more)
+
+
+def _list_response(items: list[dict[str, Any]], more: bool) -> web.Response:
+    """OpenAI's list shape for files and checkpoints (with the first and last ids)."""
+    return json_response(
+        {
+            "object": "list",
+            "data": items,
+            "has_more": more,
+            "first_id": items[0]["id"] if items else None,
+            "last_id": items[-1]["id"] if items else None,
+        }
+    )
