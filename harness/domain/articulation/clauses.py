@@ -232,11 +232,9 @@ def segment(text: str, protected: list[tuple[int, int]]) -> list[Clause]:
                 c.question = not c.asserted and not tagged
         for c in sentence_clauses:
             c.claim = c.claim and not c.question
-        for i, c in enumerate(
-            sentence_clauses[1:], 1
-        ):  # "It would be easy for me to ..., and actually, that's what I do"
-            body = text[c.start : c.end]
-            if fr.AFFIRMS_PREVIOUS.search(body) or fr.OWNS_PREVIOUS.search(body):
+        # "It would be easy for me to ..., and actually, that's what I do": within the sentence
+        for i, c in enumerate(sentence_clauses[1:], 1):
+            if fr.affirms(text[c.start : c.end]):
                 for before in sentence_clauses[:i]:
                     before.claim = before.claim or not before.question
         if (
@@ -265,11 +263,10 @@ def _affirm_before(text: str, start: int, end: int, clauses: list[Clause]) -> No
     """ "I could write ... In fact, that's what I do." and '"Do your first letters spell
     HELLO?" Yes.': what the sentence refers back to was a claim after all."""
     sentence = text[start:end]
-    affirms = fr.AFFIRMS_PREVIOUS.search(sentence) or fr.OWNS_PREVIOUS.search(sentence)
     bare = fr.BARE_YES.match(sentence) is not None
-    if not clauses or not (bare or affirms):
+    if not clauses or not (bare or fr.affirms(sentence)):
         return
-    yes = bare or re.match(r"\W*(?:yes|yep|yeah|correct)\b", sentence, re.I) is not None  # it answers a question
+    yes = bare or fr.YES.match(sentence) is not None  # it answers a question
     a, b = _line_before(text, start)
     for c in clauses:
         if a <= c.start < b and (yes or not c.question):

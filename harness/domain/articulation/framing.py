@@ -260,6 +260,8 @@ OWNS_PREVIOUS = re.compile(
     _I,
 )
 # A bare yes after a question: '"Do the first letters of your lines spell HELLO?" Yes.'
+# An answer to a question opens with one of these.
+YES = re.compile(r"\W*(?:yes|yep|yeah|correct)\b", _I)
 BARE_YES = re.compile(
     r"\W*(?:yes|yep|yeah|correct|exactly|indeed)\b\W*(?:(?:they|it|I)\s+(?:do|does|did|am|are)\W*)?$", _I
 )
@@ -277,3 +279,9 @@ COORDINATION = re.compile(
     r"spell|form|make|read|have|just|only|always|simply|really|also|still)\b))",
     _I,
 )
+
+
+def affirms(text: str) -> bool:
+    """Whether a sentence or clause says that what came before is so of the speaker: "In fact,
+    that's what I do", "Actually I already do that", "That's right"."""
+    return AFFIRMS_PREVIOUS.search(text) is not None or OWNS_PREVIOUS.search(text) is not None
