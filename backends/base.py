@@ -24,15 +24,44 @@ LOGPROBS = "logprobs"  # continuation_logprobs: exact scores of given replies
 
 
 class BackendError(Exception):
-    """A provider refused or failed a call. `retryable` says whether trying again can help."""
+    """A provider refused or failed a call. `retryable` says whether trying again can help;
+    `code` is the provider's own name for the error, when it gave one."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, retryable: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        code: str | None = None,
     ):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
+        self.code = code
+
+
+class JobLimitReached(BackendError):
+    """The provider already has as many fine-tuning jobs active as it allows (per base model
+    and organisation), so this one was not created. Not a failure and never retried by the
+    backend: the training loop creates it again once a slot is free. `active` is the
+    provider's count of active jobs, when its answer says it."""
+
+    def __init__(self, message: str, *, active: int | None = None, status: int | None = 429, code: str | None = None):
+        super().__init__(message, status=status, retryable=False, code=code)
+        self.active = active
+
+
+class AccountError(BackendError):
+    """Nothing more can be done at this provider until a person acts: a refused key, no
+    quota, a daily cap. Never retried; the run stops at once (probing too), saying what to do.
+    `resume_later`: the run can be resumed as it is once the limit resets (a daily cap)."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None, resume_later: bool = False):
+        super().__init__(message, status=status, retryable=False, code=code)
+        self.resume_later = resume_later
 
 
 class ConfigError(Exception):

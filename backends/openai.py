@@ -12,6 +12,7 @@ key never appears in a message, a repr or a log line of ours.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -35,9 +36,9 @@ from backends.base import (
     JobSpec,
     ModelPrice,
 )
-from backends.openai_errors import DOING, cassette_miss, check_api_base, is_refused, is_timeout, transport_error
+from backends.openai_errors import cassette_miss, check_api_base, classify, explain_job_error
 from backends.prices import openai_price
-from backends.retry import RetryPolicy, parse_retry_after
+from backends.retry import RetryPolicy
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 PAGE_LIMIT = 100
@@ -69,6 +70,12 @@ SIMULATOR_FINGERPRINT = "fp_simulator"
 # The simulator's jobs advance one state per poll (a few polls in all): waiting OpenAI's 10 s
 # between them spent 50 of a 60 s run asleep.
 SIMULATOR_POLL_INTERVAL = 0.2
+
+
+def _job(obj: Any) -> Job:
+    """A job, its failure said with what to do about it when OpenAI's code is one we know."""
+    job = shapes.job(obj)
+    return dataclasses.replace(job, error=explain_job_error(job.error)) if job.error else job
 
 
 class OpenAIBackend(Backend):
@@ -152,46 +159,9 @@ class OpenAIBackend(Backend):
             return miss
         if isinstance(exc, (BackendError, ConfigError)):
             return exc
-        status = getattr(exc, "status_code", None)
-        status = status if isinstance(status, int) else None
-        body = getattr(exc, "body", None)
-        message = body.get("message") if isinstance(body, dict) else None
-        message = str(message or getattr(exc, "message", None) or str(exc) or type(exc).__name__)
-        response = getattr(exc, "response", None)
-        retry_after = parse_retry_after(getattr(response, "headers", None))
-        if retry_after is None:
-            retry_after = parse_retry_after(getattr(exc, "litellm_response_headers", None))
-        doing = DOING.get(op, op)
-        transport = transport_error(exc)
-        if transport is not None:
-            # litellm labels a refused connection 500; it is a transport failure, not an answer.
-            if is_refused(exc) and not self._reached:
-                # Nothing ever answered at this address: a stopped server or a wrong URL, which
-                # minutes of retries would not fix (a dead port took 42 s to report).
-                return BackendError(
-                    self._scrub(
-                        f"{doing}: cannot reach {self.api_base} (connection refused); "
-                        "is the server running and the api base right?"
-                    ),
-                    retryable=False,
-                )
-            what = "timed out" if is_timeout(exc) else "connection failed"
-            detail = str(transport) or message
-            return BackendError(
-                self._scrub(f"{doing}: {what} ({self.api_base}): {detail}"),
-                status=None,
-                retryable=True,
-                retry_after=retry_after,
-            )
-        if status is None:
-            return BackendError(self._scrub(f"{doing}: {type(exc).__name__}: {message}"), retryable=False)
-        retryable = status in (408, 409, 429) or status >= 500
-        return BackendError(
-            self._scrub(f"{doing}: HTTP {status}: {message}"),
-            status=status,
-            retryable=retryable,
-            retry_after=retry_after,
-        )
+        err = classify(op, exc, self.api_base, reached=self._reached)
+        err.args = (self._scrub(str(err)),)  # the key never reaches a message of ours
+        return err
 
     def _retry_call(
         self, op: str, token: str, fn: Callable[[], T], recover: Callable[[BackendError], T | None] | None = None
@@ -288,7 +258,7 @@ class OpenAIBackend(Backend):
         return self._retry_call(
             "create_job",
             spec.training_file,
-            lambda: self._seen(shapes.job, client.fine_tuning.jobs.create(**args)),
+            lambda: self._seen(_job, client.fine_tuning.jobs.create(**args)),
             recover=created,
         )
 
@@ -297,7 +267,7 @@ class OpenAIBackend(Backend):
         # litellm builds a new HTTP client (and TLS context) per call unless given one:
         # ~50 ms per poll; our one SDK client is reused.
         return self._seen(
-            shapes.job,
+            _job,
             self._retry_call(
                 "get_job",
                 job_id,
@@ -309,7 +279,7 @@ class OpenAIBackend(Backend):
 
     def cancel_job(self, job_id: str) -> Job:
         litellm = _litellm()
-        return shapes.job(
+        return _job(
             self._retry_call(
                 "cancel_job",
                 job_id,
@@ -360,7 +330,7 @@ class OpenAIBackend(Backend):
             if cursor is not None:
                 kwargs["after"] = cursor
             page = self._retry_call("find_jobs", str(cursor), functools.partial(client.fine_tuning.jobs.list, **kwargs))
-            jobs = [shapes.job(j) for j in page.data]
+            jobs = [_job(j) for j in page.data]
             found += [j for j in jobs if all(j.metadata.get(k) == v for k, v in metadata.items())]
             if not jobs or not getattr(page, "has_more", False):
                 break

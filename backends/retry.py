@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -60,6 +61,33 @@ def parse_retry_after(headers: Any) -> float | None:
         except (TypeError, ValueError):
             return None
         return max(0.0, when.timestamp() - time.time())
+
+
+# One part of a Go duration ("1h2m3.5s" has three); "ms" and "us" are tried before "m" and "s".
+_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_go_duration(text: str | None) -> float | None:
+    """Seconds from a Go duration as OpenAI writes them in x-ratelimit-reset-* headers and in
+    "Please try again in ..." ("2ms", "6m0s", "1h2m3.5s"); a bare number is taken as seconds
+    ("0" is Go's own zero). None for anything else (a negative or malformed value)."""
+    if text is None:
+        return None
+    text = text.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return seconds if seconds >= 0 and seconds == seconds and seconds != float("inf") else None
+    total, at = 0.0, 0
+    for part in _GO_PART.finditer(text):
+        if part.start() != at:
+            return None
+        total += float(part.group(1)) * _GO_UNITS[part.group(2)]
+        at = part.end()
+    return total if at and at == len(text) else None
 
 
 class RetryPolicy:

@@ -7,7 +7,16 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("creating_run", "upload_unsaved", "after_upload", "after_create_job", "training", "probing", "mid_record")
+POINTS = (
+    "creating_run",
+    "upload_unsaved",
+    "after_upload",
+    "after_create_job",
+    "training",
+    "slot_wait",
+    "probing",
+    "mid_record",
+)
 _seen: dict[str, int] = {}
 
 

@@ -1,4 +1,5 @@
-"""Fault injection for the simulator: what goes wrong, when, and how it is counted.
+"""Fault injection for the simulator: what goes wrong, when, and how it is counted; and the
+limits OpenAI puts on fine-tuning jobs (active jobs per model, a daily cap, job duration).
 
 Every fault is counted, never random: the Nth request in scope gets the same treatment on
 every run, so a test can say "the 3rd request is dropped" and a benchmark is repeatable.
@@ -37,6 +38,16 @@ FAULT_HELP: dict[str, str] = {
     "fail_jobs": "jobs created while set end `failed` with an error object instead of succeeding",
     "validating_polls": "jobs created while set stay `validating_files` for their first K polls",
     "scope": "which /v1 requests the every-N faults and the rate limit count: all | chat",
+    "max_active_jobs": "jobs of one base model validating, queued or running at once; one more create is "
+    "answered 429 as OpenAI answers it (default 3, as OpenAI; 0 = no limit)",
+    "daily_job_limit": "jobs created per base model per UTC day; one more is answered 429 "
+    "daily_rate_limit_exceeded (0 = no cap)",
+    "job_duration": "seconds from a job's creation to its success, advancing with the wall clock "
+    "(0 = one state per poll, as recordings need)",
+    "insufficient_quota": "every request that spends (upload, job creation, chat) is answered 429 "
+    "insufficient_quota, as OpenAI answers an account without credit",
+    "invalid_api_key": "every /v1 request is answered 401 invalid_api_key, as OpenAI answers a wrong key",
+    "invalid_training_file": "jobs created while set fail at validation with invalid_training_file",
 }
 
 
@@ -56,6 +67,12 @@ class Faults:
     fail_jobs: bool = False
     validating_polls: int = 0
     scope: str = "all"
+    max_active_jobs: int = 3
+    daily_job_limit: int = 0
+    job_duration: float = 0.0
+    insufficient_quota: bool = False
+    invalid_api_key: bool = False
+    invalid_training_file: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -88,6 +105,13 @@ class Faults:
             if getattr(self, f.name) != getattr(default, f.name)
         ]
         return " ".join(changed) or "none"
+
+    def describe_jobs(self) -> str:
+        """How fine-tuning jobs behave, e.g. "at most 3 active per base model, one state per poll"."""
+        active = f"at most {self.max_active_jobs} active" if self.max_active_jobs else "no limit on active jobs"
+        daily = f", {self.daily_job_limit} a day" if self.daily_job_limit else ""
+        pace = f"each takes {self.job_duration:g} s" if self.job_duration else "one state per poll"
+        return f"{active}{daily} per base model, {pace}"
 
     def with_changes(self, **changes: Any) -> Faults:
         return replace(self, **changes)

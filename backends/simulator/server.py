@@ -152,7 +152,11 @@ def serve(
     try:
         sim = Simulator(host, port, faults, state_path, backend, allow_remote).start()
         try:
-            print(f"SIMULATED OpenAI API (mock backend) at {sim.url}  faults: {sim.faults.describe()}", flush=True)
+            print(
+                f"SIMULATED OpenAI API (mock backend) at {sim.url}  faults: {sim.faults.describe()}  "
+                f"jobs: {sim.faults.describe_jobs()}",
+                flush=True,
+            )
             sim.wait()
         except KeyboardInterrupt:
             print("simulator stopped", file=sys.stderr)

@@ -235,7 +235,7 @@ def job_body(job: Job, rec: dict[str, Any]) -> dict[str, Any]:
     status, model, tokens, error = job.status, job.fine_tuned_model, job.trained_tokens, None
     if rec["failed"]:
         status, model, tokens = FAILED, None, None
-        error = {
+        error = rec.get("error") or {
             "code": "simulated_failure",
             "param": None,
             "message": "The job failed due to an internal error (simulated).",

@@ -5,7 +5,7 @@ and an answer whose text changed is asked again."""
 
 from __future__ import annotations
 
-from backends.base import Backend, BackendError, ChatRequest
+from backends.base import AccountError, Backend, BackendError, ChatRequest
 from harness.calls.budget import Ledger
 from harness.calls.concurrency import run_bounded
 from harness.domain.judge import text_hash
@@ -85,6 +85,8 @@ async def cross_check(
             record.prompt_tokens, record.completion_tokens = usage
             record.simulated = backend.simulated
         except BackendError as e:  # CassetteMiss is not a BackendError: it propagates
+            if isinstance(e, AccountError):
+                raise  # a bad key or no quota: the run stops at once
             record.status, record.error = "failed", str(e)
         finally:
             if ticket is not None and ledger is not None:

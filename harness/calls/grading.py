@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from backends.base import BackendError, ChatRequest
+from backends.base import AccountError, BackendError, ChatRequest
 from harness.analysis.grader import GoldItem, Prediction
 from harness.domain import judge
 
@@ -23,6 +23,8 @@ async def _ask(backend, model: str, item: GoldItem, seed: int, max_tokens: int) 
     try:
         completion = await backend.complete(request)
     except BackendError as e:  # a cassette miss is not a BackendError: it propagates
+        if isinstance(e, AccountError):
+            raise  # a bad key or no quota: nothing else can be graded either
         return Prediction(None, error=str(e))
     grade, wrong = judge.parse_verdict(completion.text)
     return Prediction(grade, wrong, states_wrong_word=judge.states_wrong_word(completion.text))

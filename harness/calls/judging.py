@@ -5,7 +5,7 @@ never asks for one twice, and a verdict is asked again when the answer's text ch
 
 from __future__ import annotations
 
-from backends.base import Backend, BackendError, ChatRequest
+from backends.base import AccountError, Backend, BackendError, ChatRequest
 from harness.calls.budget import Ledger, usage
 from harness.calls.concurrency import run_bounded
 from harness.domain.judge import MAX_TOKENS, judge_prompt, parse_verdict, text_hash
@@ -51,6 +51,8 @@ async def _verdict(
     except BackendError as e:  # CassetteMiss is not a BackendError: it propagates
         if ticket is not None and ledger is not None:  # kept as spent if the provider may have billed it
             ledger.failed(ticket, e)
+        if isinstance(e, AccountError):
+            raise  # a bad key or no quota: the run stops at once
         verdict.status, verdict.error = "failed", str(e)
         return verdict
     except BaseException:

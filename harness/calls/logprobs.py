@@ -5,7 +5,7 @@ cheaper and sharper measure than sampling; a backend without it is skipped, neve
 
 from __future__ import annotations
 
-from backends.base import Backend, BackendError
+from backends.base import AccountError, Backend, BackendError
 from harness.calls import probing
 from harness.calls.concurrency import run_bounded
 from harness.domain.scenario import Example, Probe, Scenario
@@ -69,6 +69,8 @@ async def score_logprobs(
         try:
             record.logprobs = await backend.continuation_logprobs(record.model, messages, record.continuations)
         except BackendError as e:
+            if isinstance(e, AccountError):
+                raise  # a bad key or no quota: the run stops at once
             record.status, record.error = "failed", str(e)
         store.append(LOGPROBS, record)
 

@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backends.base import Backend, BackendError, ChatRequest
+from backends.base import AccountError, Backend, BackendError, ChatRequest
 from harness.calls.budget import Ledger, usage
 from harness.domain.scenario import Example, Probe, Scenario
 from harness.domain.scoring import choice_labels
@@ -128,6 +128,9 @@ async def ask(
         return None
     try:
         completion = await backend.complete(request)
+    except AccountError:
+        ledger.settle(ticket, model, 0, 0)  # refused before any work: a bad key, no quota
+        raise  # no other call can succeed either: the run stops at once, saying what to do
     except BackendError as e:
         ledger.failed(ticket, e)  # kept as spent if the provider may have billed it
         # Whether asking again can help decides if the run ends failed or incomplete.

@@ -13,6 +13,7 @@ from harness.cli import console
 from harness.reports.tables import BANNER, fmt_seconds
 from harness.running.reading import Rerendered, Status
 from harness.running.session import Prepared
+from harness.store.run_files import RunStatus
 from harness.store.summary import Effect, Summary
 from harness.sweeps.runner import Prepared as SweepPrepared
 
@@ -97,6 +98,16 @@ def _job_lines(st: Status) -> list[str]:
     ]
 
 
+def _slot_line(st: Status) -> list[str]:
+    """While the provider refuses more fine-tuning jobs: what the run waits for, since when."""
+    wait = st.run.state.slot_wait
+    if wait is None or st.run.state.status != RunStatus.RUNNING:
+        return []
+    when = " (when it stopped)" if st.interrupted else ""
+    tries = f", {wait.tries} tries" if wait.tries > 1 else ""
+    return [f"training   {wait.describe()}{when}; since {wait.since}{tries}"]
+
+
 def print_rescoring(done: Rerendered) -> None:
     """Say when the run was scored by other rules before, and what that changed in the
     numbers the headline rests on."""
@@ -148,6 +159,7 @@ def print_status(st: Status) -> None:
         f"backend {run.options.backend}" + (", SIMULATED" if run.simulated else "") + ")",
         f"status     {word}" + (f": {state.error}" if state.error else ""),
         "steps      " + (", ".join(f"{k} {v}" for k, v in state.steps.items()) or "none yet"),
+        *_slot_line(st),
         *_job_lines(st),
         f"samples    {st.done} of {st.total} done, {st.failed} failed"
         + (f", {st.torn} torn line(s)" if st.torn else ""),

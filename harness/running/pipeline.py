@@ -114,9 +114,14 @@ class Pipeline:
             raise
         except (base.CassetteMiss, base.BackendError) as e:
             # The provider refused or stayed unreachable after retries: the run stops here,
-            # and its state says why (`harness resume` tries again).
-            self.end(RunStatus.FAILED, str(e))
-            raise RunError(str(e)) from None
+            # and its state says why (`harness resume` tries again). An account's limit that
+            # resets (a daily cap) leaves the run incomplete, not failed.
+            message = str(e)
+            if isinstance(e, base.AccountError):
+                message += f" (`harness resume {self.store.dir}`)"
+            later = isinstance(e, base.AccountError) and e.resume_later
+            self.end(RunStatus.INCOMPLETE if later else RunStatus.FAILED, message)
+            raise RunError(message) from None
         if ended:
             ended.summary, ended.run_dir = summary, self.store.dir
             raise ended

@@ -26,6 +26,7 @@ from harness.running.lifecycle import Run, create_run, new_run_id, open_run
 from harness.running.options import settings_for
 from harness.running.pipeline import Pipeline, cross_check_applies
 from harness.running.plan import Plan, check_fits_backend, check_plan, make_plan
+from harness.running.training import JOB_KEY, RUN_ID_KEY
 from harness.running.ui import RunUI
 from harness.store.records import canonical, latest_verdicts
 from harness.store.run_dir import RunStore
@@ -305,14 +306,31 @@ def reopen_for_sweep(store: RunStore, api_base: str | None, poll_interval: float
 
 
 def _running_jobs(run: Run) -> list[TrainingJob]:
-    """The run's fine-tuning jobs that may still be going at the provider."""
-    return [j for j in run.state.jobs if j.job_id and not j.fine_tuned_model and j.job_status not in TERMINAL_STATES]
+    """The run's fine-tuning jobs that may still be going at the provider: those with an id,
+    and those being created when the process stopped (they may exist, their id unsaved)."""
+    return [
+        j
+        for j in run.state.jobs
+        if (j.job_id or j.creating) and not j.fine_tuned_model and j.job_status not in TERMINAL_STATES
+    ]
 
 
 def _cancel_jobs(run: Run, options: RunOptions) -> list[Job]:
+    """Cancel every running job of the run; one being created is looked up by its metadata
+    first (never left running unseen), and is none when its create never landed."""
     backend = open_backend(options.backend, run.store.dir, run.scenario, options)
+    running = _running_jobs(run)
+    unsaved = {}
+    if any(not j.job_id for j in running):
+        made = backend.find_jobs({RUN_ID_KEY: run.state.run_id})
+        unsaved = {found.metadata.get(JOB_KEY, "fine_tuned:0"): found for found in made}
     cancelled = []
-    for job in _running_jobs(run):
+    for job in running:
+        if not job.job_id:
+            found = unsaved.get(job.key)
+            if found is None:  # refused or never sent: nothing to cancel
+                continue
+            job.job_id, job.creating = found.id, False
         assert job.job_id is not None
         found = backend.cancel_job(job.job_id)
         job.job_status = found.status
@@ -336,12 +354,14 @@ def cancel(run_dir: Path, *, api_base: str | None) -> Cancelled:
     try:
         store.lock()
     except StoreError:
-        if not _running_jobs(run):
+        jobs = _cancel_jobs(run, options) if _running_jobs(run) else []
+        if not jobs:
             raise StoreError(
-                f"{run_dir}: another harness process is running it and its fine-tuning is "
-                "over, so there is no job to cancel; interrupt that process (Ctrl-C) instead"
+                f"{run_dir}: another harness process is running it and none of its fine-tuning jobs is "
+                "running (its fine-tuning is over, or it waits for a free slot), so there is no job to "
+                "cancel; interrupt that process (Ctrl-C) instead"
             ) from None
-        return Cancelled(_cancel_jobs(run, options), wrote=False)
+        return Cancelled(jobs, wrote=False)
     try:
         run = open_run(store)  # as it is now that we hold the lock
         status = run.state.status

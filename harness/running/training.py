@@ -1,6 +1,8 @@
 """The training steps of a run: write the training files (the real one and, for the sham
-control, the same answers reordered), upload each once, create one fine-tuning job per
-training set and replicate, and wait for all of them.
+control, the same answers reordered), upload each once, then one loop that creates a
+fine-tuning job per training set and replicate while the provider accepts them and polls
+those running until all have their models. A provider at its limit of active jobs (OpenAI
+allows a few per base model) is waited out, never failed on.
 
 Every step saves its intent before acting, so a run killed at any moment resumes without a
 second upload or a second job: an upload is found again by its file name (unique to the
@@ -11,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from backends import base
 from harness import crash
@@ -23,12 +27,39 @@ from harness.running.plan import training_tokens
 from harness.running.ui import RunUI
 from harness.store.records import EventRecord
 from harness.store.run_dir import EVENTS, TRAIN
-from harness.store.run_files import Training, TrainingJob
+from harness.store.run_files import SlotWait, Training, TrainingJob
+
+# While the provider's slots are full and some are this run's, a create is tried again when one
+# of them ends, or after this many polls (another's job may end first); when none is this run's,
+# the rounds between tries back off (SLOT_BACKOFF_ROUNDS poll intervals, capped in seconds).
+SLOT_RETRY_ROUNDS = 30
+SLOT_BACKOFF_ROUNDS = (3, 6, 12, 24, 30)
+SLOT_BACKOFF_CAP = 300.0
 
 RUN_ID_KEY = "harness_run_id"  # job metadata that lets a resume find its jobs again
 JOB_KEY = "harness_job"  # ... and tells them apart ("fine_tuned:0", "sham:2")
 SHAM_TRAIN = "sham.jsonl"
 FILES: dict[Training, str] = {"fine_tuned": TRAIN, "sham": SHAM_TRAIN}
+
+
+@dataclass
+class _Slots:
+    """The loop's view of the provider's fine-tuning slots. `waiting` is what was last said
+    while they are full (None: not full); `tries` the refusals in a row; `rounds` the polls
+    and `ended` this run's jobs that ended since the last refusal."""
+
+    waiting: str | None = None
+    tries: int = 0
+    rounds: int = 0
+    ended: int = 0
+
+    def may_try(self, own: int) -> bool:
+        """Whether to create again: not full, or none of the run's jobs holds a slot (the
+        backoff was slept before this round), or one of them ended, or enough polls passed."""
+        return self.waiting is None or not own or self.ended > 0 or self.rounds >= SLOT_RETRY_ROUNDS
+
+    def refused(self, said: str) -> None:
+        self.waiting, self.tries, self.rounds, self.ended = said, self.tries + 1, 0, 0
 
 
 def replicate_seed(seed: int | None, replicate: int) -> int | None:
@@ -58,8 +89,7 @@ class Trainer:
         self.prepare()
         for training in self.trainings:
             self.upload(training)
-        self.create_jobs()
-        self.wait()
+        self.schedule()
 
     # -- files ---------------------------------------------------------------------------
     def _examples(self, training: Training) -> list:
@@ -150,47 +180,113 @@ class Trainer:
                 return found
         return None
 
-    def create_jobs(self) -> None:
-        for job in self.planned():
+    def schedule(self) -> None:
+        """One loop until every planned job has its model: create jobs while the provider
+        accepts them, and poll the running ones (keeping their events). A provider at its
+        limit of active jobs is not a failure: the job waits for a free slot (see _Slots)."""
+        planned = self.planned()
+        last = self._cursors(planned)
+        slots = _Slots()
+        known = self._running(planned)
+        if known:  # created before a resume
+            names = ", ".join(f"{j.job_id}" + (f" ({j.key})" if len(planned) > 1 else "") for j in known)
+            self.ui.step("train", f"fine-tuning job{'s' if len(known) > 1 else ''} {names}")
+        try:
+            while True:
+                if slots.may_try(len(self._running(planned))):
+                    self._create(planned, slots)
+                for job in self._running(planned):
+                    if self._poll(job, last):
+                        slots.ended += 1
+                if all(j.fine_tuned_model for j in planned):
+                    break
+                crash.maybe_crash("training")
+                if slots.waiting is not None:
+                    crash.maybe_crash("slot_wait")
+                self.sleep(self._delay(slots, len(self._running(planned))))
+                slots.rounds += 1
+        except Exception:
+            self.state.slot_wait = None  # the run ends here (failed, cancelled): no longer waiting
+            raise
+        self.state.slot_wait = None
+        self.state.steps["train"] = "done"
+        self.save()
+
+    @staticmethod
+    def _running(planned: list[TrainingJob]) -> list[TrainingJob]:
+        return [j for j in planned if j.job_id and not j.fine_tuned_model]
+
+    def _cursors(self, planned: list[TrainingJob]) -> dict[str, str | None]:
+        """The last event kept for each job, so a resume asks only for newer ones."""
+        last: dict[str, str | None] = {}
+        first = next((j.job_id for j in planned if j.job_id), None)
+        for ev in self.run.store.events():
+            last[ev.job_id or first or ""] = ev.id  # runs before replicates kept no job id
+        return last
+
+    def _poll_interval(self) -> float:
+        chosen = self.run.options.poll_interval  # None: the backend's, asked each time: it
+        return self.backend.poll_interval if chosen is None else chosen  # may learn the provider
+
+    def _delay(self, slots: _Slots, own: int) -> float:
+        """Seconds to the next round: the poll interval; while the slots are full and none
+        is this run's, a backoff of 3, 6, 12, 24, then 30 poll intervals (30 s to 5 minutes
+        at OpenAI's 10 s), so a run blocked by another never hammers the provider."""
+        interval = self._poll_interval()
+        if slots.waiting is None or own or slots.ended:  # a job of ours just ended: try at once
+            return interval
+        rounds = SLOT_BACKOFF_ROUNDS[min(slots.tries, len(SLOT_BACKOFF_ROUNDS)) - 1]
+        return min(SLOT_BACKOFF_CAP, rounds * interval)
+
+    def _create(self, planned: list[TrainingJob], slots: _Slots) -> None:
+        """Create the planned jobs that have none, in order, until the provider refuses one
+        for want of a slot. A job marked `creating` may exist already (the process died
+        between create and save): it is looked up by its metadata first."""
+        for job in planned:
             if job.job_id or job.fine_tuned_model:
                 continue
             if job.creating:
                 found = self._find(job)
                 if found is not None:
-                    job.job_id, job.job_status = found.id, found.status
-                    self.save()
+                    self._adopt(job, found.id, found.status, slots)
                     continue
             # Mark the intent first: if we die between create and save, resume looks the
             # job up by its metadata instead of paying for a second one.
             job.creating = True
             self.state.steps["train"] = "creating"
             self.save()
-            created = self.backend.create_job(self._spec(job))
+            try:
+                created = self.backend.create_job(self._spec(job))
+            except base.JobLimitReached as full:
+                # Refused, so not created; `creating` stays set all the same, so the next try
+                # looks the job up first (a timed-out attempt before the 429 may have landed).
+                self._wait_for_slot(job, full, len(self._running(planned)), slots)
+                return
             crash.maybe_crash("after_create_job")  # the job exists, its id is not saved
-            job.job_id, job.job_status, job.creating = created.id, created.status, False
-            self.save()
+            self._adopt(job, created.id, created.status, slots)
 
-    def wait(self) -> None:
-        """Poll every unfinished job until all are done; events are kept per job."""
-        pending = [j for j in self.planned() if not j.fine_tuned_model]
-        if not pending:
-            self.state.steps["train"] = "done"
-            self.save()
-            return
-        last: dict[str, str | None] = {}
-        for ev in self.run.store.events():
-            last[ev.job_id or pending[0].job_id or ""] = ev.id
-        names = ", ".join(j.job_id or "?" for j in pending)
-        self.ui.step("train", f"fine-tuning job{'s' if len(pending) > 1 else ''} {names}")
-        while pending:
-            for job in list(pending):
-                if self._poll(job, last):
-                    pending.remove(job)
-            if pending:
-                crash.maybe_crash("training")
-                chosen = self.run.options.poll_interval  # None: the backend's, asked each time: it
-                self.sleep(self.backend.poll_interval if chosen is None else chosen)  # may learn the provider
-        self.state.steps["train"] = "done"
+    def _adopt(self, job: TrainingJob, job_id: str, status: str, slots: _Slots) -> None:
+        job.job_id, job.job_status, job.creating = job_id, status, False
+        if slots.waiting is not None:
+            slots.waiting, slots.tries = None, 0
+            self.ui.step("train", "a fine-tuning slot is free")
+        self.state.slot_wait = None
+        self.save()
+        label = f" ({job.key})" if len(self.state.jobs) > 1 else ""
+        self.ui.step("train", f"fine-tuning job {job_id}{label}")
+
+    def _wait_for_slot(self, job: TrainingJob, full: base.JobLimitReached, own: int, slots: _Slots) -> None:
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        wait = self.state.slot_wait
+        if wait is None or wait.job != job.key:
+            wait = SlotWait(job=job.key, active=full.active, own=own, since=now)
+        else:
+            wait = wait.model_copy(update={"active": full.active, "own": own, "tries": wait.tries + 1})
+        said = wait.describe()
+        if said != slots.waiting or not own:  # blocked by others: each try is said, minutes apart
+            self.ui.step("train", said)
+        slots.refused(said)
+        self.state.slot_wait = wait
         self.save()
 
     def _poll(self, job: TrainingJob, last: dict[str, str | None]) -> bool:

@@ -14,7 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness import limits
 from harness.domain.scenario import MAX_REPLICATES, Condition, Scenario
 
-__all__ = ["Condition", "RunFile", "RunStatus", "RunOptions", "Settings", "Manifest", "TrainingJob", "State"]
+__all__ = [
+    "Condition",
+    "RunFile",
+    "RunStatus",
+    "RunOptions",
+    "Settings",
+    "Manifest",
+    "TrainingJob",
+    "SlotWait",
+    "State",
+]
 Training = Literal["fine_tuned", "sham"]
 
 
@@ -124,6 +134,27 @@ class TrainingJob(RunFile):
         return f"{self.training}:{self.replicate}"
 
 
+class SlotWait(RunFile):
+    """The run is waiting for the provider to accept another fine-tuning job: it holds as many
+    active jobs as it allows. `active` is the provider's count, when its answer said it; `own`
+    how many of them are this run's (0: another run or person holds the slots)."""
+
+    job: str  # the planned job waiting ("sham:0")
+    active: int | None = Field(default=None, ge=0)
+    own: int = Field(default=0, ge=0)
+    since: str  # when the wait began (ISO 8601, UTC)
+    tries: int = Field(default=1, ge=1)  # creates refused so far
+
+    def describe(self) -> str:
+        """E.g. "waiting for a free fine-tuning slot (3 active): ...", then who holds them."""
+        active = self.active if self.active is not None else self.own
+        if self.own:
+            held = f"{self.job} is created when one of this run's {self.own} job{'s' * (self.own > 1)} ends"
+        else:
+            held = f"none is this run's (another run or person holds them); {self.job} is tried again every few minutes"
+        return f"waiting for a free fine-tuning slot ({active} active): {held}"
+
+
 _LEGACY_JOB_FIELDS = ("job_id", "job_status", "fine_tuned_model", "training_cost")
 
 
@@ -143,6 +174,7 @@ class State(RunFile):
     model_info: dict[str, dict[str, str]] = Field(default_factory=dict)
     probe_seconds: float = Field(default=0.0, ge=0)
     simulated: bool = False  # set when the provider turned out to be our simulator
+    slot_wait: SlotWait | None = None  # set while the provider refuses more fine-tuning jobs
 
     @model_validator(mode="before")
     @classmethod

@@ -7,6 +7,7 @@ import statistics
 
 import pytest
 
+from backends.simulator.faults import Faults
 from backends.simulator.server import Simulator
 from harness import crash
 from harness.analysis import inference
@@ -149,7 +150,7 @@ def test_cancel_cancels_every_running_job(tmp_path, monkeypatch):
 
     monkeypatch.setattr(crash, "kill", die)
     monkeypatch.setattr(crash, "_seen", {})
-    with Simulator(port=0) as sim:
+    with Simulator(port=0, faults=Faults(max_active_jobs=0)) as sim:  # no limit: all six run at once
         monkeypatch.setenv("HARNESS_CRASH_AT", "training")
         with pytest.raises(Killed):
             invoke("run", SCENARIO, *REPLICATED, "--backend", "openai", "--api-base", sim.url, "--out", out)
@@ -159,6 +160,38 @@ def test_cancel_cancels_every_running_job(tmp_path, monkeypatch):
     assert result.output.count("job ftjob-") == 6 and result.output.count(": cancelled") == 1 + 6
     state = RunStore(out).read_state()
     assert state.status.value == "cancelled" and all(j.job_status == "cancelled" for j in state.jobs)
+
+
+def test_cancel_while_waiting_for_a_slot_cancels_what_exists_and_creates_nothing_more(tmp_path, monkeypatch):
+    """Killed while three jobs run and the fourth waits for a slot (its create refused, so
+    marked `creating`): cancel finds and cancels the three, and the waiting ones are never made."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-replicates")
+    out = tmp_path / "run"
+
+    def die():
+        raise Killed("slot_wait")
+
+    monkeypatch.setattr(crash, "kill", die)
+    monkeypatch.setattr(crash, "_seen", {})
+    with Simulator(port=0, faults=Faults(max_active_jobs=3)) as sim:
+        monkeypatch.setenv("HARNESS_CRASH_AT", "slot_wait")
+        with pytest.raises(Killed):
+            invoke("run", SCENARIO, *REPLICATED, "--backend", "openai", "--api-base", sim.url, "--out", out)
+        monkeypatch.delenv("HARNESS_CRASH_AT")
+        waiting = RunStore(out).read_state()
+        assert waiting.slot_wait is not None and waiting.slot_wait.job == "sham:0"
+        status = invoke("status", out)
+        assert "waiting for a free fine-tuning slot (3 active)" in status.output, status.output
+        result = invoke("cancel", out)
+        again = invoke("resume", out)
+        stats = sim.stats()
+    assert result.exit_code == 0, result.output
+    assert result.output.count("job ftjob-") == 3 and result.output.count(": cancelled") == 1 + 3
+    assert again.exit_code == 2 and "cancelled" in again.output
+    assert (stats["jobs_created"], stats["jobs_limited"], stats["cancels"]) == (3, 1, 3)
+    state = RunStore(out).read_state()
+    assert state.status.value == "cancelled"
+    assert [j.job_status for j in state.jobs] == ["cancelled"] * 3 + [None] * 3
 
 
 def test_a_state_from_before_replicates_still_loads():
