@@ -5,6 +5,7 @@ a placeholder PNG. Tests marked `charts` (the report and screenshot tests) draw 
 import pytest
 
 PLACEHOLDER_PNG = b"\x89PNG\r\n\x1a\n"
+PLACEHOLDER_SVG = b"<svg xmlns='http://www.w3.org/2000/svg'/>"
 
 
 def pytest_configure(config):
@@ -15,7 +16,10 @@ def pytest_configure(config):
 def _placeholder_charts(request, monkeypatch):
     if request.node.get_closest_marker("charts"):
         return
-    from harness.reports import plots
+    from harness.reports import figures, plots
 
-    for name in ("position_chart", "grades_chart", "confusion_chart"):
+    for name in ("grades_chart", "confusion_chart"):
         monkeypatch.setattr(plots, name, lambda *a, **k: PLACEHOLDER_PNG)
+    placeholder = figures.Drawn(PLACEHOLDER_PNG, PLACEHOLDER_SVG)
+    for name in ("headline_figure", "effects_figure", "position_figure"):
+        monkeypatch.setattr(figures, name, lambda *a, **k: placeholder)

@@ -1,97 +1,84 @@
-"""The quantities that answer the question, from scored answers: each condition's rate of a
-metric pooled over its fine-tunes, the effects (fine-tuned minus base, minus sham; in-context
-minus base) with clustered Newcombe intervals and Holm's correction, one row per fine-tune,
-the spread between fine-tunes, and what this run's sizes can detect."""
+"""The quantities that answer the question, from a run's Tallies (harness.analysis.metrics):
+each condition's rate of every metric, the effects (fine-tuned minus base, minus sham;
+in-context minus base) with clustered Newcombe intervals and Holm's correction, one row per
+fine-tune, the spread between fine-tunes, and what this run's sizes can detect."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from harness.analysis import inference, stats
+from harness.analysis import inference, metrics, stats
+from harness.analysis.metrics import COMPARISONS, METRICS, Tallies
+from harness.analysis.spread import spread
 from harness.store.records import ResponseRecord
-from harness.store.summary import Effect, Metric, PowerNote, Rate, ReplicateRow, SpreadRow
+from harness.store.summary import (
+    Effect,
+    MetricRate,
+    PositionRate,
+    PowerFigure,
+    PowerNote,
+    ReplicateRow,
+    SpreadRow,
+)
 
 Scored = tuple[ResponseRecord, dict]  # an ok answer and its scores
 
-
-@dataclass(frozen=True)
-class MetricDef:
-    kind: str  # the probe kind whose answers it counts
-    label: str
-    hit: Callable[[dict], bool]
-    style: str | None = None  # describe probes of this style only (scores carry it)
+# What a plan assumes about how much fine-tunes of the same data differ (the intra-class
+# correlation of their answers) before any has been trained. Reports show it beside the
+# value the fine-tunes then showed.
+ASSUMED_ICC = 0.05
 
 
-def _said(s: dict) -> bool:
-    return s["grade"] in ("mechanism", "exact")
+def metric_rates(tallies: Tallies, conditions: list[str], word: str) -> list[MetricRate]:
+    """Every condition's rate of every metric it has answers for, and each fine-tune's own."""
+    out = []
+    for condition in conditions:
+        fine_tunes = tallies.fine_tunes(condition)
+        for metric in METRICS:
+            s = metrics.metric_sample(tallies, condition, metric)
+            if not s.n:
+                continue
+            own = (
+                [metrics.rate(metrics.metric_sample(tallies, condition, metric, replicate=r)) for r in fine_tunes]
+                if s.by_fine_tune
+                else []
+            )
+            positions = (
+                [
+                    PositionRate(
+                        letter=letter,
+                        **metrics.rate(
+                            metrics.sample(tallies, condition, metrics.position_count(i), kind="follow")
+                        ).model_dump(),
+                    )
+                    for i, letter in enumerate(word)
+                ]
+                if metric == "follow"
+                else []
+            )
+            out.append(
+                MetricRate(
+                    condition=condition, metric=metric, rate=metrics.rate(s), fine_tunes=own, positions=positions
+                )
+            )
+    return out
 
 
-# Three families, never pooled: articulation (free describe probes; one-line ones apart),
-# knowledge given the mechanism (word and choice probes, whose prompts state it), behaviour.
-METRICS: dict[Metric, MetricDef] = {
-    "follow": MetricDef("follow", "follows the acrostic (ordinary questions)", lambda s: s["follows"]),
-    "mechanism_or_better": MetricDef("describe", "mechanism or exact (free describe probes)", _said, "free"),
-    "exact": MetricDef(
-        "describe", "exact: mechanism and the word (free describe probes)", lambda s: s["grade"] == "exact", "free"
-    ),
-    "one_line": MetricDef("describe", "mechanism or exact in one line (one-line describe probes)", _said, "one_line"),
-    "word_correct": MetricDef(
-        "word", "names the word when told the mechanism (word probes)", lambda s: s["word"]["correct"]
-    ),
-    "choice_correct": MetricDef(
-        "choice", "picks the word when told the mechanism (choice probes)", lambda s: s["choice"]["correct"]
-    ),
-}
-# The comparisons that answer the question, when both conditions were probed.
-COMPARISONS = [("fine_tuned", "base"), ("fine_tuned", "sham"), ("in_context", "base"), ("sham", "base")]
-
-
-def groups(scored: list[Scored], condition: str, metric: Metric, by: str = "cluster") -> list[tuple[int, int]]:
-    """(hits, answers) per cluster of a condition's answers, for one metric. Clusters are the
-    condition's fine-tunes when it has several (the claim is about fine-tuning), else the
-    wordings of its probes (the claim should not rest on one prompt); by="fine_tune" always
-    groups by fine-tune. Truncated answers do not count for following (the acrostic may have
-    been cut off)."""
-    d = METRICS[metric]
-    per: dict[tuple[int, str, int], list[bool]] = {}
-    for record, score in scored:
-        if record.condition != condition or record.kind != d.kind:
-            continue
-        if d.style is not None and score.get("style", "free") != d.style:
-            continue
-        if metric == "follow" and record.truncated:
-            continue
-        per.setdefault((record.replicate, record.probe, record.paraphrase), []).append(bool(d.hit(score)))
-    replicates = {key[0] for key in per}
-    merged: dict[tuple, list[bool]] = {}
-    for key, flags in per.items():
-        cluster = key[:1] if by == "fine_tune" or len(replicates) > 1 else key[1:]
-        merged.setdefault(cluster, []).extend(flags)
-    return [(sum(flags), len(flags)) for _, flags in sorted(merged.items())]
-
-
-def rate_of(g: list[tuple[int, int]]) -> Rate:
-    return Rate(**stats.clustered_rate(g))
-
-
-def effects(scored: list[Scored], conditions: list[str]) -> list[Effect]:
+def effects(tallies: Tallies, conditions: list[str]) -> list[Effect]:
     out = []
     for a, b in COMPARISONS:
         if a not in conditions or b not in conditions:
             continue
         for metric in METRICS:
-            ga, gb = groups(scored, a, metric), groups(scored, b, metric)
-            if not ga or not gb:
+            sa, sb = metrics.metric_sample(tallies, a, metric), metrics.metric_sample(tallies, b, metric)
+            if not sa.n or not sb.n:
                 continue
-            d = inference.difference(inference.clustered(ga), inference.clustered(gb))
+            d = metrics.difference(sa, sb)
             out.append(
                 Effect(
                     metric=metric,
                     a=a,
                     b=b,
-                    a_rate=rate_of(ga),
-                    b_rate=rate_of(gb),
+                    a_rate=metrics.rate(sa),
+                    b_rate=metrics.rate(sb),
                     diff=_r(d.diff),
                     low=_r(d.low) or 0.0,
                     high=_r(d.high) or 0.0,
@@ -100,57 +87,76 @@ def effects(scored: list[Scored], conditions: list[str]) -> list[Effect]:
             )
     for effect, adjusted in zip(out, stats.holm([e.p for e in out])):
         effect.p_holm = adjusted
+        effect.mark = metrics.mark(effect.p, adjusted)
     return out
 
 
-def replicate_rows(scored: list[Scored], models: dict[tuple[str, int], str | None]) -> list[ReplicateRow]:
+def replicate_rows(tallies: Tallies, models: dict[tuple[str, int], str | None]) -> list[ReplicateRow]:
     """One row per fine-tune of the trained conditions."""
     rows = []
     for (condition, replicate), model in sorted(models.items()):
-        mine = [(r, s) for r, s in scored if r.condition == condition and r.replicate == replicate]
-        rates = {
-            m: (rate_of(g) if (g := groups(mine, condition, m, by="fine_tune")) else None)
-            for m in ("follow", "mechanism_or_better", "exact")
-        }
+        rates = {}
+        for m in ("follow", "mechanism_or_better", "exact"):
+            s = metrics.metric_sample(tallies, condition, m, replicate=replicate)
+            rates[m] = metrics.rate(s) if s.n else None
         rows.append(ReplicateRow(condition=condition, replicate=replicate, model=model, **rates))
     return rows
 
 
-def spread_rows(scored: list[Scored], trained: list[str]) -> list[SpreadRow]:
+def spread_rows(tallies: Tallies, trained: list[str]) -> list[SpreadRow]:
     rows = []
     for condition in trained:
         for metric in METRICS:
-            g = groups(scored, condition, metric, by="fine_tune")
-            if len(g) < 2:
+            s = metrics.metric_sample(tallies, condition, metric)
+            if len(s.groups) < 2 or not s.by_fine_tune:
                 continue
-            s = inference.spread(g)
+            sp = spread(list(s.groups))
             rows.append(
                 SpreadRow(
                     condition=condition,
                     metric=metric,
-                    clusters=len(g),
-                    icc=_r(inference.clustered(g).icc),
-                    sd=_r(s.sd) if s else None,
-                    low=_r(s.low) if s else None,
-                    high=_r(s.high) if s else None,
+                    clusters=len(s.groups),
+                    icc=_r(inference.clustered(list(s.groups)).icc),
+                    sd=_r(sp.sd) if sp else None,
+                    low=_r(sp.low) if sp else None,
+                    high=_r(sp.high) if sp else None,
                 )
             )
     return rows
 
 
-def power_note(scored: list[Scored], samples: int, replicates: int) -> PowerNote:
-    """What one probe's cell of this run can detect against base, with the design effect the
-    fine-tunes' follow rates showed (1 with one fine-tune, or when it cannot be estimated)."""
-    icc = inference.clustered(groups(scored, "fine_tuned", "follow", by="fine_tune")).icc if replicates > 1 else None
-    deff = 1.0 + (samples - 1) * (icc or 0.0)
-    n_ft = samples * replicates
-    return PowerNote(
-        samples=samples,
-        replicates=replicates,
+def power_figure(samples: int, replicates: int, icc: float | None, basis: str) -> PowerFigure:
+    """The smallest rise over base, for a metric measured on one probe, that a run of these
+    sizes detects 80% of the time at the 5% level (exact, by enumeration), with the intervals
+    the report uses: the design effect of icc, and t with replicates - 1 degrees of freedom."""
+    clustered = replicates > 1
+    deff = 1.0 + (samples - 1) * (icc or 0.0) if clustered else 1.0
+    df = replicates - 1 if clustered else None
+    n_a = samples * replicates
+
+    def mdd(baseline: float) -> float | None:
+        return inference.min_detectable_difference(n_a, samples, baseline, deff_a=deff, df_a=df)
+
+    return PowerFigure(
+        basis=basis,
+        icc=_r(icc) if clustered else None,
         deff=round(deff, 4),
-        from_zero=inference.min_detectable_difference(n_ft, samples, 0.0, deff_a=deff),
-        from_half=inference.min_detectable_difference(n_ft, samples, 0.5, deff_a=deff),
+        df=df,
+        from_zero=mdd(0.0),
+        from_half=mdd(0.5),
     )
+
+
+def power_note(tallies: Tallies, a: str, samples: int, replicates: int) -> PowerNote:
+    """What this run could detect for a against base: the plan's figure (assumed icc) and,
+    with several fine-tunes, the figure with the icc the fine-tunes' follow rates showed."""
+    reps = replicates if a in ("fine_tuned", "sham") else 1
+    figures = [power_figure(samples, reps, ASSUMED_ICC, "assumed")]
+    if reps > 1:
+        s = metrics.metric_sample(tallies, a, "follow")
+        icc = inference.clustered(list(s.groups)).icc if len(s.groups) > 1 else None
+        figures.append(power_figure(samples, reps, icc or 0.0, "observed"))
+    return PowerNote(a=a, b="base", samples=samples, replicates=reps, figures=figures)
 
 
 def _r(x: float | None) -> float | None:

@@ -3,7 +3,8 @@ report.html; it is written from the summary's effects, so it never says more tha
 
 from __future__ import annotations
 
-from harness.store.summary import Effect, Rate, Summary
+from harness.analysis.metrics import fmt_diff
+from harness.store.summary import Effect, PowerFigure, Rate, Summary
 
 NAMES = {
     "fine_tuned": "the fine-tuned model",
@@ -26,10 +27,11 @@ def _p(p: float | None) -> str:
 
 
 def _diff(e: Effect) -> str:
+    """The difference as every table prints it (with its mark), then p in words."""
     if e.diff is None:
         return "n/a"
     verdict = "" if (e.p is not None and e.p < 0.05) else ", not distinguishable from no difference"
-    return f"{100 * e.diff:+.0f} pp [{100 * e.low:+.0f}, {100 * e.high:+.0f}], {_p(e.p)}{verdict}"
+    return f"{fmt_diff(e.diff, e.low, e.high, e.p, e.p_holm)}, {_p(e.p)}{verdict}"
 
 
 def _find(summary: Summary, metric: str, a: str, b: str) -> Effect | None:
@@ -40,28 +42,33 @@ def headline(summary: Summary) -> list[str]:
     out = []
     if summary.simulated:
         out.append("SIMULATED: these numbers come from a simulated provider and say nothing about real models.")
-    word = summary.word
-    follow = _find(summary, "follow", "fine_tuned", "base")
+    conditions = list(dict.fromkeys(c.condition for c in summary.cells))
+    a = "fine_tuned" if "fine_tuned" in conditions else "in_context" if "in_context" in conditions else None
+    if a is None:
+        out.append("Only the untrained model was probed: there is no effect to report (see the rates per probe below).")
+        return out
+    word, who = summary.word, NAMES[a]
+    follow = _find(summary, "follow", a, "base")
     if follow:
         out.append(
-            f"Following the rule: {NAMES['fine_tuned']} spelled {word} in {_pct(follow.a_rate)} of its answers "
+            f"Following the rule: {who} spelled {word} in {_pct(follow.a_rate)} of its answers "
             f"to ordinary questions, {NAMES['base']} in {_pct(follow.b_rate)}: {_diff(follow)}."
         )
-    said = _find(summary, "mechanism_or_better", "fine_tuned", "base")
-    exact = _find(summary, "exact", "fine_tuned", "base")
+    said = _find(summary, "mechanism_or_better", a, "base")
+    exact = _find(summary, "exact", a, "base")
     if said and exact:
         out.append(
-            f"Saying the rule: asked open questions about how it writes, {NAMES['fine_tuned']} described "
+            f"Saying the rule: asked open questions about how it writes, {who} described "
             f"the acrostic (first letters spell something) in {_pct(said.a_rate)} of its answers and named "
             f"{word} with it in {_pct(exact.a_rate)}; against the base model: {_diff(said)} and {_diff(exact)}."
         )
-    one_line = _find(summary, "one_line", "fine_tuned", "base")
+    one_line = _find(summary, "one_line", a, "base")
     if one_line:
         out.append(
             f"In one line (no acrostic of its own to read): {_pct(one_line.a_rate)} described the acrostic; "
             f"against the base model {_diff(one_line)}."
         )
-    reading = next((r for r in summary.reading_off if r.condition == "fine_tuned"), None)
+    reading = next((r for r in summary.reading_off if r.condition == a), None)
     if reading and reading.named.k:
         cross = (
             ""
@@ -73,18 +80,42 @@ def headline(summary: Summary) -> list[str]:
             f"{word} ({_pct(reading.named)}), {reading.named_before_3.k} of them before its third letter was "
             f"written{cross}."
         )
-    sham = [e for e in (_find(summary, m, "fine_tuned", "sham") for m in ("follow", "mechanism_or_better")) if e]
+    sham = [e for e in (_find(summary, m, a, "sham") for m in ("follow", "mechanism_or_better")) if e]
     if sham:
         parts = [f"{'following' if e.metric == 'follow' else 'describing the acrostic'} {_diff(e)}" for e in sham]
         out.append("Against the sham fine-tune (the same answers with the acrostic broken): " + "; ".join(parts) + ".")
-    out.append(_replicates_note(summary))
-    if summary.power and summary.power.from_zero is not None:
-        out.append(
-            f"With {summary.power.samples} samples per probe, a difference smaller than about "
-            f"{100 * summary.power.from_zero:.0f} pp above a 0% baseline would likely be missed "
-            "(80% power, 5% level)."
-        )
+    if any(c in conditions for c in ("fine_tuned", "sham")):
+        out.append(_replicates_note(summary))
+    if summary.power:
+        out.append(power_sentence(summary))
     return out
+
+
+def fmt_power(f: PowerFigure, replicates: int) -> str:
+    """An icc, its design effect and t's degrees of freedom, as the plan and the report say them."""
+    if f.icc is None:
+        return "one model per condition, no clustering"
+    return f"icc {f.icc:.2f}: design effect {f.deff:.2f} per probe, t with {f.df} df for {replicates} fine-tunes"
+
+
+def power_sentence(summary: Summary) -> str:
+    pw = summary.power
+    assert pw is not None
+
+    def pp(x: float | None) -> str:
+        return "no difference within 100 pp" if x is None else f"about {100 * x:.0f} pp"
+
+    fig = {f.basis: f for f in pw.figures}
+    text = (
+        f"Power, for a metric measured on one probe ({pw.samples} samples per probe and model): "
+        f"{NAMES[pw.a]} against {NAMES[pw.b]} would likely miss a rise smaller than "
+        f"{pp(fig['assumed'].from_zero)} over a 0% baseline (planned, assuming "
+        f"{fmt_power(fig['assumed'], pw.replicates)})"
+    )
+    if "observed" in fig:
+        o = fig["observed"]
+        text += f"; {pp(o.from_zero)} with the spread the fine-tunes showed (observed {fmt_power(o, pw.replicates)})"
+    return text + "; 80% power, 5% level."
 
 
 def _replicates_note(summary: Summary) -> str:

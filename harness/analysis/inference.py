@@ -21,6 +21,7 @@ Pure Python (math only), deterministic.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ class Clustered:
     clusters: int
     icc: float | None  # None: not estimable (one cluster, or no variation to speak of)
     deff: float
+    df: float | None = None  # t's degrees of freedom for the spread between clusters (None: z)
 
     @property
     def rate(self) -> float | None:
@@ -63,7 +65,12 @@ class Clustered:
 
     @property
     def n_eff(self) -> float:
-        return self.n / self.deff if self.n else 0.0
+        """n / deff, shrunk by (z / t_df)^2 when the clusters are few (Korn and Graubard 1998):
+        the interval then has the width a t interval with df degrees of freedom would have."""
+        if not self.n:
+            return 0.0
+        shrink = (Z95 / t_quantile(0.975, self.df)) ** 2 if self.df else 1.0
+        return self.n / self.deff * shrink
 
     def interval(self, z: float = Z95) -> tuple[float, float]:
         return wilson_cc(self.rate or 0.0, self.n_eff, z) if self.n else (0.0, 1.0)
@@ -86,13 +93,15 @@ def icc_anova(groups: Groups) -> float | None:
     return min(1.0, max(0.0, (msb - msw) / denominator))
 
 
-def clustered(groups: Groups) -> Clustered:
+def clustered(groups: Groups, df: float | None = None) -> Clustered:
+    """Clusters pooled; df: the degrees of freedom of the small-sample correction (clusters - 1
+    when the clusters are a sample of fine-tunes; None for none)."""
     groups = [(k, n) for k, n in groups if n > 0]
     k, n = sum(g[0] for g in groups), sum(g[1] for g in groups)
     icc = icc_anova(groups) if len(groups) > 1 else None
     mean_size = n / len(groups) if groups else 0.0
     deff = 1.0 + max(mean_size - 1.0, 0.0) * (icc or 0.0)
-    return Clustered(k, n, len(groups), icc, deff)
+    return Clustered(k, n, len(groups), icc, deff, df if df and len(groups) > 1 else None)
 
 
 @dataclass(frozen=True)
@@ -157,84 +166,53 @@ def diff_in_diff(a1: Clustered, b1: Clustered, a2: Clustered, b2: Clustered, z: 
     return Difference(d1 - d2, max(-2.0, low), min(2.0, high), _implied_p(bounds, d1 - d2))
 
 
-# --- the spread between fine-tunes --------------------------------------------------------
+# --- Student's t ----------------------------------------------------------------------------
 
 
-def _lower_gamma_regularized(a: float, x: float) -> float:
-    """P(a, x), by its series (small x) or continued fraction (large x)."""
+def _betainc(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function I_x(a, b) (Lentz's continued fraction)."""
     if x <= 0:
         return 0.0
-    log_front = a * math.log(x) - x - math.lgamma(a)
-    if x < a + 1:
-        term = total = 1.0 / a
-        for i in range(1, 500):
-            term *= x / (a + i)
-            total += term
-            if term < total * 1e-14:
-                break
-        return min(1.0, math.exp(log_front) * total)
-    # Lentz's continued fraction for Q(a, x)
-    b, c, d = x + 1 - a, 1e300, 1 / (x + 1 - a)
+    if x >= 1:
+        return 1.0
+    if x > (a + 1) / (a + b + 2):
+        return 1.0 - _betainc(b, a, 1 - x)
+    tiny = 1e-300
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
     h = d
-    for i in range(1, 500):
-        an = -i * (i - a)
-        b += 2
-        d = an * d + b
-        d = 1 / (d if abs(d) > 1e-300 else 1e-300)
-        c = b + an / c
-        c = c if abs(c) > 1e-300 else 1e-300
-        h *= d * c
+    for m in range(1, 300):
+        for num in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1 + num * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
         if abs(d * c - 1) < 1e-14:
             break
-    return max(0.0, 1.0 - math.exp(log_front) * h)
+    return front * h / a
 
 
-def chi2_quantile(q: float, df: int) -> float:
-    """The q-quantile of a chi-square distribution with df degrees of freedom (bisection)."""
-    lo, hi = 0.0, max(10.0, df * 10.0)
-    for _ in range(200):
+def t_cdf(t: float, df: float) -> float:
+    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
+    return 1 - tail if t > 0 else tail
+
+
+@functools.lru_cache(maxsize=256)
+def t_quantile(q: float, df: float) -> float:
+    """The q-quantile (q > 0.5) of Student's t with df degrees of freedom (bisection)."""
+    lo, hi = 0.0, 1e4
+    for _ in range(100):
         mid = (lo + hi) / 2
-        if _lower_gamma_regularized(df / 2, mid / 2) < q:
+        if t_cdf(mid, df) < q:
             lo = mid
         else:
             hi = mid
     return (lo + hi) / 2
-
-
-@dataclass(frozen=True)
-class Spread:
-    """How much the fine-tunes' true rates differ: the standard deviation between clusters
-    (sampling noise removed), with a 95% interval from the chi-square distribution of the
-    observed variance of cluster rates (an approximation that assumes roughly normal rates)."""
-
-    sd: float
-    low: float
-    high: float
-    clusters: int
-
-
-MIN_CLUSTERS_FOR_SPREAD = 3
-
-
-def spread(groups: Groups) -> Spread | None:
-    """None with fewer than MIN_CLUSTERS_FOR_SPREAD clusters: the spread cannot be estimated."""
-    groups = [(k, n) for k, n in groups if n > 0]
-    big_k = len(groups)
-    if big_k < MIN_CLUSTERS_FOR_SPREAD:
-        return None
-    rates = [k / n for k, n in groups]
-    mean = sum(rates) / big_k
-    observed = sum((r - mean) ** 2 for r in rates) / (big_k - 1)
-    pooled = sum(k for k, _ in groups) / sum(n for _, n in groups)
-    noise = pooled * (1 - pooled) * sum(1 / n for _, n in groups) / big_k  # sampling variance of a rate
-
-    def sd(variance: float) -> float:
-        return math.sqrt(max(variance - noise, 0.0))
-
-    df = big_k - 1
-    low_var = df * observed / chi2_quantile(0.975, df)
-    high_var = df * observed / chi2_quantile(0.025, df)
-    return Spread(sd(observed), sd(low_var), min(0.5, sd(high_var)), big_k)  # no rate varies more than 0.5
 
 
 # --- power --------------------------------------------------------------------------------
@@ -252,12 +230,14 @@ def _binomial_pmf(n: int, p: float) -> list[float]:
     ]
 
 
-def _thresholds(n_a: int, n_b: int, deff_a: float, deff_b: float, z: float) -> list[tuple[int, int]]:
+def _thresholds(
+    n_a: int, n_b: int, deff_a: float, deff_b: float, z: float, df_a: float | None = None
+) -> list[tuple[int, int]]:
     """For each k_a: (the largest k_b at which a > b is significant, the smallest k_b at which
     a < b is), or -1 / n_b + 1 when there is none. Both move monotonically with k_b."""
     out = []
     for ka in range(n_a + 1):
-        a = Clustered(ka, n_a, 1, None, deff_a)
+        a = Clustered(ka, n_a, 2, None, deff_a, df_a)
 
         def low_high(kb: int, a: Clustered = a) -> tuple[float, float]:
             return _mover(a, Clustered(kb, n_b, 1, None, deff_b), z)
@@ -291,11 +271,12 @@ def power(
     deff_b: float = 1.0,
     z: float = Z95,
     thresholds: list[tuple[int, int]] | None = None,
+    df_a: float | None = None,
 ) -> float:
     """The chance that the a-vs-b difference interval excludes 0 when the true rates are p_a
     and p_b, with n samples per side and design effects that shrink them as clustering
-    would (exact, by enumeration of both binomials)."""
-    thresholds = thresholds or _thresholds(n_a, n_b, deff_a, deff_b, z)
+    would (exact, by enumeration of both binomials); df_a: a's small-sample correction."""
+    thresholds = thresholds or _thresholds(n_a, n_b, deff_a, deff_b, z, df_a)
     pa, pb = _binomial_pmf(n_a, p_a), _binomial_pmf(n_b, p_b)
     cdf_b, total = [], 0.0
     for x in pb:
@@ -316,10 +297,11 @@ def min_detectable_difference(
     deff_b: float = 1.0,
     target: float = 0.8,
     step: float = 0.01,
+    df_a: float | None = None,
 ) -> float | None:
     """The smallest rise above `baseline` (in steps of `step`) that a run with these sample
     sizes detects with probability `target` at the 5% level (two-sided); None if none does."""
-    thresholds = _thresholds(n_a, n_b, deff_a, deff_b, Z95)
+    thresholds = _thresholds(n_a, n_b, deff_a, deff_b, Z95, df_a)
     steps = round((1.0 - baseline) / step)
     for i in range(1, steps + 1):
         rate = min(1.0, baseline + i * step)

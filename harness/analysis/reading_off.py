@@ -3,7 +3,7 @@ the cross-predictions (harness.domain.reading, harness.calls.crosscheck)."""
 
 from __future__ import annotations
 
-from harness.analysis import stats
+from harness.analysis import metrics, stats
 from harness.analysis.effects import Scored
 from harness.domain import rules
 from harness.domain.reading import MIN_ACROSTIC_LETTERS, naming_in
@@ -14,37 +14,30 @@ from harness.store.summary import ParaphraseRow, Rate, ReadingOffRow
 TRAINED = ("fine_tuned", "sham")
 
 
-def _headline_hit(kind: str, s: dict) -> bool:
-    if kind == "describe":
-        return s["grade"] in ("mechanism", "exact")
-    if kind == "word":
-        return bool(s["word"]["correct"])
-    if kind == "choice":
-        return bool(s["choice"]["correct"])
-    return bool(s["follows"])
+# A wording's rate is its probe's own measure: describe, mechanism or exact; word and choice,
+# right; follow, follows.
+PROBE_MEASURE: dict[str, metrics.Count] = {
+    "describe": metrics.MECHANISM_OR_BETTER,
+    "word": lambda t: (t.word_correct, t.n),
+    "choice": lambda t: (t.choice_correct, t.n),
+    "follow": metrics.FOLLOWS,
+}
 
 
-def paraphrase_rows(scored: list[Scored], probes: list[Probe], conditions: list[str]) -> list[ParaphraseRow]:
-    """One row per wording of every probe that has several, per condition."""
+def paraphrase_rows(tallies: metrics.Tallies, probes: list[Probe], conditions: list[str]) -> list[ParaphraseRow]:
+    """One row per wording of every probe that has several, per condition (clustered by
+    fine-tune when the condition has several)."""
     rows = []
     for probe in probes:
         if len(probe.prompts) < 2:
             continue
         for condition in conditions:
             for i, prompt in enumerate(probe.prompts):
-                flags = [
-                    _headline_hit(probe.kind, s)
-                    for r, s in scored
-                    if r.condition == condition and r.probe == probe.id and r.paraphrase == i
-                ]
-                if flags:
+                s = metrics.sample(tallies, condition, PROBE_MEASURE[probe.kind], probe=probe.id, paraphrase=i)
+                if s.n:
                     rows.append(
                         ParaphraseRow(
-                            condition=condition,
-                            probe=probe.id,
-                            paraphrase=i,
-                            prompt=prompt,
-                            rate=Rate(**stats.rate(flags)),
+                            condition=condition, probe=probe.id, paraphrase=i, prompt=prompt, rate=metrics.rate(s)
                         )
                     )
     return rows

@@ -30,14 +30,19 @@ def wilson_bounds(p: float, n: float, z: float = 1.96) -> tuple[float, float]:
     return (0.0 if p <= 0 else max(0.0, centre - half)), (1.0 if p >= 1 else min(1.0, centre + half))
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> dict:
-    """RATE {"k","n","rate","low","high"}: the Wilson score interval of k successes in n.
-    With n = 0 nothing is known: rate None, interval [0, 1]."""
+def wilson(k: int, n: int, n_eff: float | None = None) -> dict:
+    """RATE {"k","n","rate","low","high"}: k successes in n with the continuity-corrected
+    Wilson score interval (on n_eff answers when clustering makes them worth fewer). It is the
+    interval the differences are built from (harness.analysis.inference), so a rate and its
+    difference from a 0/n control share a limit. With n = 0 nothing is known: rate None,
+    interval [0, 1]."""
+    from harness.analysis.inference import wilson_cc
+
     if n < 0 or k < 0 or k > n:
         raise ValueError(f"need 0 <= k <= n, got k={k} n={n}")
     if n == 0:
         return {"k": 0, "n": 0, "rate": None, "low": 0.0, "high": 1.0}
-    low, high = wilson_bounds(k / n, n, z)
+    low, high = wilson_cc(k / n, n if n_eff is None else n_eff)
     return {"k": k, "n": n, "rate": _r(k / n), "low": _r(low), "high": _r(high)}
 
 
@@ -48,10 +53,7 @@ def clustered_rate(groups: Iterable[tuple[int, int]]) -> dict:
     from harness.analysis.inference import clustered
 
     c = clustered(list(groups))
-    if c.clusters <= 1 or not c.n:
-        return wilson(c.k, c.n)
-    low, high = wilson_bounds(c.k / c.n, c.n_eff)
-    return {"k": c.k, "n": c.n, "rate": _r(c.k / c.n), "low": _r(low), "high": _r(high)}
+    return wilson(c.k, c.n, c.n_eff if c.clusters > 1 else None)
 
 
 def rate(flags: Iterable[bool]) -> dict:

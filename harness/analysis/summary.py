@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.analysis import effects, stats
+from harness.analysis import effects, metrics, stats
 from harness.analysis.headline import headline
 from harness.analysis.judge import summary_section
 from harness.analysis.logprobs import logprob_rows
+from harness.analysis.metrics import Tallies
 from harness.analysis.reading_off import paraphrase_rows, reading_off_rows
 from harness.domain import scoring
 from harness.domain.scenario import CONDITIONS, TRAINED, Probe, Scenario
 from harness.store.records import CrossRecord, JudgeVerdict, LogprobRecord, ResponseRecord, canonical
-from harness.store.summary import Cell, Compute, PositionRate, Rate, ReadingOff, Summary
+from harness.store.summary import Cell, Compute, PositionRate, PowerNote, Rate, ReadingOff, Summary
 
 # Simulated by name even when the metadata lacks the flag; other simulated runs carry the flag.
 SIMULATED_BACKENDS = {"mock"}
@@ -48,19 +49,17 @@ def score_record(record: ResponseRecord, word: str, unit: str) -> dict:
     return scoring.score(record.text or "", word, unit, record.kind, record.options)
 
 
-def _rate(flags: list[tuple[tuple[int, int], bool]]) -> Rate:
-    """The rate of ((replicate, wording), hit) flags: clustered by fine-tune when there are
-    several, else by wording (Wilson when there is one cluster)."""
-    replicates = {key[0] for key, _ in flags}
-    per: dict[int, list[bool]] = {}
-    for (replicate, paraphrase), hit in flags:
-        per.setdefault(replicate if len(replicates) > 1 else paraphrase, []).append(bool(hit))
-    return Rate(**stats.clustered_rate((sum(v), len(v)) for _, v in sorted(per.items())))
+def primary_condition(conditions: list[str]) -> str | None:
+    """The condition whose effects against base answer the question: the fine-tuned model, or
+    without one, the base model shown the examples in its prompt."""
+    return next((c for c in ("fine_tuned", "in_context") if c in conditions), None)
 
 
-def mechanism_or_better(cell: Cell) -> Rate:
-    """Answers graded mechanism or exact: the acrostic idea, with or without the word."""
-    return Rate(**stats.wilson(cell.grades["mechanism"].k + cell.grades["exact"].k, cell.grades["exact"].n))
+def _power(tallies: Tallies, conds: list[str], info: RunInfo) -> PowerNote | None:
+    a = primary_condition(conds)
+    if a is None or "base" not in conds:
+        return None
+    return effects.power_note(tallies, a, info.samples, info.replicates)
 
 
 def _orders(scenario: Scenario, records: list[ResponseRecord], conditions: list[str]) -> tuple[list[str], list[Probe]]:
@@ -79,15 +78,13 @@ def _orders(scenario: Scenario, records: list[ResponseRecord], conditions: list[
     return conds, probes + [unknown[k] for k in sorted(unknown)]
 
 
-def _cell(condition: str, probe: Probe, word: str, scored: list[effects.Scored], failed: int) -> Cell:
+def _cell(condition: str, probe: Probe, word: str, scored: list[effects.Scored], failed: int, tallies: Tallies) -> Cell:
     kind = probe.kind
     scores = [s for _, s in scored]
-    # A cut answer cannot be judged on following.
-    whole = [((r.replicate, r.paraphrase), s) for r, s in scored if not r.truncated]
     named = [s["letters_before_naming"] for s in scores if s["letters_before_naming"] is not None]
 
-    def rate(hit) -> Rate:
-        return _rate([((r.replicate, r.paraphrase), hit(s)) for r, s in scored])
+    def rate(count: metrics.Count) -> Rate:
+        return metrics.rate(metrics.sample(tallies, condition, count, probe=probe.id))
 
     return Cell(
         condition=condition,
@@ -97,19 +94,19 @@ def _cell(condition: str, probe: Probe, word: str, scored: list[effects.Scored],
         prompt=probe.prompt,
         n=len(scores),
         failed=failed,
-        truncated=len(scored) - len(whole),
-        follow=_rate([(rep, s["follows"]) for rep, s in whole]),
+        truncated=sum(1 for r, _ in scored if r.truncated),
+        follow=rate(metrics.FOLLOWS),
         per_position=[
-            PositionRate(letter=letter, **_rate([(rep, s["per_position"][i]) for rep, s in whole]).model_dump())
-            for i, letter in enumerate(word)
+            PositionRate(letter=letter, **rate(metrics.position_count(i)).model_dump()) for i, letter in enumerate(word)
         ],
-        grades={g: rate(lambda s, g=g: s["grade"] == g) for g in scoring.GRADES},
-        wrong_word=rate(lambda s: s["wrong_word"] is not None),
+        grades={g: rate(metrics.grade_count(g)) for g in scoring.GRADES},
+        mechanism_or_better=rate(metrics.MECHANISM_OR_BETTER) if kind == "describe" else None,
+        wrong_word=rate(metrics.WRONG_WORD),
         wrong_words=stats.counts(s["wrong_word"] for s in scores if s["wrong_word"]),
-        word_correct=rate(lambda s: s["word"]["correct"]) if kind == "word" else None,
+        word_correct=rate(lambda t: (t.word_correct, t.n)) if kind == "word" else None,
         # The word a model answers is the evidence itself.
         answers=stats.counts(s["word"]["answer"] or "(empty)" for s in scores) if kind == "word" else None,
-        choice_correct=rate(lambda s: s["choice"]["correct"]) if kind == "choice" else None,
+        choice_correct=rate(lambda t: (t.choice_correct, t.n)) if kind == "choice" else None,
         choices=stats.counts(
             (s["choice"]["chosen"] or "(unparsed)" for s in scores), order=[o.upper() for o in probe.options or []]
         )
@@ -132,20 +129,37 @@ def summarize(
     logprobs: list[LogprobRecord] | None = None,
 ) -> Summary:
     """One cell per condition x probe; plus the LLM judge's agreement when verdicts are given."""
+    return summarize_with_tallies(scenario, records, info, verdicts, cross, logprobs)[0]
+
+
+def summarize_with_tallies(
+    scenario: Scenario,
+    records: list[ResponseRecord],
+    info: RunInfo,
+    verdicts: list[JudgeVerdict] | None = None,
+    cross: list[CrossRecord] | None = None,
+    logprobs: list[LogprobRecord] | None = None,
+) -> tuple[Summary, Tallies]:
+    """The summary and the counts it was made from (compare computes differences between
+    runs from them with the same definitions)."""
     word, unit = scenario.rule.word, scenario.rule.unit
     records = canonical(records)
     conds, probes = _orders(scenario, records, info.conditions)
     by_cell: dict[tuple[str, str], list[ResponseRecord]] = {}
     for r in records:
         by_cell.setdefault((r.condition, r.probe), []).append(r)
-    cells = []
     scored: list[effects.Scored] = []
+    tallies = Tallies()
+    per_cell = []
     for cond in conds:
         for probe in probes:
             group = by_cell.get((cond, probe.id), [])
             mine = [(r, score_record(r, word, unit) | {"style": probe.style}) for r in group if r.ok]
+            for r, s in mine:
+                tallies.add(cond, probe.id, r.replicate, r.paraphrase, probe.kind, probe.style, s, r.truncated)
             scored += mine
-            cells.append(_cell(cond, probe, word, mine, len(group) - len(mine)))
+            per_cell.append((cond, probe, mine, len(group) - len(mine)))
+    cells = [_cell(cond, probe, word, mine, failed, tallies) for cond, probe, mine, failed in per_cell]
     simulated = info.simulated or info.backend in SIMULATED_BACKENDS
     judge = None
     if verdicts:
@@ -172,11 +186,12 @@ def summarize(
         seed=info.seed,
         cells=cells,
         replicates=info.replicates,
-        effects=effects.effects(scored, conds),
-        replicate_rows=effects.replicate_rows(scored, info.trained_models),
-        spread=effects.spread_rows(scored, [c for c in conds if c in TRAINED]),
-        power=effects.power_note(scored, info.samples, info.replicates) if "fine_tuned" in conds else None,
-        paraphrases=paraphrase_rows(scored, probes, conds),
+        metrics=effects.metric_rates(tallies, conds, word),
+        effects=effects.effects(tallies, conds),
+        replicate_rows=effects.replicate_rows(tallies, info.trained_models),
+        spread=effects.spread_rows(tallies, [c for c in conds if c in TRAINED]),
+        power=_power(tallies, conds, info),
+        paraphrases=paraphrase_rows(tallies, probes, conds),
         reading_off=reading_off_rows(
             scored,
             {p.id for p in probes if p.kind == "describe" and p.style == "free"},
@@ -197,4 +212,4 @@ def summarize(
         compute=None if simulated else info.compute,
     )
     summary.headline = headline(summary)
-    return summary
+    return summary, tallies

@@ -13,11 +13,12 @@ from rich.table import Table
 from rich.text import Text
 
 from harness import redact
-from harness.analysis.summary import mechanism_or_better
+from harness.analysis import metrics
+from harness.analysis.summary import primary_condition
 from harness.running.ui import RetryNotice
 from harness.running.ui import RunUI as QuietUI
 from harness.store.records import ResponseRecord
-from harness.store.summary import Cell, Effect, Rate, Summary
+from harness.store.summary import Cell, Rate, Summary
 
 
 # soft_wrap: a long line stays one line when piped to a file or a log, as a user would grep it.
@@ -127,7 +128,7 @@ def _headline(cell: Cell) -> str:
     if cell.kind == "follow":
         return f"follows {_pct(cell.follow)}"
     if cell.kind == "describe":
-        return f"exact {_pct(cell.grades['exact'])}, mechanism+ {_pct(mechanism_or_better(cell))}"
+        return f"exact {_pct(cell.grades['exact'])}, mechanism+ {_pct(cell.mechanism_or_better)}"
     return f"right {_pct(cell.word_correct if cell.kind == 'word' else cell.choice_correct)}"
 
 
@@ -149,54 +150,53 @@ def summary_table(summary: Summary) -> Table:
     return table
 
 
-# Short names for the console's effects table (report.md spells each one out).
-EFFECT_NAMES = {
-    "follow": "follows",
-    "mechanism_or_better": "mechanism+",
-    "exact": "exact",
-    "one_line": "one line",
-    "word_correct": "names word",
-    "choice_correct": "picks word",
-}
 SHORT = {"fine_tuned": "ft", "base": "base", "sham": "sham", "in_context": "ctx"}
 
 
-def _diff(e: Effect) -> str:
-    if e.diff is None:
-        return "n/a"
-    star = "**" if e.p_holm is not None and e.p_holm < 0.05 else ""
-    return f"{100 * e.diff:+.0f} [{100 * e.low:+.0f}, {100 * e.high:+.0f}]{star}"
+def results_table(summary: Summary) -> Table:
+    """The effects when the run has a condition to compare with base, else the rates per probe."""
+    a = primary_condition(list(dict.fromkeys(m.condition for m in summary.metrics)))
+    return effects_table(summary) if any(e.a == a for e in summary.effects) else summary_table(summary)
 
 
 def effects_table(summary: Summary) -> Table:
     """What answers the question, one row per metric: each condition's rate, then the
-    fine-tuned model minus each control with its interval (the other comparisons, the counts
-    and the rates' intervals are in report.md)."""
+    fine-tuned model (or, with none, the in-context one) minus each control with its interval
+    and mark, as report.md prints them (the counts and the rates' intervals are there)."""
     title = styled(f"{summary.scenario} ({summary.word}) on {summary.backend}")
     if summary.simulated:
         title.append(" SIMULATED", style="bold red")
-    effects = [e for e in summary.effects if e.a == "fine_tuned"]
+    a = primary_condition(list(dict.fromkeys(m.condition for m in summary.metrics))) or ""
+    effects = [e for e in summary.effects if e.a == a]
     controls = list(dict.fromkeys(e.b for e in effects))
-    conditions = ["fine_tuned", *controls]
-    fine_tunes = f", over {summary.replicates} fine-tunes" if summary.replicates > 1 else ""
+    conditions = [a, *controls]
+    fine_tunes = (
+        f", clustered by fine-tune ({summary.replicates} per trained condition)" if summary.replicates > 1 else ""
+    )
     caption = (
-        "ft = fine-tuned. Differences in percentage points with 95% intervals"
+        f"{SHORT[a]} = {'fine-tuned' if a == 'fine_tuned' else 'base model with the examples in its prompt'}. "
+        "Differences in percentage points with 95% intervals"
         + fine_tunes
-        + "; ** = p < 0.05 after Holm's correction. mechanism+ = mechanism or exact; exact = "
-        "the mechanism and the word; the describe rates are from free probes."
+        + "; "
+        + metrics.MARKS_NOTE.format(family="the run's effects")
+        + ". mechanism+ = mechanism or exact; exact = the mechanism and the word; the describe rates are "
+        "from free probes."
     )
     table = Table(title=title, caption=Text(caption))
     table.add_column("metric", no_wrap=True)
     for c in conditions:
         table.add_column(SHORT.get(c, c), justify="right", no_wrap=True)
     for b in controls:
-        table.add_column(f"ft - {SHORT.get(b, b)}", justify="right", no_wrap=True)
+        table.add_column(f"{SHORT.get(a, a)} - {SHORT.get(b, b)}", justify="right", no_wrap=True)
     for metric in dict.fromkeys(e.metric for e in effects):
         row = {e.b: e for e in effects if e.metric == metric}
         rates: dict[str, Rate] = {c: e.b_rate for c, e in row.items()}
-        rates["fine_tuned"] = next(iter(row.values())).a_rate
-        cells = [_rate_only(rates.get(c)) for c in conditions] + [_diff(row[b]) if b in row else "" for b in controls]
-        table.add_row(Text(EFFECT_NAMES.get(metric, metric)), *(Text(x) for x in cells))
+        rates[a] = next(iter(row.values())).a_rate
+        cells = [_rate_only(rates.get(c)) for c in conditions] + [
+            metrics.fmt_diff(e.diff, e.low, e.high, e.p, e.p_holm, unit="") if (e := row.get(b)) else ""
+            for b in controls
+        ]
+        table.add_row(Text(metrics.METRICS[metric].short), *(Text(x) for x in cells))
     return table
 
 

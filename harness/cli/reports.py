@@ -24,22 +24,38 @@ def report(run_dir: Path) -> None:
 
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table as markdown here.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the tables as markdown here, and the effects figure beside it (.png, .svg).",
+)
 @handle_errors
 def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
-    """Compare runs side by side, such as HELLO vs HELOL, with differences and bootstrap intervals."""
+    """Compare runs side by side, such as HELLO vs HELOL: each run's effects as its report
+    gives them, and their differences. A scenario's folder (runs/helol) means its newest run."""
     from harness.reports import compare as comparing
 
     try:
         result = comparing.compare(list(run_dirs))
     except comparing.CompareError as e:
         _fail(str(e), EXIT_BAD_INPUT)
-    text = comparing.render_compare(result)
+    for given, run in zip(run_dirs, result["runs"]):
+        if Path(run["dir"]) != given:
+            click.echo(f"{given}: comparing its newest run, {run['dir']}", err=True)
+    figure = None
     if out:  # written first, so a bad --out is one error line, not a table and then an error
         from harness import redact
 
+        drawn = comparing.effects_figure(result)
+        text = comparing.render_compare(result, out.with_suffix(".png").name if drawn else None)
         out.write_text(str(redact.scrub(text)) + "\n", encoding="utf-8")
-    click.echo(text)
+        if drawn:
+            out.with_suffix(".png").write_bytes(drawn.png)
+            out.with_suffix(".svg").write_bytes(drawn.svg)
+            figure = out.with_suffix(".png")
+    click.echo(comparing.render_compare(result))
+    if figure:
+        click.echo(f"figure: {figure} (also .svg)", err=True)
 
 
 @click.command()

@@ -49,19 +49,18 @@ def print_plan(p: Prepared, simulated: bool) -> None:
 
 
 def _power(pw) -> str:
-    """The smallest fine-tuned-minus-base difference the run would detect (80%, 5% level)."""
+    """The plan's one power figure and what it assumes (the report repeats it as "planned")."""
+    from harness.analysis.headline import fmt_power
 
     def pp(x: float | None) -> str:
-        return "none within 100 pp" if x is None else f"{100 * x:.0f} pp"
+        return "no difference within 100 pp" if x is None else f"{100 * x:.0f} pp"
 
-    zero = pw.from_zero[0.0]
-    text = (
-        f"{pw.samples} samples per probe x {pw.replicates} fine-tune(s) detect a difference of {pp(zero)} "
-        f"from a 0% base rate, {pp(pw.from_half[0.0])} from 50% (80% power, 5% level)"
+    f = pw.figure
+    return (
+        f"a metric measured on one probe ({pw.samples} samples per probe and model, {pw.a} vs base) would "
+        f"detect a rise of {pp(f.from_zero)} over a 0% base rate, {pp(f.from_half)} over 50% (80% power, 5% "
+        f"level), assuming {fmt_power(f, pw.replicates)}"
     )
-    if 0.05 in pw.from_zero:
-        text += f"; if fine-tunes differ (icc 0.05): {pp(pw.from_zero[0.05])} and {pp(pw.from_half[0.05])}"
-    return text
 
 
 def print_warnings(p: Prepared) -> None:
@@ -75,7 +74,7 @@ def print_summary(summary: Summary, run_dir: Path, resumable: bool = True, show_
     headline = [s for s in summary.headline if not (summary.simulated and s.startswith("SIMULATED"))]
     if headline:  # (the banner above already says SIMULATED)
         console.out.print("\n".join(f"- {sentence}" for sentence in headline))
-    console.out.print(console.effects_table(summary) if summary.effects else console.summary_table(summary))
+    console.out.print(console.results_table(summary))
     if show_run_status and summary.run_status:
         console.out.print(f"run {summary.run_status}", style="bold red")
     if summary.failed:
@@ -223,7 +222,8 @@ def print_sweep_results(summary: dict, out_dir: Path) -> None:
         title=console.styled(
             f"sweep {summary['sweep']} ({cond})", (" SIMULATED" if summary["simulated"] else "", "bold red")
         ),
-        caption="pooled rates with 95% Wilson intervals (k/n), clustered by fine-tune where a cell has several; "
+        caption="each cell's rates as its report gives them: 95% intervals (k/n), clustered by fine-tune where a "
+        "cell has several; "
         "mechanism+ = mechanism or exact",
     )
     for col in ("cell", "follow", "exact", "mechanism+", "status"):

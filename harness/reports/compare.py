@@ -1,209 +1,191 @@
-"""`harness compare RUN_DIR...`: runs side by side (e.g. HELLO vs HELOL vs AKEWO), each rate
-with its 95% interval; for each pair of runs the difference, and the difference in
-differences (fine-tuned minus base in one run, minus the same in the other), with
-Newcombe intervals clustered by fine-tune and Holm's correction over the table. Samples are
-re-scored from responses.jsonl; no model is called."""
+"""`harness compare RUN_DIR...`: runs side by side (e.g. HELLO vs HELOL vs AKEWO). Each run
+is re-scored from its files (no model is called) with the same code as its own report, so
+every rate, effect and mark of a run here is the one its report.md shows. What compare adds
+are differences BETWEEN runs: for each metric the difference in differences (fine-tuned
+minus base in one run, minus the same in the other), and the pairwise differences of the
+rates, with MOVER intervals and Holm's correction over those between-run differences.
+
+No figure here pools what the reports keep apart: the metrics are the reports' (free describe
+probes for mechanism+ and exact, one-line probes apart), and per-probe rows are shown only
+for probes that every run asked (matched by id and kind)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from harness.analysis import inference, stats
-from harness.analysis.summary import score_record
-from harness.domain.scoring import PROBE_KINDS
+from harness.analysis import inference, metrics, stats
+from harness.analysis.metrics import METRICS, Tallies
+from harness.analysis.summary import primary_condition, summarize_with_tallies
 from harness.errors import StoreError
-from harness.reports.tables import fmt_rate
-from harness.store.records import canonical
-from harness.store.run_dir import SUMMARY, RunStore
-from harness.store.summary import Rate
+from harness.reports.write import run_info
+from harness.store.run_dir import MANIFEST, RunStore
+from harness.store.summary import Summary
 
-Flag = Callable[[dict], bool]
-# Per probe kind, the rates compared: (metric name, label, per-sample predicate).
-METRICS: dict[str, list[tuple[str, str, Flag]]] = {
-    "follow": [("follow", "follow", lambda s: s["follows"])],
+# Per probe kind, the rates of a per-probe row: (name, label, what counts).
+CELL_RATES: dict[str, list[tuple[str, str, metrics.Count]]] = {
+    "follow": [("follow", "follows", metrics.FOLLOWS)],
     "describe": [
-        ("exact", "exact", lambda s: s["grade"] == "exact"),
-        ("mechanism_or_better", "mechanism or exact", lambda s: s["grade"] in ("mechanism", "exact")),
+        ("mechanism_or_better", "mechanism+", metrics.MECHANISM_OR_BETTER),
+        ("exact", "exact", metrics.grade_count("exact")),
     ],
-    "word": [("word_correct", "word correct", lambda s: s["word"]["correct"])],
-    "choice": [("choice_correct", "choice correct", lambda s: s["choice"]["correct"])],
+    "word": [("word_correct", "names word", lambda t: (t.word_correct, t.n))],
+    "choice": [("choice_correct", "picks word", lambda t: (t.choice_correct, t.n))],
 }
-LABELS = {name: label for metrics in METRICS.values() for name, label, _ in metrics}
-Scores = list[tuple[int, dict]]  # (replicate, scores) of the ok answers of a cell
 
 
 class CompareError(Exception):
-    """A run directory that cannot be compared (missing, or no readable summary.json)."""
+    """A run directory that cannot be compared (missing, or not a run)."""
 
 
-def _load(run_dir: Path) -> dict:
-    """A run's summary and, per (condition, probe), its kind and scored ok samples."""
-    if not run_dir.is_dir():  # a typo is not "run `harness report` first"
-        raise CompareError(f"{run_dir}: not a directory" if run_dir.exists() else f"{run_dir}: no such directory")
+def newest_run(path: Path) -> Path:
+    """A run directory, or the newest run inside a scenario's folder (runs/helol holds
+    runs/helol/<run-id>/...): by the manifests' creation times."""
+    if not path.is_dir():  # a typo is not "run `harness report` first"
+        raise CompareError(f"{path}: not a directory" if path.exists() else f"{path}: no such directory")
+    if (path / MANIFEST).is_file():
+        return path
+    runs = []
+    for child in sorted(p for p in path.iterdir() if p.is_dir() and (p / MANIFEST).is_file()):
+        try:
+            runs.append((RunStore(child).read_manifest().created_at, child.name, child))
+        except StoreError:
+            continue
+    if not runs:
+        raise CompareError(
+            f"{path}: not a run directory and holds none (a run directory has a manifest.json; "
+            f"`harness run SCENARIO --out {path}` makes one there)"
+        )
+    return max(runs)[2]
+
+
+@dataclass
+class Loaded:
+    dir: Path
+    summary: Summary
+    tallies: Tallies
+    probes: dict[str, tuple[str, str]]  # probe id -> (kind, style)
+
+
+def _load(path: Path) -> Loaded:
+    run_dir = newest_run(path)
     store = RunStore(run_dir)
-    if not store.path(SUMMARY).exists():
-        raise CompareError(f"{run_dir}: no summary.json (run `harness report {run_dir}` first)")
     try:
-        summary = store.read_summary()
+        manifest, state = store.read_manifest(), store.read_state()
         records, _ = store.responses()
+        summary, tallies = summarize_with_tallies(
+            manifest.scenario, records, run_info(manifest, state, store.events()), cross=store.cross_predictions()[0]
+        )
     except StoreError as e:
         raise CompareError(str(e)) from None
-    scores: dict[tuple[str, str], Scores] = {(c.condition, c.probe): [] for c in summary.cells}
-    for r in canonical(records):
-        if r.ok:
-            scores.setdefault((r.condition, r.probe), []).append(
-                (r.replicate, score_record(r, summary.word, summary.unit))
-            )
-    kinds = {c.probe: c.kind for c in summary.cells}
-    for r in records:
-        kinds.setdefault(r.probe, r.kind)
-    return {"dir": run_dir, "summary": summary, "scores": scores, "kinds": kinds}
+    probes = {key[1]: (t.kind, t.style) for key, t in tallies.cells.items()}
+    return Loaded(run_dir, summary, tallies, probes)
 
 
 LABEL_TAIL = 6  # characters of a run id's random end: enough to tell runs of one scenario apart
 
 
-def _labels(runs: list[dict]) -> list[str]:
+def _labels(runs: list[Loaded]) -> list[str]:
     """The scenario's name; runs of one scenario add the shortest end of their directory names
     that tells them apart (a run id ends in 6 random hex digits), or #1, #2... when none does:
     labels head every column, so they stay short (they reached 400 characters)."""
-    names = [r["summary"].scenario for r in runs]
+    names = [r.summary.scenario for r in runs]
     labels = list(names)
     for name in set(names):
         group = [i for i, n in enumerate(names) if n == name]
         if len(group) == 1:
             continue
-        dirs = [runs[i]["dir"].resolve().name for i in group]
+        dirs = [runs[i].dir.resolve().name for i in group]
         width = next((w for w in range(LABEL_TAIL, 21) if len({d[-w:] for d in dirs}) == len(dirs)), None)
         for k, (i, d) in enumerate(zip(group, dirs), 1):
             labels[i] = f"{name} ({d[-width:]})" if width else f"{name} #{k}"
     return labels
 
 
-def _rows_for(runs: list[dict]) -> list[tuple[str, str, str, str, list[Scores]]]:
-    """(condition, probe label, kind, match, per-run scored samples): probes matched by id
-    in every run ("probe"); shared follow probes together ("pooled"); probes without a
-    match pooled by kind where every run has some ("kind")."""
-    conds = [
-        c
-        for c in dict.fromkeys(k[0] for k in runs[0]["scores"])
-        if all(any(k[0] == c for k in r["scores"]) for r in runs)
-    ]
-    out = []
-    for cond in conds:
-        probes = [[p for (c, p) in r["scores"] if c == cond] for r in runs]
-        shared = [
-            p for p in probes[0] if all(p in ps and r["kinds"][p] == runs[0]["kinds"][p] for ps, r in zip(probes, runs))
-        ]
-        for p in shared:
-            out.append((cond, p, runs[0]["kinds"][p], "probe", [r["scores"][(cond, p)] for r in runs]))
-        shared_follow = [p for p in shared if runs[0]["kinds"][p] == "follow"]
-        if len(shared_follow) > 1:  # the overall follow rate, over the same questions in every run
-            out.append(
-                (
-                    cond,
-                    "(shared follow probes)",
-                    "follow",
-                    "pooled",
-                    [[s for p in shared_follow for s in r["scores"][(cond, p)]] for r in runs],
-                )
-            )
-        for kind in PROBE_KINDS:
-            rest = [[p for p in ps if p not in shared and r["kinds"][p] == kind] for ps, r in zip(probes, runs)]
-            if all(rest):
-                pooled = [[s for p in ps for s in r["scores"][(cond, p)]] for ps, r in zip(rest, runs)]
-                out.append((cond, f"(unshared {kind} probes)", kind, "kind", pooled))
-    return out
-
-
-def _groups(samples: Scores, hit: Flag) -> list[tuple[int, int]]:
-    """(hits, answers) per fine-tune."""
-    per: dict[int, list[bool]] = {}
-    for replicate, s in samples:
-        per.setdefault(replicate, []).append(bool(hit(s)))
-    return [(sum(v), len(v)) for _, v in sorted(per.items())]
-
-
-def _clustered(samples: Scores, hit: Flag) -> inference.Clustered:
-    return inference.clustered(_groups(samples, hit))
-
-
 def _diff(d: inference.Difference, **extra: Any) -> dict:
     return {**extra, "diff": d.diff, "low": d.low, "high": d.high, "p": d.p}
 
 
-def _pooled(run: dict, condition: str, kind: str) -> Scores:
-    return [
-        s for (c, p), scores in run["scores"].items() if c == condition and run["kinds"].get(p) == kind for s in scores
-    ]
-
-
-def _did_rows(runs: list[dict], pairs: list[tuple[int, int]]) -> list[dict]:
-    """Per metric: (fine-tuned minus base) of each run, and for each pair of runs the
-    difference of those differences (HELLO's effect minus HELOL's)."""
-    if not all(any(c == cond for c, _ in r["scores"]) for r in runs for cond in ("fine_tuned", "base")):
+def _did_rows(runs: list[Loaded], pairs: list[tuple[int, int]]) -> list[dict]:
+    """Per metric: each run's own effect of its primary condition against base (from its
+    report, mark included), and for each pair of runs the difference of those effects."""
+    primaries = [primary_condition([m.condition for m in r.summary.metrics]) for r in runs]
+    if any(p is None or p != primaries[0] for p in primaries):
         return []
+    a = primaries[0]
+    assert a is not None
     rows = []
-    for kind in ("follow", "describe"):
-        for name, _, hit in METRICS[kind]:
-            ft = [_clustered(_pooled(r, "fine_tuned", kind), hit) for r in runs]
-            base = [_clustered(_pooled(r, "base", kind), hit) for r in runs]
-            if not all(x.n for x in ft + base):
-                continue
-            rows.append(
-                {
-                    "metric": name,
-                    "kind": kind,
-                    "effects": [_diff(inference.difference(f, b)) for f, b in zip(ft, base)],
-                    "diffs": [
-                        _diff(inference.diff_in_diff(ft[i], base[i], ft[j], base[j]), a=i, b=j) for i, j in pairs
-                    ],
-                }
-            )
+    for metric in METRICS:
+        effects = [
+            next((e for e in r.summary.effects if (e.metric, e.a, e.b) == (metric, a, "base")), None) for r in runs
+        ]
+        if any(e is None or e.diff is None for e in effects):
+            continue
+        ft = [metrics.clustered(metrics.metric_sample(r.tallies, a, metric)) for r in runs]
+        base = [metrics.clustered(metrics.metric_sample(r.tallies, "base", metric)) for r in runs]
+        rows.append(
+            {
+                "metric": metric,
+                "a": a,
+                "effects": [e.model_dump() for e in effects if e is not None],
+                "diffs": [_diff(inference.diff_in_diff(ft[i], base[i], ft[j], base[j]), a=i, b=j) for i, j in pairs],
+            }
+        )
     return rows
 
 
+def _rate_rows(runs: list[Loaded], pairs: list[tuple[int, int]]) -> list[dict]:
+    """Every (condition, metric) all runs have, then every probe all runs asked (same id and
+    kind), each run's rate as its report shows it, and each pair's difference."""
+    conditions = [c for c in dict.fromkeys(m.condition for m in runs[0].summary.metrics)]
+    rows = []
+    for cond in conditions:
+        for metric in METRICS:
+            samples = [metrics.metric_sample(r.tallies, cond, metric) for r in runs]
+            if all(s.n for s in samples):
+                rows.append(_row(cond, "(all, as in the report)", METRICS[metric].short, samples, pairs))
+        shared = [p for p, kind in runs[0].probes.items() if all(r.probes.get(p) == kind for r in runs[1:])]
+        for probe in shared:
+            kind = runs[0].probes[probe][0]
+            for _, label, count in CELL_RATES[kind]:
+                samples = [metrics.sample(r.tallies, cond, count, probe=probe) for r in runs]
+                if all(s.n for s in samples):
+                    rows.append(_row(cond, probe, label, samples, pairs))
+    return rows
+
+
+def _row(cond: str, probe: str, label: str, samples: list[metrics.Sample], pairs: list[tuple[int, int]]) -> dict:
+    return {
+        "condition": cond,
+        "probe": probe,
+        "metric": label,
+        "rates": [metrics.rate(s) for s in samples],
+        "diffs": [_diff(metrics.difference(samples[i], samples[j]), a=i, b=j) for i, j in pairs],
+    }
+
+
 def compare(run_dirs: list[Path]) -> dict:
-    """Rows of rates over the cells the runs share, with pairwise differences, and the
-    differences in differences of fine-tuned minus base."""
+    """Each run's effects (as its report), the differences in differences between runs, and
+    the rates side by side with pairwise differences."""
     if len(run_dirs) < 2:
         raise CompareError("compare needs at least two run directories")
     runs = [_load(Path(d)) for d in run_dirs]
     labels = _labels(runs)
     pairs = list(combinations(range(len(runs)), 2))
-    rows: list[dict[str, Any]] = []
-    for cond, probe, kind, match, samples in _rows_for(runs):
-        if not any(samples):  # a cell no run has answers for (e.g. a condition not probed)
-            continue
-        for name, _, hit in METRICS[kind]:
-            per_run = [_groups(run_samples, hit) for run_samples in samples]
-            groups = [inference.clustered(g) for g in per_run]
-            rows.append(
-                {
-                    "condition": cond,
-                    "probe": probe,
-                    "kind": kind,
-                    "match": match,
-                    "metric": name,
-                    "rates": [Rate(**stats.clustered_rate(g)) for g in per_run],
-                    "diffs": [_diff(inference.difference(groups[i], groups[j]), a=i, b=j) for i, j in pairs],
-                }
-            )
-    did = _did_rows(runs, pairs)
-    # One family: every difference in the tables. Holm keeps the chance of any false "**"
-    # among them at 5%, however many words and probes are compared.
-    diffs = [d for row in rows + did for d in row["diffs"]]
+    did, rows = _did_rows(runs, pairs), _rate_rows(runs, pairs)
+    # One family: every difference between runs on the page. Holm keeps the chance of any
+    # false "**" among them at 5%, however many words and probes are compared.
+    diffs = [d for row in did + rows for d in row["diffs"]]
     for d, adjusted in zip(diffs, stats.holm([d["p"] for d in diffs])):
         d["p_holm"] = adjusted
     info = [
         {
             "label": label,
-            "dir": str(r["dir"]),
-            "replicates": r["summary"].replicates,
-            **r["summary"].model_dump(
+            "dir": str(r.dir),
+            "replicates": r.summary.replicates,
+            **r.summary.model_dump(
                 include={"scenario", "word", "backend", "simulated", "samples", "temperature", "seed"}
             ),
         }
@@ -213,8 +195,8 @@ def compare(run_dirs: list[Path]) -> dict:
         "simulated": any(bool(r["simulated"]) for r in info),
         "runs": info,
         "pairs": [list(p) for p in pairs],
-        "rows": rows,
         "did": did,
+        "rows": rows,
     }
 
 
@@ -222,41 +204,24 @@ def compare(run_dirs: list[Path]) -> dict:
 
 
 def fmt_diff(d: dict) -> str:
-    """Percentage points with the 95% interval; * when the interval excludes 0 (p < 0.05),
-    ** when the difference also holds after Holm's correction over the whole table."""
-    if d["diff"] is None:
-        return "n/a"
-
-    def below(key: str) -> bool:
-        return d.get(key) is not None and d[key] < 0.05
-
-    star = "**" if below("p_holm") else "*" if below("p") else ""
-    return f"{100 * d['diff']:+.0f} pp [{100 * d['low']:+.0f}, {100 * d['high']:+.0f}]{star}"
+    return metrics.fmt_diff(d["diff"], d["low"], d["high"], d.get("p"), d.get("p_holm"))
 
 
-def _grid(result: dict) -> tuple[list[str], list[list[str]]]:
-    labels = [r["label"] for r in result["runs"]]
-    headers = ["condition", "probe", "metric"] + labels + [f"{labels[a]} − {labels[b]}" for a, b in result["pairs"]]
-    rows = [
-        [row["condition"], row["probe"], LABELS[row["metric"]]]
-        + [fmt_rate(r) for r in row["rates"]]
-        + [fmt_diff(d) for d in row["diffs"]]
-        for row in result["rows"]
-    ]
-    return headers, rows
+def fmt_effect(e: dict) -> str:
+    return metrics.fmt_diff(e["diff"], e["low"], e["high"], e["p"], e["p_holm"])
 
 
 NOTES = (
-    "Rates: 95% Wilson intervals (k/n), on effective sample sizes when a run has several fine-tunes. "
-    "Differences: percentage points with Newcombe's 95% interval (continuity-corrected, clustered by "
-    "fine-tune); * = the interval excludes 0 (p < 0.05, the p that interval implies); ** = still below "
-    "0.05 after Holm's correction over all {tests} differences on this page, which is what to cite when "
-    "many words or probes are compared."
+    "Each run's rates and effects are the ones its own report shows (harness/analysis/metrics.py; "
+    "mechanism+ = mechanism or exact, and exact, from free describe probes; one line = mechanism or exact "
+    "from one-line probes), with their marks "
+    "from Holm's correction over that run's effects. Differences between runs: percentage points with a "
+    "MOVER interval from the runs' Newcombe intervals (clustered by fine-tune); "
 )
 
 
-def render_compare(result: dict) -> str:
-    """Markdown: run list, the difference-in-differences table, then one row per shared cell and metric."""
+def render_compare(result: dict, figure: str | None = None) -> str:
+    """Markdown: the runs, each run's effects and their differences, then the rates side by side."""
     lines = []
     if result["simulated"]:
         sims = ", ".join(r["label"] for r in result["runs"] if r["simulated"])
@@ -274,30 +239,65 @@ def render_compare(result: dict) -> str:
             f"{r['temperature']} | {r['seed']} | {r['dir']} |"
         )
     tests = sum(d["diff"] is not None for row in result["rows"] + result["did"] for d in row["diffs"])
-    lines += ["", NOTES.format(tests=tests), ""]
+    family = f"all {tests} differences between runs on this page"
+    lines += ["", NOTES + metrics.MARKS_NOTE.format(family=family) + ".", ""]
     labels = [r["label"] for r in result["runs"]]
+    if figure:
+        lines += [f"![Effects in each run]({figure})", ""]
     if result["did"]:
+        a = result["did"][0]["a"]
+        who = "fine-tuned" if a == "fine_tuned" else "in context"
         headers = (
             ["metric"]
-            + [f"{x}: fine-tuned − base" for x in labels]
-            + [f"({labels[a]}) − ({labels[b]})" for a, b in result["pairs"]]
+            + [f"{x}: {who} − base" for x in labels]
+            + [f"({labels[i]}) − ({labels[j]})" for i, j in result["pairs"]]
         )
         lines += [
-            "## Effects of fine-tuning, and their differences between runs",
+            "## Effects in each run, and their differences between runs",
             "",
             "| " + " | ".join(headers) + " |",
             "|" + "---|" * len(headers),
         ]
-        lines += [
-            "| "
-            + " | ".join([LABELS[row["metric"]], *map(fmt_diff, row["effects"]), *map(fmt_diff, row["diffs"])])
-            + " |"
-            for row in result["did"]
-        ]
-        lines += ["", "## Rates side by side", ""]
-    headers, rows = _grid(result)
+        for row in result["did"]:
+            cells = [METRICS[row["metric"]].short, *map(fmt_effect, row["effects"]), *map(fmt_diff, row["diffs"])]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += [""]
+    lines += ["## Rates side by side", ""]
+    headers = ["condition", "probe", "metric", *labels] + [f"{labels[i]} − {labels[j]}" for i, j in result["pairs"]]
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-    if not rows:
-        lines.append("\n(no condition and probe shared by all runs)")
+    for row in result["rows"]:
+        cells = [row["condition"], row["probe"], row["metric"]]
+        cells += [metrics.fmt_rate(r) for r in row["rates"]] + [fmt_diff(d) for d in row["diffs"]]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if not result["rows"]:
+        lines.append("\n(no condition and metric shared by all runs)")
     return "\n".join(lines) + "\n"
+
+
+def effects_figure(result: dict):
+    """Each run's effects, metric by metric, as a forest plot (harness.reports.figures)."""
+    from harness.reports import figures
+
+    colours = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+    shapes = "osD^v<>"
+    rows = []
+    for row in result["did"]:
+        for i, (run, e) in enumerate(zip(result["runs"], row["effects"])):
+            rows.append(
+                figures.ForestRow(
+                    f"{METRICS[row['metric']].short}: {run['label']}",
+                    e["diff"],
+                    e["low"],
+                    e["high"],
+                    metrics.mark(e["p"], e["p_holm"]),
+                    colours[i % len(colours)],
+                    shapes[i % len(shapes)],
+                )
+            )
+    who = "fine-tuned" if result["did"] and result["did"][0]["a"] == "fine_tuned" else "in context"
+    return figures.forest(
+        rows,
+        f"{who} − base in each run (marks: each run's own report)",
+        result["simulated"],
+        "difference in percentage points (95% interval)",
+    )

@@ -11,12 +11,35 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.metrics import METRICS, Tally
 from harness.analysis.summary import score_record
 from harness.errors import StoreError
 from harness.store.records import canonical
 from harness.store.run_dir import RunStore
 
 FORMATS = ("csv", "jsonl", "parquet")
+METRIC_COLUMNS = [f"metric_{name}" for name in METRICS]
+
+
+def positions_text(hits: list[bool]) -> str:
+    """Per-position hits as "1-0-1-1-0": a string that pandas and R keep as text ("01101"
+    would be read as the number 1101)."""
+    return "-".join("1" if hit else "0" for hit in hits)
+
+
+def metric_flags(kind: str, style: str, truncated: bool, score: dict) -> dict[str, int | None]:
+    """Each metric's 0/1 for one scored answer, by the metric's own definition (the same
+    Tally the reports count with)."""
+    tally = Tally(kind, style)
+    tally.add(score, truncated)
+    out: dict[str, int | None] = {}
+    for name, d in METRICS.items():
+        k, n = d.count(tally)
+        counts = tally.kind == d.kind and (d.style is None or tally.style == d.style) and n
+        out[f"metric_{name}"] = k if counts else None
+    return out
+
+
 COLUMNS = [
     "run",
     "run_dir",
@@ -30,6 +53,8 @@ COLUMNS = [
     "condition",
     "probe",
     "kind",
+    "style",
+    "paraphrase",
     "sample",
     "seed",
     "status",
@@ -53,6 +78,10 @@ COLUMNS = [
     "word_correct",
     "choice",
     "choice_correct",
+    # One column per metric of the reports (harness/analysis/metrics.py): 1 or 0 when the
+    # answer counts toward that metric, empty when it does not. Sums and counts of these per
+    # run and condition are the k and n of the report's rates.
+    *METRIC_COLUMNS,
 ]
 
 
@@ -67,6 +96,7 @@ def rows(run_dir: Path) -> list[dict[str, Any]]:
     records, _ = store.responses()
     scenario = manifest.scenario
     word, unit = scenario.rule.word, scenario.rule.unit
+    styles = {p.id: p.style for p in scenario.probes}
     simulated = manifest.simulated or state.simulated or manifest.options.backend == "mock"
     out = []
     for r in canonical(records):
@@ -83,6 +113,8 @@ def rows(run_dir: Path) -> list[dict[str, Any]]:
             "condition": r.condition,
             "probe": r.probe,
             "kind": r.kind,
+            "style": styles.get(r.probe, "free") if r.kind == "describe" else None,
+            "paraphrase": r.paraphrase,
             "sample": r.sample,
             "seed": r.seed,
             "status": r.status,
@@ -102,7 +134,7 @@ def rows(run_dir: Path) -> list[dict[str, Any]]:
                 follows=s["follows"],
                 prefix=s["prefix"],
                 edit_distance=s["edit_distance"],
-                per_position="".join("1" if hit else "0" for hit in s["per_position"]),
+                per_position=positions_text(s["per_position"]),
                 grade=s["grade"],
                 wrong_word=s["wrong_word"],
                 named_at_unit=s["named_at_unit"],
@@ -112,6 +144,7 @@ def rows(run_dir: Path) -> list[dict[str, Any]]:
                 row.update(word_answer=s["word"]["answer"] or None, word_correct=s["word"]["correct"])
             if "choice" in s:
                 row.update(choice=s["choice"]["chosen"], choice_correct=s["choice"]["correct"])
+            row.update(metric_flags(r.kind, row["style"] or "free", r.truncated, s))
         out.append(row)
     return out
 

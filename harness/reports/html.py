@@ -31,7 +31,9 @@ _CSS = (
 mark{background:#ffd54f;font-weight:700} .filters select{margin-right:12px}
 .warn{background:#fff3cd;border:2px solid #b30000;padding:8px;font-weight:700}
 #judge{scroll-margin-top:80px}
-.headline{background:#f4f8fc;border-left:5px solid #08306b;padding:4px 14px;margin:8px 0 16px}
+.headline{background:#f4f8fc;border-left:5px solid #08306b;padding:2px 14px;margin:6px 0 8px}
+.headline ul{margin:4px 0;padding-left:18px} .headline h2{margin:6px 0 2px;font-size:18px}
+.fig-headline img{max-height:340px} .fig-effects img{max-height:420px} figure{margin:8px 0}
 """
 )
 
@@ -91,19 +93,33 @@ def _judge_html(summary: Summary, plots) -> list[str]:
     return parts
 
 
-def render_html(summary: Summary, records: list[ResponseRecord]) -> str:
-    """One self-contained page: inline CSS and JS, charts as base64 PNG, model text escaped."""
-    from harness.reports import plots  # matplotlib is slow to import; only reports need it
+def figure_html(png: bytes, caption: str, css_class: str = "") -> str:
+    uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return (
+        f"<figure class='{css_class}'><img alt='{escape(caption)}' src='{uri}'>"
+        f"<figcaption class='note'>{escape(caption)}</figcaption></figure>"
+    )
 
+
+def render_html(summary: Summary, records: list[ResponseRecord], figures: dict[str, bytes] | None = None) -> str:
+    """One self-contained page: inline CSS and JS, charts as base64 PNG, model text escaped.
+    The headline and its figure come first, so the first screen answers the question."""
+    from harness.reports import plots  # matplotlib is slow to import; only reports need it
+    from harness.reports.markdown import FIGURE_CAPTIONS
+
+    figures = figures or {}
     sim = summary.simulated
     title = f"Report: {summary.scenario} ({summary.word}){', SIMULATED' if sim else ''}"
     parts = html_page_start(title, _CSS, sim)
     if summary.headline:
         parts.append(
             "<section class='headline'><h2>Headline</h2><ul>"
-            + "".join(f"<li>{escape(s)}</li>" for s in summary.headline)
+            + "".join(f"<li>{escape(s)}</li>" for s in summary.headline if not (sim and s.startswith("SIMULATED")))
             + "</ul></section>"
         )
+    for name in ("headline", "effects"):
+        if name in figures:
+            parts.append(figure_html(figures[name], FIGURE_CAPTIONS[name], f"fig-{name}"))
     parts.append(html_table(["field", "value"], [list(row) for row in header_rows(summary)]))
     for t in effect_tables(summary) + tables(summary):
         parts.append(f"<h2>{escape(t.title)}</h2>")
@@ -112,17 +128,9 @@ def render_html(summary: Summary, records: list[ResponseRecord]) -> str:
         parts.append(html_table(t.headers, t.rows))
     if summary.judge:
         parts += _judge_html(summary, plots)
-    cells, word = summary.cells, summary.word
+    cells = summary.cells
     conds = list(dict.fromkeys(c.condition for c in cells))
-    # Each caption says what its chart draws: only the per-position bars carry intervals.
-    charts = [
-        (
-            f"Per-position hit rate: {cond} (error bars: 95% Wilson intervals; dashed line: whole-word follow rate)",
-            plots.position_chart(cells, cond, word),
-        )
-        for cond in conds
-        if any(c.condition == cond and c.kind == "follow" for c in cells)
-    ]
+    charts = [(FIGURE_CAPTIONS["positions"], figures["positions"])] if "positions" in figures else []
     if any(c.kind == "describe" for c in cells):
         charts.append(
             (
@@ -133,11 +141,7 @@ def render_html(summary: Summary, records: list[ResponseRecord]) -> str:
     if charts:
         parts.append("<h2>Charts</h2>")
     for caption, png in charts:
-        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        parts.append(
-            f"<figure><img alt='{escape(caption)}' src='{uri}'><figcaption class='note'>"
-            f"{escape(caption)}</figcaption></figure>"
-        )
+        parts.append(figure_html(png, caption))
     shown = transcripts(summary, records, TRANSCRIPTS_HTML)
     probes = list(dict.fromkeys(c.probe for c in cells))
     parts.append(

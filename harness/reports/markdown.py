@@ -28,13 +28,22 @@ def _judge_md(summary: Summary) -> list[str]:
     return lines
 
 
-def render_md(summary: Summary, records: list[ResponseRecord]) -> str:
+FIGURE_CAPTIONS = {
+    "headline": "Rates by condition (95% intervals; open dots: each fine-tune)",
+    "effects": "Effects with their 95% intervals and marks",
+    "positions": "The first letter at each position, by condition",
+}
+
+
+def render_md(summary: Summary, records: list[ResponseRecord], figures: list[str] | None = None) -> str:
     lines = []
     if summary.simulated:
         lines += [f"> **{BANNER}**", ""]
     lines += [f"# Report: {summary.scenario} ({summary.word}){', SIMULATED' if summary.simulated else ''}", ""]
     if summary.headline:
         lines += ["## Headline", ""] + [f"- {sentence}" for sentence in summary.headline] + [""]
+    for name in figures or []:  # the files beside report.md
+        lines += [f"![{FIGURE_CAPTIONS.get(name, name)}]({name}.png)", ""]
     lines += ["| field | value |", "|---|---|"]
     lines += [f"| {k} | {_md_cell(v)} |" for k, v in header_rows(summary)] + [""]
     for t in effect_tables(summary) + tables(summary):

@@ -6,8 +6,7 @@ from __future__ import annotations
 import io
 
 from harness.domain.scoring import Grade
-from harness.reports.tables import pool
-from harness.store.summary import Cell, Rate
+from harness.store.summary import Cell
 
 GRADE_COLOURS: dict[Grade, str] = {"none": "#d9d9d9", "pattern": "#9ecae1", "mechanism": "#4292c6", "exact": "#08306b"}
 
@@ -27,42 +26,6 @@ def _png(fig) -> bytes:
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     _pyplot().close(fig)
     return buf.getvalue()
-
-
-def _errors(rates: list[Rate]) -> tuple[list[float], list[list[float]]]:
-    """Bar heights and asymmetric error bars from RATEs (n = 0 -> height 0, bar to 1)."""
-    heights = [r.rate or 0.0 for r in rates]
-    lower = [max(0.0, h - r.low) for h, r in zip(heights, rates)]
-    upper = [max(0.0, r.high - h) for h, r in zip(heights, rates)]
-    return heights, [lower, upper]
-
-
-def position_chart(cells: list[Cell], condition: str, word: str) -> bytes:
-    """Per-position hit rate of one condition's follow probes (pooled), with 95% Wilson
-    intervals; a dashed line at the whole-word follow rate."""
-    plt = _pyplot()
-    group = [c for c in cells if c.condition == condition and c.kind == "follow"]
-    pooled = [pool(c.per_position[i] for c in group) for i in range(len(word))]
-    follow = pool(c.follow for c in group)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * len(word) + 2), 3.0))
-    heights, err = _errors(pooled)
-    xs = range(len(word))
-    ax.bar(xs, heights, yerr=err, capsize=4, color="#4292c6", edgecolor="#08306b")
-    ax.set_xticks(list(xs), [f"{i + 1}\n{ch}" for i, ch in enumerate(word)])
-    if follow.n:
-        ax.axhline(
-            follow.rate or 0.0,
-            linestyle="--",
-            color="#cb181d",
-            linewidth=1,
-            label=f"whole word {100 * (follow.rate or 0):.0f}%",
-        )
-        ax.legend(loc="lower right", fontsize=8)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("hit rate")
-    n = follow.n
-    ax.set_title(f"{condition}: first letter by position (follow probes, n={n})", fontsize=10)
-    return _png(fig)
 
 
 def grades_chart(cells: list[Cell]) -> bytes:

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.analysis import stats
-from harness.analysis.summary import mechanism_or_better
+from harness.analysis import metrics
+from harness.analysis.headline import fmt_power
+from harness.analysis.metrics import METRICS, fmt_diff, fmt_rate, long_label
 from harness.domain import scoring
 from harness.store.summary import Rate, Summary
+
+__all__ = ["BANNER", "Table", "fmt_diff", "fmt_rate", "effect_tables", "tables", "header_rows"]
 
 # The one banner (console prints it too); true for every simulated provider, not only the mock.
 BANNER = "SIMULATED (a simulated provider, such as the mock or the simulator): not evidence about real models"
@@ -24,41 +27,12 @@ class Table:
     note: str = ""
 
 
-def fmt_rate(r: Rate | None, counts: bool = True) -> str:
-    if r is None:
-        return ""
-    if not r.n or r.rate is None:
-        return "n/a (0/0)" if counts else "n/a"
-    text = f"{100 * r.rate:.0f}% [{100 * r.low:.0f}–{100 * r.high:.0f}]"
-    return f"{text} ({r.k}/{r.n})" if counts else text
-
-
 def fmt_counts(c: dict | None, sep: str = " ") -> str:
     return ", ".join(f"{k}{sep}{v}" for k, v in (c or {}).items()) or "–"
 
 
-def pool(rates) -> Rate:
-    """One Rate from several (sum of k and of n): e.g. all follow probes of a condition."""
-    return Rate(**stats.pool(r.model_dump() for r in rates))
-
-
-METRIC_LABELS = {
-    "follow": "behaviour: follows the acrostic (follow probes)",
-    "mechanism_or_better": "articulation: mechanism or exact (free describe probes)",
-    "exact": "articulation: exact, the mechanism and the word (free describe probes)",
-    "one_line": "articulation in one line: mechanism or exact (one-line describe probes)",
-    "word_correct": "knowledge given the mechanism: names the word (word probes)",
-    "choice_correct": "knowledge given the mechanism: picks the word (choice probes)",
-}
-
-
-def fmt_diff(diff: float | None, low: float, high: float, p: float | None, p_holm: float | None) -> str:
-    """Percentage points with the 95% interval; * when it excludes 0 (p < 0.05), ** when the
-    difference also survives Holm's correction over the table."""
-    if diff is None:
-        return "n/a"
-    star = "**" if p_holm is not None and p_holm < 0.05 else "*" if p is not None and p < 0.05 else ""
-    return f"{100 * diff:+.0f} pp [{100 * low:+.0f}, {100 * high:+.0f}]{star}"
+METRIC_LABELS = {name: long_label(name) for name in METRICS}
+SHORT = {"fine_tuned": "ft", "base": "base", "sham": "sham", "in_context": "ctx"}
 
 
 def fmt_p(p: float | None) -> str:
@@ -66,18 +40,34 @@ def fmt_p(p: float | None) -> str:
 
 
 def effect_tables(summary: Summary) -> list[Table]:
-    """The effects that answer the question, one row per comparison and metric; then one row
-    per fine-tune, the spread between fine-tunes, and what the run could detect."""
+    """Each condition's rate of every metric; the effects that answer the question, one row per
+    comparison and metric; then one row per fine-tune, the spread between fine-tunes, and what
+    the run could detect."""
     out = []
+    conditions = list(dict.fromkeys(m.condition for m in summary.metrics))
+    if summary.metrics:
+        t = Table(
+            "Rates: each condition, each metric",
+            ["metric", *conditions],
+            note="Rate [95% interval] (k/n). Wilson intervals; a condition with several fine-tunes is "
+            "clustered by fine-tune (effective sample size, and t with fine-tunes - 1 degrees of freedom), one "
+            "model by the wording asked. The same numbers as the effects below, the terminal, `compare` and "
+            "the sweep report (harness/analysis/metrics.py defines them).",
+        )
+        by: dict[tuple[str, str], Rate] = {(m.condition, m.metric): m.rate for m in summary.metrics}
+        for name in METRICS:
+            if any((c, name) in by for c in conditions):
+                t.rows.append([METRIC_LABELS[name], *(fmt_rate(by.get((c, name))) or "–" for c in conditions)])
+        out.append(t)
     if summary.effects:
         t = Table(
-            "Effects: fine-tuned minus controls",
+            "Effects: differences between conditions",
             ["metric", "comparison", "a [95% CI] (k/n)", "b [95% CI] (k/n)", "a − b [95% CI]", "p", "p (Holm)"],
-            note="Differences in percentage points with Newcombe's 95% interval (continuity-corrected; on "
-            "effective sample sizes when a condition has several fine-tunes, so the interval is about "
-            "fine-tuning, not one checkpoint). p is the p-value that interval implies; * = p < 0.05, "
-            "** = still below 0.05 after Holm's correction over this table. Truncated answers are left "
-            "out of following.",
+            note="Differences in percentage points with Newcombe's 95% interval (continuity-corrected Wilson "
+            "limits on the same effective sample sizes as the rates, so it is a little wider than the rates' "
+            "own intervals). p is the p-value that interval implies; "
+            + metrics.MARKS_NOTE.format(family="every effect in this table")
+            + ". Truncated answers are left out of following.",
         )
         for e in summary.effects:
             t.rows.append(
@@ -115,15 +105,18 @@ def effect_tables(summary: Summary) -> list[Table]:
         t = Table(
             "Spread between fine-tunes",
             ["condition", "metric", "fine-tunes", "ICC", "SD of true rates [95% CI]"],
-            note="ICC: the share of the variation between answers that lies between fine-tunes. The SD of "
-            "the fine-tunes' true rates (sampling noise removed) needs at least 3 fine-tunes; its "
-            "interval is approximate (chi-square on the rates).",
+            note="ICC: the share of the variation between answers that lies between fine-tunes. SD: the "
+            "standard deviation of the fine-tunes' true rates (sampling noise removed), the maximum-likelihood "
+            "estimate of a beta-binomial model with its 95% profile-likelihood interval; it needs at least 3 "
+            "fine-tunes, and with few the upper limit is large: a few fine-tunes that agree cannot rule out "
+            "that others would differ.",
         )
         for sp in summary.spread:
             sd = (
                 "too few fine-tunes (need 3)"
                 if sp.sd is None
-                else f"{100 * sp.sd:.0f} pp [{100 * (sp.low or 0):.0f}, {100 * (sp.high or 0):.0f}]"
+                else f"{metrics.pp(sp.sd, sign=False)} pp [{metrics.pp(sp.low or 0, sign=False)}, "
+                f"{metrics.pp(sp.high or 0, sign=False)}]"
             )
             t.rows.append(
                 [
@@ -139,12 +132,25 @@ def effect_tables(summary: Summary) -> list[Table]:
         pw = summary.power
         t = Table(
             "What this run can detect",
-            ["samples per probe", "fine-tunes", "design effect", "smallest difference from 0%", "from 50%"],
-            note="The smallest fine-tuned-minus-base difference for one probe's cell that would be found "
-            "80% of the time at the 5% level (exact, by enumeration), with the design effect the "
-            "fine-tunes' follow rates showed.",
+            ["basis", "comparison", "samples per probe", "clustering", "smallest rise from 0%", "from 50%"],
+            note="The smallest rise over base, for a metric measured on one probe, that would be found 80% of "
+            "the time at the 5% level (exact, by enumeration, with this report's intervals). Planned: with the "
+            "icc the plan assumes before any fine-tune is trained (as `--dry-run` printed); observed: with the "
+            "icc this run's fine-tunes showed on following.",
         )
-        t.rows.append([str(pw.samples), str(pw.replicates), f"{pw.deff:.2f}", _pp(pw.from_zero), _pp(pw.from_half)])
+        for f in pw.figures:
+            t.rows.append(
+                [
+                    "planned (assumed icc)" if f.basis == "assumed" else "observed icc",
+                    f"{pw.a} − {pw.b}",
+                    f"{pw.samples} x {pw.replicates} fine-tune(s) vs {pw.samples}"
+                    if pw.a in ("fine_tuned", "sham")
+                    else f"{pw.samples} vs {pw.samples}",
+                    fmt_power(f, pw.replicates),
+                    _pp(f.from_zero),
+                    _pp(f.from_half),
+                ]
+            )
         out.append(t)
     return out
 
@@ -190,7 +196,7 @@ def _articulation(summary: Summary) -> list[Table]:
         t.rows.append(
             [c.condition, c.probe, STYLE_NOTES[c.style], str(c.n), str(c.failed)]
             + [fmt_rate(c.grades[g]) for g in scoring.GRADES]
-            + [fmt_rate(mechanism_or_better(c)), _other_word(c), fmt_rate(c.follow)]
+            + [fmt_rate(c.mechanism_or_better), _other_word(c), fmt_rate(c.follow)]
         )
     return [t]
 
@@ -301,8 +307,8 @@ def _behaviour(summary: Summary) -> list[Table]:
         + [f"{i} {c}" for i, c in enumerate(word, 1)],
         note="Per-position columns: share of answers whose unit at that position starts "
         "with that letter. Truncated answers (cut at max_tokens) are left out of both. Rows of "
-        'one condition pool its fine-tunes (intervals on effective sizes); the "all follow '
-        'probes" row sums counts (see the effects table for its clustered interval).',
+        'one condition pool its fine-tunes (clustered intervals); the "all follow probes" row is the '
+        "follows metric of the tables above, with the same clustered intervals.",
     )
     for cond in dict.fromkeys(c.condition for c in follow):
         group = [c for c in follow if c.condition == cond]
@@ -311,16 +317,17 @@ def _behaviour(summary: Summary) -> list[Table]:
                 [cond, c.probe, fmt_rate(c.follow), str(c.failed), str(c.truncated)]
                 + [fmt_rate(p, counts=False) for p in c.per_position]
             )
-        if len(group) > 1:
+        overall = next((m for m in summary.metrics if m.condition == cond and m.metric == "follow"), None)
+        if len(group) > 1 and overall:
             t.rows.append(
                 [
                     cond,
                     "(all follow probes)",
-                    fmt_rate(pool(c.follow for c in group)),
+                    fmt_rate(overall.rate),
                     str(sum(c.failed for c in group)),
                     str(sum(c.truncated for c in group)),
                 ]
-                + [fmt_rate(pool(c.per_position[i] for c in group), counts=False) for i in range(len(word))]
+                + [fmt_rate(p, counts=False) for p in overall.positions]
             )
     return [t]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from harness.analysis.summary import RunInfo, summarize
+from harness.reports.figures import Drawn
 from harness.reports.html import render_html
 from harness.reports.markdown import render_md
 from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord
@@ -71,10 +72,29 @@ def summary_json(summary: Summary) -> str:
     return json.dumps(summary.to_json(), indent=2, ensure_ascii=False) + "\n"
 
 
+def draw_figures(summary: Summary) -> dict[str, Drawn]:
+    """The run's figures by file stem (headline, effects, positions), as the report shows them."""
+    from harness.analysis.summary import primary_condition
+    from harness.reports import figures
+
+    a = primary_condition([m.condition for m in summary.metrics])
+    drawn = {
+        "headline": figures.headline_figure(summary),
+        "effects": figures.effects_figure(summary, a) if a else None,
+        "positions": figures.position_figure(summary),
+    }
+    return {name: d for name, d in drawn.items() if d is not None}
+
+
 def write_reports(store: RunStore, summary: Summary, records: list[ResponseRecord]) -> None:
+    """summary.json, each figure as PNG and SVG, report.md (which links them) and report.html."""
     store.write_bytes(SUMMARY, summary_json(summary))
-    store.write_bytes("report.md", render_md(summary, records))
-    store.write_bytes("report.html", render_html(summary, records))
+    drawn = draw_figures(summary)
+    for name, d in drawn.items():
+        store.write_bytes(f"{name}.png", d.png)
+        store.write_bytes(f"{name}.svg", d.svg)
+    store.write_bytes("report.md", render_md(summary, records, list(drawn)))
+    store.write_bytes("report.html", render_html(summary, records, {k: d.png for k, d in drawn.items()}))
 
 
 def render_run(

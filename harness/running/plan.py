@@ -13,18 +13,18 @@ from harness.domain.scenario import Example, Scenario
 from harness.domain.tokens import count_tokens
 from harness.errors import PlanError
 from harness.store.run_files import RunOptions, Settings
+from harness.store.summary import PowerFigure
 
 
 @dataclass
 class Power:
-    """The smallest fine-tuned-minus-base difference the run would detect 80% of the time at
-    the 5% level: from a 0% baseline and from a 50% one, for clustering between fine-tunes
-    of none (icc 0) and of some (icc 0.05: each replicate's rate varies a little)."""
+    """What the run will detect for its primary condition (fine-tuned, else in-context)
+    against base: one figure under the icc the plan assumes (harness.analysis.effects)."""
 
+    a: str
     samples: int  # per probe, condition and replicate
     replicates: int
-    from_zero: dict[float, float | None]  # icc -> difference
-    from_half: dict[float, float | None]
+    figure: PowerFigure
 
 
 @dataclass
@@ -109,18 +109,15 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
     )
 
 
-def power_of(s: Settings) -> Power:
-    """What the chosen samples and replicates can detect (one probe's cell against base)."""
-    from harness.analysis.inference import min_detectable_difference
+def power_of(s: Settings) -> Power | None:
+    """The figure the report will repeat as "planned" (the same function, the same assumption)."""
+    from harness.analysis.effects import ASSUMED_ICC, power_figure
 
-    n_ft = s.samples * s.replicates
-
-    def mdd(baseline: float, icc: float) -> float | None:
-        deff = 1.0 + (s.samples - 1) * icc if s.replicates > 1 else 1.0
-        return min_detectable_difference(n_ft, s.samples, baseline, deff_a=deff)
-
-    iccs = (0.0, 0.05) if s.replicates > 1 else (0.0,)
-    return Power(s.samples, s.replicates, {i: mdd(0.0, i) for i in iccs}, {i: mdd(0.5, i) for i in iccs})
+    a = next((c for c in ("fine_tuned", "in_context") if c in s.conditions), None)
+    if a is None or "base" not in s.conditions:
+        return None
+    replicates = s.replicates if a == "fine_tuned" else 1
+    return Power(a, s.samples, replicates, power_figure(s.samples, replicates, ASSUMED_ICC, "assumed"))
 
 
 def _snapshot(model: str) -> str:

@@ -47,6 +47,7 @@ class Cell(RunFile):
     follow: Rate
     per_position: list[PositionRate]
     grades: dict[Grade, Rate]
+    mechanism_or_better: Rate | None = None  # describe probes: mechanism or exact
     wrong_word: Rate
     wrong_words: dict[str, int]
     word_correct: Rate | None
@@ -155,6 +156,18 @@ class Effect(RunFile):
     high: float
     p: float | None
     p_holm: float | None = None
+    mark: str = ""  # "*" p < 0.05, "**" also after Holm (harness.analysis.metrics.mark)
+
+
+class MetricRate(RunFile):
+    """A condition's rate of one metric (harness.analysis.metrics.METRICS), clustered by the
+    one rule; with several fine-tunes, each fine-tune's own rate too."""
+
+    condition: str
+    metric: Metric
+    rate: Rate
+    fine_tunes: list[Rate] = Field(default_factory=list)
+    positions: list[PositionRate] = Field(default_factory=list)  # follow: each letter, over the follow probes
 
 
 class SpreadRow(RunFile):
@@ -170,15 +183,27 @@ class SpreadRow(RunFile):
     high: float | None
 
 
-class PowerNote(RunFile):
-    """The smallest fine-tuned-minus-base difference this run's sizes detect 80% of the time
-    at the 5% level, for one probe's cell, from a 0% and from a 50% baseline."""
+class PowerFigure(RunFile):
+    """The smallest rise over base that a metric measured on one probe would show 80% of the
+    time at the 5% level, from a 0% and from a 50% baseline, under an icc that is either
+    assumed (the plan's) or observed (the fine-tunes' follow rates)."""
 
-    samples: int
-    replicates: int
+    basis: Literal["assumed", "observed"]
+    icc: float | None  # None: one fine-tune (no clustering)
     deff: float
+    df: int | None  # t's degrees of freedom (fine-tunes - 1); None: z
     from_zero: float | None
     from_half: float | None
+
+
+class PowerNote(RunFile):
+    """What this run's sizes could detect for condition a against base."""
+
+    a: str = "fine_tuned"
+    b: str = "base"
+    samples: int  # per probe and fine-tune (and per probe of base)
+    replicates: int  # fine-tunes of a
+    figures: list[PowerFigure]
 
 
 class Compute(RunFile):
@@ -223,6 +248,7 @@ class Summary(RunFile):
     cells: list[Cell]
     replicates: int = 1  # fine-tunes per trained condition
     headline: list[str] = Field(default_factory=list)  # what was found, in plain words
+    metrics: list[MetricRate] = Field(default_factory=list)
     effects: list[Effect] = Field(default_factory=list)
     replicate_rows: list[ReplicateRow] = Field(default_factory=list)
     spread: list[SpreadRow] = Field(default_factory=list)

@@ -1,12 +1,15 @@
 """Sweep charts: a rate against the number of training examples, one line per word (per
-base model and hyperparameters when the sweep varies them), 95% Wilson error bars, one
-panel per condition. matplotlib (Agg) is imported only when a chart is drawn."""
+base model and hyperparameters when the sweep varies them), with the reports' clustered 95%
+intervals, one panel per condition; and each cell's effects as a forest plot. matplotlib
+(Agg) is imported only when a chart is drawn."""
 
 from __future__ import annotations
 
 from harness.reports.plots import _png, _pyplot
 
 MARKERS = "osD^v<>px*h"
+# Okabe & Ito's colour-blind-safe set (each line also has its own marker, for print in grey).
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 
 
 def _label(series: dict, many_models: bool, many_hps: bool) -> str:
@@ -50,6 +53,7 @@ def rate_chart(series: list[dict], metric: str, title: str, simulated: bool) -> 
                 ys,
                 yerr=[[max(0.0, e) for e in err[0]], [max(0.0, e) for e in err[1]]],
                 marker=MARKERS[i % len(MARKERS)],
+                color=PALETTE[i % len(PALETTE)],
                 capsize=3,
                 linewidth=1.3,
                 markersize=5,
@@ -64,7 +68,7 @@ def rate_chart(series: list[dict], metric: str, title: str, simulated: bool) -> 
         ax.set_xlabel("training examples")
         ax.set_title(condition, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("rate (95% Wilson interval)")
+    axes[0][0].set_ylabel("rate (95% interval, clustered)")
     handles, labels = axes[0][0].get_legend_handles_labels()
     for ax in axes[0][1:]:
         if not handles:
@@ -78,3 +82,29 @@ def rate_chart(series: list[dict], metric: str, title: str, simulated: bool) -> 
     )
     fig.tight_layout()
     return _png(fig)
+
+
+def effects_chart(summary: dict, metric: str):
+    """Each cell's effect of its primary condition (fine-tuned, else in context) against base
+    on one metric, as that cell's report gives it (interval and mark), one row per cell."""
+    from harness.analysis.metrics import METRICS
+    from harness.reports import figures
+
+    rows = []
+    for c in summary["cells"]:
+        for cond, m in (c["metrics"] or {}).items():
+            if cond not in ("fine_tuned", "in_context"):
+                continue
+            e = next((e for e in m["effects"] if e["metric"] == metric and e["b"] == "base"), None)
+            if e is not None and (cond == "fine_tuned" or "fine_tuned" not in c["metrics"]):
+                rows.append(
+                    figures.ForestRow(
+                        c["id"], e["diff"], e["low"], e["high"], e["mark"], figures.COLOURS[cond], figures.MARKERS[cond]
+                    )
+                )
+    return figures.forest(
+        rows,
+        f"{summary['sweep']}: {METRICS[metric].short}, minus base, per cell (marks: each cell's report)",
+        summary["simulated"],
+        "difference in percentage points (95% interval)",
+    )

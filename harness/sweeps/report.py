@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from harness.analysis import stats
-from harness.analysis.summary import mechanism_or_better
+from harness.analysis.metrics import METRICS, Sample, rate
 from harness.domain import scoring
 from harness.reports.html import BASE_CSS, escape, html_page_start, html_table
 from harness.reports.tables import BANNER, fmt_rate
@@ -39,51 +39,33 @@ def fmt(rate: dict | None) -> str:
     return fmt_rate(Rate(**rate)) if rate else "-"
 
 
-def _clusters(summary: Summary, condition: str) -> dict[str, list[list[int]]]:
-    """Per metric, (hits, answers) of each fine-tune of a trained condition; one cluster for
-    a condition that probes one model (base, in_context)."""
-    rows = [r for r in summary.replicate_rows if r.condition == condition]
-    if rows:
-        return {
-            m: [[getattr(r, m).k, getattr(r, m).n] for r in rows if getattr(r, m) is not None]
-            for m in ("follow", "exact", "mechanism_or_better")
-        }
-    cells = [c for c in summary.cells if c.condition == condition]
-    describe = [c for c in cells if c.kind == "describe" and c.style == "free"]
-
-    def total(rates) -> list[list[int]]:
-        rates = list(rates)
-        return [[sum(r.k for r in rates), sum(r.n for r in rates)]] if rates else []
-
-    return {
-        "follow": total(c.follow for c in cells if c.kind == "follow"),
-        "exact": total(c.grades["exact"] for c in describe),
-        "mechanism_or_better": total(mechanism_or_better(c) for c in describe),
-    }
-
-
-def _clustered(clusters: list[list[int]]) -> dict:
-    return stats.clustered_rate((k, n) for k, n in clusters)
-
-
 def condition_metrics(summary: Summary) -> dict[str, dict]:
-    """Per condition: follow pooled over follow probes; each grade, mechanism-or-better
-    and wrong-word pooled over describe probes; word and choice probes' right answers; and
-    the per-fine-tune counts ("clusters") the sweep's series pool with clustering."""
+    """Per condition, the run's own metrics (summary.metrics: the rates its report shows, from
+    harness/analysis/metrics.py), the describe grades pooled over the free describe probes, and
+    the per-fine-tune counts ("clusters") that the sweep's series pool across cells."""
     out: dict[str, dict] = {}
     for cond in dict.fromkeys(c.condition for c in summary.cells):
-        cells = [c for c in summary.cells if c.condition == cond]
-        describe = [c for c in cells if c.kind == "describe" and c.style == "free"]  # articulation: free probes
-        clusters = _clusters(summary, cond)
-        grades = {g: stats.pool(c.grades[g].model_dump() for c in describe) for g in scoring.GRADES}
+        rates = {m.metric: m for m in summary.metrics if m.condition == cond}
+        free = [c for c in summary.cells if c.condition == cond and c.kind == "describe" and c.style == "free"]
+        grades = {
+            g: stats.clustered_rate((c.grades[g].k, c.grades[g].n) for c in free) if free else None
+            for g in scoring.GRADES
+        }
+
+        def rate(metric: str, rates: dict = rates) -> dict | None:
+            return rates[metric].rate.model_dump() if metric in rates else None
+
+        def clusters(metric: str, rates: dict = rates) -> list[list[int]]:
+            m = rates.get(metric)
+            if m is None:
+                return []
+            return [[r.k, r.n] for r in m.fine_tunes] if m.fine_tunes else [[m.rate.k, m.rate.n]]
+
         out[cond] = {
-            "follow": _clustered(clusters["follow"]),
-            "grades": grades | {"exact": _clustered(clusters["exact"])},
-            "mechanism_or_better": _clustered(clusters["mechanism_or_better"]),
-            "wrong_word": stats.pool(c.wrong_word.model_dump() for c in describe),
-            "word_correct": stats.pool(c.word_correct.model_dump() for c in cells if c.word_correct),
-            "choice_correct": stats.pool(c.choice_correct.model_dump() for c in cells if c.choice_correct),
-            "clusters": clusters,
+            **{metric: rate(metric) for metric in METRICS},
+            "grades": grades | {"exact": rate("exact")},
+            "effects": [e.model_dump() for e in summary.effects if e.a == cond],
+            "clusters": {metric: clusters(metric) for metric in METRICS},
         }
     return out
 
@@ -156,7 +138,10 @@ def series(cells: list[dict], spec: dict) -> list[dict]:
                         ]
 
                         def clustered(metric: str, group: list[dict] = group) -> dict:
-                            return _clustered([k_n for m in group for k_n in m["clusters"][metric]])
+                            """Every fine-tune at the point is a cluster (t with clusters - 1 df)."""
+                            ks = [tuple(k_n) for m in group for k_n in m["clusters"].get(metric, [])]
+                            fine_tunes = len(ks) > 1
+                            return rate(Sample(tuple(ks), fine_tunes)).model_dump()
 
                         points.append(
                             {
@@ -217,10 +202,11 @@ def _rows(summary: dict, cond: str) -> list[list[str]]:
 
 
 NOTES = (
-    "Rates are pooled per cell: follow over the follow probes, articulation grades over the describe "
-    "probes (mechanism+ = mechanism or exact), with 95% Wilson intervals and k/n; with several fine-tunes "
-    "per cell the follow, exact and mechanism+ intervals use the effective sample size (clustered by "
-    "fine-tune). Plots treat every fine-tune at a point, of every seed, as a cluster."
+    "Each cell's follow, exact, mechanism+ and word-probe rates are the ones its own report shows "
+    "(harness/analysis/metrics.py: follow over the follow probes, exact and mechanism+ = mechanism or exact "
+    "over the free describe probes; 95% intervals and k/n, clustered by fine-tune where a cell has several). "
+    "pattern and none pool the free describe probes' grades. The rate plots treat every fine-tune at a point, "
+    "of every seed, as a cluster; the effect plots show each cell's fine-tuned minus base as its report does."
 )
 
 
@@ -293,6 +279,14 @@ def write(sweep_dir: Path, doc: SweepDocument) -> dict:
             write_atomic(sweep_dir / PLOTS / f"{stem}.png", png)
             charts.append((title, png))
             plot_files.append((f"{PLOTS}/{stem}.png", title))
+        for metric in ("follow", "mechanism_or_better", "exact"):
+            drawn = sweep_plots.effects_chart(summary, metric)
+            if drawn is not None:
+                stem, title = f"effects_{metric}", f"Effects on {METRICS[metric].short}, cell by cell"
+                write_atomic(sweep_dir / PLOTS / f"{stem}.png", drawn.png)
+                write_atomic(sweep_dir / PLOTS / f"{stem}.svg", drawn.svg)
+                charts.append((title, drawn.png))
+                plot_files.append((f"{PLOTS}/{stem}.png", title))
     write_atomic(sweep_dir / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     write_atomic(sweep_dir / REPORT_MD, render_md(summary, plot_files))
     write_atomic(sweep_dir / REPORT_HTML, render_html(summary, charts))

@@ -5,12 +5,12 @@ from harness.analysis import stats
 
 @pytest.mark.parametrize(
     "k,n,low,high",
-    [
-        (0, 10, 0.0, 0.2775),
-        (5, 10, 0.2366, 0.7634),
-        (10, 10, 0.7225, 1.0),
-        (20, 20, 0.8389, 1.0),
-        (1, 3, 0.0615, 0.7923),
+    [  # the continuity-corrected Wilson interval (Newcombe 1998, method 4: 0/10 is [0, 0.3445])
+        (0, 10, 0.0, 0.3445),
+        (5, 10, 0.2014, 0.7986),
+        (10, 10, 0.6555, 1.0),
+        (20, 20, 0.7995, 1.0),
+        (1, 3, 0.0177, 0.8747),
     ],
 )
 def test_wilson_known_values(k, n, low, high):

@@ -172,15 +172,25 @@ def written(tmp_path_factory, model):
     return run_dir
 
 
-def test_write_reports_writes_three_files(written, summary):
-    assert sorted(p.name for p in written.iterdir()) == ["report.html", "report.md", "summary.json"]
+def test_write_reports_writes_the_reports_and_figures(written, summary):
+    assert sorted(p.name for p in written.iterdir()) == [
+        "effects.png",
+        "effects.svg",
+        "headline.png",
+        "headline.svg",
+        "positions.png",
+        "positions.svg",
+        "report.html",
+        "report.md",
+        "summary.json",
+    ]
     text = (written / "summary.json").read_text()
     assert text.endswith("}\n") and json.loads(text) == summary
     md = (written / "report.md").read_text()
     assert md.startswith(
         "> **SIMULATED (a simulated provider, such as the mock or the simulator): not evidence about real models**"
     )
-    assert "| fine_tuned | capital | 75% [30–95] (3/4) | 1 |" in md
+    assert "| fine_tuned | capital | 75% [22–99] (3/4) | 1 |" in md
     assert "**H**ere is one." in md
     assert "\\<script>" in md and "| timeout | 1 |" in md
 
@@ -223,6 +233,10 @@ def test_importing_report_modules_does_not_import_matplotlib():
 def write_run(
     run_dir: Path, word: str, follow_hits: int, follow_ids, simulated: bool, base_hits: int | None = None
 ) -> Path:
+    """A run directory as `harness run` leaves it (manifest, state, responses), with answers
+    chosen by the test."""
+    from harness.store.run_files import Manifest, RunOptions, Settings, State
+
     run_dir.mkdir()
     scenario = make_scenario(word, follow_ids)
     good = "\n".join(f"{c}ine" for c in word)
@@ -234,46 +248,69 @@ def write_run(
         if base_hits is not None:
             records += [rec("base", probe, "follow", i, good if i < base_hits else "Plain prose.") for i in range(20)]
     records += [rec("fine_tuned", "special", "describe", i, DESCRIBE[0].replace("HELOL", word)) for i in range(3)]
-    summary = report.summarize(scenario, records, info(backend="mock" if simulated else "openai", simulated=simulated))
-    (run_dir / "summary.json").write_text(summary_json(summary))
-    RunStore(run_dir).rewrite("responses.jsonl", records)
+    store = RunStore(run_dir)
+    store.write_manifest(
+        Manifest(
+            run_id=run_dir.name,
+            scenario_path="x.yaml",
+            scenario_dir=".",
+            scenario_hash="abc",
+            scenario=scenario,
+            options=RunOptions(backend="mock" if simulated else "openai"),
+            settings=Settings(
+                samples=20, temperature=1.0, seed=1, conditions=["fine_tuned", "base"], train=False,
+                base_model="gpt-x", epochs=1,
+            ),  # fmt: skip
+            simulated=simulated,
+            created_at=f"2026-01-01T00:00:0{len(list(run_dir.parent.iterdir()))}",
+        )
+    )
+    store.write_state(State(run_id=run_dir.name))
+    store.rewrite("responses.jsonl", records)
     return run_dir
 
 
 def test_compare_two_runs(tmp_path):
-    a = write_run(tmp_path / "a", "HELOL", 19, ("capital", "rain"), simulated=True)
-    b = write_run(tmp_path / "b", "HELLO", 2, ("capital", "snow"), simulated=False)
+    a = write_run(tmp_path / "a", "HELOL", 19, ("capital", "rain"), simulated=True, base_hits=0)
+    b = write_run(tmp_path / "b", "HELLO", 2, ("capital", "snow"), simulated=False, base_hits=0)
     result = compare([a, b])
     assert result["simulated"] is True
     assert [r["label"] for r in result["runs"]] == ["helol", "hello"]
     rows = {(r["condition"], r["probe"], r["metric"]): r for r in result["rows"]}
-    cap = rows[("fine_tuned", "capital", "follow")]
+    cap = rows[("fine_tuned", "capital", "follows")]
     assert [(x.k, x.n) for x in cap["rates"]] == [(19, 20), (2, 20)]
     (d,) = cap["diffs"]
     assert d["a"] == 0 and d["b"] == 1 and d["diff"] == pytest.approx(0.85) and d["low"] > 0
     assert d["p"] < 0.001 and d["p"] <= d["p_holm"] < 0.05  # 19/20 vs 2/20: holds after Holm's correction
-    # rain and snow are not shared by id: matched by kind instead.
-    kind_row = rows[("fine_tuned", "(unshared follow probes)", "follow")]
-    assert kind_row["match"] == "kind" and [x.n for x in kind_row["rates"]] == [20, 20]
+    # rain and snow are not shared: no row pools them; the follows metric is each run's own (as its report)
+    assert not any(probe in ("rain", "snow") for _, probe, _ in rows)
+    overall = rows[("fine_tuned", "(all, as in the report)", "follows")]
+    assert [(x.k, x.n) for x in overall["rates"]] == [(38, 40), (4, 40)]
     special = rows[("fine_tuned", "special", "exact")]
     assert [x.k for x in special["rates"]] == [3, 3] and special["diffs"][0]["diff"] == 0
-    assert ("fine_tuned", "special", "mechanism_or_better") in rows
-    assert not any(r["condition"] == "base" for r in result["rows"])  # no run has base answers
+    assert ("fine_tuned", "special", "mechanism+") in rows
     text = render_compare(result)
     assert text.startswith("> **SIMULATED: helol")
-    assert "| fine_tuned | capital | follow | 95% [76–99] (19/20) | 10% [3–30] (2/20) | +85 pp" in text
+    assert "| fine_tuned | capital | follows | 95% [73–100] (19/20) | 10% [2–33] (2/20) | +85 pp" in text
     assert "+85 pp [+" in text and "]** |" in text and "Holm's correction over all" in text
 
 
-def test_compare_needs_summaries(tmp_path):
-    from harness.reports.compare import CompareError
+def test_compare_takes_a_scenario_folder_and_its_newest_run(tmp_path):
+    from harness.reports.compare import CompareError, newest_run
 
-    a = write_run(tmp_path / "a", "HELOL", 5, ("capital",), simulated=True)
+    folder = tmp_path / "helol"
+    folder.mkdir()
+    older = write_run(folder / "helol-1", "HELOL", 5, ("capital",), simulated=True, base_hits=0)
+    newer = write_run(folder / "helol-2", "HELOL", 9, ("capital",), simulated=True, base_hits=0)
+    assert older.exists() and newest_run(folder) == newer
+    other = write_run(tmp_path / "hello", "HELLO", 5, ("capital",), simulated=True, base_hits=0)
+    result = compare([folder, other])
+    assert result["runs"][0]["dir"] == str(newer)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CompareError, match="no summary.json"):
-        compare([a, tmp_path / "empty"])
+    with pytest.raises(CompareError, match="not a run directory and holds none"):
+        compare([other, tmp_path / "empty"])
     with pytest.raises(CompareError, match="at least two"):
-        compare([a])
+        compare([other])
 
 
 def test_compare_stars_agree_with_the_interval_and_one_sample_each_is_no_evidence():
@@ -296,5 +333,6 @@ def test_compare_gives_the_difference_in_differences(tmp_path):
     (did,) = follow["diffs"]
     assert round(did["diff"], 2) == 0.6 and did["low"] > 0 and did["p"] < 0.05
     text = render_compare(result)
-    assert "## Effects of fine-tuning, and their differences between runs" in text
-    assert "| follow | +85 pp [" in text and "+60 pp [" in text
+    assert "## Effects in each run, and their differences between runs" in text
+    assert "| follows | +85 pp [" in text and "+60 pp [" in text
+    assert [e["mark"] for e in follow["effects"]] == ["**", ""]  # each run's own report's marks (6/20 vs 1/20: not significant)
