@@ -105,16 +105,18 @@ def power_sentence(summary: Summary) -> str:
     def pp(x: float | None) -> str:
         return "no difference within 100 pp" if x is None else f"about {100 * x:.0f} pp"
 
-    fig = {f.basis: f for f in pw.figures}
+    parts = []
+    for f in pw.figures:
+        if f.basis == "assumed":
+            parts.append(f"{pp(f.from_zero)} over a 0% baseline (planned, assuming {fmt_power(f, pw.replicates)})")
+        else:
+            parts.append(
+                f"{pp(f.from_zero)} with the spread the fine-tunes showed (observed {fmt_power(f, pw.replicates)})"
+            )
     text = (
         f"Power, for a metric measured on one probe ({pw.samples} samples per probe and model): "
-        f"{NAMES[pw.a]} against {NAMES[pw.b]} would likely miss a rise smaller than "
-        f"{pp(fig['assumed'].from_zero)} over a 0% baseline (planned, assuming "
-        f"{fmt_power(fig['assumed'], pw.replicates)})"
+        f"{NAMES[pw.a]} against {NAMES[pw.b]} would likely miss a rise smaller than " + "; ".join(parts)
     )
-    if "observed" in fig:
-        o = fig["observed"]
-        text += f"; {pp(o.from_zero)} with the spread the fine-tunes showed (observed {fmt_power(o, pw.replicates)})"
     return text + "; 80% power, 5% level."
 
 

@@ -155,7 +155,7 @@ SHORT = {"fine_tuned": "ft", "base": "base", "sham": "sham", "in_context": "ctx"
 
 def results_table(summary: Summary) -> Table:
     """The effects when the run has a condition to compare with base, else the rates per probe."""
-    a = primary_condition(list(dict.fromkeys(m.condition for m in summary.metrics)))
+    a = primary_condition(list(dict.fromkeys(c.condition for c in summary.cells)))
     return effects_table(summary) if any(e.a == a for e in summary.effects) else summary_table(summary)
 
 
@@ -166,7 +166,7 @@ def effects_table(summary: Summary) -> Table:
     title = styled(f"{summary.scenario} ({summary.word}) on {summary.backend}")
     if summary.simulated:
         title.append(" SIMULATED", style="bold red")
-    a = primary_condition(list(dict.fromkeys(m.condition for m in summary.metrics))) or ""
+    a = primary_condition(list(dict.fromkeys(c.condition for c in summary.cells))) or ""
     effects = [e for e in summary.effects if e.a == a]
     controls = list(dict.fromkeys(e.b for e in effects))
     conditions = [a, *controls]

@@ -171,6 +171,9 @@ def compare(run_dirs: list[Path]) -> dict:
     the rates side by side with pairwise differences."""
     if len(run_dirs) < 2:
         raise CompareError("compare needs at least two run directories")
+    for d in map(Path, run_dirs):  # a typo anywhere is named before any run is read
+        if not d.is_dir():
+            raise CompareError(f"{d}: not a directory" if d.exists() else f"{d}: no such directory")
     runs = [_load(Path(d)) for d in run_dirs]
     labels = _labels(runs)
     pairs = list(combinations(range(len(runs)), 2))

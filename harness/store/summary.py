@@ -4,9 +4,9 @@ these models, so a damaged summary is one clear error, never a KeyError."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.domain.scoring import Grade, ProbeKind
 from harness.store.run_files import RunFile
@@ -204,6 +204,18 @@ class PowerNote(RunFile):
     samples: int  # per probe and fine-tune (and per probe of base)
     replicates: int  # fine-tunes of a
     figures: list[PowerFigure]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_figure_layout(cls, data: Any) -> Any:
+        """A summary written before the plan's and the observed figures were told apart held
+        one figure, with the observed design effect, at the top level."""
+        if isinstance(data, dict) and "figures" not in data and "deff" in data:
+            data = dict(data)
+            figure = {k: data.pop(k, None) for k in ("deff", "from_zero", "from_half")}
+            clustered = data.get("replicates", 1) > 1
+            data["figures"] = [figure | {"basis": "observed" if clustered else "assumed", "icc": None, "df": None}]
+        return data
 
 
 class Compute(RunFile):

@@ -1,12 +1,15 @@
 """Every bad input docs/bad-input.md lists: exit 2, one message, nothing created or spent."""
 
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from harness.cli.main import main
-from tests.helpers import ROOT
+from tests.helpers import ROOT, invoke
 
 # A frozen copy of an earlier scenarios/helol.yaml: the line numbers in docs/bad-input.md stay true
 # whatever the shipped scenario becomes.
@@ -32,10 +35,17 @@ def blocked(tmp_path, name):
     return tmp_path / "blocker" / name
 
 
+_RUN: list[Path] = []  # one small mock run, made once and copied
+
+
 def two_runs(tmp_path):
-    for name, summary in (("A", "helol"), ("B", "hello")):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "summary.json").write_text((ROOT / f"tests/data/replay/{summary}.summary.json").read_text())
+    if not _RUN:
+        made = Path(tempfile.mkdtemp(prefix="bad-input-run-")) / "run"
+        args = ["run", ROOT / "scenarios/helol.yaml", "--samples", "1", "--replicates", "1", "--out", made]
+        assert invoke(*args).exit_code == 0
+        _RUN.append(made)
+    for name in ("A", "B"):
+        shutil.copytree(_RUN[0], tmp_path / name)
     return [tmp_path / "A", tmp_path / "B"]
 
 

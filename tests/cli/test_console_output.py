@@ -50,11 +50,11 @@ def test_a_run_prints_its_headline_and_effects_not_every_cell(capsys):
     views.print_summary(summary, ROOT / "d")
     out = capsys.readouterr().out
     assert summary.effects and "Following the rule:" in out
-    header = next(line for line in out.splitlines() if "metric" in line)
+    header = next(line for line in out.splitlines() if line.startswith("┃ metric"))
     assert "ft - base" in header and "ft - sham" in header
     follows = next(line for line in out.splitlines() if "follows" in line and "%" in line)
     e = next(e for e in summary.effects if (e.metric, e.a, e.b) == ("follow", "fine_tuned", "base"))
-    assert f"{100 * e.diff:+.0f} [{100 * e.low:+.0f}, {100 * e.high:+.0f}]" in follows
+    assert f"{100 * e.diff:+.0f} [{100 * e.low:+.0f}, {100 * e.high:+.0f}]{e.mark}" in follows
     assert out.count("SIMULATED (a simulated provider") == 1 and "- SIMULATED:" not in out
     assert "per-probe rates" in out and "report.md" in out
 

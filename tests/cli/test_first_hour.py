@@ -5,6 +5,7 @@ and `compare` labels hundreds of characters long."""
 
 import json
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -133,9 +134,9 @@ def test_compare_labels_of_one_scenario_stay_short(tmp_path):
         scenario = "helol"
 
     long_dirs = [tmp_path / ("x" * 200) / f"helol-20261201-204353-{tail}" for tail in ("0eb8ac", "91f2d3")]
-    labels = _labels([{"summary": Summary(), "dir": d} for d in long_dirs])
+    labels = _labels([SimpleNamespace(summary=Summary(), dir=d) for d in long_dirs])
     assert labels == ["helol (0eb8ac)", "helol (91f2d3)"]
-    same = [{"summary": Summary(), "dir": tmp_path / f"cell{i}" / "run"} for i in range(3)]
+    same = [SimpleNamespace(summary=Summary(), dir=tmp_path / f"cell{i}" / "run") for i in range(3)]
     assert _labels(same) == ["helol #1", "helol #2", "helol #3"]
 
 

@@ -258,8 +258,13 @@ def write_run(
             scenario=scenario,
             options=RunOptions(backend="mock" if simulated else "openai"),
             settings=Settings(
-                samples=20, temperature=1.0, seed=1, conditions=["fine_tuned", "base"], train=False,
-                base_model="gpt-x", epochs=1,
+                samples=20,
+                temperature=1.0,
+                seed=1,
+                conditions=["fine_tuned", "base"],
+                train=False,
+                base_model="gpt-x",
+                epochs=1,
             ),  # fmt: skip
             simulated=simulated,
             created_at=f"2026-01-01T00:00:0{len(list(run_dir.parent.iterdir()))}",
@@ -335,4 +340,7 @@ def test_compare_gives_the_difference_in_differences(tmp_path):
     text = render_compare(result)
     assert "## Effects in each run, and their differences between runs" in text
     assert "| follows | +85 pp [" in text and "+60 pp [" in text
-    assert [e["mark"] for e in follow["effects"]] == ["**", ""]  # each run's own report's marks (6/20 vs 1/20: not significant)
+    assert [e["mark"] for e in follow["effects"]] == [
+        "**",
+        "",
+    ]  # each run's own report's marks (6/20 vs 1/20: not significant)

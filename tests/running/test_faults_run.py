@@ -47,7 +47,6 @@ pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
 
 def no_charts(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(plots, "position_chart", lambda *a, **k: b"")
     mp.setattr(plots, "grades_chart", lambda *a, **k: b"")
 
 

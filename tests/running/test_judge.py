@@ -374,7 +374,7 @@ def test_report_has_a_judge_section_only_with_verdicts(tmp_path):
     assert "| weighted kappa (linear) | 1.00 |" in section
     assert "| exact | 0 | 0 | 0 | 1 | 1 |" in section
     row = (
-        "| base | special | 3 | 100% [44–100] (3/3) | undefined (both raters gave every answer the same grade (none)) |"
+        "| base | special | 3 | 100% [31–100] (3/3) | undefined (both raters gave every answer the same grade (none)) |"
     )
     assert row in section
     assert "### Disagreements (0 of 0 shown)" in section

@@ -64,21 +64,25 @@ def test_report_opens_with_the_headline_and_the_effects(mock_run):
     headline, _, after = rest.partition("| field | value |")
     assert "Following the rule:" in headline and "pp [" in headline and "3 fine-tunes" in headline
     assert "Against the sham fine-tune" in headline
-    assert after.index("## Effects: fine-tuned minus controls") < after.index("## Behaviour: follow probes")
+    assert after.index("## Effects: differences between conditions") < after.index("## Behaviour: follow probes")
     assert "## Fine-tunes, one row each" in md and "## Spread between fine-tunes" in md
     summary = json.loads((mock_run / "summary.json").read_text())
     comparisons = {(e["metric"], e["a"], e["b"]) for e in summary["effects"]}
     assert ("follow", "fine_tuned", "base") in comparisons and ("exact", "fine_tuned", "sham") in comparisons
     assert summary["replicates"] == 3 and len(summary["replicate_rows"]) == 6
     html = (mock_run / "report.html").read_text()
-    assert html.index("<h2>Headline</h2>") < html.index("Effects: fine-tuned minus controls")
+    assert html.index("<h2>Headline</h2>") < html.index("Effects: differences between conditions")
 
 
 def test_dry_run_shows_jobs_cost_and_power():
     result = invoke("run", SCENARIO, *REPLICATED, "--backend", "openai", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "x 6 fine-tuning jobs" in result.output
-    assert "power: 4 samples per probe x 3 fine-tune(s) detect a difference of" in result.output
+    assert (
+        "power: a metric measured on one probe (4 samples per probe and model, fine_tuned vs base) would detect"
+        in result.output
+    )
+    assert "assuming icc 0.05: design effect 1.15 per probe, t with 2 df for 3 fine-tunes" in result.output
 
 
 def test_export_loads_in_pandas_one_row_per_sample(mock_run, tmp_path):

@@ -87,7 +87,6 @@ class Watch:
 @pytest.fixture
 def no_charts(monkeypatch):
     """report.html without charts: matplotlib costs ~1 s a run; charts are tested elsewhere."""
-    monkeypatch.setattr(plots, "position_chart", lambda *a, **k: b"")
     monkeypatch.setattr(plots, "grades_chart", lambda *a, **k: b"")
 
 

@@ -71,9 +71,13 @@ def test_a_state_of_another_run(run_copy):
     assert "state.json: run_id: 'someone-else' is not this run's" in one_error_line(invoke("status", run_copy))
 
 
-def test_an_empty_summary_for_compare(finished, run_copy):
+def test_an_empty_manifest_for_compare(finished, run_copy):
+    """compare re-scores each run from its files (a damaged summary.json does not matter; a
+    damaged manifest is one clear error)."""
     (run_copy / "summary.json").write_text("{}")
-    assert "summary.json: simulated: required field is missing" in one_error_line(invoke("compare", finished, run_copy))
+    assert invoke("compare", finished, run_copy).exit_code == 0
+    (run_copy / "manifest.json").write_text("{}")
+    assert "manifest.json:" in one_error_line(invoke("compare", finished, run_copy))
 
 
 def test_an_unknown_field_is_a_typo_not_ignored(run_copy):

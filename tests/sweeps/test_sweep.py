@@ -37,15 +37,19 @@ PROBES = {
 # are about the sweep, so per-run charts are a fixed PNG here, which keeps them fast.
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STUB_RUN_CHARTS = (
-    "import harness.reports.plots as p; p.position_chart = p.grades_chart = lambda *a, **k: b'\\x89PNG\\r\\n\\x1a\\n'; "
+    "import harness.reports.plots as p; p.grades_chart = lambda *a, **k: b'\\x89PNG\\r\\n\\x1a\\n'; "
+    "import harness.reports.figures as f; f.headline_figure = f.effects_figure = f.position_figure = "
+    "lambda *a, **k: None; "
 )
 
 
 def stub_run_charts(mp: pytest.MonkeyPatch) -> None:
+    import harness.reports.figures
     import harness.reports.plots
 
-    for name in ("position_chart", "grades_chart"):
-        mp.setattr(harness.reports.plots, name, lambda *a, **k: PNG_MAGIC)
+    mp.setattr(harness.reports.plots, "grades_chart", lambda *a, **k: PNG_MAGIC)
+    for name in ("headline_figure", "effects_figure", "position_figure"):
+        mp.setattr(harness.reports.figures, name, lambda *a, **k: None)
 
 
 def stub_sweep_charts(mp: pytest.MonkeyPatch) -> list[tuple]:
@@ -54,6 +58,7 @@ def stub_sweep_charts(mp: pytest.MonkeyPatch) -> list[tuple]:
 
     calls: list[tuple] = []
     mp.setattr(sweep_plots, "rate_chart", lambda *a: calls.append(a) or PNG_MAGIC + b"sweep")
+    mp.setattr(sweep_plots, "effects_chart", lambda *a: None)
     return calls
 
 
