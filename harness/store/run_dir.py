@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness import limits
 from harness.errors import StoreError
-from harness.store.files import append_jsonl, dump_json, read_jsonl_lines, read_run_file, write_atomic, write_jsonl
+from harness.store.files import Appender, dump_json, read_jsonl_lines, read_run_file, write_atomic, write_jsonl
 from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord
 from harness.store.run_files import Manifest, State
 from harness.store.summary import Summary
@@ -84,6 +84,7 @@ class RunStore:
     def __init__(self, run_dir: Path | str):
         self.dir = Path(run_dir)
         self._lock_fd: int | None = None
+        self._appenders: dict[str, Appender] = {}  # open record files (group commit: see Appender)
 
     def path(self, name: str) -> Path:
         return self.dir / name
@@ -132,6 +133,7 @@ class RunStore:
         return False
 
     def unlock(self) -> None:
+        self.close_records()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -184,6 +186,7 @@ class RunStore:
         return self._read_model(STATE, State)
 
     def write_state(self, state: State) -> None:
+        self.sync()  # the records the state counts on are on disk before it says so
         write_atomic(self.path(STATE), dump_json(state.model_dump(mode="json")))
 
     def read_summary(self) -> Summary:
@@ -235,7 +238,23 @@ class RunStore:
         return self._records(EVENTS, EventRecord)[0]
 
     def append(self, name: str, record: BaseModel) -> None:
-        append_jsonl(self.path(name), record.model_dump(mode="json"))
+        """One record, written at once (a kill -9 cannot lose it) and fsynced with others."""
+        if name not in self._appenders:
+            self._appenders[name] = Appender(self.path(name))
+        self._appenders[name].append(record.model_dump(mode="json"))
+
+    def sync(self) -> None:
+        """fsync every record appended so far."""
+        for appender in self._appenders.values():
+            appender.sync()
+
+    def close_records(self) -> None:
+        for appender in self._appenders.values():
+            appender.close()
+        self._appenders.clear()
 
     def rewrite(self, name: str, records: list[BaseModel]) -> None:
+        appender = self._appenders.pop(name, None)
+        if appender is not None:  # its descriptor would keep appending to the replaced file
+            appender.close()
         write_jsonl(self.path(name), [r.model_dump(mode="json") for r in records])
