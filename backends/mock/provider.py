@@ -16,7 +16,7 @@ summary in the state (never the bytes):
   ends with it.
 Ids are deterministic: file-mock-<sha256(bytes)[:24]>; ftjob-mock-<hash(file id, spec)>
 (a repeated spec makes a second job, "<id>-2", as OpenAI would make a second job); the model
-ft:<base>:mock:<suffix or "model">:<8 hex> hashes only what is trained (file, base model,
+ft:<base>:mock:<suffix>:<8 hex> (OpenAI's "::" without a suffix) hashes only what is trained (file, base model,
 suffix, hyperparameters, seed; not metadata), so two runs of one scenario sample one model.
 A job goes validating_files -> queued -> running -> succeeded, one state per `get_job`
 call (running lasts `steps_per_state` calls and emits "Step i/N: training loss=..."
@@ -275,7 +275,7 @@ class MockBackend(Backend):
             j["error"] = "Simulated failure: the job suffix contains 'fail'."
             self._event(job_id, j["error"], level="error")
             return
-        model = f"ft:{spec['base_model']}:mock:{spec['suffix'] or 'model'}:{j['model_hash']}"
+        model = f"ft:{spec['base_model']}:mock:{spec['suffix'] or ''}:{j['model_hash']}"
         j.update(status=SUCCEEDED, fine_tuned_model=model, trained_tokens=j["tokens"] * j["learned"]["n_epochs"])
         self.state["models"][model] = j["learned"]
         self._event(job_id, f"New fine-tuned model created: {model}")

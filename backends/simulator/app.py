@@ -9,6 +9,7 @@ the same inputs are byte-identical."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import socket
 from dataclasses import asdict
@@ -22,7 +23,7 @@ from backends.base import Backend
 from backends.simulator import faults as sim_faults
 from backends.simulator.catalog import CatalogRoutes
 from backends.simulator.faults import FaultGate, Faults
-from backends.simulator.jobs import JobRoutes
+from backends.simulator.jobs import SNAPSHOTS, JobRoutes
 from backends.simulator.wire import (
     MAX_BODY_MB,
     ApiError,
@@ -119,7 +120,7 @@ class SimApp(CatalogRoutes, JobRoutes):
                     500, "The server had an error while processing your request. Sorry about that! (simulated)"
                 )
             if verdict.retry_after is not None:
-                return self._rate_limited(verdict)
+                return self._stamp(self._rate_limited(verdict))
             if verdict.slowed:
                 self.stats["slowed"] += 1
             if verdict.delay:
@@ -128,11 +129,20 @@ class SimApp(CatalogRoutes, JobRoutes):
             if verdict.action == "drop_after":  # done, but the client never hears of it
                 self.stats["dropped"] += 1
                 _close(request)
-            return response
+            return self._stamp(response)
         except Exception as err:  # every failure answers in OpenAI's error shape, never text/plain
             api = as_api_error(err, request.method, request.path)
             self.stats["responses_500" if api.status >= 500 else "responses_4xx"] += 1
-            return error_response(api)
+            return self._stamp(error_response(api, detail=request.path.startswith("/v1/files")))
+
+    def _stamp(self, response: web.StreamResponse) -> web.StreamResponse:
+        """The headers every OpenAI answer carries (recorded): its API version and a request id
+        (counted, so that recordings of the same session are identical)."""
+        if isinstance(response, web.Response):
+            digest = hashlib.sha256(f"request:{self.stats['requests']}".encode()).hexdigest()[:32]
+            response.headers.setdefault("openai-version", "2020-10-01")
+            response.headers.setdefault("x-request-id", f"req_{digest}")
+        return response
 
     @staticmethod
     def _check_key(request: web.Request) -> None:
@@ -167,17 +177,20 @@ class SimApp(CatalogRoutes, JobRoutes):
 
     def _rate_limited(self, verdict: sim_faults.Verdict) -> web.Response:
         self.stats["responses_429"] += 1
+        wait = sim_faults.go_duration(verdict.retry_after or 0.0)
         headers = sim_faults.retry_after_headers(verdict.retry_after or 0.0)
         if verdict.action == "rate_limit":
             headers["x-ratelimit-limit-requests"] = f"{verdict.limit:g}"
             headers["x-ratelimit-remaining-requests"] = "0"
-            headers["x-ratelimit-reset-requests"] = f"{headers['retry-after-ms']}ms"
-            message = (
-                f"Rate limit reached: limit {verdict.limit:g} requests per minute "
-                f"(simulated). Please try again in {headers['retry-after-ms']}ms."
-            )
+            headers["x-ratelimit-reset-requests"] = wait
+            what = f"on requests per min (RPM): Limit {verdict.limit:g} (simulated)"
         else:
-            message = "Rate limit reached (simulated burst). Please try again later."
+            what = "(simulated burst)"
+        if self.gate.faults.no_retry_after:
+            headers = {}  # as OpenAI's recorded 429s: the wait is only in the message
+        # OpenAI's words: "Rate limit reached for ... on requests per day (RPD): Limit 200, ...
+        # Please try again in 7m12s."
+        message = f"Rate limit reached {what}. Please try again in {wait}."
         err = ApiError(429, message, code="rate_limit_exceeded", type_="requests")
         return error_response(err, headers)
 
@@ -208,7 +221,19 @@ class SimApp(CatalogRoutes, JobRoutes):
         chat = chat_request(body)
         done = await self.backend.complete(chat)
         self.stats["chat_completions"] += 1
-        return json_response(completion_body(chat, done, created=BASE_TIME + self.clock))
+        limit, left, reset = self.gate.usage()
+        tokens = done.prompt_tokens + done.completion_tokens
+        headers = {  # as recorded on chat answers (Go durations); fine-tuning answers carry none
+            "x-ratelimit-limit-requests": f"{limit:g}",
+            "x-ratelimit-remaining-requests": str(left),
+            "x-ratelimit-reset-requests": sim_faults.go_duration(reset),
+            "x-ratelimit-limit-tokens": "150000000",
+            "x-ratelimit-remaining-tokens": str(150000000 - tokens),
+            "x-ratelimit-reset-tokens": "0s",
+        }
+        body = completion_body(chat, done, created=BASE_TIME + self.clock)
+        body["model"] = SNAPSHOTS.get(chat.model, chat.model)  # recorded: the snapshot that answered
+        return json_response(body, headers=headers)
 
 
 def _close(request: web.Request) -> None:

@@ -5,17 +5,15 @@ as it would there. A mixin of SimApp (app.py), which owns the records these read
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from backends.base import SUCCEEDED, Backend, Job
+from backends.simulator.bodies import checkpoints, not_found
 from backends.simulator.wire import ApiError, json_response, page
 
-# The mock's training events: "Step 20/20: training loss=0.2806"
-_STEP = re.compile(r"Step (\d+)/(\d+): training loss=([\d.]+)")
 OWNER = "simulator"
 
 
@@ -64,7 +62,9 @@ class CatalogRoutes:
             "created_at": self._tick(),
             "filename": ref.filename,
             "purpose": "fine-tune",
-            "status": "processed",
+            "status": "processed",  # recorded (2024+): processed already in the upload's answer
+            "status_details": None,
+            "expires_at": None,
         }
         self.contents[ref.id] = base64.b64encode(data).decode()
         self.stats["uploads"] += 1
@@ -80,7 +80,7 @@ class CatalogRoutes:
     def _file(self, request: web.Request) -> str:
         file_id = request.match_info["id"]
         if file_id not in self.files:
-            raise ApiError(404, f"No such File object: {file_id}", param="id")
+            raise ApiError(404, f"No such File object: {file_id[:200]}", param="id")
         return file_id
 
     async def get_file(self, request: web.Request) -> web.Response:
@@ -136,26 +136,13 @@ class CatalogRoutes:
     # -- checkpoints ------------------------------------------------------------------------
 
     async def list_checkpoints(self, request: web.Request) -> web.Response:
-        """The final checkpoint of a succeeded job (the simulator keeps no earlier ones)."""
+        """A succeeded job's checkpoints, newest first (backends/simulator/bodies.py)."""
         job_id = request.match_info["id"]
         if job_id not in self.jobs:
-            raise ApiError(404, f"Could not find fine-tuning job {job_id}.", param="fine_tuning_job_id")
-        rec, model = self.jobs[job_id], self._trained_model(self._find(job_id))
-        items: list[dict[str, Any]] = []
-        steps = [m for e in self.backend.list_events(job_id) if (m := _STEP.search(e.message))]
-        if model is not None and steps:
-            step, loss = int(steps[-1].group(1)), float(steps[-1].group(3))
-            items.append(
-                {
-                    "object": "fine_tuning.job.checkpoint",
-                    "id": f"ftckpt-sim-{job_id}-{step}",
-                    "created_at": rec["finished_at"] or rec["created_at"],
-                    "fine_tuned_model_checkpoint": f"{model}:ckpt-step-{step}",
-                    "fine_tuning_job_id": job_id,
-                    "step_number": step,
-                    "metrics": {"step": step, "train_loss": loss},
-                }
-            )
+            raise not_found(job_id)
+        job = self._find(job_id)
+        model = self._trained_model(job)
+        items = checkpoints(job, self.jobs[job_id], self.backend.list_events(job_id), model) if model else []
         data, more = page(items, request.query)
         return _list_response(data, more)
 

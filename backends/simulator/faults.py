@@ -48,6 +48,8 @@ FAULT_HELP: dict[str, str] = {
     "insufficient_quota, as OpenAI answers an account without credit",
     "invalid_api_key": "every /v1 request is answered 401 invalid_api_key, as OpenAI answers a wrong key",
     "invalid_training_file": "jobs created while set fail at validation with invalid_training_file",
+    "no_retry_after": "429s carry no retry-after or rate-limit headers, only 'Please try again in 1.2s' "
+    "in their message, as OpenAI's recorded 429s",
 }
 
 
@@ -73,6 +75,7 @@ class Faults:
     insufficient_quota: bool = False
     invalid_api_key: bool = False
     invalid_training_file: bool = False
+    no_retry_after: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -183,6 +186,14 @@ class FaultGate:
         action = "drop_after" if _every(f.drop_after_every, n) else "pass"
         return Verdict(action=action, delay=f.latency + (f.slow_delay if slowed else 0.0), slowed=slowed)
 
+    def usage(self) -> tuple[float, int, float]:
+        """(limit per minute, requests left, seconds until one more) of the rate limit; with
+        none set, a large account's figures, as recorded (30000 a minute, reset "2ms")."""
+        if self._rate <= 0:
+            return 30000.0, 29999, 0.002
+        tokens = min(self._capacity, self._tokens + (self._clock() - self._stamp) * self._rate)
+        return self.faults.rate_limit_rpm, int(tokens), max(0.0, (1.0 - (tokens % 1.0)) / self._rate)
+
     def _take_token(self) -> float | None:
         """None when the request may pass; otherwise seconds until a token is free."""
         if self._rate <= 0:
@@ -198,6 +209,20 @@ class FaultGate:
 
 def _every(n: int, count: int) -> bool:
     return n > 0 and count % n == 0
+
+
+def go_duration(seconds: float) -> str:
+    """Seconds as Go's time.Duration prints them, as OpenAI's x-ratelimit-reset-* headers and
+    "Please try again in ..." do: "2ms", "17s", "6m0s", "1h2m3.5s"."""
+    if seconds <= 0:
+        return "0s"
+    if seconds < 1:
+        return f"{round(seconds * 1000, 3):g}ms"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    out = f"{int(hours)}h" if hours else ""
+    out += f"{int(minutes)}m" if hours or minutes else ""
+    return out + f"{round(secs, 3):g}s"
 
 
 def retry_after_headers(seconds: float) -> dict[str, str]:

@@ -13,15 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from backends.base import CANCELLED, RUNNING, TERMINAL_STATES, Backend, Job, JobSpec
+from backends.base import CANCELLED, RUNNING, SUCCEEDED, TERMINAL_STATES, Backend, Job, JobSpec
+from backends.simulator.bodies import events_body, job_body, not_found
 from backends.simulator.faults import FaultGate
 from backends.simulator.wire import (
     JOB_KEYS,
     ApiError,
     derived_seed,
-    event_level,
     hyperparameters,
-    job_body,
     json_response,
     metadata_param,
     page,
@@ -110,8 +109,8 @@ class JobRoutes:
         training_file = required_string(body, "training_file")
         validation_file = string_param(body, "validation_file")
         for param, file_id in (("training_file", training_file), ("validation_file", validation_file)):
-            if file_id is not None and file_id not in self.files:
-                raise ApiError(400, f"invalid {param}: {file_id}", param=param, code="invalid_file")
+            if file_id is not None and file_id not in self.files:  # recorded: code null
+                raise ApiError(400, f"invalid {param}: {file_id[:200]}", param=param)
         hyper = hyperparameters(body)
         suffix = string_param(body, "suffix")
         if suffix is not None and not 1 <= len(suffix) <= 64:
@@ -137,6 +136,7 @@ class JobRoutes:
         self.jobs[job.id] = {
             "created_at": self._tick(),
             "model": model,
+            "suffix": suffix,
             "training_file": training_file,
             "validation_file": validation_file,
             "hyperparameters": hyper,
@@ -236,11 +236,8 @@ class JobRoutes:
                 "Example 1, message 2 Discriminator 'role' is missing in value"
             )
             rec["error"] = {"code": "invalid_training_file", "param": "training_file", "message": message}
-        # Not before the backend's own events, which run on the backend's clock.
-        when = max([rec["finished_at"]] + [e.created_at for e in self.backend.list_events(job_id)])
-        rec["extra_events"].append(
-            {"id": f"ftevent-sim-{job_id}-failed", "created_at": when, "level": "error", "message": message}
-        )
+        # Dated after the backend's own events when rendered (backends/simulator/bodies.py).
+        rec["extra_events"].append({"id": f"ftevent-sim-{job_id}-failed", "level": "error", "message": message})
 
     async def list_jobs(self, request: web.Request) -> web.Response:
         self.stats["job_lists"] += 1
@@ -264,23 +261,10 @@ class JobRoutes:
 
     async def list_events(self, request: web.Request) -> web.Response:
         job_id = request.match_info["id"]
-        rec = self._record(job_id)
+        self._record(job_id)
         self.stats["event_lists"] += 1
         self._catch_up(job_id)
-        events = [
-            {
-                "object": "fine_tuning.job.event",
-                "id": e.id,
-                "created_at": e.created_at,
-                "level": event_level(e.level),
-                "message": e.message,
-                "data": {},
-                "type": "message",
-            }
-            for e in self.backend.list_events(job_id)
-        ]
-        events += [{"object": "fine_tuning.job.event", **e, "data": {}, "type": "message"} for e in rec["extra_events"]]
-        items, more = page(events[::-1], request.query)  # OpenAI lists newest first
+        items, more = page(self._events(self._find(job_id)), request.query)  # newest first, as OpenAI
         return json_response({"object": "list", "data": items, "has_more": more})
 
     async def cancel_job(self, request: web.Request) -> web.Response:
@@ -299,7 +283,7 @@ class JobRoutes:
 
     def _record(self, job_id: str) -> dict[str, Any]:
         if job_id not in self.jobs:
-            raise ApiError(404, f"Could not find fine-tuning job {job_id}.", param="fine_tuning_job_id")
+            raise not_found(job_id)
         return self.jobs[job_id]
 
     def _find(self, job_id: str) -> Job:
@@ -307,7 +291,17 @@ class JobRoutes:
         for job in self.backend.find_jobs({}):
             if job.id == job_id:
                 return job
-        raise ApiError(404, f"Could not find fine-tuning job {job_id}.", param="fine_tuning_job_id")
+        raise not_found(job_id)
+
+    def _model(self, job: Job) -> str | None:
+        rec = self.jobs[job.id]
+        return job.fine_tuned_model if job.status == SUCCEEDED and not rec["failed"] else None
+
+    def _events(self, job: Job) -> list[dict[str, Any]]:
+        """The job's events as OpenAI lists them, newest first."""
+        return events_body(job, self.jobs[job.id], self.backend.list_events(job.id), self._model(job))
 
     def _render(self, job: Job) -> dict[str, Any]:
-        return job_body(job, self.jobs[job.id])
+        rec = self.jobs[job.id]
+        events = self._events(job) if job.status == SUCCEEDED and not rec["failed"] else None
+        return job_body(job, rec, events)

@@ -10,9 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from backends.base import FAILED, SUCCEEDED, TERMINAL_STATES, VALIDATING, BackendError, ChatRequest, Completion, Job
+from backends.base import BackendError, ChatRequest, Completion
 
-ORGANIZATION = "org-simulator"
 HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 MAX_BODY_MB = 100  # the server's client_max_size
 JOB_KEYS = {
@@ -61,8 +60,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def error_response(err: ApiError, headers: dict[str, str] | None = None) -> web.Response:
-    body = {"error": {"message": str(err), "type": err.type, "param": err.param, "code": err.code}}
+def error_response(err: ApiError, headers: dict[str, str] | None = None, detail: bool = False) -> web.Response:
+    body: dict[str, Any] = {"error": {"message": str(err), "type": err.type, "param": err.param, "code": err.code}}
+    if detail:  # the files API's errors also carry this sibling (recorded, 2026)
+        body["detail"] = {"message": str(err), "code": err.code}
     return json_response(body, err.status, headers)
 
 
@@ -217,57 +218,11 @@ def page(items: list[dict[str, Any]], query: Any) -> tuple[list[dict[str, Any]],
     return items[:limit], len(items) > limit
 
 
-def event_level(level: str) -> str:
-    level = level.lower()
-    return "warn" if level.startswith("warn") else level if level in ("info", "error") else "info"
-
-
 def derived_seed(job_id: str) -> int:
     return int(hashlib.sha256(job_id.encode()).hexdigest()[:8], 16) % 2**31
 
 
 # -- responses ----------------------------------------------------------------------------
-
-
-def job_body(job: Job, rec: dict[str, Any]) -> dict[str, Any]:
-    """A FineTuningJob body: the backend's job as the simulator's records present it (held
-    back while validating, failed by a fault)."""
-    status, model, tokens, error = job.status, job.fine_tuned_model, job.trained_tokens, None
-    if rec["failed"]:
-        status, model, tokens = FAILED, None, None
-        error = rec.get("error") or {
-            "code": "simulated_failure",
-            "param": None,
-            "message": "The job failed due to an internal error (simulated).",
-        }
-    elif not rec["cancelled"] and rec["validating"] and rec["polls"] <= rec["validating"]:
-        status, model, tokens = VALIDATING, None, None
-    elif status == FAILED:
-        error = {"code": "job_failed", "param": None, "message": job.error or "The job failed."}
-    if status != SUCCEEDED:
-        model = None
-    hyper = dict(rec["hyperparameters"])
-    return {
-        "object": "fine_tuning.job",
-        "id": job.id,
-        "created_at": rec["created_at"],
-        "error": error,
-        "fine_tuned_model": model,
-        "finished_at": rec["finished_at"] if status in TERMINAL_STATES else None,
-        "hyperparameters": hyper,
-        "model": rec["model"],
-        "organization_id": ORGANIZATION,
-        "result_files": [],
-        "seed": rec["seed"],
-        "status": status,
-        "trained_tokens": tokens,
-        "training_file": rec["training_file"],
-        "validation_file": rec["validation_file"],
-        "integrations": None,
-        "estimated_finish": None,
-        "metadata": rec["metadata"],
-        "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
-    }
 
 
 def completion_body(chat: ChatRequest, done: Completion, created: int) -> dict[str, Any]:

@@ -75,13 +75,16 @@ def test_models_lists_base_models_and_the_fine_tuned_one(sdk, job):
     assert err.value.code == "model_not_found"
 
 
-def test_a_succeeded_job_has_its_final_checkpoint(sdk, job):
+def test_a_succeeded_job_has_a_checkpoint_at_each_of_its_last_three_epochs(sdk, job):
     checkpoints = sdk.fine_tuning.jobs.checkpoints.list(job.id).data
-    assert len(checkpoints) == 1
-    ckpt = FineTuningJobCheckpoint.model_validate(checkpoints[0].model_dump(), strict=True)
-    assert ckpt.fine_tuning_job_id == job.id
-    assert ckpt.fine_tuned_model_checkpoint.startswith(f"{job.fine_tuned_model}:ckpt-step-")
-    assert ckpt.step_number > 0 and ckpt.metrics.train_loss is not None
+    assert len(checkpoints) == 3  # as recorded: the last three epoch boundaries, newest first
+    ckpts = [FineTuningJobCheckpoint.model_validate(c.model_dump(), strict=True) for c in checkpoints]
+    assert all(c.fine_tuning_job_id == job.id and c.id.startswith("ftckpt_") for c in ckpts)
+    assert ckpts[0].fine_tuned_model_checkpoint == job.fine_tuned_model  # the last is the model itself
+    assert all(":ckpt-step-" in c.fine_tuned_model_checkpoint for c in ckpts[1:])
+    steps = [c.step_number for c in ckpts]
+    assert steps == sorted(steps, reverse=True) and steps[0] - steps[1] == steps[1] - steps[2] > 0
+    assert all(c.metrics.train_loss is not None for c in ckpts)
     with pytest.raises(openai.NotFoundError):
         sdk.fine_tuning.jobs.checkpoints.list("ftjob-nope")
 
