@@ -3,10 +3,13 @@ the run ends complete, duplicate-free, equal to an uninterrupted run, with each 
 file uploaded once and each fine-tuning job (every replicate, real and sham) created once
 at the simulator.
 
-    python scripts/kill_resume.py [--kills 10] [--seed 0] [--samples 5]
+    python scripts/kill_resume.py [--kills 10] [--wait-kills 3] [--seed 0] [--samples 5]
 
 Everything runs on loopback against `harness simulate` (with a little latency so that kills
-land in every step: upload, job creation, training, probing, record writing)."""
+land in every step: upload, job creation, training, probing, record writing). The simulator
+allows 3 active jobs per base model, as OpenAI does, so the run's six jobs wait for free
+slots: the first --wait-kills kills are aimed at that wait (the run's state says it is
+waiting for a free fine-tuning slot), the others land at random."""
 
 from __future__ import annotations
 
@@ -39,6 +42,8 @@ def start_simulator(latency: float) -> tuple[subprocess.Popen, str]:
             str(latency),
             "--validating-polls",
             "3",
+            "--max-active-jobs",
+            "3",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -62,9 +67,28 @@ def harness(*args: str) -> list[str]:
     return [sys.executable, "-m", "harness.cli", *args]
 
 
+def waiting_for_slot(state_path: Path) -> bool:
+    """Whether the run's state says it waits for a free fine-tuning slot (a state being
+    replaced this instant reads as not waiting)."""
+    try:
+        return bool(json.loads(state_path.read_text()).get("slot_wait"))
+    except (OSError, ValueError):
+        return False
+
+
+def until_waiting(state_path: Path, proc: subprocess.Popen, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if waiting_for_slot(state_path):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--wait-kills", type=int, default=3, help="kills aimed at the wait for a fine-tuning slot")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.1)
@@ -111,12 +135,13 @@ def main() -> int:
         before = stats(url)
 
         killed = work / "killed"
-        kills = 0
+        kills = wait_kills = 0
         command = harness("run", str(SCENARIO), *run_args, "--api-base", url, "--out", str(killed))
         while True:
             proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if kills < opts.kills:
-                delay = rng.uniform(0.5 * startup, startup + 4.0)
+                aimed = wait_kills < opts.wait_kills and until_waiting(killed / "state.json", proc)
+                delay = rng.uniform(0.0, 0.5) if aimed else rng.uniform(0.5 * startup, startup + 4.0)
                 try:
                     proc.wait(timeout=delay)
                 except subprocess.TimeoutExpired:
@@ -124,7 +149,10 @@ def main() -> int:
                     proc.wait()
                     kills += 1
                     state = json.loads((killed / "state.json").read_text()) if (killed / "state.json").exists() else {}
-                    print(f"kill {kills:2} after {delay:5.2f}s: steps {state.get('steps', {})}")
+                    during = bool(state.get("slot_wait"))
+                    wait_kills += aimed and during
+                    where = " during the wait for a fine-tuning slot" if during else ""
+                    print(f"kill {kills:2} after {delay:5.2f}s{where}: steps {state.get('steps', {})}")
                     # Killed before the run existed (start-up, or inside run.create_run): start
                     # it again, as the error of `harness resume` would tell a user to.
                     started = (killed / "manifest.json").exists()
@@ -146,6 +174,7 @@ def main() -> int:
 
     uploads = after["uploads"] - before["uploads"]
     jobs = after["jobs_created"] - before["jobs_created"]
+    refused = after["jobs_limited"] - before["jobs_limited"]
     # The scenario's training files (the real one, and the sham's) and its fine-tunes (one per
     # training file and replicate), as the uninterrupted run made them: each exactly once.
     clean_state = json.loads((clean / "state.json").read_text())
@@ -160,11 +189,13 @@ def main() -> int:
     same = (clean / "summary.json").read_bytes() == (killed / "summary.json").read_bytes()
     expected = len({key(r) for r in map(json.loads, (clean / "responses.jsonl").read_text().splitlines())})
     print(
-        f"kills: {kills}; uploads: {uploads} (want {want_uploads}); jobs created: {jobs} (want {want_jobs}); "
+        f"kills: {kills} ({wait_kills} during a wait for a fine-tuning slot; creates refused for want of a slot: "
+        f"{refused}); uploads: {uploads} (want {want_uploads}); jobs created: {jobs} (want {want_jobs}); "
         f"records: {len(keys)} "
         f"(unique {len(set(keys))}, expected {expected}); summary equal to uninterrupted run: {same}"
     )
     ok = uploads == want_uploads and jobs == want_jobs and len(keys) == len(set(keys)) == expected and same
+    ok = ok and wait_kills >= min(opts.wait_kills, opts.kills)
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 
