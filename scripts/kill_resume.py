@@ -150,7 +150,7 @@ def main() -> int:
                     kills += 1
                     state = json.loads((killed / "state.json").read_text()) if (killed / "state.json").exists() else {}
                     during = bool(state.get("slot_wait"))
-                    wait_kills += aimed and during
+                    wait_kills += during  # aimed there, or landed there by chance
                     where = " during the wait for a fine-tuning slot" if during else ""
                     print(f"kill {kills:2} after {delay:5.2f}s{where}: steps {state.get('steps', {})}")
                     # Killed before the run existed (start-up, or inside run.create_run): start

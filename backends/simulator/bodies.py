@@ -144,6 +144,8 @@ def events_body(job: Job, rec: dict[str, Any], backend_events: list[JobEvent], m
     start = backend_events[0].created_at if backend_events else 0
     out = [_event(job.id, "created", created, f"Created fine-tuning job: {job.id}")]
     for e in backend_events:
+        if e.message == "Job cancelled":
+            continue  # recorded: cancelling adds no event (the newest stays "Validating ..." on dotnet's)
         when = created + (e.created_at - start)
         step = STEP.match(e.message)
         if step:

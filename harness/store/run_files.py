@@ -147,7 +147,7 @@ class SlotWait(RunFile):
 
     def describe(self) -> str:
         """E.g. "waiting for a free fine-tuning slot (3 active): ...", then who holds them."""
-        active = self.active if self.active is not None else self.own
+        active = self.active if self.active is not None else self.own or "all slots"
         if self.own:
             held = f"{self.job} is created when one of this run's {self.own} job{'s' * (self.own > 1)} ends"
         else:

@@ -206,7 +206,8 @@ def test_cancel_a_running_job(sim, http):
     cancelled = c.fine_tuning.jobs.cancel(job["id"])
     assert cancelled.status == "cancelled" and cancelled.finished_at is None  # recorded: 96 cancelled jobs
     assert c.fine_tuning.jobs.retrieve(job["id"]).status == "cancelled"
-    assert c.fine_tuning.jobs.list_events(job["id"]).data[0].message == "Job cancelled"
+    # As recorded (openai-dotnet: create, cancel, then events?limit=1): cancelling adds no event.
+    assert not any("cancel" in e.message.lower() for e in c.fine_tuning.jobs.list_events(job["id"]).data)
 
 
 def test_chat_on_fine_tuned_and_base_models(sim, http, trained):

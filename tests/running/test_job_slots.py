@@ -140,3 +140,16 @@ def _ten_examples() -> bytes:
         for i in range(10)
     ]
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+def test_what_the_wait_says():
+    from harness.store.run_files import SlotWait
+
+    ours = SlotWait(job="sham:0", active=3, own=3, since="2026-01-01T00:00:00+00:00")
+    assert ours.describe() == (
+        "waiting for a free fine-tuning slot (3 active): sham:0 is created when one of this run's 3 jobs ends"
+    )
+    theirs = SlotWait(job="fine_tuned:0", active=None, own=0, since="2026-01-01T00:00:00+00:00")
+    assert theirs.describe().startswith("waiting for a free fine-tuning slot (all slots active): none is this run's")
+    unsaid = SlotWait(job="sham:1", active=None, own=1, since="2026-01-01T00:00:00+00:00")
+    assert "(1 active)" in unsaid.describe() and "one of this run's 1 job ends" in unsaid.describe()
