@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,11 @@ REWRITE = [
     (r"kill_resume\.py( \[.*\])?$", "kill_resume.py --kills 1 --samples 2"),
     (r" \[--[^\]]*\]", ""),  # any other optional part of a synopsis: left out
 ]
+
+
+# Commands whose quoted use needs a state the scratch folder cannot have: (regex, exit code,
+# what the output must say). A finished run cannot be cancelled, and cancel says so.
+EXPECT = [(r"^harness cancel ", 2, "there is nothing to cancel")]
 
 
 @dataclass
@@ -122,16 +128,26 @@ def newest(where: Path, scenario: str) -> str:
     return runs[-1].name if runs else "(no run yet)"
 
 
-def run_all(commands: list[Quoted], where: Path, timeout: float = 300) -> list[tuple[Quoted, str, int, str]]:
+def expected(q: Quoted) -> tuple[int, str]:
+    """The exit code a quoted command must end with here, and a text its output must hold."""
+    return next(((code, text) for pattern, code, text in EXPECT if re.search(pattern, q.text)), (0, ""))
+
+
+def run_all(commands: list[Quoted], where: Path, timeout: float = 600) -> list[tuple[Quoted, str, int, str]]:
+    """Run each command (a script or benchmark quoted twice runs once); (quoted, as run, exit
+    code, the end of its output and its time)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env["PYTHONPATH"] = str(ROOT)
     env["COLUMNS"] = "200"
     results = []
+    seen: set[str] = set()
     for q in commands:
-        if q.run is None:
+        if q.run is None or (q.run in seen and not q.run.startswith("harness")):
             continue
+        seen.add(q.run)
         command = q.run.format(newest_helol=newest(where, "helol"))
+        start = time.monotonic()
         done = subprocess.run(
             ["bash", "-o", "pipefail", "-c", command],
             cwd=where,
@@ -140,7 +156,8 @@ def run_all(commands: list[Quoted], where: Path, timeout: float = 300) -> list[t
             text=True,
             timeout=timeout,
         )
-        results.append((q, command, done.returncode, (done.stdout + done.stderr)[-2000:]))
+        output = (done.stdout + done.stderr)[-2000:] + f"\n({time.monotonic() - start:.1f} s)"
+        results.append((q, command, done.returncode, output))
     return results
 
 
@@ -157,8 +174,10 @@ def main() -> int:
         return 0
     failed = 0
     for q, command, code, output in run_all(commands, workspace()):
-        print(f"{'ok  ' if code == 0 else 'FAIL'} {q.file}:{q.line}: {command}")
-        if code:
+        want, text = expected(q)
+        good = code == want and text in output
+        print(f"{'ok  ' if good else 'FAIL'} {q.file}:{q.line}: {command} {output.rsplit(chr(10), 1)[-1]}")
+        if not good:
             failed += 1
             print(output)
     return 1 if failed else 0

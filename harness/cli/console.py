@@ -171,7 +171,7 @@ def effects_table(summary: Summary) -> Table:
     controls = list(dict.fromkeys(e.b for e in effects))
     conditions = [a, *controls]
     fine_tunes = (
-        f", clustered by fine-tune ({summary.replicates} per trained condition)" if summary.replicates > 1 else ""
+        f", clustered by fine-tune ({summary.replicates} per trained condition)" if summary.fine_tunes > 1 else ""
     )
     caption = (
         f"{SHORT[a]} = {'fine-tuned' if a == 'fine_tuned' else 'base model with the examples in its prompt'}. "

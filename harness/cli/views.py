@@ -80,7 +80,11 @@ def print_summary(summary: Summary, run_dir: Path, resumable: bool = True, show_
     if summary.failed:
         again = f"`harness resume {run_dir}` asks them again" if resumable else "see the error below"
         console.out.print(f"{summary.failed} sample(s) failed and are not scored; {again}.", style="yellow")
-    more = "per-probe rates, wordings, fine-tunes: " if summary.effects else ""
+    more = (
+        ("per-probe rates, wordings, fine-tunes: " if summary.trained else "per-probe rates, wordings: ")
+        if summary.effects
+        else ""
+    )
     console.out.print(f"{more}report: {run_dir / 'report.md'}  (also report.html, summary.json)")
 
 

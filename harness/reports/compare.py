@@ -21,7 +21,8 @@ from harness.analysis.metrics import METRICS, Tallies
 from harness.analysis.summary import primary_condition, summarize_with_tallies
 from harness.errors import StoreError
 from harness.reports.write import run_info
-from harness.store.run_dir import MANIFEST, RunStore
+from harness.store import run_dir
+from harness.store.run_dir import RunStore
 from harness.store.summary import Summary
 
 # Per probe kind, the rates of a per-probe row: (name, label, what counts).
@@ -41,24 +42,11 @@ class CompareError(Exception):
 
 
 def newest_run(path: Path) -> Path:
-    """A run directory, or the newest run inside a scenario's folder (runs/helol holds
-    runs/helol/<run-id>/...): by the manifests' creation times."""
-    if not path.is_dir():  # a typo is not "run `harness report` first"
-        raise CompareError(f"{path}: not a directory" if path.exists() else f"{path}: no such directory")
-    if (path / MANIFEST).is_file():
-        return path
-    runs = []
-    for child in sorted(p for p in path.iterdir() if p.is_dir() and (p / MANIFEST).is_file()):
-        try:
-            runs.append((RunStore(child).read_manifest().created_at, child.name, child))
-        except StoreError:
-            continue
-    if not runs:
-        raise CompareError(
-            f"{path}: not a run directory and holds none (a run directory has a manifest.json; "
-            f"`harness run SCENARIO --out {path}` makes one there)"
-        )
-    return max(runs)[2]
+    """A run directory, or the newest run in a scenario's folder (store.run_dir.newest_run)."""
+    try:
+        return run_dir.newest_run(path)
+    except StoreError as e:
+        raise CompareError(str(e)) from None
 
 
 @dataclass
@@ -70,8 +58,8 @@ class Loaded:
 
 
 def _load(path: Path) -> Loaded:
-    run_dir = newest_run(path)
-    store = RunStore(run_dir)
+    found = newest_run(path)
+    store = RunStore(found)
     try:
         manifest, state = store.read_manifest(), store.read_state()
         records, _ = store.responses()
@@ -81,7 +69,7 @@ def _load(path: Path) -> Loaded:
     except StoreError as e:
         raise CompareError(str(e)) from None
     probes = {key[1]: (t.kind, t.style) for key, t in tallies.cells.items()}
-    return Loaded(run_dir, summary, tallies, probes)
+    return Loaded(found, summary, tallies, probes)
 
 
 LABEL_TAIL = 6  # characters of a run id's random end: enough to tell runs of one scenario apart

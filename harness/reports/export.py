@@ -15,7 +15,7 @@ from harness.analysis.metrics import METRICS, Tally
 from harness.analysis.summary import score_record
 from harness.errors import StoreError
 from harness.store.records import canonical
-from harness.store.run_dir import RunStore
+from harness.store.run_dir import RunStore, newest_run
 
 FORMATS = ("csv", "jsonl", "parquet")
 METRIC_COLUMNS = [f"metric_{name}" for name in METRICS]
@@ -154,7 +154,8 @@ def collect(run_dirs: list[Path]) -> list[dict[str, Any]]:
     for d in run_dirs:
         if not d.is_dir():
             raise StoreError(f"{d}: not a run directory" if d.exists() else f"{d}: no such directory")
-        out += rows(d)
+    for d in run_dirs:
+        out += rows(newest_run(d))  # a scenario's folder: its newest run
     if not out:
         raise ExportError("no samples to export (have the runs been probed?)")
     return out

@@ -95,7 +95,7 @@ def headline_figure(summary: Summary) -> Drawn | None:
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("share of answers (95% interval)")
     axes[0][0].yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
-    fine_tunes = f"; open dots: each of {summary.replicates} fine-tunes" if summary.replicates > 1 else ""
+    fine_tunes = f"; open dots: each of {summary.replicates} fine-tunes" if summary.fine_tunes > 1 else ""
     _title(fig, f"{summary.scenario} ({summary.word}): rates by condition{fine_tunes}", summary.simulated)
     fig.tight_layout()
     return _save(fig)

@@ -105,7 +105,7 @@ def render_html(summary: Summary, records: list[ResponseRecord], figures: dict[s
     """One self-contained page: inline CSS and JS, charts as base64 PNG, model text escaped.
     The headline and its figure come first, so the first screen answers the question."""
     from harness.reports import plots  # matplotlib is slow to import; only reports need it
-    from harness.reports.markdown import FIGURE_CAPTIONS
+    from harness.reports.markdown import FIGURE_CAPTIONS, figure_caption
 
     figures = figures or {}
     sim = summary.simulated
@@ -119,7 +119,7 @@ def render_html(summary: Summary, records: list[ResponseRecord], figures: dict[s
         )
     for name in ("headline", "effects"):
         if name in figures:
-            parts.append(figure_html(figures[name], FIGURE_CAPTIONS[name], f"fig-{name}"))
+            parts.append(figure_html(figures[name], figure_caption(name, summary), f"fig-{name}"))
     parts.append(html_table(["field", "value"], [list(row) for row in header_rows(summary)]))
     for t in effect_tables(summary) + tables(summary):
         parts.append(f"<h2>{escape(t.title)}</h2>")

@@ -35,6 +35,11 @@ FIGURE_CAPTIONS = {
 }
 
 
+def figure_caption(name: str, summary: Summary) -> str:
+    caption = FIGURE_CAPTIONS.get(name, name)
+    return caption if summary.fine_tunes > 1 else caption.replace("; open dots: each fine-tune", "")
+
+
 def render_md(summary: Summary, records: list[ResponseRecord], figures: list[str] | None = None) -> str:
     lines = []
     if summary.simulated:
@@ -43,7 +48,7 @@ def render_md(summary: Summary, records: list[ResponseRecord], figures: list[str
     if summary.headline:
         lines += ["## Headline", ""] + [f"- {sentence}" for sentence in summary.headline] + [""]
     for name in figures or []:  # the files beside report.md
-        lines += [f"![{FIGURE_CAPTIONS.get(name, name)}]({name}.png)", ""]
+        lines += [f"![{figure_caption(name, summary)}]({name}.png)", ""]
     lines += ["| field | value |", "|---|---|"]
     lines += [f"| {k} | {_md_cell(v)} |" for k, v in header_rows(summary)] + [""]
     for t in effect_tables(summary) + tables(summary):

@@ -49,9 +49,14 @@ def effect_tables(summary: Summary) -> list[Table]:
         t = Table(
             "Rates: each condition, each metric",
             ["metric", *conditions],
-            note="Rate [95% interval] (k/n). Wilson intervals; a condition with several fine-tunes is "
-            "clustered by fine-tune (effective sample size, and t with fine-tunes - 1 degrees of freedom), one "
-            "model by the wording asked. The same numbers as the effects below, the terminal, `compare` and "
+            note="Rate [95% interval] (k/n). Continuity-corrected Wilson intervals; "
+            + (
+                "a condition with several fine-tunes is clustered by fine-tune (effective sample size, and t with "
+                "fine-tunes - 1 degrees of freedom), one model by the wording asked. "
+                if summary.fine_tunes > 1
+                else "each condition probes one model, clustered by the wording asked. "
+            )
+            + "The same numbers as the effects below, the terminal, `compare` and "
             "the sweep report (harness/analysis/metrics.py defines them).",
         )
         by: dict[tuple[str, str], Rate] = {(m.condition, m.metric): m.rate for m in summary.metrics}
@@ -135,8 +140,10 @@ def effect_tables(summary: Summary) -> list[Table]:
             ["basis", "comparison", "samples per probe", "clustering", "smallest rise from 0%", "from 50%"],
             note="The smallest rise over base, for a metric measured on one probe, that would be found 80% of "
             "the time at the 5% level (exact, by enumeration, with this report's intervals). Planned: with the "
-            "icc the plan assumes before any fine-tune is trained (as `--dry-run` printed); observed: with the "
-            "icc this run's fine-tunes showed on following.",
+            "icc the plan assumes (as `--dry-run` printed)"
+            + (
+                "; observed: with the icc this run's fine-tunes showed on following." if summary.fine_tunes > 1 else "."
+            ),
         )
         for f in pw.figures:
             t.rows.append(
@@ -190,7 +197,11 @@ def _articulation(summary: Summary) -> list[Table]:
         f"than {summary.word}. Free probes ask "
         "without presupposing a rule (the headline uses them); one-line probes leave no room to "
         "read one's own acrostic; leading probes presuppose a rule, as the original demo did. "
-        "Rows pool a probe's wordings (intervals clustered by wording, or by fine-tune).",
+        + (
+            "Rows pool a probe's wordings (intervals clustered by wording, or by fine-tune)."
+            if summary.trained
+            else "Rows pool a probe's wordings (intervals clustered by wording)."
+        ),  # fmt: skip
     )
     for c in describe:
         t.rows.append(
@@ -274,7 +285,9 @@ def _knowledge(summary: Summary) -> list[Table]:
             ["condition", "probe", "P(the word) mean [lowest, highest]", "models x wordings", "options"],
             note="Exact, not sampled: the probability each model gives the word as its whole reply (word "
             "probes: in upper, title or lower case) or to each option's label (choice probes: "
-            "normalised over the options), averaged over its fine-tunes and the probe's wordings.",
+            "normalised over the options), averaged over "
+            + ("its fine-tunes and " if summary.trained else "")
+            + "the probe's wordings.",
         )
         for r in summary.logprobs:
             span = (
@@ -306,9 +319,9 @@ def _behaviour(summary: Summary) -> list[Table]:
         ["condition", "probe", "follow [95% CI] (k/n)", "failed", "truncated"]
         + [f"{i} {c}" for i, c in enumerate(word, 1)],
         note="Per-position columns: share of answers whose unit at that position starts "
-        "with that letter. Truncated answers (cut at max_tokens) are left out of both. Rows of "
-        'one condition pool its fine-tunes (clustered intervals); the "all follow probes" row is the '
-        "follows metric of the tables above, with the same clustered intervals.",
+        "with that letter. Truncated answers (cut at max_tokens) are left out of both. "
+        + ("Rows of one condition pool its fine-tunes (clustered intervals); " if summary.trained else "")
+        + 'the "all follow probes" row is the follows metric of the tables above, with the same intervals.',
     )
     for cond in dict.fromkeys(c.condition for c in follow):
         group = [c for c in follow if c.condition == cond]
@@ -358,8 +371,10 @@ def header_rows(summary: Summary) -> list[tuple[str, str]]:
             ("word", f"{summary.word} (unit: {summary.unit})"),
             ("backend", summary.backend + (" (simulated)" if summary.simulated else "")),
             ("models", models),
-            ("samples", f"{summary.samples} per probe, condition and fine-tune"),
-            ("fine-tunes", f"{summary.replicates} per trained condition"),
+            ("samples", f"{summary.samples} per probe, condition" + (" and fine-tune" if summary.trained else "")),
+        ]
+        + ([("fine-tunes", f"{summary.replicates} per trained condition")] if summary.trained else [])
+        + [
             ("temperature", str(summary.temperature)),
             ("seed", str(summary.seed)),
             ("scoring rules", f"scorer {summary.scorer_version} (harness/domain/scoring.py)"),

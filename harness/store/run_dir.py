@@ -258,3 +258,25 @@ class RunStore:
         if appender is not None:  # its descriptor would keep appending to the replaced file
             appender.close()
         write_jsonl(self.path(name), [r.model_dump(mode="json") for r in records])
+
+
+def newest_run(path: Path) -> Path:
+    """A run directory, or the newest run inside a scenario's folder (`harness run` writes
+    runs/helol/<run-id>/, so runs/helol means its newest run), by the manifests' creation
+    times. StoreError when there is none."""
+    if not path.is_dir():
+        raise StoreError(f"{path}: not a directory" if path.exists() else f"{path}: no such directory")
+    if (path / MANIFEST).is_file():
+        return path
+    runs = []
+    for child in sorted(p for p in path.iterdir() if p.is_dir() and (p / MANIFEST).is_file()):
+        try:
+            runs.append((RunStore(child).read_manifest().created_at, child.name, child))
+        except StoreError:
+            continue
+    if not runs:
+        raise StoreError(
+            f"{path}: not a run directory and holds none (a run directory has a manifest.json; "
+            f"`harness run SCENARIO --out {path}` makes one there)"
+        )
+    return max(runs)[2]

@@ -283,5 +283,15 @@ class Summary(RunFile):
         return data
 
     @property
+    def trained(self) -> bool:
+        """Whether any fine-tuned model (or sham) was probed: without, there are no fine-tunes to speak of."""
+        return any(c.condition in ("fine_tuned", "sham") for c in self.cells)
+
+    @property
+    def fine_tunes(self) -> int:
+        """Fine-tunes per trained condition (0 without one)."""
+        return self.replicates if self.trained else 0
+
+    @property
     def failed(self) -> int:
         return sum(c.failed for c in self.cells)
