@@ -231,7 +231,7 @@ def clustered(s: Sample) -> inference.Clustered:
 
 
 def rate(s: Sample | Iterable[tuple[int, int]]) -> Rate:
-    """The Rate of a sample: Wilson, on the effective sample size when clustered."""
+    """The Rate of a sample: continuity-corrected Wilson, on the effective sample size when clustered."""
     if not isinstance(s, Sample):
         s = Sample(tuple(s), False)
     c = clustered(s)

@@ -1,4 +1,4 @@
-"""Rates with 95% intervals (Wilson; on effective sizes when pooled over fine-tunes), Holm's
+"""Rates with 95% intervals (continuity-corrected Wilson; on effective sizes when pooled over fine-tunes), Holm's
 correction and small aggregation helpers. Differences, power and the spread between
 fine-tunes are in harness.analysis.inference. Pure Python, deterministic."""
 
@@ -57,7 +57,7 @@ def clustered_rate(groups: Iterable[tuple[int, int]]) -> dict:
 
 
 def rate(flags: Iterable[bool]) -> dict:
-    """The Wilson RATE of a list of booleans."""
+    """The RATE of a list of booleans (continuity-corrected Wilson)."""
     flags = list(flags)
     return wilson(sum(1 for f in flags if f), len(flags))
 

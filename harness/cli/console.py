@@ -137,7 +137,9 @@ def summary_table(summary: Summary) -> Table:
     title = styled(f"{summary.scenario} ({summary.word}) on {summary.backend}")
     if summary.simulated:
         title.append(" SIMULATED", style="bold red")
-    caption = "rates with 95% Wilson intervals; n excludes failed samples"
+    caption = (
+        "rates with 95% intervals (continuity-corrected Wilson, clustered as in report.md); n excludes failed samples"
+    )
     if any(c.kind == "describe" for c in summary.cells):
         caption += "; mechanism+ = mechanism or exact"
     table = Table(title=title, caption=Text(caption))

@@ -91,7 +91,7 @@ def effect_tables(summary: Summary) -> list[Table]:
         t = Table(
             "Fine-tunes, one row each",
             ["condition", "replicate", "model", "follows", "mechanism or exact", "exact"],
-            note="Each fine-tune's own rates (Wilson intervals): how much they differ is what the pooled "
+            note="Each fine-tune's own rates (continuity-corrected Wilson intervals): how much they differ is what the pooled "
             "intervals above account for.",
         )
         for r in summary.replicate_rows:
