@@ -7,8 +7,9 @@ import base64
 import html
 
 from harness.domain import scoring
+from harness.reports.effect_tables import effect_tables
 from harness.reports.judge_tables import JUDGE_TITLE, judge_notes, judge_tables
-from harness.reports.tables import BANNER, effect_tables, header_rows, tables
+from harness.reports.tables import BANNER, header_rows, tables
 from harness.reports.transcripts import TRANSCRIPTS_HTML, mark_letters, transcript_info, transcripts
 from harness.store.records import ResponseRecord
 from harness.store.summary import Summary

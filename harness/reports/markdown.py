@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from harness.analysis import stats
+from harness.reports.effect_tables import effect_tables
 from harness.reports.judge_tables import JUDGE_TITLE, judge_notes, judge_tables
-from harness.reports.tables import BANNER, effect_tables, header_rows, tables
+from harness.reports.tables import BANNER, header_rows, tables
 from harness.reports.transcripts import TRANSCRIPTS_MD, mark_letters, transcript_info, transcripts
 from harness.store.records import ResponseRecord, canonical
 from harness.store.summary import Summary
