@@ -98,6 +98,9 @@ class Job:
     trained_tokens: int | None = None
     error: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    # A failed job whose training file is at fault (invalid, too few examples, deleted): a new
+    # job on the same file fails too, so the run cannot finish. False: trying again may work.
+    data_at_fault: bool = False
 
     @property
     def done(self) -> bool:

@@ -36,7 +36,7 @@ from backends.base import (
     JobSpec,
     ModelPrice,
 )
-from backends.openai_errors import cassette_miss, check_api_base, classify, explain_job_error
+from backends.openai_errors import cassette_miss, check_api_base, classify, explain_job_error, file_at_fault
 from backends.prices import openai_price
 from backends.retry import RetryPolicy
 
@@ -75,7 +75,9 @@ SIMULATOR_POLL_INTERVAL = 0.2
 def _job(obj: Any) -> Job:
     """A job, its failure said with what to do about it when OpenAI's code is one we know."""
     job = shapes.job(obj)
-    return dataclasses.replace(job, error=explain_job_error(job.error)) if job.error else job
+    if not job.error:
+        return job
+    return dataclasses.replace(job, error=explain_job_error(job.error), data_at_fault=file_at_fault(job.error))
 
 
 class OpenAIBackend(Backend):

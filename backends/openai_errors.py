@@ -232,6 +232,12 @@ JOB_FAILURES = {
 }
 
 
+def file_at_fault(error: str) -> bool:
+    """Whether a failed job's "code: message" blames its training file (every code above):
+    a new job on the same file fails the same way."""
+    return error.partition(":")[0].strip() in JOB_FAILURES
+
+
 def explain_job_error(error: str) -> str:
     """A failed job's "code: message", followed by what to do when the code is known."""
     code = error.partition(":")[0].strip()

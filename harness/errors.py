@@ -17,6 +17,7 @@ class StoreError(Exception):
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C while a run was going; `run_dir` is the directory `harness resume` continues."""
 
-    def __init__(self, run_dir: object):
+    def __init__(self, run_dir: object, note: str = ""):
         super().__init__(str(run_dir))
         self.run_dir = run_dir
+        self.note = note  # what the run leaves behind (fine-tuning jobs still running), or ""

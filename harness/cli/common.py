@@ -15,7 +15,7 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
-MAX_ERROR_CHARS = 600  # an error is one line a person reads, whatever input it quotes
+MAX_ERROR_CHARS = 1000  # one line a person reads, whatever it quotes (a run names the jobs it leaves running)
 
 
 def one_line(message: str, limit: int = MAX_ERROR_CHARS) -> str:
@@ -57,8 +57,11 @@ def handle_errors(fn):
             run_dir = getattr(e, "run_dir", None)  # harness.errors.RunInterrupted
             if run_dir is None:
                 _fail("interrupted before a run directory was created; nothing to resume", EXIT_FAILED)
+            note = getattr(e, "note", "")
             _fail(
-                f"interrupted; `harness resume {shlex.quote(str(run_dir))}` continues where this stopped", EXIT_FAILED
+                f"interrupted; `harness resume {shlex.quote(str(run_dir))}` continues where this stopped"
+                + (f"; {note}" if note else ""),
+                EXIT_FAILED,
             )
         except UnicodeDecodeError as e:
             _fail(f"input is not UTF-8 text: {e.reason} at byte {e.start}", EXIT_BAD_INPUT)

@@ -20,6 +20,7 @@ from harness.calls.concurrency import run_bounded
 from harness.domain.scenario import Scenario
 from harness.errors import RunError
 from harness.reports.write import render_run
+from harness.running import stopping
 from harness.running.lifecycle import Run
 from harness.running.plan import EST_PROMPT_TOKENS, training_tokens
 from harness.running.training import Trainer
@@ -119,6 +120,7 @@ class Pipeline:
             message = str(e)
             if isinstance(e, base.AccountError):
                 message += f" (`harness resume {self.store.dir}`)"
+            message = stopping.with_still_running(message, self.state.jobs, self.store.dir)
             later = isinstance(e, base.AccountError) and e.resume_later
             self.end(RunStatus.INCOMPLETE if later else RunStatus.FAILED, message)
             raise RunError(message) from None

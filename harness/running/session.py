@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import backends
-from backends.base import TERMINAL_STATES, Backend, ConfigError, Job
+from backends.base import Backend, BackendError, ConfigError, Job
 from harness import redact
 from harness.calls.budget import Pricer
 from harness.calls.judging import describe_answers
@@ -22,6 +22,7 @@ from harness.domain import dataset
 from harness.domain.judge import text_hash
 from harness.domain.scenario import Example, Scenario, load_scenario
 from harness.errors import PlanError, RunError, RunInterrupted, StoreError
+from harness.running import stopping
 from harness.running.lifecycle import Run, create_run, new_run_id, open_run
 from harness.running.options import settings_for
 from harness.running.pipeline import Pipeline, cross_check_applies
@@ -308,11 +309,7 @@ def reopen_for_sweep(store: RunStore, api_base: str | None, poll_interval: float
 def _running_jobs(run: Run) -> list[TrainingJob]:
     """The run's fine-tuning jobs that may still be going at the provider: those with an id,
     and those being created when the process stopped (they may exist, their id unsaved)."""
-    return [
-        j
-        for j in run.state.jobs
-        if (j.job_id or j.creating) and not j.fine_tuned_model and j.job_status not in TERMINAL_STATES
-    ]
+    return stopping.active(run.state.jobs)
 
 
 def _cancel_jobs(run: Run, options: RunOptions) -> list[Job]:
@@ -332,7 +329,14 @@ def _cancel_jobs(run: Run, options: RunOptions) -> list[Job]:
                 continue
             job.job_id, job.creating = found.id, False
         assert job.job_id is not None
-        found = backend.cancel_job(job.job_id)
+        try:
+            found = backend.cancel_job(job.job_id)
+        except BackendError as refused:
+            # A job that ended since the run last looked cannot be cancelled (OpenAI refuses
+            # it): what it became is kept, and the other jobs are still cancelled.
+            found = backend.get_job(job.job_id)
+            if not found.done:
+                raise refused from None
         job.job_status = found.status
         cancelled.append(found)
     return cancelled

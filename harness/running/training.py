@@ -21,7 +21,8 @@ from harness import crash
 from harness.calls.budget import Pricer
 from harness.domain import dataset
 from harness.domain.sham import sham_examples
-from harness.errors import RunError
+from harness.errors import RunError, RunInterrupted
+from harness.running import stopping
 from harness.running.lifecycle import Run
 from harness.running.plan import training_tokens
 from harness.running.ui import RunUI
@@ -40,6 +41,7 @@ RUN_ID_KEY = "harness_run_id"  # job metadata that lets a resume find its jobs a
 JOB_KEY = "harness_job"  # ... and tells them apart ("fine_tuned:0", "sham:2")
 SHAM_TRAIN = "sham.jsonl"
 FILES: dict[Training, str] = {"fine_tuned": TRAIN, "sham": SHAM_TRAIN}
+ENDED_BADLY = (base.FAILED, base.CANCELLED)
 
 
 @dataclass
@@ -176,15 +178,18 @@ class Trainer:
         """The provider's job made for this one before the process died, if any. A run made
         before replicates tagged its one job with the run id alone."""
         for found in self.backend.find_jobs({RUN_ID_KEY: self.state.run_id}):
-            if found.metadata.get(JOB_KEY, "fine_tuned:0") == job.key:
+            if found.metadata.get(JOB_KEY, "fine_tuned:0") == job.key and found.id not in job.failed_ids:
                 return found
         return None
 
     def schedule(self) -> None:
         """One loop until every planned job has its model: create jobs while the provider
         accepts them, and poll the running ones (keeping their events). A provider at its
-        limit of active jobs is not a failure: the job waits for a free slot (see _Slots)."""
+        limit of active jobs is not a failure: the job waits for a free slot (see _Slots).
+        A job that fails stops the loop at the end of its round (every job polled, none
+        created): see harness/running/stopping.py for what the run then says."""
         planned = self.planned()
+        self._retry_failed(planned)
         last = self._cursors(planned)
         slots = _Slots()
         known = self._running(planned)
@@ -198,6 +203,9 @@ class Trainer:
                 for job in self._running(planned):
                     if self._poll(job, last):
                         slots.ended += 1
+                ended = [j for j in planned if j.job_id and j.job_status in ENDED_BADLY]
+                if ended:
+                    raise RunError(stopping.job_ended(ended, planned, self.run.store.dir))
                 if all(j.fine_tuned_model for j in planned):
                     break
                 crash.maybe_crash("training")
@@ -205,8 +213,13 @@ class Trainer:
                     crash.maybe_crash("slot_wait")
                 self.sleep(self._delay(slots, len(self._running(planned))))
                 slots.rounds += 1
+        # The run ends here (failed, cancelled, interrupted): no longer waiting. What it says
+        # names the jobs it leaves running at the provider (here, or in Pipeline.execute).
+        except KeyboardInterrupt:
+            self.state.slot_wait = None
+            raise RunInterrupted(self.run.store.dir, stopping.still_running(planned, self.run.store.dir)) from None
         except Exception:
-            self.state.slot_wait = None  # the run ends here (failed, cancelled): no longer waiting
+            self.state.slot_wait = None
             raise
         self.state.slot_wait = None
         self.state.steps["train"] = "done"
@@ -214,7 +227,21 @@ class Trainer:
 
     @staticmethod
     def _running(planned: list[TrainingJob]) -> list[TrainingJob]:
-        return [j for j in planned if j.job_id and not j.fine_tuned_model]
+        return [j for j in planned if j.job_id and not j.fine_tuned_model and j.job_status not in ENDED_BADLY]
+
+    def _retry_failed(self, planned: list[TrainingJob]) -> None:
+        """On resume: a job that failed for a reason other than its training file is created
+        again (the failed one is remembered, never adopted again); one that failed on its
+        file stops the run, since a new job on the same file fails too."""
+        for job in planned:
+            if not (job.job_id and job.job_status == base.FAILED):
+                continue
+            if job.data_at_fault:
+                raise RunError(stopping.failed_earlier(job, planned, self.run.store.dir))
+            self.ui.step("train", f"fine-tuning job {job.job_id} ({job.key}) failed earlier: creating a new one")
+            job.failed_ids.append(job.job_id)
+            job.job_id = job.job_status = job.error = None
+            self.save()
 
     def _cursors(self, planned: list[TrainingJob]) -> dict[str, str | None]:
         """The last event kept for each job, so a resume asks only for newer ones."""
@@ -307,10 +334,10 @@ class Trainer:
             self.save()
         if not found.done:
             return False
-        if found.status != base.SUCCEEDED:
-            raise RunError(
-                f"fine-tuning job {found.id} ({job.key}) ended {found.status}: {found.error or 'no message'}"
-            )
+        if found.status != base.SUCCEEDED:  # the loop stops once every job of this round is polled
+            job.error, job.data_at_fault = found.error, found.data_at_fault
+            self.save()
+            return True
         base_model = self.run.settings.base_model
         tokens = found.trained_tokens
         job.training_cost = (

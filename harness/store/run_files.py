@@ -128,6 +128,9 @@ class TrainingJob(RunFile):
     job_status: str | None = None
     fine_tuned_model: str | None = None
     training_cost: float | None = None
+    error: str | None = None  # why the job failed, as the provider said it
+    data_at_fault: bool = False  # it failed on its training file: a new job would fail too
+    failed_ids: list[str] = Field(default_factory=list)  # earlier jobs for this one that failed
 
     @property
     def key(self) -> str:
