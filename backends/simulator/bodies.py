@@ -178,7 +178,7 @@ def events_body(job: Job, rec: dict[str, Any], backend_events: list[JobEvent], m
         out.append(item)
     last = out[-1]["created_at"]
     out += [
-        _event(job.id, e["id"], last + 1 + i, e["message"]) | {"id": e["id"], "level": e["level"]}
+        _event(job.id, e["id"], last + 1 + i, e["message"], e.get("data")) | {"id": e["id"], "level": e["level"]}
         for i, e in enumerate(rec["extra_events"])
     ]
     return out[::-1]

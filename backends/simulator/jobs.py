@@ -230,14 +230,24 @@ class JobRoutes:
     def _fail(self, job_id: str, rec: dict[str, Any]) -> None:
         rec["failed"], rec["finished_at"] = True, self._tick()
         message = "Fine-tuning job failed: the training run stopped with an error (simulated failure)."
+        code, param = "simulated_failure", None
         if rec.get("invalid_file"):  # OpenAI's words for a file that fails validation (recorded)
             message = (
                 "The job failed due to an invalid training file. Invalid file format. "
                 "Example 1, message 2 Discriminator 'role' is missing in value"
             )
-            rec["error"] = {"code": "invalid_training_file", "param": "training_file", "message": message}
-        # Dated after the backend's own events when rendered (backends/simulator/bodies.py).
-        rec["extra_events"].append({"id": f"ftevent-sim-{job_id}-failed", "level": "error", "message": message})
+            code, param = "invalid_training_file", "training_file"
+            rec["error"] = {"code": code, "param": param, "message": message}
+        # Dated after the backend's own events when rendered (backends/simulator/bodies.py). A
+        # failure's event is at level error with the code in its data (recorded: openai-php#227).
+        rec["extra_events"].append(
+            {
+                "id": f"ftevent-sim-{job_id}-failed",
+                "level": "error",
+                "message": message,
+                "data": {"error_code": code, "error_param": param},
+            }
+        )
 
     async def list_jobs(self, request: web.Request) -> web.Response:
         self.stats["job_lists"] += 1

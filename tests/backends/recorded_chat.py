@@ -1,7 +1,8 @@
 """Chat answers of the recorded-traffic server (tests/backends/recorded_server.py), shaped as
-real chat completions: the recorded body (id `chatcmpl-` + 29 characters, the resolved model,
-`usage`), `system_fingerprint` null for a fine-tuned model (recorded, 2024) and `fp_` + hex for
-a base model, and the recorded rate-limit headers (Go durations). What a model says is not
+real chat completions: the recorded 2025 body (id `chatcmpl-` + 29 characters, the resolved
+model, `usage` with its details, `service_tier`), `system_fingerprint` null for a fine-tuned
+model (recorded, 2024) and `fp_` + 10 hex for a base model, and the recorded headers with their
+rate limits in Go durations. What a model says is not
 recorded traffic: a fine-tuned model answers with lines whose first letters spell its job's
 suffix, so that a run's scores show it learned something; every other model answers in prose."""
 
@@ -19,7 +20,7 @@ from tests.backends.recorded_jobs import SNAPSHOTS, Ids, RecordedJob
 
 ALNUM = Ids.ALNUM
 
-CHAT = load("ruby-chat-completion.json")
+CHAT = load("dotnet-chat-completion.json")
 TUNED = load("langnostic-chat-fine-tuned.json")["body"]
 LINES = {
     "H": "Here is what I can tell you about that.",
@@ -61,29 +62,23 @@ def chat_answer(body: dict[str, Any], asked: str, snapshot: str, job: RecordedJo
     prompt = sum(len(str(m.get("content", "")).split()) + 4 for m in body.get("messages", []))
     completion = len(text.split()) + 1
     out = copy.deepcopy(CHAT["body"])
-    out.update(
-        id="chatcmpl-" + _alnum("chat", n, asked, n=29),
-        created=int(time.time()),
-        model=snapshot,
-        usage={"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
-    )
+    usage = out["usage"] | {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    out.update(id="chatcmpl-" + _alnum("chat", n, asked, n=29), created=int(time.time()), model=snapshot, usage=usage)
     out["choices"][0]["message"]["content"] = text
-    out["choices"][0]["logprobs"] = None
     out["system_fingerprint"] = TUNED["system_fingerprint"] if job else f"fp_{_hex('fp', snapshot, n=10)}"
-    headers = {k: v for k, v in CHAT["headers"].items() if k.startswith(("x-ratelimit", "openai-", "cf-", "server"))}
+    framing = ("content-length", "content-type", "transfer-encoding", "date", "connection")  # aiohttp's own
+    headers = {k: v for k, v in CHAT["headers"].items() if k not in framing}
     headers.update(
         {
-            "openai-model": snapshot,
             "openai-organization": "personal",
-            "x-ratelimit-limit-requests": "30000",
-            "x-ratelimit-limit-tokens": "150000000",
-            "x-ratelimit-remaining-requests": str(30000 - 1),
+            "openai-project": "proj_" + _alnum("project", n=24),
+            "x-ratelimit-remaining-requests": "29999",
             "x-ratelimit-remaining-tokens": str(150000000 - prompt - int(body.get("max_tokens") or 16)),
-            "x-ratelimit-reset-requests": "2ms",
-            "x-ratelimit-reset-tokens": "0s",
             "x-request-id": "req_" + _hex("req", n, n=32),
         }
     )
-    for name in [h for h in headers if h.endswith("usage-based")]:
-        del headers[name]
     return web.json_response(out, headers=headers)

@@ -4,7 +4,7 @@ openai-recorded/) with its values filled in, and a job advances with the wall cl
 (validating, queued, running, then succeeded or failed), writing the events OpenAI writes.
 
 Not our simulator: nothing here imports backends.simulator or the mock. Where no recording
-shows a detail (the events of a job that failed validation), the choice is marked ASSUMED."""
+shows a detail, the choice is marked ASSUMED."""
 
 from __future__ import annotations
 
@@ -158,10 +158,11 @@ class Jobs:
             (t0, lambda: self._event(job, t0, f"Validating training file: {job.training_file}")),
         ]
         if job.fails:
-            # ASSUMED: no recording shows the events of a job that failed validation; the error,
-            # at level error, in OpenAI's recorded words for the failure.
-            message = FAILED_FILE["message"]
-            points.append((t0 + v, lambda: self._event(job, t0 + v, message, level="error")))
+            # A failure's event, at level error with the code in its data (recorded for
+            # invalid_n_examples: openai-php/client#227), in the recorded words of this failure.
+            data = {"error_code": FAILED_FILE["code"], "error_param": FAILED_FILE["param"]}
+            fail = FAILED_FILE["message"]
+            points.append((t0 + v, lambda: self._event(job, t0 + v, fail, data, level="error")))
         else:
             points += [
                 (t0 + v, lambda: self._event(job, t0 + v, "Files validated, moving job to queued state")),

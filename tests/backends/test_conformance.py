@@ -85,6 +85,7 @@ def sim_bodies():
         sim.set_faults(Faults(invalid_training_file=True))
         bad = http.post("/fine_tuning/jobs", json={"model": ALIAS, "training_file": file_id}).json()["id"]
         out["failed"] = http.get(f"/fine_tuning/jobs/{bad}")
+        out["failed_events"] = http.get(f"/fine_tuning/jobs/{bad}/events")
         out["list"] = http.get("/fine_tuning/jobs")
         sim.set_faults(Faults(max_active_jobs=1))
         http.post("/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file_id})
@@ -129,7 +130,7 @@ def test_the_recordings_come_from_at_least_three_independent_sources():
 # -- the job object ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", CURRENT_JOBS)
+@pytest.mark.parametrize("name", CURRENT_JOBS + ["issue-job-create-gpt-4o.json"])
 def test_job_keys_types_and_nullability_as_recorded(name, sim_bodies):
     sim = {s: sim_bodies[s].json() for s in ("create", "running", "succeeded", "cancelled", "failed")}
     by_status = {b["status"]: b for b in sim.values()}
@@ -262,6 +263,17 @@ def test_events_are_newest_first_with_openais_words_and_metrics(name, sim_bodies
     assert metrics and set().union(*(e["data"] for e in metrics)) <= set().union(*(e["data"] for e in real_metrics))
 
 
+def test_a_failed_jobs_event_is_an_error_with_its_code(sim_bodies):
+    """Recorded (openai-php/client#227): the newest event of a job that failed on its file is
+    at level error, in the failure's words, with the code and param in its data."""
+    real = load("issue-job-events-failed-invalid-n-examples.json")["body"]["data"][0]
+    ours = sim_bodies["failed_events"].json()["data"][0]
+    error = sim_bodies["failed"].json()["error"]
+    for event, code in ((real, "invalid_n_examples"), (ours, error["code"])):
+        assert event["level"] == "error" and event["data"] == {"error_code": code, "error_param": "training_file"}
+    assert ours["message"] == error["message"] and set(real) <= set(ours)
+
+
 def test_the_end_of_a_job_as_recorded(sim_bodies):
     """The model's event after the checkpoints' (same second), then "successfully completed"
     (QTRAN, Aug 2024); the job's finished_at is not after its last event."""
@@ -323,7 +335,12 @@ def test_file_objects(name, ours, sim_bodies):
 
 
 @pytest.mark.parametrize(
-    "name,ours", [("ruby-chat-completion.json", "chat"), ("langnostic-chat-fine-tuned.json", "chat_tuned")]
+    "name,ours",
+    [
+        ("ruby-chat-completion.json", "chat"),
+        ("dotnet-chat-completion.json", "chat"),
+        ("langnostic-chat-fine-tuned.json", "chat_tuned"),
+    ],
 )
 def test_chat_completions(name, ours, sim_bodies):
     fixture = load(name)
@@ -344,8 +361,8 @@ def test_headers(sim_bodies):
     none and no retry-after; every answer says its API version and request id."""
     from backends.retry import parse_go_duration
 
-    real_chat = load("ruby-chat-completion.json")["headers"]
-    for headers in (real_chat, sim_bodies["chat"].headers):
+    real_chats = [load(n)["headers"] for n in ("ruby-chat-completion.json", "dotnet-chat-completion.json")]
+    for headers in (*real_chats, sim_bodies["chat"].headers):
         for limit in ("requests", "tokens"):
             assert parse_go_duration(headers[f"x-ratelimit-reset-{limit}"]) is not None
             assert int(headers[f"x-ratelimit-remaining-{limit}"]) <= int(headers[f"x-ratelimit-limit-{limit}"])
