@@ -3,13 +3,16 @@ the run ends complete, duplicate-free, equal to an uninterrupted run, with each 
 file uploaded once and each fine-tuning job (every replicate, real and sham) created once
 at the simulator.
 
-    python scripts/kill_resume.py [--kills 10] [--wait-kills 3] [--seed 0] [--samples 5]
+    python scripts/kill_resume.py [--kills 10] [--wait-kills 3] [--seed 0] [--samples 5] [--server recorded]
 
 Everything runs on loopback against `harness simulate` (with a little latency so that kills
-land in every step: upload, job creation, training, probing, record writing). The simulator
-allows 3 active jobs per base model, as OpenAI does, so the run's six jobs wait for free
-slots: the first --wait-kills kills are aimed at that wait (the run's state says it is
-waiting for a free fine-tuning slot), the others land at random."""
+land in every step: upload, job creation, training, probing, record writing), or with
+`--server recorded` against the test server that answers as real OpenAI answered in recorded
+traffic (tests/backends/recorded_server.py: jobs that advance with the wall clock; uploads and
+jobs are then counted by listing them, as on OpenAI). Both allow 3 active jobs per base
+model, as OpenAI does, so the run's six jobs wait for free slots: the first --wait-kills kills
+are aimed at that wait (the run's state says it is waiting for a free fine-tuning slot), the
+others land at random."""
 
 from __future__ import annotations
 
@@ -29,26 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "helol.yaml"
 
 
-def start_simulator(latency: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "simulate",
-            "--port",
-            "0",
-            "--latency",
-            str(latency),
-            "--validating-polls",
-            "3",
-            "--max-active-jobs",
-            "3",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def start_simulator(latency: float, server: str = "simulator") -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "harness.cli", "simulate", "--port", "0", "--latency", str(latency)]
+    command += ["--validating-polls", "3", "--max-active-jobs", "3"]
+    if server == "recorded":  # jobs of a few seconds, as the wall clock goes
+        command = [sys.executable, "-m", "tests.backends.recorded_server", "--port", "0", "--validating", "0.5"]
+        command += ["--training", "3", "--max-active", "3"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     assert proc.stdout is not None  # stdout=PIPE
     line = proc.stdout.readline()
     match = re.search(r"(http://127\.0\.0\.1:\d+/v1)", line)
@@ -58,9 +48,18 @@ def start_simulator(latency: float) -> tuple[subprocess.Popen, str]:
     return proc, match.group(1)
 
 
-def stats(url: str) -> dict:
-    with urllib.request.urlopen(url.removesuffix("/v1") + "/_sim/stats", timeout=10) as r:
-        return json.load(r)
+def stats(url: str, server: str = "simulator") -> dict:
+    """Uploads and jobs made so far (and, on the simulator, creates refused for want of a slot)."""
+    if server == "simulator":
+        with urllib.request.urlopen(url.removesuffix("/v1") + "/_sim/stats", timeout=10) as r:
+            return json.load(r)
+
+    def listed(path: str) -> int:
+        ask = urllib.request.Request(url + path, headers={"Authorization": "Bearer sk-kill-resume-test"})
+        with urllib.request.urlopen(ask, timeout=10) as r:
+            return len(json.load(r)["data"])
+
+    return {"uploads": listed("/files?purpose=fine-tune"), "jobs_created": listed("/fine_tuning/jobs?limit=100")}
 
 
 def harness(*args: str) -> list[str]:
@@ -92,6 +91,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--server", choices=("simulator", "recorded"), default="simulator")
     opts = parser.parse_args()
     rng = random.Random(opts.seed)
     # Importing litellm dominates a process's first seconds (much more on a loaded machine):
@@ -116,7 +116,7 @@ def main() -> int:
 
     # The uninterrupted run gets a simulator of its own: a provider names a second job's
     # model differently, and the two runs must be comparable.
-    sim, url = start_simulator(opts.latency)
+    sim, url = start_simulator(opts.latency, opts.server)
     clean = work / "clean"
     t0 = time.monotonic()
     try:
@@ -130,9 +130,9 @@ def main() -> int:
         sim.kill()
     print(f"start-up {startup:.1f}s; uninterrupted run {time.monotonic() - t0:.1f}s")
 
-    sim, url = start_simulator(opts.latency)
+    sim, url = start_simulator(opts.latency, opts.server)
     try:
-        before = stats(url)
+        before = stats(url, opts.server)
 
         killed = work / "killed"
         kills = wait_kills = 0
@@ -168,13 +168,14 @@ def main() -> int:
                 print(f"run/resume exited {proc.returncode}")
                 return 1
             break
-        after = stats(url)
+        after = stats(url, opts.server)
     finally:
         sim.kill()
 
     uploads = after["uploads"] - before["uploads"]
     jobs = after["jobs_created"] - before["jobs_created"]
-    refused = after["jobs_limited"] - before["jobs_limited"]
+    # A real provider does not count the creates it refused; the simulator does.
+    refused = after["jobs_limited"] - before["jobs_limited"] if opts.server == "simulator" else "not counted"
     # The scenario's training files (the real one, and the sham's) and its fine-tunes (one per
     # training file and replicate), as the uninterrupted run made them: each exactly once.
     clean_state = json.loads((clean / "state.json").read_text())
@@ -186,13 +187,21 @@ def main() -> int:
         return (r["condition"], r.get("replicate", 0), r["probe"], r["sample"])
 
     keys = [key(r) for r in records]
-    same = (clean / "summary.json").read_bytes() == (killed / "summary.json").read_bytes()
+
+    def measured(run: Path) -> dict:
+        """The run's summary without its wall-clock times (`compute`), which a kill changes."""
+        summary = json.loads((run / "summary.json").read_text())
+        summary.pop("compute", None)
+        return summary
+
+    same = measured(clean) == measured(killed)
     expected = len({key(r) for r in map(json.loads, (clean / "responses.jsonl").read_text().splitlines())})
     print(
         f"kills: {kills} ({wait_kills} during a wait for a fine-tuning slot; creates refused for want of a slot: "
         f"{refused}); uploads: {uploads} (want {want_uploads}); jobs created: {jobs} (want {want_jobs}); "
         f"records: {len(keys)} "
-        f"(unique {len(set(keys))}, expected {expected}); summary equal to uninterrupted run: {same}"
+        f"(unique {len(set(keys))}, expected {expected}); summary equal to uninterrupted run (wall-clock times "
+        f"aside): {same}"
     )
     ok = uploads == want_uploads and jobs == want_jobs and len(keys) == len(set(keys)) == expected and same
     ok = ok and wait_kills >= min(opts.wait_kills, opts.kills)

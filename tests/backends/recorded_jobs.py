@@ -43,15 +43,18 @@ ACTIVE = ("validating_files", "queued", "running")
 
 
 class Ids:
-    """OpenAI-looking ids (letters and digits, mixed case), seeded so a session repeats."""
+    """OpenAI-looking ids (letters and digits, mixed case), seeded so a session repeats. An id
+    made from a `key` depends on the key alone (the n-th job, a job's model), so that a run
+    killed and resumed meets the same names as an uninterrupted one."""
 
     ALNUM = string.ascii_letters + string.digits
 
     def __init__(self, seed: int = 0):
-        self.rng = random.Random(seed)
+        self.seed, self.rng = seed, random.Random(seed)
 
-    def make(self, prefix: str, n: int) -> str:
-        return prefix + "".join(self.rng.choice(self.ALNUM) for _ in range(n))
+    def make(self, prefix: str, n: int, key: str | None = None) -> str:
+        rng = self.rng if key is None else random.Random(f"{self.seed}:{key}")
+        return prefix + "".join(rng.choice(self.ALNUM) for _ in range(n))
 
 
 @dataclass
@@ -122,7 +125,8 @@ class Jobs:
         self.jobs: dict[str, RecordedJob] = {}
 
     def create(self, **kwargs: Any) -> RecordedJob:
-        job = RecordedJob(id=self.ids.make("ftjob-", 24), started=time.time(), timing=self.timing, **kwargs)
+        job_id = self.ids.make("ftjob-", 24, key=f"job:{len(self.jobs)}")
+        job = RecordedJob(id=job_id, started=time.time(), timing=self.timing, **kwargs)
         self.jobs[job.id] = job
         self.catch_up(job)
         return job
@@ -191,8 +195,8 @@ class Jobs:
         """The end of a job, as recorded: a checkpoint event per earlier checkpoint, the new
         model, and "The job has successfully completed"."""
         suffix = job.suffix or ""
-        job.model_id = f"ft:{job.model}:{self.org_slug}:{suffix}:{self.ids.make('', 8)}"
-        job.finished_at, job.result_file = int(at), self.ids.make("file-", 22)
+        job.model_id = f"ft:{job.model}:{self.org_slug}:{suffix}:{self.ids.make('', 8, key=job.id)}"
+        job.finished_at, job.result_file = int(at), self.ids.make("file-", 22, key=f"result:{job.id}")
         per_epoch = max(1, steps // max(1, epochs))
         marks = [steps - k * per_epoch for k in range(min(3, epochs)) if steps - k * per_epoch > 0]
         head = job.model_id.rpartition(":")[0]
@@ -200,8 +204,8 @@ class Jobs:
         job.checkpoints = [
             (
                 step,
-                self.ids.make("ftckpt_", 24),
-                job.model_id if i == 0 else f"{head}:{self.ids.make('', 8)}:ckpt-step-{step}",
+                self.ids.make("ftckpt_", 24, key=f"ckpt:{job.id}:{step}"),
+                job.model_id if i == 0 else f"{head}:{self.ids.make('', 8, key=f'{job.id}:{step}')}:ckpt-step-{step}",
             )
             for i, step in enumerate(marks)
         ]

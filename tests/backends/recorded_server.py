@@ -214,7 +214,7 @@ class RecordedOpenAI:
         data = upload.file.read() if hasattr(upload, "file") else bytes(str(upload), "utf-8")
         name = getattr(upload, "filename", None) or "file"
         body = copy.deepcopy(FILE) | {
-            "id": self.ids.make("file-", 22),
+            "id": self.ids.make("file-", 22, key=f"file:{len(self.seen)}"),
             "purpose": purpose,
             "filename": name,
             "bytes": len(data),
