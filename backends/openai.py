@@ -1,8 +1,9 @@
 """OpenAI (and OpenAI-compatible servers such as our simulator) through litellm.
 
-litellm does files, job retrieval, cancellation and chat. The openai SDK (a litellm
-dependency) does what litellm lacks: creating a job with `metadata` and `method` (litellm
-drops both), job events, and listing jobs by metadata. Both are imported lazily: importing
+litellm does file uploads and chat. The openai SDK (a litellm dependency) does what litellm
+lacks or gets wrong: creating a job with `metadata` and `method` (litellm drops both), reading
+and cancelling a job (litellm refuses a status it does not know, such as a paused job's), job
+events, and listing files and jobs by metadata. Both are imported lazily: importing
 litellm takes seconds, and `harness --help` must not pay for it.
 
 Retries are ours, not the libraries' (theirs are switched off): backends.retry's one
@@ -265,31 +266,15 @@ class OpenAIBackend(Backend):
         )
 
     def get_job(self, job_id: str) -> Job:
-        litellm = _litellm()
-        # litellm builds a new HTTP client (and TLS context) per call unless given one:
-        # ~50 ms per poll; our one SDK client is reused.
-        return self._seen(
-            _job,
-            self._retry_call(
-                "get_job",
-                job_id,
-                lambda: litellm.retrieve_fine_tuning_job(
-                    fine_tuning_job_id=job_id, client=self._sdk(), **self._litellm_args()
-                ),
-            ),
-        )
+        # The openai SDK, not litellm: litellm validates the status against the six it knows
+        # and fails on a job paused at OpenAI ("paused": the spec's pause example), which
+        # the run simply keeps polling. One SDK client is reused across polls.
+        client = self._sdk()
+        return self._seen(_job, self._retry_call("get_job", job_id, lambda: client.fine_tuning.jobs.retrieve(job_id)))
 
     def cancel_job(self, job_id: str) -> Job:
-        litellm = _litellm()
-        return _job(
-            self._retry_call(
-                "cancel_job",
-                job_id,
-                lambda: litellm.cancel_fine_tuning_job(
-                    fine_tuning_job_id=job_id, client=self._sdk(), **self._litellm_args()
-                ),
-            )
-        )
+        client = self._sdk()
+        return _job(self._retry_call("cancel_job", job_id, lambda: client.fine_tuning.jobs.cancel(job_id)))
 
     def list_events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
         """Events oldest first; with `after`, only those newer than that event id.

@@ -42,6 +42,7 @@ JOB_KEY = "harness_job"  # ... and tells them apart ("fine_tuned:0", "sham:2")
 SHAM_TRAIN = "sham.jsonl"
 FILES: dict[Training, str] = {"fine_tuned": TRAIN, "sham": SHAM_TRAIN}
 ENDED_BADLY = (base.FAILED, base.CANCELLED)
+PAUSED = "paused"  # OpenAI's status for a job paused by its owner (not in its own enum)
 
 
 @dataclass
@@ -332,6 +333,12 @@ class Trainer:
         if found.status != job.job_status:
             job.job_status = found.status
             self.save()
+            if found.status == PAUSED:  # OpenAI's pause: no progress until resumed there
+                self.ui.step(
+                    "train",
+                    f"fine-tuning job {job_id} ({job.key}) is paused at the provider: the run waits until it is "
+                    f"resumed there (`harness cancel {self.run.store.dir}` stops the run's jobs)",
+                )
         if not found.done:
             return False
         if found.status != base.SUCCEEDED:  # the loop stops once every job of this round is polled

@@ -39,7 +39,7 @@ SNAPSHOTS = {
     "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
     "gpt-4.1-nano": "gpt-4.1-nano-2025-04-14",
 }
-ACTIVE = ("validating_files", "queued", "running")
+ACTIVE = ("validating_files", "queued", "running", "paused")  # ASSUMED: a paused job keeps its slot
 
 
 class Ids:
@@ -72,17 +72,19 @@ class RecordedJob:
     """One job: what was asked, when, and what became of it."""
 
     id: str
+    created_at: int
     model: str  # the resolved snapshot
     training_file: str
     suffix: str | None
     seed: int
     metadata: dict[str, str] | None
     hyperparameters: dict[str, Any]  # as asked, "auto" where not given
-    started: float  # time.time() at creation
+    started: float  # time.time() its progress counts from: its creation, moved on by each pause
     timing: Timing
     fails: bool  # fails validation with invalid_training_file
     tokens: int  # tokens per epoch of the training file
     cancelled_at: float | None = None
+    paused_at: float | None = None  # paused at the provider (POST .../pause) and not resumed yet
     events: list[dict[str, Any]] = field(default_factory=list)  # oldest first, as they happened
     written: int = 0  # how many of its points in time have written their events
     model_id: str = ""  # the fine-tuned model, once it succeeded
@@ -95,6 +97,8 @@ class RecordedJob:
         t = (self.cancelled_at if self.cancelled_at is not None else now) - self.started
         if self.cancelled_at is not None and now >= self.cancelled_at:
             return "cancelled"
+        if self.paused_at is not None:
+            return "paused"
         v, q, r = self.timing.validating, self.timing.queued, self.timing.training
         if t < v:
             return "validating_files"
@@ -126,7 +130,8 @@ class Jobs:
 
     def create(self, **kwargs: Any) -> RecordedJob:
         job_id = self.ids.make("ftjob-", 24, key=f"job:{len(self.jobs)}")
-        job = RecordedJob(id=job_id, started=time.time(), timing=self.timing, **kwargs)
+        now = time.time()
+        job = RecordedJob(id=job_id, created_at=int(now), started=now, timing=self.timing, **kwargs)
         self.jobs[job.id] = job
         self.catch_up(job)
         return job
@@ -154,7 +159,7 @@ class Jobs:
         """Write every event the job has reached by now, once, in order."""
         now = time.time()
         v, q, r, n = job.timing.validating, job.timing.queued, job.timing.training, job.timing.steps
-        end = job.cancelled_at if job.cancelled_at is not None else now
+        end = next((t for t in (job.cancelled_at, job.paused_at) if t is not None), now)
         t0 = job.started
         epochs = int(job.resolved(True).get("n_epochs") or 3)
         points: list[tuple[float, Any]] = [
@@ -220,7 +225,7 @@ class Jobs:
         """The job as OpenAI answers it at this moment, in the recorded key order."""
         self.catch_up(job)
         status = job.phase(time.time())
-        running = status in ("running", "succeeded")
+        running = status in ("running", "paused", "succeeded")
         hyper = job.resolved(running)
         method_hyper = {
             k: (float(v) if k == "learning_rate_multiplier" and isinstance(v, int) else v) for k, v in hyper.items()
@@ -229,7 +234,7 @@ class Jobs:
         out.update(
             id=job.id,
             model=job.model,
-            created_at=int(job.started),
+            created_at=job.created_at,
             organization_id=self.organization,
             status=status,
             training_file=job.training_file,

@@ -135,6 +135,8 @@ class RecordedOpenAI:
         r.add_get("/v1/fine_tuning/jobs/{id}/events", self.list_events)
         r.add_get("/v1/fine_tuning/jobs/{id}/checkpoints", self.list_checkpoints)
         r.add_post("/v1/fine_tuning/jobs/{id}/cancel", self.cancel_job)
+        r.add_post("/v1/fine_tuning/jobs/{id}/pause", self.pause_job)
+        r.add_post("/v1/fine_tuning/jobs/{id}/resume", self.resume_job)
         r.add_post("/v1/chat/completions", self.chat)
         return app
 
@@ -356,12 +358,40 @@ class RecordedOpenAI:
             return job
         self.jobs.catch_up(job)
         status = job.phase(time.time())
-        if status not in ("validating_files", "queued", "running"):
+        if status not in ("validating_files", "queued", "running", "paused"):
             said = f"Job {job.id} has already {status} and cannot be cancelled."
             return error(
                 400, {"error": {"message": said, "type": "invalid_request_error", "param": None, "code": None}}
             )
         job.cancelled_at = time.time()
+        return web.json_response(self.jobs.body(job))
+
+    async def pause_job(self, request: web.Request) -> web.Response:
+        """A running job paused (the OpenAPI spec's pause example answers `paused`, a status
+        its own enum lacks); it makes no progress until resumed. Refusals: ASSUMED 400."""
+        job = self._job(request)
+        if isinstance(job, web.Response):
+            return job
+        self.jobs.catch_up(job)
+        if job.phase(time.time()) != "running":
+            said = f"Job {job.id} is not running and cannot be paused."
+            return error(
+                400, {"error": {"message": said, "type": "invalid_request_error", "param": None, "code": None}}
+            )
+        job.paused_at = time.time()
+        return web.json_response(self.jobs.body(job))
+
+    async def resume_job(self, request: web.Request) -> web.Response:
+        job = self._job(request)
+        if isinstance(job, web.Response):
+            return job
+        if job.paused_at is None:
+            said = f"Job {job.id} is not paused."
+            return error(
+                400, {"error": {"message": said, "type": "invalid_request_error", "param": None, "code": None}}
+            )
+        job.started += time.time() - job.paused_at  # what remains of it takes as long as it would have
+        job.paused_at = None
         return web.json_response(self.jobs.body(job))
 
     # -- chat ---------------------------------------------------------------------------------

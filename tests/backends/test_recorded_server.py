@@ -146,3 +146,17 @@ def test_the_openai_backend_reads_events_page_by_page_and_finds_jobs_by_metadata
     assert [p.get("after") is not None for p in pages[:3]] == [False, True, True]  # three pages of 100
     assert [j.metadata for j in found] == [{"run": "b", "job": str(i)} for i in (2, 1, 0)]  # newest first
     assert re.fullmatch(r"(H|E|L|O)[^\n]*(\n(H|E|L|O)[^\n]*){4}", done.text) and done.model.startswith("ft:")
+
+
+def test_a_paused_job_is_read_as_paused_not_an_error():
+    """litellm's job model refuses a status outside its six; the backend reads jobs with the
+    openai SDK, so a paused job (the spec's pause example) is just not done yet."""
+    with RecordedOpenAI(Plan(timing=Timing(validating=0.0, queued=0.0, training=30.0))) as server:
+        backend = OpenAIBackend(api_key="sk-test-recorded-server", api_base=server.url, max_retries=0)
+        job = backend.create_job(JobSpec("gpt-4o-mini", backend.upload_training_file(TRAIN, "t.jsonl").id))
+        with client(server) as http:
+            paused = http.post(f"/fine_tuning/jobs/{job.id}/pause").json()
+        got = backend.get_job(job.id)
+        cancelled = backend.cancel_job(job.id)
+    assert paused["status"] == got.status == "paused" and not got.done
+    assert cancelled.status == "cancelled"

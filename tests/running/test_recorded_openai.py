@@ -316,3 +316,31 @@ def test_cancel_after_some_jobs_ended_cancels_the_rest(tmp_path, monkeypatch):
     assert statuses == ["succeeded", "cancelled", "cancelled"]
     second, third = server.created[1:]
     assert f"(job {first.id}: succeeded; job {second.id}: cancelled; job {third.id}: cancelled)" in cancel.output
+
+
+def test_a_job_paused_at_openai_is_waited_for_until_resumed(tmp_path):
+    """Someone pauses a job on OpenAI's dashboard (status `paused`, which litellm's job model
+    refuses): the run says so, keeps polling, and ends normally once the job is resumed."""
+    import threading
+
+    import httpx
+
+    out = tmp_path / "run"
+    timing = Timing(validating=0.2, queued=0.1, training=1.5, steps=4)
+    with RecordedOpenAI(Plan(timing=timing)) as server:
+
+        def pause_then_resume() -> None:
+            while not server.created or server.created[0].phase(time.time()) != "running":
+                time.sleep(0.05)
+            with httpx.Client(base_url=server.url, headers={"Authorization": "Bearer sk-dashboard"}) as http:
+                assert http.post(f"/fine_tuning/jobs/{server.created[0].id}/pause").json()["status"] == "paused"
+                time.sleep(1.5)
+                http.post(f"/fine_tuning/jobs/{server.created[0].id}/resume").raise_for_status()
+
+        owner = threading.Thread(target=pause_then_resume)
+        owner.start()
+        result = run(server, out, *ONE_JOB)
+        owner.join()
+    assert result.exit_code == 0, result.output
+    assert f"job {server.created[0].id}: paused" in result.output
+    assert "is paused at the provider: the run waits until it is resumed there" in result.output
