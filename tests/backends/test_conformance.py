@@ -182,7 +182,12 @@ def test_the_model_is_the_resolved_snapshot_and_ids_have_openais_formats(sim_bod
     done = sim_bodies["succeeded"].json()
     assert sim_bodies["create"].json()["model"] == done["model"] == SNAPSHOT
     assert done["fine_tuned_model"].startswith(f"ft:{SNAPSHOT}:")
-    for name in CURRENT_JOBS + ["ruby-jobs-list.json", "qtran-job-lifecycle.json", "langnostic-job-statuses.json"]:
+    for name in CURRENT_JOBS + [
+        "ruby-jobs-list.json",
+        "qtran-job-lifecycle.json",
+        "langnostic-job-statuses.json",
+        "issue-job-succeeded-2023.json",  # an organization's slug in the model id
+    ]:
         for job in jobs_in(name):
             assert IDS["job"].match(job["id"]) and IDS["file"].match(job["training_file"])
             assert job["fine_tuned_model"] is None or IDS["model"].match(job["fine_tuned_model"]), job[

@@ -76,6 +76,7 @@ STATUSES = [
     ("running", "langnostic-job-statuses.json"),
     ("succeeded", "dotnet-jobs-list-100.json"),
     ("succeeded", "qtran-job-lifecycle.json"),
+    ("succeeded", "issue-job-succeeded-2023.json"),
     ("failed", "dotnet-jobs-list-100.json"),
     ("failed", "langnostic-job-failed-invalid-training-file.json"),
     ("cancelled", "dotnet-job-cancel.json"),
