@@ -15,7 +15,9 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
-MAX_ERROR_CHARS = 1000  # one line a person reads, whatever it quotes (a run names the jobs it leaves running)
+MAX_ERROR_CHARS = 600  # an error is one line a person reads, whatever input it quotes
+# ... and a run that stopped may name every fine-tuning job it leaves running at the provider
+MAX_RUN_ERROR_CHARS = 1000
 
 
 def one_line(message: str, limit: int = MAX_ERROR_CHARS) -> str:
@@ -32,7 +34,8 @@ def one_line(message: str, limit: int = MAX_ERROR_CHARS) -> str:
 def _fail(message: str, code: int) -> NoReturn:
     from harness import redact
 
-    click.echo(f"error: {one_line(str(redact.scrub(message)))}", err=True)
+    limit = MAX_RUN_ERROR_CHARS if code == EXIT_FAILED else MAX_ERROR_CHARS
+    click.echo(f"error: {one_line(str(redact.scrub(message)), limit)}", err=True)
     sys.exit(code)
 
 

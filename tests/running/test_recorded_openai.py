@@ -344,3 +344,24 @@ def test_a_job_paused_at_openai_is_waited_for_until_resumed(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"job {server.created[0].id}: paused" in result.output
     assert "is paused at the provider: the run waits until it is resumed there" in result.output
+
+
+def test_ctrl_c_while_jobs_train_names_them(tmp_path, monkeypatch):
+    """Ctrl-C during fine-tuning: the line says how to resume and which jobs still run (and
+    bill) at the provider, with the command that stops them."""
+    from harness import crash
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(crash, "kill", interrupt)
+    monkeypatch.setattr(crash, "_seen", {})
+    monkeypatch.setenv("HARNESS_CRASH_AT", "training")
+    with RecordedOpenAI(Plan(timing=Timing(validating=5.0))) as server:
+        result = run(server, out, *SMALL)
+        made = [j.id for j in server.created]
+    line = error_line(result.output)
+    assert result.exit_code == 1 and f"interrupted; `harness resume {out}` continues where this stopped" in line
+    named = ", ".join(f"{job_id} (fine_tuned:{i})" for i, job_id in enumerate(made))
+    assert f"still running at the provider (and billed): {named}; `harness cancel {out}` stops them" in line, line
