@@ -16,6 +16,7 @@ BUILTIN: dict[str, str] = {
     "mock": "backends.mock:MockBackend",
     "openai": "backends.openai:OpenAIBackend",
     "local": "backends.local:LocalBackend",
+    "tinker": "backends.tinker:TinkerBackend",
 }
 
 

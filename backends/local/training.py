@@ -16,11 +16,17 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends._files import write_atomic
+from backends.jobs.store import Store
+from backends.local import models
 from backends.local.hyper import Hyper
 from backends.local.loading import training_example
+from backends.local.store import PROVIDER
+
+if TYPE_CHECKING:
+    from backends.jobs.worker import Job, Outcome
 
 MAX_TOKENS = 4096  # an example longer than this (or the model's context) is cut, with a warning
 Log = Callable[..., None]
@@ -180,3 +186,44 @@ def train(
         after_epoch()
     model.eval()
     return model, tokens_done
+
+
+def conversations(path: Path) -> list[list[dict]]:
+    return [json.loads(line)["messages"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_job(job: Job) -> Outcome | None:
+    """The local trainer of backends.jobs.worker: load the base model, train (continuing from
+    the last epoch checkpoint), save the adapter into the job's folder and name the model."""
+    from backends.jobs.worker import Outcome
+
+    spec = job.spec
+    if spec["device"].startswith("cuda"):
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS, where it can be
+    import torch
+
+    from backends.local import loading
+
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    device = loading.choose_device(spec["device"])
+    base = models.ResolvedModel(**spec["model"])
+    job.log(f"Loading {base.source} on {device} ({loading.dtype_name(device)}), {torch.get_num_threads()} CPU threads")
+    started = time.monotonic()
+    store_root = job.dir.parent.parent
+    lm, tokenizer = loading.load(base, device, store_root / "converted")
+    job.log(f"Loaded the base model in {time.monotonic() - started:.1f} s")
+    hyper = Hyper(**spec["hyper"])
+    model, tokens = train(
+        lm, tokenizer, conversations(Path(spec["training_path"])), hyper, job.dir, job.log, job.after_epoch
+    )
+    if job.cancelled:
+        return None  # cancelled while finishing: the canceller records it
+    adapter, tmp = job.dir / "adapter", job.dir / f"adapter.tmp-{os.getpid()}"
+    model.save_pretrained(str(tmp))
+    if adapter.exists():  # left by a worker killed after saving, before recording success
+        for f in adapter.iterdir():
+            f.unlink()
+        adapter.rmdir()
+    os.replace(tmp, adapter)
+    key = Store(store_root, PROVIDER).claim_model(spec["train_key"][:8], job.id)
+    return Outcome(f"ft:{spec['base_model']}:local:{spec['suffix'] or 'model'}:{key}", tokens)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from backends.jobs.worker import HOLD_ENV
 from backends.local.store import STORE_ENV
-from backends.local.worker import HOLD_ENV
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +54,38 @@ def trained(tiny_model, tmp_path_factory):
     job = wait_for(lambda: (j := backend.get_job(job.id)).done and j, timeout=180, step=0.2)
     assert job.status == "succeeded", job.error
     return backend, job, data
+
+
+# -- the tinker backend ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tinker_server(tmp_path_factory):
+    """SkyRL's Tinker-API server on loopback serving a tiny random Qwen3 (tests/backends/
+    tinker_server.py), started once per session and stopped at its end."""
+    import os
+
+    from tests.backends import tinker_server as server
+
+    python = server.venv_python()
+    if python is None:
+        if os.environ.get(server.REQUIRED_ENV) == "1":
+            pytest.fail(server.missing_reason())
+        pytest.skip(server.missing_reason())
+    pytest.importorskip("tinker")
+    pytest.importorskip("torch")
+    from tests.backends import tiny_model
+
+    model = tiny_model.build(tmp_path_factory.mktemp("models") / "tiny-qwen3", arch="qwen3")
+    running = server.start(python, model, tmp_path_factory.mktemp("tinker-server"))
+    yield running
+    server.stop(running)
+
+
+@pytest.fixture
+def tinker_env(tmp_path, monkeypatch) -> Path:
+    """A key the client accepts (the test server takes any tml- key) and a fresh store."""
+    monkeypatch.setenv("TINKER_API_KEY", "tml-test")
+    monkeypatch.delenv("TINKER_BASE_URL", raising=False)
+    monkeypatch.setenv("HARNESS_TINKER_STORE", str(tmp_path / "tinker-store"))
+    return tmp_path / "tinker-store"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from backends.jobs.worker import HOLD_ENV
 from backends.local.store import STORE_ENV
-from backends.local.worker import HOLD_ENV
 from harness.cli.main import main
 from harness.store.run_dir import RunStore
 from tests.backends.tiny_model import pid_alive, wait_for

@@ -12,8 +12,9 @@ import signal
 import pytest
 
 from backends.base import JobSpec
-from backends.local import LocalBackend, jobs
-from backends.local.worker import HOLD_ENV
+from backends.jobs import runner as jobs
+from backends.jobs.worker import HOLD_ENV
+from backends.local import LocalBackend
 from tests.backends.tiny_model import TRAIN_HYPER, pid_alive, training_jsonl, wait_for
 
 ADAPTER = "adapter_model.safetensors"

@@ -1,5 +1,6 @@
-"""A tiny random Llama and a byte-level BPE tokenizer with a ChatML template, built in code
-(no download): the local backend's tests train and sample it in seconds."""
+"""A tiny random Llama (or Qwen3) and a byte-level BPE tokenizer with a ChatML template, built
+in code (no download): the local backend's tests train and sample it in seconds, the tinker
+backend's tests serve the Qwen3 one from SkyRL's open-source server."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ CORPUS = [
 ]
 
 
-def build(folder: Path, *, chat_template: bool = True, seed: int = 0, layers: int = 2) -> Path:
+def build(folder: Path, *, chat_template: bool = True, seed: int = 0, layers: int = 2, arch: str = "llama") -> Path:
+    """A model folder: the tokenizer, config and random weights of a 2-layer, 32-wide Llama, or
+    with arch="qwen3" a 64-wide Qwen3 (the architecture SkyRL's jax backend serves)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
     folder.mkdir(parents=True, exist_ok=True)
     bpe = Tokenizer(models.BPE())
@@ -47,6 +50,23 @@ def build(folder: Path, *, chat_template: bool = True, seed: int = 0, layers: in
         tokenizer.chat_template = CHATML
     tokenizer.save_pretrained(folder)
     torch.manual_seed(seed)
+    if arch == "qwen3":
+        qwen = Qwen3Config(
+            vocab_size=len(tokenizer),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=16,
+            max_position_embeddings=2048,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            tie_word_embeddings=True,
+        )
+        Qwen3ForCausalLM(qwen).save_pretrained(folder)
+        return folder
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,

@@ -1,9 +1,11 @@
-"""Training jobs as detached processes, found again from their folders.
+"""Training jobs as detached processes, found again from their folders: the one runner of
+every client-driven provider (local trains here, tinker drives a remote service from here).
 
-A job folder holds spec.json (what to train, written once), state.json (status, error, model,
-restarts), events.jsonl, worker.pid, worker.log, checkpoint/ and adapter/. The worker runs
-`python -m backends.local.worker JOB_DIR FD` in a session of its own, so it outlives the
-harness (and Ctrl-C of it), as a provider's job outlives its client.
+A job folder holds spec.json (what to train, written once, naming its trainer), state.json
+(status, error, model, restarts), events.jsonl, worker.pid, worker.log and checkpoint/ (the
+last epoch's state, however the trainer keeps it). The worker runs `python -m
+backends.jobs.worker JOB_DIR FD` in a session of its own, so it outlives the harness (and
+Ctrl-C of it), as a provider's job outlives its client.
 
 Liveness is a lock, not a pid: the creator takes an exclusive flock on worker.lock *before*
 the job is visible and hands that open file to the worker, which holds it until it exits
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from backends._files import write_atomic
 from backends.base import CANCELLED, FAILED, TERMINAL_STATES, BackendError
-from backends.local.store import append_event, read_json, write_json
+from backends.jobs.store import append_event, last_checkpoint, read_json, write_json
 
 MAX_RESTARTS = 2
 _children: list[subprocess.Popen] = []  # referenced so they are reaped, never waited on
@@ -58,17 +60,20 @@ def alive(job_dir: Path) -> bool:
     return False
 
 
-def spawn(job_dir: Path, lock_fd: int) -> int:
-    """Start a worker that inherits the held lock; the caller closes its own copy after."""
+def spawn(job_dir: Path, lock_fd: int, env: dict[str, str] | None = None) -> int:
+    """Start a worker that inherits the held lock (and this process's environment, with `env`
+    on top: a key given to the backend rather than in the environment); the caller closes its
+    own copy of the lock after."""
     with open(job_dir / "worker.log", "ab") as log:  # the child keeps its own copy
         proc = subprocess.Popen(
-            [sys.executable, "-m", "backends.local.worker", str(job_dir), str(lock_fd)],
+            [sys.executable, "-m", "backends.jobs.worker", str(job_dir), str(lock_fd)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             pass_fds=(lock_fd,),
             cwd=job_dir,
+            env={**os.environ, **env} if env else None,
         )
     _children.append(proc)
     write_atomic(job_dir / "worker.pid", str(proc.pid))
@@ -86,14 +91,14 @@ def update_state(job_dir: Path, **changes) -> dict:
     return current
 
 
-def start(job_dir: Path, lock_fd: int) -> None:
+def start(job_dir: Path, lock_fd: int, env: dict[str, str] | None = None) -> None:
     try:
-        spawn(job_dir, lock_fd)
+        spawn(job_dir, lock_fd, env)
     finally:
         os.close(lock_fd)
 
 
-def check(job_dir: Path) -> dict:
+def check(job_dir: Path, env: dict[str, str] | None = None) -> dict:
     """The job's state, after restarting a worker that died before finishing (or failing the
     job when it died too often)."""
     current = state(job_dir)
@@ -110,12 +115,8 @@ def check(job_dir: Path) -> dict:
             append_event(job_dir, "Job cancelled")
             return update_state(job_dir, status=CANCELLED)
         pid = _read_pid(job_dir)
-        checkpoint = job_dir / "checkpoint" / "epoch.json"
-        where = (
-            f"its epoch {read_json(checkpoint)['epoch']} checkpoint"
-            if checkpoint.exists()
-            else "the start (no epoch had finished)"
-        )
+        checkpoint = last_checkpoint(job_dir)
+        where = f"its epoch {checkpoint['epoch']} checkpoint" if checkpoint else "the start (no epoch had finished)"
         if current.get("restarts", 0) >= MAX_RESTARTS:
             error = (
                 f"the training worker (pid {pid}) stopped without finishing {current['restarts'] + 1} times "
@@ -131,7 +132,7 @@ def check(job_dir: Path) -> dict:
             level="warning",
         )
         current = update_state(job_dir, restarts=restarts)
-        spawn(job_dir, fd)
+        spawn(job_dir, fd, env)
         return current
     finally:
         os.close(fd)
