@@ -9,7 +9,7 @@ import os
 import socket
 from urllib.parse import urlsplit
 
-from backends.base import BackendError, ConfigError
+from backends.base import AccountError, BackendError, ConfigError
 
 KEY_ENV = "TINKER_API_KEY"
 BASE_ENV = "TINKER_BASE_URL"
@@ -57,13 +57,19 @@ def check_reachable(base: str, doing: str) -> None:
 
 
 def as_backend_error(exc: BaseException, doing: str) -> BackendError:
-    """A client error as ours: its HTTP status when there was one; rate limits, conflicts, 5xx,
-    timeouts and lost connections retryable (the client has retried them already, so the
-    harness's own caller decides), everything else final."""
+    """A client error as ours: a refused key stops the run at once (AccountError); otherwise its
+    HTTP status when there was one; rate limits, conflicts, 5xx, timeouts and lost connections
+    retryable (the client has retried them already, so the harness's own caller decides),
+    everything else final."""
     import tinker
 
     if isinstance(exc, BackendError):
         return exc
+    if isinstance(exc, (tinker.AuthenticationError, tinker.PermissionDeniedError)):
+        return AccountError(
+            f"{doing}: the service refused the key ({exc.status_code} {exc.message}); check {KEY_ENV}",
+            status=exc.status_code,
+        )
     if isinstance(exc, tinker.APIStatusError):
         status = exc.status_code
         retryable = status in (408, 409, 429) or status >= 500

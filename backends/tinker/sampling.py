@@ -27,18 +27,29 @@ class Sampler:
         self.target = target
         self.max_in_flight = max_in_flight
         self._clients: dict[str, tuple[Any, Any]] = {}
-        self._gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._gate = asyncio.Semaphore(max_in_flight)
+        self._opening = asyncio.Lock()
+
+    def _for_this_loop(self) -> None:
+        """A gate and a lock per event loop (the harness runs a loop per step)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._gate, self._opening = loop, asyncio.Semaphore(self.max_in_flight), asyncio.Lock()
 
     def _semaphore(self) -> asyncio.Semaphore:
-        """One gate per event loop (the harness runs a loop per step)."""
-        loop = asyncio.get_running_loop()
-        if self._gate is None or self._gate[0] is not loop:
-            self._gate = (loop, asyncio.Semaphore(self.max_in_flight))
-        return self._gate[1]
+        self._for_this_loop()
+        return self._gate
 
     async def client(self, model: str) -> tuple[Any, Any]:
-        """(sampling client, tokenizer) for a model id, made once."""
-        if model not in self._clients:
+        """(sampling client, tokenizer) for a model id, made once (concurrent first requests
+        wait for the one that opens it)."""
+        if model in self._clients:
+            return self._clients[model]
+        self._for_this_loop()
+        async with self._opening:
+            if model in self._clients:
+                return self._clients[model]
             base, path = self.target(model)
             doing = f"opening {model} for sampling"
             try:
@@ -49,7 +60,7 @@ class Sampler:
                 tokenizer = await asyncio.to_thread(client.get_tokenizer)
             except Exception as e:
                 raise connect.as_backend_error(e, doing) from None
-            self._clients.setdefault(model, (client, tokenizer))
+            self._clients[model] = (client, tokenizer)
         return self._clients[model]
 
     async def _await(self, future, doing: str):
@@ -64,7 +75,7 @@ class Sampler:
         if not request.messages or not any(m.get("role") == "user" for m in request.messages):
             raise BackendError("messages must include a user message", status=400)
         client, tokenizer = await self.client(request.model)
-        prompt = tokens.prompt(tokenizer, request.messages)
+        prompt = _prompt(tokenizer, request.messages, request.model)
         params = types.SamplingParams(
             max_tokens=request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS,
             temperature=request.temperature,
@@ -87,7 +98,7 @@ class Sampler:
         from tinker import types
 
         client, tokenizer = await self.client(model)
-        prompt = tokens.prompt(tokenizer, messages)
+        prompt = _prompt(tokenizer, messages, model)
         totals = []
         for text in continuations:
             ids = prompt + tokens.reply(tokenizer, messages, prompt, text)
@@ -96,3 +107,12 @@ class Sampler:
                 values = await self._await(future, f"scoring a reply with {model}")
             totals.append(tokens.continuation_total(values, len(prompt), len(ids)))
         return totals
+
+
+def _prompt(tokenizer, messages: list[dict], model: str) -> list[int]:
+    try:
+        return tokens.prompt(tokenizer, messages)
+    except Exception as e:  # the template's own error (jinja): e.g. a role it refuses
+        raise BackendError(
+            f"the chat template of {model} cannot render these messages: {type(e).__name__}: {e}", status=400
+        ) from None

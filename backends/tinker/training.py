@@ -61,7 +61,7 @@ def _examples(tokenizer, path: Path, job: Job) -> list[tuple[list[int], list[flo
     return kept
 
 
-def _datum(example: tuple[list[int], list[float]]):
+def datum(example: tuple[list[int], list[float]]):
     from tinker import types
 
     model_input, targets, weights = tokens.shifted(*example)
@@ -103,7 +103,7 @@ def run_job(job: Job) -> Outcome | None:
             batch = [examples[i] for i in indices[b * size : (b + 1) * size]]
             t0 = time.monotonic()
             learning_rate = hyper.learning_rate * (1 - step / total)  # linear decay to 0 over all steps
-            backward = client.forward_backward([_datum(e) for e in batch], "cross_entropy")
+            backward = client.forward_backward([datum(e) for e in batch], "cross_entropy")
             optimizer = client.optim_step(
                 types.AdamParams(learning_rate=learning_rate, weight_decay=0.0, grad_clip_norm=1.0)
             )

@@ -21,9 +21,9 @@ def list_backends() -> None:
             cls = backends.load_class(name)
             caps = ", ".join(sorted(cls.capabilities)) or "-"
             kind = " (simulated)" if cls.simulated else ""
-            click.echo(f"{name:12} {caps:18} {target}{kind}")
+            click.echo(f"{name:12} {caps:26} {target}{kind}")
         except (ImportError, AttributeError, ConfigError) as e:
-            click.echo(f"{name:12} {'unavailable':18} {target} ({e})")
+            click.echo(f"{name:12} {'unavailable':26} {target} ({e})")
 
 
 def fault_options(f):
