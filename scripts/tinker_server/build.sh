@@ -34,4 +34,4 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check --no-cache-dir -q)
 "${pip[@]}" install --no-deps --ignore-requires-python skyrl==0.4.0
 "$venv/bin/python" "$here/serve.py" --check
 echo "$want" >"$stamp"
-echo "build.sh: built $venv ($(du -sh "$venv" | cut -f1))"
+echo "build.sh: built $venv ($(du -sh "$venv" | cut -f1)) in ${SECONDS} s"
