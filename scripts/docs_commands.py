@@ -46,6 +46,13 @@ SKIP = [
     (r"benchmarks/local_throughput\.py", "loads SmolLM2 and samples on the CPU for minutes"),
     (r"^harness --help: ", "output quoted in benchmarks.md, not a command"),
     (r"^harness run scenarios/hello-local\.yaml", "fine-tunes SmolLM2 for about 15 minutes"),
+    (
+        r"--backend tinker(?!.*--dry-run)",
+        "needs a Tinker key or a Tinker-API server (tests/backends/test_tinker_server.py runs it against SkyRL's)",
+    ),
+    (r"scripts/tinker_server/build\.sh", "builds the 2.4 GB venv of SkyRL's server from PyPI (.ci/run does)"),
+    (r"scripts/tinker_server/models\.py", "writes a model folder (the tinker tests build their own)"),
+    (r"benchmarks/tinker_steps\.py", "starts SkyRL's Tinker-API server from its venv and trains for minutes"),
 ]
 # Commands run in another form: (regex, replacement); placeholders filled, synopses instantiated.
 REWRITE = [
