@@ -27,6 +27,13 @@ def write_atomic(path: Path | str, data: bytes | str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.errno is None:
+            raise
+        # The error names the user's path, never the temporary one ("summary.json: Is a
+        # directory", not ".summary.json.4242.tmp: Is a directory").
+        raise type(e)(e.errno, e.strerror, str(path)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -64,6 +64,15 @@ class AccountError(BackendError):
         self.resume_later = resume_later
 
 
+class MalformedResponse(BackendError):
+    """A provider answered with a body we cannot read (no choices, fields of the wrong type):
+    asking again would get the same, and nothing usable was received, so it is neither
+    retried nor charged."""
+
+    def __init__(self, message: str):
+        super().__init__(message, status=None, retryable=False)
+
+
 class ConfigError(Exception):
     """The backend cannot start: missing key, bad base URL. The CLI maps it to exit 2."""
 

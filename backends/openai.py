@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import os
 import sys
 import time
@@ -61,6 +62,14 @@ def _litellm():
     warnings.filterwarnings(
         "ignore", message="coroutine 'OpenAIChatCompletion.acompletion' was never awaited", category=RuntimeWarning
     )
+    # An answer litellm cannot fit its types (a NaN count) is read from its body instead
+    # (openai_shapes); pydantic's complaint about it is not for the person watching.
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
+    # litellm logs its own internal failures with their tracebacks (a provider's answer whose
+    # "model" is not a string broke its cost logging); what matters reaches us as exceptions.
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+        if logging.getLogger(name).level == logging.NOTSET:  # unless someone chose a level
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     return litellm
 
 
@@ -126,6 +135,7 @@ class OpenAIBackend(Backend):
             max_retries=max_retries, seed=retry_seed, sleep=sleep, async_sleep=async_sleep, notify=lambda: self.on_retry
         )
         self._client: Any = None
+        self._aclient: Any = None  # the chat client of the running event loop (closed by aclose)
         self._reached = False  # whether the provider ever answered (a refused connection then is transient)
 
     @property
@@ -214,12 +224,11 @@ class OpenAIBackend(Backend):
         litellm = _litellm()
 
         def call() -> FileRef:
-            obj = litellm.create_file(file=(filename, data), purpose="fine-tune", **self._litellm_args())
-            return FileRef(
-                id=shapes.get(obj, "id"),
-                filename=shapes.get(obj, "filename") or filename,
-                bytes=int(shapes.get(obj, "bytes") or len(data)),
+            obj = shapes.guarded(
+                "upload_training_file",
+                lambda: litellm.create_file(file=(filename, data), purpose="fine-tune", **self._litellm_args()),
             )
+            return shapes.file_ref(obj, filename, len(data))
 
         def landed(err: BackendError) -> FileRef | None:
             # The upload may have landed although its response was lost: look for the
@@ -234,9 +243,7 @@ class OpenAIBackend(Backend):
         """Fine-tuning files with this name, newest first."""
         client = self._sdk()
         page = self._retry_call("find_files", filename, lambda: client.files.list(purpose="fine-tune"))
-        return [
-            FileRef(id=f.id, filename=f.filename, bytes=int(f.bytes or 0)) for f in page.data if f.filename == filename
-        ]
+        return [f for f in (shapes.file_ref(obj) for obj in shapes.page(page, "file list")) if f.filename == filename]
 
     def create_job(self, spec: JobSpec) -> Job:
         client = self._sdk()
@@ -294,7 +301,7 @@ class OpenAIBackend(Backend):
                 f"{job_id}:{cursor}",
                 functools.partial(client.fine_tuning.jobs.list_events, job_id, **kwargs),
             )
-            data = [shapes.event(e) for e in page.data]
+            data = [shapes.event(e) for e in shapes.page(page, "event list")]
             for event in data:
                 if after is not None and event.id == after:
                     return newest_first[::-1]
@@ -317,7 +324,7 @@ class OpenAIBackend(Backend):
             if cursor is not None:
                 kwargs["after"] = cursor
             page = self._retry_call("find_jobs", str(cursor), functools.partial(client.fine_tuning.jobs.list, **kwargs))
-            jobs = [_job(j) for j in page.data]
+            jobs = [_job(j) for j in shapes.page(page, "job list")]
             found += [j for j in jobs if all(j.metadata.get(k) == v for k, v in metadata.items())]
             if not jobs or not getattr(page, "has_more", False):
                 break
@@ -339,12 +346,22 @@ class OpenAIBackend(Backend):
             kwargs["seed"] = request.seed
         if request.max_tokens is not None:
             kwargs["max_tokens"] = request.max_tokens
+        if self._aclient is None:  # one per event loop (aclose ends it), keeping the bodies as sent
+            self._aclient = shapes.chat_client(self.api_base, self._api_key, self.timeout)
+        kwargs["client"] = self._aclient
         token = f"{request.model}:{request.seed}:{len(request.messages)}"
-        response = await self._retry_acall("complete", token, lambda: litellm.acompletion(**kwargs))
-        return self._seen(shapes.completion, response)
+        kept = shapes.capturing()  # the body as sent, whatever litellm makes of it
+        response = await self._retry_acall(
+            "complete", token, lambda: shapes.guarded_async("complete", litellm.acompletion(**kwargs), kept)
+        )
+        return self._seen(shapes.completion, shapes.raw_body(kept, response))
 
     async def aclose(self) -> None:
-        """Close litellm's cached aiohttp sessions (bound to the running event loop)."""
+        """Close the chat client and litellm's cached aiohttp sessions (bound to the running
+        event loop)."""
+        if self._aclient is not None:
+            client, self._aclient = self._aclient, None
+            await client.close()
         if "litellm" in sys.modules:
             close = getattr(_litellm(), "close_litellm_async_clients", None)  # litellm >= 1.7x
             if close is not None:

@@ -102,6 +102,8 @@ def rerecord(sidecar: Path) -> None:
     with Simulator(port=0) as sim, tempfile.TemporaryDirectory(prefix=f"rerecord-{cassette.stem}-") as tmp:
         out = Path(tmp) / "run" if command[1] == "run" else None  # `new` writes its own --out (test data)
         args = live_command(command, sim.url, out, cassette.relative_to(ROOT), absolute=False)
+        if "--force" not in args:
+            args.append("--force")  # --record replaces an existing cassette only when told to
         print("+ harness " + " ".join(args), flush=True)
         subprocess.run([str(harness), *args], cwd=ROOT, env=env, check=True)
         if out is not None:

@@ -49,6 +49,9 @@ class Simulator:
         backend: Backend | None = None,
         allow_remote: bool = False,
     ):
+        host = host.strip()
+        if host.startswith("[") and host.endswith("]"):  # an IPv6 address as a URL writes it: [::1]
+            host = host[1:-1]
         check_host(host, allow_remote)
         if backend is None:
             from backends.mock import MockBackend
@@ -87,6 +90,11 @@ class Simulator:
             raise RuntimeError("simulator did not start within 30 s")
         if self._failure is not None:
             self._thread.join()
+            if isinstance(self._failure, OSError):  # a name that does not resolve, a port in use
+                raise ConfigError(
+                    f"cannot serve the simulator on {self.host} port {self.port}: "
+                    f"{self._failure.strerror or self._failure}"
+                ) from None
             raise self._failure
         return self
 

@@ -34,6 +34,7 @@ class RunInfo:
     scenario_hash: str
     conditions: list[str] = field(default_factory=list)
     run_status: str | None = None  # set for a run that ended early
+    token_counts: str | None = None  # set when the provider's token counts were not all believed
     judge_model: str | None = None  # the judge to show (default: the one with most verdicts)
     replicates: int = 1  # fine-tunes per trained condition
     cross_model: str | None = None  # the model that cross-predicted the namings (the base model)
@@ -207,6 +208,7 @@ def summarize_with_tallies(
         if info.logprobs_skipped
         else None,
         run_status=info.run_status,
+        token_counts=info.token_counts,
         judge=judge,
         model_details=dict(info.model_details),
         compute=None if simulated else info.compute,

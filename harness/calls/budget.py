@@ -2,9 +2,11 @@
 and what a run's files say was spent so far.
 
 Prices come from the backend (Backend.price), never from another provider's table. The
-cap holds when a provider misbehaves: an answer that reports no usage is counted with
-tiktoken, and a call that failed after it reached the provider (a timeout, a dropped
-connection, a 5xx) is charged at its reservation, since it may have been billed."""
+cap holds when a provider misbehaves: an answer's usage is checked at the boundary
+(harness.calls.boundary: a paid answer is never charged below our own count, an absent or
+implausible count is replaced by ours), and a call that failed after it reached the
+provider (a timeout, a dropped connection, a 5xx) is charged at its reservation, since it
+may have been billed. An answer we could not read (MalformedResponse) is not charged."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import math
 from collections.abc import Callable, Iterable
 
 from backends.base import Backend, BackendError, ChatRequest, Completion, ModelPrice
-from harness.domain import tokens
+from harness.calls import boundary
 from harness.store.records import CrossRecord, JudgeVerdict, ResponseRecord
 from harness.store.run_files import State
 
@@ -47,15 +49,6 @@ class Pricer:
 UNPRICED = Pricer(lambda model: None)  # a backend that cannot be loaded any more: nothing is known
 
 
-def usage(request: ChatRequest, completion: Completion) -> tuple[int, int]:
-    """(prompt, completion) tokens as the provider reported them, or counted here when it
-    reported none (a provider that omits `usage` was charged $0: 6x over the cap)."""
-    if completion.prompt_tokens or completion.completion_tokens:
-        return completion.prompt_tokens, completion.completion_tokens
-    prompt = tokens.count_tokens([{"messages": request.messages}], request.model)[0]
-    return prompt, tokens.count_text_tokens(completion.text, request.model)
-
-
 def may_be_billed(error: BackendError) -> bool:
     """Whether a failed call may have been billed: it reached the provider and was lost or
     failed there (a timeout, a dropped connection, a 5xx); not one refused before any work
@@ -86,21 +79,24 @@ class Ledger:
         self.on_lost = on_lost
         self.refused: str | None = None  # why a call was refused, once one was
         self._reserved: dict[int, float] = {}
+        self._prompts: dict[int, int] = {}  # each paid call's prompt, counted at reservation
         self._next = 0
 
     @property
     def committed(self) -> float:
         return self.spent + sum(self._reserved.values())
 
-    def estimate(self, request: ChatRequest) -> float:
-        prompt = tokens.count_tokens([{"messages": request.messages}], request.model)[0]
+    def estimate(self, request: ChatRequest, prompt: int | None = None) -> float:
+        prompt = boundary.count_prompt(request) if prompt is None else prompt
         completion = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
         cost = self.pricer.inference(math.ceil(prompt * PROMPT_MARGIN), completion, request.model)
         return cost or 0.0  # unpriced (run with --allow-unpriced): nothing to reserve
 
     def reserve(self, request: ChatRequest) -> int | None:
         """A ticket for the call, or None when it must not start (over the cap)."""
-        estimate = self.estimate(request) if self.paid() else 0.0
+        paid = self.paid()
+        prompt = boundary.count_prompt(request) if paid else None
+        estimate = self.estimate(request, prompt) if paid else 0.0
         if estimate and self.committed + estimate > self.cap:
             self.refused = (
                 f"spend ${self.spent:.4f} so far, ${self.committed - self.spent:.4f} in flight "
@@ -109,17 +105,29 @@ class Ledger:
             return None
         self._next += 1
         self._reserved[self._next] = estimate
+        if prompt is not None:
+            self._prompts[self._next] = prompt
         return self._next
+
+    def charge(self, ticket: int, request: ChatRequest, completion: Completion) -> boundary.Usage:
+        """Settle a call that answered, at its checked usage (see boundary.checked_usage): a
+        paid call is never charged below our own count of what was sent and got."""
+        prompt = self._prompts.pop(ticket, None)
+        used = boundary.checked_usage(request, completion, counted_prompt=prompt, exact=prompt is not None)
+        self.settle(ticket, request.model, used.prompt, used.completion)
+        return used
 
     def settle(self, ticket: int, model: str, prompt_tokens: int, completion_tokens: int) -> None:
         """Replace the call's reservation by what it really cost."""
         self._reserved.pop(ticket, None)
+        self._prompts.pop(ticket, None)
         if self.paid():
             self.spent += self.pricer.inference(prompt_tokens, completion_tokens, model) or 0.0
 
     def failed(self, ticket: int, error: BackendError) -> None:
         """The call failed: free its reservation, or keep it as spent if it may be billed."""
         reserved = self._reserved.pop(ticket, 0.0)
+        self._prompts.pop(ticket, None)
         if reserved and self.paid() and may_be_billed(error):
             self.spent += reserved
             self.on_lost(reserved)

@@ -6,6 +6,7 @@ and an answer whose text changed is asked again."""
 from __future__ import annotations
 
 from backends.base import AccountError, Backend, BackendError, ChatRequest
+from harness.calls import boundary
 from harness.calls.budget import Ledger
 from harness.calls.concurrency import run_bounded
 from harness.domain.judge import text_hash
@@ -76,21 +77,17 @@ async def cross_check(
             text_sha256=text_hash(answer.text),
             simulated=backend.simulated,
         )
-        usage = (0, 0)
-        try:
-            completion = await backend.complete(request)
-            usage = (completion.prompt_tokens, completion.completion_tokens)
-            guess = predicted_word(completion.text or "")
-            record.reply, record.predicted, record.correct = completion.text, guess, guess == word.upper()
-            record.prompt_tokens, record.completion_tokens = usage
+        try:  # CassetteMiss is not a BackendError: it propagates
+            reply = await boundary.ask(backend, request, ledger, ticket)
+            guess = predicted_word(reply.text)
+            record.reply, record.predicted, record.correct = reply.text, guess, guess == word.upper()
+            record.prompt_tokens, record.completion_tokens = reply.prompt_tokens, reply.completion_tokens
+            record.tokens_note = reply.tokens_note
             record.simulated = backend.simulated
-        except BackendError as e:  # CassetteMiss is not a BackendError: it propagates
-            if isinstance(e, AccountError):
-                raise  # a bad key or no quota: the run stops at once
+        except AccountError:
+            raise  # a bad key or no quota: the run stops at once
+        except BackendError as e:
             record.status, record.error = "failed", str(e)
-        finally:
-            if ticket is not None and ledger is not None:
-                ledger.settle(ticket, model, *usage)
         store.append(CROSS, record)
         new.append(record)
 

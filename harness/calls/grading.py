@@ -9,6 +9,7 @@ import asyncio
 
 from backends.base import AccountError, BackendError, ChatRequest
 from harness.analysis.grader import GoldItem, Prediction
+from harness.calls import boundary
 from harness.domain import judge
 
 
@@ -20,14 +21,14 @@ async def _ask(backend, model: str, item: GoldItem, seed: int, max_tokens: int) 
         seed=seed,
         max_tokens=max_tokens,
     )
-    try:
-        completion = await backend.complete(request)
-    except BackendError as e:  # a cassette miss is not a BackendError: it propagates
-        if isinstance(e, AccountError):
-            raise  # a bad key or no quota: nothing else can be graded either
+    try:  # a cassette miss is not a BackendError: it propagates
+        answer = await boundary.ask(backend, request)
+    except AccountError:
+        raise  # a bad key or no quota: nothing else can be graded either
+    except BackendError as e:
         return Prediction(None, error=str(e))
-    grade, wrong = judge.parse_verdict(completion.text)
-    return Prediction(grade, wrong, states_wrong_word=judge.states_wrong_word(completion.text))
+    grade, wrong = judge.parse_verdict(answer.text)
+    return Prediction(grade, wrong, states_wrong_word=judge.states_wrong_word(answer.text))
 
 
 async def judge_items(

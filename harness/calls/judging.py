@@ -6,7 +6,8 @@ never asks for one twice, and a verdict is asked again when the answer's text ch
 from __future__ import annotations
 
 from backends.base import AccountError, Backend, BackendError, ChatRequest
-from harness.calls.budget import Ledger, usage
+from harness.calls import boundary
+from harness.calls.budget import Ledger
 from harness.calls.concurrency import run_bounded
 from harness.domain.judge import MAX_TOKENS, judge_prompt, parse_verdict, text_hash
 from harness.store.records import JudgeVerdict, ResponseRecord, canonical, latest_verdicts
@@ -46,25 +47,17 @@ async def _verdict(
         simulated=backend.simulated,
         text_sha256=text_hash(answer.text),
     )
-    try:
-        completion = await backend.complete(request)
-    except BackendError as e:  # CassetteMiss is not a BackendError: it propagates
-        if ticket is not None and ledger is not None:  # kept as spent if the provider may have billed it
-            ledger.failed(ticket, e)
-        if isinstance(e, AccountError):
-            raise  # a bad key or no quota: the run stops at once
+    try:  # CassetteMiss is not a BackendError: it propagates
+        reply = await boundary.ask(backend, request, ledger, ticket)
+    except AccountError:
+        raise  # a bad key or no quota: the run stops at once
+    except BackendError as e:
         verdict.status, verdict.error = "failed", str(e)
         return verdict
-    except BaseException:
-        if ticket is not None and ledger is not None:
-            ledger.settle(ticket, model, 0, 0)
-        raise
-    counted = usage(request, completion)  # the provider's, or counted when it reported none
-    if ticket is not None and ledger is not None:  # the reservation becomes the real cost
-        ledger.settle(ticket, model, *counted)
-    grade, wrong = parse_verdict(completion.text)
-    verdict.grade, verdict.wrong_word, verdict.raw = grade, wrong, completion.text
-    verdict.prompt_tokens, verdict.completion_tokens = counted
+    grade, wrong = parse_verdict(reply.text)
+    verdict.grade, verdict.wrong_word, verdict.raw = grade, wrong, reply.text
+    verdict.prompt_tokens, verdict.completion_tokens = reply.prompt_tokens, reply.completion_tokens
+    verdict.tokens_note = reply.tokens_note
     verdict.simulated = backend.simulated  # the backend may have noticed the simulator
     return verdict
 

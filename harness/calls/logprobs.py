@@ -6,7 +6,7 @@ cheaper and sharper measure than sampling; a backend without it is skipped, neve
 from __future__ import annotations
 
 from backends.base import AccountError, Backend, BackendError
-from harness.calls import probing
+from harness.calls import boundary, probing
 from harness.calls.concurrency import run_bounded
 from harness.domain.scenario import Example, Probe, Scenario
 from harness.domain.scoring import choice_labels
@@ -67,11 +67,12 @@ async def score_logprobs(
     async def ask(item: tuple[LogprobRecord, list[dict]]) -> None:
         record, messages = item
         try:
-            record.logprobs = await backend.continuation_logprobs(record.model, messages, record.continuations)
+            found = await backend.continuation_logprobs(record.model, messages, record.continuations)
+            record.logprobs = boundary.logprobs(found, len(record.continuations))
         except BackendError as e:
             if isinstance(e, AccountError):
                 raise  # a bad key or no quota: the run stops at once
-            record.status, record.error = "failed", str(e)
+            record.status, record.error = "failed", boundary.clean_line(str(e))
         store.append(LOGPROBS, record)
 
     await run_bounded(todo, ask, concurrency=concurrency)

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from backends.base import AccountError, Backend, BackendError, ChatRequest
-from harness.calls.budget import Ledger, usage
+from harness.calls import boundary
+from harness.calls.budget import Ledger
 from harness.domain.scenario import Example, Probe, Scenario
 from harness.domain.scoring import choice_labels
 from harness.store.records import ResponseRecord
@@ -126,21 +127,15 @@ async def ask(
     ticket = ledger.reserve(request)  # no await before this: reserving is atomic
     if ticket is None:
         return None
-    try:
-        completion = await backend.complete(request)
-    except AccountError:
-        ledger.settle(ticket, model, 0, 0)  # refused before any work: a bad key, no quota
+    try:  # the boundary checks the answer and settles the ledger (see boundary.ask)
+        answer = await boundary.ask(backend, request, ledger, ticket)
+    except AccountError:  # a bad key, no quota: refused before any work (the ledger was told)
         raise  # no other call can succeed either: the run stops at once, saying what to do
     except BackendError as e:
-        ledger.failed(ticket, e)  # kept as spent if the provider may have billed it
         # Whether asking again can help decides if the run ends failed or incomplete.
         record.status, record.error, record.retryable = "failed", str(e), bool(e.retryable)
         return record
-    except BaseException:
-        ledger.settle(ticket, model, 0, 0)  # cancelled or a replay miss: the run stops here
-        raise
-    counted = usage(request, completion)  # the provider's, or counted when it reported none
-    ledger.settle(ticket, model, *counted)  # the reservation becomes the real cost
-    record.text, record.finish_reason = completion.text, completion.finish_reason
-    record.prompt_tokens, record.completion_tokens = counted
+    record.text, record.finish_reason = answer.text, answer.finish_reason
+    record.prompt_tokens, record.completion_tokens = answer.prompt_tokens, answer.completion_tokens
+    record.tokens_note = answer.tokens_note
     return record

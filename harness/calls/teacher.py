@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backends.base import BackendError, ChatRequest
-from harness.calls.budget import Ledger, Pricer, usage
+from backends.base import ChatRequest
+from harness.calls import boundary
+from harness.calls.budget import Ledger, Pricer
 from harness.calls.concurrency import run_bounded
 from harness.domain import tokens
 from harness.domain.generate import (
@@ -80,16 +81,9 @@ async def _ask(
         ticket = ledger.reserve(request) if ledger is not None else None
         if ledger is not None and ticket is None:
             raise RunError(f"the teacher stopped: {ledger.refused}; nothing written (raise --max-cost)")
-        try:
-            completion = await backend.complete(request)
-        except BackendError as e:
-            if ledger is not None and ticket is not None:
-                ledger.failed(ticket, e)
-            raise
-        if ledger is not None and ticket is not None:
-            ledger.settle(ticket, model, *usage(request, completion))
-        text = normalise(completion.text or "", unit)
-        reason = "cut off at max_tokens" if completion.finish_reason == "length" else check_answer(text, word, unit)
+        answer = await boundary.ask(backend, request, ledger, ticket)  # a BackendError ends the teacher
+        text = normalise(answer.text, unit)
+        reason = "cut off at max_tokens" if answer.finish_reason == "length" else check_answer(text, word, unit)
         if reason is None:
             return text, failures
         failures.append(f"{qa.q} (attempt {attempt + 1}): {reason}")

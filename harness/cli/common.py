@@ -91,6 +91,54 @@ def check_out_path(path: Path) -> None:
         )
 
 
+def run_directory_holding(path: Path) -> Path | None:
+    """The run directory (manifest.json and state.json) or sweep directory (sweep.json) that
+    `path` is, or is inside, if any."""
+    try:
+        here = path.absolute()
+    except (OSError, ValueError):
+        return None
+    for folder in (here, *here.parents):
+        try:
+            if (folder / "sweep.json").is_file() or (
+                (folder / "manifest.json").is_file() and (folder / "state.json").is_file()
+            ):
+                return folder
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def refuse_run_directory(path: Path, option: str) -> None:
+    """A command writes its output (an export, a table, a cassette, a scenario) outside run
+    directories: a run's files are its record (`export RUN --out RUN/responses.jsonl` once
+    overwrote the run's own answers)."""
+    run = run_directory_holding(path)
+    if run is not None:
+        if not path.is_absolute():  # in the user's own terms
+            run = Path(os.path.relpath(run))
+        _fail(
+            f"{path}: is inside the run directory {run}; {option} writes only outside run directories "
+            "(a run's files are its record): choose another path",
+            EXIT_BAD_INPUT,
+        )
+
+
+def refuse_existing_cassette(path: Path, force: bool) -> None:
+    """--record starts a cassette afresh: one that exists (or its sidecar) is replaced only with
+    --force (a recording is the shareable record of an experiment)."""
+    from harness.running.recording import sidecar_path
+
+    refuse_run_directory(path, "--record")
+    existing = [p for p in (path, sidecar_path(path)) if p.exists() or p.is_symlink()]
+    if existing and not force:
+        _fail(
+            f"{existing[0]}: already exists; --record would replace it and its sidecar: "
+            "pass --force to record over it, or choose another path",
+            EXIT_BAD_INPUT,
+        )
+
+
 class Group(click.Group):
     """Usage errors (a bad option value, a missing argument) as one line and exit 2, like
     every other bad input, instead of click's three-line usage block."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from harness import limits
-from harness.cli.common import EXIT_BAD_INPUT, _fail, check_out_path, handle_errors
+from harness.cli.common import EXIT_BAD_INPUT, _fail, check_out_path, handle_errors, refuse_run_directory
 
 
 @click.command()
@@ -63,6 +63,7 @@ def build(scenario: Path, out_dir: Path) -> None:
     from harness.domain.scenario import load_scenario
 
     check_out_path(out_dir)
+    refuse_run_directory(out_dir, "build --out")
     sc = load_scenario(scenario)
     click.echo(str(dataset.build(sc, scenario.parent, out_dir)))
 
@@ -182,6 +183,8 @@ def _choice_options(kind: str, options_csv: str | None, word: str) -> list[str] 
             "--kind choice needs --options with at least 2 comma-separated options, in the order they were shown",
             EXIT_BAD_INPUT,
         )
+    if len(options) > 26:  # labelled A to Z: a 27th label would be punctuation
+        _fail(f"--options: at most 26 options (labelled A to Z), got {len(options)}", EXIT_BAD_INPUT)
     repeated = sorted({o for o in options if options.count(o) > 1})
     if repeated:  # "B" would not name one option
         _fail(f"--options: each option once, repeated: {', '.join(repeated)}", EXIT_BAD_INPUT)

@@ -10,7 +10,13 @@ import click
 
 from harness import limits
 from harness.cli import params
-from harness.cli.common import EXIT_BAD_INPUT, _fail, handle_errors
+from harness.cli.common import (
+    EXIT_BAD_INPUT,
+    _fail,
+    handle_errors,
+    refuse_existing_cassette,
+    refuse_run_directory,
+)
 
 
 @click.command("new")
@@ -53,7 +59,7 @@ from harness.cli.common import EXIT_BAD_INPUT, _fail, handle_errors
 @click.option(
     "--seed", type=params.SEED, default=0, show_default=True, help="Chooses the questions and the offline phrasing."
 )
-@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file (and an existing --record cassette).")
 @click.option(
     "--max-cost",
     type=params.USD,
@@ -91,6 +97,10 @@ def new(
         word = generate.check_word(word)
         _check_options(n, offline, teacher, backend, api_base, retries, concurrency, record, replay)
         out = out or Path("scenarios") / f"{word.lower()}.yaml"
+        if not dry_run:
+            refuse_run_directory(out, "new --out")
+            if record:
+                refuse_existing_cassette(record, force)
         if out.exists() and not force and not dry_run:  # refuse before spending anything on a teacher
             raise generate.GenerateError(f"{out}: already exists (use --force to overwrite)")
         questions, bank = generate.load_questions(), generate.load_phrases()
@@ -169,8 +179,10 @@ def _check_options(n, offline, teacher, backend, api_base, retries, concurrency,
         raise GenerateError("--backend, --api-base, --record and --replay need --teacher MODEL")
     if record and replay:
         raise GenerateError("--record and --replay cannot be used together")
-    if replay and not replay.exists():
-        raise GenerateError(f"{replay}: cassette not found")
+    if replay:
+        from harness.running.replay_input import check_replay
+
+        check_replay(replay)  # the cassette and its sidecar, before anything is asked or written
     if retries < 0 or concurrency < 1:
         raise GenerateError("--retries must be 0 or more and --concurrency at least 1")
 
@@ -249,7 +261,7 @@ def _run_teacher(
     options = {"api_base": api_base}
     if replay:  # a cassette holds no key, and replayed waits take no time
         options.update(api_key="sk-replay", sleep=lambda seconds: None)
-    redact.register(backends.load_class(backend_name).secret_env)  # never written to the scenario
+    redact.register(backends.load_class(backend_name).secret_env)  # redacted from what the teacher sends back
     backend = backends.create(backend_name, **options)
 
     ledger = None if max_cost is None else Ledger(max_cost, Pricer.of(backend), paid=lambda: not backend.simulated)

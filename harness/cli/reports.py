@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import EXIT_BAD_INPUT, _fail, handle_errors
+from harness.cli.common import EXIT_BAD_INPUT, _fail, handle_errors, refuse_run_directory
 
 
 @click.command()
@@ -35,6 +35,8 @@ def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
     gives them, and their differences. A scenario's folder (runs/helol) means its newest run."""
     from harness.reports import compare as comparing
 
+    if out:
+        refuse_run_directory(out, "compare --out")
     try:
         result = comparing.compare(list(run_dirs))
     except comparing.CompareError as e:
@@ -44,11 +46,9 @@ def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
             click.echo(f"{given}: comparing its newest run, {run['dir']}", err=True)
     figure = None
     if out:  # written first, so a bad --out is one error line, not a table and then an error
-        from harness import redact
-
         drawn = comparing.effects_figure(result)
         text = comparing.render_compare(result, out.with_suffix(".png").name if drawn else None)
-        out.write_text(str(redact.scrub(text)) + "\n", encoding="utf-8")
+        out.write_text(text + "\n", encoding="utf-8")
         if drawn:
             out.with_suffix(".png").write_bytes(drawn.png)
             out.with_suffix(".svg").write_bytes(drawn.svg)
@@ -68,6 +68,8 @@ def export(run_dirs: tuple[Path, ...], fmt: str, out: Path | None) -> None:
     text and every score): tidy data for pandas or R. Calls no model."""
     from harness.reports import export as exporting
 
+    if out is not None:
+        refuse_run_directory(out, "export --out")
     if fmt == "parquet" and out is None:
         _fail("--format parquet is binary: give --out FILE", EXIT_BAD_INPUT)
     try:

@@ -10,7 +10,14 @@ from pathlib import Path
 import click
 
 from harness.cli import params
-from harness.cli.common import EXIT_BAD_INPUT, _fail, check_out_path, handle_errors
+from harness.cli.common import (
+    EXIT_BAD_INPUT,
+    _fail,
+    check_out_path,
+    handle_errors,
+    refuse_existing_cassette,
+    refuse_run_directory,
+)
 
 
 def _conditions(ctx, param, value: str | None) -> list[str] | None:
@@ -121,9 +128,18 @@ def run_options(f):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Replay HTTP traffic from this cassette, network blocked.",
 )
+@click.option("--force", is_flag=True, help="Record over an existing --record cassette and its sidecar.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and its estimated cost; call nothing.")
 @handle_errors
-def run(scenario: Path, out_dir: Path | None, record: Path | None, replay: Path | None, dry_run: bool, **opts) -> None:
+def run(
+    scenario: Path,
+    out_dir: Path | None,
+    record: Path | None,
+    replay: Path | None,
+    force: bool,
+    dry_run: bool,
+    **opts,
+) -> None:
     """Run an experiment end to end: fine-tune, probe every condition, score, report."""
     from harness.cli import console, views
     from harness.running import session
@@ -132,7 +148,10 @@ def run(scenario: Path, out_dir: Path | None, record: Path | None, replay: Path 
     if record and replay:
         _fail("--record and --replay cannot be used together", EXIT_BAD_INPUT)
     if out_dir and not dry_run:
+        refuse_run_directory(out_dir.parent, "--out")  # a run inside another run's directory
         _check_can_create(out_dir)
+    if record and not dry_run:
+        refuse_existing_cassette(record, force)
     prepared = session.prepare(scenario, RunOptions(**opts), record=record, replay=replay)
     views.print_warnings(prepared)
     if dry_run:

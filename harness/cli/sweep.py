@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from harness.cli import params
-from harness.cli.common import EXIT_FAILED, _fail, check_out_path, handle_errors
+from harness.cli.common import EXIT_FAILED, _fail, check_out_path, handle_errors, refuse_run_directory
 
 
 @click.command("sweep")
@@ -56,6 +56,7 @@ def sweep(
 
     if out_dir is not None:
         check_out_path(out_dir)
+        refuse_run_directory(out_dir.parent, "sweep --out")
     try:
         run_sweep_command(
             target,

@@ -177,6 +177,11 @@ def print_status(st: Status) -> None:
         + (f" (some prices unknown: {', '.join(st.unknown_prices)} counted as $0)" if st.unknown_prices else ""),
         f"time       probing {fmt_seconds(state.probe_seconds)} so far (wall clock)",
     ]
+    if st.recounted or st.recounted_jobs:
+        lines.append(
+            f"tokens     the provider's counts were not believed for {st.recounted} answer(s) and "
+            f"{st.recounted_jobs} job(s): counted by the harness (tokens_note in responses.jsonl, state.json)"
+        )
     console.out.print("\n".join(lines))
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import yaml
 
-from harness import redact
 from harness.domain import rules
 from harness.domain.probes import FOLLOW, standard_probes
 from harness.domain.scenario import ScenarioError, load_scenario
@@ -338,7 +337,7 @@ def write_scenario(path: Path, text: str, force: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
     try:
-        tmp.write_text(str(redact.scrub(text)), encoding="utf-8")  # a teacher that quoted a key
+        tmp.write_text(text, encoding="utf-8")  # a teacher's answers were redacted where they entered
         try:
             load_scenario(tmp)
         except ScenarioError as e:  # a bug here, not the user's input

@@ -50,6 +50,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _not_a_bool(v):
+    """YAML's true/false are not numbers (pydantic would read `samples: true` as 1)."""
+    if isinstance(v, bool):
+        raise ValueError(f"expected a number, got {str(v).lower()}")
+    return v
+
+
+Number = Annotated[float, BeforeValidator(_not_a_bool)]
+MAX_CHOICE_OPTIONS = 26  # labelled A to Z
+
+
 def check_word(word: str) -> str:
     """The acrostic word, upper-cased; ValueError unless it is at least 2 letters A-Z.
     One rule for scenario files and the command line."""
@@ -158,10 +169,10 @@ class FineTune(Strict):
     base_model: str = "gpt-4o-mini-2024-07-18"
     suffix: str | None = None
     hyperparameters: HyperparameterDict = Field(default_factory=dict)
-    seed: int | None = None
+    seed: int | None = Field(default=None, strict=True)
     # Fine-tuning jobs per trained condition, each with its own training seed: a claim about
     # fine-tuning needs several fine-tunes, not one checkpoint sampled many times.
-    replicates: int = Field(default=1, ge=1, le=MAX_REPLICATES)
+    replicates: int = Field(default=1, ge=1, le=MAX_REPLICATES, strict=True)
 
 
 # How a describe probe asks: `free` (an open question that presupposes no rule), `one_line`
@@ -188,6 +199,10 @@ class Probe(Strict):
     def _options_for_choice(self) -> Probe:
         if self.kind == "choice" and (not self.options or len(self.options) < 2):
             raise ValueError("a choice probe needs at least 2 options")
+        if self.options and len(self.options) > MAX_CHOICE_OPTIONS:
+            raise ValueError(
+                f"a choice probe has at most {MAX_CHOICE_OPTIONS} options (labelled A to Z), got {len(self.options)}"
+            )
         if self.kind != "choice" and self.options:
             raise ValueError("options are only allowed on a choice probe")
         if self.style != "free" and self.kind != "describe":
@@ -198,18 +213,18 @@ class Probe(Strict):
 
 
 class Eval(Strict):
-    samples: int = Field(default=50, ge=1, le=limits.MAX_SAMPLES)
-    temperature: float = Field(default=1.0, ge=0, le=2)
+    samples: int = Field(default=50, ge=1, le=limits.MAX_SAMPLES, strict=True)
+    temperature: Number = Field(default=1.0, ge=0, le=2)
     conditions: Annotated[list[Condition], BeforeValidator(canonical_conditions)] = ["fine_tuned", "base"]
-    max_tokens: int = Field(default=300, ge=1)
+    max_tokens: int = Field(default=300, ge=1, strict=True)
 
 
 class MockKnobs(Strict):
     """Knobs of the simulated provider; None = its data-dependent default."""
 
-    slip_rate: float | None = Field(default=None, ge=0, le=1)
-    state_rule_rate: float | None = Field(default=None, ge=0, le=1)
-    replicate_sd: float | None = Field(default=None, ge=0, le=5)  # how much fine-tunes differ (logit scale)
+    slip_rate: Number | None = Field(default=None, ge=0, le=1)
+    state_rule_rate: Number | None = Field(default=None, ge=0, le=1)
+    replicate_sd: Number | None = Field(default=None, ge=0, le=5)  # how much fine-tunes differ (logit scale)
 
 
 class Scenario(Strict):

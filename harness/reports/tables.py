@@ -235,6 +235,7 @@ def header_rows(summary: Summary) -> list[tuple[str, str]]:
     models = ", ".join(f"{k}: {v or 'none (no fine-tuned model)'}" for k, v in summary.models.items()) or "–"
     failed = sum(c.failed for c in summary.cells)
     ended = [("run status", summary.run_status)] if summary.run_status else []
+    ended += [("token counts", summary.token_counts)] if summary.token_counts else []
     return (
         ended
         + [

@@ -9,7 +9,7 @@ from harness.analysis.summary import RunInfo, summarize
 from harness.reports.figures import Drawn
 from harness.reports.html import render_html
 from harness.reports.markdown import render_md
-from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord
+from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord, canonical
 from harness.store.run_dir import SUMMARY, RunStore
 from harness.store.run_files import Manifest, State
 from harness.store.summary import Compute, Summary
@@ -68,6 +68,19 @@ def job_seconds(state: State, events: list[EventRecord]) -> dict[str, float]:
     return {key: float(max(t) - min(t)) for key, t in times.items()}
 
 
+def token_counts_note(state: State, records: list) -> str | None:
+    """What the report says when the provider's token counts were not all believed (the
+    boundary counted them itself: `tokens_note` in the records and in state.json)."""
+    answers = sum(r.tokens_note is not None for r in records)
+    jobs = sum(j.tokens_note is not None for j in state.jobs)
+    if not answers and not jobs:
+        return None
+    return (
+        f"the provider's counts were not believed for {answers} of {len(records)} answer(s) and {jobs} "
+        "fine-tuning job(s): counted by the harness (tokens_note in responses.jsonl and state.json)"
+    )
+
+
 def summary_json(summary: Summary) -> str:
     return json.dumps(summary.to_json(), indent=2, ensure_ascii=False) + "\n"
 
@@ -108,6 +121,7 @@ def render_run(
 ) -> Summary:
     """Score, summarize and write the reports of one run."""
     info = run_info(manifest, state, store.events())
+    info.token_counts = token_counts_note(state, [*canonical(records), *verdicts, *(cross or [])])
     summary = summarize(manifest.scenario, records, info, verdicts, cross, logprobs)
     write_reports(store, summary, records)
     return summary

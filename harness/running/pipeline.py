@@ -14,7 +14,7 @@ from pathlib import Path
 
 from backends import base
 from harness import crash
-from harness.calls import probing
+from harness.calls import boundary, probing
 from harness.calls.budget import Ledger, Pricer, spent_of
 from harness.calls.concurrency import run_bounded
 from harness.domain.scenario import Scenario
@@ -22,7 +22,7 @@ from harness.errors import RunError
 from harness.reports.write import render_run
 from harness.running import stopping
 from harness.running.lifecycle import Run
-from harness.running.plan import EST_PROMPT_TOKENS, training_tokens
+from harness.running.plan import probe_prompt_tokens
 from harness.running.training import Trainer
 from harness.running.ui import RunUI
 from harness.store.records import Key, ResponseRecord, canonical
@@ -62,7 +62,8 @@ class Pipeline:
         self.backend = backend
         self.ui = ui
         self.sleep = sleep
-        backend.on_retry = ui.retry  # a provider that keeps failing is visible, not silent
+        # A provider that keeps failing is visible, not silent; its words as one clean line.
+        backend.on_retry = lambda message: ui.retry(boundary.clean_line(message))
         self.ledger: Ledger | None = None
         self.pricer = Pricer.of(backend)  # the backend's own prices, never another provider's
         records, dropped = self.store.responses()
@@ -117,7 +118,7 @@ class Pipeline:
             # The provider refused or stayed unreachable after retries: the run stops here,
             # and its state says why (`harness resume` tries again). An account's limit that
             # resets (a daily cap) leaves the run incomplete, not failed.
-            message = str(e)
+            message = boundary.clean_line(str(e))
             if isinstance(e, base.AccountError):
                 message += f" (`harness resume {self.store.dir}`)"
             message = stopping.with_still_running(message, self.state.jobs, self.store.dir)
@@ -233,9 +234,8 @@ class Pipeline:
     def _tokens_per_request(self) -> int:
         """What a provider's tokens-per-minute limit counts for one probe: its prompt (the
         largest, in_context, if probed) plus max_tokens."""
-        prompt = EST_PROMPT_TOKENS
-        if "in_context" in self.settings.conditions:
-            prompt += training_tokens(self.scenario, self.run.examples, self.settings.base_model)
+        s = self.settings
+        prompt = max(max(probe_prompt_tokens(self.scenario, self.run.examples, c, s.base_model)) for c in s.conditions)
         return prompt + self.scenario.eval.max_tokens
 
     def _record_model_info(self, models: set[str]) -> None:

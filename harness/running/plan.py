@@ -10,7 +10,7 @@ from backends.base import Backend, ConfigError
 from harness.calls.budget import Pricer
 from harness.domain import dataset, pricing
 from harness.domain.scenario import Example, Scenario
-from harness.domain.tokens import count_tokens
+from harness.domain.tokens import TOKENS_REPLY_PRIMING, count_tokens
 from harness.errors import PlanError
 from harness.store.run_files import RunOptions, Settings
 from harness.store.summary import PowerFigure
@@ -46,15 +46,34 @@ class Plan:
         return None if self.unpriced else sum(parts)
 
 
-# The prompt of one probe call, roughly, for estimates only (the ledger uses real usage).
-# Completions are estimated at the scenario's max_tokens: an upper bound, so a budget
-# check errs on the side of not spending.
+# A judge request's prompt besides the answer it grades (the rubric), roughly. Completions are
+# estimated at max_tokens: an upper bound, so a budget check errs on the side of not spending.
 EST_PROMPT_TOKENS = 60
 
 
 def training_tokens(scenario: Scenario, examples: list[Example], base_model: str) -> int:
     """Tokens of one epoch of the training file, counted as OpenAI counts them."""
     return sum(count_tokens(dataset.chat_records(scenario, examples), base_model))
+
+
+def probe_prompt_tokens(scenario: Scenario, examples: list[Example], condition: str, model: str) -> list[int]:
+    """Each probe's prompt as it is sent (the system prompt, the longest wording with a choice
+    probe's options, and in_context's examples), counted as the ledger counts it: a
+    7,000-token system prompt was estimated at 60 tokens per call ($0.03 for a $0.195 run)."""
+    from harness.calls.probing import messages_for, user_prompt
+
+    extra = 0
+    if condition == "in_context":  # the examples as earlier turns: counted once, added to each
+        turns = messages_for(scenario, examples, condition, "")[len(messages_for(scenario, [], condition, "")) - 1 : -1]
+        extra = count_tokens([{"messages": turns}], model)[0] - TOKENS_REPLY_PRIMING
+    counts = []
+    for probe in scenario.probes:
+        options = [o.upper() for o in probe.options] if probe.kind == "choice" and probe.options else None
+        prompts = [
+            messages_for(scenario, [], "base", user_prompt(probe, options, i)) for i in range(len(probe.prompts))
+        ]
+        counts.append(max(count_tokens([{"messages": m} for m in prompts], model)) + extra)
+    return counts
 
 
 def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options: RunOptions, pricer: Pricer) -> Plan:
@@ -79,10 +98,11 @@ def make_plan(scenario: Scenario, examples: list[Example], s: Settings, options:
     calls = 0
     for cond in s.conditions:
         model = _probe_model_name(cond, s, options)
-        n = len(scenario.probes) * s.samples * s.replicates_of(cond)
+        per_probe = s.samples * s.replicates_of(cond)
+        n = len(scenario.probes) * per_probe
         calls += n
-        prompt = EST_PROMPT_TOKENS + (tokens if cond == "in_context" else 0)
-        cost = pricer.inference(prompt * n, scenario.eval.max_tokens * n, model)
+        prompt = sum(probe_prompt_tokens(scenario, examples, cond, s.base_model)) * per_probe
+        cost = pricer.inference(prompt, scenario.eval.max_tokens * n, model)
         if cost is None:
             unpriced.append(f"inference {model}")
         else:

@@ -50,11 +50,18 @@ class Status:
     spent: float
     unknown_prices: list[str]
     billed: bool = True  # False: the backend runs on this machine (its cost is time)
+    recounted: int = 0  # answers whose provider's token counts were not believed (tokens_note)
+    recounted_jobs: int = 0  # jobs whose trained_tokens were not believed
 
     @property
     def interrupted(self) -> bool:
         """A "running" run that no process holds was killed (or its machine slept)."""
         return self.run.state.status == RunStatus.RUNNING and not self.in_use
+
+
+def spent_in(run_dir: Path) -> float:
+    """What a run has spent so far, from its files (0 when simulated)."""
+    return status(run_dir).spent
 
 
 def status(run_dir: Path) -> Status:
@@ -86,4 +93,8 @@ def status(run_dir: Path) -> Status:
         0.0 if simulated else spent_of(run.state, records, pricer, verdicts, cross),
         unknown,
         billed,
+        sum(r.tokens_note is not None for r in latest)
+        + sum(v.tokens_note is not None for v in verdicts)
+        + sum(c.tokens_note is not None for c in cross),
+        sum(j.tokens_note is not None for j in run.state.jobs),
     )

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 # Miss detection lives with the backends (which must not import harness); re-exported here.
 from backends.errors import ReplayNetworkBlocked, exception_chain, is_cassette_miss, miss_request  # noqa: F401
+from harness import redact
 
 MODES = ("record", "replay")
 # Request headers that carry credentials or identify the account.
@@ -44,9 +45,8 @@ DROP_RESPONSE_HEADERS = frozenset({"set-cookie", "openai-organization", "openai-
 SIMULATED_SOURCES = ("simulator", "mock")
 MATCH_ON = ("method", "path", "query_and_body")
 _KEY_ATTR = "_harness_match_key"
-REDACTED = "<REDACTED>"
+REDACTED = redact.REDACTED
 BOUNDARY_TOKEN = b"HARNESS-BOUNDARY"
-MIN_SECRET_LENGTH = 6  # shorter "secrets" would corrupt ordinary text when replaced
 _SK_TOKEN = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
 
 
@@ -145,19 +145,12 @@ def recorded_against(backend: Any, api_base: str | None) -> str:
     return getattr(backend, "api_base", None) or api_base or "https://api.openai.com/v1"
 
 
-def _secrets(extra: Iterable[str | None]) -> list[str]:
-    found = {s for s in (*extra, os.environ.get("OPENAI_API_KEY")) if s and len(s) >= MIN_SECRET_LENGTH}
-    return sorted(found, key=len, reverse=True)  # longest first: a key containing another
-
-
 def _scrub_text(value: Any, secrets: list[str]) -> Any:
+    """A recorded string or bytes with the secrets gone in every spelling (redact.scrub_encoded)."""
     if isinstance(value, str):
-        for s in secrets:
-            value = value.replace(s, REDACTED)
-    elif isinstance(value, (bytes, bytearray)):
-        value = bytes(value)
-        for s in secrets:
-            value = value.replace(s.encode("utf-8"), REDACTED.encode("utf-8"))
+        return redact.scrub_encoded(value, secrets)
+    if isinstance(value, (bytes, bytearray)):
+        return redact.scrub_encoded(bytes(value), secrets)
     return value
 
 
@@ -243,7 +236,7 @@ def cassette(
         path.unlink(missing_ok=True)  # a re-recording replaces the old file, never merges with it
     import vcr
 
-    hidden = _secrets(secrets)
+    hidden = redact.secrets(secrets)
     recorder = vcr.VCR(
         record_mode="all" if mode == "record" else "none",
         match_on=MATCH_ON,
@@ -305,7 +298,7 @@ def write_sidecar(
             if simulated
             else f"Recorded against {recorded_against}."
         )
-    secrets = _secrets(secrets)
+    secrets = redact.secrets(secrets)
     if command and Path(command[0]).name in ("harness", "cli.py"):
         command = ["harness", *command[1:]]  # the command a reader types, not a local path
     data = {

@@ -7,6 +7,7 @@ is handed to the pipeline as the objects it was written from."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import backends
 from backends.base import Backend, BackendError, ConfigError, Job
 from harness import redact
+from harness.calls import boundary
 from harness.calls.budget import Pricer
 from harness.calls.judging import describe_answers
 from harness.calls.logprobs import has_scored_probes
@@ -22,7 +24,7 @@ from harness.domain import dataset
 from harness.domain.judge import text_hash
 from harness.domain.scenario import Example, Scenario, load_scenario
 from harness.errors import PlanError, RunError, RunInterrupted, StoreError
-from harness.running import stopping
+from harness.running import replay_input, stopping
 from harness.running.lifecycle import Run, create_run, new_run_id, open_run
 from harness.running.options import settings_for
 from harness.running.pipeline import Pipeline, cross_check_applies
@@ -50,7 +52,7 @@ def open_backend(name: str, run_dir: Path, scenario: Scenario, options: RunOptio
     if replay:
         kwargs["api_key"] = "sk-replay"  # a cassette holds no key; any will do
         kwargs["sleep"] = lambda seconds: None
-    redact.register(backends.load_class(name).secret_env)  # never written to any file from now on
+    redact.register(backends.load_class(name).secret_env)  # redacted from what comes back, and from logs
     return backends.create(name, **kwargs)
 
 
@@ -88,6 +90,7 @@ class Prepared:
     plan: Plan
     backend_cls: type[Backend]
     simulated: bool
+    replay_sidecar: dict | None = None  # the checked sidecar of the cassette to replay
 
     def refusal(self) -> str | None:
         """Why the run would be refused (over --max-cost, unpriced), or None."""
@@ -119,14 +122,13 @@ def prepare(
             f"--record/--replay capture HTTP traffic; backend {options.backend!r} makes none "
             "(use --backend openai with `harness simulate`)"
         )
-    if replay and not replay.exists():
-        raise ConfigError(f"{replay}: cassette not found")
+    sidecar = replay_input.check_replay(replay) if replay else None  # before anything is created
     examples = dataset.resolve_examples(scenario, scenario_path.parent)
     plan = make_plan(scenario, examples, settings, options, Pricer.of(cls))
     check_fits_backend(
         scenario_path, options.backend, cls, plan.examples, settings.train, dict(scenario.fine_tune.hyperparameters)
     )
-    return Prepared(scenario_path, scenario, examples, options, settings, plan, cls, cls.simulated)
+    return Prepared(scenario_path, scenario, examples, options, settings, plan, cls, cls.simulated, sidecar)
 
 
 @dataclass
@@ -153,7 +155,7 @@ def start(
     simulated = p.simulated
     recorded_run_id = None
     if replay:
-        sidecar = _replay_sidecar(replay)
+        sidecar = p.replay_sidecar if p.replay_sidecar is not None else replay_input.check_replay(replay)
         recorded_run_id = sidecar.get("run_id")
         simulated = simulated or bool(sidecar.get("simulated"))
     # The default directory is named by the run id. A replay keeps the recorded run id (its
@@ -194,23 +196,6 @@ def _sleep(seconds: float) -> None:
         import time
 
         time.sleep(seconds)
-
-
-def _replay_sidecar(replay: Path) -> dict:
-    """The sidecar of a cassette to replay ({} when it has none); ConfigError when it is
-    not one, never a traceback."""
-    import yaml
-
-    from harness.running import recording
-
-    try:
-        sidecar = recording.read_sidecar(replay) or {}
-    except (ValueError, yaml.YAMLError, OSError) as e:
-        raise ConfigError(f"{recording.sidecar_path(replay)}: not a cassette sidecar: {e}") from None
-    run_id = sidecar.get("run_id")
-    if run_id is not None and not isinstance(run_id, str):
-        raise ConfigError(f"{recording.sidecar_path(replay)}: not a cassette sidecar: run_id is not a string")
-    return sidecar
 
 
 def _finish_recording(record: Path, run: Run, backend: Backend, argv: list[str]) -> None:
@@ -301,9 +286,12 @@ def resume(
         return Pipeline(run, backend, ui, sleep=sleep).execute()
 
 
-def reopen_for_sweep(store: RunStore, api_base: str | None, poll_interval: float | None) -> tuple[Run, Backend]:
-    """A sweep cell's run, ready to continue (the sweep holds its lock)."""
-    return _reopen(store, api_base=api_base, poll_interval=poll_interval)
+def reopen_for_sweep(
+    store: RunStore, api_base: str | None, poll_interval: float | None, max_cost: float | None = None
+) -> tuple[Run, Backend]:
+    """A sweep cell's run, ready to continue (the sweep holds its lock), capped at what
+    remains of the sweep's budget for it."""
+    return _reopen(store, api_base=api_base, poll_interval=poll_interval, max_cost=max_cost)
 
 
 def _running_jobs(run: Run) -> list[TrainingJob]:
@@ -319,7 +307,7 @@ def _cancel_jobs(run: Run, options: RunOptions) -> list[Job]:
     running = _running_jobs(run)
     unsaved = {}
     if any(not j.job_id for j in running):
-        made = backend.find_jobs({RUN_ID_KEY: run.state.run_id})
+        made = boundary.checked(functools.partial(backend.find_jobs, {RUN_ID_KEY: run.state.run_id}), boundary.jobs)
         unsaved = {found.metadata.get(JOB_KEY, "fine_tuned:0"): found for found in made}
     cancelled = []
     for job in running:
@@ -330,11 +318,11 @@ def _cancel_jobs(run: Run, options: RunOptions) -> list[Job]:
             job.job_id, job.creating = found.id, False
         assert job.job_id is not None
         try:
-            found = backend.cancel_job(job.job_id)
+            found = boundary.checked(functools.partial(backend.cancel_job, job.job_id), boundary.job)
         except BackendError as refused:
             # A job that ended since the run last looked cannot be cancelled (OpenAI refuses
             # it): what it became is kept, and the other jobs are still cancelled.
-            found = backend.get_job(job.job_id)
+            found = boundary.checked(functools.partial(backend.get_job, job.job_id), boundary.job)
             if not found.done:
                 raise refused from None
         job.job_status = found.status

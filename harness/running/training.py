@@ -10,6 +10,7 @@ run), a job by its metadata (the run id and the job's training:replicate key).""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from datetime import datetime, timezone
 
 from backends import base
 from harness import crash
+from harness.calls import boundary
 from harness.calls.budget import Pricer
 from harness.domain import dataset
 from harness.domain.sham import sham_examples
@@ -133,7 +135,7 @@ class Trainer:
         suffix = "" if training == "fine_tuned" else "-sham"
         filename = f"{self.state.run_id}{suffix}.jsonl"
         if self.state.step_is(step, "uploading"):
-            found = self.backend.find_files(filename)
+            found = boundary.checked(lambda: self.backend.find_files(filename), boundary.file_refs)
             if found:
                 self.state.steps[step] = "done"
                 self._set_file_id(training, found[0].id)
@@ -142,7 +144,8 @@ class Trainer:
         self.state.steps[step] = "uploading"
         self.save()
         self.ui.step("upload", f"uploading {'the sham ' if training == 'sham' else ''}training file")
-        ref = self.backend.upload_training_file(self.run.store.read_bytes(FILES[training]), filename)
+        data = self.run.store.read_bytes(FILES[training])
+        ref = boundary.checked(lambda: self.backend.upload_training_file(data, filename), boundary.file_ref)
         crash.maybe_crash("upload_unsaved")  # the file exists, its id is not saved
         self.state.steps[step] = "done"
         self._set_file_id(training, ref.id)
@@ -178,7 +181,7 @@ class Trainer:
     def _find(self, job: TrainingJob) -> base.Job | None:
         """The provider's job made for this one before the process died, if any. A run made
         before replicates tagged its one job with the run id alone."""
-        for found in self.backend.find_jobs({RUN_ID_KEY: self.state.run_id}):
+        for found in boundary.checked(lambda: self.backend.find_jobs({RUN_ID_KEY: self.state.run_id}), boundary.jobs):
             if found.metadata.get(JOB_KEY, "fine_tuned:0") == job.key and found.id not in job.failed_ids:
                 return found
         return None
@@ -284,7 +287,8 @@ class Trainer:
             self.state.steps["train"] = "creating"
             self.save()
             try:
-                created = self.backend.create_job(self._spec(job))
+                spec = self._spec(job)
+                created = boundary.checked(functools.partial(self.backend.create_job, spec), boundary.job)
             except base.JobLimitReached as full:
                 # Refused, so not created; `creating` stays set all the same, so the next try
                 # looks the job up first (a timed-out attempt before the 429 may have landed).
@@ -321,8 +325,8 @@ class Trainer:
         """One poll of one job; True when it is done (RunError if it did not succeed)."""
         job_id = job.job_id
         assert job_id is not None
-        found = self.backend.get_job(job_id)
-        new = self.backend.list_events(job_id, after=last.get(job_id))
+        found = boundary.checked(lambda: self.backend.get_job(job_id), boundary.job)
+        new = boundary.checked(lambda: self.backend.list_events(job_id, after=last.get(job_id)), boundary.events)
         for ev in new:
             self.run.store.append(
                 EVENTS,
@@ -346,16 +350,14 @@ class Trainer:
             self.save()
             return True
         base_model = self.run.settings.base_model
-        tokens = found.trained_tokens
-        job.training_cost = (
-            self.pricer.training(tokens, 1, base_model)
-            if tokens
-            else self.pricer.training(
-                training_tokens(self.run.scenario, self._examples(job.training), base_model),
-                self.run.settings.epochs,
-                base_model,
-            )
+        used = boundary.trained_tokens(  # the provider's count, checked against our count of the file
+            found.trained_tokens,
+            training_tokens(self.run.scenario, self._examples(job.training), base_model),
+            self.run.settings.epochs,
+            chosen=isinstance(self.run.scenario.fine_tune.hyperparameters.get("n_epochs"), int),
+            exact=self.backend.billed and not self.backend.simulated,
         )
+        job.training_cost, job.tokens_note = self.pricer.training(used.prompt, 1, base_model), used.note
         job.fine_tuned_model = found.fine_tuned_model
         self.save()
         return True

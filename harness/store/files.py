@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from backends._files import write_atomic as _write_atomic
-from harness import crash, limits, redact
+from harness import crash, limits
 from harness.errors import StoreError
 
 __all__ = [
@@ -36,9 +36,10 @@ _SAFE = os.O_NOFOLLOW | os.O_NONBLOCK
 
 
 def write_atomic(path: Path | str, data: bytes | str) -> None:
-    """The one atomic writer (backends._files), with known secrets redacted: whatever the
-    harness writes never holds a credential it knows of."""
-    _write_atomic(path, redact.scrub(data.encode("utf-8") if isinstance(data, str) else data))
+    """The one atomic writer (backends._files). Nothing is redacted here: what came back
+    from a provider was redacted where it entered (harness.calls.boundary), and the run's
+    own data (scenario, training file, prompts) is written as it is."""
+    _write_atomic(path, data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def dump_json(obj: Any) -> bytes:
@@ -137,7 +138,7 @@ def append_jsonl(path: Path, record: dict) -> None:
     through an Appender, which fsyncs them in groups)."""
     fd = _open_append(path)
     try:
-        _write_record(fd, redact.scrub(jsonl_line(record).encode("utf-8")))
+        _write_record(fd, jsonl_line(record).encode("utf-8"))
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -172,7 +173,7 @@ class Appender:
         self.append_line(jsonl_line(record))
 
     def append_line(self, line: str) -> None:
-        data = redact.scrub(line.encode("utf-8"))
+        data = line.encode("utf-8")  # what came back was redacted where it entered
         if self._size + len(data) > limits.MAX_RUN_FILE_BYTES:
             raise StoreError(f"{self.path}: would grow over the limit of {limits.MAX_RUN_FILE_BYTES >> 20} MB")
         _write_record(self._fd, data)

@@ -10,7 +10,8 @@ from typing import Literal
 from pydantic import Field
 
 from harness.domain.scoring import Grade, ProbeKind
-from harness.store.run_files import Condition, RunFile
+from harness.limits import clip
+from harness.store.run_files import Condition, Manifest, RunFile
 
 Key = tuple[str, int, str, int]  # (condition, replicate, probe, sample)
 
@@ -36,6 +37,7 @@ class ResponseRecord(RunFile):
     finish_reason: str | None = None  # "length" when max_tokens cut the answer
     prompt_tokens: int = Field(default=0, ge=0)
     completion_tokens: int = Field(default=0, ge=0)
+    tokens_note: str | None = None  # why the provider's token counts were not used as reported
 
     @property
     def key(self) -> Key:
@@ -67,6 +69,7 @@ class JudgeVerdict(RunFile):
     text_sha256: str | None = None
     prompt_tokens: int = Field(default=0, ge=0)
     completion_tokens: int = Field(default=0, ge=0)
+    tokens_note: str | None = None  # why the provider's token counts were not used as reported
 
     @property
     def key(self) -> Key:
@@ -97,6 +100,7 @@ class CrossRecord(RunFile):
     text_sha256: str | None = None
     prompt_tokens: int = Field(default=0, ge=0)
     completion_tokens: int = Field(default=0, ge=0)
+    tokens_note: str | None = None  # why the provider's token counts were not used as reported
 
     @property
     def key(self) -> Key:
@@ -140,6 +144,26 @@ class EventRecord(RunFile):
     created_at: int
     level: str
     message: str
+
+
+def off_plan(record: ResponseRecord | JudgeVerdict | CrossRecord, manifest: Manifest) -> str | None:
+    """Why a record cannot belong to the run its manifest describes ("field: problem"), or
+    None. A hand-edited record with an unknown probe or a sample beyond the plan was counted:
+    "48 of 48 done" with a planned sample missing, and a phantom cell in the report."""
+    s = manifest.settings
+    kinds = {p.id: p.kind for p in manifest.scenario.probes}
+    if record.condition not in s.conditions:
+        return f"condition: {record.condition!r} is not one of this run's conditions ({', '.join(s.conditions)})"
+    if record.probe not in kinds:
+        return f"probe: {clip(record.probe)} is not a probe of this run's scenario"
+    if isinstance(record, ResponseRecord) and record.kind != kinds[record.probe]:
+        return f"kind: {record.kind!r} is not probe {record.probe}'s kind ({kinds[record.probe]!r})"
+    if record.sample >= s.samples:
+        return f"sample: {record.sample} is beyond this run's {s.samples} samples per probe (0 to {s.samples - 1})"
+    models = s.replicates_of(record.condition)
+    if record.replicate >= models:
+        return f"replicate: {record.replicate} is beyond the {models} model(s) {record.condition} probes"
+    return None
 
 
 def _content(record: RunFile) -> str:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from harness import limits
 from harness.errors import StoreError
 from harness.store.files import Appender, dump_json, read_jsonl_lines, read_run_file, write_atomic, write_jsonl
-from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord
+from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord, off_plan
 from harness.store.run_files import Manifest, State
 from harness.store.summary import Summary
 
@@ -85,6 +85,7 @@ class RunStore:
         self.dir = Path(run_dir)
         self._lock_fd: int | None = None
         self._appenders: dict[str, Appender] = {}  # open record files (group commit: see Appender)
+        self._manifest: Manifest | None = None  # read once, to check records against the plan
 
     def path(self, name: str) -> Path:
         return self.dir / name
@@ -180,6 +181,7 @@ class RunStore:
         return self._read_model(MANIFEST, Manifest)
 
     def write_manifest(self, manifest: Manifest) -> None:
+        self._manifest = manifest
         write_atomic(self.path(MANIFEST), dump_json(manifest.model_dump(mode="json")))
 
     def read_state(self) -> State:
@@ -206,30 +208,44 @@ class RunStore:
         return data
 
     # -- append-only records -------------------------------------------------------------
-    def _records(self, name: str, model: type[M]) -> tuple[list[M], int]:
+    def _planned(self) -> Manifest | None:
+        """The manifest records are checked against (None in a folder without one), read once."""
+        if self._manifest is None and self.path(MANIFEST).exists() and not self.interrupted_at_creation():
+            self._manifest = self._read_model(MANIFEST, Manifest)
+        return self._manifest
+
+    def _records(self, name: str, model: type[M], planned: bool = False) -> tuple[list[M], int]:
         """The records of a JSONL file and how many torn lines were dropped. A line that is
-        JSON but not a valid record was written by someone else: a StoreError."""
+        JSON but not a valid record, or (`planned`) a record outside the run's plan, was
+        written by someone else: a StoreError naming the line and the field."""
         path = self.path(name)
         try:
             lines, dropped = read_jsonl_lines(path)
         except OSError as e:
             raise StoreError(f"{path}: unreadable: {e}") from None
         out = []
+        manifest = self._planned() if planned else None
         for number, obj in lines:
             try:
-                out.append(model.model_validate(obj))
+                record = model.model_validate(obj)
             except ValidationError as e:
                 raise StoreError(f"{path}:{number}: {validation_message(e)}") from None
+            checked: BaseModel = record
+            if manifest is not None and isinstance(checked, (ResponseRecord, JudgeVerdict, CrossRecord)):
+                problem = off_plan(checked, manifest)
+                if problem is not None:
+                    raise StoreError(f"{path}:{number}: {problem}")
+            out.append(record)
         return out, dropped
 
     def responses(self) -> tuple[list[ResponseRecord], int]:
-        return self._records(RESPONSES, ResponseRecord)
+        return self._records(RESPONSES, ResponseRecord, planned=True)
 
     def verdicts(self) -> tuple[list[JudgeVerdict], int]:
-        return self._records(JUDGE, JudgeVerdict)
+        return self._records(JUDGE, JudgeVerdict, planned=True)
 
     def cross_predictions(self) -> tuple[list[CrossRecord], int]:
-        return self._records(CROSS, CrossRecord)
+        return self._records(CROSS, CrossRecord, planned=True)
 
     def logprobs(self) -> tuple[list[LogprobRecord], int]:
         return self._records(LOGPROBS, LogprobRecord)

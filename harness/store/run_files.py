@@ -131,6 +131,7 @@ class TrainingJob(RunFile):
     error: str | None = None  # why the job failed, as the provider said it
     data_at_fault: bool = False  # it failed on its training file: a new job would fail too
     failed_ids: list[str] = Field(default_factory=list)  # earlier jobs for this one that failed
+    tokens_note: str | None = None  # why the provider's trained_tokens were not used as reported
 
     @property
     def key(self) -> str:

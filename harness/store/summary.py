@@ -270,6 +270,7 @@ class Summary(RunFile):
     logprobs: list[LogprobRow] = Field(default_factory=list)
     logprobs_note: str | None = None  # why there are none (the backend cannot score given replies)
     run_status: str | None = None  # how a run that ended early ended
+    token_counts: str | None = None  # how many of the provider's token counts were not believed
     judge: JudgeSection | None = None
     model_details: dict[str, dict[str, str]] = Field(default_factory=dict)  # model -> backend's model_info
     compute: Compute | None = None
@@ -277,7 +278,7 @@ class Summary(RunFile):
     def to_json(self) -> dict:
         """The document as written: optional sections only when present."""
         data = self.model_dump(mode="json")
-        for key in ("run_status", "judge", "compute", "model_details"):
+        for key in ("run_status", "token_counts", "judge", "compute", "model_details"):
             if not data[key]:
                 del data[key]
         return data

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backends.base import BackendError, CassetteMiss, ConfigError, Job, JobEvent
 from harness.errors import PlanError, RunError, StoreError
@@ -16,12 +17,16 @@ from harness.running.lifecycle import Run, create_run, new_run_id
 from harness.running.options import settings_for
 from harness.running.pipeline import Pipeline
 from harness.running.plan import Plan, check_plan
+from harness.running.reading import spent_in
 from harness.running.ui import RetryNotice, RunUI
 from harness.store.records import ResponseRecord
 from harness.store.run_dir import RunStore
 from harness.store.run_files import RunOptions, RunStatus
 from harness.store.summary import Summary
 from harness.sweeps.spec import GeneratedCell
+
+if TYPE_CHECKING:
+    from harness.sweeps.runner import SweepBudget
 from harness.sweeps.state import (
     FAILED,
     RUNNING,
@@ -59,7 +64,7 @@ class Context:
     allow_unpriced: bool
     concurrency: int  # probe requests in flight per probing cell
     rpm: float | None  # per probing cell
-    caps: dict[str, float]  # cell id -> its share of --max-cost
+    budget: SweepBudget  # what each cell may spend, given what the others spent
     plans: dict[str, Plan]  # cell id -> its plan (priced once, in prepare)
     stop: threading.Event
     say: Callable[[str], None] = lambda text: None  # a progress line for the person watching
@@ -124,11 +129,11 @@ def _execute(run: Run, backend, cell_id: str, ctx: Context) -> Summary:
     return _CellPipeline(run, backend, CellUI(cell_id, ctx), sleep=sleep).execute()
 
 
-def _start(store: RunStore, g: GeneratedCell, scenario_path: Path, ctx: Context) -> Summary:
+def _start(store: RunStore, g: GeneratedCell, scenario_path: Path, ctx: Context, cap: float) -> Summary:
     options = RunOptions(
         backend=ctx.backend,
         api_base=ctx.api_base,
-        max_cost=ctx.caps[g.cell.id],
+        max_cost=cap,
         allow_unpriced=ctx.allow_unpriced,
         concurrency=ctx.concurrency,
         rpm=ctx.rpm,
@@ -149,7 +154,7 @@ def _start(store: RunStore, g: GeneratedCell, scenario_path: Path, ctx: Context)
     return _execute(run, backend, g.cell.id, ctx)
 
 
-def _resume(store: RunStore, cell_id: str, ctx: Context) -> Summary:
+def _resume(store: RunStore, cell_id: str, ctx: Context, cap: float) -> Summary:
     """session.resume without its printing: the same files, the same checks."""
     state = store.read_state()
     if state.status == RunStatus.SUCCEEDED:  # only the report is missing: no model is called
@@ -157,8 +162,18 @@ def _resume(store: RunStore, cell_id: str, ctx: Context) -> Summary:
             return render_from_files(store)
     if state.status == RunStatus.CANCELLED:
         raise StoreError(f"{store.dir}: the run was cancelled; delete it to run the cell again")
-    run, backend = session.reopen_for_sweep(store, ctx.api_base, ctx.poll_interval)
+    run, backend = session.reopen_for_sweep(store, ctx.api_base, ctx.poll_interval, None if ctx.simulated else cap)
     return _execute(run, backend, cell_id, ctx)
+
+
+def _spent(store: RunStore, ctx: Context, cap: float) -> float:
+    """What a cell spent, for the sweep's budget: its cap when its files cannot say."""
+    if ctx.simulated or not store.exists():
+        return 0.0
+    try:
+        return spent_in(store.dir)
+    except StoreError:
+        return cap
 
 
 @dataclass
@@ -175,16 +190,19 @@ def run_cell(g: GeneratedCell, sweep_dir: Path, state: SweepState, ctx: Context)
     scenario_path = directory / "scenario.yaml"
     store = RunStore(directory / "run")
     state.update(cid, status=RUNNING, error=None)
+    cap = ctx.budget.cap_for(cid)
     try:
         if not store.exists():  # (re)write the scenario only while no run depends on it
             write_text(scenario_path, g.text)
         with store.locked():
-            summary = _resume(store, cid, ctx) if store.exists() else _start(store, g, scenario_path, ctx)
+            summary = _resume(store, cid, ctx, cap) if store.exists() else _start(store, g, scenario_path, ctx, cap)
     except _Stop:
         state.update(cid, status=RUNNING, error="interrupted")
         return Outcome(cid, RUNNING, "interrupted")
     except (RunError, PlanError, BackendError, CassetteMiss, ConfigError, StoreError) as e:
         state.update(cid, status=FAILED, error=str(e))
         return Outcome(cid, FAILED, str(e))
+    finally:
+        ctx.budget.finished(cid, _spent(store, ctx, cap))
     state.update(cid, status=SUCCEEDED, error=None)
     return Outcome(cid, SUCCEEDED, summary=summary)

@@ -94,6 +94,44 @@ def check_budget(p: Prepared, max_cost: float, allow_unpriced: bool) -> None:
         raise PlanError(f"estimated sweep cost ${p.total:.2f} exceeds --max-cost ${max_cost:.2f}")
 
 
+class SweepBudget:
+    """--max-cost over the whole sweep while cells run: a cell starts (or resumes) with the
+    smaller of its share and what remains of the budget once every other cell's spend (or,
+    while it runs, its cap) is counted. A cell whose provider over-reported training tokens
+    spent past its share; the cells after it get less, not the sweep more."""
+
+    def __init__(self, max_cost: float, shares: dict[str, float], spent: dict[str, float]):
+        self.max_cost, self.shares, self.spent = max_cost, shares, dict(spent)
+        self._running: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def cap_for(self, cell_id: str) -> float:
+        with self._lock:
+            others = sum(v for k, v in self.spent.items() if k != cell_id and k not in self._running)
+            others += sum(v for k, v in self._running.items() if k != cell_id)
+            cap = max(0.0, min(self.shares[cell_id], self.max_cost - others))
+            self._running[cell_id] = cap
+            return cap
+
+    def finished(self, cell_id: str, spent: float) -> None:
+        with self._lock:
+            self._running.pop(cell_id, None)
+            self.spent[cell_id] = spent
+
+
+def spent_by_cells(sweep_dir: Path, gen: list[GeneratedCell]) -> dict[str, float]:
+    """What each cell that has a run directory spent so far (a resumed sweep counts them)."""
+    from harness.running.reading import spent_in
+    from harness.sweeps.state import cell_dir
+
+    found = {}
+    for g in gen:
+        run = cell_dir(sweep_dir, g.cell.id) / "run"
+        if RunStore(run).exists():
+            found[g.cell.id] = spent_in(run)
+    return found
+
+
 def caps_for(p: Prepared, max_cost: float) -> dict[str, float]:
     """Each cell may spend its estimate's share of --max-cost: the caps add up to the
     budget, and every cell's estimate fits under its own cap."""
@@ -149,7 +187,9 @@ def run_sweep(
             allow_unpriced,
             concurrency=max(1, spec.concurrency // sharing),
             rpm=spec.rpm / sharing if spec.rpm else None,
-            caps=caps_for(p, max_cost),
+            budget=SweepBudget(
+                max_cost, caps_for(p, max_cost), {} if p.simulated else spent_by_cells(sweep_dir, p.gen)
+            ),
             plans={g.cell.id: pl for g, pl in zip(p.gen, p.plans)},
             stop=threading.Event(),
             say=say,

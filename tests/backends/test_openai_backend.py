@@ -257,6 +257,7 @@ def test_retries_are_bounded(sim, slept):
 
 
 def test_create_job_retry_finds_the_job_instead_of_creating_a_second(backend, sim, monkeypatch):
+    import httpx
     import openai
 
     ref = backend.upload_training_file(training_jsonl(), "train.jsonl")
@@ -265,7 +266,9 @@ def test_create_job_retry_finds_the_job_instead_of_creating_a_second(backend, si
 
     def created_then_dropped(**kwargs):
         real_create(**kwargs)  # the server made the job, but the answer never arrives
-        raise openai.APIConnectionError(request=None)
+        # Built as the SDK builds it, with the request it was sending (`request=None` broke
+        # when openai 3.63 began to read the request's URL).
+        raise openai.APIConnectionError(request=httpx.Request("POST", f"{backend.api_base}/fine_tuning/jobs"))
 
     monkeypatch.setattr(jobs, "create", created_then_dropped)
     job = backend.create_job(JobSpec(base_model=BASE, training_file=ref.id, metadata={"run_id": "once"}))

@@ -290,6 +290,8 @@ def fake_recording(monkeypatch):
         cassette=Cassette,
         backend_secrets=recording.backend_secrets,
         recorded_against=recording.recorded_against,
+        sidecar_path=recording.sidecar_path,
+        read_sidecar=recording.read_sidecar,
         write_sidecar=lambda path, **kw: calls.append(
             ("sidecar", Path(path).name, kw["recorded_against"], kw["extra"]["teacher"])
         ),
@@ -342,7 +344,8 @@ def test_cli_teacher_path_records(tmp_path, monkeypatch, fake_recording):
         ("sidecar", "teach.yaml", "http://127.0.0.1:8765/v1", "gpt-4o"),
     ]
 
-    cassette.write_text("recorded\n")
+    cassette.write_text("interactions: []\nversion: 1\n")  # a replay checks its cassette and sidecar first
+    (tmp_path / "teach.meta.yaml").write_text("recorded_against: simulator\n")
     fake_recording.clear()
     result = invoke(
         "HELOL", "--examples", 10, "--teacher", "gpt-4o", "--replay", cassette, "--out", tmp_path / "again.yaml"
