@@ -590,6 +590,7 @@ def spec_schemas(request):
 # recording; the schemas say null or a full error), the job fields OpenAI sends beyond the
 # schemas (dotnet-job-create.json), and "Fine-tuning job started" with `data: null`.
 RECORDED_BEYOND_SPEC = {"FineTuningJob": {"user_provided_suffix", "usage_metrics", "shared_with_openai", "eval_id"}}
+RECORDED_NULL_IN_FILES = {"expires_at", "status_details"}
 
 
 def as_published(body: dict) -> dict:
@@ -599,6 +600,9 @@ def as_published(body: dict) -> dict:
         return {**out, "error": body["error"] or None}
     if body.get("object") == "list":
         return {**body, "data": [as_published(x) for x in body["data"]]}
+    if body.get("object") == "file":
+        # recorded (openai-dotnet file upload and retrieve): both null, the spec says integer and string
+        return {k: v for k, v in body.items() if not (k in RECORDED_NULL_IN_FILES and v is None)}
     if body.get("object") == "fine_tuning.job.event" and body.get("data") is None:
         return {**body, "data": {}}
     return body
