@@ -3,21 +3,32 @@ over the four grades, the confusion matrix and the disagreements (summary.json's
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from harness.analysis import stats
 from harness.domain.judge import states_wrong_word, text_hash
 from harness.domain.scoring import GRADES, articulation
-from harness.store.records import JudgeVerdict, ResponseRecord, canonical, latest_verdicts
+from harness.store.records import JudgeVerdict, Key, ResponseRecord, canonical, latest_verdicts
 from harness.store.summary import Disagreement, JudgeCell, JudgeSection, Rate
 
 EXCERPT_CHARS = 160
 SUMMARY_DISAGREEMENTS = 20  # how many disagreements summary.json and the reports carry
 
 
+class Answer(NamedTuple):
+    """What the judge section keeps of an answer: where it is and the start of its text."""
+
+    condition: str
+    probe: str
+    sample: int
+    excerpt: str
+
+
 @dataclass
-class _Row:
-    answer: ResponseRecord
+class Row:
+    answer: Answer
     rule: str
     rule_wrong_word: str | None
     judge: str | None
@@ -37,7 +48,7 @@ def _excerpt(text: str | None) -> str:
     return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1].rstrip() + "…"
 
 
-def _numbers(rows: list[_Row]) -> dict:
+def _numbers(rows: list[Row]) -> dict:
     """Agreement numbers of the rows of one group. kappa is Cohen's kappa with linear
     weights: the grades are ordered, so calling exact "mechanism" costs less than "none"."""
     answered = [r for r in rows if r.judge is not None]
@@ -56,35 +67,32 @@ def _numbers(rows: list[_Row]) -> dict:
     }
 
 
-def _rows(records: list[ResponseRecord], verdicts: list[JudgeVerdict], word: str, unit: str) -> list[_Row]:
-    """Each ok describe answer with its latest verdict. An answer without a verdict, or whose
+def row(a: ResponseRecord, latest: dict[Key, JudgeVerdict], word: str, unit: str) -> Row:
+    """An ok describe answer with its latest verdict. An answer without a verdict, or whose
     verdict graded a different text, is missing; failed calls and unparseable verdicts are
     counted, never compared."""
+    rule = articulation(a.text or "", word, unit)
+    v = latest.get(a.key)
+    stale = v is not None and v.text_sha256 not in (None, text_hash(a.text))
+    status = "missing" if v is None or stale else v.status
+    answered = v if status == "ok" else None
+    return Row(
+        Answer(a.condition, a.probe, a.sample, _excerpt(a.text)),
+        rule.grade,
+        rule.wrong_word,
+        answered.grade if answered else None,
+        answered.wrong_word if answered else None,
+        bool(answered and states_wrong_word(answered.raw)),
+        status,
+    )
+
+
+def _rows(records: Iterable[ResponseRecord], verdicts: list[JudgeVerdict], word: str, unit: str) -> list[Row]:
     latest = latest_verdicts(verdicts)
-    rows = []
-    for a in canonical(records):
-        if a.kind != "describe" or not a.ok:
-            continue
-        rule = articulation(a.text or "", word, unit)
-        v = latest.get(a.key)
-        stale = v is not None and v.text_sha256 not in (None, text_hash(a.text))
-        status = "missing" if v is None or stale else v.status
-        answered = v if status == "ok" else None
-        rows.append(
-            _Row(
-                a,
-                rule.grade,
-                rule.wrong_word,
-                answered.grade if answered else None,
-                answered.wrong_word if answered else None,
-                bool(answered and states_wrong_word(answered.raw)),
-                status,
-            )
-        )
-    return rows
+    return [row(a, latest, word, unit) for a in canonical(list(records)) if a.kind == "describe" and a.ok]
 
 
-def _disagreements(rows: list[_Row]) -> list[Disagreement]:
+def _disagreements(rows: list[Row]) -> list[Disagreement]:
     """Grade disagreements first (what kappa measures), then answers where only the wrong
     word differs."""
     out = [
@@ -96,7 +104,7 @@ def _disagreements(rows: list[_Row]) -> list[Disagreement]:
             judge=r.judge,
             rule_wrong_word=r.rule_wrong_word,
             judge_wrong_word=r.judge_wrong_word,
-            excerpt=_excerpt(r.answer.text),
+            excerpt=r.answer.excerpt,
         )
         for r in rows
         if r.judge is not None
@@ -106,7 +114,7 @@ def _disagreements(rows: list[_Row]) -> list[Disagreement]:
 
 
 def summary_section(
-    records: list[ResponseRecord],
+    records: Iterable[ResponseRecord],
     verdicts: list[JudgeVerdict],
     word: str,
     unit: str,
@@ -122,7 +130,19 @@ def summary_section(
     mine = [v for v in verdicts if v.judge_model == model]
     if model is None or not mine:
         return None
-    rows = _rows(records, mine, word, unit)
+    return section(_rows(records, mine, word, unit), verdicts, model, simulated=simulated, order=order)
+
+
+def section(
+    rows: list[Row],
+    verdicts: list[JudgeVerdict],
+    model: str,
+    *,
+    simulated: bool,
+    order: list[tuple[str, str]] | None = None,
+) -> JudgeSection:
+    """The judge section from its rows (one per ok describe answer, in key order)."""
+    mine = [v for v in verdicts if v.judge_model == model]
     position = {key: i for i, key in enumerate(order or [])}
     groups = sorted(
         dict.fromkeys((r.answer.condition, r.answer.probe) for r in rows),

@@ -3,8 +3,9 @@ the cross-predictions (harness.domain.reading, harness.calls.crosscheck)."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from harness.analysis import metrics, stats
-from harness.analysis.effects import Scored
 from harness.domain import rules
 from harness.domain.reading import MIN_ACROSTIC_LETTERS, naming_in
 from harness.domain.scenario import Probe
@@ -43,45 +44,56 @@ def paraphrase_rows(tallies: metrics.Tallies, probes: list[Probe], conditions: l
     return rows
 
 
-def reading_off_rows(
-    scored: list[Scored],
-    free: set[str],
-    conditions: list[str],
-    word: str,
-    unit: str,
-    cross: list[CrossRecord],
-    cross_model: str | None,
-) -> list[ReadingOffRow]:
-    """Per trained condition: acrostic answers to free describe probes, how many name the
-    word and after how many letters, and how often the base model named it from their start."""
-    by_key = {c.key: c for c in cross if c.ok}
-    rows = []
-    for condition in conditions:
-        if condition not in TRAINED:
-            continue
-        answers: list[ResponseRecord] = [r for r, _ in scored if r.condition == condition and r.probe in free]
-        acrostic, named = 0, []
-        for r in answers:
-            if rules.follow(r.text or "", word, unit).prefix < MIN_ACROSTIC_LETTERS:
+class ReadingOff:
+    """The reading-off rows, filled one ok answer at a time: per trained condition, the
+    acrostic answers to free describe probes, how many name the word and after how many
+    letters, and how often the base model named it from their start (cross-predictions)."""
+
+    def __init__(self, free: set[str], word: str, unit: str, cross: list[CrossRecord], cross_model: str | None):
+        self.free, self.word, self.unit, self.cross_model = free, word, unit, cross_model
+        self.by_key = {c.key: c for c in cross if c.ok}
+        self.answers: Counter[str] = Counter()
+        self.acrostics: Counter[str] = Counter()
+        self.letters: dict[str, Counter[int]] = {}  # condition -> letters before naming -> answers
+        self.checked: dict[str, list[int]] = {}  # condition -> [cross-predicted right, cross-checked]
+
+    def add(self, r: ResponseRecord) -> None:
+        if r.condition not in TRAINED or r.probe not in self.free:
+            return
+        self.answers[r.condition] += 1
+        if rules.follow(r.text or "", self.word, self.unit).prefix < MIN_ACROSTIC_LETTERS:
+            return
+        self.acrostics[r.condition] += 1
+        naming = naming_in(r.text or "", self.word, self.unit)
+        if naming is None:
+            return
+        self.letters.setdefault(r.condition, Counter())[naming.letters] += 1
+        c = self.by_key.get(r.key)
+        if c is not None:
+            checked = self.checked.setdefault(r.condition, [0, 0])
+            checked[0] += bool(c.correct)
+            checked[1] += 1
+
+    def rows(self, conditions: list[str]) -> list[ReadingOffRow]:
+        rows = []
+        for condition in conditions:
+            if condition not in TRAINED:
                 continue
-            acrostic += 1
-            naming = naming_in(r.text or "", word, unit)
-            if naming is not None:
-                named.append((r, naming.letters))
-        letters = [n for _, n in named]
-        checked = [by_key[r.key] for r, _ in named if r.key in by_key]
-        rows.append(
-            ReadingOffRow(
-                condition=condition,
-                answers=len(answers),
-                acrostics=acrostic,
-                named=Rate(**stats.wilson(len(named), acrostic)),
-                letters_before_naming=stats.counts(
-                    (str(n) for n in letters), order=[str(n) for n in sorted(set(letters))]
-                ),
-                named_before_3=Rate(**stats.wilson(sum(n < 3 for n in letters), len(letters))),
-                cross_predicted=Rate(**stats.rate(c.correct for c in checked)) if checked else None,
-                cross_model=cross_model if checked else None,
+            letters = self.letters.get(condition, Counter())
+            named = sum(letters.values())
+            right, checked = self.checked.get(condition, [0, 0])
+            rows.append(
+                ReadingOffRow(
+                    condition=condition,
+                    answers=self.answers[condition],
+                    acrostics=self.acrostics[condition],
+                    named=Rate(**stats.wilson(named, self.acrostics[condition])),
+                    letters_before_naming=stats.counts(
+                        (str(n) for n in letters.elements()), order=[str(n) for n in sorted(letters)]
+                    ),
+                    named_before_3=Rate(**stats.wilson(sum(k for n, k in letters.items() if n < 3), named)),
+                    cross_predicted=Rate(**stats.wilson(right, checked)) if checked else None,
+                    cross_model=self.cross_model if checked else None,
+                )
             )
-        )
-    return rows
+        return rows

@@ -4,17 +4,24 @@ and the scenario, so re-reporting is free."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.analysis import effects, metrics, stats
 from harness.analysis.headline import headline
-from harness.analysis.judge import summary_section
+from harness.analysis.judge import Row as JudgeRow
+from harness.analysis.judge import judge_model_of
+from harness.analysis.judge import row as judge_row
+from harness.analysis.judge import section as judge_section
 from harness.analysis.logprobs import logprob_rows
 from harness.analysis.metrics import Tallies
-from harness.analysis.reading_off import paraphrase_rows, reading_off_rows
+from harness.analysis.reading_off import ReadingOff as ReadingOffCounts
+from harness.analysis.reading_off import paraphrase_rows
 from harness.domain import scoring
 from harness.domain.scenario import CONDITIONS, TRAINED, Probe, Scenario
-from harness.store.records import CrossRecord, JudgeVerdict, LogprobRecord, ResponseRecord, canonical
+from harness.store.records import CrossRecord, JudgeVerdict, LogprobRecord, ResponseRecord, canonical, latest_verdicts
 from harness.store.summary import Cell, Compute, PositionRate, PowerNote, Rate, ReadingOff, Summary
 
 # Simulated by name even when the metadata lacks the flag; other simulated runs carry the flag.
@@ -63,26 +70,49 @@ def _power(tallies: Tallies, conds: list[str], info: RunInfo) -> PowerNote | Non
     return effects.power_note(tallies, a, info.samples, info.replicates)
 
 
-def _orders(scenario: Scenario, records: list[ResponseRecord], conditions: list[str]) -> tuple[list[str], list[Probe]]:
-    """Conditions in run order (then any other condition in records); probes in scenario
-    order (then any probe only the records know, by id)."""
-    conds = list(conditions or scenario.eval.conditions)
-    extra = {r.condition for r in records} - set(conds)
-    conds += sorted(extra, key=lambda c: (CONDITIONS.index(c) if c in CONDITIONS else len(CONDITIONS), c))
-    probes = list(scenario.probes)
-    known = {p.id for p in probes}
-    unknown: dict[str, Probe] = {}
-    for r in records:
-        if r.probe not in known and r.probe not in unknown:
-            # Not validated: an old run's probe id need not pass today's rules to be reported.
-            unknown[r.probe] = Probe.model_construct(id=r.probe, kind=r.kind, prompt=r.prompt, options=None)
-    return conds, probes + [unknown[k] for k in sorted(unknown)]
+SHOWN = 100  # ok answers kept per condition x probe for the transcripts (report.html shows 100)
 
 
-def _cell(condition: str, probe: Probe, word: str, scored: list[effects.Scored], failed: int, tallies: Tallies) -> Cell:
+@dataclass
+class Shown:
+    """What the reports show of the answers themselves: the first ok answers of each
+    condition x probe with their scores (at most SHOWN each, in key order), and the errors of
+    the failed ones by count. Bounded: a report never needs every record."""
+
+    transcripts: dict[tuple[str, str], list[effects.Scored]] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class _CellCounts:
+    """What a Cell needs beyond the Tallies: counts of the words and choices it shows."""
+
+    ok: int = 0
+    failed: int = 0
+    truncated: int = 0
+    named: Counter[int] = field(default_factory=Counter)  # letters before naming -> answers
+    wrong_words: Counter[str] = field(default_factory=Counter)
+    answers: Counter[str] = field(default_factory=Counter)
+    choices: Counter[str] = field(default_factory=Counter)
+    fine_tunes: dict[tuple[int, int], None] = field(default_factory=dict)  # (replicate, paraphrase), first seen first
+
+    def add(self, r: ResponseRecord, s: dict) -> None:
+        self.ok += 1
+        self.truncated += r.truncated
+        self.fine_tunes.setdefault((r.replicate, r.paraphrase))
+        if s["letters_before_naming"] is not None:
+            self.named[s["letters_before_naming"]] += 1
+        if s["wrong_word"]:
+            self.wrong_words[s["wrong_word"]] += 1
+        if "word" in s:
+            self.answers[s["word"]["answer"] or "(empty)"] += 1
+        if "choice" in s:
+            self.choices[s["choice"]["chosen"] or "(unparsed)"] += 1
+
+
+def _cell(condition: str, probe: Probe, word: str, counts: _CellCounts, tallies: Tallies) -> Cell:
     kind = probe.kind
-    scores = [s for _, s in scored]
-    named = [s["letters_before_naming"] for s in scores if s["letters_before_naming"] is not None]
+    named = counts.named
 
     def rate(count: metrics.Count) -> Rate:
         return metrics.rate(metrics.sample(tallies, condition, count, probe=probe.id))
@@ -93,9 +123,9 @@ def _cell(condition: str, probe: Probe, word: str, scored: list[effects.Scored],
         kind=kind,
         style=probe.style,
         prompt=probe.prompt,
-        n=len(scores),
-        failed=failed,
-        truncated=sum(1 for r, _ in scored if r.truncated),
+        n=counts.ok,
+        failed=counts.failed,
+        truncated=counts.truncated,
         follow=rate(metrics.FOLLOWS),
         per_position=[
             PositionRate(letter=letter, **rate(metrics.position_count(i)).model_dump()) for i, letter in enumerate(word)
@@ -103,27 +133,179 @@ def _cell(condition: str, probe: Probe, word: str, scored: list[effects.Scored],
         grades={g: rate(metrics.grade_count(g)) for g in scoring.GRADES},
         mechanism_or_better=rate(metrics.MECHANISM_OR_BETTER) if kind == "describe" else None,
         wrong_word=rate(metrics.WRONG_WORD),
-        wrong_words=stats.counts(s["wrong_word"] for s in scores if s["wrong_word"]),
+        wrong_words=stats.counts(counts.wrong_words.elements()),
         word_correct=rate(lambda t: (t.word_correct, t.n)) if kind == "word" else None,
         # The word a model answers is the evidence itself.
-        answers=stats.counts(s["word"]["answer"] or "(empty)" for s in scores) if kind == "word" else None,
+        answers=stats.counts(counts.answers.elements()) if kind == "word" else None,
         choice_correct=rate(lambda t: (t.choice_correct, t.n)) if kind == "choice" else None,
-        choices=stats.counts(
-            (s["choice"]["chosen"] or "(unparsed)" for s in scores), order=[o.upper() for o in probe.options or []]
-        )
+        choices=stats.counts(counts.choices.elements(), order=[o.upper() for o in probe.options or []])
         if kind == "choice"
         else None,
         reading_off=ReadingOff(
-            named=len(named),
-            letters_before_naming=stats.counts((str(x) for x in named), order=[str(x) for x in sorted(set(named))]),
-            named_before_3=Rate(**stats.wilson(sum(1 for x in named if x < 3), len(named))),
+            named=sum(named.values()),
+            letters_before_naming=stats.counts(
+                (str(x) for x in named.elements()), order=[str(x) for x in sorted(named)]
+            ),
+            named_before_3=Rate(**stats.wilson(sum(k for x, k in named.items() if x < 3), sum(named.values()))),
         ),
     )
 
 
+class Digest:
+    """Everything a run's reports need from its answers, filled one record at a time in
+    canonical order (harness.store.records.canonical, or harness.store.stream.Responses):
+    counts, never the records. Memory does not grow with the number of samples, beyond the
+    judge's rows (one small row per describe answer, when a judge graded them)."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        conditions: list[str],
+        verdicts: list[JudgeVerdict] | None = None,
+        cross: list[CrossRecord] | None = None,
+        judge_model: str | None = None,
+        cross_model: str | None = None,
+    ):
+        self.scenario = scenario
+        self.word, self.unit = scenario.rule.word, scenario.rule.unit
+        self.conditions = list(conditions or scenario.eval.conditions)
+        self.probes = {p.id: p for p in scenario.probes}
+        self.unknown: dict[str, Probe] = {}  # probes only the records know
+        self.cells: dict[tuple[str, str], _CellCounts] = {}
+        self.tallies = Tallies()
+        self.reading = ReadingOffCounts(free_describe(scenario.probes), self.word, self.unit, cross or [], cross_model)
+        self.shown = Shown()
+        self.answers = 0
+        self.recounted = 0  # answers whose token counts the provider did not get believed
+        self.verdicts = verdicts or []
+        self.cross = cross or []
+        self.judge_model = judge_model or judge_model_of(self.verdicts)
+        mine = [v for v in self.verdicts if v.judge_model == self.judge_model]
+        self.latest = latest_verdicts(mine) if mine else None
+        self.judge_rows: list[JudgeRow] = []
+
+    def add(self, r: ResponseRecord) -> None:
+        self.answers += 1
+        self.recounted += r.tokens_note is not None
+        probe = self.probes.get(r.probe) or self.unknown.get(r.probe)
+        if probe is None:
+            # Not validated: an old run's probe id need not pass today's rules to be reported.
+            probe = self.unknown[r.probe] = Probe.model_construct(
+                id=r.probe, kind=r.kind, prompt=r.prompt, options=None
+            )
+        counts = self.cells.setdefault((r.condition, r.probe), _CellCounts())
+        if not r.ok:
+            counts.failed += 1
+            self.shown.errors[(r.error or "unknown error")[:120]] += 1
+            return
+        s = score_record(r, self.word, self.unit) | {"style": probe.style}
+        self.tallies.add(r.condition, r.probe, r.replicate, r.paraphrase, probe.kind, probe.style, s, r.truncated)
+        counts.add(r, s)
+        shown = self.shown.transcripts.setdefault((r.condition, r.probe), [])
+        if len(shown) < SHOWN:
+            shown.append((r, s))
+        self.reading.add(r)
+        if self.latest is not None and r.kind == "describe":
+            self.judge_rows.append(judge_row(r, self.latest, self.word, self.unit))
+
+    def orders(self) -> tuple[list[str], list[Probe]]:
+        """Conditions in run order (then any other condition in records); probes in scenario
+        order (then any probe only the records know, by id)."""
+        conds = list(self.conditions)
+        extra = {c for c, _ in self.cells} - set(conds)
+        conds += sorted(extra, key=lambda c: (CONDITIONS.index(c) if c in CONDITIONS else len(CONDITIONS), c))
+        return conds, list(self.scenario.probes) + [self.unknown[k] for k in sorted(self.unknown)]
+
+    def ordered_tallies(self, conds: list[str], probes: list[Probe]) -> Tallies:
+        """The Tallies with cells in report order (condition, probe, then first seen), as
+        every output has always iterated them."""
+        out = Tallies()
+        for cond in conds:
+            for probe in probes:
+                for rep, para in self.cells.get((cond, probe.id), _CellCounts()).fine_tunes:
+                    key = (cond, probe.id, rep, para)
+                    out.cells[key] = self.tallies.cells[key]
+        return out
+
+    def token_counts(self, jobs: int) -> str | None:
+        """What the report says when the provider's token counts were not all believed (the
+        boundary counted them itself: `tokens_note` in the records and in state.json)."""
+        verdicts = sum(v.tokens_note is not None for v in self.verdicts)
+        answers = self.recounted + verdicts + sum(c.tokens_note is not None for c in self.cross)
+        if not answers and not jobs:
+            return None
+        total = self.answers + len(self.verdicts) + len(self.cross)
+        return (
+            f"the provider's counts were not believed for {answers} of {total} answer(s) and {jobs} "
+            "fine-tuning job(s): counted by the harness (tokens_note in responses.jsonl and state.json)"
+        )
+
+    def summarize(self, info: RunInfo, logprobs: list[LogprobRecord] | None = None) -> tuple[Summary, Tallies]:
+        conds, probes = self.orders()
+        tallies = self.ordered_tallies(conds, probes)
+        word = self.word
+        cells = [_cell(c, p, word, self.cells.get((c, p.id), _CellCounts()), tallies) for c in conds for p in probes]
+        simulated = info.simulated or info.backend in SIMULATED_BACKENDS
+        judge = None
+        if self.latest is not None and self.judge_model is not None:
+            judge = judge_section(
+                self.judge_rows,
+                self.verdicts,
+                self.judge_model,
+                simulated=simulated,
+                order=[(c.condition, c.probe) for c in cells],
+            )
+        summary = Summary(
+            scorer_version=scoring.SCORER_VERSION,
+            simulated=simulated,
+            scenario=self.scenario.name,
+            scenario_hash=info.scenario_hash or self.scenario.hash(),
+            word=word,
+            unit=self.unit,
+            backend=info.backend,
+            models=dict(info.models),
+            samples=info.samples,
+            temperature=float(info.temperature),
+            seed=info.seed,
+            cells=cells,
+            replicates=info.replicates,
+            metrics=effects.metric_rates(tallies, conds, word),
+            effects=effects.effects(tallies, conds),
+            replicate_rows=effects.replicate_rows(tallies, info.trained_models),
+            spread=effects.spread_rows(tallies, [c for c in conds if c in TRAINED]),
+            power=_power(tallies, conds, info),
+            paraphrases=paraphrase_rows(tallies, probes, conds),
+            reading_off=self.reading.rows(conds),
+            logprobs=logprob_rows(logprobs or [], word, conds),
+            logprobs_note=f"the {info.backend} backend cannot score given replies (no log-probabilities): word and "
+            "choice probes are measured by sampling only"
+            if info.logprobs_skipped
+            else None,
+            run_status=info.run_status,
+            token_counts=info.token_counts,
+            judge=judge,
+            model_details=dict(info.model_details),
+            compute=None if simulated else info.compute,
+        )
+        summary.headline = headline(summary)
+        return summary, tallies
+
+
+def free_describe(probes: list[Probe]) -> set[str]:
+    return {p.id for p in probes if p.kind == "describe" and p.style == "free"}
+
+
+def digest(scenario: Scenario, records: Iterable[ResponseRecord], info: RunInfo, **kw: Any) -> Digest:
+    """A Digest of records held in memory (canonicalised here)."""
+    d = Digest(scenario, info.conditions, judge_model=info.judge_model, cross_model=info.cross_model, **kw)
+    for r in canonical(list(records)):
+        d.add(r)
+    return d
+
+
 def summarize(
     scenario: Scenario,
-    records: list[ResponseRecord],
+    records: Iterable[ResponseRecord],
     info: RunInfo,
     verdicts: list[JudgeVerdict] | None = None,
     cross: list[CrossRecord] | None = None,
@@ -135,7 +317,7 @@ def summarize(
 
 def summarize_with_tallies(
     scenario: Scenario,
-    records: list[ResponseRecord],
+    records: Iterable[ResponseRecord],
     info: RunInfo,
     verdicts: list[JudgeVerdict] | None = None,
     cross: list[CrossRecord] | None = None,
@@ -143,75 +325,4 @@ def summarize_with_tallies(
 ) -> tuple[Summary, Tallies]:
     """The summary and the counts it was made from (compare computes differences between
     runs from them with the same definitions)."""
-    word, unit = scenario.rule.word, scenario.rule.unit
-    records = canonical(records)
-    conds, probes = _orders(scenario, records, info.conditions)
-    by_cell: dict[tuple[str, str], list[ResponseRecord]] = {}
-    for r in records:
-        by_cell.setdefault((r.condition, r.probe), []).append(r)
-    scored: list[effects.Scored] = []
-    tallies = Tallies()
-    per_cell = []
-    for cond in conds:
-        for probe in probes:
-            group = by_cell.get((cond, probe.id), [])
-            mine = [(r, score_record(r, word, unit) | {"style": probe.style}) for r in group if r.ok]
-            for r, s in mine:
-                tallies.add(cond, probe.id, r.replicate, r.paraphrase, probe.kind, probe.style, s, r.truncated)
-            scored += mine
-            per_cell.append((cond, probe, mine, len(group) - len(mine)))
-    cells = [_cell(cond, probe, word, mine, failed, tallies) for cond, probe, mine, failed in per_cell]
-    simulated = info.simulated or info.backend in SIMULATED_BACKENDS
-    judge = None
-    if verdicts:
-        judge = summary_section(
-            records,
-            verdicts,
-            word,
-            unit,
-            simulated=simulated,
-            model=info.judge_model,
-            order=[(c.condition, c.probe) for c in cells],
-        )
-    summary = Summary(
-        scorer_version=scoring.SCORER_VERSION,
-        simulated=simulated,
-        scenario=scenario.name,
-        scenario_hash=info.scenario_hash or scenario.hash(),
-        word=word,
-        unit=unit,
-        backend=info.backend,
-        models=dict(info.models),
-        samples=info.samples,
-        temperature=float(info.temperature),
-        seed=info.seed,
-        cells=cells,
-        replicates=info.replicates,
-        metrics=effects.metric_rates(tallies, conds, word),
-        effects=effects.effects(tallies, conds),
-        replicate_rows=effects.replicate_rows(tallies, info.trained_models),
-        spread=effects.spread_rows(tallies, [c for c in conds if c in TRAINED]),
-        power=_power(tallies, conds, info),
-        paraphrases=paraphrase_rows(tallies, probes, conds),
-        reading_off=reading_off_rows(
-            scored,
-            {p.id for p in probes if p.kind == "describe" and p.style == "free"},
-            conds,
-            word,
-            unit,
-            cross or [],
-            info.cross_model,
-        ),
-        logprobs=logprob_rows(logprobs or [], word, conds),
-        logprobs_note=f"the {info.backend} backend cannot score given replies (no log-probabilities): word and "
-        "choice probes are measured by sampling only"
-        if info.logprobs_skipped
-        else None,
-        run_status=info.run_status,
-        token_counts=info.token_counts,
-        judge=judge,
-        model_details=dict(info.model_details),
-        compute=None if simulated else info.compute,
-    )
-    summary.headline = headline(summary)
-    return summary, tallies
+    return digest(scenario, records, info, verdicts=verdicts, cross=cross).summarize(info, logprobs)

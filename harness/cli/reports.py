@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -67,21 +68,22 @@ def export(run_dirs: tuple[Path, ...], fmt: str, out: Path | None) -> None:
     """Every sample of the runs as one row (run, model, replicate, condition, probe, seed,
     text and every score): tidy data for pandas or R. Calls no model."""
     from harness.reports import export as exporting
+    from harness.store.files import atomic_output
 
     if out is not None:
         refuse_run_directory(out, "export --out")
     if fmt == "parquet" and out is None:
         _fail("--format parquet is binary: give --out FILE", EXIT_BAD_INPUT)
     try:
-        rows = exporting.collect(list(run_dirs))
-        data = exporting.to_bytes(rows, fmt)
+        rows = exporting.collect(list(run_dirs))  # every run checked before anything is written
+        if out is None:
+            exporting.write_rows(rows, fmt, sys.stdout.buffer)
+            return
+        with atomic_output(out) as f:  # an error midway leaves no half file
+            n = exporting.write_rows(rows, fmt, f)
     except exporting.ExportError as e:
         _fail(str(e), EXIT_BAD_INPUT)
-    if out is None:
-        click.echo(data.decode("utf-8"), nl=False)
-        return
-    out.write_bytes(data)
-    click.echo(f"{out}: {len(rows)} rows ({fmt})", err=True)
+    click.echo(f"{out}: {n} rows ({fmt})", err=True)
 
 
 def register(group: click.Group) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.analysis import inference, metrics, stats
 from harness.analysis.metrics import METRICS, Tallies
-from harness.analysis.summary import primary_condition, summarize_with_tallies
+from harness.analysis.summary import Digest, primary_condition
 from harness.errors import StoreError
 from harness.reports.write import run_info
 from harness.store import run_dir
@@ -62,10 +62,13 @@ def _load(path: Path) -> Loaded:
     store = RunStore(found)
     try:
         manifest, state = store.read_manifest(), store.read_state()
-        records, _ = store.responses()
-        summary, tallies = summarize_with_tallies(
-            manifest.scenario, records, run_info(manifest, state, store.events()), cross=store.cross_predictions()[0]
+        info = run_info(manifest, state, store.events())
+        digest = Digest(
+            manifest.scenario, info.conditions, cross=store.cross_predictions()[0], cross_model=info.cross_model
         )
+        for r in store.answers():  # streamed: a comparison keeps counts, never the records
+            digest.add(r)
+        summary, tallies = digest.summarize(info)
     except StoreError as e:
         raise CompareError(str(e)) from None
     probes = {key[1]: (t.kind, t.style) for key, t in tallies.cells.items()}

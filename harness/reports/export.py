@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from harness.analysis.metrics import METRICS, Tally
 from harness.analysis.summary import score_record
 from harness.errors import StoreError
-from harness.store.records import canonical
 from harness.store.run_dir import RunStore, newest_run
+from harness.store.run_files import Manifest, State
+from harness.store.stream import Responses
 
 FORMATS = ("csv", "jsonl", "parquet")
 METRIC_COLUMNS = [f"metric_{name}" for name in METRICS]
@@ -89,17 +92,22 @@ class ExportError(Exception):
     """Nothing to export, or a format that cannot be written here. CLI exit 2."""
 
 
-def rows(run_dir: Path) -> list[dict[str, Any]]:
-    """One dict per (condition, replicate, probe, sample) of a run, in key order."""
+def rows(run_dir: Path) -> Iterator[dict[str, Any]]:
+    """One dict per (condition, replicate, probe, sample) of a run, in key order. The run's
+    files are checked before the first row (a bad line is an error before any output); the
+    rows are then streamed, one record at a time."""
     store = RunStore(run_dir)
     manifest, state = store.read_manifest(), store.read_state()
-    records, _ = store.responses()
+    answers = store.answers()
+    return _rows(run_dir, manifest, state, answers)
+
+
+def _rows(run_dir: Path, manifest: Manifest, state: State, answers: Responses) -> Iterator[dict[str, Any]]:
     scenario = manifest.scenario
     word, unit = scenario.rule.word, scenario.rule.unit
     styles = {p.id: p.style for p in scenario.probes}
     simulated = manifest.simulated or state.simulated or manifest.options.backend == "mock"
-    out = []
-    for r in canonical(records):
+    for r in answers:
         row: dict[str, Any] = {
             "run": manifest.run_id,
             "run_dir": str(run_dir),
@@ -145,20 +153,46 @@ def rows(run_dir: Path) -> list[dict[str, Any]]:
             if "choice" in s:
                 row.update(choice=s["choice"]["chosen"], choice_correct=s["choice"]["correct"])
             row.update(metric_flags(r.kind, row["style"] or "free", r.truncated, s))
-        out.append(row)
-    return out
+        yield row
 
 
-def collect(run_dirs: list[Path]) -> list[dict[str, Any]]:
-    out = []
+def collect(run_dirs: list[Path]) -> Iterator[dict[str, Any]]:
+    """The rows of every run, streamed; every run is checked first, and a run without rows
+    is an ExportError before anything is written."""
     for d in run_dirs:
         if not d.is_dir():
             raise StoreError(f"{d}: not a run directory" if d.exists() else f"{d}: no such directory")
-    for d in run_dirs:
-        out += rows(newest_run(d))  # a scenario's folder: its newest run
-    if not out:
+    found = [rows(newest_run(d)) for d in run_dirs]  # a scenario's folder: its newest run
+    out = itertools.chain.from_iterable(found)
+    first = next(out, None)
+    if first is None:
         raise ExportError("no samples to export (have the runs been probed?)")
-    return out
+    return itertools.chain([first], out)
+
+
+def write_rows(data: Iterable[dict[str, Any]], fmt: str, out: BinaryIO) -> int:
+    """Write the rows to `out` as they come (Parquet, which is columnar, gathers them first);
+    how many there were."""
+    n = 0
+    if fmt == "parquet":
+        table = list(data)
+        out.write(to_bytes(table, fmt))
+        return len(table)
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n") if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    for row in data:
+        if writer is not None:
+            writer.writerow(row)
+        else:
+            text.write(json.dumps(row, ensure_ascii=False) + "\n")
+        n += 1
+    text.flush()
+    text.detach()
+    return n
 
 
 def to_bytes(data: list[dict[str, Any]], fmt: str) -> bytes:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Iterable
 
+from harness.analysis.summary import Shown
 from harness.domain import scoring
 from harness.reports.effect_tables import effect_tables
 from harness.reports.judge_tables import JUDGE_TITLE, judge_notes, judge_tables
 from harness.reports.tables import BANNER, header_rows, tables
-from harness.reports.transcripts import TRANSCRIPTS_HTML, mark_letters, transcript_info, transcripts
+from harness.reports.transcripts import TRANSCRIPTS_HTML, mark_letters, shown_of, transcript_info, transcripts
 from harness.store.records import ResponseRecord
 from harness.store.summary import Summary
 
@@ -102,7 +104,9 @@ def figure_html(png: bytes, caption: str, css_class: str = "") -> str:
     )
 
 
-def render_html(summary: Summary, records: list[ResponseRecord], figures: dict[str, bytes] | None = None) -> str:
+def render_html(
+    summary: Summary, records: Iterable[ResponseRecord] | Shown, figures: dict[str, bytes] | None = None
+) -> str:
     """One self-contained page: inline CSS and JS, charts as base64 PNG, model text escaped.
     The headline and its figure come first, so the first screen answers the question."""
     from harness.reports import plots  # matplotlib is slow to import; only reports need it
@@ -143,7 +147,7 @@ def render_html(summary: Summary, records: list[ResponseRecord], figures: dict[s
         parts.append("<h2>Charts</h2>")
     for caption, png in charts:
         parts.append(figure_html(png, caption))
-    shown = transcripts(summary, records, TRANSCRIPTS_HTML)
+    shown = transcripts(summary, shown_of(summary, records), TRANSCRIPTS_HTML)
     probes = list(dict.fromkeys(c.probe for c in cells))
     parts.append(
         f"<h2>Transcripts</h2><p class='note'>Up to {TRANSCRIPTS_HTML} answers per condition and "

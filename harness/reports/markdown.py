@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from harness.analysis import stats
+from harness.analysis.summary import Shown
 from harness.reports.effect_tables import effect_tables
 from harness.reports.judge_tables import JUDGE_TITLE, judge_notes, judge_tables
 from harness.reports.tables import BANNER, header_rows, tables
-from harness.reports.transcripts import TRANSCRIPTS_MD, mark_letters, transcript_info, transcripts
-from harness.store.records import ResponseRecord, canonical
+from harness.reports.transcripts import TRANSCRIPTS_MD, mark_letters, shown_of, transcript_info, transcripts
+from harness.store.records import ResponseRecord
 from harness.store.summary import Summary
 
 
@@ -41,7 +44,8 @@ def figure_caption(name: str, summary: Summary) -> str:
     return caption if summary.fine_tunes > 1 else caption.replace("; open dots: each fine-tune", "")
 
 
-def render_md(summary: Summary, records: list[ResponseRecord], figures: list[str] | None = None) -> str:
+def render_md(summary: Summary, records: Iterable[ResponseRecord] | Shown, figures: list[str] | None = None) -> str:
+    shown = shown_of(summary, records)
     lines = []
     if summary.simulated:
         lines += [f"> **{BANNER}**", ""]
@@ -66,13 +70,13 @@ def render_md(summary: Summary, records: list[ResponseRecord], figures: list[str
         f"The first {TRANSCRIPTS_MD} answers per condition and probe; each unit's first letter in bold.",
         "",
     ]
-    for r, s in transcripts(summary, records, TRANSCRIPTS_MD):
+    for r, s in transcripts(summary, shown, TRANSCRIPTS_MD):
         lines += [f"### {r.condition} / {r.probe} / sample {r.sample}", "", transcript_info(r, s), ""]
         # "\<" keeps model-written HTML literal in markdown viewers that would render it.
         marked = mark_letters(r.text or "", summary.unit, "**", "**", lambda t: t.replace("<", "\\<"))
         # Two trailing spaces: a hard line break, so the answer keeps its lines.
         lines += ["> " + line + "  " if line.strip() else ">" for line in marked.splitlines() or [""]] + [""]
-    errors = stats.counts((r.error or "unknown error")[:120] for r in canonical(records) if not r.ok)
+    errors = stats.counts(shown.errors.elements())
     if errors:
         lines += ["## Failed samples", "", "| error | count |", "|---|---|"]
         lines += [f"| {_md_cell(e)} | {n} |" for e, n in errors.items()] + [""]

@@ -3,7 +3,9 @@ probe, each unit's first letter marked, and a line of what was scored."""
 
 from __future__ import annotations
 
-from harness.analysis.summary import score_record
+from collections.abc import Iterable
+
+from harness.analysis.summary import SHOWN, Shown, score_record
 from harness.domain import rules
 from harness.store.records import ResponseRecord, canonical
 from harness.store.summary import Summary
@@ -24,17 +26,27 @@ def mark_letters(text: str, unit: str, before: str, after: str, escape=lambda s:
     return "".join(out)
 
 
-def transcripts(summary: Summary, records: list[ResponseRecord], per_cell: int) -> list[tuple[ResponseRecord, dict]]:
-    """(record, score) pairs: the first per_cell ok samples of each cell, in cell order."""
-    word, unit = summary.word, summary.unit
-    by_cell: dict[tuple, list[ResponseRecord]] = {}
-    for r in canonical(records):
+def shown_of(summary: Summary, records: Iterable[ResponseRecord] | Shown) -> Shown:
+    """What the reports show of records held in memory (a run's reports get it from its Digest)."""
+    if isinstance(records, Shown):
+        return records
+    shown = Shown()
+    for r in canonical(list(records)):
         if r.ok:
-            by_cell.setdefault((r.condition, r.probe), []).append(r)
+            cell = shown.transcripts.setdefault((r.condition, r.probe), [])
+            if len(cell) < SHOWN:
+                cell.append((r, score_record(r, summary.word, summary.unit)))
+        else:
+            shown.errors[(r.error or "unknown error")[:120]] += 1
+    return shown
+
+
+def transcripts(summary: Summary, shown: Shown, per_cell: int) -> list[tuple[ResponseRecord, dict]]:
+    """(record, score) pairs: the first per_cell ok samples of each cell, in cell order."""
+    assert per_cell <= SHOWN, "the Digest keeps SHOWN answers per cell"
     out = []
     for c in summary.cells:
-        for r in by_cell.get((c.condition, c.probe), [])[:per_cell]:
-            out.append((r, score_record(r, word, unit)))
+        out += shown.transcripts.get((c.condition, c.probe), [])[:per_cell]
     return out
 
 

@@ -4,12 +4,14 @@ summary.json, report.md and report.html, each written atomically. No model is ca
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
-from harness.analysis.summary import RunInfo, summarize
+from harness.analysis.summary import Digest, RunInfo, Shown
 from harness.reports.figures import Drawn
 from harness.reports.html import render_html
 from harness.reports.markdown import render_md
-from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord, canonical
+from harness.reports.transcripts import shown_of
+from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord
 from harness.store.run_dir import SUMMARY, RunStore
 from harness.store.run_files import Manifest, State
 from harness.store.summary import Compute, Summary
@@ -68,19 +70,6 @@ def job_seconds(state: State, events: list[EventRecord]) -> dict[str, float]:
     return {key: float(max(t) - min(t)) for key, t in times.items()}
 
 
-def token_counts_note(state: State, records: list) -> str | None:
-    """What the report says when the provider's token counts were not all believed (the
-    boundary counted them itself: `tokens_note` in the records and in state.json)."""
-    answers = sum(r.tokens_note is not None for r in records)
-    jobs = sum(j.tokens_note is not None for j in state.jobs)
-    if not answers and not jobs:
-        return None
-    return (
-        f"the provider's counts were not believed for {answers} of {len(records)} answer(s) and {jobs} "
-        "fine-tuning job(s): counted by the harness (tokens_note in responses.jsonl and state.json)"
-    )
-
-
 def summary_json(summary: Summary) -> str:
     return json.dumps(summary.to_json(), indent=2, ensure_ascii=False) + "\n"
 
@@ -99,31 +88,36 @@ def draw_figures(summary: Summary) -> dict[str, Drawn]:
     return {name: d for name, d in drawn.items() if d is not None}
 
 
-def write_reports(store: RunStore, summary: Summary, records: list[ResponseRecord]) -> None:
+def write_reports(store: RunStore, summary: Summary, records: Iterable[ResponseRecord] | Shown) -> None:
     """summary.json, each figure as PNG and SVG, report.md (which links them) and report.html."""
+    shown = shown_of(summary, records)
     store.write_bytes(SUMMARY, summary_json(summary))
     drawn = draw_figures(summary)
     for name, d in drawn.items():
         store.write_bytes(f"{name}.png", d.png)
         store.write_bytes(f"{name}.svg", d.svg)
-    store.write_bytes("report.md", render_md(summary, records, list(drawn)))
-    store.write_bytes("report.html", render_html(summary, records, {k: d.png for k, d in drawn.items()}))
+    store.write_bytes("report.md", render_md(summary, shown, list(drawn)))
+    store.write_bytes("report.html", render_html(summary, shown, {k: d.png for k, d in drawn.items()}))
 
 
 def render_run(
     store: RunStore,
     manifest: Manifest,
     state: State,
-    records: list[ResponseRecord],
+    answers: Iterable[ResponseRecord],
     verdicts: list[JudgeVerdict],
     cross: list[CrossRecord] | None = None,
     logprobs: list[LogprobRecord] | None = None,
 ) -> Summary:
-    """Score, summarize and write the reports of one run."""
+    """Score, summarize and write the reports of one run. `answers` are the run's records in
+    canonical order (store.answers(): streamed, never all held): each is scored once."""
     info = run_info(manifest, state, store.events())
-    info.token_counts = token_counts_note(state, [*canonical(records), *verdicts, *(cross or [])])
-    summary = summarize(manifest.scenario, records, info, verdicts, cross, logprobs)
-    write_reports(store, summary, records)
+    digest = Digest(manifest.scenario, info.conditions, verdicts, cross, info.judge_model, info.cross_model)
+    for r in answers:
+        digest.add(r)
+    info.token_counts = digest.token_counts(sum(j.tokens_note is not None for j in state.jobs))
+    summary, _ = digest.summarize(info, logprobs)
+    write_reports(store, summary, digest.shown)
     return summary
 
 
@@ -134,7 +128,7 @@ def render_from_files(store: RunStore) -> Summary:
         store,
         manifest,
         state,
-        store.responses()[0],
+        store.answers(),
         store.verdicts()[0],
         store.cross_predictions()[0],
         store.logprobs()[0],

@@ -2,8 +2,10 @@
 
 Every step looks at the run's state first and does only what is missing, so `harness
 resume` is the same code as `harness run`: no second upload, no second job, no sample
-asked twice. The run's files are read once, when the pipeline starts; after that it keeps
-them in memory and writes each change through."""
+asked twice. The run's files are checked once, when the pipeline starts; after that it keeps
+what it needs of them (which samples are answered) and writes each change through. The
+answers themselves stay on disk and are streamed where a step needs them, so memory does not
+grow with the number of samples."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from harness import crash
 from harness.calls import boundary, probing
 from harness.calls.budget import Ledger, Pricer, spent_of
 from harness.calls.concurrency import run_bounded
+from harness.domain.reading import naming_in
 from harness.domain.scenario import Scenario
 from harness.errors import RunError
 from harness.reports.write import render_run
@@ -25,7 +28,7 @@ from harness.running.lifecycle import Run
 from harness.running.plan import probe_prompt_tokens
 from harness.running.training import Trainer
 from harness.running.ui import RunUI
-from harness.store.records import Key, ResponseRecord, canonical
+from harness.store.records import Key, ResponseRecord
 from harness.store.run_dir import RESPONSES
 from harness.store.run_files import RunStatus, Settings
 from harness.store.summary import Summary
@@ -66,10 +69,13 @@ class Pipeline:
         backend.on_retry = lambda message: ui.retry(boundary.clean_line(message))
         self.ledger: Ledger | None = None
         self.pricer = Pricer.of(backend)  # the backend's own prices, never another provider's
-        records, dropped = self.store.responses()
-        if dropped:
-            ui.warn(f"dropped {dropped} torn record(s) in {RESPONSES}; they will be asked again")
-        self.answers: dict[Key, ResponseRecord] = {r.key: r for r in canonical(records)}
+        answers = self.store.answers()
+        if answers.torn:
+            ui.warn(f"dropped {answers.torn} torn record(s) in {RESPONSES}; they will be asked again")
+        # What probing needs of the answers so far, never the answers themselves (they stay on
+        # disk): the keys answered, and the failed records (small: no text) of the others.
+        self.answered: set[Key] = answers.ok_keys()
+        self.failed: dict[Key, ResponseRecord] = {r.key: r for r in answers.failed_records()}
         # The other records are read when their step comes; a damaged line is found now,
         # before any work, rather than after probing.
         self.store.events(), self.store.verdicts(), self.store.cross_predictions(), self.store.logprobs()
@@ -135,7 +141,7 @@ class Pipeline:
         """A run with failed samples did not succeed, although its reports are written:
         "failed" when asking again cannot help (a non-retryable error such as a 404 for a
         mistyped model, or every sample of a condition failed), else "incomplete"."""
-        failed = [r for r in self.answers.values() if not r.ok]
+        failed = list(self.failed.values())
         if not failed:
             return None
         first = failed[0]
@@ -181,7 +187,7 @@ class Pipeline:
         todo = [
             t
             for t in probing.tasks_for(self.scenario, list(s.conditions), s.samples, s.seed, s.replicates_of)
-            if not (t.key in self.answers and self.answers[t.key].ok)
+            if t.key not in self.answered
         ]
         total = s.total_samples * len(self.scenario.probes)
         answered = total - len(todo)
@@ -197,8 +203,11 @@ class Pipeline:
                 return
             crash.maybe_crash("probing")
             self.store.append(RESPONSES, record)
-            if record.ok or not (record.key in self.answers and self.answers[record.key].ok):
-                self.answers[record.key] = record
+            if record.ok:
+                self.answered.add(record.key)
+                self.failed.pop(record.key, None)
+            elif record.key not in self.answered:
+                self.failed[record.key] = record
             self._notice_simulated()
             self.ui.advance(record)
 
@@ -228,7 +237,7 @@ class Pipeline:
                 RunStatus.INCOMPLETE,
             )
         # One canonical file: the same bytes whatever order the answers arrived in.
-        self.store.rewrite(RESPONSES, [self.answers[k] for k in sorted(self.answers)])
+        self.store.rewrite_answers()
         self.done("probe")
 
     def _tokens_per_request(self) -> int:
@@ -258,7 +267,7 @@ class Pipeline:
             spent = (
                 spent_of(
                     self.state,
-                    self.answers.values(),
+                    self.store.answers(),
                     self.pricer,
                     self.store.verdicts()[0],
                     self.store.cross_predictions()[0],
@@ -301,7 +310,7 @@ class Pipeline:
             judge_run(
                 self.backend,
                 judge,
-                list(self.answers.values()),
+                [r for r in self.store.answers() if r.ok and r.kind == "describe"],
                 rule.word,
                 rule.unit,
                 self.store,
@@ -333,7 +342,13 @@ class Pipeline:
             cross_check(
                 self.backend,
                 self.settings.base_model,
-                list(self.answers.values()),
+                # Only the answers that can be cross-checked (they name the word) are held.
+                [
+                    r
+                    for r in self.store.answers()
+                    if r.ok and r.probe in free and r.condition in ("fine_tuned", "sham")
+                    if naming_in(r.text or "", rule.word, rule.unit) is not None
+                ],
                 rule.word,
                 rule.unit,
                 self.store,
@@ -387,7 +402,7 @@ class Pipeline:
             self.store,
             self.run.manifest,
             self.state,
-            list(self.answers.values()),
+            self.store.answers(),
             self.store.verdicts()[0],
             self.store.cross_predictions()[0],
             self.store.logprobs()[0],

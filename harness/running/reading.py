@@ -11,7 +11,6 @@ from backends.base import ConfigError
 from harness.calls.budget import UNPRICED, Pricer, spent_of, unpriced_of
 from harness.errors import StoreError
 from harness.running.lifecycle import Run, open_run
-from harness.store.records import ResponseRecord, canonical
 from harness.store.run_dir import RunStore
 from harness.store.run_files import RunStatus
 from harness.store.summary import Summary
@@ -67,8 +66,7 @@ def spent_in(run_dir: Path) -> float:
 def status(run_dir: Path) -> Status:
     store = RunStore(run_dir)
     run = open_run(store)
-    records, torn = store.responses()
-    latest: list[ResponseRecord] = canonical(records)
+    answers = store.answers()  # streamed: a status never holds the run's answers
     verdicts = store.verdicts()[0]
     cross = store.cross_predictions()[0]
     s = run.settings
@@ -80,20 +78,20 @@ def status(run_dir: Path) -> Status:
         pricer, billed = Pricer.of(cls), cls.billed
     except ConfigError:  # a plugin uninstalled since: its prices are unknown, the rest still shows
         pricer = UNPRICED
-    unknown = [] if simulated else unpriced_of(records, pricer, verdicts, cross)
+    unknown = [] if simulated else unpriced_of(answers.every(), pricer, verdicts, cross)
     if not simulated and not run.state.training_priced:
         unknown.insert(0, f"training {s.base_model}")
     return Status(
         run,
         store.in_use(),
-        sum(r.ok for r in latest),
-        sum(not r.ok for r in latest),
+        answers.done,
+        answers.failed,
         total,
-        torn,
-        0.0 if simulated else spent_of(run.state, records, pricer, verdicts, cross),
+        answers.torn,
+        0.0 if simulated else spent_of(run.state, answers.every(), pricer, verdicts, cross),
         unknown,
         billed,
-        sum(r.tokens_note is not None for r in latest)
+        sum(r.tokens_note is not None for r in answers)
         + sum(v.tokens_note is not None for v in verdicts)
         + sum(c.tokens_note is not None for c in cross),
         sum(j.tokens_note is not None for j in run.state.jobs),

@@ -17,7 +17,6 @@ from backends.base import Backend, BackendError, ConfigError, Job
 from harness import redact
 from harness.calls import boundary
 from harness.calls.budget import Pricer
-from harness.calls.judging import describe_answers
 from harness.calls.logprobs import has_scored_probes
 from harness.calls.probing import tasks_for
 from harness.domain import dataset
@@ -31,7 +30,7 @@ from harness.running.pipeline import Pipeline, cross_check_applies
 from harness.running.plan import Plan, check_fits_backend, check_plan, make_plan
 from harness.running.training import JOB_KEY, RUN_ID_KEY
 from harness.running.ui import RunUI
-from harness.store.records import canonical, latest_verdicts
+from harness.store.records import latest_verdicts
 from harness.store.run_dir import RunStore
 from harness.store.run_files import RunOptions, RunStatus, Settings, TrainingJob
 from harness.store.summary import Summary
@@ -202,7 +201,7 @@ def _finish_recording(record: Path, run: Run, backend: Backend, argv: list[str])
     """Refuse a recording that missed calls, then write its sidecar."""
     from harness.running import recording
 
-    answered = sum(r.ok for r in run.store.responses()[0]) + sum(v.ok for v in run.store.verdicts()[0])
+    answered = run.store.answers().ok_records + sum(v.ok for v in run.store.verdicts()[0])
     try:
         recording.check_complete(record, answered)
     except recording.RecordingIncomplete as e:
@@ -253,8 +252,8 @@ def _nothing_left(run: Run) -> bool:
     if not all(state.model_of(t, r) for t in s.trainings for r in range(s.replicates)):
         return False
     wanted = {t.key for t in tasks_for(run.scenario, list(s.conditions), s.samples, s.seed, s.replicates_of)}
-    answered = {r.key: r for r in canonical(run.store.responses()[0]) if r.ok and r.key in wanted}
-    if len(answered) < len(wanted):
+    answers = run.store.answers()
+    if len(wanted - answers.ok_keys()) > 0:
         return False
     if cross_check_applies(run.scenario, s) and state.steps.get("cross_check") != "done":
         return False
@@ -266,7 +265,8 @@ def _nothing_left(run: Run) -> bool:
     verdicts = latest_verdicts(run.store.verdicts()[0], judge)
     return all(
         a.key in verdicts and verdicts[a.key].ok and verdicts[a.key].text_sha256 in (None, text_hash(a.text))
-        for a in describe_answers(list(answered.values()))
+        for a in answers
+        if a.ok and a.kind == "describe" and a.key in wanted
     )
 
 

@@ -8,13 +8,16 @@ limits.MAX_RUN_FILE_BYTES or a JSON line nested deeper than limits.MAX_DEPTH."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import stat
 import time
+import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from backends._files import write_atomic as _write_atomic
 from harness import crash, limits
@@ -29,6 +32,9 @@ __all__ = [
     "write_jsonl",
     "jsonl_line",
     "read_run_file",
+    "iter_jsonl",
+    "write_atomic_lines",
+    "atomic_output",
 ]
 
 # Opening a run file never follows a link, and never waits on a FIFO without a writer.
@@ -68,42 +74,79 @@ def _check_regular(path: Path, fd: int) -> int:
     return st.st_size
 
 
-def read_run_file(path: Path) -> bytes | None:
-    """A run file's bytes, None when it does not exist; StoreError for a link, a FIFO, a
-    device or an oversized file (checked on the open file, before reading)."""
+def open_run_file(path: Path) -> tuple[BinaryIO, int] | None:
+    """A run file open for reading and its size, None when it does not exist; StoreError for
+    a link, a FIFO, a device or an oversized file (checked on the open file, before reading)."""
     try:
         fd = os.open(path, os.O_RDONLY | _SAFE)
     except FileNotFoundError:
         return None
     except OSError as e:
         raise _refused(path, e) or e from None
-    with os.fdopen(fd, "rb") as f:
-        size = _check_regular(path, fd)
+    f = os.fdopen(fd, "rb")
+    try:
+        return f, _check_regular(path, fd)
+    except BaseException:
+        f.close()
+        raise
+
+
+def read_run_file(path: Path) -> bytes | None:
+    """A run file's bytes, None when it does not exist (see open_run_file)."""
+    opened = open_run_file(path)
+    if opened is None:
+        return None
+    f, size = opened
+    with f:
         return f.read(size + 1)
+
+
+def _parse_line(path: Path, number: int, line: bytes) -> dict | None:
+    """A JSONL line's object, None when it is torn or corrupt (not JSON, or not an object)."""
+    try:
+        obj = limits.load_json(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    except limits.LimitError as e:
+        raise StoreError(f"{path}:{number}: {e}") from None
+    return obj if isinstance(obj, dict) else None
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, int, dict | None]]:
+    """(line number, byte offset, object) for each non-blank line of a JSONL file, read as a
+    stream (the file is never held whole); object is None for a torn or corrupt line, which
+    readers drop. A missing file is empty; the same checks as read_run_file."""
+    opened = open_run_file(path)
+    if opened is None:
+        return
+    f, _ = opened
+    with f:
+        offset = 0
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                yield number, offset, _parse_line(path, number, line)
+            offset += len(line)
+
+
+def read_line_at(f: BinaryIO, path: Path, offset: int) -> dict:
+    """The object of the JSONL line at `offset` of an open file (one iter_jsonl found whole)."""
+    f.seek(offset)
+    obj = _parse_line(path, 0, f.readline())
+    if obj is None:
+        raise StoreError(f"{path}: changed while it was read (the line at byte {offset} is no longer a record)")
+    return obj
 
 
 def read_jsonl_lines(path: Path) -> tuple[list[tuple[int, dict]], int]:
     """(line number, object) for each JSON object line of a JSONL file, and how many lines
     were dropped as torn or corrupt (not JSON, or not an object). A missing file is empty.
     A line nested too deeply was not torn: StoreError naming it."""
-    data = read_run_file(path)
-    if data is None:
-        return [], 0
     out, dropped = [], 0
-    for number, line in enumerate(data.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = limits.load_json(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+    for number, _, obj in iter_jsonl(path):
+        if obj is None:
             dropped += 1
-            continue
-        except limits.LimitError as e:
-            raise StoreError(f"{path}:{number}: {e}") from None
-        if isinstance(obj, dict):
-            out.append((number, obj))
         else:
-            dropped += 1
+            out.append((number, obj))
     return out, dropped
 
 
@@ -199,3 +242,31 @@ class Appender:
 def write_jsonl(path: Path, records: list[dict]) -> None:
     """The whole file at once, atomically (a canonical rewrite)."""
     write_atomic(path, "".join(jsonl_line(r) for r in records).encode("utf-8"))
+
+
+def write_atomic_lines(path: Path, lines: Iterable[str]) -> None:
+    """write_atomic for a file too large to hold: the lines stream into it (atomic_output)."""
+    with atomic_output(path) as f:
+        for line in lines:
+            f.write(line.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """A file written in a temporary beside `path`, fsynced and renamed over it when the block
+    ends without error (a crash or an error leaves the old file, never half a new one). A
+    path that is not a regular file (/dev/stdout, a FIFO) is written in place."""
+    if path.exists() and not path.is_file():
+        with open(path, "wb") as direct:
+            yield direct
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -166,7 +166,8 @@ def off_plan(record: ResponseRecord | JudgeVerdict | CrossRecord, manifest: Mani
     return None
 
 
-def _content(record: RunFile) -> str:
+def content(record: RunFile) -> str:
+    """A record's JSON with sorted keys: what breaks a tie between two records of one key."""
     return json.dumps(record.model_dump(mode="json"), sort_keys=True)
 
 
@@ -175,7 +176,7 @@ def canonical(records: list[ResponseRecord]) -> list[ResponseRecord]:
     and was asked again has two records: the ok one wins, so the retry is not counted as a
     failure. Ties are broken by content, so input order never matters."""
     best: dict[Key, ResponseRecord] = {}
-    for r in sorted(records, key=lambda r: (r.key, not r.ok, _content(r))):
+    for r in sorted(records, key=lambda r: (r.key, not r.ok, content(r))):
         best.setdefault(r.key, r)
     return [best[k] for k in sorted(best)]
 

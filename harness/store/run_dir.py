@@ -17,9 +17,19 @@ from pydantic import BaseModel, ValidationError
 
 from harness import limits
 from harness.errors import StoreError
-from harness.store.files import Appender, dump_json, read_jsonl_lines, read_run_file, write_atomic, write_jsonl
+from harness.store.files import (
+    Appender,
+    dump_json,
+    jsonl_line,
+    read_jsonl_lines,
+    read_run_file,
+    write_atomic,
+    write_atomic_lines,
+    write_jsonl,
+)
 from harness.store.records import CrossRecord, EventRecord, JudgeVerdict, LogprobRecord, ResponseRecord, off_plan
 from harness.store.run_files import Manifest, State
+from harness.store.stream import Responses
 from harness.store.summary import Summary
 
 __all__ = [
@@ -240,6 +250,21 @@ class RunStore:
 
     def responses(self) -> tuple[list[ResponseRecord], int]:
         return self._records(RESPONSES, ResponseRecord, planned=True)
+
+    def answers(self) -> Responses:
+        """responses.jsonl as a stream (harness.store.stream): checked like responses(), one
+        record per key, never all in memory."""
+        manifest = self._planned()
+        check = (lambda r: off_plan(r, manifest)) if manifest is not None else None
+        return Responses(self.path(RESPONSES), check, validation_message)
+
+    def rewrite_answers(self) -> None:
+        """responses.jsonl rewritten in canonical order, one record per key (streamed)."""
+        appender = self._appenders.pop(RESPONSES, None)
+        if appender is not None:  # its descriptor would keep appending to the replaced file
+            appender.close()
+        answers = self.answers()
+        write_atomic_lines(self.path(RESPONSES), (jsonl_line(r.model_dump(mode="json")) for r in answers))
 
     def verdicts(self) -> tuple[list[JudgeVerdict], int]:
         return self._records(JUDGE, JudgeVerdict, planned=True)
