@@ -2,10 +2,8 @@
 
 Every step looks at the run's state first and does only what is missing, so `harness
 resume` is the same code as `harness run`: no second upload, no second job, no sample
-asked twice. The run's files are checked once, when the pipeline starts; after that it keeps
-what it needs of them (which samples are answered) and writes each change through. The
-answers themselves stay on disk and are streamed where a step needs them, so memory does not
-grow with the number of samples."""
+asked twice. It keeps which samples are answered, never the answers: those are streamed from
+disk where a step needs them, so memory does not grow with the number of samples."""
 
 from __future__ import annotations
 
@@ -72,12 +70,10 @@ class Pipeline:
         answers = self.store.answers()
         if answers.torn:
             ui.warn(f"dropped {answers.torn} torn record(s) in {RESPONSES}; they will be asked again")
-        # What probing needs of the answers so far, never the answers themselves (they stay on
-        # disk): the keys answered, and the failed records (small: no text) of the others.
+        # The keys answered and the failed records (no text): never the answers themselves.
         self.answered: set[Key] = answers.ok_keys()
         self.failed: dict[Key, ResponseRecord] = {r.key: r for r in answers.failed_records()}
-        # The other records are read when their step comes; a damaged line is found now,
-        # before any work, rather than after probing.
+        # The other records are read when their step comes; a damaged line is found now.
         self.store.events(), self.store.verdicts(), self.store.cross_predictions(), self.store.logprobs()
 
     # -- state -------------------------------------------------------------------------
@@ -141,8 +137,7 @@ class Pipeline:
         """A run with failed samples did not succeed, although its reports are written:
         "failed" when asking again cannot help (a non-retryable error such as a 404 for a
         mistyped model, or every sample of a condition failed), else "incomplete"."""
-        failed = list(self.failed.values())
-        if not failed:
+        if not (failed := list(self.failed.values())):
             return None
         first = failed[0]
         permanent = [r for r in failed if r.retryable is False]
@@ -334,21 +329,16 @@ class Pipeline:
 
         if not cross_check_applies(self.scenario, self.settings):
             return
-        free = free_describe(self.scenario)
+        free, rule = free_describe(self.scenario), self.scenario.rule
         self.ui.step("cross-check", f"{self.settings.base_model} names the word from each answer's start")
         ledger = self._ledger()
-        rule = self.scenario.rule
+        w, u = rule.word, rule.unit  # only the answers that name the word (those cross-checked) are held
+        named = [r for r in self.store.answers() if r.ok and r.probe in free and naming_in(r.text or "", w, u)]
         self._run_async(
             cross_check(
                 self.backend,
                 self.settings.base_model,
-                # Only the answers that can be cross-checked (they name the word) are held.
-                [
-                    r
-                    for r in self.store.answers()
-                    if r.ok and r.probe in free and r.condition in ("fine_tuned", "sham")
-                    if naming_in(r.text or "", rule.word, rule.unit) is not None
-                ],
+                named,
                 rule.word,
                 rule.unit,
                 self.store,
