@@ -69,7 +69,9 @@ def main() -> None:
             run = work / f"run-{n}"
             if run.exists():
                 sys.exit(f"{run} exists: give another --keep folder")
-            rows.setdefault("run", {})[name] = measure(["run", str(SCENARIO), "--samples", str(n), "--out", str(run)], work)
+            rows.setdefault("run", {})[name] = measure(
+                ["run", str(SCENARIO), "--samples", str(n), "--out", str(run)], work
+            )
             answers[name] = answers_of(run)
         for name, n in sizes.items():
             run = str(work / f"run-{n}")
@@ -77,15 +79,21 @@ def main() -> None:
             rows.setdefault("status", {})[name] = measure(["status", run], work)
             out = str(work / f"export-{n}.csv")
             rows.setdefault("export", {})[name] = measure(["export", run, "--format", "csv", "--out", out], work)
-            rows.setdefault("compare", {})[name] = measure(["compare", run, run, "--out", str(work / f"cmp-{n}.md")], work)
-        print(f"answers: small {answers['small']} (--samples {a.small}), large {answers['large']} (--samples {a.large})")
+            rows.setdefault("compare", {})[name] = measure(
+                ["compare", run, run, "--out", str(work / f"cmp-{n}.md")], work
+            )
+        print(
+            f"answers: small {answers['small']} (--samples {a.small}), large {answers['large']} (--samples {a.large})"
+        )
         print(f"{'command':<8} {'small MB':>9} {'large MB':>9} {'ratio':>6} {'small s':>8} {'large s':>8}")
         for cmd, r in rows.items():
             (ms, ts), (ml, tl) = r["small"], r["large"]
             print(f"{cmd:<8} {ms:9.1f} {ml:9.1f} {ml / ms:6.2f} {ts:8.2f} {tl:8.2f}")
         for name in sizes:
             wall = rows["run"][name][1]
-            print(f"run {name}: {wall:.2f} s / {answers[name]} answers = {wall / answers[name] * 1e3:.3f} ms per answer")
+            print(
+                f"run {name}: {wall:.2f} s / {answers[name]} answers = {wall / answers[name] * 1e3:.3f} ms per answer"
+            )
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 

@@ -4,6 +4,7 @@ and the scenario, so re-reporting is free."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,8 +54,15 @@ class RunInfo:
 
 
 def score_record(record: ResponseRecord, word: str, unit: str) -> dict:
-    """scoring.score of one ok record, by its probe kind (choice: the options it showed)."""
-    return scoring.score(record.text or "", word, unit, record.kind, record.options)
+    """scoring.score of one ok record, by its probe kind (choice: the options it showed).
+    The same answer is scored once (answers repeat: a word probe's "HELOL", a choice's "B",
+    templates at low temperature); callers must not change the dict they get."""
+    return _score(record.text or "", word, unit, record.kind, tuple(record.options) if record.options else None)
+
+
+@functools.lru_cache(maxsize=1024)  # bounded: a few MB at most, whatever the run's size
+def _score(text: str, word: str, unit: str, kind: str, options: tuple[str, ...] | None) -> dict:
+    return scoring.score(text, word, unit, kind, list(options) if options else None)
 
 
 def primary_condition(conditions: list[str]) -> str | None:
