@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from backends import openai_lean
 from backends import openai_shapes as shapes
 from backends.base import (
     CHAT,
@@ -70,6 +71,7 @@ def _litellm():
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
         if logging.getLogger(name).level == logging.NOTSET:  # unless someone chose a level
             logging.getLogger(name).setLevel(logging.CRITICAL)
+    openai_lean.configure(litellm)  # no pricing by litellm for the calls the harness prices
     return litellm
 
 
@@ -351,9 +353,10 @@ class OpenAIBackend(Backend):
         kwargs["client"] = self._aclient
         token = f"{request.model}:{request.seed}:{len(request.messages)}"
         kept = shapes.capturing()  # the body as sent, whatever litellm makes of it
-        response = await self._retry_acall(
-            "complete", token, lambda: shapes.guarded_async("complete", litellm.acompletion(**kwargs), kept)
-        )
+        with openai_lean.priced_by_harness():  # the boundary and the ledger price and record it
+            response = await self._retry_acall(
+                "complete", token, lambda: shapes.guarded_async("complete", litellm.acompletion(**kwargs), kept)
+            )
         return self._seen(shapes.completion, shapes.raw_body(kept, response))
 
     async def aclose(self) -> None:

@@ -205,9 +205,9 @@ def cpu_section(n: int, rounds: int, latency: float) -> None:
         cpu_and_rate(lambda: raw(url, warm, 16))
         for c in CPU_CONCURRENCY:
             methods = {
-                "prober": lambda: prober(url, reqs, c),
-                "probe step": lambda: probe_step(url, tasks, c, out / f"{c}-{time.monotonic_ns()}"),
-                "raw AsyncOpenAI": lambda: raw(url, reqs, c),
+                "prober": lambda c=c: prober(url, reqs, c),
+                "probe step": lambda c=c: probe_step(url, tasks, c, out / f"{c}-{time.monotonic_ns()}"),
+                "raw AsyncOpenAI": lambda c=c: raw(url, reqs, c),
             }
             best: dict[str, tuple[float, float]] = {}
             for _ in range(rounds):
