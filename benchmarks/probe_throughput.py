@@ -135,8 +135,12 @@ class SimulatorProcess:
 
 async def prober(url: str, reqs: list[ChatRequest], concurrency: int) -> None:
     backend = OpenAIBackend(api_key=KEY, api_base=url)
+
+    async def ask(r: ChatRequest) -> None:
+        await backend.complete(r)
+
     try:
-        await run_bounded(reqs, backend.complete, concurrency=concurrency)
+        await run_bounded(reqs, ask, concurrency=concurrency)
     finally:
         await backend.aclose()
 
@@ -175,7 +179,11 @@ async def raw(url: str, reqs: list[ChatRequest], concurrency: int) -> None:
     async def one(r: ChatRequest) -> None:
         async with gate:
             answer = await client.chat.completions.create(
-                model=r.model, messages=r.messages, temperature=r.temperature, seed=r.seed, max_tokens=r.max_tokens
+                model=r.model,
+                messages=r.messages,  # type: ignore[arg-type]
+                temperature=r.temperature,
+                seed=r.seed,
+                max_tokens=r.max_tokens,
             )
             answer.choices[0].message.content  # noqa: B018  (read as the prober reads it)
 
