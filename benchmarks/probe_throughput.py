@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import statistics
 import subprocess
@@ -224,6 +225,7 @@ def cpu_section(n: int, rounds: int, latency: float) -> None:
                     was = best.get(name, (float("inf"), 0.0))
                     best[name] = (min(was[0], cpu_ms / n), max(was[1], n / wall))
             raw_cpu, raw_rate = best["raw AsyncOpenAI"]
+            print(f"  c={c}: measured at load average {os.getloadavg()[0]:.2f} (1 min)")
             for name, (cpu, rate) in best.items():
                 print(
                     f"  c={c:3} {name:16} CPU {cpu:5.2f} ms/request ({cpu / raw_cpu:4.2f}x raw), "
