@@ -9,6 +9,8 @@ First, CPU per request (process CPU time, not wall time) and requests per second
 concurrency 16 and 64 against a simulator in its own process with 200 ms latency and no rate
 limit, side by side in one run (rounds interleaved, each keeps its best):
   prober      OpenAIBackend.complete through run_bounded, as `harness run` calls it
+  prober as before  the same with litellm's own pricing and success logging left on (as
+              before backends/openai_lean.py), to show what switching them off saves
   probe step  the whole of a probe as the pipeline does it: the request built, reserved against
               a paid ledger (prompt counted), asked, checked at the boundary (completion counted),
               recorded and appended to responses.jsonl (group commit)
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import statistics
@@ -146,6 +149,19 @@ async def prober(url: str, reqs: list[ChatRequest], concurrency: int) -> None:
         await backend.aclose()
 
 
+async def prober_as_before(url: str, reqs: list[ChatRequest], concurrency: int) -> None:
+    """The prober with litellm's own pricing and success logging left on, as before
+    backends/openai_lean.py: the same code with its switch replaced by a no-op."""
+    from backends import openai_lean
+
+    switch = openai_lean.priced_by_harness
+    openai_lean.priced_by_harness = contextlib.nullcontext  # type: ignore[assignment]
+    try:
+        await prober(url, reqs, concurrency)
+    finally:
+        openai_lean.priced_by_harness = switch
+
+
 async def probe_step(url: str, tasks: list, concurrency: int, out: Path) -> None:
     """What Pipeline.probe does per sample, with the ledger of a paid run (the simulator is free,
     but a real run counts tokens for its budget)."""
@@ -215,6 +231,7 @@ def cpu_section(n: int, rounds: int, latency: float) -> None:
         for c in CPU_CONCURRENCY:
             methods = {
                 "prober": lambda c=c: prober(url, reqs, c),
+                "prober as before": lambda c=c: prober_as_before(url, reqs, c),
                 "probe step": lambda c=c: probe_step(url, tasks, c, out / f"{c}-{time.monotonic_ns()}"),
                 "raw AsyncOpenAI": lambda c=c: raw(url, reqs, c),
             }
@@ -228,7 +245,7 @@ def cpu_section(n: int, rounds: int, latency: float) -> None:
             print(f"  c={c}: measured at load average {os.getloadavg()[0]:.2f} (1 min)")
             for name, (cpu, rate) in best.items():
                 print(
-                    f"  c={c:3} {name:16} CPU {cpu:5.2f} ms/request ({cpu / raw_cpu:4.2f}x raw), "
+                    f"  c={c:3} {name:16s} CPU {cpu:5.2f} ms/request ({cpu / raw_cpu:4.2f}x raw), "
                     f"{rate:6.1f} req/s ({rate / raw_rate:4.2f} of raw)"
                 )
     print("  goals: prober CPU <= 1.3x raw at c=16; prober req/s >= 0.9 of raw's at c=64")
