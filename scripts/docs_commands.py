@@ -61,7 +61,7 @@ REWRITE = [
     (r"^harness validate my\.yaml", "harness validate scenarios/helol.yaml"),
     (r"^harness score --word W .*", "printf 'Here\\nEvery\\nLine\\n' | harness score --word HEL -"),
     (r"\[--dry-run\] \[--max-cost USD\]", "--dry-run"),  # the sweep's 18 cells: its plan, not the run
-    (r"probe_throughput\.py( \[.*\])?$", "probe_throughput.py --samples 40"),
+    (r"probe_throughput\.py( \[.*\])?$", "probe_throughput.py --samples 40 --cpu-samples 40 --rounds 1"),
     (r"kill_resume\.py( \[.*\])?$", "kill_resume.py --kills 1 --wait-kills 1 --samples 2"),
     (r" \[--[^\]]*\]", ""),  # any other optional part of a synopsis: left out
 ]
