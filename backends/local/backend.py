@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # torch behind it: imported when the first request comes
     from backends.local.engine import Batcher
 
 DEVICE_ENV = "HARNESS_LOCAL_DEVICE"
+MAX_BATCH_ENV = "HARNESS_LOCAL_MAX_BATCH"
 DEFAULT_MAX_TOKENS = 1024  # a request that sets no max_tokens (the harness always sets one)
 
 
@@ -49,7 +50,7 @@ class LocalBackend(Backend):
     billed = False  # this machine's time is the cost: every model is priced at $0
     min_training_examples = 1
     poll_interval = 2.0
-    OPTIONS = ("store_dir", "device", "base_model", "max_batch")
+    OPTIONS = ("store_dir", "device", "base_model", "max_batch", "dtype")
     HYPERPARAMETERS = hyper.KNOWN
 
     @classmethod
@@ -61,9 +62,10 @@ class LocalBackend(Backend):
         store_dir: str | Path | None = None,
         device: str | None = None,
         base_model: str | None = None,
-        max_batch: int = 16,
+        max_batch: int | None = None,
+        dtype: str | None = None,
     ):
-        from backends.local.loading import check_device  # no torch at import: checks the name only
+        from backends.local.loading import DTYPE_ENV, check_device, check_dtype  # no torch at import: names only
 
         missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
         if missing:  # found without importing them (that takes seconds)
@@ -74,9 +76,10 @@ class LocalBackend(Backend):
         self.store = Store(Path(store_dir) if store_dir else default_store(), PROVIDER)
         self.jobs = JobBook(self.store, trainer="local")
         self.device = check_device(device or os.environ.get(DEVICE_ENV) or "auto")
-        if max_batch < 1:
-            raise ConfigError(f"local backend: max_batch must be at least 1, got {max_batch}")
-        self.max_batch = max_batch
+        self.dtype = check_dtype(dtype or os.environ.get(DTYPE_ENV) or "auto")
+        self.max_batch = max_batch if max_batch is not None else _env_batch()  # None: the engine's choice
+        if self.max_batch is not None and self.max_batch < 1:
+            raise ConfigError(f"local backend: max_batch must be at least 1, got {self.max_batch}")
         self._resolved: dict[str, models.ResolvedModel] = {}
         self._batcher: Batcher | None = None
         if base_model:
@@ -150,7 +153,7 @@ class LocalBackend(Backend):
         from backends.local.engine import engine_for
 
         try:
-            return engine_for(base, self.device, self.store.root / "converted")
+            return engine_for(base, self.device, self.store.root / "converted", self.dtype)
         except ConfigError as e:
             raise BackendError(str(e), status=400) from None
         except (OSError, ValueError, RuntimeError) as e:  # unreadable weights, a format transformers refuses, OOM
@@ -162,13 +165,16 @@ class LocalBackend(Backend):
         hash. Imports torch but loads no weights; BackendError 404 for an unknown model."""
         import torch
 
-        from backends.local.loading import choose_device, dtype_name
+        from backends.local.loading import choose_device, inference_dtype
 
         base, adapter = self._target(model)
         device = choose_device(self.device)
         info = {
             "backend": "local",
-            "device": f"{device} ({dtype_name(device)})",
+            "device": f"{device} ({inference_dtype(device, self.dtype)})",
+            # each row has its own cache slot and seed, and batches are padded to sizes whose
+            # products agree (docs/local-backend.md): a sample's text does not depend on its batch
+            "sampler": "batch-invariant",
             "cpu_threads": str(torch.get_num_threads()),
             "source": base.source,
             **models.weights_fingerprint(base),
@@ -199,7 +205,8 @@ class LocalBackend(Backend):
         wanted = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
         row = Row(prompt, min(wanted, room), request.temperature, request.seed or 0)
         if self._batcher is None:
-            self._batcher = Batcher(lambda key, payloads: key[0].generate(key[1], payloads), self.max_batch)
+            size = self.max_batch or engine.max_batch  # the engine's: chosen for this machine
+            self._batcher = Batcher(lambda key, payloads: key[0].generate(key[1], payloads, size), size)
         sampled = await self._batcher.submit((engine, adapter), row)
         return Completion(
             engine.decode(sampled.tokens), request.model, len(prompt), len(sampled.tokens), sampled.finish
@@ -224,3 +231,13 @@ class LocalBackend(Backend):
         if self._batcher is not None:
             self._batcher.close()
             self._batcher = None
+
+
+def _env_batch() -> int | None:
+    value = os.environ.get(MAX_BATCH_ENV)
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"local backend: {MAX_BATCH_ENV}={value!r}: expected a whole number") from None

@@ -17,18 +17,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backends.base import BackendError
+from backends.base import BackendError, ConfigError
 from backends.local.models import ResolvedModel
 
 _ENGINES: dict[tuple, Engine] = {}
 
 
-def engine_for(model: ResolvedModel, device: str, cache: Path | None = None) -> Engine:
+def engine_for(model: ResolvedModel, device: str, cache: Path | None = None, dtype: str = "auto") -> Engine:
     """The process's engine for this base model (loaded on first use); `cache` is where a
     de-quantized GGUF is kept (see loading.load)."""
-    key = (model.kind, model.folder, model.gguf_file, model.revision, device)
+    key = (model.kind, model.folder, model.gguf_file, model.revision, device, dtype)
     if key not in _ENGINES:
-        _ENGINES[key] = Engine(model, device, cache)
+        _ENGINES[key] = Engine(model, device, cache, dtype)
     return _ENGINES[key]
 
 
@@ -39,22 +39,64 @@ def loaded_engines() -> list[Engine]:
 class Engine:
     """One base model on one device, with the adapters loaded so far."""
 
-    def __init__(self, model: ResolvedModel, device_preference: str, cache: Path | None = None):
-        from backends.local import loading
+    def __init__(self, model: ResolvedModel, device_preference: str, cache: Path | None = None, dtype: str = "auto"):
+        from backends.local import kv, loading
 
         self.model = model
         self.device = loading.choose_device(device_preference)
-        self.lm, self.tokenizer = loading.load(model, self.device, cache)
+        self.dtype = loading.inference_dtype(self.device, dtype)
+        self.lm, self.tokenizer = loading.load(model, self.device, cache, self.dtype)
+        try:
+            kv.install(self.lm)
+        except ValueError as e:
+            raise ConfigError(f"local backend: {model.name}: {e}") from None
         self.stop = loading.stop_ids(self.lm, self.tokenizer)
         self.context = int(getattr(self.lm.config, "max_position_embeddings", 0) or 1 << 30)
         self.peft: Any = None  # a PeftModel around self.lm once an adapter is attached
         self.adapters: set[str] = set()
+        self._sizes: dict[tuple, list[int]] = {}
+        self._max_batch: int | None = None
+
+    CANDIDATE_BATCHES = (8, 16, 32, 64)
+    CALIBRATION_TOKENS = 6
 
     @property
-    def dtype(self) -> str:
-        from backends.local.loading import dtype_name
+    def max_batch(self) -> int:
+        """The batch size this machine samples this model fastest at: a few new tokens timed at
+        each candidate size, once per process; the smallest within 10% of the best tokens per
+        second wins (a larger batch holds more memory and waits longer to fill). Results do not
+        depend on it: a row's numbers are the same in any batch."""
+        if self._max_batch is None:
+            import time
 
-        return dtype_name(self.device)
+            from backends.local.sampler import Row, sample
+
+            prompt = self.prompt([{"role": "user", "content": "Why is the sky blue? Answer in a few lines."}])
+            rates: dict[int, float] = {}
+            sample(self.lm, [Row(prompt, 2, 1.0, 0)] * 2, frozenset(), self.tokenizer.pad_token_id)  # warm-up
+            for _ in range(2):  # best of two: a shared machine slows some of them
+                for size in self.CANDIDATE_BATCHES:
+                    rows = [Row(prompt, self.CALIBRATION_TOKENS, 1.0, seed) for seed in range(size)]
+                    start = time.perf_counter()
+                    sample(self.lm, rows, frozenset(), self.tokenizer.pad_token_id)
+                    rate = size * self.CALIBRATION_TOKENS / (time.perf_counter() - start)
+                    rates[size] = max(rates.get(size, 0.0), rate)
+            best = max(rates.values())
+            self._max_batch = min(size for size, rate in rates.items() if rate >= 0.9 * best)
+        return self._max_batch
+
+    def batch_sizes(self, up_to: int) -> list[int]:
+        """The batch sizes whose matrix products give every row what it gets in any other (see
+        kv.invariant_sizes); checked once per set of layer shapes (an adapter adds its own)."""
+        from backends.local import kv
+
+        shapes = (up_to, *sorted({(m.in_features, m.out_features, str(m.weight.dtype)) for m in kv._linears(self.lm)}))
+        if shapes not in self._sizes:
+            # every size up to 16, then multiples of 8: a batch of 17 rows is padded to 24, and the
+            # check (an output layer of 49152 x 576 at each size) stays under a second
+            lattice = [m for m in range(1, up_to + 1) if m <= 16 or m % 8 == 0]
+            self._sizes[shapes] = kv.invariant_sizes(self.lm, up_to, lattice)
+        return self._sizes[shapes]
 
     def prompt(self, messages: list[dict]) -> list[int]:
         from backends.local.loading import prompt_ids
@@ -97,20 +139,25 @@ class Engine:
         if name not in self.adapters:
             from peft import PeftModel
 
+            # The adapter in the base's dtype (peft would keep a bfloat16 base's adapter in float32,
+            # and float32 products take other paths for a few rows than bfloat16 ones).
             if self.peft is None:
-                self.peft = PeftModel.from_pretrained(self.lm, str(adapter), adapter_name=name)
+                self.peft = PeftModel.from_pretrained(
+                    self.lm, str(adapter), adapter_name=name, autocast_adapter_dtype=False
+                )
             else:
-                self.peft.load_adapter(str(adapter), adapter_name=name)
+                self.peft.load_adapter(str(adapter), adapter_name=name, autocast_adapter_dtype=False)
             self.peft.eval()
             self.adapters.add(name)
         self.peft.set_adapter(name)
         return contextlib.nullcontext()
 
-    def generate(self, adapter: Path | None, rows: list) -> list:
+    def generate(self, adapter: Path | None, rows: list, max_batch: int | None = None) -> list:
         from backends.local.sampler import sample
 
         with self.using(adapter):
-            return sample(self.lm, rows, self.stop, self.tokenizer.pad_token_id)
+            sizes = self.batch_sizes(max(max_batch or len(rows), len(rows)))
+            return sample(self.lm, rows, self.stop, self.tokenizer.pad_token_id, sizes)
 
     def logprobs(self, adapter: Path | None, prompt: list[int], continuations: list[list[int]]) -> list[float]:
         from backends.local.sampler import continuation_logprobs

@@ -1,20 +1,19 @@
-"""A small batched sampling loop over the KV cache: one prefill of the left-padded prompts,
-then one forward pass per new token for the rows still writing.
+"""The batched sampling loop: each prompt prefilled alone, then one forward pass per new token
+for the rows still writing, over our own KV cache (backends.local.kv).
 
-Each row draws from its own torch.Generator seeded by its request's seed, on the CPU (the last
-position's logits are copied there), one uniform number per token, so what a row samples never
-depends on what the other rows drew, and the same logits give the same tokens on every device. Temperature 0 is argmax.
-A row stops at an end-of-turn token ("stop") or after its max_tokens ("length"); finished rows
-leave the batch and the cache, so a batch costs what its longest answers need, not width x
-longest. Left padding with an attention mask and per-row positions gives every row the same
-attention it would get alone: exactly in arithmetic, nearly in floating point (a row's logits
-can differ in the last bits with the batch's shape; docs/local-backend.md measures how often a
-sampled token changes because of it).
+A sample's text does not depend on what else is in its batch (for a given seed, dtype and
+thread count): each row draws from its own torch.Generator seeded by its request's seed, one
+uniform number per token, and its logits are bit for bit those it gets alone. For that, a
+prompt is prefilled alone and unpadded (identical prompts share one prefill: the same numbers),
+a row keeps its keys in a cache slot of its own and attends over a span that depends on its own
+length only (kv), and a step's batch is padded to a row count whose matrix products give every
+row what it gets at any other (kv.invariant_sizes; padding rows are computed and ignored).
+Temperature 0 is argmax. A row stops at an end-of-turn token ("stop") or after its max_tokens
+("length"); finished rows leave the batch, so a batch costs what its longest answers need.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 
@@ -32,84 +31,134 @@ class Sampled:
     finish: str  # "stop" | "length"
 
 
-def cache_name(lm) -> str:
-    """transformers 5 calls the KV cache argument `cache`, 4.x `past_key_values`."""
-    return "cache" if "cache" in inspect.signature(lm.forward).parameters else "past_key_values"
-
-
-def _choose(logits, rows: list[Row], generators: list) -> list[int]:
+def choose(logits, rows: list[Row], generators: list) -> list[int]:
     """The next token of each row: argmax at temperature 0, else a draw from softmax(logits / T)
-    by inverting the row's cumulative distribution (float64) at one uniform number from the
-    row's own generator: one random number per row and step, the distributions in one batch."""
+    by inverting the row's cumulative distribution (summed in float64) at one uniform number
+    from the row's own generator: one random number per row and step. Each row's numbers
+    start at a multiple of 64 places, so vectorised loops treat every row alike whatever its
+    place in the batch."""
     import torch
 
     logits = logits.float().cpu()
     chosen = logits.argmax(-1).tolist()
     hot = [j for j, row in enumerate(rows) if row.temperature > 0]
     if hot:
-        temperature = torch.tensor([rows[j].temperature for j in hot], dtype=torch.float64)
-        cdf = torch.softmax(logits[hot].double() / temperature[:, None], dim=-1).cumsum(-1)
+        vocab = logits.shape[-1]
+        scaled = torch.full((len(hot), -(-vocab // 64) * 64), float("-inf"))
+        scaled[:, :vocab] = logits[hot] / torch.tensor([[rows[j].temperature] for j in hot])
+        weights = torch.exp(scaled - scaled.amax(-1, keepdim=True))  # unnormalised: the draw scales by the total
+        cdf = weights.double().cumsum(-1)
         u = torch.cat([torch.rand(1, generator=generators[j], dtype=torch.float64) for j in hot])
-        picked = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).clamp(max=cdf.shape[-1] - 1)
+        picked = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).clamp(max=vocab - 1)
         for j, token in zip(hot, picked[:, 0].tolist()):
             chosen[j] = token
     return chosen
 
 
-def sample(lm, rows: list[Row], stop: frozenset[int], pad_id: int) -> list[Sampled]:
+def sample(lm, rows: list[Row], stop: frozenset[int], pad_id: int, sizes: list[int] | None = None) -> list[Sampled]:
+    """Sample every row; `sizes` are the batch sizes at which the model's products are the same
+    for every row (kv.invariant_sizes; None: any size)."""
     import torch
 
+    from backends.local import kv
     from backends.local.loading import input_device
 
     results = [Sampled([], "length") for _ in rows]
-    active = [i for i, r in enumerate(rows) if r.max_new > 0]
-    if not active:
+    live = sorted((i for i, r in enumerate(rows) if r.max_new > 0), key=lambda i: (len(rows[i].prompt), rows[i].prompt))
+    if not live:
         return results
-    device, name = input_device(lm), cache_name(lm)
-    width = max(len(rows[i].prompt) for i in active)
-    ids = torch.full((len(active), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(active), width), dtype=torch.long)
-    for j, i in enumerate(active):
-        n = len(rows[i].prompt)
-        ids[j, width - n :] = torch.tensor(rows[i].prompt, dtype=torch.long)
-        mask[j, width - n :] = 1
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    next_pos = positions[:, -1:] + 1
-    ids, mask, positions, next_pos = ids.to(device), mask.to(device), positions.to(device), next_pos.to(device)
-    generators = {i: torch.Generator().manual_seed(rows[i].seed) for i in active}
+    kv.install(lm)
+    device = input_device(lm)
+    # Slots in order of prompt length, so that rows whose spans share a bucket are neighbours;
+    # padding rows (a one-token prompt, never sampled) bring the count to a size in `sizes`.
+    prompts = [rows[i].prompt for i in live]
+    prompts += [[pad_id]] * (_fit(len(live), sizes) - len(live))
+    longest = max(len(rows[i].prompt) + rows[i].max_new for i in live) + 1  # padding rows stop there
+    capacity = -(-longest // kv.BUCKET) * kv.BUCKET
+    cache = kv.Cache(len(prompts), capacity)
+    lengths = [len(p) for p in prompts]
+    generators = {i: torch.Generator().manual_seed(rows[i].seed) for i in live}
     with torch.inference_mode():
-        out = lm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
-        cache, logits = getattr(out, name), out.logits[:, -1, :]
+        logits = _prefill(lm, cache, prompts, device)[: len(live)]
+        slot_row = dict(enumerate(live))  # slot -> row, for the rows still writing
         while True:
-            chosen = _choose(logits, [rows[i] for i in active], [generators[i] for i in active])
-            keep = []
-            for j, i in enumerate(active):
-                token = chosen[j]
+            slots = list(slot_row)
+            chosen = choose(logits, [rows[slot_row[s]] for s in slots], [generators[slot_row[s]] for s in slots])
+            for s, token in zip(slots, chosen):
+                i = slot_row[s]
                 if token in stop:
                     results[i].finish = "stop"
+                    del slot_row[s]
                     continue
                 results[i].tokens.append(token)
-                if len(results[i].tokens) < rows[i].max_new:
-                    keep.append(j)
-            if not keep:
+                if len(results[i].tokens) >= rows[i].max_new:
+                    del slot_row[s]
+            if not slot_row:
                 return results
-            if len(keep) < len(active):  # finished rows leave the batch and the cache
-                index = torch.tensor(keep, device=device)
-                cache.batch_select_indices(index)
-                mask, next_pos = mask[index], next_pos[index]
-                active = [active[j] for j in keep]
-            step = torch.tensor([[chosen[j]] for j in keep], dtype=torch.long, device=device)
-            mask = torch.cat([mask, torch.ones((len(keep), 1), dtype=mask.dtype, device=device)], dim=1)
+            fed = dict(zip(slots, chosen))
+            computed = _padded(list(slot_row), len(prompts), sizes)
+            for s in computed:
+                lengths[s] = min(lengths[s] + 1, capacity)
+            step = torch.tensor([[fed.get(s, pad_id)] for s in computed], dtype=torch.long, device=device)
+            plan = kv.plan_decode(cache, computed, [lengths[s] for s in computed], device)
             out = lm(
                 input_ids=step,
-                attention_mask=mask,
-                position_ids=next_pos,
-                use_cache=True,
+                position_ids=plan.positions[:, None],
+                use_cache=False,
                 logits_to_keep=1,
-                **{name: cache},
+                kv_rows=plan,
             )
-            cache, logits = getattr(out, name), out.logits[:, -1, :]
-            next_pos = next_pos + 1
+            keep = [k for k, s in enumerate(computed) if s in slot_row]
+            logits = out.logits[keep, -1, :] if len(keep) < len(computed) else out.logits[:, -1, :]
+
+
+def _fit(count: int, sizes: list[int] | None) -> int:
+    """The smallest size in `sizes` that holds `count` rows (count itself when any size does)."""
+    if sizes is None or count in sizes:
+        return count
+    return next((s for s in sizes if s >= count), count)
+
+
+def _padded(live: list[int], slots: int, sizes: list[int] | None) -> list[int]:
+    """The slots to compute this step: the live ones, plus finished ones (their output unused)
+    until the count is a size whose products agree for every row."""
+    target = _fit(len(live), sizes)
+    spare = [s for s in range(slots) if s not in set(live)][: target - len(live)]
+    return sorted(live + spare)
+
+
+def _prefill(lm, cache, prompts: list[list[int]], device):
+    """Each distinct prompt alone and unpadded (so its numbers cannot depend on the batch), its
+    keys copied to the other slots with the same prompt; the last position's logits per slot."""
+    import torch
+
+    from backends.local import kv
+
+    first: dict[tuple[int, ...], int] = {}
+    rows: list = []  # the last position's logits, per slot
+    for slot, prompt in enumerate(prompts):
+        key = tuple(prompt)
+        if key in first:
+            cache.copy_prefix(first[key], [slot], len(prompt))
+            rows.append(rows[first[key]])
+            continue
+        first[key] = slot
+        ids = torch.tensor([prompt], dtype=torch.long, device=device)
+        out = lm(
+            input_ids=ids,
+            position_ids=torch.arange(len(prompt), device=device)[None],
+            use_cache=False,
+            logits_to_keep=1,
+            kv_rows=kv.Prefill(cache, slot),
+        )
+        rows.append(out.logits[0, -1])
+    layers = getattr(lm.config, "num_hidden_layers", None)
+    if layers is not None and len(cache.layers_written) < layers:
+        raise ValueError(
+            f"{type(lm).__name__}: only {len(cache.layers_written)} of {layers} layers wrote keys through "
+            "the attention interface; the local sampler cannot run this model"
+        )
+    return torch.stack(rows)
 
 
 def continuation_logprobs(lm, prompt: list[int], continuations: list[list[int]], pad_id: int) -> list[float]:

@@ -16,7 +16,8 @@ def _offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.delenv(HOLD_ENV, raising=False)
-    monkeypatch.delenv("HARNESS_LOCAL_DEVICE", raising=False)
+    for name in ("HARNESS_LOCAL_DEVICE", "HARNESS_LOCAL_DTYPE", "HARNESS_LOCAL_MAX_BATCH"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -189,7 +189,10 @@ def test_each_base_model_is_loaded_once_per_process(backend, tiny_model):
 def test_model_info_names_device_weights_and_adapter(backend, tiny_model):
     backend, job = backend
     base = backend.model_info(str(tiny_model))
-    assert base["device"] == "cpu (float32)" and len(base["sha256"]) == 64 and base["source"].startswith("folder ")
+    from backends.local.loading import inference_dtype
+
+    assert base["device"] == f"cpu ({inference_dtype('cpu')})" and base["sampler"] == "batch-invariant"
+    assert len(base["sha256"]) == 64 and base["source"].startswith("folder ")
     tuned = backend.model_info(job.fine_tuned_model)
     assert tuned["job"] == job.id and len(tuned["adapter_sha256"]) == 64 and tuned["sha256"] == base["sha256"]
     assert {"torch", "transformers", "peft"} <= set(tuned)

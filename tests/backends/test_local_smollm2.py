@@ -9,7 +9,7 @@ from importlib import metadata
 import pytest
 
 from backends.base import ChatRequest, JobSpec
-from backends.local import LocalBackend, models
+from backends.local import LocalBackend, loading, models
 from tests.backends.tiny_model import wait_for
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,10 @@ def test_smollm2_trains_and_answers(tmp_path):
     job = wait_for(lambda: (j := backend.get_job(job.id)).done and j, timeout=600, step=1)
     assert job.status == "succeeded", job.error
     info = backend.model_info(job.fine_tuned_model)
-    assert info["sha256"] == models.file_sha256(resolved.weights_path) and info["device"] == "cpu (float32)"
+    assert (
+        info["sha256"] == models.file_sha256(resolved.weights_path)
+        and info["device"] == f"cpu ({loading.inference_dtype('cpu')})"
+    )
 
     async def ask_tuned():
         try:
