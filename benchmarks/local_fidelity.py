@@ -175,12 +175,12 @@ def main() -> int:
             diffs.append((lp16 - lp32).abs())
             agree += int((top32 == top16).sum())
             total += len(sampled.tokens)
-    d = torch.cat(diffs)
-    mean, p99 = float(d.mean()), float(d.quantile(0.99))
+    every = torch.cat(diffs)
+    mean, p99 = float(every.mean()), float(every.quantile(0.99))
     print(
         f"log-probabilities of the float32 answers' {total} tokens: mean |bf16 - fp32| {mean:.4f} nats "
         f"(criterion <= {MEAN_ABS_LOGPROB}): {check(mean <= MEAN_ABS_LOGPROB, 'token log-probabilities')}; "
-        f"99th percentile {p99:.3f}, max {float(d.max()):.3f}; same top token at {agree / total:.1%} of positions "
+        f"99th percentile {p99:.3f}, max {float(every.max()):.3f}; same top token at {agree / total:.1%} of positions "
         f"(criterion >= {TOP1_AGREEMENT:.0%}): {check(agree / total >= TOP1_AGREEMENT, 'top token')}"
     )
 

@@ -231,10 +231,10 @@ def main() -> None:
     baseline = best[f"before: transformers' cache, float32, batch {BASELINE_BATCH}"]
     print(f"  {headline} / before = {best[headline] / baseline:.2f}  (goal >= 2)")
     print("matrix-product bound (one decode step's linear layers alone, best of 5):")
-    for dtype_name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
+    for label, kind in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
         for size in sorted({BASELINE_BATCH, chosen}):
-            gflops, bound = product_bound(baseline_lm, size, dtype)
-            print(f"  {dtype_name:9} batch {size:3}: {gflops:6.1f} GFLOPS = {bound:7.1f} tokens/s at most")
+            gflops, bound = product_bound(baseline_lm, size, kind)
+            print(f"  {label:9} batch {size:3}: {gflops:6.1f} GFLOPS = {bound:7.1f} tokens/s at most")
 
     together = engines[native].generate(None, rows[:BASELINE_BATCH], chosen)
     alone = [engines[native].generate(None, [r], chosen)[0] for r in rows[:8]]
