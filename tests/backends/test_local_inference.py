@@ -134,6 +134,22 @@ def test_concurrent_requests_are_batched_by_model_up_to_the_batch_size(backend, 
     assert answers[:10] == _run(LocalBackend(store_dir=shared.store.root, max_batch=4), requests)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_a_samples_text_does_not_depend_on_the_batch_size(backend, dtype):
+    """What --concurrency means for a local run: the same requests (different prompts, different
+    lengths, temperature 1, enough tokens to leave a prompt's bucket) answered one at a time and
+    in batches of 3 and 8 give the same text, token counts and finish reasons."""
+    shared, job = backend
+    questions = ["Hi?", "A much longer question than the first, with more words in it?", "Q?"] * 3
+    requests = [ChatRequest(job.fine_tuned_model, _ask(q), 1.0, 100 + i, 40) for i, q in enumerate(questions)]
+    answers = {
+        size: _run(LocalBackend(store_dir=shared.store.root, max_batch=size, dtype=dtype), requests)
+        for size in (1, 3, 8)
+    }
+    assert answers[1] == answers[3] == answers[8]
+    assert len({a.text for a in answers[1]}) > 1  # the seeds drew different samples
+
+
 def test_left_padding_gives_each_row_the_logits_it_gets_alone(backend):
     import torch
 
