@@ -5,7 +5,8 @@
 Runs `harness run scenarios/helol.yaml --samples N` (mock backend) for both sizes, then
 `harness report`, `status`, `export` (csv, to a file) and `compare` (the two runs) on them,
 each in its own subprocess, and prints each command's peak RSS (the child's ru_maxrss), wall
-time, the ratio large/small, and for `run` the wall time per answer. `uptime` is printed
+time and CPU time (user + system), the ratio of peaks large/small, and for `run` the wall
+and CPU time per answer (CPU time says less about the machine's other load than wall time). `uptime` is printed
 before and after: compare ratios measured in one run, not absolute figures across runs.
 """
 
@@ -24,13 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "helol.yaml"
 
 
-def measure(args: list[str], cwd: Path) -> tuple[float, float]:
-    """(peak RSS in MB, wall seconds) of one harness command in a fresh process; each call
+def measure(args: list[str], cwd: Path) -> tuple[float, float, float]:
+    """(peak RSS in MB, wall seconds, CPU seconds) of one harness command in a fresh process; each call
     is launched through a fresh `python -c` wrapper so RUSAGE_CHILDREN sees only it."""
     wrapper = (
         "import resource, subprocess, sys;"
         "rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL);"
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "print(u.ru_maxrss, u.ru_utime + u.ru_stime);"
         "sys.exit(rc)"
     )
     start = time.perf_counter()
@@ -43,7 +45,8 @@ def measure(args: list[str], cwd: Path) -> tuple[float, float]:
     wall = time.perf_counter() - start
     if out.returncode != 0:
         sys.exit(f"harness {' '.join(args)} failed ({out.returncode}):\n{out.stderr[-2000:]}")
-    return int(out.stdout.strip().splitlines()[-1]) / 1024, wall
+    rss, cpu = out.stdout.strip().splitlines()[-1].split()
+    return int(rss) / 1024, wall, float(cpu)
 
 
 def answers_of(run_dir: Path) -> int:
@@ -63,7 +66,7 @@ def main() -> None:
         work = a.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         sizes = {"small": a.small, "large": a.large}
-        rows: dict[str, dict[str, tuple[float, float]]] = {}
+        rows: dict[str, dict[str, tuple[float, float, float]]] = {}
         answers: dict[str, int] = {}
         for name, n in sizes.items():
             run = work / f"run-{n}"
@@ -85,14 +88,17 @@ def main() -> None:
         print(
             f"answers: small {answers['small']} (--samples {a.small}), large {answers['large']} (--samples {a.large})"
         )
-        print(f"{'command':<8} {'small MB':>9} {'large MB':>9} {'ratio':>6} {'small s':>8} {'large s':>8}")
+        print(
+            f"{'command':<8} {'small MB':>9} {'large MB':>9} {'ratio':>6} {'small s':>8} {'large s':>8} {'small cpu':>9} {'large cpu':>9}"
+        )
         for cmd, r in rows.items():
-            (ms, ts), (ml, tl) = r["small"], r["large"]
-            print(f"{cmd:<8} {ms:9.1f} {ml:9.1f} {ml / ms:6.2f} {ts:8.2f} {tl:8.2f}")
+            (ms, ts, cs), (ml, tl, cl) = r["small"], r["large"]
+            print(f"{cmd:<8} {ms:9.1f} {ml:9.1f} {ml / ms:6.2f} {ts:8.2f} {tl:8.2f} {cs:9.2f} {cl:9.2f}")
         for name in sizes:
-            wall = rows["run"][name][1]
+            _, wall, cpu = rows["run"][name]
+            n = answers[name]
             print(
-                f"run {name}: {wall:.2f} s / {answers[name]} answers = {wall / answers[name] * 1e3:.3f} ms per answer"
+                f"run {name}: {wall:.2f} s wall / {n} answers = {wall / n * 1e3:.3f} ms per answer ({cpu / n * 1e3:.3f} ms CPU)"
             )
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 

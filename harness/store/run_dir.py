@@ -96,6 +96,7 @@ class RunStore:
         self._lock_fd: int | None = None
         self._appenders: dict[str, Appender] = {}  # open record files (group commit: see Appender)
         self._manifest: Manifest | None = None  # read once, to check records against the plan
+        self._answers: Responses | None = None  # responses.jsonl checked, while this process alone writes it
 
     def path(self, name: str) -> Path:
         return self.dir / name
@@ -145,6 +146,7 @@ class RunStore:
 
     def unlock(self) -> None:
         self.close_records()
+        self._answers = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -254,9 +256,14 @@ class RunStore:
     def answers(self) -> Responses:
         """responses.jsonl as a stream (harness.store.stream): checked like responses(), one
         record per key, never all in memory."""
+        if self._answers is not None:
+            return self._answers
         manifest = self._planned()
         check = (lambda r: off_plan(r, manifest)) if manifest is not None else None
-        return Responses(self.path(RESPONSES), check, validation_message)
+        answers = Responses(self.path(RESPONSES), check, validation_message)
+        if self._lock_fd is not None:  # only this process writes the run: checked until it appends
+            self._answers = answers
+        return answers
 
     def rewrite_answers(self) -> None:
         """responses.jsonl rewritten in canonical order, one record per key (streamed)."""
@@ -265,6 +272,7 @@ class RunStore:
             appender.close()
         answers = self.answers()
         write_atomic_lines(self.path(RESPONSES), (jsonl_line(r.model_dump(mode="json")) for r in answers))
+        self._answers = None
 
     def verdicts(self) -> tuple[list[JudgeVerdict], int]:
         return self._records(JUDGE, JudgeVerdict, planned=True)
@@ -280,6 +288,8 @@ class RunStore:
 
     def append(self, name: str, record: BaseModel) -> None:
         """One record, written at once (a kill -9 cannot lose it) and fsynced with others."""
+        if name == RESPONSES:
+            self._answers = None
         if name not in self._appenders:
             self._appenders[name] = Appender(self.path(name))
         self._appenders[name].append(record.model_dump(mode="json"))
@@ -298,6 +308,7 @@ class RunStore:
         appender = self._appenders.pop(name, None)
         if appender is not None:  # its descriptor would keep appending to the replaced file
             appender.close()
+        self._answers = None if name == RESPONSES else self._answers
         write_jsonl(self.path(name), [r.model_dump(mode="json") for r in records])
 
 
