@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="Leave the runs in this folder (default: a temporary one).")
     a = parser.parse_args()
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; resource page: {resource.getpagesize()} B")
+    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
         work = a.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
