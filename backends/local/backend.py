@@ -147,13 +147,14 @@ class LocalBackend(Backend):
         except ConfigError as e:
             raise BackendError(str(e), status=404) from None
 
-    def _engine(self, base: models.ResolvedModel):
-        """The loaded model; a model that fails to load fails the request that asked (every
-        request asks again, so a run whose model cannot load fails all its samples, loudly)."""
+    def _engine(self, base: models.ResolvedModel, dtype: str | None = None):
+        """The loaded model (in `dtype`, default the backend's); a model that fails to load fails
+        the request that asked (every request asks again, so a run whose model cannot load fails
+        all its samples, loudly)."""
         from backends.local.engine import engine_for
 
         try:
-            return engine_for(base, self.device, self.store.root / "converted", self.dtype)
+            return engine_for(base, self.device, self.store.root / "converted", dtype or self.dtype)
         except ConfigError as e:
             raise BackendError(str(e), status=400) from None
         except (OSError, ValueError, RuntimeError) as e:  # unreadable weights, a format transformers refuses, OOM
@@ -171,7 +172,7 @@ class LocalBackend(Backend):
         device = choose_device(self.device)
         info = {
             "backend": "local",
-            "device": f"{device} ({inference_dtype(device, self.dtype)})",
+            "device": f"{device} ({inference_dtype(device, self.dtype)}{self._logprob_note(device)})",
             # each row has its own cache slot and seed, and batches are padded to sizes whose
             # products agree (docs/local-backend.md): a sample's text does not depend on its batch
             "sampler": "batch-invariant",
@@ -186,6 +187,23 @@ class LocalBackend(Backend):
         for package in ("torch", "transformers", "peft"):
             info[package] = metadata.version(package)
         return info
+
+    def logprob_dtype(self, device: str) -> str:
+        """Log-probability probes on a CPU are scored in float32 unless a dtype was asked for by
+        name: the fidelity check found bfloat16 shifting a reply's log-probability by up to 0.76
+        nats there while its samples passed (docs/local-backend.md#bfloat16-and-its-fidelity-check).
+        Elsewhere they use the sampling dtype (a GPU's weights are bfloat16 already)."""
+        from backends.local.loading import inference_dtype
+
+        if self.dtype == "auto" and device == "cpu":
+            return "float32"
+        return inference_dtype(device, self.dtype)
+
+    def _logprob_note(self, device: str) -> str:
+        from backends.local.loading import inference_dtype
+
+        scored = self.logprob_dtype(device)
+        return "" if inference_dtype(device, self.dtype) == scored else f"; log-probabilities in {scored}"
 
     # -- inference -----------------------------------------------------------------------
     async def complete(self, request: ChatRequest) -> Completion:
@@ -217,8 +235,10 @@ class LocalBackend(Backend):
         log-probabilities of c's tokens and of the end-of-turn token after them (so "A" and
         "A) HELLO" are different replies, and the casings of a word are disjoint events). The
         reply is tokenized as the chat template renders it after the prompt."""
+        from backends.local.loading import choose_device
+
         base, adapter = self._target(model)
-        engine = self._engine(base)
+        engine = self._engine(base, self.logprob_dtype(choose_device(self.device)))
         prompt = engine.prompt(messages)
         return engine.logprobs(adapter, prompt, [engine.reply_tokens(messages, prompt, c) for c in continuations])
 

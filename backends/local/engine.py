@@ -26,6 +26,9 @@ _ENGINES: dict[tuple, Engine] = {}
 def engine_for(model: ResolvedModel, device: str, cache: Path | None = None, dtype: str = "auto") -> Engine:
     """The process's engine for this base model (loaded on first use); `cache` is where a
     de-quantized GGUF is kept (see loading.load)."""
+    from backends.local.loading import choose_device, inference_dtype
+
+    dtype = inference_dtype(choose_device(device), dtype)  # "auto" and its answer are one engine
     key = (model.kind, model.folder, model.gguf_file, model.revision, device, dtype)
     if key not in _ENGINES:
         _ENGINES[key] = Engine(model, device, cache, dtype)

@@ -207,7 +207,9 @@ def test_model_info_names_device_weights_and_adapter(backend, tiny_model):
     base = backend.model_info(str(tiny_model))
     from backends.local.loading import inference_dtype
 
-    assert base["device"] == f"cpu ({inference_dtype('cpu')})" and base["sampler"] == "batch-invariant"
+    sampled = inference_dtype("cpu")  # bfloat16 where the CPU computes it, and then scores in float32
+    scored = "" if sampled == "float32" else "; log-probabilities in float32"
+    assert base["device"] == f"cpu ({sampled}{scored})" and base["sampler"] == "batch-invariant"
     assert len(base["sha256"]) == 64 and base["source"].startswith("folder ")
     tuned = backend.model_info(job.fine_tuned_model)
     assert tuned["job"] == job.id and len(tuned["adapter_sha256"]) == 64 and tuned["sha256"] == base["sha256"]

@@ -192,3 +192,18 @@ def test_the_backend_takes_dtype_and_batch_size_from_the_environment(monkeypatch
     monkeypatch.setenv("HARNESS_LOCAL_DTYPE", "fp8")
     with pytest.raises(ConfigError, match="dtype 'fp8'"):
         LocalBackend(store_dir=tmp_path)
+
+
+def test_log_probabilities_stay_float32_on_a_cpu_unless_bfloat16_is_asked_for(monkeypatch, tmp_path):
+    """The fidelity check passed bfloat16 for sampling but not for reply log-probabilities."""
+    from backends.local import LocalBackend
+
+    monkeypatch.setattr(loading, "cpu_has_bfloat16", lambda: True)
+    monkeypatch.delenv("HARNESS_LOCAL_DTYPE", raising=False)
+    auto = LocalBackend(store_dir=tmp_path)
+    assert loading.inference_dtype("cpu", auto.dtype) == "bfloat16" and auto.logprob_dtype("cpu") == "float32"
+    assert auto.logprob_dtype("cuda") == "bfloat16"  # a GPU's weights are bfloat16 already
+    assert LocalBackend(store_dir=tmp_path, dtype="bfloat16").logprob_dtype("cpu") == "bfloat16"
+    assert LocalBackend(store_dir=tmp_path, dtype="float32").logprob_dtype("cpu") == "float32"
+    monkeypatch.setattr(loading, "cpu_has_bfloat16", lambda: False)
+    assert LocalBackend(store_dir=tmp_path).logprob_dtype("cpu") == "float32"

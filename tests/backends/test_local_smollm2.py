@@ -52,9 +52,8 @@ def test_smollm2_trains_and_answers(tmp_path):
     job = wait_for(lambda: (j := backend.get_job(job.id)).done and j, timeout=600, step=1)
     assert job.status == "succeeded", job.error
     info = backend.model_info(job.fine_tuned_model)
-    assert (
-        info["sha256"] == models.file_sha256(resolved.weights_path)
-        and info["device"] == f"cpu ({loading.inference_dtype('cpu')})"
+    assert info["sha256"] == models.file_sha256(resolved.weights_path) and info["device"].startswith(
+        f"cpu ({loading.inference_dtype('cpu')}"
     )
 
     async def ask_tuned():
