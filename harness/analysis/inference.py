@@ -230,11 +230,14 @@ def _binomial_pmf(n: int, p: float) -> list[float]:
     ]
 
 
+@functools.lru_cache(maxsize=64)
 def _thresholds(
     n_a: int, n_b: int, deff_a: float, deff_b: float, z: float, df_a: float | None = None
-) -> list[tuple[int, int]]:
+) -> tuple[tuple[int, int], ...]:
     """For each k_a: (the largest k_b at which a > b is significant, the smallest k_b at which
-    a < b is), or -1 / n_b + 1 when there is none. Both move monotonically with k_b."""
+    a < b is), or -1 / n_b + 1 when there is none. Both move monotonically with k_b. Kept per
+    design: a run asks for the same power figure from its plan, its summary and each control,
+    and this is its costly part (it grows with the samples)."""
     out = []
     for ka in range(n_a + 1):
         a = Clustered(ka, n_a, 2, None, deff_a, df_a)
@@ -259,7 +262,7 @@ def _thresholds(
             else:
                 lo = mid + 1
         out.append((below, above))
-    return out
+    return tuple(out)
 
 
 def power(
@@ -270,7 +273,7 @@ def power(
     deff_a: float = 1.0,
     deff_b: float = 1.0,
     z: float = Z95,
-    thresholds: list[tuple[int, int]] | None = None,
+    thresholds: Sequence[tuple[int, int]] | None = None,
     df_a: float | None = None,
 ) -> float:
     """The chance that the a-vs-b difference interval excludes 0 when the true rates are p_a

@@ -137,3 +137,34 @@ def test_power_and_minimum_detectable_difference():
     assert inference.min_detectable_difference(150, 50, 0.0, deff_a=3) > inference.min_detectable_difference(
         150, 50, 0.0
     )
+
+
+def test_the_spreads_exact_sums_are_the_straightforward_ones_bit_for_bit():
+    """Where lgamma would lose precision the likelihood adds logs one by one; the faster way
+    (shared prefix sums across fine-tunes) must give the very same float, or summaries drift."""
+    from harness.analysis.spread import _loglik
+
+    def straightforward(groups, mu, scale):
+        return sum(
+            sum(math.log(mu + j / scale) for j in range(k))
+            + sum(math.log(1 - mu + j / scale) for j in range(n - k))
+            - sum(math.log1p(j / scale) for j in range(n))
+            for k, n in groups
+        )
+
+    rnd, checked = random.Random(7), 0
+    while checked < 300:
+        sizes = [rnd.choice([0, 1, 2, 50, 301, 1000]) for _ in range(rnd.randint(1, 6))]
+        groups = [(rnd.randint(0, n), n) for n in sizes]
+        mu, sigma = rnd.choice([rnd.uniform(1e-6, 1 - 1e-6), 1e-3, 0.5]), rnd.uniform(1e-9, 1e-3)
+        scale = 1 / min(sigma * sigma / (mu * (1 - mu)), 1 - 1e-9) - 1
+        if scale > 1e5:
+            assert _loglik(groups, mu, sigma) == straightforward(groups, mu, scale)
+            checked += 1
+
+
+def test_power_figures_for_one_design_are_computed_once():
+    inference._thresholds.cache_clear()
+    first = inference.min_detectable_difference(300, 100, 0.0, deff_a=5.95, df_a=2)
+    again = inference.min_detectable_difference(300, 100, 0.0, deff_a=5.95, df_a=2)
+    assert first == again and inference._thresholds.cache_info().hits == 1
