@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 _PRICED_BY_HARNESS: contextvars.ContextVar[bool] = contextvars.ContextVar("harness_prices_this_call", default=False)
@@ -48,11 +48,18 @@ def priced_by_harness() -> Iterator[None]:
     """The litellm calls made inside are priced and logged by the harness, not by litellm.
     Context variables: concurrent calls in other tasks are not affected, and litellm's work on
     its thread pool sees them (it copies the context)."""
-    from litellm._internal_context import internal_sub_call
-
     token = _PRICED_BY_HARNESS.set(True)
     try:
-        with internal_sub_call():
+        with _litellm_logging_off():
             yield
     finally:
         _PRICED_BY_HARNESS.reset(token)
+
+
+def _litellm_logging_off() -> AbstractContextManager:
+    """litellm's switch is private: a release without it costs the saving, never a call."""
+    try:
+        from litellm._internal_context import internal_sub_call
+    except ImportError:
+        return nullcontext()
+    return internal_sub_call()
