@@ -44,6 +44,7 @@ SKIP = [
     (r"pytest", "the test suite itself"),
     (r"scripts/rerecord\.py", "rewrites the committed cassettes"),
     (r"benchmarks/local_throughput\.py", "loads SmolLM2 and samples on the CPU for minutes"),
+    (r"benchmarks/local_fidelity\.py", "trains a LoRA on SmolLM2 and samples it in two dtypes: over an hour on a CPU"),
     (r"^harness --help: ", "output quoted in benchmarks.md, not a command"),
     (r"^harness run scenarios/hello-local\.yaml", "fine-tunes SmolLM2 for about 15 minutes"),
     (
