@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +71,34 @@ def read_state_json(path: Path, defaults: dict[str, Any], what: str) -> dict[str
             )
         state[key] = value
     return state
+
+
+def chat_examples(data: bytes, where: str) -> Iterator[tuple[int, list[dict]]]:
+    """(line number, messages) for each example of a chat JSONL training file, checked as a
+    provider checks it: UTF-8, one JSON object per line with a non-empty `messages` list of
+    system/user/assistant messages with text content, the last from the assistant. `where`
+    starts each error ("training file line", "line"); BackendError 400 on the first fault."""
+    from backends.base import BackendError
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BackendError(f"training file is not UTF-8: {e}", status=400) from None
+    for no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise BackendError(f"{where} {no}: invalid JSON ({e.msg})", status=400) from None
+        messages = record.get("messages") if isinstance(record, dict) else None
+        if not isinstance(messages, list) or not messages:
+            raise BackendError(f"{where} {no}: expected an object with a non-empty 'messages' list", status=400)
+        for i, m in enumerate(messages):
+            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
+                raise BackendError(f"{where} {no}: message {i} needs role system, user or assistant", status=400)
+            if not isinstance(m.get("content"), str):
+                raise BackendError(f"{where} {no}: message {i} has no text content", status=400)
+        if messages[-1]["role"] != "assistant":
+            raise BackendError(f"{where} {no}: the last message must be from the assistant", status=400)
+        yield no, messages

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from backends._files import write_atomic
+from backends._files import chat_examples, write_atomic
 from backends.base import BackendError, FileRef, JobEvent
 
 
@@ -64,33 +64,7 @@ def flocked(path: Path) -> Iterator[None]:
 
 def parse_training(data: bytes) -> int:
     """Validate chat JSONL as a provider would; returns the number of examples."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BackendError(f"training file is not UTF-8: {e}", status=400) from None
-    examples = 0
-    for no, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise BackendError(f"training file line {no}: invalid JSON ({e.msg})", status=400) from None
-        messages = record.get("messages") if isinstance(record, dict) else None
-        if not isinstance(messages, list) or not messages:
-            raise BackendError(
-                f"training file line {no}: expected an object with a non-empty 'messages' list", status=400
-            )
-        for i, m in enumerate(messages):
-            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
-                raise BackendError(
-                    f"training file line {no}: message {i} needs role system, user or assistant", status=400
-                )
-            if not isinstance(m.get("content"), str):
-                raise BackendError(f"training file line {no}: message {i} has no text content", status=400)
-        if messages[-1]["role"] != "assistant":
-            raise BackendError(f"training file line {no}: the last message must be from the assistant", status=400)
-        examples += 1
+    examples = sum(1 for _ in chat_examples(data, "training file line"))
     if not examples:
         raise BackendError("training file has no examples", status=400)
     return examples

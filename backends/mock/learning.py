@@ -20,6 +20,7 @@ import random
 from collections import Counter
 from functools import lru_cache
 
+from backends._files import chat_examples
 from backends.base import BackendError
 from harness.domain import rules
 
@@ -133,30 +134,14 @@ def pairs_of(messages) -> list[tuple[str, str]]:
 
 
 def parse_training(data: bytes) -> tuple[list[tuple[str, str]], int]:
-    """Validate chat JSONL; return its (question, answer) pairs and its token count."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BackendError(f"training file is not UTF-8: {e}", status=400) from None
+    """Validate chat JSONL; return its (question, answer) pairs and its token count. Stricter
+    than the shared check: no empty content, and a user message in every example."""
     pairs, tokens, examples = [], 0, 0
-    for no, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise BackendError(f"line {no}: invalid JSON ({e.msg})", status=400) from None
-        messages = record.get("messages") if isinstance(record, dict) else None
-        if not isinstance(messages, list) or not messages:
-            raise BackendError(f"line {no}: expected an object with a non-empty 'messages' list", status=400)
+    for no, messages in chat_examples(data, "line"):
         for i, m in enumerate(messages):
-            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
-                raise BackendError(f"line {no}: message {i} needs role system, user or assistant", status=400)
-            if not isinstance(m.get("content"), str) or not m["content"].strip():
+            if not m["content"].strip():
                 raise BackendError(f"line {no}: message {i} has empty or non-text content", status=400)
             tokens += count_tokens(m["content"])
-        if messages[-1]["role"] != "assistant":
-            raise BackendError(f"line {no}: the last message must be from the assistant", status=400)
         if not any(m["role"] == "user" for m in messages):
             raise BackendError(f"line {no}: no user message", status=400)
         pairs.extend(pairs_of(messages))
