@@ -85,6 +85,7 @@ from backends.base import (
     JobSpec,
     ModelPrice,
 )
+from backends.jobs.book import asked
 from backends.mock import answers
 from backends.mock import text as mock_text
 from backends.mock.learning import (
@@ -208,14 +209,7 @@ class MockBackend(Backend):
             epochs = 3
         if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 50:
             raise BackendError(f"n_epochs must be an integer 1-50 or 'auto', got {epochs!r}", status=400)
-        spec_json = {
-            "base_model": spec.base_model,
-            "training_file": spec.training_file,
-            "suffix": spec.suffix,
-            "hyperparameters": dict(spec.hyperparameters),
-            "seed": spec.seed,
-            "metadata": dict(spec.metadata),
-        }
+        spec_json = asked(spec)
         job_id = base_id = "ftjob-mock-" + sha(spec.training_file, spec_json)[:24]
         n = 1
         while job_id in self.state["jobs"]:  # OpenAI would make a second job: so do we, visibly
